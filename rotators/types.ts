@@ -1,0 +1,150 @@
+/**
+ * The rotator contract: what an engine plugin (PostgreSQL, MySQL, API keys, ...) implements.
+ *
+ * A rotator knows its target and nothing about AWS. The step machine (handlers/) reads and writes
+ * Secrets Manager, checks the protocol, generates passwords and hands the rotator parsed values.
+ * Every method gets one request object, so fields can be added without breaking rotators, and
+ * every method states what it promises when it is called again for the same rotation: Secrets
+ * Manager retries whole rotations with the same token, and a Lambda can die at any instruction.
+ */
+import type { Step } from './errors.js';
+
+/** What every request carries. */
+export interface RequestBase {
+  /** Aborted shortly before the Lambda times out. Pass it to every network call. */
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds by which the method must have returned. */
+  readonly deadline: number;
+  /** The rotation's token: the version id of the pending value. Lets minting rotators tag what they make. */
+  readonly token: string;
+  /** The step being run (for messages; rotators must not branch on it). */
+  readonly step: Step;
+  /**
+   * Reads another secret's AWSCURRENT value (a master user's or provider admin's credential) by ARN
+   * or name. The step machine fetches it with its own permissions and redacts it like the rest.
+   */
+  readonly fetchRelated: (secretId: string) => Promise<string>;
+}
+
+/** The password policy the step machine generates passwords with. */
+export interface PasswordPolicy {
+  /** Number of characters. Default 32. */
+  length: number;
+  /** Characters never used. Default: everything but letters, digits and `-_.`. */
+  excludeCharacters: string;
+}
+
+export interface ParseRequest {
+  /** The secret value, already JSON-parsed (any shape: validating it is the point). */
+  readonly value: unknown;
+  /** Which version it came from, for messages: AWSCURRENT, AWSPENDING, AWSPREVIOUS. */
+  readonly label: string;
+}
+
+export interface CreatePendingRequest<S> extends RequestBase {
+  /** The AWSCURRENT value. */
+  readonly current: S;
+  /** A fresh password from the policy. Call it only if the new credential is a password. */
+  readonly generatePassword: () => string;
+}
+
+export interface CreatePendingResponse<S> {
+  /** The value to store as AWSPENDING. */
+  readonly pending: S;
+}
+
+export interface ApplyRequest<S> extends RequestBase {
+  readonly current: S;
+  readonly pending: S;
+  /** The AWSPREVIOUS value, read only when asked for (a fallback login, say). */
+  readonly previous: () => Promise<S | undefined>;
+}
+
+export interface TestRequest<S> extends RequestBase {
+  readonly pending: S;
+  /** The AWSCURRENT value, read only when asked for. */
+  readonly current: () => Promise<S>;
+}
+
+export interface TestResponse {
+  /** Observations worth reporting that do not fail the test (e.g. privilege drift). */
+  readonly warnings?: readonly string[];
+}
+
+export interface FinishRequest<S> extends RequestBase {
+  /** The value just promoted to AWSCURRENT. */
+  readonly current: S;
+  /** The value that was AWSCURRENT until now (AWSPREVIOUS after promotion), read when asked for. */
+  readonly previous: () => Promise<S | undefined>;
+}
+
+export interface PreflightRequest<S> extends Omit<RequestBase, 'token' | 'step'> {
+  readonly current: S;
+}
+
+/** One line of a preflight report. */
+export interface PreflightCheck {
+  readonly name: string;
+  readonly ok: boolean;
+  /** What was found (never a secret). */
+  readonly detail: string;
+  /** How to fix it, when not ok. */
+  readonly fix?: string;
+}
+
+/**
+ * An engine plugin. `S` is the parsed secret value.
+ *
+ * Errors: throw the classes of `./errors.js`. Never put a credential in a message or a cause.
+ */
+export interface Rotator<S = unknown> {
+  /** Values of the secret's `engine` field this rotator handles, e.g. `['postgres', 'aurora-postgresql']`. */
+  readonly engines: readonly string[];
+
+  /** Overrides of the default password policy (the environment can override both). */
+  readonly passwordPolicy?: Partial<PasswordPolicy>;
+
+  /**
+   * Validates a secret value. Pure and synchronous. Throws `InvalidSecretError` naming the field
+   * and what was expected; never echoes the value.
+   */
+  parse(request: ParseRequest): S;
+
+  /** The strategy a parsed secret asks for (reported in events and metrics). */
+  strategy(secret: S): string;
+
+  /**
+   * Builds the pending value from the current one.
+   *
+   * Called only while no pending value is stored. It may be called again for the same token if
+   * the step died before the value was stored: a rotator that mints credentials elsewhere must
+   * find what it minted for `token` and revoke it (its value is lost) rather than leak it.
+   */
+  createPending(request: CreatePendingRequest<S>): Promise<CreatePendingResponse<S>>;
+
+  /**
+   * Makes the target accept the pending credential, keeping the current one working wherever
+   * the strategy allows. Must succeed when the pending credential is already in place.
+   */
+  apply(request: ApplyRequest<S>): Promise<void>;
+
+  /**
+   * Proves the pending credential works (logs in, checks identity, runs the configured probe).
+   * Never changes anything. Throws `VerificationFailedError` / `AuthenticationFailedError`.
+   */
+  test(request: TestRequest<S>): Promise<TestResponse | undefined>;
+
+  /**
+   * Optional. Runs after the pending value became AWSCURRENT: retires what the strategy retires
+   * (an API key two generations old, a dual password's older half). Must be idempotent: it is
+   * called again if finishSecret is replayed after promotion.
+   */
+  finish?(request: FinishRequest<S>): Promise<void>;
+
+  /** Optional. Checks, without changing anything, what a rotation will need. */
+  preflight?(request: PreflightRequest<S>): Promise<readonly PreflightCheck[]>;
+}
+
+/** A rotator whose value type is erased, for registries. */
+// biome-ignore lint/suspicious/noExplicitAny: the registry holds rotators of different value types.
+export type AnyRotator = Rotator<any>;
