@@ -89,7 +89,11 @@ export class InvalidSecretError extends RotorError {
   }
 
   override toJSON() {
-    return { ...super.toJSON(), field: this.field, ...(this.label === undefined ? {} : { label: this.label }) };
+    return {
+      ...super.toJSON(),
+      field: this.field,
+      ...(this.label === undefined ? {} : { label: this.label }),
+    };
   }
 }
 

@@ -44,13 +44,19 @@ export interface ParseRequest {
 export interface CreatePendingRequest<S> extends RequestBase {
   /** The AWSCURRENT value. */
   readonly current: S;
+  /**
+   * The AWSCURRENT value as stored (JSON object). Build the pending value from it, so that keys
+   * rotor does not know (an application's own) and the representation of known ones (a port kept
+   * as a string) survive rotation.
+   */
+  readonly currentValue: Readonly<Record<string, unknown>>;
   /** A fresh password from the policy. Call it only if the new credential is a password. */
   readonly generatePassword: () => string;
 }
 
-export interface CreatePendingResponse<S> {
-  /** The value to store as AWSPENDING. */
-  readonly pending: S;
+export interface CreatePendingResponse {
+  /** The JSON object to store as AWSPENDING. It must pass `parse`. */
+  readonly pending: Readonly<Record<string, unknown>>;
 }
 
 export interface ApplyRequest<S> extends RequestBase {
@@ -120,7 +126,7 @@ export interface Rotator<S = unknown> {
    * the step died before the value was stored: a rotator that mints credentials elsewhere must
    * find what it minted for `token` and revoke it (its value is lost) rather than leak it.
    */
-  createPending(request: CreatePendingRequest<S>): Promise<CreatePendingResponse<S>>;
+  createPending(request: CreatePendingRequest<S>): Promise<CreatePendingResponse>;
 
   /**
    * Makes the target accept the pending credential, keeping the current one working wherever

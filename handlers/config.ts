@@ -1,0 +1,57 @@
+/**
+ * The one module that reads `process.env`. Everything else receives a typed `Config`.
+ */
+import { ConfigurationError } from '../rotators/errors.js';
+import type { PasswordPolicy } from '../rotators/types.js';
+
+export interface Config {
+  /** Name or ARN of the EventBridge bus rotor publishes to. */
+  eventBusName: string;
+  /** `Source` of rotor's events. Must not start with `aws.`. */
+  eventSource: string;
+  /** Whether to publish events at all (tests of pure logic turn it off). */
+  eventsEnabled: boolean;
+  /** CloudWatch namespace of rotor's metrics. */
+  metricsNamespace: string;
+  /** `service` in logs and the metrics' service dimension. */
+  serviceName: string;
+  /** Environment overrides of the password policy (applied over the rotator's). */
+  passwordPolicy: Partial<PasswordPolicy>;
+  /** Milliseconds kept back from the Lambda's remaining time, to report and publish before it ends. */
+  deadlineMarginMs: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function integer(env: Env, key: string, min: number, max: number): number | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigurationError(`environment variable ${key} must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+export function readConfig(env: Env = process.env): Config {
+  const eventSource = env.ROTOR_EVENT_SOURCE ?? 'rotor';
+  if (eventSource.startsWith('aws.') || eventSource === '') {
+    throw new ConfigurationError(
+      'environment variable ROTOR_EVENT_SOURCE must be set and not start with "aws."',
+    );
+  }
+  const length = integer(env, 'ROTOR_PASSWORD_LENGTH', 16, 4096);
+  const exclude = env.ROTOR_PASSWORD_EXCLUDE_CHARACTERS;
+  return {
+    eventBusName: env.ROTOR_EVENT_BUS || 'default',
+    eventSource,
+    eventsEnabled: env.ROTOR_EVENTS !== 'off',
+    metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE || 'rotor',
+    serviceName: env.POWERTOOLS_SERVICE_NAME || 'rotor',
+    passwordPolicy: {
+      ...(length === undefined ? {} : { length }),
+      ...(exclude === undefined ? {} : { excludeCharacters: exclude }),
+    },
+    deadlineMarginMs: integer(env, 'ROTOR_DEADLINE_MARGIN_MS', 0, 60_000) ?? 1_500,
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * The Lambda handler factory: one per engine entry (handlers/postgres.ts, ...), so that each
+ * bundle carries only its own driver. Dependencies are built lazily, once per cold start, and can
+ * be passed in (tests, the local stack, the benchmark).
+ */
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Context } from 'aws-lambda';
+import { createRegistry } from '../rotators/registry.js';
+import type { AnyRotator } from '../rotators/types.js';
+import { type Config, readConfig } from './config.js';
+import { EventPublisher } from './events.js';
+import { createLogger, StepMetrics } from './observability.js';
+import { redactor } from './redact.js';
+import { SecretsStore } from './secrets.js';
+import { StepMachine, type StepOutcome } from './stepMachine.js';
+
+export interface HandlerOptions {
+  rotators: readonly AnyRotator[];
+  secretsManager?: SecretsManagerClient;
+  eventBridge?: EventBridgeClient;
+  config?: Config;
+}
+
+export type RotationHandler = (
+  event: unknown,
+  context: Pick<Context, 'getRemainingTimeInMillis'>,
+) => Promise<StepOutcome>;
+
+export function createStepMachine(options: HandlerOptions): StepMachine {
+  const config = options.config ?? readConfig();
+  const logger = createLogger(config, redactor);
+  const metrics = StepMetrics.create(config);
+  const publisher = config.eventsEnabled
+    ? new EventPublisher(options.eventBridge ?? new EventBridgeClient({}), {
+        busName: config.eventBusName,
+        source: config.eventSource,
+        redactor,
+        onFailure: (count, reason) => {
+          logger.warn('events not published', { count, reason });
+          metrics.eventPublishFailed(count);
+        },
+      })
+    : undefined;
+  return new StepMachine({
+    store: new SecretsStore(options.secretsManager ?? new SecretsManagerClient({})),
+    registry: createRegistry(options.rotators),
+    config,
+    redactor,
+    logger,
+    metrics,
+    ...(publisher ? { publisher } : {}),
+  });
+}
+
+export function createRotationHandler(options: HandlerOptions): RotationHandler {
+  let machine: StepMachine | undefined;
+  return async (event, context) => {
+    machine ??= createStepMachine(options);
+    return machine.run(event, context.getRemainingTimeInMillis());
+  };
+}

@@ -1,0 +1,99 @@
+/**
+ * Publishes rotor's events to EventBridge.
+ *
+ * Publishing must never break a rotation: failures are retried where EventBridge says it is worth
+ * it (per-entry `InternalFailure` / `ThrottlingException`, which the SDK does not retry because
+ * the HTTP call itself succeeded), then reported to `onFailure` and swallowed.
+ */
+import {
+  type EventBridgeClient,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
+import { safeCause } from '../rotators/errors.js';
+import type { Redactor } from './redact.js';
+
+/** The detail types rotor emits. The README's event catalogue documents each. */
+export type RotorDetailType =
+  | 'Rotation Step Started'
+  | 'Rotation Step Succeeded'
+  | 'Rotation Step Failed'
+  | 'Rotation Succeeded'
+  | 'Rotation Healed'
+  | 'Rotation Heal Needed';
+
+export interface RotorEvent {
+  detailType: RotorDetailType;
+  /** The secret's ARN, also put in the event's `resources`. */
+  secretArn: string;
+  detail: Record<string, unknown>;
+}
+
+export interface PublishOutcome {
+  sent: number;
+  failed: number;
+}
+
+const RETRYABLE = new Set(['InternalFailure', 'ThrottlingException']);
+const BACKOFF_MS = [50, 200, 800];
+
+export interface EventPublisherOptions {
+  busName: string;
+  source: string;
+  redactor: Redactor;
+  /** Called once per publish that lost entries, with the count and the last error code. */
+  onFailure?: (failed: number, reason: string) => void;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export class EventPublisher {
+  constructor(
+    private readonly client: EventBridgeClient,
+    private readonly options: EventPublisherOptions,
+  ) {}
+
+  async publish(events: readonly RotorEvent[]): Promise<PublishOutcome> {
+    if (events.length === 0) return { sent: 0, failed: 0 };
+    const { busName, source, redactor } = this.options;
+    let pending: PutEventsRequestEntry[] = events.map((event) => ({
+      EventBusName: busName,
+      Source: source,
+      DetailType: event.detailType,
+      Resources: [event.secretArn],
+      // Scrubbed once more: an error message may quote something it should not have.
+      Detail: redactor.scrub(JSON.stringify(event.detail)),
+    }));
+    let lastReason = '';
+    let failed = 0;
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      const retry: PutEventsRequestEntry[] = [];
+      // PutEvents takes at most 10 entries.
+      for (let i = 0; i < pending.length; i += 10) {
+        const batch = pending.slice(i, i + 10);
+        try {
+          const out = await this.client.send(new PutEventsCommand({ Entries: batch }));
+          if ((out.FailedEntryCount ?? 0) === 0) continue;
+          (out.Entries ?? []).forEach((result, index) => {
+            const entry = batch[index];
+            if (result.ErrorCode === undefined || entry === undefined) return;
+            lastReason = result.ErrorCode;
+            if (RETRYABLE.has(result.ErrorCode)) retry.push(entry);
+            else failed++;
+          });
+        } catch (error) {
+          // The whole call failed after the SDK's own retries: the batch is worth another try.
+          lastReason = safeCause(error).name;
+          retry.push(...batch);
+        }
+      }
+      const delay = BACKOFF_MS[attempt];
+      if (retry.length > 0 && delay === undefined) failed += retry.length;
+      if (retry.length === 0 || delay === undefined) break;
+      await sleep(delay);
+      pending = retry;
+    }
+    if (failed > 0) this.options.onFailure?.(failed, lastReason);
+    return { sent: events.length - failed, failed };
+  }
+}

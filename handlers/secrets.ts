@@ -1,0 +1,197 @@
+/**
+ * The step machine's window on Secrets Manager: the only code that calls it during a rotation.
+ *
+ * Values are read by VersionId and cached per container: a version's value can never change once
+ * stored (PutSecretValue with the same token and another value is refused), so a warm Lambda that
+ * runs the four steps of a rotation back to back reads each version once. Which version holds
+ * which label is never cached: every step reads it fresh with DescribeSecret.
+ */
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { AwsCallError, safeCause } from '../rotators/errors.js';
+
+export const CURRENT = 'AWSCURRENT';
+export const PENDING = 'AWSPENDING';
+export const PREVIOUS = 'AWSPREVIOUS';
+
+/** What DescribeSecret says about rotation and labels. */
+export interface SecretDescription {
+  arn: string;
+  name: string;
+  rotationEnabled: boolean;
+  /** VersionId → its staging labels. */
+  versions: ReadonlyMap<string, readonly string[]>;
+  /** The VersionId holding `label`, if any. */
+  versionOf(label: string): string | undefined;
+}
+
+/** A bounded cache of immutable version values, keyed by secret ARN and VersionId. */
+export class VersionCache {
+  readonly #entries = new Map<string, { value: string; expires: number }>();
+  constructor(
+    private readonly maxEntries = 500,
+    private readonly ttlMs = 15 * 60_000,
+  ) {}
+
+  get(arn: string, versionId: string): string | undefined {
+    const key = `${arn}\n${versionId}`;
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    if (entry.expires < Date.now()) {
+      this.#entries.delete(key);
+      return undefined;
+    }
+    return entry.value;
+  }
+
+  set(arn: string, versionId: string, value: string): void {
+    if (this.#entries.size >= this.maxEntries) {
+      const oldest = this.#entries.keys().next().value;
+      if (oldest !== undefined) this.#entries.delete(oldest);
+    }
+    this.#entries.set(`${arn}\n${versionId}`, { value, expires: Date.now() + this.ttlMs });
+  }
+
+  /** Drops every cached version of a secret (after a rotation finished). */
+  forgetSecret(arn: string): void {
+    for (const key of this.#entries.keys()) if (key.startsWith(`${arn}\n`)) this.#entries.delete(key);
+  }
+}
+
+function awsError(operation: string, error: unknown): AwsCallError {
+  const cause = safeCause(error);
+  const retryable = ['ThrottlingException', 'InternalServiceError', 'TimeoutError', 'AbortError'].includes(
+    cause.name,
+  );
+  return new AwsCallError(`Secrets Manager ${operation} failed: ${cause.name}`, { cause, retryable });
+}
+
+/** SDK call options: the abort signal when there is one. */
+function opts(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
+  return signal === undefined ? {} : { abortSignal: signal };
+}
+
+function errorName(error: unknown): string | undefined {
+  return error instanceof Error ? error.name : undefined;
+}
+
+export class SecretsStore {
+  constructor(
+    private readonly client: SecretsManagerClient,
+    readonly cache: VersionCache = new VersionCache(),
+  ) {}
+
+  async describe(secretId: string, signal?: AbortSignal): Promise<SecretDescription> {
+    const out = await this.client
+      .send(new DescribeSecretCommand({ SecretId: secretId }), opts(signal))
+      .catch((error: unknown) => {
+        throw awsError('DescribeSecret', error);
+      });
+    const versions = new Map(Object.entries(out.VersionIdsToStages ?? {}));
+    return {
+      arn: out.ARN ?? secretId,
+      name: out.Name ?? secretId,
+      rotationEnabled: out.RotationEnabled === true,
+      versions,
+      versionOf: (label) => [...versions].find(([, labels]) => labels.includes(label))?.[0],
+    };
+  }
+
+  /**
+   * The value of one version, or `undefined` when it has none (the empty AWSPENDING version that
+   * RotateSecret creates answers ResourceNotFoundException).
+   */
+  async getVersion(
+    arn: string,
+    versionId: string,
+    stage?: string,
+    signal?: AbortSignal,
+  ): Promise<string | undefined> {
+    const cached = this.cache.get(arn, versionId);
+    if (cached !== undefined) return cached;
+    try {
+      const out = await this.client.send(
+        new GetSecretValueCommand({
+          SecretId: arn,
+          VersionId: versionId,
+          ...(stage ? { VersionStage: stage } : {}),
+        }),
+        opts(signal),
+      );
+      if (out.SecretString === undefined) return undefined;
+      this.cache.set(arn, versionId, out.SecretString);
+      return out.SecretString;
+    } catch (error) {
+      if (errorName(error) === 'ResourceNotFoundException') return undefined;
+      throw awsError('GetSecretValue', error);
+    }
+  }
+
+  /** Another secret's AWSCURRENT value (master or admin credentials). Not cached: it may rotate too. */
+  async getCurrent(secretId: string, signal?: AbortSignal): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(new GetSecretValueCommand({ SecretId: secretId }), opts(signal));
+      return out.SecretString;
+    } catch (error) {
+      throw awsError('GetSecretValue', error);
+    }
+  }
+
+  /**
+   * Stores the pending value under the rotation's token, labelled AWSPENDING only (without
+   * VersionStages the service would move AWSCURRENT to it). Returns false when another value is
+   * already stored under the token (a concurrent or earlier invocation won): the caller re-reads.
+   */
+  async putPending(
+    arn: string,
+    token: string,
+    value: string,
+    rotationToken: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    try {
+      await this.client.send(
+        new PutSecretValueCommand({
+          SecretId: arn,
+          ClientRequestToken: token,
+          SecretString: value,
+          VersionStages: [PENDING],
+          ...(rotationToken ? { RotationToken: rotationToken } : {}),
+        }),
+        opts(signal),
+      );
+      this.cache.set(arn, token, value);
+      return true;
+    } catch (error) {
+      if (errorName(error) === 'ResourceExistsException') return false;
+      throw awsError('PutSecretValue', error);
+    }
+  }
+
+  /** Moves AWSCURRENT to `token`, naming the version it leaves (the service then labels it AWSPREVIOUS). */
+  async promote(
+    arn: string,
+    token: string,
+    fromVersionId: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    await this.client
+      .send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: arn,
+          VersionStage: CURRENT,
+          MoveToVersionId: token,
+          ...(fromVersionId ? { RemoveFromVersionId: fromVersionId } : {}),
+        }),
+        opts(signal),
+      )
+      .catch((error: unknown) => {
+        throw awsError('UpdateSecretVersionStage', error);
+      });
+  }
+}

@@ -1,0 +1,466 @@
+/**
+ * The step machine: runs one step of the Secrets Manager rotation protocol per invocation.
+ *
+ * It owns every Secrets Manager call and every protocol check (../shared/PROTOCOL.md) and hands
+ * rotators parsed values. Each step can be replayed after a crash at any instruction and finishes
+ * the same rotation: createSecret never stores a second value for a token, setSecret and testSecret
+ * rely on the rotators' idempotency promises, finishSecret re-runs the finish hook when replayed
+ * after promotion.
+ */
+import type { Logger } from '@aws-lambda-powertools/logger';
+import {
+  asRotorError,
+  InvalidEventError,
+  InvalidSecretError,
+  RotationNotEnabledError,
+  type RotorError,
+  StageConflictError,
+  type Step,
+  VersionNotFoundError,
+} from '../rotators/errors.js';
+import type { Registry } from '../rotators/registry.js';
+import type { AnyRotator, RequestBase, TestResponse } from '../rotators/types.js';
+import type { Config } from './config.js';
+import type { EventPublisher, RotorDetailType, RotorEvent } from './events.js';
+import type { StepMetrics } from './observability.js';
+import { generatePassword, resolvePolicy } from './password.js';
+import type { RedactionScope, Redactor } from './redact.js';
+import { CURRENT, PENDING, PREVIOUS, type SecretDescription, type SecretsStore } from './secrets.js';
+
+/** The event Secrets Manager invokes the rotation function with. */
+export interface RotationEvent {
+  Step: Step;
+  SecretId: string;
+  ClientRequestToken: string;
+  /** Opaque and sensitive: forwarded to PutSecretValue, never logged. */
+  RotationToken?: string;
+}
+
+export const STEPS: readonly Step[] = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
+
+/** Validates the raw Lambda event. */
+export function parseEvent(raw: unknown): RotationEvent {
+  if (typeof raw !== 'object' || raw === null) throw new InvalidEventError('(event)', 'must be an object');
+  const event = raw as Record<string, unknown>;
+  const step = event.Step;
+  if (typeof step !== 'string' || !(STEPS as readonly string[]).includes(step)) {
+    throw new InvalidEventError('Step', `must be one of ${STEPS.join(', ')}`);
+  }
+  const secretId = event.SecretId;
+  if (typeof secretId !== 'string' || secretId.length === 0 || secretId.length > 2048) {
+    throw new InvalidEventError('SecretId', 'must be a secret ARN or name of 1 to 2048 characters');
+  }
+  const token = event.ClientRequestToken;
+  // Secrets Manager version ids are 32 to 64 characters.
+  if (typeof token !== 'string' || token.length < 32 || token.length > 64 || !/^[\w-]+$/.test(token)) {
+    throw new InvalidEventError(
+      'ClientRequestToken',
+      'must be a version id of 32 to 64 letters, digits or dashes',
+    );
+  }
+  const rotationToken = event.RotationToken;
+  if (rotationToken !== undefined && typeof rotationToken !== 'string') {
+    throw new InvalidEventError('RotationToken', 'must be a string when present');
+  }
+  return {
+    Step: step as Step,
+    SecretId: secretId,
+    ClientRequestToken: token,
+    ...(rotationToken === undefined ? {} : { RotationToken: rotationToken }),
+  };
+}
+
+export interface StepMachineDeps {
+  store: SecretsStore;
+  registry: Registry;
+  config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'>;
+  redactor: Redactor;
+  logger: Logger;
+  metrics: StepMetrics;
+  /** Absent when events are turned off. */
+  publisher?: EventPublisher;
+}
+
+export interface StepOutcome {
+  step: Step;
+  secretArn: string;
+  versionId: string;
+  engine?: string;
+  strategy?: string;
+  /** `noop`: the token was already AWSCURRENT (a finished rotation replayed). */
+  result: 'done' | 'noop';
+  warnings?: readonly string[];
+}
+
+/** What one invocation knows about itself, for events, metrics and error context. */
+interface Invocation {
+  event: RotationEvent;
+  secretArn: string;
+  engine?: string;
+  strategy?: string;
+  attempt: number;
+  started: number;
+  signal: AbortSignal;
+  deadline: number;
+  scope: RedactionScope;
+}
+
+/** A version's value, parsed by its rotator. */
+interface Loaded {
+  engine: string;
+  rotator: AnyRotator;
+  raw: Record<string, unknown>;
+  value: unknown;
+}
+
+/** Small bounded map for per-container bookkeeping (attempt counts, rotation start times). */
+class BoundedMap<V> extends Map<string, V> {
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override set(key: string, value: V): this {
+    if (!this.has(key) && this.size >= this.limit) {
+      const oldest = this.keys().next().value;
+      if (oldest !== undefined) this.delete(oldest);
+    }
+    return super.set(key, value);
+  }
+}
+
+export class StepMachine {
+  readonly #attempts = new BoundedMap<number>(1000);
+  readonly #rotationStarts = new BoundedMap<number>(1000);
+
+  constructor(private readonly deps: StepMachineDeps) {}
+
+  /** Runs one step. `remainingMs` is the Lambda's remaining time. Throws a RotorError on failure. */
+  async run(raw: unknown, remainingMs: number): Promise<StepOutcome> {
+    const started = performance.now();
+    const scope = this.deps.redactor.scope();
+    const budget = Math.max(remainingMs - this.deps.config.deadlineMarginMs, 1);
+    let invocation: Invocation | undefined;
+    let startedEvent: Promise<unknown> = Promise.resolve();
+    try {
+      const event = parseEvent(raw);
+      scope.add(event.RotationToken);
+      const attemptKey = `${event.ClientRequestToken}:${event.Step}`;
+      const attempt = (this.#attempts.get(attemptKey) ?? 0) + 1;
+      this.#attempts.set(attemptKey, attempt);
+      invocation = {
+        event,
+        secretArn: event.SecretId,
+        attempt,
+        started,
+        signal: AbortSignal.timeout(budget),
+        deadline: Date.now() + budget,
+        scope,
+      };
+      const outcome = await this.#dispatch(invocation, () => {
+        startedEvent = this.#publish(invocation as Invocation, 'Rotation Step Started', {});
+      });
+      await this.#succeeded(invocation, outcome, startedEvent);
+      return outcome;
+    } catch (error) {
+      const rotorError = this.#contextualise(error, invocation, raw);
+      await this.#failed(invocation, rotorError, startedEvent);
+      throw rotorError;
+    } finally {
+      scope.close();
+    }
+  }
+
+  async #dispatch(inv: Invocation, announce: () => void): Promise<StepOutcome> {
+    const { store } = this.deps;
+    const { event } = inv;
+    const token = event.ClientRequestToken;
+    const secret = await store.describe(event.SecretId, inv.signal);
+    inv.secretArn = secret.arn;
+
+    // The protocol's checks, in the reference order.
+    if (!secret.rotationEnabled) throw new RotationNotEnabledError();
+    const stages = secret.versions.get(token);
+    if (stages === undefined) throw new StageConflictError('version has no stage for rotation');
+    const base = { step: event.Step, secretArn: secret.arn, versionId: token } as const;
+    if (stages.includes(CURRENT)) {
+      // A finished rotation replayed. Only finishSecret has work left: the finish hook, in case the
+      // previous run died between promotion and retirement. The hook is idempotent by contract.
+      if (event.Step !== 'finishSecret') return { ...base, result: 'noop' };
+      const current = await this.#load(inv, secret, token, CURRENT);
+      announce();
+      await this.#finishHook(inv, secret, current);
+      return { ...base, engine: current.engine, strategy: inv.strategy ?? '', result: 'noop' };
+    }
+    if (!stages.includes(PENDING)) throw new StageConflictError('version not set as AWSPENDING');
+
+    const currentId = secret.versionOf(CURRENT);
+    if (currentId === undefined) throw new VersionNotFoundError('the secret has no AWSCURRENT version');
+    const current = await this.#load(inv, secret, currentId, CURRENT);
+    announce();
+
+    let warnings: readonly string[] | undefined;
+    switch (event.Step) {
+      case 'createSecret':
+        await this.#createSecret(inv, secret, current);
+        break;
+      case 'setSecret': {
+        const pending = await this.#loadPending(inv, secret, current);
+        await current.rotator.apply({
+          ...this.#request(inv),
+          current: current.value,
+          pending: pending.value,
+          previous: () => this.#loadPrevious(inv, secret, current),
+        });
+        break;
+      }
+      case 'testSecret': {
+        const pending = await this.#loadPending(inv, secret, current);
+        const response: TestResponse | undefined = await current.rotator.test({
+          ...this.#request(inv),
+          pending: pending.value,
+          current: async () => current.value,
+        });
+        warnings = response?.warnings;
+        break;
+      }
+      case 'finishSecret': {
+        const pending = await this.#loadPending(inv, secret, current);
+        // Naming the version AWSCURRENT leaves is required, and makes the service label it AWSPREVIOUS.
+        await store.promote(secret.arn, token, currentId, inv.signal);
+        await this.#finishHook(inv, secret, pending, current);
+        break;
+      }
+    }
+    return {
+      ...base,
+      engine: current.engine,
+      strategy: inv.strategy ?? '',
+      result: 'done',
+      ...(warnings && warnings.length > 0 ? { warnings } : {}),
+    };
+  }
+
+  /** createSecret: store a pending value unless one is already stored under the token. */
+  async #createSecret(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<void> {
+    const { store } = this.deps;
+    const token = inv.event.ClientRequestToken;
+    this.#rotationStarts.set(token, inv.started);
+    const existing = await store.getVersion(secret.arn, token, PENDING, inv.signal);
+    if (existing !== undefined) {
+      // A replay: the value stored by the earlier run stands. Validate it, never regenerate it.
+      inv.scope.addSecretString(existing);
+      this.#parseWith(current, existing, PENDING);
+      return;
+    }
+    const policy = resolvePolicy(current.rotator.passwordPolicy, this.deps.config.passwordPolicy);
+    const { pending } = await current.rotator.createPending({
+      ...this.#request(inv),
+      current: current.value,
+      currentValue: current.raw,
+      generatePassword: () => {
+        const password = generatePassword(policy);
+        inv.scope.add(password);
+        return password;
+      },
+    });
+    const serialised = JSON.stringify(pending);
+    inv.scope.addSecretString(serialised);
+    // The rotator's own output must pass its own validation before it is stored.
+    this.#parseWith(current, serialised, PENDING);
+    const stored = await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal);
+    if (!stored) {
+      // Another invocation stored a value for this token first: that value wins. Ours is dropped.
+      this.deps.logger.warn('pending value already stored by a concurrent invocation; keeping it', {
+        secretArn: secret.arn,
+        versionId: token,
+      });
+      await this.#loadPending(inv, secret, current);
+    }
+  }
+
+  async #finishHook(
+    inv: Invocation,
+    secret: SecretDescription,
+    promoted: Loaded,
+    previous?: Loaded,
+  ): Promise<void> {
+    const { rotator } = promoted;
+    if (rotator.finish !== undefined) {
+      await rotator.finish({
+        ...this.#request(inv),
+        current: promoted.value,
+        previous: async () => previous?.value ?? (await this.#loadPrevious(inv, secret, promoted)),
+      });
+    }
+    // The rotation is over: its versions need not stay in this container's memory.
+    this.deps.store.cache.forgetSecret(secret.arn);
+  }
+
+  #request(inv: Invocation): RequestBase {
+    return {
+      signal: inv.signal,
+      deadline: inv.deadline,
+      token: inv.event.ClientRequestToken,
+      step: inv.event.Step,
+      fetchRelated: async (secretId: string) => {
+        const value = await this.deps.store.getCurrent(secretId, inv.signal);
+        if (value === undefined) {
+          throw new VersionNotFoundError(`related secret ${secretId} has no SecretString in AWSCURRENT`);
+        }
+        inv.scope.addSecretString(value);
+        return value;
+      },
+    };
+  }
+
+  /** Reads a version, registers it for redaction, and parses it with the rotator its engine names. */
+  async #load(inv: Invocation, secret: SecretDescription, versionId: string, label: string): Promise<Loaded> {
+    const text = await this.deps.store.getVersion(secret.arn, versionId, undefined, inv.signal);
+    if (text === undefined) {
+      throw new InvalidSecretError(
+        '(value)',
+        'is missing: the version must hold a SecretString with JSON',
+        label,
+      );
+    }
+    inv.scope.addSecretString(text);
+    const json = parseJson(text, label);
+    const { engine, rotator } = this.deps.registry.resolve(json, label);
+    inv.engine = engine;
+    const value = rotator.parse({ value: json, label });
+    inv.strategy = rotator.strategy(value);
+    return { engine, rotator, raw: json, value };
+  }
+
+  async #loadPending(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<Loaded> {
+    const token = inv.event.ClientRequestToken;
+    const text = await this.deps.store.getVersion(secret.arn, token, PENDING, inv.signal);
+    if (text === undefined) {
+      throw new VersionNotFoundError('the AWSPENDING version has no value: createSecret has not completed');
+    }
+    inv.scope.addSecretString(text);
+    return this.#parseWith(current, text, PENDING);
+  }
+
+  /** AWSPREVIOUS, for fallbacks. An absent or unreadable previous value is not this rotation's problem. */
+  async #loadPrevious(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<unknown> {
+    const previousId = secret.versionOf(PREVIOUS);
+    if (previousId === undefined) return undefined;
+    const text = await this.deps.store.getVersion(secret.arn, previousId, undefined, inv.signal);
+    if (text === undefined) return undefined;
+    inv.scope.addSecretString(text);
+    try {
+      return this.#parseWith(current, text, PREVIOUS).value;
+    } catch (error) {
+      this.deps.logger.warn('AWSPREVIOUS is not usable; ignoring it', {
+        secretArn: secret.arn,
+        error: asRotorError(error).toJSON(),
+      });
+      return undefined;
+    }
+  }
+
+  /** Parses another version of the secret, which must name the same engine as AWSCURRENT. */
+  #parseWith(current: Loaded, text: string, label: string): Loaded {
+    const json = parseJson(text, label);
+    if (json.engine !== current.engine) {
+      throw new InvalidSecretError('engine', `must be "${current.engine}" as in AWSCURRENT`, label);
+    }
+    return { ...current, raw: json, value: current.rotator.parse({ value: json, label }) };
+  }
+
+  #contextualise(error: unknown, inv: Invocation | undefined, raw: unknown): RotorError {
+    const rotorError = asRotorError(error);
+    const step = inv?.event.Step;
+    rotorError.withContext({
+      secretId:
+        inv?.secretArn ?? String((raw as { SecretId?: unknown } | null)?.SecretId ?? 'unknown secret'),
+      ...(step === undefined ? {} : { step }),
+      ...(inv === undefined ? {} : { versionId: inv.event.ClientRequestToken }),
+    });
+    // Messages are built from names, not values; scrub anyway before anything can print them.
+    rotorError.message = this.deps.redactor.scrub(rotorError.message);
+    return rotorError;
+  }
+
+  async #succeeded(inv: Invocation, outcome: StepOutcome, startedEvent: Promise<unknown>): Promise<void> {
+    const durationMs = Math.round(performance.now() - inv.started);
+    const { logger, metrics } = this.deps;
+    logger.info('step succeeded', { ...this.#describe(inv), durationMs, result: outcome.result });
+    for (const warning of outcome.warnings ?? []) logger.warn(warning, this.#describe(inv));
+    metrics.step(inv.engine ?? 'unknown', inv.event.Step, true, durationMs);
+    await startedEvent;
+    const events: RotorEvent[] = [
+      this.#event(inv, 'Rotation Step Succeeded', {
+        durationMs,
+        result: outcome.result,
+        ...(outcome.warnings ? { warnings: outcome.warnings } : {}),
+      }),
+    ];
+    if (inv.event.Step === 'finishSecret' && outcome.result === 'done') {
+      const startedAt = this.#rotationStarts.get(inv.event.ClientRequestToken);
+      this.#rotationStarts.delete(inv.event.ClientRequestToken);
+      events.push(
+        this.#event(inv, 'Rotation Succeeded', {
+          ...(startedAt === undefined
+            ? {}
+            : { rotationDurationMs: Math.round(performance.now() - startedAt) }),
+        }),
+      );
+    }
+    await this.#send(events);
+  }
+
+  async #failed(
+    inv: Invocation | undefined,
+    error: RotorError,
+    startedEvent: Promise<unknown>,
+  ): Promise<void> {
+    const { logger, metrics } = this.deps;
+    const durationMs = inv === undefined ? 0 : Math.round(performance.now() - inv.started);
+    logger.error('step failed', {
+      ...(inv === undefined ? {} : this.#describe(inv)),
+      durationMs,
+      error: error.toJSON(),
+    });
+    if (inv === undefined) return; // Not a rotation event: nothing to attribute an event to.
+    metrics.step(inv.engine ?? 'unknown', inv.event.Step, false, durationMs);
+    await startedEvent;
+    await this.#send([this.#event(inv, 'Rotation Step Failed', { durationMs, error: error.toJSON() })]);
+  }
+
+  #describe(inv: Invocation): Record<string, unknown> {
+    return {
+      secretArn: inv.secretArn,
+      versionId: inv.event.ClientRequestToken,
+      step: inv.event.Step,
+      engine: inv.engine ?? null,
+      strategy: inv.strategy ?? null,
+      attempt: inv.attempt,
+    };
+  }
+
+  #event(inv: Invocation, detailType: RotorDetailType, extra: Record<string, unknown>): RotorEvent {
+    return { detailType, secretArn: inv.secretArn, detail: { ...this.#describe(inv), ...extra } };
+  }
+
+  #publish(inv: Invocation, detailType: RotorDetailType, extra: Record<string, unknown>): Promise<unknown> {
+    return this.#send([this.#event(inv, detailType, extra)]);
+  }
+
+  async #send(events: RotorEvent[]): Promise<void> {
+    await this.deps.publisher?.publish(events);
+  }
+}
+
+function parseJson(text: string, label: string): Record<string, unknown> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new InvalidSecretError('(json)', 'is not valid JSON', label);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new InvalidSecretError('(json)', 'must be a JSON object', label);
+  }
+  return json as Record<string, unknown>;
+}

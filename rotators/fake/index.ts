@@ -1,0 +1,3 @@
+export { FakeTarget } from './client.js';
+export { createFakeRotator } from './rotator.js';
+export type { FakeSecret } from './secret.js';
