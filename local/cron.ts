@@ -125,7 +125,8 @@ function nextCronMatch(fields: CronFields, from: Date): Date | undefined {
   const day = new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate()));
   for (let i = 0; i < 5 * 366; i++, day.setUTCDate(day.getUTCDate() + 1)) {
     if (!dayMatches(fields, day)) continue;
-    const sameDay = day.getTime() === Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate());
+    const sameDay =
+      day.getTime() === Date.UTC(start.getUTCFullYear(), start.getUTCMonth(), start.getUTCDate());
     const earliest = sameDay ? start.getUTCHours() * 60 + start.getUTCMinutes() : 0;
     const minute = firstMinute(fields, earliest);
     if (minute !== undefined) return new Date(day.getTime() + minute * 60_000);

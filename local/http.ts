@@ -215,7 +215,10 @@ export class InputValidator {
   }
 
   /** An integer member, checked against its range. */
-  integer(member: string, rules: { required?: boolean; min?: number; max?: number } = {}): number | undefined {
+  integer(
+    member: string,
+    rules: { required?: boolean; min?: number; max?: number } = {},
+  ): number | undefined {
     const value = this.input[member];
     if (value === undefined || value === null) {
       if (rules.required === true) this.problem(member, null, 'Member must not be null');
@@ -236,18 +239,23 @@ export class InputValidator {
   boolean(member: string): boolean | undefined {
     const value = this.input[member];
     if (value === undefined || value === null) return undefined;
-    if (typeof value !== 'boolean') throw new AwsError('SerializationException', `Member ${member} must be a boolean`);
+    if (typeof value !== 'boolean')
+      throw new AwsError('SerializationException', `Member ${member} must be a boolean`);
     return value;
   }
 
   /** A list member; items are returned unchecked. */
-  list(member: string, rules: { required?: boolean; min?: number; max?: number } = {}): unknown[] | undefined {
+  list(
+    member: string,
+    rules: { required?: boolean; min?: number; max?: number } = {},
+  ): unknown[] | undefined {
     const value = this.input[member];
     if (value === undefined || value === null) {
       if (rules.required === true) this.problem(member, null, 'Member must not be null');
       return undefined;
     }
-    if (!Array.isArray(value)) throw new AwsError('SerializationException', `Member ${member} must be a list`);
+    if (!Array.isArray(value))
+      throw new AwsError('SerializationException', `Member ${member} must be a list`);
     this.checkLength(member, '[...]', value.length, rules);
     return value;
   }
@@ -265,7 +273,9 @@ export class InputValidator {
   /** Records a constraint violation found by the caller (nested members, cross-field rules). */
   problem(member: string, value: unknown, constraint: string): void {
     const shown = value === null ? 'null' : `'${typeof value === 'string' ? value : JSON.stringify(value)}'`;
-    this.problems.push(`Value ${shown} at '${memberPath(member)}' failed to satisfy constraint: ${constraint}`);
+    this.problems.push(
+      `Value ${shown} at '${memberPath(member)}' failed to satisfy constraint: ${constraint}`,
+    );
   }
 
   /** Throws the collected problems as one ValidationException. */
@@ -386,7 +396,11 @@ export class FaultPlan {
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.faults = this.faults.filter((other) => other !== fault);
     if (fault.error === 'drop') throw new DroppedResponse();
-    throw new AwsError(fault.error.type, fault.error.message ?? `Injected ${fault.error.type}`, fault.error.status);
+    throw new AwsError(
+      fault.error.type,
+      fault.error.message ?? `Injected ${fault.error.type}`,
+      fault.error.status,
+    );
   }
 }
 
