@@ -11,6 +11,10 @@ export interface Config {
   eventSource: string;
   /** Whether to publish events at all (tests of pure logic turn it off). */
   eventsEnabled: boolean;
+  /** Whether to emit metrics (EMF on stdout). */
+  metricsEnabled: boolean;
+  /** Powertools log level: DEBUG, INFO, WARN, ERROR, CRITICAL or SILENT. */
+  logLevel: LogLevel;
   /** CloudWatch namespace of rotor's metrics. */
   metricsNamespace: string;
   /** `service` in logs and the metrics' service dimension. */
@@ -20,6 +24,9 @@ export interface Config {
   /** Milliseconds kept back from the Lambda's remaining time, to report and publish before it ends. */
   deadlineMarginMs: number;
 }
+
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
+const LOG_LEVELS: readonly LogLevel[] = ['DEBUG', 'INFO', 'WARN', 'ERROR', 'CRITICAL', 'SILENT'];
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -41,11 +48,19 @@ export function readConfig(env: Env = process.env): Config {
     );
   }
   const length = integer(env, 'ROTOR_PASSWORD_LENGTH', 16, 4096);
+  const logLevel = (env.ROTOR_LOG_LEVEL ?? env.POWERTOOLS_LOG_LEVEL ?? 'INFO').toUpperCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    throw new ConfigurationError(
+      `environment variable ROTOR_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`,
+    );
+  }
   const exclude = env.ROTOR_PASSWORD_EXCLUDE_CHARACTERS;
   return {
     eventBusName: env.ROTOR_EVENT_BUS || 'default',
     eventSource,
     eventsEnabled: env.ROTOR_EVENTS !== 'off',
+    metricsEnabled: env.ROTOR_METRICS !== 'off',
+    logLevel: logLevel as LogLevel,
     metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE || 'rotor',
     serviceName: env.POWERTOOLS_SERVICE_NAME || 'rotor',
     passwordPolicy: {

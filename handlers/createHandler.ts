@@ -20,6 +20,8 @@ export interface HandlerOptions {
   secretsManager?: SecretsManagerClient;
   eventBridge?: EventBridgeClient;
   config?: Config;
+  /** Pauses before re-sending failed event entries (tests shorten them). */
+  eventBackoffMs?: readonly number[];
 }
 
 export type RotationHandler = (
@@ -36,6 +38,7 @@ export function createStepMachine(options: HandlerOptions): StepMachine {
         busName: config.eventBusName,
         source: config.eventSource,
         redactor,
+        ...(options.eventBackoffMs ? { backoffMs: options.eventBackoffMs } : {}),
         onFailure: (count, reason) => {
           logger.warn('events not published', { count, reason });
           metrics.eventPublishFailed(count);

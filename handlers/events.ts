@@ -44,6 +44,8 @@ export interface EventPublisherOptions {
   /** Called once per publish that lost entries, with the count and the last error code. */
   onFailure?: (failed: number, reason: string) => void;
   sleep?: (ms: number) => Promise<void>;
+  /** Pauses before each re-send of failed entries. Default 50, 200, 800 ms. */
+  backoffMs?: readonly number[];
 }
 
 export class EventPublisher {
@@ -87,7 +89,7 @@ export class EventPublisher {
           retry.push(...batch);
         }
       }
-      const delay = BACKOFF_MS[attempt];
+      const delay = (this.options.backoffMs ?? BACKOFF_MS)[attempt];
       if (retry.length > 0 && delay === undefined) failed += retry.length;
       if (retry.length === 0 || delay === undefined) break;
       await sleep(delay);

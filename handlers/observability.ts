@@ -10,9 +10,10 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Config } from './config.js';
 import type { Redactor } from './redact.js';
 
-export function createLogger(config: Pick<Config, 'serviceName'>, redactor: Redactor): Logger {
+export function createLogger(config: Pick<Config, 'serviceName' | 'logLevel'>, redactor: Redactor): Logger {
   return new Logger({
     serviceName: config.serviceName,
+    logLevel: config.logLevel,
     jsonReplacerFn: (_key: string, value: unknown) =>
       typeof value === 'string' ? redactor.scrub(value) : value,
   });
@@ -29,11 +30,14 @@ export const METRIC = {
 } as const;
 
 export class StepMetrics {
-  constructor(private readonly metrics: Metrics) {}
+  /** `undefined` when metrics are turned off. */
+  constructor(private readonly metrics: Metrics | undefined) {}
 
-  static create(config: Pick<Config, 'metricsNamespace' | 'serviceName'>): StepMetrics {
+  static create(config: Pick<Config, 'metricsNamespace' | 'serviceName' | 'metricsEnabled'>): StepMetrics {
     return new StepMetrics(
-      new Metrics({ namespace: config.metricsNamespace, serviceName: config.serviceName }),
+      config.metricsEnabled
+        ? new Metrics({ namespace: config.metricsNamespace, serviceName: config.serviceName })
+        : undefined,
     );
   }
 
@@ -43,6 +47,7 @@ export class StepMetrics {
    */
   step(engine: string, step: string, ok: boolean, durationMs: number): void {
     const m = this.metrics;
+    if (m === undefined) return;
     m.addDimensions({ engine, step });
     m.addMetric(ok ? METRIC.stepSucceeded : METRIC.stepFailed, MetricUnit.Count, 1);
     m.addMetric(METRIC.stepDuration, MetricUnit.Milliseconds, durationMs);
@@ -58,6 +63,7 @@ export class StepMetrics {
 
   #single(name: string, value: number, dimensions: Record<string, string> = {}): void {
     const m = this.metrics;
+    if (m === undefined) return;
     m.addDimensions(dimensions);
     m.addMetric(name, MetricUnit.Count, value);
     m.publishStoredMetrics();

@@ -13,7 +13,7 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { AwsCallError, safeCause } from '../rotators/errors.js';
+import { AwsCallError, DeadlineExceededError, type RotorError, safeCause } from '../rotators/errors.js';
 
 export const CURRENT = 'AWSCURRENT';
 export const PENDING = 'AWSPENDING';
@@ -63,8 +63,13 @@ export class VersionCache {
   }
 }
 
-function awsError(operation: string, error: unknown): AwsCallError {
+function awsError(operation: string, error: unknown): RotorError {
   const cause = safeCause(error);
+  if (cause.name === 'AbortError' || cause.name === 'TimeoutError') {
+    return new DeadlineExceededError(
+      `Secrets Manager ${operation} did not answer before the Lambda deadline`,
+    );
+  }
   const retryable = ['ThrottlingException', 'InternalServiceError', 'TimeoutError', 'AbortError'].includes(
     cause.name,
   );

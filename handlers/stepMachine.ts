@@ -103,6 +103,8 @@ interface Invocation {
   signal: AbortSignal;
   deadline: number;
   scope: RedactionScope;
+  /** Set when a failed test triggered the rotator's rollback: whether it completed. */
+  rolledBack?: boolean;
 }
 
 /** A version's value, parsed by its rotator. */
@@ -214,11 +216,17 @@ export class StepMachine {
       }
       case 'testSecret': {
         const pending = await this.#loadPending(inv, secret, current);
-        const response: TestResponse | undefined = await current.rotator.test({
-          ...this.#request(inv),
-          pending: pending.value,
-          current: async () => current.value,
-        });
+        let response: TestResponse | undefined;
+        try {
+          response = await current.rotator.test({
+            ...this.#request(inv),
+            pending: pending.value,
+            current: async () => current.value,
+          });
+        } catch (error) {
+          await this.#rollback(inv, current, pending, error);
+          throw error;
+        }
         warnings = response?.warnings;
         break;
       }
@@ -274,6 +282,26 @@ export class StepMachine {
         versionId: token,
       });
       await this.#loadPending(inv, secret, current);
+    }
+  }
+
+  /**
+   * The test failed: where apply replaced the only working credential (single-user), put it back so
+   * that AWSCURRENT logs in while the failure is investigated. The test's error is what is reported.
+   */
+  async #rollback(inv: Invocation, current: Loaded, pending: Loaded, failure: unknown): Promise<void> {
+    const { rotator } = current;
+    if (rotator.rollback === undefined) return;
+    try {
+      await rotator.rollback({ ...this.#request(inv), current: current.value, pending: pending.value });
+      inv.rolledBack = true;
+    } catch (error) {
+      inv.rolledBack = false;
+      this.deps.logger.error('rollback after a failed test did not complete', {
+        ...this.#describe(inv),
+        error: asRotorError(error).toJSON(),
+        testError: asRotorError(failure).name,
+      });
     }
   }
 
@@ -425,7 +453,13 @@ export class StepMachine {
     if (inv === undefined) return; // Not a rotation event: nothing to attribute an event to.
     metrics.step(inv.engine ?? 'unknown', inv.event.Step, false, durationMs);
     await startedEvent;
-    await this.#send([this.#event(inv, 'Rotation Step Failed', { durationMs, error: error.toJSON() })]);
+    await this.#send([
+      this.#event(inv, 'Rotation Step Failed', {
+        durationMs,
+        error: error.toJSON(),
+        ...(inv.rolledBack === undefined ? {} : { rolledBack: inv.rolledBack }),
+      }),
+    ]);
   }
 
   #describe(inv: Invocation): Record<string, unknown> {

@@ -52,7 +52,12 @@ export abstract class RotorError extends Error {
   withContext(context: ErrorContext): this {
     this.context = { ...context, ...this.context };
     const { secretId, step } = this.context;
-    const where = [step, secretId === undefined ? undefined : `of ${secretId}`].filter(Boolean).join(' ');
+    const where =
+      step === undefined
+        ? secretId === undefined
+          ? ''
+          : `secret ${secretId}`
+        : `${step}${secretId === undefined ? '' : ` of ${secretId}`}`;
     this.message = where === '' ? this.detail : `${where}: ${this.detail}`;
     return this;
   }

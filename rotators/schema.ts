@@ -22,7 +22,7 @@ function describeIssue(issue: v.BaseIssue<unknown>): string {
   // Schema-level messages (set with v.pipe(..., v.check(..., 'message'))) are written for humans.
   if (issue.kind === 'validation' && issue.message && !issue.message.includes('Received'))
     return issue.message;
-  if (issue.received === 'undefined') return `is required (expected ${issue.expected ?? 'a value'})`;
+  if (issue.received === 'undefined') return 'is required';
   return `must be ${issue.expected ?? 'valid'}`;
 }
 

@@ -77,6 +77,11 @@ export interface TestResponse {
   readonly warnings?: readonly string[];
 }
 
+export interface RollbackRequest<S> extends RequestBase {
+  readonly current: S;
+  readonly pending: S;
+}
+
 export interface FinishRequest<S> extends RequestBase {
   /** The value just promoted to AWSCURRENT. */
   readonly current: S;
@@ -139,6 +144,13 @@ export interface Rotator<S = unknown> {
    * Never changes anything. Throws `VerificationFailedError` / `AuthenticationFailedError`.
    */
   test(request: TestRequest<S>): Promise<TestResponse | undefined>;
+
+  /**
+   * Optional, for strategies whose `apply` replaces the only working credential (single-user).
+   * Called when `test` failed: puts the current credential back, so that AWSCURRENT logs in again
+   * while the failure is investigated. Must be idempotent and must succeed when nothing was applied.
+   */
+  rollback?(request: RollbackRequest<S>): Promise<void>;
 
   /**
    * Optional. Runs after the pending value became AWSCURRENT: retires what the strategy retires

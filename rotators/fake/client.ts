@@ -4,7 +4,11 @@
  */
 import { AuthenticationFailedError, TargetUnreachableError } from '../errors.js';
 
-export type FakeFault = 'unreachable' | 'rejectTest' | 'failApply';
+/**
+ * `leakInError`: a careless driver that quotes the password it was given in its error message —
+ * what the step machine's redaction must catch.
+ */
+export type FakeFault = 'unreachable' | 'failApply' | 'leakInError';
 
 export class FakeTarget {
   /** username → passwords that log in. */
@@ -22,6 +26,9 @@ export class FakeTarget {
     this.logins++;
     if (this.faults.has('unreachable'))
       throw new TargetUnreachableError('refused', 'fake target refused the connection');
+    if (this.faults.has('leakInError')) {
+      throw new AuthenticationFailedError(`fake target rejected "${username}" with password ${password}`);
+    }
     if (!this.accounts.get(username)?.has(password)) {
       throw new AuthenticationFailedError(`fake target rejected the login of "${username}"`);
     }

@@ -35,5 +35,19 @@ export function createFakeRotator(targets: ReadonlyMap<string, FakeTarget>) {
       target(pending).login(pending.username, pending.password);
       return undefined;
     },
+    /** Single user: the only password was replaced; put the current one back. */
+    async rollback({ current, pending }) {
+      const t = target(current);
+      try {
+        t.login(current.username, current.password);
+        return; // Nothing applied, or already rolled back.
+      } catch {}
+      t.login(pending.username, pending.password);
+      t.setPassword(current.username, current.password);
+    },
+    /** Nothing to retire for a single user; recorded so tests can see the hook ran (and ran again). */
+    async finish({ current }) {
+      target(current).changes.push(`finish ${current.username}`);
+    },
   } satisfies Rotator<FakeSecret>;
 }

@@ -51,12 +51,17 @@ export async function startRotationHarness(options: HarnessOptions): Promise<Rot
   });
   const sm = new SecretsManagerClient(stack.clientConfig);
   const eb = new EventBridgeClient(stack.clientConfig);
-  const config: Config = { ...readConfig({}), ...options.config };
+  // Quiet by default; suites that inspect logs or metrics turn them on.
+  const config: Config = {
+    ...readConfig({ ROTOR_LOG_LEVEL: 'SILENT', ROTOR_METRICS: 'off' }),
+    ...options.config,
+  };
   const handler = createRotationHandler({
     rotators: options.rotators,
     secretsManager: sm,
     eventBridge: eb,
     config,
+    eventBackoffMs: [1, 2, 4],
   });
   stack.registerFunction('rotor-test', handler);
   const functionArn = stack.functionArn('rotor-test');

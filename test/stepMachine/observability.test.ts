@@ -1,0 +1,151 @@
+/**
+ * Events, metrics and logs of the step machine: publishing survives EventBridge's partial
+ * failures, and no value of any version of a secret reaches a log line, event, metric or error.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeTarget } from '../../rotators/fake/client.js';
+import { createFakeRotator } from '../../rotators/fake/index.js';
+import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
+import { captureStdout } from '../support/stdout.js';
+
+const targets = new Map<string, FakeTarget>();
+let h: RotationHarness;
+
+beforeAll(async () => {
+  h = await startRotationHarness({
+    rotators: [createFakeRotator(targets)],
+    config: { metricsEnabled: true, logLevel: 'DEBUG' },
+  });
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+async function fixture(extra: Record<string, unknown> = {}) {
+  const name = `target-${randomUUID()}`;
+  const target = new FakeTarget();
+  const password = `initial-${randomUUID()}`;
+  target.addAccount('app', password);
+  targets.set(name, target);
+  const arn = await h.createSecret({ engine: 'fake', target: name, username: 'app', password, ...extra });
+  return { arn, target, password };
+}
+
+function eventsOf(arn: string) {
+  return h.rotorEvents().filter((e) => e.detail.secretArn === arn);
+}
+
+describe('events', () => {
+  it('re-sends entries EventBridge throttled, so every event arrives once', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    h.stack.eventBridge.injectEntryFailures({ entries: 3, errorCode: 'ThrottlingException' });
+    const stdout = captureStdout();
+
+    // Act
+    await h.rotate(arn);
+    stdout.stop();
+
+    // Assess
+    const events = eventsOf(arn);
+    expect(events).toHaveLength(9);
+    expect(new Set(events.map((e) => `${e.detailType}:${e.detail.step}`)).size).toBe(9);
+  });
+
+  it('re-sends entries that failed with InternalFailure', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    h.stack.eventBridge.injectEntryFailures({ entries: 2, errorCode: 'InternalFailure' });
+    const stdout = captureStdout();
+
+    // Act
+    await h.rotate(arn);
+    stdout.stop();
+
+    // Assess
+    expect(eventsOf(arn)).toHaveLength(9);
+  });
+
+  it('never lets a publishing failure break the rotation: it is logged and counted', async () => {
+    // Prepare
+    const { arn, target } = await fixture();
+    const fault = h.stack.eventBridge.injectEntryFailures({ entries: 1000, errorCode: 'InternalFailure' });
+    const stdout = captureStdout();
+
+    // Act
+    await h.rotate(arn);
+    const output = stdout.stop();
+    fault.clear();
+
+    // Assess
+    const current = await h.value(arn);
+    expect(() => target.login('app', current.password as string)).not.toThrow();
+    expect(eventsOf(arn)).toHaveLength(0);
+    const lines = output.split('\n').filter(Boolean);
+    expect(lines.some((line) => line.includes('"events not published"'))).toBe(true);
+    expect(lines.some((line) => line.includes('"EventPublishFailed"'))).toBe(true);
+  });
+
+  it('survives EventBridge refusing whole requests', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    h.stack.eventBridge.injectFault({ times: 2 });
+    const stdout = captureStdout();
+
+    // Act
+    await h.rotate(arn);
+    stdout.stop();
+
+    // Assess
+    expect(eventsOf(arn).length).toBeGreaterThanOrEqual(8);
+  });
+});
+
+describe('the canary: no secret value leaves its place', () => {
+  it('finds no value of any version, nor the RotationToken, in logs, metrics, events or errors', async () => {
+    // Prepare: a rotation that succeeds, one whose test fails, and one whose driver quotes the password.
+    const ok = await fixture();
+    const failing = await fixture({ breakTest: true });
+    const leaky = await fixture();
+    leaky.target.faults.add('leakInError');
+    const stdout = captureStdout();
+
+    // Act
+    await h.rotate(ok.arn);
+    await h.rotate(failing.arn);
+    await h.rotate(leaky.arn);
+    const token = randomUUID();
+    const direct = await h.invoke('createSecret', leaky.arn, token).catch((error: unknown) => error);
+    const output = stdout.stop();
+
+    // Assess
+    const secrets = new Set<string>([ok.password, failing.password, leaky.password]);
+    for (const { arn } of [ok, failing, leaky]) {
+      for (const stage of ['AWSCURRENT', 'AWSPENDING', 'AWSPREVIOUS']) {
+        const value = await h.value(arn, stage).catch(() => undefined);
+        if (value?.password) secrets.add(value.password as string);
+      }
+    }
+    for (const request of h.stack.secretsManager.requests('PutSecretValue')) {
+      if (typeof request.input.RotationToken === 'string') secrets.add(request.input.RotationToken);
+    }
+    expect(secrets.size).toBeGreaterThanOrEqual(6);
+    const errors = h.stack.rotations.history.flatMap((r) =>
+      r.attempts.flatMap((a) => a.steps.map((s) => JSON.stringify(s.error ?? null))),
+    );
+    const haystacks = {
+      stdout: output,
+      events: JSON.stringify(h.stack.eventBridge.events),
+      errors: errors.join('\n'),
+      direct: `${String(direct)} ${JSON.stringify(direct)} ${(direct as Error).stack ?? ''}`,
+    };
+    expect(output).toContain('step failed'); // the logs were really captured
+    expect(haystacks.events).toContain('AuthenticationFailedError');
+    for (const [where, text] of Object.entries(haystacks)) {
+      for (const secret of secrets)
+        expect(text.includes(secret), `${where} leaks a secret value`).toBe(false);
+    }
+  });
+});
