@@ -193,6 +193,31 @@ export function describeRotatorContract(
       await result.catch((error: unknown) => errors.push(error));
     });
 
+    it('rollback, when the rotator has one, makes the current credential log in again, and is idempotent', async () => {
+      // Prepare
+      const { currentValue, current, pending } = await rotateToPending();
+      await fixture.rotator.apply({
+        ...request('setSecret'),
+        current,
+        pending,
+        previous: async () => undefined,
+      });
+      if (!fixture.rotator.rollback) return;
+      const rollback = () =>
+        capture(
+          (fixture.rotator.rollback as NonNullable<AnyRotator['rollback']>)({
+            ...request('testSecret'),
+            current,
+            pending,
+          }),
+        );
+      // Act
+      await rollback();
+      await rollback();
+      // Assess
+      expect(await fixture.canLogin(currentValue)).toBe(true);
+    });
+
     it('finish, when the rotator has one, is idempotent', async () => {
       // Prepare
       const { current, pendingValue, pending } = await rotateToPending();
