@@ -23,6 +23,14 @@ export interface Config {
   passwordPolicy: Partial<PasswordPolicy>;
   /** Milliseconds kept back from the Lambda's remaining time, to report and publish before it ends. */
   deadlineMarginMs: number;
+  /**
+   * API-key provider descriptions by name (`ROTOR_APIKEY_PROVIDERS`, a JSON object). They are the
+   * function's configuration, not the secret's: whoever writes a rotated secret must not be able
+   * to send its admin credential or keys to a host of their own.
+   */
+  apiKeyProviders: Record<string, unknown>;
+  /** Hosts for which a secret may carry its provider description inline (`ROTOR_APIKEY_INLINE_HOSTS`). */
+  apiKeyInlineHosts: string[];
 }
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
@@ -38,6 +46,22 @@ function integer(env: Env, key: string, min: number, max: number): number | unde
     throw new ConfigurationError(`environment variable ${key} must be an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+function providersFrom(raw: string | undefined): Record<string, unknown> {
+  if (raw === undefined || raw.trim() === '') return {};
+  let providers: unknown;
+  try {
+    providers = JSON.parse(raw);
+  } catch {
+    throw new ConfigurationError('environment variable ROTOR_APIKEY_PROVIDERS must be JSON');
+  }
+  if (typeof providers !== 'object' || providers === null || Array.isArray(providers)) {
+    throw new ConfigurationError(
+      'environment variable ROTOR_APIKEY_PROVIDERS must be a JSON object of provider descriptions by name',
+    );
+  }
+  return providers as Record<string, unknown>;
 }
 
 export function readConfig(env: Env = process.env): Config {
@@ -56,6 +80,11 @@ export function readConfig(env: Env = process.env): Config {
   }
   const exclude = env.ROTOR_PASSWORD_EXCLUDE_CHARACTERS;
   return {
+    apiKeyProviders: providersFrom(env.ROTOR_APIKEY_PROVIDERS),
+    apiKeyInlineHosts: (env.ROTOR_APIKEY_INLINE_HOSTS ?? '')
+      .split(',')
+      .map((host) => host.trim())
+      .filter((host) => host !== ''),
     eventBusName: env.ROTOR_EVENT_BUS || 'default',
     eventSource,
     eventsEnabled: env.ROTOR_EVENTS !== 'off',

@@ -16,7 +16,8 @@ import { SecretsStore } from './secrets.js';
 import { StepMachine, type StepOutcome } from './stepMachine.js';
 
 export interface HandlerOptions {
-  rotators: readonly AnyRotator[];
+  /** The rotators, or how to build them from the configuration (on the first invocation). */
+  rotators: readonly AnyRotator[] | ((config: Config) => readonly AnyRotator[]);
   secretsManager?: SecretsManagerClient;
   eventBridge?: EventBridgeClient;
   config?: Config;
@@ -47,7 +48,9 @@ export function createStepMachine(options: HandlerOptions): StepMachine {
     : undefined;
   return new StepMachine({
     store: new SecretsStore(options.secretsManager ?? new SecretsManagerClient({})),
-    registry: createRegistry(options.rotators),
+    registry: createRegistry(
+      typeof options.rotators === 'function' ? options.rotators(config) : options.rotators,
+    ),
     config,
     redactor,
     logger,

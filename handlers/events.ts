@@ -63,7 +63,7 @@ export class EventPublisher {
       DetailType: event.detailType,
       Resources: [event.secretArn],
       // Scrubbed once more: an error message may quote something it should not have.
-      Detail: redactor.scrub(JSON.stringify(event.detail)),
+      Detail: JSON.stringify(redactor.scrubDeep(event.detail)),
     }));
     let lastReason = '';
     let failed = 0;

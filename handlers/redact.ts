@@ -35,6 +35,11 @@ const DESCRIPTIVE_KEYS = new Set([
   'region',
   'accounthost',
   'clonesuffix',
+  'probequery',
+  'gracepolicy',
+  'keynameprefix',
+  'previouskeyid',
+  'keycreatedat',
 ]);
 
 /** Shorter strings are not redacted: they would match everywhere and no credential is that short. */
@@ -62,9 +67,18 @@ export class Redactor {
     return text.replace(this.#pattern, REDACTED);
   }
 
-  /** Scrubs every string inside a JSON-like value. */
+  /** Scrubs every string value inside a JSON-like value (keys are left as they are). */
   scrubDeep<T>(value: T): T {
-    return JSON.parse(this.scrub(JSON.stringify(value) ?? 'null')) as T;
+    if (this.#counts.size === 0) return value;
+    const walk = (v: unknown): unknown => {
+      if (typeof v === 'string') return this.scrub(v);
+      if (Array.isArray(v)) return v.map(walk);
+      if (typeof v === 'object' && v !== null) {
+        return Object.fromEntries(Object.entries(v).map(([k, inner]) => [k, walk(inner)]));
+      }
+      return v;
+    };
+    return walk(value) as T;
   }
 
   /** Whether any registered value occurs in `text`. */
@@ -120,8 +134,10 @@ export class RedactionScope {
   }
 
   #walk(value: unknown, key: string | undefined): void {
+    // Everything under a descriptive key (an inline provider description, say) describes.
+    if (key !== undefined && DESCRIPTIVE_KEYS.has(key.toLowerCase())) return;
     if (typeof value === 'string') {
-      if (key === undefined || !DESCRIPTIVE_KEYS.has(key.toLowerCase())) this.add(value);
+      this.add(value);
     } else if (Array.isArray(value)) {
       for (const item of value) this.#walk(item, key);
     } else if (typeof value === 'object' && value !== null) {

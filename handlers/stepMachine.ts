@@ -11,7 +11,6 @@ import type { Logger } from '@aws-lambda-powertools/logger';
 import {
   asRotorError,
   InvalidEventError,
-  InvalidSecretError,
   RotationNotEnabledError,
   type RotorError,
   StageConflictError,
@@ -19,13 +18,14 @@ import {
   VersionNotFoundError,
 } from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
-import type { AnyRotator, RequestBase, TestResponse } from '../rotators/types.js';
+import type { RequestBase, TestResponse } from '../rotators/types.js';
 import type { Config } from './config.js';
 import type { EventPublisher, RotorDetailType, RotorEvent } from './events.js';
 import type { StepMetrics } from './observability.js';
 import { generatePassword, resolvePolicy } from './password.js';
 import type { RedactionScope, Redactor } from './redact.js';
 import { CURRENT, PENDING, PREVIOUS, type SecretDescription, type SecretsStore } from './secrets.js';
+import { type Loaded, VersionReader } from './versions.js';
 
 /** The event Secrets Manager invokes the rotation function with. */
 export interface RotationEvent {
@@ -103,16 +103,9 @@ interface Invocation {
   signal: AbortSignal;
   deadline: number;
   scope: RedactionScope;
+  reader: VersionReader;
   /** Set when a failed test triggered the rotator's rollback: whether it completed. */
   rolledBack?: boolean;
-}
-
-/** A version's value, parsed by its rotator. */
-interface Loaded {
-  engine: string;
-  rotator: AnyRotator;
-  raw: Record<string, unknown>;
-  value: unknown;
 }
 
 /** Small bounded map for per-container bookkeeping (attempt counts, rotation start times). */
@@ -145,6 +138,7 @@ export class StepMachine {
     try {
       const event = parseEvent(raw);
       scope.add(event.RotationToken);
+      const signal = AbortSignal.timeout(budget);
       const attemptKey = `${event.ClientRequestToken}:${event.Step}`;
       const attempt = (this.#attempts.get(attemptKey) ?? 0) + 1;
       this.#attempts.set(attemptKey, attempt);
@@ -153,9 +147,10 @@ export class StepMachine {
         secretArn: event.SecretId,
         attempt,
         started,
-        signal: AbortSignal.timeout(budget),
+        signal,
         deadline: Date.now() + budget,
         scope,
+        reader: new VersionReader(this.deps.store, this.deps.registry, scope, signal),
       };
       const outcome = await this.#dispatch(invocation, () => {
         startedEvent = this.#publish(invocation as Invocation, 'Rotation Step Started', {});
@@ -187,7 +182,7 @@ export class StepMachine {
       // A finished rotation replayed. Only finishSecret has work left: the finish hook, in case the
       // previous run died between promotion and retirement. The hook is idempotent by contract.
       if (event.Step !== 'finishSecret') return { ...base, result: 'noop' };
-      const current = await this.#load(inv, secret, token, CURRENT);
+      const current = await this.#load(inv, secret.arn, token, CURRENT);
       announce();
       await this.#finishHook(inv, secret, current);
       return { ...base, engine: current.engine, strategy: inv.strategy ?? '', result: 'noop' };
@@ -196,7 +191,7 @@ export class StepMachine {
 
     const currentId = secret.versionOf(CURRENT);
     if (currentId === undefined) throw new VersionNotFoundError('the secret has no AWSCURRENT version');
-    const current = await this.#load(inv, secret, currentId, CURRENT);
+    const current = await this.#load(inv, secret.arn, currentId, CURRENT);
     announce();
 
     let warnings: readonly string[] | undefined;
@@ -205,7 +200,7 @@ export class StepMachine {
         await this.#createSecret(inv, secret, current);
         break;
       case 'setSecret': {
-        const pending = await this.#loadPending(inv, secret, current);
+        const pending = await inv.reader.requirePending(secret.arn, token, current);
         await current.rotator.apply({
           ...this.#request(inv),
           current: current.value,
@@ -215,7 +210,7 @@ export class StepMachine {
         break;
       }
       case 'testSecret': {
-        const pending = await this.#loadPending(inv, secret, current);
+        const pending = await inv.reader.requirePending(secret.arn, token, current);
         let response: TestResponse | undefined;
         try {
           response = await current.rotator.test({
@@ -231,7 +226,7 @@ export class StepMachine {
         break;
       }
       case 'finishSecret': {
-        const pending = await this.#loadPending(inv, secret, current);
+        const pending = await inv.reader.requirePending(secret.arn, token, current);
         // Naming the version AWSCURRENT leaves is required, and makes the service label it AWSPREVIOUS.
         await store.promote(secret.arn, token, currentId, inv.signal);
         await this.#finishHook(inv, secret, pending, current);
@@ -256,7 +251,7 @@ export class StepMachine {
     if (existing !== undefined) {
       // A replay: the value stored by the earlier run stands. Validate it, never regenerate it.
       inv.scope.addSecretString(existing);
-      this.#parseWith(current, existing, PENDING);
+      inv.reader.parseWith(current, existing, PENDING);
       return;
     }
     const policy = resolvePolicy(current.rotator.passwordPolicy, this.deps.config.passwordPolicy);
@@ -273,7 +268,7 @@ export class StepMachine {
     const serialised = JSON.stringify(pending);
     inv.scope.addSecretString(serialised);
     // The rotator's own output must pass its own validation before it is stored.
-    this.#parseWith(current, serialised, PENDING);
+    inv.reader.parseWith(current, serialised, PENDING);
     const stored = await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal);
     if (!stored) {
       // Another invocation stored a value for this token first: that value wins. Ours is dropped.
@@ -281,7 +276,7 @@ export class StepMachine {
         secretArn: secret.arn,
         versionId: token,
       });
-      await this.#loadPending(inv, secret, current);
+      await inv.reader.requirePending(secret.arn, token, current);
     }
   }
 
@@ -329,71 +324,25 @@ export class StepMachine {
       deadline: inv.deadline,
       token: inv.event.ClientRequestToken,
       step: inv.event.Step,
-      fetchRelated: async (secretId: string) => {
-        const value = await this.deps.store.getCurrent(secretId, inv.signal);
-        if (value === undefined) {
-          throw new VersionNotFoundError(`related secret ${secretId} has no SecretString in AWSCURRENT`);
-        }
-        inv.scope.addSecretString(value);
-        return value;
-      },
+      fetchRelated: inv.reader.fetchRelated,
     };
   }
 
-  /** Reads a version, registers it for redaction, and parses it with the rotator its engine names. */
-  async #load(inv: Invocation, secret: SecretDescription, versionId: string, label: string): Promise<Loaded> {
-    const text = await this.deps.store.getVersion(secret.arn, versionId, undefined, inv.signal);
-    if (text === undefined) {
-      throw new InvalidSecretError(
-        '(value)',
-        'is missing: the version must hold a SecretString with JSON',
-        label,
-      );
-    }
-    inv.scope.addSecretString(text);
-    const json = parseJson(text, label);
-    const { engine, rotator } = this.deps.registry.resolve(json, label);
-    inv.engine = engine;
-    const value = rotator.parse({ value: json, label });
-    inv.strategy = rotator.strategy(value);
-    return { engine, rotator, raw: json, value };
+  /** Loads a version with the invocation's reader and records its engine and strategy. */
+  async #load(inv: Invocation, arn: string, versionId: string, label: string): Promise<Loaded> {
+    const loaded = await inv.reader.load(arn, versionId, label);
+    inv.engine = loaded.engine;
+    inv.strategy = loaded.rotator.strategy(loaded.value);
+    return loaded;
   }
 
-  async #loadPending(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<Loaded> {
-    const token = inv.event.ClientRequestToken;
-    const text = await this.deps.store.getVersion(secret.arn, token, PENDING, inv.signal);
-    if (text === undefined) {
-      throw new VersionNotFoundError('the AWSPENDING version has no value: createSecret has not completed');
-    }
-    inv.scope.addSecretString(text);
-    return this.#parseWith(current, text, PENDING);
-  }
-
-  /** AWSPREVIOUS, for fallbacks. An absent or unreadable previous value is not this rotation's problem. */
-  async #loadPrevious(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<unknown> {
-    const previousId = secret.versionOf(PREVIOUS);
-    if (previousId === undefined) return undefined;
-    const text = await this.deps.store.getVersion(secret.arn, previousId, undefined, inv.signal);
-    if (text === undefined) return undefined;
-    inv.scope.addSecretString(text);
-    try {
-      return this.#parseWith(current, text, PREVIOUS).value;
-    } catch (error) {
+  #loadPrevious(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<unknown> {
+    return inv.reader.loadOptional(secret.arn, secret.versionOf(PREVIOUS), current, PREVIOUS, (error) =>
       this.deps.logger.warn('AWSPREVIOUS is not usable; ignoring it', {
         secretArn: secret.arn,
         error: asRotorError(error).toJSON(),
-      });
-      return undefined;
-    }
-  }
-
-  /** Parses another version of the secret, which must name the same engine as AWSCURRENT. */
-  #parseWith(current: Loaded, text: string, label: string): Loaded {
-    const json = parseJson(text, label);
-    if (json.engine !== current.engine) {
-      throw new InvalidSecretError('engine', `must be "${current.engine}" as in AWSCURRENT`, label);
-    }
-    return { ...current, raw: json, value: current.rotator.parse({ value: json, label }) };
+      }),
+    );
   }
 
   #contextualise(error: unknown, inv: Invocation | undefined, raw: unknown): RotorError {
@@ -484,17 +433,4 @@ export class StepMachine {
   async #send(events: RotorEvent[]): Promise<void> {
     await this.deps.publisher?.publish(events);
   }
-}
-
-function parseJson(text: string, label: string): Record<string, unknown> {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new InvalidSecretError('(json)', 'is not valid JSON', label);
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new InvalidSecretError('(json)', 'must be a JSON object', label);
-  }
-  return json as Record<string, unknown>;
 }

@@ -20,8 +20,8 @@ export function parseSecret<S extends v.GenericSchema>(
 
 function describeIssue(issue: v.BaseIssue<unknown>): string {
   // Schema-level messages (set with v.pipe(..., v.check(..., 'message'))) are written for humans.
-  if (issue.kind === 'validation' && issue.message && !issue.message.includes('Received'))
-    return issue.message;
+  // valibot's own messages quote the received value ("... but received "hunter2""): never use them.
+  if (issue.kind === 'validation' && issue.message && !/received/i.test(issue.message)) return issue.message;
   if (issue.received === 'undefined') return 'is required';
   return `must be ${issue.expected ?? 'valid'}`;
 }

@@ -72,3 +72,31 @@ describe('redactor', () => {
     });
   });
 });
+
+describe('redactor and JSON structure', () => {
+  it('never rewrites object keys, even when a key equals a registered value', () => {
+    // Prepare
+    const redactor = new Redactor();
+    redactor
+      .scope()
+      .addSecretString(JSON.stringify({ engine: 'apikey', apiKey: 'name', other: 'keys-value' }));
+    // Act
+    const scrubbed = redactor.scrubDeep({ name: 'InvalidSecretError', list: ['keys-value'] });
+    // Assess
+    expect(scrubbed).toEqual({ name: 'InvalidSecretError', list: [REDACTED] });
+  });
+
+  it('treats everything under a descriptive key as description (an inline provider, say)', () => {
+    // Prepare
+    const redactor = new Redactor();
+    redactor.scope().addSecretString(
+      JSON.stringify({
+        engine: 'apikey',
+        provider: { name: 'acme-provider', path: '/keys' },
+        apiKey: 'k-123456789',
+      }),
+    );
+    // Assess
+    expect(redactor.scrub('acme-provider /keys k-123456789')).toBe(`acme-provider /keys ${REDACTED}`);
+  });
+});

@@ -1,0 +1,5 @@
+/** The Lambda entry of the MySQL / MariaDB rotation function (its bundle carries only mysql2). */
+import { mysqlRotator } from '../rotators/mysql/index.js';
+import { createRotationHandler } from './createHandler.js';
+
+export const handler = createRotationHandler({ rotators: [mysqlRotator] });

@@ -1,0 +1,5 @@
+/** The Lambda entry point for PostgreSQL and Aurora PostgreSQL secrets. */
+import { postgresRotator } from '../rotators/postgres/index.js';
+import { createRotationHandler } from './createHandler.js';
+
+export const handler = createRotationHandler({ rotators: [postgresRotator] });

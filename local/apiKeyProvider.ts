@@ -1,0 +1,352 @@
+/**
+ * A local reference API-key provider: the lifecycle real providers share, over HTTP.
+ *
+ * Management endpoints (admin bearer token): `POST /v1/keys` mints a key named by the body's
+ * `name` and shows its value once; `GET /v1/keys` lists live keys (id, name, creation time, never
+ * values); `DELETE /v1/keys/:id` revokes; `POST /v1/keys/:id/activate` activates a key when the
+ * provider is started with `requireActivation`. `GET /v1/whoami` is the protected endpoint: it
+ * answers 200 to a live, active key sent as `X-Api-Key`, 401 otherwise. At most `maxLiveKeys`
+ * keys are live at once (409 beyond).
+ *
+ * `faults` injects what real providers do on bad days: 5xx, 429 with `Retry-After`, slow answers,
+ * and a create whose response is lost (the key is made, the connection dropped). Nothing is logged:
+ * a provider's logs are a place keys must not reach.
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface ApiKeyProviderOptions {
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 0 (any free port). */
+  port?: number;
+  /** Default 2. */
+  maxLiveKeys?: number;
+  /** The management credential. Default: random. */
+  adminToken?: string;
+  /** Keys are minted inactive and must be activated before the probe accepts them. */
+  requireActivation?: boolean;
+  /** Honour an `Idempotency-Key` header on create (and say so in the description). */
+  idempotency?: boolean;
+}
+
+/** A key as the provider keeps it. `value` is here for tests only; no endpoint lists it. */
+export interface ProviderKey {
+  readonly id: string;
+  readonly name: string;
+  readonly value: string;
+  readonly createdAt: Date;
+  active: boolean;
+  revokedAt?: Date;
+}
+
+/** Calls the provider can fail. */
+export type ProviderOperation = 'create' | 'list' | 'revoke' | 'activate' | 'probe';
+
+/** One request served, for assertions (no values: the path holds a key id at most). */
+export interface ServedRequest {
+  readonly operation: ProviderOperation | 'unknown';
+  readonly method: string;
+  readonly path: string;
+  /** The status sent, or `dropped`. */
+  readonly status: number | 'dropped';
+}
+
+type Fault =
+  | { kind: 'status'; status: number; retryAfter?: string }
+  | { kind: 'slow'; delayMs: number }
+  | { kind: 'lose-response' };
+
+/** Switches that make the next calls of an operation fail. Faults are consumed in the order added. */
+export class ProviderFaults {
+  #armed: { operation: ProviderOperation; fault: Fault; remaining: number }[] = [];
+
+  /** The next `times` calls answer `status` (default 503) without doing anything. */
+  fail(operation: ProviderOperation, status = 503, times = 1): this {
+    return this.#add(operation, { kind: 'status', status }, times);
+  }
+
+  /** The next `times` calls answer 429 with `Retry-After: <retryAfterSeconds>`. */
+  throttle(operation: ProviderOperation, retryAfterSeconds: number, times = 1): this {
+    return this.#add(
+      operation,
+      { kind: 'status', status: 429, retryAfter: String(retryAfterSeconds) },
+      times,
+    );
+  }
+
+  /** The next `times` calls wait `delayMs` before they are handled. */
+  slow(operation: ProviderOperation, delayMs: number, times = 1): this {
+    return this.#add(operation, { kind: 'slow', delayMs }, times);
+  }
+
+  /** The next `times` creates make their key, then drop the connection instead of answering. */
+  loseCreateResponse(times = 1): this {
+    return this.#add('create', { kind: 'lose-response' }, times);
+  }
+
+  /** Withdraws every armed fault. */
+  clear(): void {
+    this.#armed = [];
+  }
+
+  /** How many injected failures are still armed. */
+  get pending(): number {
+    return this.#armed.reduce((sum, armed) => sum + armed.remaining, 0);
+  }
+
+  /** @internal The fault for this call, if one is armed. */
+  take(operation: ProviderOperation): Fault | undefined {
+    const armed = this.#armed.find((candidate) => candidate.operation === operation);
+    if (armed === undefined) return undefined;
+    armed.remaining -= 1;
+    if (armed.remaining <= 0) this.#armed = this.#armed.filter((other) => other !== armed);
+    return armed.fault;
+  }
+
+  #add(operation: ProviderOperation, fault: Fault, times: number): this {
+    this.#armed.push({ operation, fault, remaining: times });
+    return this;
+  }
+}
+
+/** The provider's keys, for tests to inspect and seed. */
+export class ProviderKeys {
+  readonly #keys = new Map<string, ProviderKey>();
+
+  /** Mints a key directly (an application's first key, made by hand before rotor manages it). */
+  mint(name: string, options: { active?: boolean } = {}): ProviderKey {
+    const key: ProviderKey = {
+      id: `key_${randomBytes(8).toString('hex')}`,
+      name,
+      value: `rk_live_${randomBytes(24).toString('base64url')}`,
+      createdAt: new Date(),
+      active: options.active ?? true,
+    };
+    this.#keys.set(key.id, key);
+    return key;
+  }
+
+  /** Every key ever minted, revoked ones included, oldest first. */
+  all(): ProviderKey[] {
+    return [...this.#keys.values()];
+  }
+
+  /** Keys not revoked. */
+  live(): ProviderKey[] {
+    return this.all().filter((key) => key.revokedAt === undefined);
+  }
+
+  get(id: string): ProviderKey | undefined {
+    return this.#keys.get(id);
+  }
+
+  /** Whether `value` is a live, active key (what the protected endpoint checks). */
+  accepts(value: string): boolean {
+    return this.live().some((key) => key.value === value && key.active);
+  }
+
+  /** @internal */
+  revoke(id: string): boolean {
+    const key = this.#keys.get(id);
+    if (key === undefined || key.revokedAt !== undefined) return false;
+    key.revokedAt = new Date();
+    return true;
+  }
+}
+
+/** A provider description (rotators/apikey/provider.ts) as plain JSON. */
+export type ProviderDescriptionJson = Record<string, unknown>;
+
+export interface ApiKeyProvider {
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  /** A provider description for this provider, to register with `createApiKeyRotator`. */
+  readonly description: ProviderDescriptionJson;
+  /** The management credential; the admin secret is `{"token": adminToken}`. */
+  readonly adminToken: string;
+  readonly keys: ProviderKeys;
+  readonly faults: ProviderFaults;
+  /** Every request served, in order. */
+  readonly requests: readonly ServedRequest[];
+  stop(): Promise<void>;
+}
+
+export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): Promise<ApiKeyProvider> {
+  const maxLiveKeys = options.maxLiveKeys ?? 2;
+  const adminToken = options.adminToken ?? `adm_${randomBytes(24).toString('base64url')}`;
+  const keys = new ProviderKeys();
+  const faults = new ProviderFaults();
+  const requests: ServedRequest[] = [];
+  const idempotent = new Map<string, { status: number; body: unknown }>();
+
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const route = routeOf(request.method ?? 'GET', url.pathname);
+    const record = (status: number | 'dropped') =>
+      requests.push({ operation: route.operation, method: request.method ?? '', path: url.pathname, status });
+    const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+      record(status);
+      const text = body === undefined ? '' : JSON.stringify(body);
+      response.writeHead(status, {
+        ...headers,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        'content-length': Buffer.byteLength(text),
+      });
+      response.end(text);
+    };
+    readBody(request)
+      .then(async (text) => {
+        if (route.operation === 'unknown') return send(404, { error: 'no such route' });
+        const fault = faults.take(route.operation);
+        if (fault?.kind === 'status') {
+          return send(
+            fault.status,
+            { error: 'injected failure' },
+            fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter },
+          );
+        }
+        if (fault?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+        if (route.operation !== 'probe' && request.headers.authorization !== `Bearer ${adminToken}`) {
+          return send(401, { error: 'admin token required' });
+        }
+        switch (route.operation) {
+          case 'create': {
+            const key = idempotencyKey(request);
+            const replay = key === undefined ? undefined : idempotent.get(key);
+            if (replay !== undefined) return send(replay.status, replay.body);
+            const name = nameOf(text);
+            if (name === undefined) return send(400, { error: 'body must be {"name": "..."}' });
+            if (keys.live().length >= maxLiveKeys) {
+              return send(409, { error: `live key limit (${maxLiveKeys}) reached` });
+            }
+            const minted = keys.mint(name, { active: options.requireActivation !== true });
+            const body = {
+              id: minted.id,
+              name: minted.name,
+              key: minted.value,
+              createdAt: minted.createdAt.toISOString(),
+            };
+            if (key !== undefined) idempotent.set(key, { status: 201, body });
+            if (fault?.kind === 'lose-response') {
+              // Made, never answered: the client cannot know the key exists, let alone its value.
+              record('dropped');
+              request.socket.destroy();
+              return;
+            }
+            return send(201, body);
+          }
+          case 'list':
+            return send(200, {
+              keys: keys.live().map((key) => ({
+                id: key.id,
+                name: key.name,
+                createdAt: key.createdAt.toISOString(),
+                active: key.active,
+              })),
+            });
+          case 'revoke':
+            return keys.revoke(route.id) ? send(204) : send(404, { error: 'no live key with this id' });
+          case 'activate': {
+            const key = keys.get(route.id);
+            if (key === undefined || key.revokedAt !== undefined) return send(404, { error: 'no live key' });
+            key.active = true;
+            return send(204);
+          }
+          case 'probe': {
+            const presented = request.headers['x-api-key'];
+            const ok = typeof presented === 'string' && keys.accepts(presented);
+            return ok ? send(200, { ok: true }) : send(401, { error: 'invalid API key' });
+          }
+        }
+      })
+      .catch(() => {
+        if (!response.headersSent) send(500, { error: 'internal error' });
+      });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host ?? '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  const description: ProviderDescriptionJson = {
+    baseUrl: `${url}/v1`,
+    auth: { header: 'Authorization', value: 'Bearer {{admin.token}}' },
+    maxLiveKeys,
+    create: {
+      method: 'POST',
+      path: '/keys',
+      body: { name: '{{name}}' },
+      response: { id: 'id', key: 'key' },
+      ...(options.idempotency === true ? { idempotencyKeyHeader: 'Idempotency-Key' } : {}),
+    },
+    list: {
+      method: 'GET',
+      path: '/keys',
+      response: { items: 'keys', id: 'id', name: 'name', createdAt: 'createdAt' },
+    },
+    revoke: { method: 'DELETE', path: '/keys/{{keyId}}' },
+    probe: { method: 'GET', path: '/whoami', headers: { 'X-Api-Key': '{{key}}' } },
+    ...(options.requireActivation === true
+      ? { activate: { method: 'POST', path: '/keys/{{keyId}}/activate', idempotent: true } }
+      : {}),
+  };
+
+  return {
+    url,
+    description,
+    adminToken,
+    keys,
+    faults,
+    requests,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+type Route = { operation: ProviderOperation; id: string } | { operation: 'unknown'; id: string };
+
+function routeOf(method: string, path: string): Route {
+  if (path === '/v1/keys' && method === 'POST') return { operation: 'create', id: '' };
+  if (path === '/v1/keys' && method === 'GET') return { operation: 'list', id: '' };
+  if (path === '/v1/whoami' && method === 'GET') return { operation: 'probe', id: '' };
+  const match = /^\/v1\/keys\/([^/]+)(\/activate)?$/.exec(path);
+  if (match !== null) {
+    const id = decodeURIComponent(match[1] ?? '');
+    if (match[2] === undefined && method === 'DELETE') return { operation: 'revoke', id };
+    if (match[2] !== undefined && method === 'POST') return { operation: 'activate', id };
+  }
+  return { operation: 'unknown', id: '' };
+}
+
+function idempotencyKey(request: IncomingMessage): string | undefined {
+  const value = request.headers['idempotency-key'];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function nameOf(text: string): string | undefined {
+  try {
+    const body = JSON.parse(text) as { name?: unknown };
+    return typeof body.name === 'string' && body.name !== '' ? body.name : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,399 @@
+/**
+ * The API-key engine's "driver": HTTP calls to a provider, as its description says.
+ *
+ * The only file that calls `fetch` (Node's global, no dependency). It adds the management
+ * credential, retries what is safe to send again, honours `Retry-After`, never follows redirects
+ * and stays within the step's deadline. Response bodies are never quoted in errors: a provider may
+ * echo a key in them.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import {
+  AuthenticationFailedError,
+  ConfigurationError,
+  DeadlineExceededError,
+  PermissionDeniedError,
+  ProviderError,
+  type RotorError,
+  safeCause,
+  TargetUnreachableError,
+} from '../errors.js';
+import { classifyNetworkError } from '../network.js';
+import {
+  type Json,
+  MissingValueError,
+  type Provider,
+  type RequestTemplate,
+  readPath,
+  render,
+  renderJson,
+  requestUrl,
+  type TemplateValues,
+} from './provider.js';
+
+/** The slice of `fetch` this client needs; Node's global `fetch` fits it. */
+export type Fetch = (url: string, init: FetchInit) => Promise<FetchResponse>;
+
+export interface FetchInit {
+  method: string;
+  headers: Record<string, string>;
+  body?: string;
+  signal: AbortSignal;
+  /** Always `manual`: a credential must never follow a redirect to another location. */
+  redirect: 'manual';
+}
+
+export interface FetchResponse {
+  readonly status: number;
+  readonly headers: { get(name: string): string | null };
+  text(): Promise<string>;
+}
+
+/** Waits `ms`, or rejects when `signal` aborts. Injectable so tests can see the waits. */
+export type Sleep = (ms: number, signal: AbortSignal) => Promise<void>;
+
+export const defaultSleep: Sleep = async (ms, signal) => {
+  await delay(ms, undefined, { signal });
+};
+
+/** The admin credential: a bare string, or the fields of a JSON object. */
+export type AdminCredential = string | Readonly<Record<string, unknown>>;
+
+/** Reads the admin secret: a JSON object's fields, or the whole string when it is not one. */
+export function parseAdmin(text: string): AdminCredential {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      return parsed as Record<string, unknown>;
+    }
+  } catch {}
+  return text;
+}
+
+/** A key as the provider lists it: never its value. */
+export interface ListedKey {
+  readonly id: string;
+  readonly name?: string;
+  /** Epoch milliseconds, when the provider says. */
+  readonly createdAt?: number;
+}
+
+export interface ClientOptions {
+  readonly fetch: Fetch;
+  readonly sleep: Sleep;
+  readonly signal: AbortSignal;
+  /** Epoch milliseconds by which every call must have returned. */
+  readonly deadline: number;
+}
+
+/** Statuses worth another try: the provider did not handle the request, or failed doing it. */
+const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
+const MAX_BODY = 1 << 20;
+const MAX_BACKOFF_MS = 5_000;
+
+type Operation = 'create' | 'list' | 'revoke' | 'activate' | 'probe';
+
+interface Exchange {
+  readonly status: number;
+  readonly body: unknown;
+}
+
+export class ProviderClient {
+  constructor(
+    private readonly provider: Provider,
+    private readonly options: ClientOptions,
+    /** The management credential; absent for a client that only probes. */
+    private readonly admin?: AdminCredential,
+  ) {}
+
+  /** Every live key, as listed by the provider. */
+  async list(): Promise<ListedKey[]> {
+    const { status, body } = await this.#send('list', this.provider.list, {});
+    this.#expect('list', status, [200]);
+    const paths = this.provider.list.response;
+    const items = readPath(body, paths.items);
+    if (!Array.isArray(items))
+      throw this.#shape('list', `no array at list.response.items ("${paths.items}")`);
+    return items.map((item: unknown) => {
+      const id = scalar(readPath(item, paths.id));
+      if (id === undefined)
+        throw this.#shape('list', `an item has no id at list.response.id ("${paths.id}")`);
+      const name = scalar(readPath(item, paths.name));
+      const createdAt =
+        paths.createdAt === undefined ? undefined : timestamp(readPath(item, paths.createdAt));
+      return {
+        id,
+        ...(name === undefined ? {} : { name }),
+        ...(createdAt === undefined ? {} : { createdAt }),
+      };
+    });
+  }
+
+  /**
+   * Mints a key named `name`. Sent once unless the provider takes an idempotency key, since a
+   * create resent after a lost response makes a second key. The caller recovers a lost one by name.
+   */
+  async create(name: string, token: string): Promise<{ id: string; key: string }> {
+    const { idempotencyKeyHeader, response } = this.provider.create;
+    // One idempotency key per mint: a later mint for the same token must make a new key, not
+    // replay one whose value was lost.
+    const extra = idempotencyKeyHeader === undefined ? {} : { [idempotencyKeyHeader]: randomUUID() };
+    const { status, body } = await this.#send('create', this.provider.create, { token, name }, extra);
+    this.#expect('create', status, [200, 201, 202]);
+    const id = scalar(readPath(body, response.id));
+    const key = readPath(body, response.key);
+    if (id === undefined) throw this.#shape('create', `no key id at create.response.id ("${response.id}")`);
+    if (typeof key !== 'string' || key === '') {
+      // A key whose value cannot be read is of no use to anyone: retire it now rather than leak it.
+      await this.revoke(id);
+      throw this.#shape(
+        'create',
+        `no key value at create.response.key ("${response.key}"); the key was revoked`,
+      );
+    }
+    return { id, key };
+  }
+
+  /** Revokes a key. A key already gone (404, 410 by default) counts as revoked. */
+  async revoke(keyId: string): Promise<void> {
+    const { status } = await this.#send('revoke', this.provider.revoke, { keyId });
+    this.#expect('revoke', status, this.provider.revoke.okStatuses);
+  }
+
+  /** Activates a minted key, for providers that need it. */
+  async activate(keyId: string): Promise<void> {
+    const activate = this.provider.activate;
+    if (activate === undefined) return;
+    const { status } = await this.#send('activate', activate, { keyId });
+    this.#expect('activate', status, activate.okStatuses);
+  }
+
+  /** Calls the probe with `key` and returns the HTTP status; interpreting it is the caller's job. */
+  async probe(key: string, keyId: string): Promise<number> {
+    const { status } = await this.#send('probe', this.provider.probe, { key, keyId });
+    return status;
+  }
+
+  /** What to call the provider in messages: its name and host, never a path or a value. */
+  get target(): string {
+    return `provider "${this.provider.name}" (${this.provider.baseUrl.host})`;
+  }
+
+  #expect(operation: Operation, status: number, ok: readonly number[]): void {
+    if (ok.includes(status)) return;
+    const what = `${this.target} ${operation}`;
+    // The probe authenticates with the key, every other call with the admin credential.
+    if (status === 401) {
+      throw new AuthenticationFailedError(`${what}: the admin credential was refused (HTTP 401)`);
+    }
+    if (status === 403) {
+      throw new PermissionDeniedError(`${what}: the admin credential lacks the permission (HTTP 403)`);
+    }
+    if (status >= 300 && status < 400) {
+      throw new ProviderError(
+        `${what}: answered with a redirect (HTTP ${status}), which rotor never follows with credentials; fix baseUrl`,
+        status,
+      );
+    }
+    throw new ProviderError(`${what}: HTTP ${status}`, status, { retryable: TRANSIENT.has(status) });
+  }
+
+  /** A template names a value nobody provided: the admin secret lacks a field, most likely. */
+  #missing(operation: Operation, variable: string): ConfigurationError {
+    const where = `${this.target} ${operation}`;
+    if (variable === 'admin') {
+      return new ConfigurationError(
+        `${where}: the admin secret (adminSecretArn) must be a bare string for {{admin}}`,
+      );
+    }
+    if (variable.startsWith('admin.')) {
+      const field = variable.slice('admin.'.length);
+      return new ConfigurationError(
+        `${where}: the admin secret (adminSecretArn) has no non-empty field "${field}" for {{${variable}}}`,
+      );
+    }
+    return new ConfigurationError(`${where}: no value for {{${variable}}}`);
+  }
+
+  #shape(operation: Operation, detail: string): ProviderError {
+    return new ProviderError(
+      `${this.target} ${operation}: the response does not match the description: ${detail}`,
+    );
+  }
+
+  /** Renders and sends one request, retrying what is safe to retry. */
+  async #send(
+    operation: Operation,
+    template: RequestTemplate,
+    values: TemplateValues,
+    extraHeaders: Record<string, string> = {},
+  ): Promise<Exchange> {
+    const { provider, options } = this;
+    // The probe proves the key alone: the admin credential never goes with it.
+    const admin = operation === 'probe' ? undefined : this.admin;
+    const withAdmin: TemplateValues = admin === undefined ? values : { ...values, admin };
+    let url: URL | undefined;
+    const headers: Record<string, string> = { accept: 'application/json' };
+    let body: string | undefined;
+    try {
+      url = requestUrl(provider, template, withAdmin);
+      if (operation !== 'probe') {
+        headers[provider.auth.header.toLowerCase()] = render(provider.auth.value, withAdmin);
+      }
+      for (const [name, value] of Object.entries(template.headers))
+        headers[name.toLowerCase()] = render(value, withAdmin);
+      if (template.body !== undefined) {
+        body = JSON.stringify(renderJson(template.body as Json, withAdmin));
+        headers['content-type'] ??= 'application/json';
+      }
+    } catch (error) {
+      if (error instanceof MissingValueError) throw this.#missing(operation, error.variable);
+      throw error;
+    }
+    if (url === undefined) {
+      // Key ids come from the provider: one that would resolve as `..` is refused, not followed.
+      throw new ProviderError(
+        `${this.target} ${operation}: a key id would take the request outside the base URL`,
+      );
+    }
+    for (const [name, value] of Object.entries(extraHeaders)) headers[name.toLowerCase()] = value;
+    if (Object.values(headers).some((value) => /[\r\n\0]/.test(value))) {
+      throw new ConfigurationError(
+        `${this.target} ${operation}: a rendered header value contains a line break`,
+      );
+    }
+    // A 429 says the request was not handled, so even a create may be sent again after it.
+    const mayRetry = (status: number) => status === 429 || (template.idempotent && TRANSIENT.has(status));
+
+    for (let attempt = 1; ; attempt++) {
+      let exchange: (Exchange & { retryAfterMs?: number }) | undefined;
+      let failure: RotorError | undefined;
+      try {
+        exchange = await this.#once(operation, url, template.method, headers, body);
+      } catch (error) {
+        failure = error as RotorError;
+      }
+      const retry =
+        exchange !== undefined
+          ? mayRetry(exchange.status)
+          : template.idempotent && failure?.retryable === true && !(failure instanceof DeadlineExceededError);
+      const wait = exchange?.retryAfterMs ?? this.#backoff(attempt);
+      // Give up when out of attempts, or when the wait would end past the deadline.
+      if (!retry || attempt >= provider.retry.attempts || Date.now() + wait >= options.deadline) {
+        if (exchange !== undefined) return exchange;
+        throw failure;
+      }
+      try {
+        await options.sleep(wait, options.signal);
+      } catch {
+        throw new DeadlineExceededError(
+          `${this.target} ${operation}: ran out of time while waiting to retry`,
+        );
+      }
+    }
+  }
+
+  /** Half the exponential bound plus a random half, so that many Lambdas do not retry in step. */
+  #backoff(attempt: number): number {
+    const bound = Math.min(MAX_BACKOFF_MS, this.provider.retry.baseDelayMs * 2 ** (attempt - 1));
+    return Math.ceil(bound / 2 + (Math.random() * bound) / 2);
+  }
+
+  async #once(
+    operation: Operation,
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: string | undefined,
+  ): Promise<Exchange & { retryAfterMs?: number }> {
+    const { options, provider } = this;
+    const remaining = options.deadline - Date.now();
+    if (remaining <= 0 || options.signal.aborted) {
+      throw new DeadlineExceededError(`${this.target} ${operation}: no time left before the Lambda deadline`);
+    }
+    // When the deadline is nearer than the request timeout, a timeout is the deadline itself.
+    const deadlineBound = remaining <= provider.timeoutMs;
+    const timeout = AbortSignal.timeout(Math.min(provider.timeoutMs, remaining));
+    const signal = AbortSignal.any([options.signal, timeout]);
+    try {
+      const response = await options.fetch(url.href, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        signal,
+        redirect: 'manual',
+      });
+      const text = await readBody(response);
+      if (text === undefined) {
+        throw new ProviderError(`${this.target} ${operation}: response body larger than ${MAX_BODY} bytes`);
+      }
+      const retryAfterMs = retryAfter(response.headers.get('retry-after'));
+      return {
+        status: response.status,
+        body: parseJson(text),
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    } catch (error) {
+      if (error instanceof ProviderError) throw error;
+      const target = `${this.target} ${operation}`;
+      if (options.signal.aborted || (timeout.aborted && deadlineBound)) {
+        throw new DeadlineExceededError(`${target}: no answer before the Lambda deadline`);
+      }
+      if (timeout.aborted) {
+        throw new TargetUnreachableError('timeout', `${target}: no answer within ${provider.timeoutMs} ms`);
+      }
+      // fetch reports every network failure as `TypeError: fetch failed` with the reason as cause.
+      const reason = error instanceof TypeError && error.cause !== undefined ? error.cause : error;
+      const cause = safeCause(reason);
+      throw (
+        classifyNetworkError(reason, target) ??
+        new TargetUnreachableError(
+          'network',
+          `${target}: network error (${'code' in cause && cause.code !== undefined ? cause.code : cause.name})`,
+          { cause },
+        )
+      );
+    }
+  }
+}
+
+async function readBody(response: FetchResponse): Promise<string | undefined> {
+  const length = Number(response.headers.get('content-length') ?? 0);
+  if (length > MAX_BODY) return undefined;
+  const text = await response.text();
+  return text.length > MAX_BODY ? undefined : text;
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Retry-After` in seconds or as an HTTP date, in milliseconds from now. */
+function retryAfter(header: string | null): number | undefined {
+  if (header === null || header.trim() === '') return undefined;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+function scalar(value: unknown): string | undefined {
+  if (typeof value === 'string' && value !== '') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+/** A creation time in ISO 8601, epoch seconds or epoch milliseconds. */
+function timestamp(value: unknown): number | undefined {
+  if (typeof value === 'number' && Number.isFinite(value)) return value < 1e11 ? value * 1000 : value;
+  if (typeof value === 'string') {
+    const parsed = Date.parse(value);
+    return Number.isNaN(parsed) ? undefined : parsed;
+  }
+  return undefined;
+}

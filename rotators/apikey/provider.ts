@@ -1,0 +1,504 @@
+/**
+ * Provider descriptions: how to talk to an API-key provider, as data.
+ *
+ * A description says where the provider is (`baseUrl`), how management calls authenticate (one
+ * header whose value is a template over the admin credential), the four requests rotor needs
+ * (create, list, revoke, probe) plus an optional activate, where the interesting fields sit in
+ * responses, and how many keys may be live at once. Nothing in a description is code: templates
+ * substitute named variables only, and paths are dot paths or JSON pointers.
+ *
+ * Security: a description decides where the admin credential and the keys are sent, so it is
+ * validated before use. Requests go to `baseUrl`'s origin only: path templates are paths (no
+ * scheme, no host, no `..`), rendered URLs are checked again, `https` is required except on
+ * loopback hosts, redirects are never followed (client.ts). Credentials never go into a URL, where
+ * access logs would keep them: `{{key}}` and `{{admin...}}` are refused in paths.
+ */
+import * as v from 'valibot';
+
+/** A JSON value, as found in a body template. */
+export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+type Method = (typeof METHODS)[number];
+
+/** Methods HTTP defines as idempotent: the client may send them again after a failure. */
+const IDEMPOTENT_METHODS: ReadonlySet<Method> = new Set(['GET', 'HEAD', 'PUT', 'DELETE']);
+
+/** One request as described: every string may hold template variables. */
+export interface RequestTemplate {
+  readonly method: Method;
+  /** Path (and query) appended to the base URL's path; variables are URL-encoded. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  /** JSON body template; string leaves are rendered, the structure is kept. */
+  readonly body?: Json;
+  /** Whether the client may send it again after a failure or a 5xx. */
+  readonly idempotent: boolean;
+}
+
+export interface Provider {
+  /** The name it is registered under, or `inline` for a description kept in the secret. */
+  readonly name: string;
+  readonly baseUrl: URL;
+  readonly auth: { readonly header: string; readonly value: string };
+  /** How many keys the provider lets live at once (the current one and the new one need 2). */
+  readonly maxLiveKeys: number;
+  /** Per-request timeout in milliseconds (the Lambda deadline caps it further). */
+  readonly timeoutMs: number;
+  readonly retry: { readonly attempts: number; readonly baseDelayMs: number };
+  readonly create: RequestTemplate & {
+    /** Header carrying an idempotency key, when the provider honours one: then a create may be resent. */
+    readonly idempotencyKeyHeader?: string;
+    readonly response: { readonly id: string; readonly key: string };
+  };
+  readonly list: RequestTemplate & {
+    readonly response: {
+      readonly items: string;
+      readonly id: string;
+      readonly name: string;
+      readonly createdAt?: string | undefined;
+    };
+  };
+  readonly revoke: RequestTemplate & { readonly okStatuses: readonly number[] };
+  readonly probe: RequestTemplate & { readonly expectStatus: readonly number[] };
+  readonly activate?: RequestTemplate & { readonly okStatuses: readonly number[] };
+}
+
+/** Variables a template may use; `admin.*` stands for every `admin.<field>`. */
+type Variable = 'token' | 'name' | 'keyId' | 'key' | 'admin' | 'admin.*';
+
+/** What each request may refer to. The probe proves the key alone, so it never sees the admin credential. */
+const ALLOWED: Readonly<Record<string, readonly Variable[]>> = {
+  auth: ['admin', 'admin.*'],
+  create: ['token', 'name', 'admin', 'admin.*'],
+  list: ['admin', 'admin.*'],
+  revoke: ['keyId', 'admin', 'admin.*'],
+  activate: ['keyId', 'admin', 'admin.*'],
+  probe: ['key', 'keyId'],
+};
+
+/** Credentials never go into a URL: proxies and access logs keep URLs. */
+const NEVER_IN_PATH: readonly Variable[] = ['key', 'admin', 'admin.*'];
+
+const VARIABLE = /\{\{\s*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?)\s*\}\}/g;
+
+/** The variables a template names, e.g. `['admin.token']`; throws on stray braces. */
+function templateVariables(template: string): string[] {
+  const names = [...template.matchAll(VARIABLE)].map((match) => match[1] as string);
+  const rest = template.replace(VARIABLE, '');
+  if (rest.includes('{{') || rest.includes('}}')) throw new TemplateSyntaxError();
+  return names;
+}
+
+class TemplateSyntaxError extends Error {}
+
+function variableKind(name: string): Variable | undefined {
+  if (name.startsWith('admin.')) return 'admin.*';
+  return (['token', 'name', 'keyId', 'key', 'admin'] as const).find((known) => known === name);
+}
+
+/** Values a template is rendered with. `admin` is the admin secret: a bare string or a JSON object. */
+export interface TemplateValues {
+  readonly token?: string;
+  readonly name?: string;
+  readonly keyId?: string;
+  readonly key?: string;
+  readonly admin?: string | Readonly<Record<string, unknown>>;
+}
+
+/** A template names something the values cannot provide (a missing admin field, say). */
+export class MissingValueError extends Error {
+  constructor(readonly variable: string) {
+    super(`no value for {{${variable}}}`);
+  }
+}
+
+/** Renders a template; `encode` is applied to every substituted value (URL-encoding in paths). */
+export function render(template: string, values: TemplateValues, encode = (s: string) => s): string {
+  return template.replace(VARIABLE, (_match, name: string) => encode(lookup(name, values)));
+}
+
+function lookup(name: string, values: TemplateValues): string {
+  let value: unknown;
+  if (name.startsWith('admin.')) {
+    const admin = values.admin;
+    value = typeof admin === 'object' ? admin[name.slice('admin.'.length)] : undefined;
+    if (typeof value === 'number') value = String(value);
+  } else value = values[name as keyof TemplateValues];
+  if (typeof value !== 'string' || value === '') throw new MissingValueError(name);
+  return value;
+}
+
+/** Renders every string leaf of a JSON body template. */
+export function renderJson(template: Json, values: TemplateValues): Json {
+  if (typeof template === 'string') return render(template, values);
+  if (Array.isArray(template)) return template.map((item: Json) => renderJson(item, values));
+  if (typeof template === 'object' && template !== null) {
+    return Object.fromEntries(Object.entries(template).map(([k, item]) => [k, renderJson(item, values)]));
+  }
+  return template;
+}
+
+/** A value that would be a dot segment: URL parsers resolve `..` (and `%2E%2E`) and climb out. */
+class DotSegmentError extends Error {}
+
+function encodePathValue(value: string): string {
+  if (value === '.' || value === '..') throw new DotSegmentError();
+  return encodeURIComponent(value);
+}
+
+/**
+ * Reads a value at a dot path (`data.keys`, `items.0.id`) or a JSON pointer (`/data/keys`).
+ * The empty string is the whole document.
+ */
+export function readPath(document: unknown, path: string): unknown {
+  if (path === '') return document;
+  const segments = path.startsWith('/')
+    ? path
+        .slice(1)
+        .split('/')
+        .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'))
+    : path.split('.');
+  let node: unknown = document;
+  for (const segment of segments) {
+    if (Array.isArray(node)) node = /^\d+$/.test(segment) ? node[Number(segment)] : undefined;
+    else if (typeof node === 'object' && node !== null && Object.hasOwn(node, segment)) {
+      node = (node as Record<string, unknown>)[segment];
+    } else return undefined;
+  }
+  return node;
+}
+
+/** Whether a host may be reached over plain http (only this machine). */
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation
+
+/** Where a description is wrong: the dotted field and what it expected. */
+interface DescriptionIssue {
+  readonly field: string;
+  readonly expected: string;
+}
+
+const pathSyntax = v.pipe(
+  v.string(),
+  v.check(
+    (path) =>
+      path === '' || /^(\/([^~/]|~[01])*)+$/.test(path) || /^[A-Za-z0-9_$-]+(\.[A-Za-z0-9_$-]+)*$/.test(path),
+    'must be a dot path (data.keys) or a JSON pointer (/data/keys)',
+  ),
+);
+
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,128}$/;
+/** Headers that would change where or how the request travels rather than what it says. */
+const FORBIDDEN_HEADERS = new Set([
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'upgrade',
+  'te',
+  'trailer',
+  'keep-alive',
+  'proxy-authorization',
+  'forwarded',
+  'x-forwarded-host',
+]);
+
+const headerName = v.pipe(
+  v.string(),
+  v.regex(HEADER_NAME, 'must be an HTTP header name'),
+  v.check((name) => !FORBIDDEN_HEADERS.has(name.toLowerCase()), 'must not be a hop-by-hop or routing header'),
+);
+const headerValue = v.pipe(
+  v.string(),
+  v.maxLength(4096, 'must be at most 4096 characters'),
+  v.check((value) => !/[\r\n\0]/.test(value), 'must not contain line breaks'),
+);
+
+function int(min: number, max: number) {
+  const message = `must be an integer from ${min} to ${max}`;
+  return v.pipe(v.number(), v.integer(message), v.minValue(min, message), v.maxValue(max, message));
+}
+
+const statusList = v.pipe(v.array(int(100, 599)), v.minLength(1, 'must list at least one HTTP status'));
+
+const json: v.GenericSchema<Json> = v.lazy(() =>
+  v.union([v.null(), v.boolean(), v.number(), v.string(), v.array(json), v.record(v.string(), json)]),
+);
+
+function requestEntries() {
+  return {
+    method: v.picklist(METHODS, `must be one of ${METHODS.join(', ')}`),
+    path: v.pipe(
+      v.string(),
+      v.minLength(1, 'must be a path starting with /'),
+      v.maxLength(2048, 'must be at most 2048 characters'),
+    ),
+    headers: v.optional(v.record(headerName, headerValue)),
+    body: v.optional(json),
+  };
+}
+
+const DescriptionSchema = v.strictObject({
+  baseUrl: v.pipe(v.string(), v.maxLength(2048, 'must be at most 2048 characters')),
+  auth: v.strictObject({ header: headerName, value: headerValue }),
+  maxLiveKeys: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer('must be an integer'),
+      v.minValue(2, 'must be at least 2: the current key and the new one are live together during rotation'),
+      v.maxValue(1000, 'must be at most 1000'),
+    ),
+    2,
+  ),
+  timeoutMs: v.optional(int(100, 60_000), 10_000),
+  retry: v.optional(
+    v.strictObject({
+      attempts: v.optional(int(1, 10), 4),
+      baseDelayMs: v.optional(int(1, 10_000), 200),
+    }),
+    {},
+  ),
+  create: v.strictObject({
+    ...requestEntries(),
+    idempotencyKeyHeader: v.optional(headerName),
+    response: v.strictObject({ id: pathSyntax, key: pathSyntax }),
+  }),
+  list: v.strictObject({
+    ...requestEntries(),
+    response: v.strictObject({
+      items: pathSyntax,
+      id: pathSyntax,
+      name: pathSyntax,
+      createdAt: v.optional(pathSyntax),
+    }),
+  }),
+  revoke: v.strictObject({
+    ...requestEntries(),
+    idempotent: v.optional(v.boolean()),
+    okStatuses: v.optional(statusList),
+  }),
+  probe: v.strictObject({
+    ...requestEntries(),
+    idempotent: v.optional(v.boolean()),
+    expectStatus: v.optional(statusList),
+  }),
+  activate: v.optional(
+    v.strictObject({
+      ...requestEntries(),
+      idempotent: v.optional(v.boolean()),
+      okStatuses: v.optional(statusList),
+    }),
+  ),
+});
+
+type RawDescription = v.InferOutput<typeof DescriptionSchema>;
+type RawRequest = RawDescription['revoke'];
+
+function schemaIssue(issue: v.BaseIssue<unknown>): DescriptionIssue {
+  const field = v.getDotPath(issue) ?? '(description)';
+  if (issue.type === 'strict_object' && issue.received !== 'undefined' && issue.expected === 'never') {
+    return { field, expected: 'is not a known field' };
+  }
+  // Default messages quote the received value: only messages written here are shown.
+  if (issue.kind === 'validation' && issue.message && !/received/i.test(issue.message)) {
+    return { field, expected: issue.message };
+  }
+  if (issue.received === 'undefined')
+    return { field, expected: `is required (expected ${issue.expected ?? 'a value'})` };
+  return { field, expected: `must be ${issue.expected ?? 'valid'}` };
+}
+
+class Invalid extends Error {
+  constructor(readonly issue: DescriptionIssue) {
+    super(issue.field);
+  }
+}
+
+function fail(field: string, expected: string): never {
+  throw new Invalid({ field, expected });
+}
+
+function checkTemplate(template: string, field: string, request: string, inPath: boolean): void {
+  let names: string[];
+  try {
+    names = templateVariables(template);
+  } catch {
+    fail(field, 'has a "{{" or "}}" that is not a {{variable}}');
+  }
+  const allowed = ALLOWED[request] ?? [];
+  for (const name of names) {
+    const kind = variableKind(name);
+    if (kind === undefined || !allowed.includes(kind)) {
+      fail(field, `uses {{${name}}}; ${request} templates may use ${allowed.map(shown).join(', ')}`);
+    }
+    if (inPath && NEVER_IN_PATH.includes(kind)) {
+      fail(field, `uses {{${name}}} in a URL, where logs would keep it; send it in a header or the body`);
+    }
+  }
+}
+
+function shown(variable: Variable): string {
+  return variable === 'admin.*' ? '{{admin.<field>}}' : `{{${variable}}}`;
+}
+
+function checkJsonTemplate(template: Json, field: string, request: string): void {
+  if (typeof template === 'string') checkTemplate(template, field, request, false);
+  else if (typeof template === 'object' && template !== null) {
+    // Arrays too: their entries are keyed by index.
+    for (const [key, item] of Object.entries(template)) checkJsonTemplate(item, `${field}.${key}`, request);
+  }
+}
+
+function checkBaseUrl(raw: string): URL {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    fail('baseUrl', 'must be an absolute URL such as https://api.example.com/v1');
+  }
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+    fail('baseUrl', 'must use https (plain http is allowed for localhost only)');
+  }
+  if (url.username !== '' || url.password !== '') fail('baseUrl', 'must not carry a user name or password');
+  if (url.search !== '' || url.hash !== '') fail('baseUrl', 'must not have a query or a fragment');
+  return url;
+}
+
+function checkPath(template: string, field: string, request: string): void {
+  checkTemplate(template, field, request, true);
+  // A path, never a location: no scheme, no authority, no backslashes, no climbing out of the base path.
+  if (!template.startsWith('/') || template.startsWith('//'))
+    fail(field, 'must be a path starting with a single /');
+  if (/[\\#\s]|:\/\/|%2f|%5c/i.test(template)) {
+    fail(field, 'must be a path on the provider (no host, scheme, backslash, fragment or encoded slash)');
+  }
+  const pathOnly = template.split('?')[0] ?? '';
+  if (pathOnly.split('/').some((segment) => segment === '.' || segment === '..' || /^%2e/i.test(segment))) {
+    fail(field, 'must not contain . or .. segments');
+  }
+}
+
+/** Every variable a request template names, wherever it sits. */
+function requestVariables(raw: Pick<RawRequest, 'path' | 'headers' | 'body'>): string[] {
+  const strings: string[] = [raw.path, ...Object.values(raw.headers ?? {})];
+  const walk = (node: Json | undefined): void => {
+    if (typeof node === 'string') strings.push(node);
+    else if (typeof node === 'object' && node !== null) for (const item of Object.values(node)) walk(item);
+  };
+  walk(raw.body);
+  return strings.flatMap(templateVariables);
+}
+
+function compileRequest(raw: RawRequest, request: string): RequestTemplate {
+  checkPath(raw.path, `${request}.path`, request);
+  for (const [name, value] of Object.entries(raw.headers ?? {})) {
+    checkTemplate(value, `${request}.headers.${name}`, request, false);
+  }
+  if (raw.body !== undefined) {
+    if (raw.method === 'GET' || raw.method === 'HEAD')
+      fail(`${request}.body`, `is not allowed on a ${raw.method} request`);
+    checkJsonTemplate(raw.body, `${request}.body`, request);
+  }
+  return {
+    method: raw.method,
+    path: raw.path,
+    headers: raw.headers ?? {},
+    ...(raw.body === undefined ? {} : { body: raw.body }),
+    idempotent: raw.idempotent ?? IDEMPOTENT_METHODS.has(raw.method),
+  };
+}
+
+/**
+ * Validates a description and compiles it. Returns the first problem found instead of throwing,
+ * so the caller picks the error class: ConfigurationError for the function's own providers,
+ * InvalidSecretError for a description kept inline in a secret.
+ */
+export function compileProvider(
+  name: string,
+  raw: unknown,
+): { provider: Provider; issue?: undefined } | { provider?: undefined; issue: DescriptionIssue } {
+  const result = v.safeParse(DescriptionSchema, raw, { abortEarly: true });
+  if (!result.success) return { issue: schemaIssue(result.issues[0]) };
+  const d = result.output;
+  try {
+    const baseUrl = checkBaseUrl(d.baseUrl);
+    checkTemplate(d.auth.value, 'auth.value', 'auth', false);
+    if (templateVariables(d.auth.value).length === 0)
+      fail('auth.value', 'must use the admin credential ({{admin}} or {{admin.<field>}})');
+    const create = compileRequest(
+      { ...d.create, idempotent: d.create.idempotencyKeyHeader !== undefined },
+      'create',
+    );
+    const list = compileRequest(d.list, 'list');
+    if (!requestVariables(d.create).includes('name')) {
+      // The name is how a retried step recognises the key it minted: without it, keys leak.
+      fail('create.body', 'must send the key name ({{name}}) so a retried step can find the key it minted');
+    }
+    const revoke = compileRequest(d.revoke, 'revoke');
+    if (!requestVariables(d.revoke).includes('keyId')) {
+      fail('revoke.path', 'must name the key to revoke ({{keyId}})');
+    }
+    const probe = compileRequest(d.probe, 'probe');
+    if (!requestVariables(d.probe).includes('key')) {
+      fail('probe.headers', 'must send the key ({{key}}) in a header or the body');
+    }
+    const provider: Provider = {
+      name,
+      baseUrl,
+      auth: d.auth,
+      maxLiveKeys: d.maxLiveKeys,
+      timeoutMs: d.timeoutMs,
+      retry: { attempts: d.retry.attempts, baseDelayMs: d.retry.baseDelayMs },
+      create: {
+        ...create,
+        ...(d.create.idempotencyKeyHeader === undefined
+          ? {}
+          : { idempotencyKeyHeader: d.create.idempotencyKeyHeader }),
+        response: d.create.response,
+      },
+      list: { ...list, response: d.list.response },
+      revoke: { ...revoke, okStatuses: d.revoke.okStatuses ?? [200, 202, 204, 404, 410] },
+      probe: { ...probe, expectStatus: d.probe.expectStatus ?? [200] },
+      ...(d.activate === undefined
+        ? {}
+        : {
+            activate: {
+              ...compileRequest(d.activate, 'activate'),
+              okStatuses: d.activate.okStatuses ?? [200, 201, 202, 204],
+            },
+          }),
+    };
+    return { provider };
+  } catch (error) {
+    if (error instanceof Invalid) return { issue: error.issue };
+    throw error;
+  }
+}
+
+/**
+ * The URL of a rendered request, checked once more against the base URL: whatever the values
+ * (key ids come from the provider), the request stays on the provider's origin and under its path.
+ */
+export function requestUrl(
+  provider: Provider,
+  template: RequestTemplate,
+  values: TemplateValues,
+): URL | undefined {
+  const base = provider.baseUrl;
+  const basePath = base.pathname.replace(/\/+$/, '');
+  let path: string;
+  try {
+    path = render(template.path, values, encodePathValue);
+  } catch (error) {
+    if (error instanceof DotSegmentError) return undefined;
+    throw error;
+  }
+  const url = new URL(`${base.origin}${basePath}${path}`);
+  if (url.origin !== base.origin || !url.pathname.startsWith(`${basePath}/`)) return undefined;
+  return url;
+}

@@ -1,0 +1,350 @@
+import {
+  AuthenticationFailedError,
+  ConfigurationError,
+  DeadlineExceededError,
+  InvalidSecretError,
+  ProviderError,
+  RotorError,
+  VerificationFailedError,
+} from '../errors.js';
+import type { PreflightCheck, RequestBase, Rotator } from '../types.js';
+import {
+  type AdminCredential,
+  defaultSleep,
+  type Fetch,
+  type ListedKey,
+  ProviderClient,
+  parseAdmin,
+  type Sleep,
+} from './client.js';
+import { compileProvider, type Provider } from './provider.js';
+import { ENGINE, type GracePolicy, gracePolicy, parseApiKeyFields } from './secret.js';
+
+/** An API-key secret, parsed, with its provider description resolved. */
+export interface ApiKeySecret {
+  readonly provider: Provider;
+  readonly adminSecretArn: string;
+  readonly keyId: string;
+  readonly apiKey: string;
+  readonly grace: GracePolicy;
+  /** Keys rotor mints for this secret are named `<keyNamePrefix><rotation token>`. */
+  readonly keyNamePrefix: string;
+  /** The key this one replaced (written by rotor). */
+  readonly previousKeyId?: string;
+  /** When rotor minted this key, epoch milliseconds (written by rotor): the start of the previous key's grace. */
+  readonly keyCreatedAt?: number;
+}
+
+export interface ApiKeyRotatorOptions {
+  /**
+   * Provider descriptions by name: the function's own configuration, validated here. A secret
+   * names its provider by `provider`. See provider.ts for the format.
+   */
+  readonly providers: Readonly<Record<string, unknown>>;
+  /**
+   * Host names a description kept inline in a secret may point at. Empty (the default): inline
+   * descriptions are refused, so whoever can write a secret cannot send its admin credential or
+   * keys to a host of their choosing.
+   */
+  readonly inlineProviderHosts?: readonly string[];
+  /** Defaults to Node's global fetch. */
+  readonly fetch?: Fetch;
+  /** Waits between retries. Defaults to a timer. */
+  readonly sleep?: Sleep;
+  /** The clock, epoch milliseconds (grace periods are measured with it). */
+  readonly now?: () => number;
+}
+
+const DEFAULT_PREFIX = 'rotor-';
+/** Secrets Manager's own tokens are UUIDs: the part of a managed key's name after the prefix. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Rotates API keys at an HTTP provider described by data.
+ *
+ * The lifecycle real providers share, mapped onto the four steps: createSecret mints a new key
+ * named after the rotation token; setSecret activates it when the provider needs that; testSecret
+ * calls the provider's probe with it; finishSecret retires keys by the grace policy:
+ *
+ * - `none` (strategy `revoke-at-finish`): the replaced key is revoked at finish.
+ * - `until-next-rotation` (default, `keep-until-next-rotation`): the replaced key stays valid as
+ *   AWSPREVIOUS and is revoked by the next rotation's finish, when it is two generations old.
+ * - a duration such as `36h` (`keep-for-duration`): the replaced key stays valid that long after
+ *   the new key was minted, and is revoked by the first finish or createPending that runs after it
+ *   expired. Nothing runs on its own in between: schedule rotations accordingly.
+ *
+ * Retirement reconciles against the provider's list rather than trusting one remembered id: any
+ * key rotor minted for this secret (named `<keyNamePrefix><uuid>`) or that the secret records as
+ * replaced, and that is neither the current key nor a previous key still in grace, is revoked.
+ * Keys rotor did not mint and does not know are never touched. At the provider's live-key limit,
+ * createPending makes room by revoking such keys, the in-grace previous key included (its grace
+ * ends early), and never the current key.
+ */
+export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
+  const providers = new Map<string, Provider>();
+  for (const [name, raw] of Object.entries(options.providers)) {
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+      throw new ConfigurationError(
+        `provider name "${name.slice(0, 64)}" must be 1 to 64 letters, digits or ._-`,
+      );
+    }
+    const { provider, issue } = compileProvider(name, raw);
+    if (issue !== undefined) {
+      throw new ConfigurationError(
+        `provider description "${name}": field "${issue.field}" ${issue.expected}`,
+      );
+    }
+    providers.set(name, provider);
+  }
+  const inlineHosts = new Set((options.inlineProviderHosts ?? []).map((host) => host.toLowerCase()));
+  const fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
+  const sleep = options.sleep ?? defaultSleep;
+  const now = options.now ?? Date.now;
+
+  function resolveProvider(value: string | Readonly<Record<string, unknown>>, label: string): Provider {
+    if (typeof value === 'string') {
+      const found = providers.get(value);
+      if (found === undefined) {
+        const known = [...providers.keys()].join(', ') || 'none';
+        throw new InvalidSecretError(
+          'provider',
+          `must name a provider this function knows (${known})`,
+          label,
+        );
+      }
+      return found;
+    }
+    if (inlineHosts.size === 0) {
+      throw new InvalidSecretError(
+        'provider',
+        'must be a provider name: this function accepts no inline provider description',
+        label,
+      );
+    }
+    const { provider, issue } = compileProvider('inline', value);
+    if (issue !== undefined) throw new InvalidSecretError(`provider.${issue.field}`, issue.expected, label);
+    const { host, hostname } = provider.baseUrl;
+    if (!inlineHosts.has(hostname) && !inlineHosts.has(host)) {
+      throw new InvalidSecretError(
+        'provider.baseUrl',
+        `must point at a host this function allows for inline descriptions (${[...inlineHosts].join(', ')})`,
+        label,
+      );
+    }
+    return provider;
+  }
+
+  /** A client for `secret`'s provider. The probe needs no admin credential: it proves the key alone. */
+  function clientFor(
+    secret: ApiKeySecret,
+    request: Omit<RequestBase, 'token' | 'step'>,
+    admin?: AdminCredential,
+  ): ProviderClient {
+    const { signal, deadline } = request;
+    return new ProviderClient(secret.provider, { fetch, sleep, signal, deadline }, admin);
+  }
+
+  /** A client for management calls, with the admin credential read from `adminSecretArn`. */
+  async function connect(secret: ApiKeySecret, request: Omit<RequestBase, 'token' | 'step'>) {
+    return clientFor(secret, request, parseAdmin(await request.fetchRelated(secret.adminSecretArn)));
+  }
+
+  /** Whether `key` is one rotor minted for this secret. */
+  function minted(secret: ApiKeySecret, key: ListedKey): boolean {
+    const { name } = key;
+    return (
+      name?.startsWith(secret.keyNamePrefix) === true && UUID.test(name.slice(secret.keyNamePrefix.length))
+    );
+  }
+
+  /** Whether the key `secret` replaced is still within its grace period. */
+  function previousInGrace(secret: ApiKeySecret): boolean {
+    switch (secret.grace.kind) {
+      case 'none':
+        return false;
+      case 'until-next-rotation':
+        return true;
+      case 'duration':
+        return secret.keyCreatedAt === undefined || now() < secret.keyCreatedAt + secret.grace.ms;
+    }
+  }
+
+  /**
+   * The listed keys to revoke: minted for this secret or known to be older than `current`, and
+   * neither `current` nor the key it replaced while that is in grace. `before` is AWSPREVIOUS,
+   * when known: its key is the replaced one, its own previous key is two generations old.
+   */
+  function retirable(keys: readonly ListedKey[], current: ApiKeySecret, before?: ApiKeySecret) {
+    const replaced = [current.previousKeyId, before?.keyId];
+    const older = new Set([...replaced, before?.previousKeyId]);
+    const keep = new Set([current.keyId, ...(previousInGrace(current) ? replaced : [])]);
+    return keys.filter((key) => !keep.has(key.id) && (minted(current, key) || older.has(key.id)));
+  }
+
+  /** createPending's room at the limit: what may go, oldest first (the current key never). */
+  function evictable(keys: readonly ListedKey[], current: ApiKeySecret): ListedKey[] {
+    return keys
+      .filter((key) => key.id !== current.keyId && (minted(current, key) || key.id === current.previousKeyId))
+      .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+  }
+
+  async function revokeAll(client: ProviderClient, keys: readonly ListedKey[]): Promise<void> {
+    for (const key of keys) await client.revoke(key.id);
+  }
+
+  /** Proves `secret`'s key works with the provider's probe, or throws a typed error. */
+  async function probe(secret: ApiKeySecret, request: Omit<RequestBase, 'token' | 'step'>): Promise<void> {
+    const client = clientFor(secret, request);
+    const status = await client.probe(secret.apiKey, secret.keyId);
+    const { expectStatus } = secret.provider.probe;
+    if (expectStatus.includes(status)) return;
+    if (status === 401 || status === 403) {
+      throw new AuthenticationFailedError(`${client.target} probe: the key was refused (HTTP ${status})`);
+    }
+    if (status === 429 || status >= 500) {
+      throw new ProviderError(`${client.target} probe: HTTP ${status}`, status, { retryable: true });
+    }
+    throw new VerificationFailedError(
+      `${client.target} probe: HTTP ${status} with the key, expected ${expectStatus.join(' or ')}`,
+    );
+  }
+
+  return {
+    engines: [ENGINE],
+
+    parse({ value, label }) {
+      const fields = parseApiKeyFields(value, label);
+      const keyCreatedAt = fields.keyCreatedAt === undefined ? undefined : Date.parse(fields.keyCreatedAt);
+      return {
+        provider: resolveProvider(fields.provider, label),
+        adminSecretArn: fields.adminSecretArn,
+        keyId: fields.keyId,
+        apiKey: fields.apiKey,
+        grace: gracePolicy(fields.gracePolicy),
+        keyNamePrefix: fields.keyNamePrefix ?? DEFAULT_PREFIX,
+        ...(fields.previousKeyId === undefined ? {} : { previousKeyId: fields.previousKeyId }),
+        ...(keyCreatedAt === undefined ? {} : { keyCreatedAt }),
+      };
+    },
+
+    strategy(secret) {
+      return {
+        none: 'revoke-at-finish',
+        'until-next-rotation': 'keep-until-next-rotation',
+        duration: 'keep-for-duration',
+      }[secret.grace.kind];
+    },
+
+    /**
+     * Mints a key named `<keyNamePrefix><token>`. Runs only while no pending value is stored, so
+     * any key already named for this token was minted by an attempt whose value was lost (the
+     * response dropped, or the Lambda died before PutSecretValue): it is revoked, never reused or
+     * left live. Reconciles first (expired grace, orphans of abandoned rotations), then makes room
+     * at the live-key limit. A create whose outcome is unknown (network error, 5xx) is recovered
+     * once in the same call: the key it may have made is found by name and revoked, and another
+     * is minted.
+     */
+    async createPending({ current, currentValue, token, ...request }) {
+      const client = await connect(current, request);
+      const name = `${current.keyNamePrefix}${token}`;
+      for (let attempt = 1; ; attempt++) {
+        let keys = await client.list();
+        const stale = retirable(keys, current);
+        // Named for this token: minted by an attempt whose value was lost (the name check covers
+        // tokens that are not UUIDs, which `retirable` leaves alone).
+        const retire = keys.filter(
+          (key) => key.id !== current.keyId && (key.name === name || stale.includes(key)),
+        );
+        await revokeAll(client, retire);
+        keys = keys.filter((key) => !retire.includes(key));
+        const excess = keys.length + 1 - current.provider.maxLiveKeys;
+        if (excess > 0) {
+          const room = evictable(keys, current);
+          if (room.length < excess) {
+            throw new ProviderError(
+              `${client.target} allows ${current.provider.maxLiveKeys} live keys and has ${keys.length}, of which ` +
+                `${room.length} rotor may revoke (the current key never): revoke one by hand or raise maxLiveKeys`,
+            );
+          }
+          await revokeAll(client, room.slice(0, excess));
+        }
+        try {
+          const minted = await client.create(name, token);
+          return {
+            pending: {
+              ...currentValue,
+              keyId: minted.id,
+              apiKey: minted.key,
+              previousKeyId: current.keyId,
+              keyCreatedAt: new Date(now()).toISOString(),
+            },
+          };
+        } catch (error) {
+          const unknownOutcome =
+            error instanceof RotorError && error.retryable && !(error instanceof DeadlineExceededError);
+          if (!unknownOutcome || attempt >= 2) throw error;
+        }
+      }
+    },
+
+    /**
+     * Activates the pending key when the provider needs it; otherwise nothing. The current key
+     * stays valid either way. Activating an active key must be accepted by the provider
+     * (`activate.okStatuses`), which makes a replay harmless.
+     */
+    async apply({ pending, ...request }) {
+      if (pending.provider.activate === undefined) return;
+      const client = await connect(pending, request);
+      await client.activate(pending.keyId);
+    },
+
+    /** Calls the probe with the pending key. Changes nothing (the probe must be a read). */
+    async test({ pending, ...request }) {
+      await probe(pending, request);
+      return undefined;
+    },
+
+    /**
+     * Retires what the grace policy retires, by reconciling the provider's list with the current
+     * key and AWSPREVIOUS. Idempotent: a replay finds nothing left to revoke.
+     */
+    async finish({ current, previous, ...request }) {
+      const client = await connect(current, request);
+      const before = await previous();
+      await revokeAll(client, retirable(await client.list(), current, before));
+    },
+
+    /** Checks the admin credential, the current key, and room for a new key. Changes nothing. */
+    async preflight({ current, ...request }) {
+      const checks: PreflightCheck[] = [];
+      const check = async (name: string, fix: string, run: () => Promise<string>) => {
+        try {
+          checks.push({ name, ok: true, detail: await run() });
+        } catch (error) {
+          const detail = error instanceof RotorError ? error.detail : 'unexpected error';
+          checks.push({ name, ok: false, detail, fix });
+        }
+      };
+      let keys: ListedKey[] = [];
+      await check(
+        'admin credential lists keys',
+        'check adminSecretArn and the admin credential',
+        async () => {
+          keys = await (await connect(current, request)).list();
+          return `${keys.length} live keys at ${current.provider.name}`;
+        },
+      );
+      await check('current key passes the probe', 'check keyId and apiKey in AWSCURRENT', async () => {
+        await probe(current, request);
+        return 'the probe accepts the current key';
+      });
+      await check('room for a new key', 'revoke a key by hand or raise maxLiveKeys', async () => {
+        const free = current.provider.maxLiveKeys - keys.length + evictable(keys, current).length;
+        if (free < 1)
+          throw new ProviderError(`no room: ${keys.length} of ${current.provider.maxLiveKeys} live keys`);
+        return `${keys.length} of ${current.provider.maxLiveKeys} live keys`;
+      });
+      return checks;
+    },
+  } satisfies Rotator<ApiKeySecret>;
+}

@@ -1,0 +1,127 @@
+/** Shared set-up of the API-key suites: the reference provider, a rotator for it, requests. */
+import { randomUUID } from 'node:crypto';
+import {
+  type ApiKeyProvider,
+  type ApiKeyProviderOptions,
+  type ProviderKey,
+  startApiKeyProvider,
+} from '../../local/apiKeyProvider.js';
+import { type ApiKeyRotatorOptions, createApiKeyRotator, type Fetch } from '../../rotators/apikey/index.js';
+import type { Step } from '../../rotators/errors.js';
+import type { RequestBase } from '../../rotators/types.js';
+
+/** Integration suites of this engine run unless ROTOR_TEST_ENGINES is set without `apikey`. */
+export const skipApiKey = ((engines: string | undefined) =>
+  engines !== undefined &&
+  !engines
+    .split(',')
+    .map((engine) => engine.trim())
+    .includes('apikey'))(process.env.ROTOR_TEST_ENGINES);
+
+/** One request as the client sent it: what the provider cannot tell us (headers). */
+export interface SentRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+export interface ProviderFixture {
+  readonly provider: ApiKeyProvider;
+  readonly rotator: ReturnType<typeof createApiKeyRotator>;
+  /** The id secrets name as `adminSecretArn`. */
+  readonly adminSecretArn: string;
+  /** The admin secret's value (JSON with `token`). */
+  readonly adminSecret: string;
+  /** Every wait the client asked for between retries, in milliseconds. */
+  readonly waits: number[];
+  /** Every request the client sent. */
+  readonly sent: SentRequest[];
+  /** The rotator's clock (grace periods); `advance` moves it. */
+  readonly clock: { now: number; advance(ms: number): void };
+  /** A secret value for a key made by hand (the application's first key). */
+  secretFor(key: ProviderKey, extra?: Record<string, unknown>): Record<string, unknown>;
+  /** A request base with a fresh token unless one is given. */
+  request(step: Step, options?: { token?: string; deadlineMs?: number }): RequestBase;
+  /** Whether a key value authenticates at the protected endpoint, over HTTP. */
+  canLogin(apiKey: string): Promise<boolean>;
+  stop(): Promise<void>;
+}
+
+export async function startProviderFixture(
+  options: {
+    provider?: ApiKeyProviderOptions;
+    /** Changes to the provider's description before it is registered. */
+    describe?: (description: Record<string, unknown>) => Record<string, unknown>;
+    rotator?: Partial<ApiKeyRotatorOptions>;
+  } = {},
+): Promise<ProviderFixture> {
+  const provider = await startApiKeyProvider(options.provider);
+  const adminSecretArn = `apikey-admin-${randomUUID()}`;
+  const adminSecret = JSON.stringify({ token: provider.adminToken });
+  const waits: number[] = [];
+  const sent: SentRequest[] = [];
+  const clock = {
+    now: Date.now(),
+    advance(ms: number) {
+      clock.now += ms;
+    },
+  };
+  const fetch: Fetch = (url, init) => {
+    sent.push({ method: init.method, url, headers: { ...init.headers } });
+    return globalThis.fetch(url, init);
+  };
+  const description = options.describe?.(provider.description) ?? provider.description;
+  const rotator = createApiKeyRotator({
+    providers: { local: description },
+    fetch,
+    // Waits are recorded, not slept: the suites assert what the client waited for, never timing.
+    sleep: async (ms) => {
+      waits.push(ms);
+    },
+    now: () => clock.now,
+    ...options.rotator,
+  });
+  return {
+    provider,
+    rotator,
+    adminSecretArn,
+    adminSecret,
+    waits,
+    sent,
+    clock,
+    secretFor: (key, extra = {}) => ({
+      engine: 'apikey',
+      provider: 'local',
+      adminSecretArn,
+      keyId: key.id,
+      apiKey: key.value,
+      ...extra,
+    }),
+    request: (step, requestOptions = {}) => {
+      const ms = requestOptions.deadlineMs ?? 20_000;
+      return {
+        signal: AbortSignal.timeout(ms),
+        deadline: Date.now() + ms,
+        token: requestOptions.token ?? randomUUID(),
+        step,
+        fetchRelated: async (id) => {
+          if (id !== adminSecretArn) throw new Error(`unexpected related secret ${id}`);
+          return adminSecret;
+        },
+      };
+    },
+    canLogin: async (apiKey) => {
+      const response = await globalThis.fetch(`${provider.url}/v1/whoami`, {
+        headers: { 'x-api-key': apiKey },
+      });
+      await response.text();
+      return response.status === 200;
+    },
+    stop: () => provider.stop(),
+  };
+}
+
+/** Keys minted for a rotation token (named `rotor-<token>`). */
+export function mintedFor(provider: ApiKeyProvider, token: string): ProviderKey[] {
+  return provider.keys.all().filter((key) => key.name === `rotor-${token}`);
+}
