@@ -1,0 +1,219 @@
+/**
+ * The healer on the local stack with the fake rotator: each decision (healthy, in progress, roll
+ * forward, abandon, manual), report-only versus acting, and that rotation works again afterwards.
+ */
+import { randomUUID } from 'node:crypto';
+import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readConfig } from '../../handlers/config.js';
+import { EventPublisher } from '../../handlers/events.js';
+import { Healer } from '../../handlers/heal.js';
+import { redactor } from '../../handlers/redact.js';
+import { SecretsStore } from '../../handlers/secrets.js';
+import { FakeTarget } from '../../rotators/fake/client.js';
+import { createFakeRotator } from '../../rotators/fake/index.js';
+import { createRegistry } from '../../rotators/registry.js';
+import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
+
+const targets = new Map<string, FakeTarget>();
+let h: RotationHarness;
+
+beforeAll(async () => {
+  h = await startRotationHarness({
+    rotators: [createFakeRotator(targets)],
+    stack: { rotation: { reattemptStuck: false } },
+  });
+});
+
+afterAll(async () => {
+  await h.close();
+});
+
+function healer(minAgeMs = 0): Healer {
+  return new Healer({
+    client: h.sm,
+    store: new SecretsStore(h.sm),
+    registry: createRegistry([createFakeRotator(targets)]),
+    redactor,
+    publisher: new EventPublisher(h.eb, { busName: 'default', source: readConfig({}).eventSource, redactor }),
+    minAgeMs,
+  });
+}
+
+async function fixture() {
+  const name = `target-${randomUUID()}`;
+  const target = new FakeTarget();
+  target.addAccount('app', 'initial-password-1');
+  targets.set(name, target);
+  const arn = await h.createSecret({
+    engine: 'fake',
+    target: name,
+    username: 'app',
+    password: 'initial-password-1',
+  });
+  return { arn, target };
+}
+
+/** Stages an empty AWSPENDING that nothing will finish (rotation configured to a do-nothing function). */
+async function stuckEmpty(arn: string): Promise<string> {
+  const hold = h.stack.registerFunction('hold', async () => undefined);
+  const out = await h.sm.send(
+    new RotateSecretCommand({
+      SecretId: arn,
+      RotationLambdaARN: hold,
+      RotationRules: { AutomaticallyAfterDays: 30 },
+    }),
+  );
+  await h.stack.idle();
+  return out.VersionId as string;
+}
+
+/** A rotation that died right after setSecret: the pending password is live, AWSCURRENT is stale. */
+async function stuckAfterSet(arn: string): Promise<string> {
+  const token = await stuckEmpty(arn);
+  await h.invoke('createSecret', arn, token);
+  await h.invoke('setSecret', arn, token);
+  return token;
+}
+
+describe('healer', () => {
+  it('reports a secret with nothing stuck as healthy and changes nothing', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    await h.rotate(arn);
+    const labels = await h.labels(arn);
+
+    // Act
+    const report = await healer().heal(arn, { apply: true });
+
+    // Assess
+    expect(report.decision).toBe('healthy');
+    expect(report.acted).toBe(false);
+    expect(await h.labels(arn)).toEqual(labels);
+  });
+
+  it('leaves a pending version younger than the minimum age alone, unless forced', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    await stuckEmpty(arn);
+
+    // Act
+    const young = await healer(3_600_000).heal(arn, { apply: true });
+    const forced = await healer(3_600_000).heal(arn, { apply: false, force: true });
+
+    // Assess
+    expect(young.decision).toBe('in-progress');
+    expect(young.acted).toBe(false);
+    expect(forced.decision).toBe('abandon');
+  });
+
+  it('abandons an empty pending version: nothing was applied; rotation works again afterwards', async () => {
+    // Prepare
+    const { arn, target } = await fixture();
+    const token = await stuckEmpty(arn);
+
+    // Act
+    const report = await healer().heal(arn, { apply: true });
+
+    // Assess
+    expect(report).toMatchObject({
+      decision: 'abandon',
+      acted: true,
+      pendingVersionId: token,
+      currentWorks: true,
+    });
+    expect(report.reason).toContain('createSecret never stored a value');
+    expect((await h.labels(arn)).AWSPENDING).toBeUndefined();
+    await h.rotate(arn);
+    const current = await h.value(arn);
+    expect(() => target.login('app', current.password as string)).not.toThrow();
+  });
+
+  it('rolls forward when the target already accepts the pending credential', async () => {
+    // Prepare
+    const { arn, target } = await fixture();
+    const token = await stuckAfterSet(arn);
+    const pending = await h.value(arn, 'AWSPENDING');
+
+    // Act
+    const report = await healer().heal(arn, { apply: true });
+
+    // Assess
+    expect(report).toMatchObject({
+      decision: 'roll-forward',
+      acted: true,
+      pendingWorks: true,
+      currentWorks: false,
+    });
+    const labels = await h.labels(arn);
+    expect(labels.AWSCURRENT).toBe(token);
+    expect(labels.AWSPENDING).toBeUndefined();
+    expect((await h.value(arn)).password).toBe(pending.password);
+    expect(() => target.login('app', pending.password as string)).not.toThrow();
+    expect(target.changes).toContain('finish app');
+  });
+
+  it('abandons when the pending credential fails and the current one works', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    await stuckAfterSet(arn);
+    const pending = await h.value(arn, 'AWSPENDING');
+    const name = (await h.value(arn)).target as string;
+    targets.get(name)?.setPassword('app', 'initial-password-1'); // someone put the old password back
+
+    // Act
+    const report = await healer().heal(arn, { apply: true });
+
+    // Assess
+    expect(report).toMatchObject({
+      decision: 'abandon',
+      acted: true,
+      pendingWorks: false,
+      currentWorks: true,
+    });
+    expect(report.pendingError).toContain('AuthenticationFailedError');
+    expect(JSON.stringify(report)).not.toContain(pending.password as string);
+    expect((await h.labels(arn)).AWSPENDING).toBeUndefined();
+  });
+
+  it('asks for a person when neither credential works, and changes nothing', async () => {
+    // Prepare
+    const { arn, target } = await fixture();
+    await stuckAfterSet(arn);
+    target.setPassword('app', 'changed-by-someone-else');
+    const labels = await h.labels(arn);
+
+    // Act
+    const report = await healer().heal(arn, { apply: true });
+
+    // Assess
+    expect(report).toMatchObject({
+      decision: 'manual',
+      acted: false,
+      pendingWorks: false,
+      currentWorks: false,
+    });
+    expect(await h.labels(arn)).toEqual(labels);
+    const needed = h
+      .rotorEvents()
+      .filter((e) => e.detailType === 'Rotation Heal Needed' && e.detail.secretArn === arn);
+    expect(needed).toHaveLength(1);
+  });
+
+  it('only reports without --yes, and emits a heal-needed event', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    await stuckAfterSet(arn);
+    const labels = await h.labels(arn);
+
+    // Act
+    const report = await healer().heal(arn, { apply: false });
+
+    // Assess
+    expect(report).toMatchObject({ decision: 'roll-forward', acted: false });
+    expect(await h.labels(arn)).toEqual(labels);
+    expect(
+      h.rotorEvents().some((e) => e.detailType === 'Rotation Heal Needed' && e.detail.secretArn === arn),
+    ).toBe(true);
+  });
+});
