@@ -1,0 +1,812 @@
+/**
+ * The PostgreSQL rotator.
+ *
+ * Strategies
+ * - `single-user`: the role changes its own password (no other privilege needed). From apply on
+ *   only the new password works, which is why apply recovers from every place a crash can leave
+ *   it (see `applySingleUser`) and `rollback` puts the AWSCURRENT password back when the test
+ *   fails.
+ * - `alternating-users`: two login roles take turns, `<owner>` and `<owner>_clone`; a managing
+ *   role (`masterarn`) sets the password of the one not in use, so the credential in AWSCURRENT
+ *   keeps working during and after the rotation, until the rotation after next.
+ *
+ * Ownership (why not AWS's template): AWS's clone is a separate role that owns what it creates,
+ * so tables created while the clone is AWSCURRENT are unreadable by the original user once the
+ * roles swap back (privilege drift). Here both login roles act as ONE owner, the original role:
+ * - the clone is a member of the owner with INHERIT and SET (`GRANT owner TO clone WITH INHERIT
+ *   TRUE, SET TRUE` on PostgreSQL 16+, where membership options were split; a plain GRANT plus the
+ *   clone's INHERIT attribute before), so it holds exactly the owner's privileges and nothing more;
+ * - `ALTER ROLE clone SET role = owner` makes every session of the clone start as the owner, so
+ *   `current_user` is the owner and everything the clone creates is owned by the owner.
+ * A dedicated NOLOGIN owner role would be symmetric, but it means reassigning every existing
+ * object of the user on the first rotation (REASSIGN OWNED, per database, under locks), and the
+ * original role then loses ownership it may rely on; keeping the original role as the owner
+ * changes nothing for existing objects and grants.
+ * The managing role needs CREATEROLE (or superuser) and, on PostgreSQL 16+, ADMIN OPTION on the
+ * owner (it gets ADMIN OPTION on the clone by creating it). `preflight` checks exactly that.
+ *
+ * Drift: testSecret, logged in as the pending role, fails (VerificationFailedError) when the clone
+ * does not act as the owner (its membership or `role` setting is gone): a client using it would
+ * create objects the owner cannot use. What does not break the rotation but is worth fixing (the
+ * clone owning objects or holding grants in its own name, e.g. left by AWS's template; the idle
+ * clone's setup gone) is reported in TestResponse.warnings; setSecret restores the clone's setup
+ * whenever the clone is the pending role.
+ *
+ * Which role is the owner: a role whose name does not end in `_clone` is an owner. A name ending
+ * in `_clone` may be a clone whose owner's name was cut to fit 63 bytes, so the owner is read from
+ * the server: the role the clone's `role` setting names (if it exists and the name is its clone
+ * name: this survives a lost membership), else the name without the suffix if the clone is a
+ * member of it (a clone made by AWS's template). Otherwise the role is an owner itself (a user
+ * really named `data_clone` rotates with `data_clone_clone`).
+ *
+ * Passwords reach the server only as SCRAM-SHA-256 verifiers computed here (scram.ts).
+ */
+import {
+  AuthenticationFailedError,
+  DeadlineExceededError,
+  InvalidSecretError,
+  PermissionDeniedError,
+  RotorError,
+  TargetUnreachableError,
+  UnsupportedError,
+  VerificationFailedError,
+} from '../errors.js';
+import type {
+  ApplyRequest,
+  PreflightCheck,
+  PreflightRequest,
+  RequestBase,
+  RollbackRequest,
+  Rotator,
+  TestRequest,
+} from '../types.js';
+import { type ConnectPostgres, connectPostgres, describeTarget, type PgSession } from './client.js';
+import { isScramSafe, scramSha256Verifier } from './scram.js';
+import {
+  ENGINES,
+  type PostgresLogin,
+  type PostgresSecret,
+  parseMasterSecret,
+  parsePostgresSecret,
+} from './secret.js';
+import {
+  alterCloneSql,
+  BEGIN_READ_ONLY_SQL,
+  BEGIN_SQL,
+  CLONE_OWNER_SQL,
+  CLONE_SUFFIX,
+  COMMIT_SQL,
+  cloneUsername,
+  createCloneSql,
+  grantOwnerSql,
+  MASTER_RIGHTS_SQL,
+  pairStateSql,
+  quoteIdentifier,
+  RESET_ROLE_SQL,
+  ROLLBACK_SQL,
+  roleSetting,
+  setCloneRoleSql,
+  setPasswordSql,
+  WHOAMI_SQL,
+} from './sql.js';
+
+export interface PostgresRotatorOptions {
+  /** How to log in. Default: node-postgres (client.ts). Tests wrap it to count logins. */
+  connect?: ConnectPostgres;
+}
+
+/** An owner role and its alternating partner. */
+interface Pair {
+  owner: string;
+  clone: string;
+}
+
+interface Whoami {
+  session_user: string;
+  current_user: string;
+  version_num: number;
+}
+
+interface PairState {
+  owner_exists: boolean;
+  owner_superuser: boolean | null;
+  clone_exists: boolean;
+  is_member: boolean | null;
+  inherits: boolean | null;
+  can_set: boolean | null;
+  clone_settings: string[] | null;
+  clone_owned: number | null;
+  clone_grants: number | null;
+}
+
+interface MasterRights {
+  superuser: boolean;
+  createrole: boolean;
+  version_num: number;
+  owner_admin: boolean | null;
+  clone_admin: boolean | null;
+}
+
+type Deadline = Pick<RequestBase, 'signal' | 'deadline'>;
+
+const MIN_VERSION_NUM = 100_000; // SCRAM-SHA-256 verifiers: PostgreSQL 10.
+
+function major(versionNum: number): number {
+  return Math.floor(versionNum / 10_000);
+}
+
+function loginOf(secret: PostgresLogin, password = secret.password): PostgresLogin {
+  return {
+    host: secret.host,
+    port: secret.port,
+    dbname: secret.dbname,
+    username: secret.username,
+    password,
+    tls: secret.tls,
+  };
+}
+
+function describeTls(login: PostgresLogin): string {
+  return login.tls.mode === 'disable' ? 'in plaintext (ssl: false)' : `over TLS (${login.tls.mode})`;
+}
+
+/**
+ * The alternating pair of two role names, by name alone: `pending` is the clone of `current`, or
+ * `current` is the clone of `pending`. createPending chose `pending` that way.
+ */
+function pairOf(current: string, pending: string): Pair & { pendingIs: 'owner' | 'clone' } {
+  if (pending === cloneUsername(current)) return { owner: current, clone: pending, pendingIs: 'clone' };
+  if (current === cloneUsername(pending)) return { owner: pending, clone: current, pendingIs: 'owner' };
+  throw new InvalidSecretError(
+    'username',
+    `must be the alternating partner of role "${current}" (its clone "${cloneUsername(current)}" or its owner)`,
+    'AWSPENDING',
+  );
+}
+
+/** Refuses a pending value that points at another account or server than the current one. */
+function requireSameServer(current: PostgresSecret, pending: PostgresSecret): void {
+  if (pending.host !== current.host) {
+    throw new InvalidSecretError('host', 'must be the same as in AWSCURRENT', 'AWSPENDING');
+  }
+  if (pending.port !== current.port) {
+    throw new InvalidSecretError('port', 'must be the same as in AWSCURRENT', 'AWSPENDING');
+  }
+  if (pending.strategy !== current.strategy) {
+    throw new InvalidSecretError('strategy', `must be "${current.strategy}" as in AWSCURRENT`, 'AWSPENDING');
+  }
+}
+
+function requireScramSafe(pending: PostgresSecret): void {
+  if (!isScramSafe(pending.password)) {
+    throw new InvalidSecretError(
+      'password',
+      'must be printable ASCII: rotor computes the SCRAM verifier itself, and clients disagree on SASLprep beyond ASCII',
+      'AWSPENDING',
+    );
+  }
+}
+
+function isNetworkOrDeadline(error: unknown): boolean {
+  return error instanceof TargetUnreachableError || error instanceof DeadlineExceededError;
+}
+
+export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
+  const connect = options.connect ?? connectPostgres;
+
+  async function withSession<T>(
+    login: PostgresLogin,
+    request: Deadline,
+    work: (session: PgSession) => Promise<T>,
+  ): Promise<T> {
+    const session = await connect({ login, signal: request.signal, deadline: request.deadline });
+    try {
+      return await work(session);
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** Logs in, or returns undefined when the server refuses these credentials (and only then). */
+  async function tryLogin(login: PostgresLogin, request: Deadline): Promise<PgSession | undefined> {
+    try {
+      return await connect({ login, signal: request.signal, deadline: request.deadline });
+    } catch (error) {
+      if (error instanceof AuthenticationFailedError) return undefined;
+      throw error;
+    }
+  }
+
+  async function masterLogin(
+    secret: PostgresSecret,
+    fetchRelated: RequestBase['fetchRelated'],
+  ): Promise<PostgresLogin> {
+    if (secret.masterarn === undefined) {
+      throw new InvalidSecretError(
+        'masterarn',
+        'is required by the alternating-users strategy',
+        'AWSCURRENT',
+      );
+    }
+    return parseMasterSecret(await fetchRelated(secret.masterarn), secret);
+  }
+
+  /** Logs in as the managing user; a refusal says so (its secret, not the rotated one, is wrong). */
+  async function masterSession(login: PostgresLogin, request: Deadline): Promise<PgSession> {
+    try {
+      return await connect({ login, signal: request.signal, deadline: request.deadline });
+    } catch (error) {
+      if (error instanceof AuthenticationFailedError) {
+        throw new AuthenticationFailedError(
+          `the managing user "${login.username}" (masterarn) could not log in: ${error.detail}`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  async function whoami(session: PgSession): Promise<Whoami> {
+    const [row] = await session.query<Record<string, unknown>>(WHOAMI_SQL, undefined, {
+      purpose: 'read the session identity',
+    });
+    return {
+      session_user: String(row?.session_user),
+      current_user: String(row?.current_user),
+      version_num: Number(row?.version_num),
+    };
+  }
+
+  /** The owner/clone pair `username` belongs to, read from the server (see the top comment). */
+  async function resolvePair(session: PgSession, username: string): Promise<Pair> {
+    if (!username.endsWith(CLONE_SUFFIX)) return { owner: username, clone: cloneUsername(username) };
+    const [row] = await session.query<{
+      settings: string[] | null;
+      setting_role_exists: boolean;
+      member_of: string[];
+    }>(CLONE_OWNER_SQL, [username], { purpose: `read the memberships of role "${username}"` });
+    if (row === undefined) {
+      throw new InvalidSecretError(
+        'username',
+        `names role "${username}", which does not exist on ${session.target}`,
+        'AWSCURRENT',
+      );
+    }
+    // The role setting rotor wrote names the owner even when the membership was lost (drift).
+    const fromSetting = roleSetting(row.settings);
+    if (fromSetting !== undefined && row.setting_role_exists && cloneUsername(fromSetting) === username) {
+      return { owner: fromSetting, clone: username };
+    }
+    // A clone made by AWS's template: a member of the name without the suffix.
+    const stripped = username.slice(0, -CLONE_SUFFIX.length);
+    if (row.member_of.includes(stripped)) return { owner: stripped, clone: username };
+    return { owner: username, clone: cloneUsername(username) };
+  }
+
+  async function pairState(session: PgSession, versionNum: number, pair: Pair): Promise<PairState> {
+    const [row] = await session.query<PairState>(pairStateSql(major(versionNum)), [pair.owner, pair.clone], {
+      purpose: `read the state of roles "${pair.owner}" and "${pair.clone}"`,
+    });
+    if (row === undefined) throw new VerificationFailedError('the role catalog returned nothing');
+    return row;
+  }
+
+  /**
+   * single-user apply. The normal case is one login (current credentials) and one statement. A
+   * refused login means an earlier attempt may have got further, so the fallbacks:
+   * - AWSPENDING logs in: the change already happened (a replay after a crash): nothing to do;
+   * - AWSPREVIOUS logs in: AWSCURRENT was replaced in Secrets Manager without the database: the
+   *   database still has the older password, and changes from there.
+   */
+  async function applySingleUser(request: ApplyRequest<PostgresSecret>): Promise<void> {
+    const { current, pending } = request;
+    let session = await tryLogin(loginOf(current), request);
+    if (session === undefined) {
+      const applied = await tryLogin(loginOf(current, pending.password), request);
+      if (applied !== undefined) {
+        await applied.close();
+        return;
+      }
+      const previous = await request.previous();
+      if (previous !== undefined && previous.username === current.username) {
+        session = await tryLogin(loginOf(current, previous.password), request);
+      }
+      if (session === undefined) {
+        throw new AuthenticationFailedError(
+          `${describeTarget(current)}: role "${current.username}" logs in with none of AWSCURRENT, AWSPENDING, AWSPREVIOUS`,
+        );
+      }
+    }
+    try {
+      // A `role` setting can make the session start as another role, and a role may change only
+      // its own password: act as the session user.
+      await session.query(RESET_ROLE_SQL, undefined, { purpose: 'act as the session user (SET ROLE NONE)' });
+      await session.query(
+        setPasswordSql(pending.username, scramSha256Verifier(pending.password)),
+        undefined,
+        {
+          purpose: `set the password of role "${pending.username}"`,
+        },
+      );
+    } finally {
+      await session.close();
+    }
+  }
+
+  /**
+   * alternating-users apply: as the managing user, set the pending role's password; when the
+   * pending role is the clone, create it if needed and (re)establish its membership in the owner
+   * and its `role` setting, in one transaction (role DDL is transactional in PostgreSQL). The role
+   * in AWSCURRENT is never touched.
+   */
+  async function applyAlternating(request: ApplyRequest<PostgresSecret>): Promise<void> {
+    const { current, pending } = request;
+    const pair = pairOf(current.username, pending.username);
+    const master = await masterLogin(current, request.fetchRelated);
+    const session = await masterSession(master, request);
+    try {
+      const { version_num } = await whoami(session);
+      const state = await pairState(session, version_num, pair);
+      if (!state.owner_exists) {
+        throw new InvalidSecretError(
+          'username',
+          `names the owner role "${pair.owner}", which does not exist on ${session.target}`,
+          pair.pendingIs === 'owner' ? 'AWSPENDING' : 'AWSCURRENT',
+        );
+      }
+      const verifier = scramSha256Verifier(pending.password);
+      if (pair.pendingIs === 'owner') {
+        await session.query(setPasswordSql(pair.owner, verifier), undefined, {
+          purpose: `set the password of role "${pair.owner}"`,
+        });
+        return;
+      }
+      const { owner, clone } = pair;
+      const inherits = state.is_member === true && state.inherits === true && state.can_set === true;
+      await session.query(BEGIN_SQL, undefined, { purpose: 'begin a transaction' });
+      try {
+        if (state.clone_exists) {
+          await session.query(alterCloneSql(clone, verifier), undefined, {
+            purpose: `set the password of role "${clone}"`,
+          });
+        } else {
+          await session.query(createCloneSql(clone, verifier), undefined, {
+            purpose: `create role "${clone}"`,
+          });
+        }
+        if (!inherits) {
+          await session.query(grantOwnerSql(owner, clone, major(version_num)), undefined, {
+            purpose: `grant role "${owner}" to "${clone}"`,
+          });
+        }
+        if (roleSetting(state.clone_settings) !== owner) {
+          await session.query(setCloneRoleSql(clone, owner), undefined, {
+            purpose: `make role "${clone}" act as "${owner}" (ALTER ROLE ... SET role)`,
+          });
+        }
+        await session.query(COMMIT_SQL, undefined, { purpose: 'commit the role changes' });
+      } catch (error) {
+        await session.query(ROLLBACK_SQL).catch(() => undefined);
+        throw error;
+      }
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** Drift between the two roles, as the pending role sees it. Throws when the clone would not act as the owner. */
+  async function checkPair(
+    session: PgSession,
+    who: Whoami,
+    pending: PostgresSecret,
+    current: PostgresSecret,
+  ): Promise<string[]> {
+    const pair = pairOf(current.username, pending.username);
+    const { owner, clone } = pair;
+    if (pair.pendingIs === 'clone' && who.current_user !== owner) {
+      throw new VerificationFailedError(
+        `role "${clone}" logs in as itself, not as "${owner}": objects it created would not belong to "${owner}" (its membership in "${owner}" or its role setting is missing)`,
+      );
+    }
+    const warnings: string[] = [];
+    if (pair.pendingIs === 'owner' && who.current_user !== owner) {
+      warnings.push(
+        `role "${owner}" starts its sessions as "${who.current_user}" (a role setting): objects it creates belong to "${who.current_user}"`,
+      );
+    }
+    const state = await pairState(session, who.version_num, pair);
+    if (pair.pendingIs === 'owner' && state.clone_exists) {
+      if (
+        !(state.is_member && state.inherits && state.can_set) ||
+        roleSetting(state.clone_settings) !== owner
+      ) {
+        warnings.push(
+          `role "${clone}" is no longer set up to act as "${owner}" (membership with INHERIT and SET, and ALTER ROLE ... SET role); the next rotation restores it`,
+        );
+      }
+    }
+    if ((state.clone_owned ?? 0) > 0) {
+      warnings.push(
+        `role "${clone}" owns ${state.clone_owned} object(s) that "${owner}" does not: run REASSIGN OWNED BY ${quoteIdentifier(clone)} TO ${quoteIdentifier(owner)} in each database`,
+      );
+    }
+    if ((state.clone_grants ?? 0) > 0) {
+      warnings.push(
+        `role "${clone}" holds ${state.clone_grants} privilege(s) in its own name: grant them to "${owner}" instead, the clone inherits them`,
+      );
+    }
+    return warnings;
+  }
+
+  /** The configured probe, in a READ ONLY transaction that is always rolled back. */
+  async function probe(session: PgSession, query: string): Promise<void> {
+    await session.query(BEGIN_READ_ONLY_SQL, undefined, { purpose: 'begin a read-only transaction' });
+    try {
+      // The extended protocol refuses a string of several statements (no "; COMMIT; ..." escape).
+      await session.query(query, [], { purpose: 'run the probe query', extended: true });
+    } catch (error) {
+      if (isNetworkOrDeadline(error)) throw error;
+      const detail = error instanceof RotorError ? error.detail : 'unexpected error';
+      throw new VerificationFailedError(`the probe query failed: ${detail}`, {
+        ...(error instanceof RotorError ? { cause: error } : {}),
+      });
+    } finally {
+      await session.query(ROLLBACK_SQL).catch(() => undefined);
+    }
+  }
+
+  /** One preflight line for a login, and the session when it worked. */
+  async function loginCheck(
+    name: string,
+    login: PostgresLogin,
+    request: Deadline,
+  ): Promise<{ check: PreflightCheck; session?: PgSession; who?: Whoami }> {
+    const target = describeTarget(login);
+    let session: PgSession;
+    try {
+      session = await connect({ login, signal: request.signal, deadline: request.deadline });
+    } catch (error) {
+      return { check: { name, ok: false, detail: errorDetail(error), fix: loginFix(error) } };
+    }
+    try {
+      const who = await whoami(session);
+      const version = major(who.version_num);
+      if (who.version_num < MIN_VERSION_NUM) {
+        return {
+          check: {
+            name,
+            ok: false,
+            detail: `${target} runs PostgreSQL ${version}`,
+            fix: 'Upgrade to PostgreSQL 10 or later: rotor sets SCRAM-SHA-256 verifiers',
+          },
+          session,
+          who,
+        };
+      }
+      return {
+        check: {
+          name,
+          ok: true,
+          detail: `role "${who.session_user}" logs in to ${target} (PostgreSQL ${version}) ${describeTls(login)}`,
+        },
+        session,
+        who,
+      };
+    } catch (error) {
+      await session.close();
+      return { check: { name, ok: false, detail: errorDetail(error), fix: loginFix(error) } };
+    }
+  }
+
+  async function preflightAlternating(
+    request: PreflightRequest<PostgresSecret>,
+    checks: PreflightCheck[],
+  ): Promise<void> {
+    const { current } = request;
+    let master: PostgresLogin;
+    try {
+      master = await masterLogin(current, request.fetchRelated);
+      checks.push({
+        name: 'master secret',
+        ok: true,
+        detail: `managing role "${master.username}" on ${describeTarget(master)}`,
+      });
+    } catch (error) {
+      checks.push({
+        name: 'master secret',
+        ok: false,
+        detail: errorDetail(error),
+        fix: "Point masterarn at a secret whose JSON holds the managing role's username and password (and host, port, dbname when they differ)",
+      });
+      return;
+    }
+    const { check, session, who } = await loginCheck('master login', master, request);
+    checks.push(check);
+    if (session === undefined || who === undefined) return;
+    try {
+      const pair = await resolvePair(session, current.username);
+      const [rights] = await session.query<MasterRights>(MASTER_RIGHTS_SQL, [pair.owner, pair.clone], {
+        purpose: "read the managing role's privileges",
+      });
+      const state = await pairState(session, who.version_num, pair);
+      checks.push(masterRightsCheck(master.username, pair, rights, state));
+      checks.push(cloneCheck(pair, state));
+      const drift = (state.clone_owned ?? 0) + (state.clone_grants ?? 0);
+      checks.push(
+        drift === 0
+          ? {
+              name: 'privilege drift',
+              ok: true,
+              detail: `role "${pair.clone}" owns nothing and holds no grant in its own name`,
+            }
+          : {
+              name: 'privilege drift',
+              ok: false,
+              detail: `role "${pair.clone}" owns ${state.clone_owned} object(s) and holds ${state.clone_grants} grant(s) in its own name`,
+              fix: `In each database: REASSIGN OWNED BY ${quoteIdentifier(pair.clone)} TO ${quoteIdentifier(pair.owner)}; grant privileges to "${pair.owner}" only`,
+            },
+      );
+    } catch (error) {
+      checks.push({
+        name: 'master privileges',
+        ok: false,
+        detail: errorDetail(error),
+        fix: 'See the detail',
+      });
+    } finally {
+      await session.close();
+    }
+  }
+
+  return {
+    engines: ENGINES,
+
+    parse: ({ value, label }) => parsePostgresSecret(value, label),
+
+    strategy: (secret) => secret.strategy,
+
+    /**
+     * A new password; for alternating users, the other role of the pair (which may need the
+     * server to tell a clone from an owner, see the top comment). Read-only: a repeated call
+     * changes nothing anywhere, and the value it returns is stored only once by the step machine.
+     */
+    async createPending(request) {
+      const { current, currentValue } = request;
+      let username = current.username;
+      if (current.strategy === 'alternating-users') {
+        if (current.username.endsWith(CLONE_SUFFIX)) {
+          const master = await masterLogin(current, request.fetchRelated);
+          const session = await masterSession(master, request);
+          try {
+            const pair = await resolvePair(session, current.username);
+            username = pair.owner === current.username ? pair.clone : pair.owner;
+          } finally {
+            await session.close();
+          }
+        } else {
+          username = cloneUsername(current.username);
+        }
+      }
+      // Built from the stored JSON: unknown keys and the representation of known ones survive.
+      const pending: Record<string, unknown> = { ...currentValue, password: request.generatePassword() };
+      if (username !== current.username) pending.username = username;
+      return { pending };
+    },
+
+    /**
+     * Makes the pending password work. Idempotent: a replay sets the same password again (with a
+     * fresh salt), or (single-user) finds it already in place and does nothing. Checks the pending
+     * value against the current one before any change, so a bad value changes nothing.
+     */
+    async apply(request) {
+      const { current, pending } = request;
+      requireSameServer(current, pending);
+      requireScramSafe(pending);
+      if (current.strategy === 'single-user') {
+        if (pending.username !== current.username) {
+          throw new InvalidSecretError(
+            'username',
+            `must be "${current.username}" as in AWSCURRENT (single-user rotation changes one role's password)`,
+            'AWSPENDING',
+          );
+        }
+        await applySingleUser(request);
+      } else {
+        if (pending.username === current.username) {
+          throw new InvalidSecretError(
+            'username',
+            "must differ from AWSCURRENT's: alternating-users rotation never changes the password in use",
+            'AWSPENDING',
+          );
+        }
+        await applyAlternating(request);
+      }
+    },
+
+    /**
+     * Logs in with the pending credentials and checks the session's identity: `session_user` (who
+     * authenticated), since a clone's `current_user` is its owner by design. For alternating users
+     * it checks the pair (see Drift above); then it runs the probe query, read-only. It only
+     * reads, so it can be repeated at will.
+     */
+    async test(request: TestRequest<PostgresSecret>) {
+      const { pending } = request;
+      return withSession(loginOf(pending), request, async (session) => {
+        const who = await whoami(session);
+        if (who.session_user !== pending.username) {
+          throw new VerificationFailedError(
+            `the pending credentials logged in as "${who.session_user}", not as "${pending.username}"`,
+          );
+        }
+        const warnings =
+          pending.strategy === 'alternating-users'
+            ? await checkPair(session, who, pending, await request.current())
+            : [];
+        if (pending.probeQuery !== undefined) await probe(session, pending.probeQuery);
+        return warnings.length > 0 ? { warnings } : undefined;
+      });
+    },
+
+    /**
+     * single-user only (alternating users never touch the credential in use): after a failed test,
+     * sets the AWSCURRENT password again so that clients holding it log in while the failure is
+     * looked into. Idempotent: when AWSCURRENT already logs in (nothing was applied, or it was
+     * rolled back before), it changes nothing.
+     */
+    async rollback(request: RollbackRequest<PostgresSecret>) {
+      const { current, pending } = request;
+      if (current.strategy !== 'single-user' || pending.username !== current.username) return;
+      // Usually apply worked and only the test failed: the pending password is the one in place.
+      const session = await tryLogin(loginOf(current, pending.password), request);
+      if (session === undefined) {
+        const restored = await tryLogin(loginOf(current), request);
+        if (restored === undefined) {
+          throw new AuthenticationFailedError(
+            `${describeTarget(current)}: role "${current.username}" logs in with neither AWSPENDING nor AWSCURRENT`,
+          );
+        }
+        await restored.close();
+        return;
+      }
+      try {
+        if (!isScramSafe(current.password)) {
+          throw new UnsupportedError(
+            'the AWSCURRENT password is not printable ASCII: rotor cannot restore it without sending it in plaintext',
+          );
+        }
+        await session.query(RESET_ROLE_SQL, undefined, {
+          purpose: 'act as the session user (SET ROLE NONE)',
+        });
+        await session.query(
+          setPasswordSql(current.username, scramSha256Verifier(current.password)),
+          undefined,
+          {
+            purpose: `restore the password of role "${current.username}"`,
+          },
+        );
+      } finally {
+        await session.close();
+      }
+    },
+
+    /** Reads only: the login over the configured TLS mode, and what the strategy needs. */
+    async preflight(request) {
+      const { current } = request;
+      const checks: PreflightCheck[] = [
+        {
+          name: 'secret',
+          ok: true,
+          detail: `${current.strategy}: role "${current.username}" on ${describeTarget(current)}, database "${current.dbname}", ${describeTls(current)}`,
+        },
+      ];
+      const { check, session } = await loginCheck('login', loginOf(current), request);
+      checks.push(check);
+      await session?.close();
+      if (current.strategy === 'alternating-users') await preflightAlternating(request, checks);
+      return checks;
+    },
+  } satisfies Rotator<PostgresSecret>;
+}
+
+function errorDetail(error: unknown): string {
+  return error instanceof RotorError
+    ? error.detail
+    : `unexpected ${error instanceof Error ? error.name : typeof error}`;
+}
+
+function loginFix(error: unknown): string {
+  if (error instanceof AuthenticationFailedError) {
+    return "Check the username and password, and that pg_hba.conf lets this role in from the Lambda's network (scram-sha-256)";
+  }
+  if (error instanceof TargetUnreachableError) {
+    return error.reason === 'tls'
+      ? "Trust the server's CA with tlsCa (PEM) or name the certificate's host with tlsServerName; use ssl: false only on a network you trust"
+      : 'Check host and port, and that the Lambda can reach the database (VPC, subnets, security groups)';
+  }
+  if (error instanceof InvalidSecretError) return `Fix the field "${error.field}"`;
+  if (error instanceof PermissionDeniedError) return 'Grant the privilege named in the detail';
+  return 'See the detail';
+}
+
+function masterRightsCheck(
+  master: string,
+  pair: Pair,
+  rights: MasterRights | undefined,
+  state: PairState,
+): PreflightCheck {
+  const name = 'master privileges';
+  if (rights === undefined)
+    return { name, ok: false, detail: 'the role catalog returned nothing', fix: 'See the detail' };
+  if (rights.superuser) return { name, ok: true, detail: `role "${master}" is a superuser` };
+  const m = quoteIdentifier(master);
+  if (!rights.createrole) {
+    return {
+      name,
+      ok: false,
+      detail: `role "${master}" lacks CREATEROLE`,
+      fix: `ALTER ROLE ${m} CREATEROLE`,
+    };
+  }
+  if (!state.owner_exists) {
+    return {
+      name,
+      ok: false,
+      detail: `role "${pair.owner}" does not exist`,
+      fix: "Fix the secret's username",
+    };
+  }
+  if (major(rights.version_num) >= 16) {
+    // Since PostgreSQL 16 CREATEROLE alone no longer lets a role alter or grant another role.
+    const missing = [
+      ...(rights.owner_admin ? [] : [pair.owner]),
+      ...(state.clone_exists && !rights.clone_admin ? [pair.clone] : []),
+    ];
+    if (missing.length > 0) {
+      return {
+        name,
+        ok: false,
+        detail: `role "${master}" has CREATEROLE but not ADMIN OPTION on ${missing.map((r) => `"${r}"`).join(' and ')} (required since PostgreSQL 16)`,
+        fix: missing
+          .map((r) => `GRANT ${quoteIdentifier(r)} TO ${m} WITH ADMIN OPTION, INHERIT FALSE, SET FALSE`)
+          .join('; '),
+      };
+    }
+    return {
+      name,
+      ok: true,
+      detail: `role "${master}" has CREATEROLE and ADMIN OPTION on the roles it manages`,
+    };
+  }
+  if (state.owner_superuser) {
+    return {
+      name,
+      ok: false,
+      detail: `role "${pair.owner}" is a superuser: a CREATEROLE role cannot manage it`,
+      fix: 'Rotate a non-superuser role, or use a superuser as the managing role',
+    };
+  }
+  return { name, ok: true, detail: `role "${master}" has CREATEROLE` };
+}
+
+function cloneCheck(pair: Pair, state: PairState): PreflightCheck {
+  const name = 'clone role';
+  if (!state.clone_exists) {
+    return {
+      name,
+      ok: true,
+      detail: `role "${pair.clone}" does not exist yet: the first rotation creates it as a member of "${pair.owner}"`,
+    };
+  }
+  const setUp =
+    state.is_member && state.inherits && state.can_set && roleSetting(state.clone_settings) === pair.owner;
+  return {
+    name,
+    ok: true,
+    detail: setUp
+      ? `role "${pair.clone}" acts as "${pair.owner}"`
+      : `role "${pair.clone}" exists but does not act as "${pair.owner}" yet: the next rotation that sets its password restores its membership and role setting`,
+  };
+}
+
+/** The PostgreSQL rotator with the real driver. */
+export const postgresRotator = createPostgresRotator();

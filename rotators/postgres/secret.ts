@@ -1,0 +1,156 @@
+/**
+ * The PostgreSQL secret: the keys RDS and AWS's rotation templates use, plus rotor's own.
+ *
+ * - `engine`: `postgres` | `aurora-postgresql`; `host`; `port` (number or numeric string, default
+ *   5432); `username`; `password`; `dbname` (default `postgres`).
+ * - `masterarn`: ARN or name of the secret of a user allowed to manage this one (alternating users).
+ * - `strategy`: `single-user` | `alternating-users`; default `alternating-users` when `masterarn` is
+ *   set, else `single-user`.
+ * - `probeQuery`: a read-only query testSecret runs, inside a READ ONLY transaction.
+ * - TLS: `ssl`, `tlsMode`, `tlsCa`, `tlsServerName` (see ../tls.ts).
+ *
+ * Unknown keys are allowed (applications keep their own there); the rotator builds the pending value
+ * from the stored JSON, so neither they nor the representation of known keys change.
+ */
+import * as v from 'valibot';
+import { InvalidSecretError } from '../errors.js';
+import { hostSchema, parseSecret, portSchema, secretRefSchema } from '../schema.js';
+import { resolveTls, type TlsSettings, tlsEntries } from '../tls.js';
+
+export const ENGINES = ['postgres', 'aurora-postgresql'] as const;
+export const STRATEGIES = ['single-user', 'alternating-users'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export const DEFAULT_PORT = 5432;
+export const DEFAULT_DBNAME = 'postgres';
+/** PostgreSQL truncates longer identifiers (NAMEDATALEN - 1 bytes): a longer name would be another role. */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+const utf8Length = (text: string) => Buffer.byteLength(text, 'utf8');
+
+/** A role or database name: 1 to 63 bytes of UTF-8, no NUL (the wire protocol cannot carry it). */
+const identifierSchema = (what: string) =>
+  v.pipe(
+    v.string(),
+    v.check(
+      (name) => name.length > 0 && utf8Length(name) <= MAX_IDENTIFIER_BYTES && !name.includes('\0'),
+      `must be a ${what} of 1 to ${MAX_IDENTIFIER_BYTES} bytes (UTF-8) without NUL characters`,
+    ),
+  );
+
+const passwordSchema = v.pipe(
+  v.string(),
+  v.check(
+    (password) => password.length > 0 && !password.includes('\0'),
+    'must be a non-empty string without NUL characters',
+  ),
+);
+
+const PostgresSecretSchema = v.looseObject({
+  engine: v.picklist(ENGINES),
+  host: hostSchema,
+  port: v.optional(portSchema, DEFAULT_PORT),
+  username: identifierSchema('role name'),
+  password: passwordSchema,
+  dbname: v.optional(identifierSchema('database name'), DEFAULT_DBNAME),
+  masterarn: v.optional(secretRefSchema),
+  strategy: v.optional(v.picklist(STRATEGIES)),
+  probeQuery: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (query) => query.trim().length > 0 && query.length <= 10_000,
+        'must be one read-only SQL statement of at most 10000 characters',
+      ),
+    ),
+  ),
+  ...tlsEntries,
+});
+
+/** What a login needs. */
+export interface PostgresLogin {
+  host: string;
+  port: number;
+  dbname: string;
+  username: string;
+  password: string;
+  tls: TlsSettings;
+}
+
+export interface PostgresSecret extends PostgresLogin {
+  engine: (typeof ENGINES)[number];
+  strategy: Strategy;
+  masterarn?: string;
+  probeQuery?: string;
+}
+
+export function parsePostgresSecret(value: unknown, label: string): PostgresSecret {
+  const parsed = parseSecret(PostgresSecretSchema, value, label);
+  const strategy = parsed.strategy ?? (parsed.masterarn === undefined ? 'single-user' : 'alternating-users');
+  if (strategy === 'alternating-users' && parsed.masterarn === undefined) {
+    throw new InvalidSecretError(
+      'masterarn',
+      'is required when strategy is "alternating-users" (the secret of the user that manages both users)',
+      label,
+    );
+  }
+  return {
+    engine: parsed.engine,
+    host: parsed.host,
+    port: parsed.port,
+    username: parsed.username,
+    password: parsed.password,
+    dbname: parsed.dbname,
+    strategy,
+    tls: resolveTls(parsed),
+    ...(parsed.masterarn === undefined ? {} : { masterarn: parsed.masterarn }),
+    ...(parsed.probeQuery === undefined ? {} : { probeQuery: parsed.probeQuery }),
+  };
+}
+
+const MasterSecretSchema = v.looseObject({
+  username: identifierSchema('role name'),
+  password: passwordSchema,
+  host: v.optional(hostSchema),
+  port: v.optional(portSchema),
+  dbname: v.optional(identifierSchema('database name')),
+  ...tlsEntries,
+});
+
+/** The label master-secret errors carry, so a message says which secret is wrong. */
+export const MASTER_LABEL = 'masterarn secret';
+
+/**
+ * Parses the managing user's secret (the JSON `masterarn` points to). Where it has no host, port
+ * or database, the rotated secret's are used; its TLS keys, when it has any, replace the rotated
+ * secret's (it may live behind another endpoint).
+ */
+export function parseMasterSecret(text: string, secret: PostgresSecret): PostgresLogin {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new InvalidSecretError('(json)', 'is not valid JSON', MASTER_LABEL);
+  }
+  const parsed = parseSecret(MasterSecretSchema, json, MASTER_LABEL);
+  const ownTls =
+    parsed.ssl !== undefined ||
+    parsed.tlsMode !== undefined ||
+    parsed.tlsCa !== undefined ||
+    parsed.tlsServerName !== undefined;
+  const host = parsed.host ?? secret.host;
+  let tls = ownTls ? resolveTls(parsed) : secret.tls;
+  if (!ownTls && host !== secret.host && tls.serverName !== undefined) {
+    // The rotated secret's server name describes its own endpoint, not the master's.
+    const { serverName: _ignored, ...rest } = tls;
+    tls = rest;
+  }
+  return {
+    host,
+    port: parsed.port ?? secret.port,
+    dbname: parsed.dbname ?? secret.dbname,
+    username: parsed.username,
+    password: parsed.password,
+    tls,
+  };
+}

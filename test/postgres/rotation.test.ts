@@ -1,0 +1,278 @@
+/**
+ * Full PostgreSQL rotations the way Secrets Manager runs them: the local AWS stack, the real SDK,
+ * rotor's real step machine, and real servers (PostgreSQL 17 and 15) with SCRAM authentication.
+ */
+import { randomUUID } from 'node:crypto';
+import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Step } from '../../rotators/errors.js';
+import {
+  type ConnectPostgres,
+  connectPostgres,
+  createPostgresRotator,
+  postgresRotator,
+} from '../../rotators/postgres/index.js';
+import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
+import { FLAVORS, newPassword, skipPostgres, TestServer, uniqueName } from './support.js';
+
+const STEPS: readonly Step[] = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
+
+describe.skipIf(skipPostgres).each(FLAVORS)(
+  'PostgreSQL rotations through Secrets Manager on the %s server',
+  (flavor) => {
+    let db: TestServer;
+    let harness: RotationHarness;
+    let masterArn: string;
+    /** Every password any version of any secret held in this file, for the statement log check. */
+    const passwords = new Set<string>();
+
+    beforeAll(async () => {
+      db = await TestServer.start(flavor);
+      harness = await startRotationHarness({ rotators: [postgresRotator] });
+      masterArn = await harness.createSecret(JSON.parse(db.masterSecret), uniqueName('master'));
+    });
+
+    afterAll(async () => {
+      await harness?.close();
+      await db?.stop();
+    });
+
+    async function userSecret(
+      prefix: string,
+      extra: Record<string, unknown> = {},
+      name = uniqueName(prefix),
+    ) {
+      const password = newPassword();
+      await db.createUser(name, password);
+      passwords.add(password);
+      const value = db.secret(name, password, extra);
+      return { value, arn: await harness.createSecret(value) };
+    }
+
+    async function current(arn: string, on = harness) {
+      const value = await on.value(arn);
+      passwords.add(String(value.password));
+      return value;
+    }
+
+    /** A token staged as AWSPENDING with no value, as RotateSecret leaves it before createSecret. */
+    async function stagedToken(arn: string): Promise<string> {
+      const functionArn = harness.stack.functionArn('stage-only');
+      harness.stack.registerFunction('stage-only', async () => ({}));
+      const token = randomUUID();
+      await harness.sm.send(
+        new RotateSecretCommand({
+          SecretId: arn,
+          ClientRequestToken: token,
+          RotationLambdaARN: functionArn,
+          RotationRules: { AutomaticallyAfterDays: 30 },
+        }),
+      );
+      await harness.stack.idle();
+      return token;
+    }
+
+    it('single-user: RotateSecret changes the password; the old one stops working', async () => {
+      // Prepare
+      const { value: before, arn } = await userSecret('rot', {
+        port: String(db.server.port),
+        appKey: 'kept',
+      });
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      const after = await current(arn);
+      const labels = await harness.labels(arn);
+      // The rotation is over: AWSPENDING is gone or sits on AWSCURRENT (PROTOCOL.md).
+      expect([undefined, labels.AWSCURRENT]).toContain(labels.AWSPENDING);
+      expect(after.password).not.toBe(before.password);
+      expect(after).toMatchObject({
+        port: String(db.server.port),
+        appKey: 'kept',
+        username: before.username,
+      });
+      expect(await db.canLogin(after.username, after.password)).toBe(true);
+      expect(await db.canLogin(before.username, before.password)).toBe(false);
+      expect(
+        harness
+          .rotorEvents()
+          .some((e) => e.detailType === 'Rotation Succeeded' && e.detail.engine === 'postgres'),
+      ).toBe(true);
+    });
+
+    it('alternating-users: both users work during the overlap, and the owner comes back', async () => {
+      // Prepare
+      const { value: first, arn } = await userSecret('alt', { masterarn: masterArn });
+      // Act
+      await harness.rotate(arn);
+      const second = await current(arn);
+      const previousAfterFirst = await harness.value(arn, 'AWSPREVIOUS');
+      await harness.rotate(arn);
+      const third = await current(arn);
+      // Assess
+      expect(second.username).toBe(`${first.username}_clone`);
+      expect(previousAfterFirst).toEqual(first);
+      expect(await db.canLogin(first.username, first.password)).toBe(false);
+      expect(await db.canLogin(second.username, second.password)).toBe(true);
+      expect(third.username).toBe(first.username);
+      expect(await db.canLogin(third.username, third.password)).toBe(true);
+    });
+
+    it('alternating-users: a name that needs quoting rotates back and forth', async () => {
+      // Prepare
+      const name = `Order "Service" ${uniqueName('ü')}`;
+      const { arn } = await userSecret('', { masterarn: masterArn }, name);
+      // Act
+      await harness.rotate(arn);
+      await harness.rotate(arn);
+      // Assess
+      const after = await current(arn);
+      expect(after.username).toBe(name);
+      expect(await db.canLogin(after.username, after.password)).toBe(true);
+    });
+
+    for (const strategy of ['single-user', 'alternating-users'] as const) {
+      it(`${strategy}: every step invoked twice completes the rotation once`, async () => {
+        // Prepare
+        const { value: before, arn } = await userSecret(
+          'replay',
+          strategy === 'alternating-users' ? { masterarn: masterArn } : {},
+        );
+        const token = await stagedToken(arn);
+        // Act
+        const outcomes = [];
+        for (const step of STEPS) {
+          outcomes.push(await harness.invoke(step, arn, token));
+          outcomes.push(await harness.invoke(step, arn, token));
+        }
+        // Assess
+        expect(outcomes.map((o) => o.result)).toEqual([
+          'done',
+          'done',
+          'done',
+          'done',
+          'done',
+          'done',
+          'done',
+          'noop',
+        ]);
+        const labels = await harness.labels(arn);
+        expect(labels.AWSCURRENT).toBe(token);
+        const after = await current(arn);
+        expect(await db.canLogin(after.username, after.password)).toBe(true);
+        expect(await db.canLogin(before.username, before.password)).toBe(strategy === 'alternating-users');
+      });
+    }
+
+    it('single-user: a setSecret that dies after the server changed the password is retried to success', async () => {
+      // Prepare: the first ALTER ROLE reaches the server, then the "Lambda" dies before returning.
+      let crashes = 0;
+      const crashing: ConnectPostgres = async (request) => {
+        const session = await connectPostgres(request);
+        return {
+          ...session,
+          query: async (sql, params, options) => {
+            const rows = await session.query(sql, params, options);
+            if (sql.startsWith('ALTER ROLE') && crashes === 0) {
+              crashes++;
+              throw new Error('the Lambda died after the statement');
+            }
+            return rows as never;
+          },
+        };
+      };
+      const crashHarness = await startRotationHarness({
+        rotators: [createPostgresRotator({ connect: crashing })],
+      });
+      try {
+        const password = newPassword();
+        const name = uniqueName('crash');
+        await db.createUser(name, password);
+        passwords.add(password);
+        const arn = await crashHarness.createSecret(db.secret(name, password));
+        // Act
+        await crashHarness.rotate(arn);
+        // Assess
+        const after = await current(arn, crashHarness);
+        expect(crashes).toBe(1);
+        expect(
+          crashHarness.rotorEvents().filter((e) => e.detailType === 'Rotation Step Failed'),
+        ).toHaveLength(1);
+        const labels = await crashHarness.labels(arn);
+        expect([undefined, labels.AWSCURRENT]).toContain(labels.AWSPENDING);
+        expect(labels.AWSCURRENT).not.toBe(labels.AWSPREVIOUS);
+        expect(after.password).not.toBe(password);
+        expect(await db.canLogin(name, after.password)).toBe(true);
+      } finally {
+        await crashHarness.close();
+      }
+    });
+
+    it('single-user: a failing test rolls the password back, so AWSCURRENT keeps logging in', async () => {
+      // Prepare: the probe fails on every attempt.
+      const { value: before, arn } = await userSecret('rollback', {
+        probeQuery: 'SELECT * FROM no_such_table',
+      });
+      const labelsBefore = await harness.labels(arn);
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      expect((await harness.labels(arn)).AWSCURRENT).toBe(labelsBefore.AWSCURRENT);
+      expect(await db.canLogin(before.username, before.password)).toBe(true);
+      const failures = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.detail).toMatchObject({ step: 'testSecret', rolledBack: true });
+        expect((failure.detail.error as { name: string }).name).toBe('VerificationFailedError');
+      }
+      passwords.add(String((await harness.value(arn, 'AWSPENDING')).password));
+    });
+
+    it('alternating-users: wrong master credentials fail setSecret with a typed error; AWSCURRENT untouched', async () => {
+      // Prepare
+      const wrongMaster = await harness.createSecret(
+        { username: db.master.username, password: 'wrong-master-password' },
+        uniqueName('wrong-master'),
+      );
+      const { value: before, arn } = await userSecret('badmaster', { masterarn: wrongMaster });
+      const labelsBefore = await harness.labels(arn);
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      expect((await harness.labels(arn)).AWSCURRENT).toBe(labelsBefore.AWSCURRENT);
+      expect(await current(arn)).toEqual(before);
+      expect(await db.canLogin(before.username, before.password)).toBe(true);
+      const failures = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.detail.step).toBe('setSecret');
+        expect((failure.detail.error as { name: string }).name).toBe('AuthenticationFailedError');
+        expect(JSON.stringify(failure)).not.toContain('wrong-master-password');
+      }
+      expect(await db.sql('SELECT 1 FROM pg_roles WHERE rolname = $1', [`${before.username}_clone`])).toEqual(
+        [],
+      );
+    });
+
+    it('the statement log never contains a plaintext password, across every rotation of this file', async () => {
+      // Prepare: one more rotation of each strategy, so this test stands on its own.
+      const single = await userSecret('log');
+      const alternating = await userSecret('logalt', { masterarn: masterArn });
+      // Act
+      await harness.rotate(single.arn);
+      await harness.rotate(alternating.arn);
+      await current(single.arn);
+      await current(alternating.arn);
+      // Assess
+      const log = db.server.serverLog();
+      expect(log).toMatch(/ALTER ROLE .* PASSWORD 'SCRAM-SHA-256\$4096:/);
+      expect(log).toMatch(/CREATE ROLE .* PASSWORD 'SCRAM-SHA-256\$4096:/);
+      expect(passwords.size).toBeGreaterThan(10);
+      for (const password of passwords) expect(log.includes(password)).toBe(false);
+    });
+  },
+);
