@@ -1,13 +1,45 @@
 /**
- * The rotation functions `npm run local` registers on the stack.
- *
- * The lead wires rotor's Lambda handlers (handlers/) here, keyed by function name, so that a
- * secret whose `RotationLambdaARN` names one of them rotates against the local stack exactly
- * as it would in AWS. The stack is passed so a function can build SDK clients from
- * `stack.clientConfig` instead of reading the environment.
+ * rotor's rotation functions as the local stack runs them: the real Lambda handlers of handlers/,
+ * with SDK clients pointed at the stack, keyed by the function names serverless.yml deploys
+ * (`rotor-local-postgres`, ...). A secret whose `RotationLambdaARN` names one of them rotates
+ * against the local stack exactly as it would in AWS.
  */
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { type Config, readConfig } from '../handlers/config.js';
+import { createRotationHandler } from '../handlers/createHandler.js';
+import { createApiKeyRotator } from '../rotators/apikey/index.js';
+import { mysqlRotator } from '../rotators/mysql/index.js';
+import { postgresRotator } from '../rotators/postgres/index.js';
+import type { AnyRotator } from '../rotators/types.js';
 import type { LocalStack, RotationFunction } from './stack.js';
 
-export async function defaultFunctions(_stack?: LocalStack): Promise<Record<string, RotationFunction>> {
-  return {};
+/** Function names, as `serverless deploy --stage local` would name them. */
+export const LOCAL_FUNCTIONS = {
+  postgres: 'rotor-local-postgres',
+  mysql: 'rotor-local-mysql',
+  apikey: 'rotor-local-apikey',
+} as const;
+
+export interface LocalFunctionOptions {
+  /** Configuration overrides (the environment is read otherwise). */
+  config?: Partial<Config>;
+}
+
+export async function defaultFunctions(
+  stack: LocalStack,
+  options: LocalFunctionOptions = {},
+): Promise<Record<string, RotationFunction>> {
+  const config: Config = { ...readConfig(), ...options.config };
+  const secretsManager = new SecretsManagerClient(stack.clientConfig);
+  const eventBridge = new EventBridgeClient(stack.clientConfig);
+  const make = (rotators: (config: Config) => readonly AnyRotator[]): RotationFunction =>
+    createRotationHandler({ rotators, secretsManager, eventBridge, config });
+  return {
+    [LOCAL_FUNCTIONS.postgres]: make(() => [postgresRotator]),
+    [LOCAL_FUNCTIONS.mysql]: make(() => [mysqlRotator]),
+    [LOCAL_FUNCTIONS.apikey]: make((c) => [
+      createApiKeyRotator({ providers: c.apiKeyProviders, inlineProviderHosts: c.apiKeyInlineHosts }),
+    ]),
+  };
 }

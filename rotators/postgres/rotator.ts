@@ -638,9 +638,12 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
             `the pending credentials logged in as "${who.session_user}", not as "${pending.username}"`,
           );
         }
+        // RotateSecret with RotateImmediately=false tests the configuration with a copy of
+        // AWSCURRENT as the pending value: there is no pair to compare then.
+        const current = pending.strategy === 'alternating-users' ? await request.current() : undefined;
         const warnings =
-          pending.strategy === 'alternating-users'
-            ? await checkPair(session, who, pending, await request.current())
+          current !== undefined && current.username !== pending.username
+            ? await checkPair(session, who, pending, current)
             : [];
         if (pending.probeQuery !== undefined) await probe(session, pending.probeQuery);
         return warnings.length > 0 ? { warnings } : undefined;

@@ -170,6 +170,20 @@ export function describeRotatorContract(
       expect(currentValue).toBeDefined();
     });
 
+    it("test passes for a copy of the current value (Secrets Manager's configuration test)", async () => {
+      // Prepare
+      const currentValue = await fixture.freshSecret();
+      seen.push(...secretsOf(currentValue));
+      const current = fixture.rotator.parse({ value: currentValue, label: 'AWSCURRENT' });
+      const copy = fixture.rotator.parse({ value: { ...currentValue }, label: 'AWSPENDING' });
+      // Act
+      const response = await capture(
+        fixture.rotator.test({ ...request('testSecret'), pending: copy, current: async () => current }),
+      );
+      // Assess: it resolved (a rejection fails the test above); nothing to warn about either.
+      expect(response?.warnings ?? []).toEqual([]);
+    });
+
     it('test fails for a wrong credential with a typed error', async () => {
       // Prepare
       const { current, pendingValue, pending } = await rotateToPending();
