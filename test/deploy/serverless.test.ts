@@ -1,0 +1,292 @@
+/**
+ * Packages the service offline with osls (no AWS account, no network) for the documented example
+ * stage, and reads the generated CloudFormation: functions, least-privilege IAM, the invoke
+ * permission, alarms and rules to on-call, one rotation schedule per configured secret, bundle
+ * sizes. A stage file with a bad entry must fail the packaging with a clear message.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = join(import.meta.dirname, '..', '..');
+const FUNCTIONS = ['postgres', 'mysql', 'apikey'] as const;
+
+type Resource = { Type: string; Properties: Record<string, unknown>; DependsOn?: string[] };
+type Statement = {
+  Sid?: string;
+  Action: string | string[];
+  Resource: unknown;
+  Condition?: Record<string, unknown>;
+};
+
+let dir: string;
+let template: { Resources: Record<string, Resource>; Outputs: Record<string, unknown> };
+
+async function packageStage(stage: string, into: string) {
+  return run('npx', ['osls', 'package', '--stage', stage, '--package', into], {
+    cwd: ROOT,
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+    timeout: 240_000,
+  });
+}
+
+function resourcesOf(type: string): [string, Resource][] {
+  return Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+}
+
+function statementsOf(role: string): Statement[] {
+  const policies = template.Resources[role]?.Properties.Policies as {
+    PolicyDocument: { Statement: Statement[] };
+  }[];
+  return policies.flatMap((p) => p.PolicyDocument.Statement);
+}
+
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+const roleOf = (fn: string) => `Rotor${fn.charAt(0).toUpperCase()}${fn.slice(1)}Role`;
+const fnId = (fn: string) => `${fn.charAt(0).toUpperCase()}${fn.slice(1)}LambdaFunction`;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'rotor-package-'));
+  await packageStage('example', dir);
+  template = JSON.parse(await readFile(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
+}, 300_000);
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('osls package (offline) for the example stage', () => {
+  it('declares no variable that needs AWS at packaging time', async () => {
+    // Assess
+    const yml = await readFile(join(ROOT, 'serverless.yml'), 'utf8');
+    const code = yml
+      .split('\n')
+      .filter((line) => !line.trimStart().startsWith('#'))
+      .join('\n');
+    expect(code).not.toMatch(/\$\{(aws|ssm|cf|s3):/);
+    expect(code).toContain('${file(./deploy/serverless.cjs):resources}');
+  });
+
+  it('builds one bundled arm64 Node.js 22 function per engine, database functions in the VPC', () => {
+    for (const fn of FUNCTIONS) {
+      // Assess
+      const props = template.Resources[fnId(fn)]?.Properties as Record<string, unknown>;
+      expect(props, fn).toBeDefined();
+      expect(props.Runtime).toBe('nodejs22.x');
+      expect(props.Architectures).toEqual(['arm64']);
+      expect(props.Handler).toBe(`handlers/${fn}.handler`);
+      expect(props.Role).toEqual({ 'Fn::GetAtt': [roleOf(fn), 'Arn'] });
+      expect(props.Timeout).toBe(fn === 'apikey' ? 60 : 30);
+      const vpc = props.VpcConfig as { SubnetIds?: string[] } | undefined;
+      if (fn === 'apikey') expect(vpc).toBeUndefined();
+      else expect(vpc?.SubnetIds).toEqual(['subnet-0a1b2c3d4e5f60718']);
+      const env = (props.Environment as { Variables: Record<string, string> }).Variables;
+      expect(env).toMatchObject({
+        ROTOR_EVENT_BUS: 'default',
+        ROTOR_EVENT_SOURCE: 'rotor',
+        POWERTOOLS_SERVICE_NAME: 'rotor-example',
+      });
+    }
+  });
+
+  it('scopes every secret action to secrets whose rotation names this function, never a bare *', () => {
+    for (const fn of FUNCTIONS) {
+      // Prepare
+      const statements = statementsOf(roleOf(fn));
+      // Assess
+      for (const statement of statements) {
+        const secretActions = actions(statement).filter((a) => a.startsWith('secretsmanager:'));
+        if (secretActions.length === 0) continue;
+        expect(statement.Resource, `${fn} ${statement.Sid}`).not.toBe('*');
+        expect(JSON.stringify(statement.Resource)).not.toMatch(/"\*"/);
+      }
+      const rotated = statements.find((s) => s.Sid === 'RotatedSecrets') as Statement;
+      expect(actions(rotated).sort()).toEqual([
+        'secretsmanager:DescribeSecret',
+        'secretsmanager:GetSecretValue',
+        'secretsmanager:PutSecretValue',
+        'secretsmanager:UpdateSecretVersionStage',
+      ]);
+      expect(rotated.Condition).toEqual({
+        StringEquals: {
+          'secretsmanager:resource/AllowRotationLambdaArn': {
+            'Fn::Sub': `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:rotor-example-${fn}`,
+          },
+        },
+      });
+    }
+  });
+
+  it('lets each function read only the listed master/admin secrets, and use KMS only through Secrets Manager', () => {
+    for (const fn of FUNCTIONS) {
+      // Prepare
+      const statements = statementsOf(roleOf(fn));
+      // Assess
+      const related = statements.find((s) => s.Sid === 'RelatedSecrets') as Statement;
+      expect(actions(related)).toEqual(['secretsmanager:GetSecretValue']);
+      expect(related.Resource).toEqual([
+        {
+          'Fn::Sub':
+            'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:prod/rds/master-??????',
+        },
+        'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/payments/admin-AbCdEf',
+      ]);
+      const kms = statements.find((s) => s.Sid === 'SecretKeysViaSecretsManager') as Statement;
+      expect(kms.Resource).toEqual([
+        'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
+      ]);
+      expect(kms.Condition).toEqual({
+        StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' } },
+      });
+    }
+  });
+
+  it('lets each function put events only on its bus and only with its source', () => {
+    for (const fn of FUNCTIONS) {
+      // Assess
+      const events = statementsOf(roleOf(fn)).find((s) => s.Sid === 'PublishRotorEvents') as Statement;
+      expect(actions(events)).toEqual(['events:PutEvents']);
+      expect(events.Resource).toEqual({
+        'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default',
+      });
+      expect(events.Condition).toEqual({ StringEquals: { 'events:source': 'rotor' } });
+    }
+  });
+
+  it('gives Secrets Manager the invoke permission, restricted to this account', () => {
+    // Prepare
+    const permissions = resourcesOf('AWS::Lambda::Permission').filter(
+      ([, r]) => r.Properties.Principal === 'secretsmanager.amazonaws.com',
+    );
+    // Assess
+    expect(permissions).toHaveLength(3);
+    for (const [, permission] of permissions) {
+      expect(permission.Properties.Action).toBe('lambda:InvokeFunction');
+      expect(permission.Properties.SourceAccount).toEqual({ Ref: 'AWS::AccountId' });
+    }
+  });
+
+  it('creates one rotation schedule per configured secret, after the invoke permission', () => {
+    // Prepare
+    const schedules = resourcesOf('AWS::SecretsManager::RotationSchedule').map(([, r]) => r);
+    // Assess
+    expect(schedules.map((s) => s.Properties.SecretId)).toEqual([
+      'prod/app/orders-db',
+      'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/app/billing-db-a1B2c3',
+      'prod/app/payments-api-key',
+    ]);
+    expect(schedules[0]?.Properties).toMatchObject({
+      RotationLambdaARN: { 'Fn::GetAtt': ['PostgresLambdaFunction', 'Arn'] },
+      RotationRules: { ScheduleExpression: 'rate(30 days)', Duration: '4h' },
+      RotateImmediatelyOnUpdate: false,
+    });
+    expect(schedules[0]?.DependsOn).toEqual(['RotorPostgresInvokePermission']);
+    expect(schedules[1]?.Properties.RotationLambdaARN).toEqual({
+      'Fn::GetAtt': ['MysqlLambdaFunction', 'Arn'],
+    });
+    expect(schedules[2]?.Properties.RotationLambdaARN).toEqual({
+      'Fn::GetAtt': ['ApikeyLambdaFunction', 'Arn'],
+    });
+  });
+
+  it('pages on-call: an SNS topic with the configured subscriptions, alarms and rules pointing at it', () => {
+    // Assess: subscriptions
+    const subscriptions = resourcesOf('AWS::SNS::Subscription').map(([, r]) => r.Properties);
+    expect(subscriptions).toEqual([
+      { TopicArn: { Ref: 'RotorOnCallTopic' }, Protocol: 'email', Endpoint: 'platform-oncall@example.com' },
+      {
+        TopicArn: { Ref: 'RotorOnCallTopic' },
+        Protocol: 'https',
+        Endpoint: 'https://events.example-pager.com/integrations/rotor',
+      },
+    ]);
+    // Assess: alarms
+    const alarms = Object.fromEntries(resourcesOf('AWS::CloudWatch::Alarm'));
+    const testFailed = alarms.RotorTestSecretFailedAlarm?.Properties as Record<string, unknown>;
+    expect(testFailed).toMatchObject({
+      Namespace: 'rotor',
+      MetricName: 'TestSecretFailed',
+      Dimensions: [{ Name: 'service', Value: 'rotor-example' }],
+      AlarmActions: [{ Ref: 'RotorOnCallTopic' }],
+    });
+    expect(String(testFailed.AlarmDescription)).toMatch(/testSecret.*AWSCURRENT.*rotor heal/s);
+    for (const fn of FUNCTIONS) {
+      const id = `Rotor${fn.charAt(0).toUpperCase()}${fn.slice(1)}ErrorsAlarm`;
+      expect(alarms[id]?.Properties).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId(fn) } }],
+        AlarmActions: [{ Ref: 'RotorOnCallTopic' }],
+      });
+    }
+    // Assess: rules
+    const rules = Object.fromEntries(resourcesOf('AWS::Events::Rule'));
+    expect(rules.RotorStepFailedRule?.Properties).toMatchObject({
+      EventBusName: 'default',
+      EventPattern: { source: ['rotor'], 'detail-type': ['Rotation Step Failed'] },
+    });
+    expect(rules.AwsRotationFailedRule?.Properties).toMatchObject({
+      EventPattern: {
+        source: ['aws.secretsmanager'],
+        detail: { eventName: ['RotationFailed', 'RotationAbandoned'] },
+      },
+    });
+    for (const rule of [rules.RotorStepFailedRule, rules.AwsRotationFailedRule]) {
+      const targets = (rule?.Properties.Targets ?? []) as {
+        Arn: unknown;
+        InputTransformer: { InputTemplate: string };
+      }[];
+      const target = targets[0];
+      expect(target?.Arn).toEqual({ Ref: 'RotorOnCallTopic' });
+      expect(target?.InputTransformer.InputTemplate).toMatch(/<secret>.*AWSCURRENT.*rotor heal <secret>/s);
+    }
+    expect(rules.RotorStepFailedRule?.Properties.Targets).toMatchObject([
+      { InputTransformer: { InputPathsMap: { secret: '$.detail.secretArn', step: '$.detail.step' } } },
+    ]);
+  });
+
+  it('keeps every function bundle small (sizes reported)', async () => {
+    for (const fn of FUNCTIONS) {
+      // Act
+      const { size } = await stat(join(dir, `${fn}.zip`));
+      console.log(`bundle ${fn}.zip: ${(size / 1024).toFixed(0)} KiB`);
+      // Assess
+      expect(size).toBeLessThan(1024 * 1024);
+    }
+  });
+});
+
+describe('osls package with a bad stage file', () => {
+  it('fails with the entry and field named', async () => {
+    // Prepare
+    const stage = `bad${Date.now()}`;
+    const file = join(ROOT, 'deploy', 'stages', `${stage}.yml`);
+    await writeFile(
+      file,
+      'region: eu-west-1\nsecrets:\n  - id: prod/app/db\n    engine: postgres\n    strategy: single-user\n    schedule: every month\n',
+    );
+    const out = await mkdtemp(join(tmpdir(), 'rotor-package-bad-'));
+    try {
+      // Act
+      const result = await packageStage(stage, out).then(
+        () => ({ failed: false, text: '' }),
+        (error: { stdout?: string; stderr?: string }) => ({
+          failed: true,
+          text: `${error.stdout}${error.stderr}`,
+        }),
+      );
+      // Assess
+      expect(result.failed).toBe(true);
+      expect(result.text).toMatch(
+        /secrets\.0\.schedule \(prod\/app\/db\): must be rate\(<n> days\|hours\) or cron/,
+      );
+    } finally {
+      await rm(file, { force: true });
+      await rm(out, { recursive: true, force: true });
+    }
+  }, 300_000);
+});
