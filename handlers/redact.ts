@@ -40,6 +40,7 @@ const DESCRIPTIVE_KEYS = new Set([
   'keynameprefix',
   'previouskeyid',
   'keycreatedat',
+  'primaryusername',
 ]);
 
 /** Shorter strings are not redacted: they would match everywhere and no credential is that short. */

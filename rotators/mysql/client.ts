@@ -1,0 +1,188 @@
+/**
+ * The only file that imports the driver (mysql2). It opens one connection per call, bounded by the
+ * request's deadline and signal, with TLS verified unless the secret says plaintext, and turns
+ * every driver error into a RotorError before anything else sees it.
+ */
+import { isIP, connect as netConnect } from 'node:net';
+import { type Connection, createConnection, type SslOptions } from 'mysql2';
+import { DeadlineExceededError } from '../errors.js';
+import { nodeTlsOptions, type TlsSettings } from '../tls.js';
+import { classifyMysqlError } from './classify.js';
+import type { Connect, ConnectOptions, MysqlSession, Row } from './session.js';
+import {
+  describeServer,
+  formatAccount,
+  parseCurrentUser,
+  parseServerVersion,
+  SESSION_INFO,
+  type ServerInfo,
+} from './sql.js';
+
+/** Longest wait for a connection, whatever the deadline: a silent host should fail fast enough to retry. */
+const MAX_CONNECT_MS = 10_000;
+
+/**
+ * mysql2's TLS options for a secret's settings. The objects are reused: mysql2 caches the secure
+ * context (about 130 CA certificates) per options object.
+ */
+const sslCache = new Map<string, SslOptions>();
+
+function sslOptions(settings: TlsSettings, host: string): SslOptions | undefined {
+  const node = nodeTlsOptions(settings, host);
+  if (node === undefined) return undefined;
+  const key = `${settings.mode}\0${settings.ca ?? ''}`;
+  let ssl = sslCache.get(key);
+  if (ssl === undefined) {
+    ssl = {
+      ca: node.ca as string[],
+      rejectUnauthorized: true,
+      // mysql2 checks the certificate against the host it dials (or, below, tlsServerName).
+      verifyIdentity: settings.mode === 'verify-full',
+    };
+    sslCache.set(key, ssl);
+  }
+  return ssl;
+}
+
+function remaining(deadline: number): number {
+  return deadline - Date.now();
+}
+
+export const connectMysql: Connect = async (options: ConnectOptions): Promise<MysqlSession> => {
+  const { host, port, signal, deadline } = options;
+  // The flavour is known once logged in; until then the target is named neutrally.
+  const target = `MySQL/MariaDB at ${host}:${port}`;
+  const who = `'${options.user}'`;
+  if (signal.aborted || remaining(deadline) <= 0) {
+    throw new DeadlineExceededError(`${target}: no time left to connect before the Lambda deadline`);
+  }
+  const ssl = sslOptions(options.tls, host);
+  // mysql2 verifies the certificate against (and sends SNI for) the host it is given. To verify
+  // another name (tlsServerName: a tunnel, a proxy), it is given that name and dials the real host
+  // through its stream option.
+  const serverName = options.tls.mode !== 'disable' ? options.tls.serverName : undefined;
+  const nameHost = serverName !== undefined && serverName !== host ? serverName : undefined;
+  const dial = () => {
+    const socket = netConnect({ host, port });
+    socket.setNoDelay(true);
+    // For an IP address mysql2 sends no servername, and Node then checks the certificate against
+    // the socket's `_host`, which net leaves null for IP addresses: the check falls back to the
+    // name "localhost", and any certificate for localhost would pass for every IP. Naming the
+    // address makes Node check the certificate's IP entries. (test/mysql/tls.test.ts guards it.)
+    if (nameHost === undefined && isIP(host) !== 0) (socket as unknown as { _host: string })._host = host;
+    return socket;
+  };
+  let connection: Connection;
+  try {
+    connection = createConnection({
+      host: nameHost ?? host,
+      port,
+      user: options.user,
+      password: options.password,
+      ...(options.database === undefined ? {} : { database: options.database }),
+      ...(ssl === undefined ? {} : { ssl }),
+      stream: dial,
+      connectTimeout: Math.max(1, Math.min(MAX_CONNECT_MS, remaining(deadline))),
+      // Never send a file a server asks for (LOAD DATA LOCAL), never more than one statement.
+      flags: ['-LOCAL_FILES', '-MULTI_STATEMENTS'],
+      multipleStatements: false,
+      dateStrings: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      charset: 'utf8mb4_general_ci',
+    });
+  } catch (error) {
+    throw classifyMysqlError(error, { target, who, phase: 'login', signal });
+  }
+  // Errors after the handshake surface through the command that was running; an idle connection
+  // that breaks must not crash the process with an unhandled 'error' event.
+  connection.on('error', () => undefined);
+  const abort = () => connection.destroy();
+  signal.addEventListener('abort', abort, { once: true });
+  const release = () => signal.removeEventListener('abort', abort);
+
+  /**
+   * Settles with the driver's callback or with the abort, whichever comes first: mysql2 never
+   * calls back a handshake or a query whose connection was destroyed.
+   */
+  const untilAborted = <T>(work: (callback: (error: unknown, value?: T) => void) => void): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const onAbort = () =>
+        reject(new DeadlineExceededError(`${target}: no answer before the Lambda deadline`));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      work((error, value) => {
+        signal.removeEventListener('abort', onAbort);
+        if (error) reject(error);
+        else resolve(value as T);
+      });
+    });
+
+  const run = (sql: string): Promise<Row[]> => {
+    const timeout = remaining(deadline);
+    if (timeout <= 0) {
+      return Promise.reject(
+        new DeadlineExceededError(`${target}: no time left for a statement before the Lambda deadline`),
+      );
+    }
+    return untilAborted<Row[]>((done) =>
+      connection.query({ sql, timeout }, (error, rows) =>
+        done(error, Array.isArray(rows) ? (rows as Row[]) : []),
+      ),
+    );
+  };
+
+  const close = async (): Promise<void> => {
+    release();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        connection.destroy();
+        resolve();
+      }, 1_000);
+      connection.end(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  };
+
+  let server: ServerInfo;
+  let account: MysqlSession['account'];
+  try {
+    await untilAborted<void>((done) => connection.connect((error) => done(error)));
+  } catch (error) {
+    release();
+    connection.destroy();
+    throw classifyMysqlError(error, { target, who, phase: 'login', signal });
+  }
+  try {
+    const [info] = await run(SESSION_INFO);
+    const parsed = parseServerVersion(String(info?.version ?? ''));
+    if (parsed === undefined) throw new TypeError('unrecognised server version');
+    server = { ...parsed, noBackslashEscapes: /NO_BACKSLASH_ESCAPES/i.test(String(info?.sqlMode ?? '')) };
+    account = parseCurrentUser(String(info?.currentUser ?? ''));
+  } catch (error) {
+    await close();
+    throw classifyMysqlError(error, {
+      target,
+      who,
+      phase: 'statement',
+      what: 'read the server version',
+      signal,
+    });
+  }
+  const named = `${describeServer(server)} at ${host}:${port}`;
+  const whoAmI = formatAccount(account);
+  return {
+    server,
+    account,
+    async query(sql, what) {
+      try {
+        return await run(sql);
+      } catch (error) {
+        throw classifyMysqlError(error, { target: named, who: whoAmI, phase: 'statement', what, signal });
+      }
+    },
+    close,
+  };
+};

@@ -1,0 +1,4 @@
+export { connectMysql } from './client.js';
+export { createMysqlRotator, type MysqlRotatorOptions, mysqlRotator } from './rotator.js';
+export type { MysqlLogin, MysqlSecret, Strategy } from './secret.js';
+export type { Connect, ConnectOptions, MysqlSession } from './session.js';

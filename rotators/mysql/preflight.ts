@@ -1,0 +1,357 @@
+/**
+ * preflight: read-only checks of everything a rotation will need, one line each with a fix. Nothing
+ * here changes the server: logins, SELECTs and SHOW statements only.
+ */
+import {
+  AuthenticationFailedError,
+  InvalidSecretError,
+  PermissionDeniedError,
+  RotorError,
+  TargetUnreachableError,
+  UnsupportedError,
+  VerificationFailedError,
+} from '../errors.js';
+import type { PreflightCheck, PreflightRequest } from '../types.js';
+import { alternateOf, userNameLimit } from './alternating.js';
+import type { MysqlLogin, MysqlSecret } from './secret.js';
+import type { MysqlSession } from './session.js';
+import {
+  describeServer,
+  dualPasswordState,
+  dualPasswordSupport,
+  formatAccount,
+  minimumSupport,
+  parseAuthMethods,
+  sameAccount,
+  selectAccount,
+  selectGlobalPriv,
+  showGrants,
+} from './sql.js';
+
+export interface PreflightContext extends PreflightRequest<MysqlSecret> {
+  connect(
+    timing: Pick<PreflightRequest<MysqlSecret>, 'signal' | 'deadline'>,
+    who: MysqlLogin,
+    database?: string,
+  ): Promise<MysqlSession>;
+  masterLogin(secret: MysqlSecret): Promise<MysqlLogin>;
+}
+
+/** What a failure means for the operator. */
+function fixFor(error: unknown, whose: string): string {
+  if (error instanceof InvalidSecretError) return `Correct the field "${error.field}" of the ${whose}.`;
+  if (error instanceof AuthenticationFailedError) {
+    return `Make the ${whose}'s username, password (and accountHost) match an account on the server, or reset that account's password to the secret's.`;
+  }
+  if (error instanceof TargetUnreachableError) {
+    return error.reason === 'tls'
+      ? 'Set tlsCa to the CA that signed the server certificate (RDS bundles are built in), tlsServerName to the name it carries, or ssl false / tlsMode "disable" to allow plaintext deliberately.'
+      : 'Check host and port, and that the rotation function can reach the server (subnets, security groups, network ACLs).';
+  }
+  if (error instanceof PermissionDeniedError)
+    return `Grant the ${whose}'s account the privilege named in the detail.`;
+  return 'See the detail; the server refused or failed the check.';
+}
+
+function describeError(error: unknown): string {
+  return error instanceof RotorError ? error.detail : 'unexpected failure';
+}
+
+/** Global privileges of the session's user and its active roles, from SHOW GRANTS. */
+async function globalPrivileges(
+  session: MysqlSession,
+): Promise<{ has(privilege: string): boolean; grantOption: boolean }> {
+  const rows = await session.query('SHOW GRANTS', 'read its own grants');
+  const privileges = new Set<string>();
+  let grantOption = false;
+  for (const row of rows) {
+    const line = String(Object.values(row)[0] ?? '');
+    const match = /^GRANT (.+?) ON \*\.\* TO (.*)$/.exec(line);
+    if (match === null) continue;
+    for (const privilege of (match[1] as string).split(',')) privileges.add(privilege.trim().toUpperCase());
+    if (/ WITH GRANT OPTION\b/.test(match[2] as string)) grantOption = true;
+  }
+  return {
+    has: (privilege) => privileges.has('ALL PRIVILEGES') || privileges.has(privilege),
+    grantOption,
+  };
+}
+
+/** Whether a SELECT / SHOW works for this session (privilege probe without changing anything). */
+async function canRun(
+  session: MysqlSession,
+  sql: string,
+  what: string,
+): Promise<{ ok: boolean; rows: number; detail: string }> {
+  try {
+    const rows = await session.query(sql, what);
+    return { ok: true, rows: rows.length, detail: 'allowed' };
+  } catch (error) {
+    return { ok: false, rows: 0, detail: describeError(error) };
+  }
+}
+
+function tlsDetail(secret: MysqlLogin): string {
+  return secret.tls.mode === 'disable' ? 'plaintext (the secret disables TLS)' : `TLS (${secret.tls.mode})`;
+}
+
+export async function runPreflight(context: PreflightContext): Promise<PreflightCheck[]> {
+  const { current } = context;
+  const checks: PreflightCheck[] = [];
+  const check = (name: string, ok: boolean, detail: string, fix?: string) =>
+    checks.push({ name, ok, detail, ...(ok || fix === undefined ? {} : { fix }) });
+  const account = formatAccount(current.account);
+
+  check(
+    'secret',
+    true,
+    `engine ${current.engine}, strategy ${current.strategy}, account ${account} at ${current.host}:${current.port} over ${tlsDetail(current)}`,
+  );
+
+  // The account itself, as clients will log in.
+  let session: MysqlSession | undefined;
+  try {
+    session = await context.connect(context, current, current.dbname);
+    check(
+      'login',
+      true,
+      `logged in as ${account} to ${describeServer(session.server)} over ${tlsDetail(current)}`,
+    );
+  } catch (error) {
+    check('login', false, describeError(error), fixFor(error, 'secret'));
+  }
+  const dualSelf = current.strategy === 'dual-password' && current.masterarn === undefined;
+  try {
+    if (session !== undefined) {
+      const identityOk = sameAccount(session.account, current.account);
+      check(
+        'identity',
+        identityOk,
+        `CURRENT_USER() is ${formatAccount(session.account)}`,
+        `Another account matches this login first (anonymous, or a more specific host): drop it or set accountHost to ${session.account.host}.`,
+      );
+      const minimum = minimumSupport(session.server);
+      check(
+        'server version',
+        minimum.supported,
+        `${describeServer(session.server)}`,
+        `Upgrade the server: rotor needs ${minimum.requirement}.`,
+      );
+      if (current.strategy === 'dual-password') {
+        const support = dualPasswordSupport(session.server);
+        check(
+          'dual-password support',
+          support.supported,
+          support.supported
+            ? `${describeServer(session.server)} holds two passwords per account`
+            : `${describeServer(session.server)} cannot hold two passwords per account`,
+          `Upgrade to ${support.requirement}, or use strategy alternating-users.`,
+        );
+      }
+      if (session.server.flavour === 'mariadb') await checkHashesAccepted(session, check);
+      if (dualSelf) await checkDualPrivileges(session, current, check, 'the account itself');
+    }
+  } finally {
+    await session?.close();
+  }
+
+  if (current.masterarn === undefined) {
+    if (current.strategy === 'dual-password') {
+      check('runner', true, `dual-password's ALTER USER runs as ${account} itself (no masterarn)`);
+    }
+    return checks;
+  }
+
+  // The managing user.
+  let master: MysqlLogin;
+  try {
+    master = await context.masterLogin(current);
+  } catch (error) {
+    check('managing user secret', false, describeError(error), fixFor(error, 'masterarn secret'));
+    return checks;
+  }
+  let admin: MysqlSession;
+  try {
+    admin = await context.connect(context, master);
+    check(
+      'managing user login',
+      true,
+      `logged in as ${formatAccount(admin.account)} to ${describeServer(admin.server)} over ${tlsDetail(master)}`,
+    );
+  } catch (error) {
+    check('managing user login', false, describeError(error), fixFor(error, 'masterarn secret'));
+    return checks;
+  }
+  try {
+    if (current.strategy === 'dual-password') {
+      check(
+        'runner',
+        true,
+        `dual-password's ALTER USER runs as the masterarn user ${formatAccount(admin.account)}`,
+      );
+      await checkDualPrivileges(admin, current, check, 'the masterarn user');
+    } else if (current.strategy === 'alternating-users') {
+      await checkAlternating(admin, current, master, check);
+    }
+  } finally {
+    await admin.close();
+  }
+  return checks;
+}
+
+type Check = (name: string, ok: boolean, detail: string, fix?: string) => void;
+
+/** MariaDB refuses hashed passwords while a validation plugin is on and strict_password_validation is set. */
+async function checkHashesAccepted(session: MysqlSession, check: Check): Promise<void> {
+  try {
+    const plugins = await session.query(
+      "SELECT PLUGIN_NAME AS name FROM information_schema.PLUGINS WHERE PLUGIN_TYPE = 'PASSWORD VALIDATION' AND PLUGIN_STATUS = 'ACTIVE'",
+      'list password validation plugins',
+    );
+    const [strict] = await session.query(
+      'SELECT @@GLOBAL.strict_password_validation AS strict',
+      'read strict_password_validation',
+    );
+    const refuses = plugins.length > 0 && Number(strict?.strict) === 1;
+    check(
+      'password hashes accepted',
+      !refuses,
+      refuses
+        ? `password validation (${plugins.map((p) => String(p.name)).join(', ')}) with strict_password_validation refuses hashed passwords`
+        : 'the server accepts mysql_native_password hashes (rotor never sends a plaintext password to MariaDB)',
+      'Set strict_password_validation=OFF: rotor sends only hashes so that no plaintext password reaches the server logs, and hashes cannot be validated.',
+    );
+  } catch (error) {
+    check('password hashes accepted', false, describeError(error), 'See the detail.');
+  }
+}
+
+async function checkDualPrivileges(
+  session: MysqlSession,
+  current: MysqlSecret,
+  check: Check,
+  who: string,
+): Promise<void> {
+  const grants = await globalPrivileges(session).catch(() => undefined);
+  const self = current.masterarn === undefined;
+  if (session.server.flavour === 'mariadb') {
+    check(
+      'privilege CREATE USER',
+      grants?.has('CREATE USER') ?? false,
+      `${who} ${grants?.has('CREATE USER') ? 'has' : 'lacks'} CREATE USER (MariaDB's ALTER USER needs it)`,
+      `GRANT CREATE USER ON *.* TO ${formatAccount(session.account)}`,
+    );
+    const read = await canRun(
+      session,
+      selectGlobalPriv(session.server, current.account),
+      'read mysql.global_priv',
+    );
+    check(
+      'read mysql.global_priv',
+      read.ok && read.rows === 1,
+      read.ok
+        ? read.rows === 1
+          ? `${who} can read how ${formatAccount(current.account)} authenticates (to make replays no-ops)`
+          : `the account ${formatAccount(current.account)} does not exist`
+        : read.detail,
+      `GRANT SELECT ON mysql.global_priv TO ${formatAccount(session.account)}`,
+    );
+    if (read.ok && read.rows === 1) {
+      const rows = await session.query(
+        selectGlobalPriv(session.server, current.account),
+        'read mysql.global_priv',
+      );
+      // The state is computed with the current password twice: only "foreign" matters here.
+      const state = dualPasswordState(
+        parseAuthMethods(rows[0]?.Priv ?? {}),
+        current.password,
+        current.password,
+      );
+      check(
+        'authentication methods',
+        state !== 'foreign',
+        state === 'foreign'
+          ? `${formatAccount(current.account)} also authenticates with a method other than mysql_native_password, which dual-password would remove`
+          : `${formatAccount(current.account)} authenticates with mysql_native_password only`,
+        'Use single-user or alternating-users for this account, or drop its other authentication methods.',
+      );
+    }
+    return;
+  }
+  const privilege = self ? 'APPLICATION_PASSWORD_ADMIN' : 'CREATE USER';
+  const ok = (grants?.has(privilege) ?? false) || (grants?.has('CREATE USER') ?? false);
+  check(
+    `privilege ${privilege}`,
+    ok,
+    `${who} ${ok ? 'has' : 'lacks'} ${privilege} (RETAIN CURRENT PASSWORD needs it)`,
+    `GRANT ${privilege} ON *.* TO ${formatAccount(session.account)}`,
+  );
+}
+
+async function checkAlternating(
+  admin: MysqlSession,
+  current: MysqlSecret,
+  master: MysqlLogin,
+  check: Check,
+): Promise<void> {
+  const grants = await globalPrivileges(admin).catch(() => undefined);
+  const who = formatAccount(admin.account);
+  check(
+    'privilege CREATE USER',
+    grants?.has('CREATE USER') ?? false,
+    `the masterarn user ${grants?.has('CREATE USER') ? 'has' : 'lacks'} CREATE USER`,
+    `GRANT CREATE USER ON *.* TO ${who}`,
+  );
+  check(
+    'privilege GRANT OPTION',
+    grants?.grantOption ?? false,
+    grants?.grantOption
+      ? 'the masterarn user holds global privileges WITH GRANT OPTION (it must also hold every privilege it copies)'
+      : 'the masterarn user has no global privilege WITH GRANT OPTION',
+    `Grant the masterarn user the application's privileges WITH GRANT OPTION (and its roles WITH ADMIN OPTION).`,
+  );
+  const grantsRead = await canRun(admin, showGrants(current.account), 'read the grants of the account');
+  check(
+    'read grants',
+    grantsRead.ok,
+    grantsRead.ok
+      ? `the masterarn user can read the grants of ${formatAccount(current.account)}`
+      : grantsRead.detail,
+    `GRANT SELECT ON mysql.* TO ${who}`,
+  );
+  const accountRead = await canRun(admin, selectAccount(admin.server, current.account), 'read mysql.user');
+  check(
+    'read mysql.user',
+    accountRead.ok && accountRead.rows === 1,
+    accountRead.ok
+      ? accountRead.rows === 1
+        ? `the masterarn user can read the TLS requirement and limits of ${formatAccount(current.account)}`
+        : `the account ${formatAccount(current.account)} does not exist`
+      : accountRead.detail,
+    `GRANT SELECT ON mysql.* TO ${who}`,
+  );
+  try {
+    const limit = await userNameLimit(admin);
+    const other = alternateOf(current, limit).user;
+    const clash = other === master.username;
+    check(
+      'alternate account',
+      !clash,
+      clash
+        ? `the alternate account "${other}" is the masterarn user`
+        : `rotates between ${formatAccount(current.account)} and ${formatAccount({ user: other, host: current.account.host })} (user names up to ${limit} characters)`,
+      'Use a managing user that is neither the application account nor its clone.',
+    );
+  } catch (error) {
+    const known =
+      error instanceof InvalidSecretError ||
+      error instanceof UnsupportedError ||
+      error instanceof VerificationFailedError;
+    check(
+      'alternate account',
+      false,
+      describeError(error),
+      known ? fixFor(error, 'secret') : 'See the detail.',
+    );
+  }
+}

@@ -1,0 +1,374 @@
+/**
+ * The MySQL / MariaDB rotator: one password per secret, three strategies.
+ *
+ * - `single-user`: the account changes its own password (no privilege needed). Between setSecret
+ *   and finishSecret only the pending password logs in: clients holding AWSCURRENT fail until they
+ *   re-read the secret. Pick it when the application retries on authentication errors.
+ * - `dual-password`: the account accepts the pending and the current password from setSecret on;
+ *   the password before those stops at the next rotation. Zero downtime with one account. MariaDB
+ *   10.4+ (`IDENTIFIED VIA ... OR ...`) or MySQL 8.0.14+ (`RETAIN CURRENT PASSWORD`).
+ * - `alternating-users`: the managing user (`masterarn`) keeps a second account (`<name>_clone`)
+ *   with the same access; each rotation moves the secret to the other account, whose password
+ *   changes, so AWSCURRENT and AWSPREVIOUS both keep working.
+ *
+ * Who runs dual-password's ALTER USER: the `masterarn` user when the secret names one, else the
+ * account itself. It is decided by the secret, not by probing privileges, so preflight checks the
+ * exact account that will act and a revoked privilege fails loudly instead of silently switching
+ * identities. The acting account needs CREATE USER (MariaDB, or MySQL for another account) or
+ * APPLICATION_PASSWORD_ADMIN (MySQL, own account), and on MariaDB SELECT on mysql.global_priv.
+ *
+ * Passwords reach MariaDB only as mysql_native_password hashes computed here; MySQL gets the
+ * statements it rewrites before logging (see ./sql.ts). Every login goes over TLS, verified with
+ * the host name, unless the secret says plaintext (../tls.ts).
+ *
+ * Exercised for real: MariaDB 10.11 (every strategy, TLS on a throwaway server). MySQL 8's
+ * statements (RETAIN CURRENT PASSWORD, REPLACE, default roles, plugins) are unit-tested for their
+ * exact text and decision logic only: no MySQL server was available.
+ */
+import {
+  AuthenticationFailedError,
+  InvalidSecretError,
+  RotorError,
+  UnsupportedError,
+  VerificationFailedError,
+} from '../errors.js';
+import type { ApplyRequest, RequestBase, Rotator } from '../types.js';
+import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';
+import { connectMysql } from './client.js';
+import { runPreflight } from './preflight.js';
+import { ENGINES, type MysqlLogin, type MysqlSecret, parseMasterSecret, parseMysqlSecret } from './secret.js';
+import type { Connect, MysqlSession } from './session.js';
+import {
+  changeOwnPassword,
+  describeServer,
+  dualPasswordState,
+  dualPasswordSupport,
+  formatAccount,
+  minimumSupport,
+  parseAuthMethods,
+  sameAccount,
+  selectGlobalPriv,
+  setDualPassword,
+} from './sql.js';
+
+export interface MysqlRotatorOptions {
+  /** The driver connection (tests record statements with their own). */
+  connect?: Connect;
+}
+
+type Timing = Pick<RequestBase, 'signal' | 'deadline'>;
+
+/** Which version a login used, for messages and for "already applied" decisions. */
+type Used = 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
+
+/**
+ * MySQL's validate_password (MEDIUM, the usual setting) and MariaDB's simple_password_check want a
+ * character that is neither letter nor digit; the generator guarantees upper, lower and digit only.
+ * A value the server refuses would be stored by createSecret and fail every retry of setSecret.
+ */
+function passwordWithSymbol(generate: () => string): string {
+  let password = generate();
+  for (let attempt = 0; attempt < 20 && !/[^A-Za-z0-9]/.test(password); attempt++) password = generate();
+  return password;
+}
+
+/** single-user and dual-password change a password, never who the secret is. */
+function assertSameIdentity(current: MysqlSecret, pending: MysqlSecret, strategy: string): void {
+  const fields: [string, unknown, unknown][] = [
+    ['username', current.username, pending.username],
+    ['host', current.host, pending.host],
+    ['accountHost', current.account.host, pending.account.host],
+  ];
+  for (const [field, a, b] of fields) {
+    if (a !== b)
+      throw new InvalidSecretError(field, `must equal AWSCURRENT's for strategy ${strategy}`, 'AWSPENDING');
+  }
+}
+
+/** The login the session landed on must be the secret's account (an anonymous or more specific one can shadow it). */
+function assertIdentity(session: MysqlSession, expected: MysqlLogin['account'], label: Used): void {
+  if (!sameAccount(session.account, expected)) {
+    throw new VerificationFailedError(
+      `the ${label} credentials log in as ${formatAccount(session.account)}, not as ${formatAccount(expected)}: another account (anonymous, or with a more specific host) matches this login first`,
+    );
+  }
+}
+
+export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
+  const connect = options.connect ?? connectMysql;
+
+  const login = (timing: Timing, who: MysqlLogin, database?: string): Promise<MysqlSession> =>
+    connect({
+      host: who.host,
+      port: who.port,
+      user: who.username,
+      password: who.password,
+      tls: who.tls,
+      signal: timing.signal,
+      deadline: timing.deadline,
+      ...(database === undefined ? {} : { database }),
+    });
+
+  async function masterLogin(
+    request: Pick<RequestBase, 'fetchRelated'>,
+    secret: MysqlSecret,
+  ): Promise<MysqlLogin> {
+    if (secret.masterarn === undefined) {
+      throw new InvalidSecretError('masterarn', `is required for strategy ${secret.strategy}`, 'AWSCURRENT');
+    }
+    return parseMasterSecret(await request.fetchRelated(secret.masterarn), secret);
+  }
+
+  /**
+   * Logs in as the account with AWSCURRENT, else AWSPENDING (the change was already made), else
+   * AWSPREVIOUS (AWSCURRENT never reached the server). Current first: every refused login counts
+   * towards MariaDB's max_password_errors and MySQL's FAILED_LOGIN_ATTEMPTS, which lock the
+   * account for every client. Only refusals fall through; a network error stops at once.
+   */
+  async function loginAsAccount(
+    request: ApplyRequest<MysqlSecret>,
+  ): Promise<{ session: MysqlSession; used: Used; password: string }> {
+    const candidates: [Used, () => Promise<MysqlSecret | undefined>][] = [
+      ['AWSCURRENT', async () => request.current],
+      ['AWSPENDING', async () => request.pending],
+      ['AWSPREVIOUS', request.previous],
+    ];
+    const tried = new Set<string>();
+    for (const [used, read] of candidates) {
+      const secret = await read();
+      if (secret === undefined || tried.has(secret.password)) continue;
+      if (!sameAccount(secret.account, request.current.account)) continue;
+      tried.add(secret.password);
+      try {
+        const session = await login(request, { ...request.current, password: secret.password });
+        return { session, used, password: secret.password };
+      } catch (error) {
+        if (!(error instanceof AuthenticationFailedError)) throw error;
+      }
+    }
+    throw new AuthenticationFailedError(
+      `none of AWSCURRENT, AWSPENDING and AWSPREVIOUS log in as ${formatAccount(request.current.account)} at ${request.current.host}:${request.current.port}`,
+    );
+  }
+
+  /** Whether `secret` logs in as its account; refusals are `false`, anything else throws. */
+  async function logsIn(timing: Timing, secret: MysqlSecret): Promise<boolean> {
+    let session: MysqlSession;
+    try {
+      session = await login(timing, secret);
+    } catch (error) {
+      if (error instanceof AuthenticationFailedError) return false;
+      throw error;
+    }
+    try {
+      assertIdentity(session, secret.account, 'AWSPENDING');
+      return true;
+    } finally {
+      await session.close();
+    }
+  }
+
+  function assertServerSupported(session: MysqlSession): void {
+    const minimum = minimumSupport(session.server);
+    if (!minimum.supported) {
+      throw new UnsupportedError(
+        `${describeServer(session.server)} is too old: rotor needs ${minimum.requirement}`,
+      );
+    }
+  }
+
+  /** single-user: the account sets its own password. */
+  async function applySingleUser(request: ApplyRequest<MysqlSecret>): Promise<void> {
+    const { current, pending } = request;
+    assertSameIdentity(current, pending, 'single-user');
+    const { session, used, password } = await loginAsAccount(request);
+    try {
+      assertIdentity(session, current.account, used);
+      // Logging in with the pending password means the change was made by an earlier attempt.
+      if (used === 'AWSPENDING') return;
+      assertServerSupported(session);
+      await session.query(
+        changeOwnPassword(session.server, {
+          account: current.account,
+          newPassword: pending.password,
+          loginPassword: password,
+        }),
+        `change the password of ${formatAccount(current.account)}`,
+      );
+    } finally {
+      await session.close();
+    }
+  }
+
+  /** dual-password: new password first, AWSCURRENT's second, the one before dropped. */
+  async function applyDualPassword(request: ApplyRequest<MysqlSecret>): Promise<void> {
+    const { current, pending } = request;
+    assertSameIdentity(current, pending, 'dual-password');
+    const self = current.masterarn === undefined;
+    let session: MysqlSession;
+    let used: Used | undefined;
+    if (self) {
+      ({ session, used } = await loginAsAccount(request));
+    } else {
+      session = await login(request, await masterLogin(request, current));
+    }
+    try {
+      if (self) assertIdentity(session, current.account, used ?? 'AWSCURRENT');
+      const { server } = session;
+      const support = dualPasswordSupport(server);
+      if (!support.supported) {
+        throw new UnsupportedError(
+          `${describeServer(server)} cannot hold two passwords per account: dual-password needs ${support.requirement}`,
+        );
+      }
+      const what = `give ${formatAccount(current.account)} the pending and the current password`;
+      if (server.flavour === 'mariadb') {
+        // The account's methods decide: equal to (pending, current) means a replay after the change.
+        const rows = await session.query(
+          selectGlobalPriv(server, current.account),
+          `read the authentication of ${formatAccount(current.account)}`,
+        );
+        const priv = rows[0]?.Priv;
+        if (priv === undefined) {
+          throw new AuthenticationFailedError(`the account ${formatAccount(current.account)} does not exist`);
+        }
+        const state = dualPasswordState(parseAuthMethods(priv), pending.password, current.password);
+        if (state === 'applied') return;
+        if (state === 'foreign') {
+          throw new UnsupportedError(
+            `${formatAccount(current.account)} also authenticates with a method other than mysql_native_password; dual-password would remove it`,
+          );
+        }
+      } else {
+        // RETAIN CURRENT PASSWORD keeps whatever is primary. After a successful run the primary
+        // is the pending password, and a replay would retain it and drop AWSCURRENT's: run it
+        // only while the pending password does not log in.
+        if (used === 'AWSPENDING' || (await logsIn(request, pending))) return;
+      }
+      await session.query(
+        setDualPassword(server, {
+          account: current.account,
+          newPassword: pending.password,
+          currentPassword: current.password,
+          self,
+        }),
+        what,
+      );
+    } finally {
+      await session.close();
+    }
+  }
+
+  return {
+    engines: ENGINES,
+
+    parse: ({ value, label }) => parseMysqlSecret(value, label),
+
+    strategy: (secret) => secret.strategy,
+
+    /**
+     * A new password on the same account (single-user, dual-password) or on the other account
+     * (alternating-users: the managing user reads the server's user-name limit to name the clone).
+     * Mints nothing: calling it again for the same token only draws another password.
+     */
+    async createPending({ current, currentValue, generatePassword, ...request }) {
+      const password = passwordWithSymbol(generatePassword);
+      if (current.strategy !== 'alternating-users') return { pending: { ...currentValue, password } };
+      const session = await login(request, await masterLogin(request, current));
+      let alternate: { user: string; primaryUsername?: string };
+      try {
+        alternate = alternateOf(current, await userNameLimit(session));
+      } finally {
+        await session.close();
+      }
+      return {
+        pending: {
+          ...currentValue,
+          username: alternate.user,
+          password,
+          ...(alternate.primaryUsername === undefined ? {} : { primaryUsername: alternate.primaryUsername }),
+        },
+      };
+    },
+
+    /**
+     * Makes the pending password log in; AWSCURRENT keeps working except in single-user. Succeeds
+     * without change when already applied (single-user: the pending password logs in; dual-password:
+     * the account already holds exactly the pending and current passwords, or on MySQL the pending
+     * one logs in; alternating-users: password set again, grants rewritten only if they differ).
+     */
+    async apply(request) {
+      switch (request.current.strategy) {
+        case 'single-user':
+          return applySingleUser(request);
+        case 'dual-password':
+          return applyDualPassword(request);
+        case 'alternating-users': {
+          const master = await masterLogin(request, request.current);
+          for (const field of ['host', 'port'] as const) {
+            if (request.current[field] !== request.pending[field]) {
+              throw new InvalidSecretError(field, "must equal AWSCURRENT's", 'AWSPENDING');
+            }
+          }
+          if (request.current.account.host !== request.pending.account.host) {
+            throw new InvalidSecretError('accountHost', "must equal AWSCURRENT's", 'AWSPENDING');
+          }
+          const session = await login(request, master);
+          try {
+            assertServerSupported(session);
+            await applyAlternating({
+              session,
+              current: request.current,
+              pending: request.pending,
+              masterUser: master.username,
+              loginAsTarget: () => login(request, request.pending),
+            });
+          } finally {
+            await session.close();
+          }
+          return;
+        }
+      }
+    },
+
+    /**
+     * Logs in with the pending credentials (opening `dbname` when set), checks CURRENT_USER() is
+     * the secret's account and runs the probe query in a READ ONLY transaction rolled back after.
+     * Changes nothing.
+     */
+    async test({ pending, ...request }) {
+      const session = await login(request, pending, pending.dbname);
+      try {
+        assertIdentity(session, pending.account, 'AWSPENDING');
+        if (pending.probeQuery !== undefined) {
+          await session.query('START TRANSACTION READ ONLY', 'start a read-only transaction');
+          try {
+            await session.query(pending.probeQuery, 'run the probe query');
+          } catch (error) {
+            const reason = error instanceof RotorError ? error.detail : 'it failed';
+            throw new VerificationFailedError(`the probe query failed: ${reason}`, {
+              ...(error instanceof RotorError ? { cause: error } : {}),
+            });
+          } finally {
+            await session.query('ROLLBACK', 'end the read-only transaction').catch(() => undefined);
+          }
+        }
+      } finally {
+        await session.close();
+      }
+      return undefined;
+    },
+
+    /** Read-only checks of what a rotation will need; one line per check, each with a fix. */
+    async preflight(request) {
+      return runPreflight({
+        ...request,
+        connect: login,
+        masterLogin: (secret) => masterLogin(request, secret),
+      });
+    },
+  } satisfies Rotator<MysqlSecret>;
+}
+
+/** The rotator with the mysql2 driver. */
+export const mysqlRotator = createMysqlRotator();

@@ -1,0 +1,192 @@
+/**
+ * The MySQL / MariaDB secret: the keys RDS and AWS's rotation templates use, plus rotor's own.
+ *
+ * - `engine`: `mysql` | `aurora-mysql` | `mariadb`; `host`; `port` (number or numeric string,
+ *   default 3306); `username`; `password`; `dbname` (optional: testSecret opens it when given).
+ * - `accountHost`: the host part of the account, default `%` (`'app'@'10.0.%'`, `'app'@'localhost'`).
+ * - `masterarn`: ARN or name of the secret of a managing user. Its `host` / `port` / TLS keys
+ *   default to this secret's.
+ * - `strategy`: `single-user` | `alternating-users` | `dual-password`; default `alternating-users`
+ *   when `masterarn` is set, else `single-user`.
+ * - `probeQuery`: a read-only query testSecret runs, in a READ ONLY transaction rolled back after.
+ * - `primaryUsername`: written by alternating-users when the clone's name had to be truncated to
+ *   the server's limit, so that the next rotation finds the way back.
+ * - TLS: `ssl`, `tlsMode`, `tlsCa`, `tlsServerName` (see ../tls.ts).
+ *
+ * Unknown keys are allowed (applications keep their own there); the rotator builds the pending value
+ * from the stored JSON, so neither they nor the representation of known keys change.
+ */
+import * as v from 'valibot';
+import { InvalidSecretError } from '../errors.js';
+import { hostSchema, parseSecret, portSchema, secretRefSchema } from '../schema.js';
+import { resolveTls, type TlsSettings, tlsEntries } from '../tls.js';
+import { type Account, isReadOnlyProbe } from './sql.js';
+
+export const ENGINES = ['mysql', 'aurora-mysql', 'mariadb'] as const;
+export const STRATEGIES = ['single-user', 'alternating-users', 'dual-password'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+export const DEFAULT_PORT = 3306;
+export const ANY_HOST = '%';
+/** MariaDB's column is 128 characters wide; the server's own limit is checked when it matters. */
+const MAX_USER_NAME = 128;
+const MAX_HOST_NAME = 255;
+
+/**
+ * Characters the server stores in account names: the Basic Multilingual Plane without NUL
+ * (identifiers cannot hold supplementary characters or NUL).
+ */
+const storable = (text: string) => !/[\0\uD800-\uDFFF]/.test(text);
+
+const userNameSchema = v.pipe(
+  v.string(),
+  v.check(
+    (name) => name.length > 0 && name.length <= MAX_USER_NAME && storable(name),
+    `must be a user name of 1 to ${MAX_USER_NAME} characters, without NUL or characters outside the Basic Multilingual Plane`,
+  ),
+);
+
+const accountHostSchema = v.pipe(
+  v.string(),
+  v.check(
+    (host) => host.length > 0 && host.length <= MAX_HOST_NAME && storable(host) && !host.includes('@'),
+    `must be an account host part of 1 to ${MAX_HOST_NAME} characters (e.g. %, localhost, 10.0.%), without @ or NUL`,
+  ),
+);
+
+const passwordSchema = v.pipe(
+  v.string(),
+  v.check(
+    (password) => password.length > 0 && !password.includes('\0'),
+    'must be a non-empty string without NUL characters',
+  ),
+);
+
+const tlsServerNameSchema = v.optional(
+  v.pipe(
+    v.string(),
+    v.check(
+      (name) => /^[A-Za-z0-9.-]{1,253}$/.test(name) && !/^[\d.]+$/.test(name),
+      'must be a DNS name (the MySQL driver verifies an IP address only as the host it dials)',
+    ),
+  ),
+);
+
+const MysqlSecretSchema = v.looseObject({
+  engine: v.picklist(ENGINES, `must be one of ${ENGINES.join(', ')}`),
+  host: hostSchema,
+  port: v.optional(portSchema, DEFAULT_PORT),
+  username: userNameSchema,
+  password: passwordSchema,
+  dbname: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (name) => name.length > 0 && name.length <= 64 && storable(name),
+        'must be a database name of 1 to 64 characters',
+      ),
+    ),
+  ),
+  accountHost: v.optional(accountHostSchema),
+  masterarn: v.optional(secretRefSchema),
+  strategy: v.optional(v.picklist(STRATEGIES, `must be one of ${STRATEGIES.join(', ')}`)),
+  probeQuery: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (query) => query.length <= 10_000 && isReadOnlyProbe(query),
+        'must be one read-only statement (SELECT, SHOW, WITH, VALUES, TABLE, DESCRIBE) of at most 10000 characters, without executable comments or INTO OUTFILE',
+      ),
+    ),
+  ),
+  primaryUsername: v.optional(userNameSchema),
+  ...tlsEntries,
+  tlsServerName: tlsServerNameSchema,
+});
+
+/** What a login needs. */
+export interface MysqlLogin {
+  host: string;
+  port: number;
+  username: string;
+  password: string;
+  /** The account the login must land on. */
+  account: Account;
+  tls: TlsSettings;
+}
+
+export interface MysqlSecret extends MysqlLogin {
+  engine: (typeof ENGINES)[number];
+  dbname?: string;
+  masterarn?: string;
+  strategy: Strategy;
+  probeQuery?: string;
+  primaryUsername?: string;
+}
+
+export function parseMysqlSecret(value: unknown, label: string): MysqlSecret {
+  const parsed = parseSecret(MysqlSecretSchema, value, label);
+  const strategy: Strategy =
+    parsed.strategy ?? (parsed.masterarn === undefined ? 'single-user' : 'alternating-users');
+  if (strategy === 'alternating-users' && parsed.masterarn === undefined) {
+    throw new InvalidSecretError(
+      'masterarn',
+      'is required for strategy alternating-users (the managing user creates and updates the other account)',
+      label,
+    );
+  }
+  return {
+    engine: parsed.engine,
+    host: parsed.host,
+    port: parsed.port,
+    username: parsed.username,
+    password: parsed.password,
+    account: { user: parsed.username, host: parsed.accountHost ?? ANY_HOST },
+    tls: resolveTls(parsed),
+    strategy,
+    ...(parsed.dbname === undefined ? {} : { dbname: parsed.dbname }),
+    ...(parsed.masterarn === undefined ? {} : { masterarn: parsed.masterarn }),
+    ...(parsed.probeQuery === undefined ? {} : { probeQuery: parsed.probeQuery }),
+    ...(parsed.primaryUsername === undefined ? {} : { primaryUsername: parsed.primaryUsername }),
+  };
+}
+
+/** The managing user's secret: credentials, and where to log in when they differ from the rotated secret's. */
+const MasterSecretSchema = v.looseObject({
+  username: userNameSchema,
+  password: passwordSchema,
+  host: v.optional(hostSchema),
+  port: v.optional(portSchema),
+  accountHost: v.optional(accountHostSchema),
+  ...tlsEntries,
+  tlsServerName: tlsServerNameSchema,
+});
+
+export const MASTER_LABEL = 'masterarn secret';
+
+/**
+ * Parses the managing user's secret (the text `fetchRelated` returned). Host, port and TLS default
+ * to the rotated secret's: RDS-managed master secrets hold only a username and password.
+ */
+export function parseMasterSecret(text: string, of: MysqlSecret): MysqlLogin {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new InvalidSecretError('(json)', 'is not valid JSON', MASTER_LABEL);
+  }
+  const master = parseSecret(MasterSecretSchema, json, MASTER_LABEL);
+  const ownTls =
+    master.ssl !== undefined ||
+    master.tlsMode !== undefined ||
+    master.tlsCa !== undefined ||
+    master.tlsServerName !== undefined;
+  return {
+    host: master.host ?? of.host,
+    port: master.port ?? of.port,
+    username: master.username,
+    password: master.password,
+    account: { user: master.username, host: master.accountHost ?? ANY_HOST },
+    tls: ownTls ? resolveTls(master) : of.tls,
+  };
+}

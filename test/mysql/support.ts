@@ -1,0 +1,187 @@
+/**
+ * Shared fixtures of the MySQL / MariaDB suites: the machine's MariaDB with uniquely named test
+ * accounts (dropped afterwards), a managing account with exactly the privileges the strategies
+ * need, independent login checks (mysql2 directly, not the rotator's client) and rotator requests.
+ */
+import { randomUUID } from 'node:crypto';
+import { createConnection } from 'mysql2/promise';
+import { generatePassword, resolvePolicy } from '../../handlers/password.js';
+import { connectAdmin, MACHINE_HOST, MACHINE_PORT, type MysqlAdmin, uniqueName } from '../../local/mysql.js';
+import type { Step } from '../../rotators/errors.js';
+import type { Account } from '../../rotators/mysql/sql.js';
+import type { RequestBase } from '../../rotators/types.js';
+
+/** The suites run unless ROTOR_TEST_ENGINES is set and lists neither mysql nor mariadb. */
+export const skipMysql = (() => {
+  const engines = process.env.ROTOR_TEST_ENGINES;
+  if (engines === undefined) return false;
+  const listed = engines.split(/[\s,]+/);
+  return !listed.includes('mysql') && !listed.includes('mariadb');
+})();
+
+export const MASTER_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rotor/mysql-master-AbCdEf';
+
+/** A password as the step machine generates them. */
+export function newPassword(): string {
+  return generatePassword(resolvePolicy());
+}
+
+export function rotatorRequest(step: Step, related: Readonly<Record<string, string>> = {}): RequestBase {
+  return {
+    signal: AbortSignal.timeout(30_000),
+    deadline: Date.now() + 30_000,
+    token: randomUUID(),
+    step,
+    fetchRelated: async (id) => {
+      const value = related[id];
+      if (value === undefined) throw new Error(`no related secret ${id} in this test`);
+      return value;
+    },
+  };
+}
+
+export interface LoginTarget {
+  host?: string;
+  port?: number;
+  username: string;
+  password: string;
+}
+
+/** CURRENT_USER() after logging in over TCP without TLS, or `undefined` when the login is refused. */
+export async function loginAs(target: LoginTarget): Promise<string | undefined> {
+  let connection: Awaited<ReturnType<typeof createConnection>>;
+  try {
+    connection = await createConnection({
+      host: target.host ?? MACHINE_HOST,
+      port: target.port ?? MACHINE_PORT,
+      user: target.username,
+      password: target.password,
+      charset: 'utf8mb4_general_ci',
+    });
+  } catch (error) {
+    if ((error as { errno?: number }).errno === 1045) return undefined;
+    throw error;
+  }
+  try {
+    const [rows] = await connection.query('SELECT CURRENT_USER() AS me');
+    return String((rows as { me: string }[])[0]?.me);
+  } finally {
+    await connection.end();
+  }
+}
+
+/** Whether a secret value's credentials log in as its account. */
+export async function logsInAsAccount(value: Record<string, unknown>): Promise<boolean> {
+  const username = String(value.username);
+  const me = await loginAs({
+    host: String(value.host),
+    port: Number(value.port ?? MACHINE_PORT),
+    username,
+    password: String(value.password),
+  });
+  return me === `${username}@${String(value.accountHost ?? '%')}`;
+}
+
+export interface AccountSpec {
+  /** Default: a unique `rt_` name. */
+  user?: string;
+  /** Default `%`. */
+  host?: string;
+  /** Statements with `{account}` for the account and `{db}` for the test database. */
+  grants?: readonly string[];
+}
+
+/**
+ * The machine's MariaDB, prepared for one test file: a test database, a managing account, and a
+ * record of every account and role made, dropped by `cleanup`.
+ */
+export class MariadbTestBed {
+  readonly database = uniqueName('rotor_db_');
+  readonly master = { username: uniqueName('rt_master_'), password: newPassword() };
+  readonly accounts: (Account | string)[] = [];
+
+  private constructor(readonly admin: MysqlAdmin) {}
+
+  /**
+   * `masterGrants`: what the managing account holds besides CREATE USER and SELECT on mysql.*:
+   * by default the application privileges the suites use, WITH GRANT OPTION.
+   */
+  static async start(): Promise<MariadbTestBed> {
+    const bed = new MariadbTestBed(await connectAdmin());
+    await bed.admin.query(`CREATE DATABASE \`${bed.database}\``);
+    const master = { user: bed.master.username, host: '%' };
+    bed.accounts.push(master);
+    await bed.admin.createAccount(master, bed.master.password, [
+      'GRANT CREATE USER ON *.* TO {account}',
+      'GRANT SELECT ON mysql.* TO {account}',
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${bed.database}\`.* TO {account} WITH GRANT OPTION`,
+      'GRANT RELOAD, PROCESS ON *.* TO {account} WITH GRANT OPTION',
+    ]);
+    return bed;
+  }
+
+  /** The managing account's secret value (what `masterarn` points at). */
+  masterSecret(): string {
+    return JSON.stringify({ username: this.master.username, password: this.master.password });
+  }
+
+  related(): Record<string, string> {
+    return { [MASTER_ARN]: this.masterSecret() };
+  }
+
+  /** Creates an account (and records its clone for cleanup); returns its account and password. */
+  async account(spec: AccountSpec = {}): Promise<{ account: Account; password: string }> {
+    const account = { user: spec.user ?? uniqueName('rt_'), host: spec.host ?? '%' };
+    const password = newPassword();
+    this.accounts.push(account, { user: `${account.user}_clone`, host: account.host });
+    const grants = (spec.grants ?? ['GRANT SELECT ON `{db}`.* TO {account}']).map((grant) =>
+      grant.replaceAll('{db}', this.database),
+    );
+    await this.admin.createAccount(account, password, grants);
+    return { account, password };
+  }
+
+  /** A secret value for a new account. */
+  async secret(
+    extra: Record<string, unknown> = {},
+    spec: AccountSpec = {},
+  ): Promise<Record<string, unknown>> {
+    const { account, password } = await this.account(spec);
+    return {
+      engine: 'mariadb',
+      host: MACHINE_HOST,
+      port: MACHINE_PORT,
+      username: account.user,
+      password,
+      ...(account.host === '%' ? {} : { accountHost: account.host }),
+      dbname: this.database,
+      ssl: false,
+      ...extra,
+    };
+  }
+
+  /** A role (dropped by cleanup). */
+  async role(grants: readonly string[] = []): Promise<string> {
+    const role = uniqueName('rt_role_');
+    this.accounts.push(role);
+    await this.admin.query(`CREATE ROLE \`${role}\``);
+    for (const grant of grants) {
+      await this.admin.query(grant.replaceAll('{role}', `\`${role}\``).replaceAll('{db}', this.database));
+    }
+    return role;
+  }
+
+  async cleanup(): Promise<void> {
+    await this.admin.drop(...this.accounts);
+    await this.admin.query(`DROP DATABASE IF EXISTS \`${this.database}\``).catch(() => undefined);
+    await this.admin.close();
+  }
+}
+
+/** What `work` rejects with (`undefined` when it resolves), captured at once so no rejection goes unhandled. */
+export function rejection(work: Promise<unknown>): Promise<unknown> {
+  return work.then(
+    () => undefined,
+    (error: unknown) => error,
+  );
+}
