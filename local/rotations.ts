@@ -425,7 +425,11 @@ export class LocalRotations implements RotationDriver {
     const { kind, secretArn, token } = job.request;
     if (kind === 'test') this.options.secretsManager.endConfigurationTest(secretArn, token);
     if (kind === 'rotation' && status === 'succeeded')
-      this.options.secretsManager.finishRotation(secretArn, token, this.options.settings.clearPendingOnSuccess);
+      this.options.secretsManager.finishRotation(
+        secretArn,
+        token,
+        this.options.settings.clearPendingOnSuccess,
+      );
     if (status === 'succeeded')
       this.emit(kind === 'test' ? 'TestRotationSucceeded' : 'RotationSucceeded', job);
     if (status === 'failed') {
