@@ -191,16 +191,24 @@ export class StepMachine {
 
     const currentId = secret.versionOf(CURRENT);
     if (currentId === undefined) throw new VersionNotFoundError('the secret has no AWSCURRENT version');
-    const current = await this.#load(inv, secret.arn, currentId, CURRENT);
-    announce();
 
+    // Each step reads only the versions it needs, so that a cold container makes as few calls as
+    // possible: createSecret and setSecret start from AWSCURRENT, testSecret and finishSecret from
+    // the pending value (setSecret already checked that both name the same engine).
+    let anchor: Loaded;
     let warnings: readonly string[] | undefined;
     switch (event.Step) {
-      case 'createSecret':
-        await this.#createSecret(inv, secret, current);
+      case 'createSecret': {
+        anchor = await this.#load(inv, secret.arn, currentId, CURRENT);
+        announce();
+        await this.#createSecret(inv, secret, anchor);
         break;
+      }
       case 'setSecret': {
+        const current = await this.#load(inv, secret.arn, currentId, CURRENT);
+        anchor = current;
         const pending = await inv.reader.requirePending(secret.arn, token, current);
+        announce();
         await current.rotator.apply({
           ...this.#request(inv),
           current: current.value,
@@ -210,13 +218,16 @@ export class StepMachine {
         break;
       }
       case 'testSecret': {
-        const pending = await inv.reader.requirePending(secret.arn, token, current);
+        const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING);
+        anchor = pending;
+        announce();
+        const current = once(() => inv.reader.loadWith(pending, secret.arn, currentId, CURRENT));
         let response: TestResponse | undefined;
         try {
-          response = await current.rotator.test({
+          response = await pending.rotator.test({
             ...this.#request(inv),
             pending: pending.value,
-            current: async () => current.value,
+            current: async () => (await current()).value,
           });
         } catch (error) {
           await this.#rollback(inv, current, pending, error);
@@ -226,16 +237,23 @@ export class StepMachine {
         break;
       }
       case 'finishSecret': {
-        const pending = await inv.reader.requirePending(secret.arn, token, current);
+        const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING);
+        anchor = pending;
+        announce();
         // Naming the version AWSCURRENT leaves is required, and makes the service label it AWSPREVIOUS.
         await store.promote(secret.arn, token, currentId, inv.signal);
-        await this.#finishHook(inv, secret, pending, current);
+        await this.#finishHook(
+          inv,
+          secret,
+          pending,
+          async () => (await inv.reader.loadWith(pending, secret.arn, currentId, PREVIOUS)).value,
+        );
         break;
       }
     }
     return {
       ...base,
-      engine: current.engine,
+      engine: anchor.engine,
       strategy: inv.strategy ?? '',
       result: 'done',
       ...(warnings && warnings.length > 0 ? { warnings } : {}),
@@ -284,11 +302,20 @@ export class StepMachine {
    * The test failed: where apply replaced the only working credential (single-user), put it back so
    * that AWSCURRENT logs in while the failure is investigated. The test's error is what is reported.
    */
-  async #rollback(inv: Invocation, current: Loaded, pending: Loaded, failure: unknown): Promise<void> {
-    const { rotator } = current;
+  async #rollback(
+    inv: Invocation,
+    current: () => Promise<Loaded>,
+    pending: Loaded,
+    failure: unknown,
+  ): Promise<void> {
+    const { rotator } = pending;
     if (rotator.rollback === undefined) return;
     try {
-      await rotator.rollback({ ...this.#request(inv), current: current.value, pending: pending.value });
+      await rotator.rollback({
+        ...this.#request(inv),
+        current: (await current()).value,
+        pending: pending.value,
+      });
       inv.rolledBack = true;
     } catch (error) {
       inv.rolledBack = false;
@@ -304,15 +331,11 @@ export class StepMachine {
     inv: Invocation,
     secret: SecretDescription,
     promoted: Loaded,
-    previous?: Loaded,
+    previous: () => Promise<unknown> = () => this.#loadPrevious(inv, secret, promoted),
   ): Promise<void> {
     const { rotator } = promoted;
     if (rotator.finish !== undefined) {
-      await rotator.finish({
-        ...this.#request(inv),
-        current: promoted.value,
-        previous: async () => previous?.value ?? (await this.#loadPrevious(inv, secret, promoted)),
-      });
+      await rotator.finish({ ...this.#request(inv), current: promoted.value, previous });
     }
     // The rotation is over: its versions need not stay in this container's memory.
     this.deps.store.cache.forgetSecret(secret.arn);
@@ -329,8 +352,14 @@ export class StepMachine {
   }
 
   /** Loads a version with the invocation's reader and records its engine and strategy. */
-  async #load(inv: Invocation, arn: string, versionId: string, label: string): Promise<Loaded> {
-    const loaded = await inv.reader.load(arn, versionId, label);
+  async #load(
+    inv: Invocation,
+    arn: string,
+    versionId: string,
+    label: string,
+    stage?: string,
+  ): Promise<Loaded> {
+    const loaded = await inv.reader.load(arn, versionId, label, stage);
     inv.engine = loaded.engine;
     inv.strategy = loaded.rotator.strategy(loaded.value);
     return loaded;
@@ -433,4 +462,13 @@ export class StepMachine {
   async #send(events: RotorEvent[]): Promise<void> {
     await this.deps.publisher?.publish(events);
   }
+}
+
+/** Runs `work` at most once, on first call, and shares its promise. */
+function once<T>(work: () => Promise<T>): () => Promise<T> {
+  let result: Promise<T> | undefined;
+  return () => {
+    result ??= work();
+    return result;
+  };
 }

@@ -26,10 +26,28 @@ export class VersionReader {
     private readonly signal: AbortSignal,
   ) {}
 
-  /** Reads a version and parses it with the rotator its `engine` names. */
-  async load(arn: string, versionId: string, label: string): Promise<Loaded> {
-    const text = await this.store.getVersion(arn, versionId, undefined, this.signal);
+  /**
+   * Reads a version and parses it with the rotator its `engine` names. `stage` is passed to
+   * GetSecretValue with the version id (AWSPENDING for the rotation's own version).
+   */
+  async load(arn: string, versionId: string, label: string, stage?: string): Promise<Loaded> {
+    const text = await this.#read(arn, versionId, label, stage);
+    const json = parseJson(text, label);
+    const { engine, rotator } = this.registry.resolve(json, label);
+    return { engine, rotator, raw: json, value: rotator.parse({ value: json, label }) };
+  }
+
+  /** Another version, required, parsed by `anchor`'s rotator (the engine must match). */
+  async loadWith(anchor: Loaded, arn: string, versionId: string, label: string): Promise<Loaded> {
+    return this.parseWith(anchor, await this.#read(arn, versionId, label), label);
+  }
+
+  async #read(arn: string, versionId: string, label: string, stage?: string): Promise<string> {
+    const text = await this.store.getVersion(arn, versionId, stage, this.signal);
     if (text === undefined) {
+      if (stage === PENDING) {
+        throw new VersionNotFoundError('the AWSPENDING version has no value: createSecret has not completed');
+      }
       throw new InvalidSecretError(
         '(value)',
         'is missing: the version must hold a SecretString with JSON',
@@ -37,9 +55,7 @@ export class VersionReader {
       );
     }
     this.scope.addSecretString(text);
-    const json = parseJson(text, label);
-    const { engine, rotator } = this.registry.resolve(json, label);
-    return { engine, rotator, raw: json, value: rotator.parse({ value: json, label }) };
+    return text;
   }
 
   /** The AWSPENDING value stored under `token`, or `undefined` while the version is empty. */
