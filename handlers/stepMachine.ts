@@ -384,8 +384,7 @@ export class StepMachine {
       ...(inv === undefined ? {} : { versionId: inv.event.ClientRequestToken }),
     });
     // Messages are built from names, not values; scrub anyway before anything can print them.
-    rotorError.message = this.deps.redactor.scrub(rotorError.message);
-    return rotorError;
+    return rotorError.scrubbed((text) => this.deps.redactor.scrub(text));
   }
 
   async #succeeded(inv: Invocation, outcome: StepOutcome, startedEvent: Promise<unknown>): Promise<void> {

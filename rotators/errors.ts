@@ -62,6 +62,18 @@ export abstract class RotorError extends Error {
     return this;
   }
 
+  /**
+   * Rewrites every text this error carries (message, detail, stack, and rotor causes) through
+   * `scrub`: the step machine's last line of defence against a value quoted by mistake.
+   */
+  scrubbed(scrub: (text: string) => string): this {
+    this.message = scrub(this.message);
+    (this as { detail: string }).detail = scrub(this.detail);
+    if (this.stack !== undefined) this.stack = scrub(this.stack);
+    if (this.cause instanceof RotorError) this.cause.scrubbed(scrub);
+    return this;
+  }
+
   /** A plain object for events, logs and CLI output. Contains no secret by construction. */
   toJSON(): { name: string; message: string; retryable: boolean } & ErrorContext & Record<string, unknown> {
     return { name: this.name, message: this.message, retryable: this.retryable, ...this.context };

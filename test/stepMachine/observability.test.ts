@@ -3,6 +3,7 @@
  * failures, and no value of any version of a secret reaches a log line, event, metric or error.
  */
 import { randomUUID } from 'node:crypto';
+import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeTarget } from '../../rotators/fake/client.js';
 import { createFakeRotator } from '../../rotators/fake/index.js';
@@ -110,12 +111,28 @@ describe('the canary: no secret value leaves its place', () => {
     const failing = await fixture({ breakTest: true });
     const leaky = await fixture();
     leaky.target.faults.add('leakInError');
+    const thrown: unknown[] = [];
+    const catching = h.stack.registerFunction('catching', async (event, context) => {
+      try {
+        return await h.handler(event, context);
+      } catch (error) {
+        thrown.push(error);
+        throw error;
+      }
+    });
     const stdout = captureStdout();
 
     // Act
     await h.rotate(ok.arn);
     await h.rotate(failing.arn);
-    await h.rotate(leaky.arn);
+    await h.sm.send(
+      new RotateSecretCommand({
+        SecretId: leaky.arn,
+        RotationLambdaARN: catching,
+        RotationRules: { AutomaticallyAfterDays: 30 },
+      }),
+    );
+    await h.stack.idle();
     const token = randomUUID();
     const direct = await h.invoke('createSecret', leaky.arn, token).catch((error: unknown) => error);
     const output = stdout.stop();
@@ -140,7 +157,15 @@ describe('the canary: no secret value leaves its place', () => {
       events: JSON.stringify(h.stack.eventBridge.events),
       errors: errors.join('\n'),
       direct: `${String(direct)} ${JSON.stringify(direct)} ${(direct as Error).stack ?? ''}`,
+      thrown: thrown
+        .map(
+          (error) =>
+            `${String(error)} ${JSON.stringify(error)} ${(error as Error).stack} ${JSON.stringify((error as Error).cause ?? null)}`,
+        )
+        .join('\n'),
     };
+    expect(thrown.length).toBeGreaterThan(0);
+    expect(haystacks.thrown).toContain('AuthenticationFailedError');
     expect(output).toContain('step failed'); // the logs were really captured
     expect(haystacks.events).toContain('AuthenticationFailedError');
     for (const [where, text] of Object.entries(haystacks)) {
