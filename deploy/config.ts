@@ -4,6 +4,7 @@
  * `serverless package` with a message that names the entry and the field.
  */
 import * as v from 'valibot';
+import { isRdsIdentifier } from '../rotators/rdsMaster.js';
 
 /** Engines by the function that rotates them. */
 export const FUNCTION_ENGINES = {
@@ -49,6 +50,15 @@ const arnOrName = v.pipe(
   v.regex(/^[\w/+=.@:-]+$/, 'must be a secret name or ARN (letters, digits and /_+=.@:-)'),
 );
 
+const rdsIdentifier = (what: string) =>
+  v.pipe(
+    v.string(),
+    v.check(
+      isRdsIdentifier,
+      `must be an RDS ${what} identifier (letters, digits and single hyphens, starting with a letter)`,
+    ),
+  );
+
 const secretEntry = v.strictObject({
   /** Name or ARN of an existing secret. */
   id: arnOrName,
@@ -57,6 +67,13 @@ const secretEntry = v.strictObject({
   schedule: scheduleSchema,
   window: v.optional(windowSchema),
   rotateImmediately: v.optional(v.boolean(), false),
+  /**
+   * The RDS DB instance / DB cluster the secret belongs to (as its value names it, or RDS's tags):
+   * the function may describe it (endpoint discovery), and, for strategy rds-master, set its
+   * master password. An instance of an Aurora cluster needs both: the cluster holds the master.
+   */
+  dbInstanceIdentifier: v.optional(rdsIdentifier('DB instance')),
+  dbClusterIdentifier: v.optional(rdsIdentifier('DB cluster')),
 });
 
 const configSchema = v.strictObject({
@@ -136,6 +153,17 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
     if (!allowed.includes(secret.strategy)) {
       throw new DeployConfigError(
         `${source}: secrets.${index}.strategy (${secret.id}): engine ${secret.engine} supports ${allowed.join(', ')}`,
+      );
+    }
+    const rds = secret.dbInstanceIdentifier !== undefined || secret.dbClusterIdentifier !== undefined;
+    if (rds && fn === 'apikey') {
+      throw new DeployConfigError(
+        `${source}: secrets.${index} (${secret.id}): dbInstanceIdentifier / dbClusterIdentifier apply to database engines only`,
+      );
+    }
+    if (secret.strategy === 'rds-master' && !rds) {
+      throw new DeployConfigError(
+        `${source}: secrets.${index} (${secret.id}): strategy rds-master needs dbInstanceIdentifier or dbClusterIdentifier (the database whose master password rotates)`,
       );
     }
     if (secret.id.startsWith('arn:') && !secret.id.includes(`:${config.region}:`)) {

@@ -43,6 +43,63 @@ function secretResource(id: string): unknown {
   return sub(`arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${id}-??????`);
 }
 
+const rdsArn = (type: 'db' | 'cluster', id: string) =>
+  sub(`arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:${type}:${id}`);
+
+/**
+ * RDS permissions of a database function: describe the instances and clusters its secrets name
+ * (endpoint discovery), and modify only what holds the master password of an rds-master secret:
+ * its cluster when the entry names one (an instance of a cluster has no master of its own), else
+ * its instance. A cluster member's endpoint is recognised from the cluster's description, so no
+ * member needs listing for that.
+ */
+function rdsStatements(config: DeployConfig, fn: RotationFunctionKey): Json[] {
+  const secrets = config.secrets.filter((secret) => functionFor(secret.engine) === fn);
+  const ids = (pick: (secret: (typeof secrets)[number]) => string | undefined, only = secrets) => [
+    ...new Set(only.map(pick).filter((id): id is string => id !== undefined)),
+  ];
+  const masters = secrets.filter((secret) => secret.strategy === 'rds-master');
+  const statements: Json[] = [];
+  const add = (sid: string, action: string, type: 'db' | 'cluster', list: string[]) => {
+    if (list.length > 0) {
+      statements.push({
+        Sid: sid,
+        Effect: 'Allow',
+        Action: action,
+        Resource: list.map((id) => rdsArn(type, id)),
+      });
+    }
+  };
+  add(
+    'DescribeRdsInstances',
+    'rds:DescribeDBInstances',
+    'db',
+    ids((s) => s.dbInstanceIdentifier),
+  );
+  add(
+    'DescribeRdsClusters',
+    'rds:DescribeDBClusters',
+    'cluster',
+    ids((s) => s.dbClusterIdentifier),
+  );
+  add(
+    'RdsMasterPasswordInstances',
+    'rds:ModifyDBInstance',
+    'db',
+    ids(
+      (s) => s.dbInstanceIdentifier,
+      masters.filter((s) => s.dbClusterIdentifier === undefined),
+    ),
+  );
+  add(
+    'RdsMasterPasswordClusters',
+    'rds:ModifyDBCluster',
+    'cluster',
+    ids((s) => s.dbClusterIdentifier, masters),
+  );
+  return statements;
+}
+
 function rotationRole(config: DeployConfig, names: ServiceNames, fn: RotationFunctionKey): Json {
   const name = functionName(names, fn);
   const statements: Json[] = [
@@ -91,6 +148,7 @@ function rotationRole(config: DeployConfig, names: ServiceNames, fn: RotationFun
       Resource: config.relatedSecrets.map(secretResource),
     });
   }
+  statements.push(...rdsStatements(config, fn));
   if (config.kmsKeyArns.length > 0) {
     statements.push({
       Sid: 'SecretKeysViaSecretsManager',

@@ -4,6 +4,7 @@
  * be passed in (tests, the local stack, the benchmark).
  */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { createRegistry } from '../rotators/registry.js';
@@ -11,6 +12,7 @@ import type { AnyRotator } from '../rotators/types.js';
 import { type Config, readConfig } from './config.js';
 import { EventPublisher } from './events.js';
 import { createLogger, StepMetrics } from './observability.js';
+import { RdsDiscovery } from './rds.js';
 import { redactor } from './redact.js';
 import { SecretsStore } from './secrets.js';
 import { StepMachine, type StepOutcome } from './stepMachine.js';
@@ -20,6 +22,8 @@ export interface HandlerOptions {
   rotators: readonly AnyRotator[] | ((config: Config) => readonly AnyRotator[]);
   secretsManager?: SecretsManagerClient;
   eventBridge?: EventBridgeClient;
+  /** RDS, for secrets that name their RDS database (built on first use: most secrets never need it). */
+  rds?: RDSClient;
   config?: Config;
   /** Pauses before re-sending failed event entries (tests shorten them). */
   eventBackoffMs?: readonly number[];
@@ -46,8 +50,10 @@ export function createStepMachine(options: HandlerOptions): StepMachine {
         },
       })
     : undefined;
+  const secretsManager = options.secretsManager ?? new SecretsManagerClient({});
+  let rds = options.rds;
   return new StepMachine({
-    store: new SecretsStore(options.secretsManager ?? new SecretsManagerClient({})),
+    store: new SecretsStore(secretsManager),
     registry: createRegistry(
       typeof options.rotators === 'function' ? options.rotators(config) : options.rotators,
     ),
@@ -56,6 +62,13 @@ export function createStepMachine(options: HandlerOptions): StepMachine {
     logger,
     metrics,
     ...(publisher ? { publisher } : {}),
+    discovery: new RdsDiscovery({
+      rds: () => {
+        rds ??= new RDSClient({});
+        return rds;
+      },
+      secretsManager,
+    }),
   });
 }
 

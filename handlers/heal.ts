@@ -18,7 +18,7 @@ import type { Registry } from '../rotators/registry.js';
 import type { EventPublisher } from './events.js';
 import type { Redactor } from './redact.js';
 import { CURRENT, PENDING, PREVIOUS, type SecretsStore } from './secrets.js';
-import { type Loaded, VersionReader } from './versions.js';
+import { type Discovery, type Loaded, VersionReader } from './versions.js';
 
 export type HealDecision =
   /** No AWSPENDING, or AWSPENDING on the AWSCURRENT version: nothing is stuck. */
@@ -58,6 +58,11 @@ export interface HealerDeps {
   publisher?: EventPublisher;
   /** A pending version younger than this is left alone (a rotation may be running). Default 1 h. */
   minAgeMs?: number;
+  /**
+   * Enriches versions before they are parsed, as the step machine does (RDS endpoint discovery,
+   * handlers/rds.ts), so that RDS secrets are judged the way their rotation judges them.
+   */
+  discovery?: Discovery;
   now?: () => number;
 }
 
@@ -135,7 +140,13 @@ export class Healer {
       return { ...withAge, decision: 'manual', reason: 'the secret has no AWSCURRENT version' };
     }
 
-    const reader = new VersionReader(store, registry, scope, signal);
+    const reader = new VersionReader(
+      store,
+      registry,
+      scope,
+      signal,
+      this.deps.discovery?.forInvocation(signal),
+    );
     const current = await reader.load(secret.arn, currentId, CURRENT);
     const pending = await reader.loadPending(secret.arn, pendingId, current).catch((error: unknown) => {
       return asRotorError(error);
@@ -207,6 +218,7 @@ export class Healer {
         token,
         step: 'testSecret',
         fetchRelated: reader.fetchRelated,
+        ...(current.managedDatabase === undefined ? {} : { managedDatabase: current.managedDatabase }),
         pending: candidate.value,
         current: async () => current.value,
       });
@@ -224,7 +236,13 @@ export class Healer {
     if (report.decision === 'roll-forward' && currentId !== undefined) {
       await store.promote(arn, pendingId, currentId, signal);
       // Run the finish hook, as finishSecret would have (it is idempotent by contract).
-      const reader = new VersionReader(store, registry, scope, signal);
+      const reader = new VersionReader(
+        store,
+        registry,
+        scope,
+        signal,
+        this.deps.discovery?.forInvocation(signal),
+      );
       const promoted = await reader.load(arn, pendingId, CURRENT);
       if (promoted.rotator.finish) {
         const previousId = currentId;
@@ -234,6 +252,7 @@ export class Healer {
           token: pendingId,
           step: 'finishSecret',
           fetchRelated: reader.fetchRelated,
+          ...(promoted.managedDatabase === undefined ? {} : { managedDatabase: promoted.managedDatabase }),
           current: promoted.value,
           previous: () => reader.loadOptional(arn, previousId, promoted, PREVIOUS, () => undefined),
         });

@@ -25,7 +25,7 @@ import type { StepMetrics } from './observability.js';
 import { generatePassword, resolvePolicy } from './password.js';
 import type { RedactionScope, Redactor } from './redact.js';
 import { CURRENT, PENDING, PREVIOUS, type SecretDescription, type SecretsStore } from './secrets.js';
-import { type Loaded, VersionReader } from './versions.js';
+import { type Discovery, type Loaded, type ValueEnricher, VersionReader } from './versions.js';
 
 /** The event Secrets Manager invokes the rotation function with. */
 export interface RotationEvent {
@@ -79,6 +79,11 @@ export interface StepMachineDeps {
   metrics: StepMetrics;
   /** Absent when events are turned off. */
   publisher?: EventPublisher;
+  /**
+   * Enriches every version before it is parsed (RDS endpoint discovery, handlers/rds.ts). Absent:
+   * values are parsed as stored.
+   */
+  discovery?: Discovery;
 }
 
 export interface StepOutcome {
@@ -104,6 +109,7 @@ interface Invocation {
   deadline: number;
   scope: RedactionScope;
   reader: VersionReader;
+  enricher?: ValueEnricher;
   /** Set when a failed test triggered the rotator's rollback: whether it completed. */
   rolledBack?: boolean;
 }
@@ -142,6 +148,9 @@ export class StepMachine {
       const attemptKey = `${event.ClientRequestToken}:${event.Step}`;
       const attempt = (this.#attempts.get(attemptKey) ?? 0) + 1;
       this.#attempts.set(attemptKey, attempt);
+      // One enricher per invocation: discovery is cached for this step only (a database can change
+      // between steps), and every version the step reads goes through it.
+      const enricher = this.deps.discovery?.forInvocation(signal);
       invocation = {
         event,
         secretArn: event.SecretId,
@@ -150,7 +159,8 @@ export class StepMachine {
         signal,
         deadline: Date.now() + budget,
         scope,
-        reader: new VersionReader(this.deps.store, this.deps.registry, scope, signal),
+        reader: new VersionReader(this.deps.store, this.deps.registry, scope, signal, enricher),
+        ...(enricher === undefined ? {} : { enricher }),
       };
       const outcome = await this.#dispatch(invocation, () => {
         startedEvent = this.#publish(invocation as Invocation, 'Rotation Step Started', {});
@@ -210,7 +220,7 @@ export class StepMachine {
         const pending = await inv.reader.requirePending(secret.arn, token, current);
         announce();
         await current.rotator.apply({
-          ...this.#request(inv),
+          ...this.#request(inv, current),
           current: current.value,
           pending: pending.value,
           previous: () => this.#loadPrevious(inv, secret, current),
@@ -225,7 +235,7 @@ export class StepMachine {
         let response: TestResponse | undefined;
         try {
           response = await pending.rotator.test({
-            ...this.#request(inv),
+            ...this.#request(inv, pending),
             pending: pending.value,
             current: async () => (await current()).value,
           });
@@ -269,12 +279,12 @@ export class StepMachine {
     if (existing !== undefined) {
       // A replay: the value stored by the earlier run stands. Validate it, never regenerate it.
       inv.scope.addSecretString(existing);
-      inv.reader.parseWith(current, existing, PENDING);
+      await inv.reader.parseWith(secret.arn, current, existing, PENDING);
       return;
     }
     const policy = resolvePolicy(current.rotator.passwordPolicy, this.deps.config.passwordPolicy);
     const { pending } = await current.rotator.createPending({
-      ...this.#request(inv),
+      ...this.#request(inv, current),
       current: current.value,
       currentValue: current.raw,
       generatePassword: () => {
@@ -286,7 +296,7 @@ export class StepMachine {
     const serialised = JSON.stringify(pending);
     inv.scope.addSecretString(serialised);
     // The rotator's own output must pass its own validation before it is stored.
-    inv.reader.parseWith(current, serialised, PENDING);
+    await inv.reader.parseWith(secret.arn, current, serialised, PENDING);
     const stored = await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal);
     if (!stored) {
       // Another invocation stored a value for this token first: that value wins. Ours is dropped.
@@ -311,12 +321,13 @@ export class StepMachine {
     const { rotator } = pending;
     if (rotator.rollback === undefined) return;
     try {
-      await rotator.rollback({
-        ...this.#request(inv),
+      const result = await rotator.rollback({
+        ...this.#request(inv, pending),
         current: (await current()).value,
         pending: pending.value,
       });
-      inv.rolledBack = true;
+      // A strategy without rollback says so: the event then reports none.
+      if (result !== 'not-applicable') inv.rolledBack = true;
     } catch (error) {
       inv.rolledBack = false;
       this.deps.logger.error('rollback after a failed test did not complete', {
@@ -335,20 +346,30 @@ export class StepMachine {
   ): Promise<void> {
     const { rotator } = promoted;
     if (rotator.finish !== undefined) {
-      await rotator.finish({ ...this.#request(inv), current: promoted.value, previous });
+      await rotator.finish({ ...this.#request(inv, promoted), current: promoted.value, previous });
     }
     // The rotation is over: its versions need not stay in this container's memory.
     this.deps.store.cache.forgetSecret(secret.arn);
   }
 
-  #request(inv: Invocation): RequestBase {
+  /** The request fields every rotator method gets; `loaded` carries the RDS port when there is one. */
+  #request(inv: Invocation, loaded?: Loaded): RequestBase {
+    const managedDatabase = loaded?.managedDatabase;
     return {
       signal: inv.signal,
       deadline: inv.deadline,
       token: inv.event.ClientRequestToken,
       step: inv.event.Step,
       fetchRelated: inv.reader.fetchRelated,
+      ...(managedDatabase === undefined ? {} : { managedDatabase }),
     };
+  }
+
+  /** The AWS calls discovery made in this invocation (for the step's log line), when it made any. */
+  #discoveryCalls(inv: Invocation | undefined): Record<string, unknown> {
+    const calls = inv?.enricher?.calls;
+    if (calls === undefined || Object.keys(calls).length === 0) return {};
+    return { discoveryCalls: { ...calls } };
   }
 
   /** Loads a version with the invocation's reader and records its engine and strategy. */
@@ -390,7 +411,12 @@ export class StepMachine {
   async #succeeded(inv: Invocation, outcome: StepOutcome, startedEvent: Promise<unknown>): Promise<void> {
     const durationMs = Math.round(performance.now() - inv.started);
     const { logger, metrics } = this.deps;
-    logger.info('step succeeded', { ...this.#describe(inv), durationMs, result: outcome.result });
+    logger.info('step succeeded', {
+      ...this.#describe(inv),
+      durationMs,
+      result: outcome.result,
+      ...this.#discoveryCalls(inv),
+    });
     for (const warning of outcome.warnings ?? []) logger.warn(warning, this.#describe(inv));
     metrics.step(inv.engine ?? 'unknown', inv.event.Step, true, durationMs);
     await startedEvent;
@@ -426,6 +452,7 @@ export class StepMachine {
       ...(inv === undefined ? {} : this.#describe(inv)),
       durationMs,
       error: error.toJSON(),
+      ...this.#discoveryCalls(inv),
     });
     if (inv === undefined) return; // Not a rotation event: nothing to attribute an event to.
     metrics.step(inv.engine ?? 'unknown', inv.event.Step, false, durationMs);

@@ -1,10 +1,15 @@
 /**
  * Reading and parsing versions of a secret for one invocation: shared by the step machine and the
  * healer. Every value read is registered for redaction before anything can print it.
+ *
+ * Every version is enriched before its rotator parses it (when an enricher is given): an RDS
+ * secret gets the host, port and engine of its database and the `ManagedDatabase` port
+ * (handlers/rds.ts). Enrichment only adds to what the rotator sees: `raw` stays the JSON as stored,
+ * so the pending value built from it keeps the stored shape.
  */
 import { InvalidSecretError, VersionNotFoundError } from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
-import type { AnyRotator } from '../rotators/types.js';
+import type { AnyRotator, ManagedDatabase } from '../rotators/types.js';
 import type { RedactionScope } from './redact.js';
 import { PENDING, type SecretsStore } from './secrets.js';
 
@@ -16,6 +21,31 @@ export interface Loaded {
   raw: Record<string, unknown>;
   /** What the rotator's `parse` made of it. */
   value: unknown;
+  /** The RDS database the version belongs to, when enrichment found one. */
+  managedDatabase?: ManagedDatabase;
+}
+
+/** What enrichment made of a stored value. */
+export interface Enriched {
+  /** The value the rotator parses: the stored one plus what was discovered. */
+  value: Record<string, unknown>;
+  managedDatabase?: ManagedDatabase;
+}
+
+/** Adds what a stored value leaves to discovery, before it is parsed. One per invocation (it caches). */
+export interface ValueEnricher {
+  /**
+   * Returns `json` itself when there is nothing to discover (no extra call is made then). Throws
+   * InvalidSecretError naming the field when the value contradicts what was discovered.
+   */
+  enrich(json: Record<string, unknown>, context: { secretArn: string; label: string }): Promise<Enriched>;
+  /** The AWS calls enrichment made so far, by API (the step's log line reports them). */
+  readonly calls?: Readonly<Record<string, number>>;
+}
+
+/** Makes the enricher of one invocation (its caches live as long as the invocation). */
+export interface Discovery {
+  forInvocation(signal: AbortSignal): ValueEnricher;
 }
 
 export class VersionReader {
@@ -24,6 +54,7 @@ export class VersionReader {
     private readonly registry: Registry,
     private readonly scope: RedactionScope,
     private readonly signal: AbortSignal,
+    private readonly enricher?: ValueEnricher,
   ) {}
 
   /**
@@ -33,13 +64,25 @@ export class VersionReader {
   async load(arn: string, versionId: string, label: string, stage?: string): Promise<Loaded> {
     const text = await this.#read(arn, versionId, label, stage);
     const json = parseJson(text, label);
-    const { engine, rotator } = this.registry.resolve(json, label);
-    return { engine, rotator, raw: json, value: rotator.parse({ value: json, label }) };
+    const { value, managedDatabase } = await this.#enrich(arn, json, label);
+    const { engine, rotator } = this.registry.resolve(value, label);
+    return {
+      engine,
+      rotator,
+      raw: json,
+      value: rotator.parse({ value, label, ...(managedDatabase ? { managedDatabase } : {}) }),
+      ...(managedDatabase ? { managedDatabase } : {}),
+    };
   }
 
   /** Another version, required, parsed by `anchor`'s rotator (the engine must match). */
   async loadWith(anchor: Loaded, arn: string, versionId: string, label: string): Promise<Loaded> {
-    return this.parseWith(anchor, await this.#read(arn, versionId, label), label);
+    return this.parseWith(arn, anchor, await this.#read(arn, versionId, label), label);
+  }
+
+  async #enrich(arn: string, json: Record<string, unknown>, label: string): Promise<Enriched> {
+    if (this.enricher === undefined) return { value: json };
+    return this.enricher.enrich(json, { secretArn: arn, label });
   }
 
   async #read(arn: string, versionId: string, label: string, stage?: string): Promise<string> {
@@ -63,7 +106,7 @@ export class VersionReader {
     const text = await this.store.getVersion(arn, token, PENDING, this.signal);
     if (text === undefined) return undefined;
     this.scope.addSecretString(text);
-    return this.parseWith(current, text, PENDING);
+    return this.parseWith(arn, current, text, PENDING);
   }
 
   /** Like `loadPending`, for steps that cannot run without it. */
@@ -91,20 +134,41 @@ export class VersionReader {
     if (text === undefined) return undefined;
     this.scope.addSecretString(text);
     try {
-      return this.parseWith(current, text, label).value;
+      return (await this.parseWith(arn, current, text, label)).value;
     } catch (error) {
       onUnusable(error);
       return undefined;
     }
   }
 
-  /** Parses another version of the secret, which must name the same engine as AWSCURRENT. */
-  parseWith(current: Loaded, text: string, label: string): Loaded {
+  /**
+   * Parses another version of the secret, which must name the same engine (and the same RDS
+   * database) as `current`.
+   */
+  async parseWith(arn: string, current: Loaded, text: string, label: string): Promise<Loaded> {
     const json = parseJson(text, label);
-    if (json.engine !== current.engine) {
+    const { value, managedDatabase } = await this.#enrich(arn, json, label);
+    if (value.engine !== current.engine) {
       throw new InvalidSecretError('engine', `must be "${current.engine}" as in AWSCURRENT`, label);
     }
-    return { ...current, raw: json, value: current.rotator.parse({ value: json, label }) };
+    const was = current.managedDatabase;
+    if (was?.kind !== managedDatabase?.kind || was?.identifier !== managedDatabase?.identifier) {
+      const kind = (managedDatabase ?? was)?.kind;
+      throw new InvalidSecretError(
+        kind === 'cluster' ? 'dbClusterIdentifier' : 'dbInstanceIdentifier',
+        was === undefined
+          ? 'must be absent: the other version of the secret belongs to no RDS database'
+          : `must name the RDS ${was.kind === 'instance' ? 'DB instance' : 'DB cluster'} "${was.identifier}" as the other version of the secret does`,
+        label,
+      );
+    }
+    const { managedDatabase: _other, ...rest } = current;
+    return {
+      ...rest,
+      raw: json,
+      value: current.rotator.parse({ value, label, ...(managedDatabase ? { managedDatabase } : {}) }),
+      ...(managedDatabase ? { managedDatabase } : {}),
+    };
   }
 
   /** `fetchRelated` for rotator requests: another secret's AWSCURRENT, registered for redaction. */

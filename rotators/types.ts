@@ -24,6 +24,61 @@ export interface RequestBase {
    * or name. The step machine fetches it with its own permissions and redacts it like the rest.
    */
   readonly fetchRelated: (secretId: string) => Promise<string>;
+  /**
+   * The RDS instance or cluster the secret belongs to, when the step machine found one (see
+   * `ManagedDatabase`). Absent for every other secret.
+   */
+  readonly managedDatabase?: ManagedDatabase;
+}
+
+/**
+ * The RDS DB instance or DB cluster (Aurora, Multi-AZ) a secret belongs to: rotators' only window
+ * on RDS, provided by the step machine (handlers/rds.ts), which found it from the secret's
+ * `dbInstanceIdentifier` / `dbClusterIdentifier` or from the `aws:rds:primaryDBInstanceArn` /
+ * `aws:rds:primaryDBClusterArn` tags RDS puts on its own secrets.
+ *
+ * Promises of the step machine when it provides one:
+ * - the value handed to `parse` has the instance's host, port and engine where the stored value
+ *   had none, and a stored `host` was checked to be one of the database's endpoints (instance
+ *   endpoint; cluster writer, reader or custom endpoint; endpoint of a member instance);
+ * - every version of the secret names the same database (AWSPENDING cannot point elsewhere);
+ * - the description was read once for the invocation (it does not change during a step); only
+ *   `masterPasswordChangePending` asks RDS again;
+ * - no method puts a password in an error, log line or event.
+ */
+export interface ManagedDatabase {
+  readonly kind: 'instance' | 'cluster';
+  /**
+   * DBInstanceIdentifier or DBClusterIdentifier of what holds the master password. For an
+   * instance of a cluster that is the cluster (`kind: 'cluster'`): Aurora keeps the master there.
+   */
+  readonly identifier: string;
+  /** RDS's engine: `postgres`, `aurora-postgresql`, `mysql`, `aurora-mysql`, `mariadb`. */
+  readonly engine: string;
+  /** The master user (MasterUsername). */
+  readonly masterUsername: string;
+  /**
+   * RDS keeps the master password in a secret of its own (ManageMasterUserPassword: a
+   * MasterUserSecret is reported) and rotates it itself. Nothing else may change that password:
+   * RDS's secret would stop working, and RDS refuses MasterUserPassword anyway.
+   */
+  readonly managesMasterPassword: boolean;
+  /**
+   * Asks RDS to set the master password (ModifyDBInstance / ModifyDBCluster with
+   * MasterUserPassword and ApplyImmediately). Resolves when RDS accepted the request, NOT when the
+   * password works: RDS applies it asynchronously (usually within seconds; the old password keeps
+   * working until then, and stops working at that moment). Idempotent: asking again for the same
+   * password is harmless, and a later request supersedes an earlier one still pending.
+   * Throws InvalidSecretError (`password`: RDS refused the value), PermissionDeniedError (this
+   * function may not modify the database), AwsCallError (retryable when RDS is busy or
+   * throttling), DeadlineExceededError.
+   */
+  setMasterPassword(password: string): Promise<void>;
+  /**
+   * Whether RDS still has a master password change to apply (PendingModifiedValues has
+   * MasterUserPassword). Asks RDS on every call; never changes anything.
+   */
+  masterPasswordChangePending(): Promise<boolean>;
 }
 
 /** The password policy the step machine generates passwords with. */
@@ -39,6 +94,11 @@ export interface ParseRequest {
   readonly value: unknown;
   /** Which version it came from, for messages: AWSCURRENT, AWSPENDING, AWSPREVIOUS. */
   readonly label: string;
+  /**
+   * The RDS database the secret belongs to, when the step machine found one. `parse` may check
+   * the value against its description (it must not call its methods: parse is synchronous).
+   */
+  readonly managedDatabase?: ManagedDatabase;
 }
 
 export interface CreatePendingRequest<S> extends RequestBase {
@@ -149,8 +209,11 @@ export interface Rotator<S = unknown> {
    * Optional, for strategies whose `apply` replaces the only working credential (single-user).
    * Called when `test` failed: puts the current credential back, so that AWSCURRENT logs in again
    * while the failure is investigated. Must be idempotent and must succeed when nothing was applied.
+   * Resolves `'not-applicable'` when the secret's strategy has no rollback (events then report
+   * none, rather than a rollback that did nothing).
    */
-  rollback?(request: RollbackRequest<S>): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a rollback that returns nothing stays valid.
+  rollback?(request: RollbackRequest<S>): Promise<void | 'not-applicable'>;
 
   /**
    * Optional. Runs after the pending value became AWSCURRENT: retires what the strategy retires

@@ -148,7 +148,10 @@ export async function runPreflight(context: PreflightContext): Promise<Preflight
           `Upgrade to ${support.requirement}, or use strategy alternating-users.`,
         );
       }
-      if (session.server.flavour === 'mariadb') await checkHashesAccepted(session, check);
+      // rds-master sends no password to the server (RDS sets it): hash acceptance does not matter.
+      if (session.server.flavour === 'mariadb' && current.strategy !== 'rds-master') {
+        await checkHashesAccepted(session, check);
+      }
       if (dualSelf) await checkDualPrivileges(session, current, check, 'the account itself');
     }
   } finally {

@@ -10,6 +10,10 @@
  * - `alternating-users`: the managing user (`masterarn`) keeps a second account (`<name>_clone`)
  *   with the same access; each rotation moves the secret to the other account, whose password
  *   changes, so AWSCURRENT and AWSPREVIOUS both keep working.
+ * - `rds-master`: the master user of an RDS database, rotated through the RDS API instead of SQL
+ *   (../rdsMaster.ts): apply asks RDS to set the pending password, test waits until RDS applied
+ *   it, rollback asks for the current one back. Single-user in nature: once RDS applies the
+ *   change, the old password stops working.
  *
  * Who runs dual-password's ALTER USER: the `masterarn` user when the secret names one, else the
  * account itself. It is decided by the secret, not by probing privileges, so preflight checks the
@@ -32,6 +36,16 @@ import {
   UnsupportedError,
   VerificationFailedError,
 } from '../errors.js';
+import {
+  applyMasterPassword,
+  checkGeneratedPassword,
+  RDS_MASTER,
+  type RdsWaitOptions,
+  rdsMasterChecks,
+  requireManagedDatabase,
+  rollbackMasterPassword,
+  waitForMasterPassword,
+} from '../rdsMaster.js';
 import type { ApplyRequest, RequestBase, Rotator } from '../types.js';
 import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';
 import { connectMysql } from './client.js';
@@ -54,6 +68,8 @@ import {
 export interface MysqlRotatorOptions {
   /** The driver connection (tests record statements with their own). */
   connect?: Connect;
+  /** rds-master: how testSecret polls while RDS applies the change (tests shorten it). */
+  rdsWait?: RdsWaitOptions;
 }
 
 type Timing = Pick<RequestBase, 'signal' | 'deadline'>;
@@ -259,10 +275,30 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     }
   }
 
+  /**
+   * rds-master: RDS sets the password (../rdsMaster.ts). When the pending password already logs
+   * in and RDS has nothing pending, an earlier attempt's change was applied: nothing is asked
+   * again.
+   */
+  async function applyRdsMaster(request: ApplyRequest<MysqlSecret>): Promise<void> {
+    const { current, pending } = request;
+    assertSameIdentity(current, pending, RDS_MASTER);
+    if (current.port !== pending.port) {
+      throw new InvalidSecretError(
+        'port',
+        `must equal AWSCURRENT's for strategy ${RDS_MASTER}`,
+        'AWSPENDING',
+      );
+    }
+    await applyMasterPassword(requireManagedDatabase(request), pending.password, () =>
+      logsIn(request, pending),
+    );
+  }
+
   return {
     engines: ENGINES,
 
-    parse: ({ value, label }) => parseMysqlSecret(value, label),
+    parse: ({ value, label, managedDatabase }) => parseMysqlSecret(value, label, managedDatabase),
 
     strategy: (secret) => secret.strategy,
 
@@ -273,6 +309,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
      */
     async createPending({ current, currentValue, generatePassword, ...request }) {
       const password = passwordWithSymbol(generatePassword);
+      if (current.strategy === RDS_MASTER) checkGeneratedPassword(password, request.managedDatabase);
       if (current.strategy !== 'alternating-users') return { pending: { ...currentValue, password } };
       const session = await login(request, await masterLogin(request, current));
       let alternate: { user: string; primaryUsername?: string };
@@ -295,10 +332,13 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
      * Makes the pending password log in; AWSCURRENT keeps working except in single-user. Succeeds
      * without change when already applied (single-user: the pending password logs in; dual-password:
      * the account already holds exactly the pending and current passwords, or on MySQL the pending
-     * one logs in; alternating-users: password set again, grants rewritten only if they differ).
+     * one logs in; alternating-users: password set again, grants rewritten only if they differ;
+     * rds-master: the pending password logs in, or RDS is asked again, which is harmless).
      */
     async apply(request) {
       switch (request.current.strategy) {
+        case 'rds-master':
+          return applyRdsMaster(request);
         case 'single-user':
           return applySingleUser(request);
         case 'dual-password':
@@ -334,9 +374,18 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     /**
      * Logs in with the pending credentials (opening `dbname` when set), checks CURRENT_USER() is
      * the secret's account and runs the probe query in a READ ONLY transaction rolled back after.
-     * Changes nothing.
+     * rds-master first waits, within the deadline, until RDS has applied the change. Changes
+     * nothing.
      */
     async test({ pending, ...request }) {
+      if (pending.strategy === RDS_MASTER && request.managedDatabase !== undefined) {
+        await waitForMasterPassword(
+          request.managedDatabase,
+          () => logsIn(request, pending),
+          request,
+          options.rdsWait,
+        );
+      }
       const session = await login(request, pending, pending.dbname);
       try {
         assertIdentity(session, pending.account, 'AWSPENDING');
@@ -359,13 +408,27 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       return undefined;
     },
 
+    /**
+     * rds-master only (the other strategies keep AWSCURRENT working or have no way back, and say
+     * `not-applicable`): after a failed test, asks RDS to set the AWSCURRENT password again unless it logs in with nothing
+     * pending. Idempotent; changes nothing when nothing was applied.
+     */
+    async rollback(request) {
+      const { current } = request;
+      if (current.strategy !== RDS_MASTER) return 'not-applicable';
+      await rollbackMasterPassword(request.managedDatabase, current.password, () => logsIn(request, current));
+    },
+
     /** Read-only checks of what a rotation will need; one line per check, each with a fix. */
     async preflight(request) {
-      return runPreflight({
+      const checks = await runPreflight({
         ...request,
         connect: login,
         masterLogin: (secret) => masterLogin(request, secret),
       });
+      return request.current.strategy === RDS_MASTER
+        ? [...checks, ...rdsMasterChecks(request.current.username, request.managedDatabase)]
+        : checks;
     },
   } satisfies Rotator<MysqlSecret>;
 }

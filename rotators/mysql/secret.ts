@@ -6,8 +6,12 @@
  * - `accountHost`: the host part of the account, default `%` (`'app'@'10.0.%'`, `'app'@'localhost'`).
  * - `masterarn`: ARN or name of the secret of a managing user. Its `host` / `port` / TLS keys
  *   default to this secret's.
- * - `strategy`: `single-user` | `alternating-users` | `dual-password`; default `alternating-users`
- *   when `masterarn` is set, else `single-user`.
+ * - `strategy`: `single-user` | `alternating-users` | `dual-password` | `rds-master`; default
+ *   `alternating-users` when `masterarn` is set, else `single-user`. `rds-master` rotates an RDS
+ *   master user through the RDS API (../rdsMaster.ts).
+ * - `dbInstanceIdentifier` / `dbClusterIdentifier`: the RDS database the secret belongs to. The
+ *   step machine then fills in host, port and engine when absent, and checks a given host is one
+ *   of its endpoints, before parse sees the value.
  * - `probeQuery`: a read-only query testSecret runs, in a READ ONLY transaction rolled back after.
  * - `primaryUsername`: written by alternating-users when the clone's name had to be truncated to
  *   the server's limit, so that the next rotation finds the way back.
@@ -18,12 +22,14 @@
  */
 import * as v from 'valibot';
 import { InvalidSecretError } from '../errors.js';
+import { checkRdsSecret, rdsEntries } from '../rdsMaster.js';
 import { hostSchema, parseSecret, portSchema, secretRefSchema } from '../schema.js';
 import { resolveTls, type TlsSettings, tlsEntries } from '../tls.js';
+import type { ManagedDatabase } from '../types.js';
 import { type Account, isReadOnlyProbe } from './sql.js';
 
 export const ENGINES = ['mysql', 'aurora-mysql', 'mariadb'] as const;
-export const STRATEGIES = ['single-user', 'alternating-users', 'dual-password'] as const;
+export const STRATEGIES = ['single-user', 'alternating-users', 'dual-password', 'rds-master'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const DEFAULT_PORT = 3306;
@@ -102,6 +108,7 @@ const MysqlSecretSchema = v.looseObject({
   primaryUsername: v.optional(userNameSchema),
   ...tlsEntries,
   tlsServerName: tlsServerNameSchema,
+  ...rdsEntries,
 });
 
 /** What a login needs. */
@@ -124,10 +131,16 @@ export interface MysqlSecret extends MysqlLogin {
   primaryUsername?: string;
 }
 
-export function parseMysqlSecret(value: unknown, label: string): MysqlSecret {
+/** `managedDatabase`: the RDS database the step machine found for the secret, if any. */
+export function parseMysqlSecret(
+  value: unknown,
+  label: string,
+  managedDatabase?: ManagedDatabase,
+): MysqlSecret {
   const parsed = parseSecret(MysqlSecretSchema, value, label);
   const strategy: Strategy =
     parsed.strategy ?? (parsed.masterarn === undefined ? 'single-user' : 'alternating-users');
+  checkRdsSecret({ ...parsed, strategy }, managedDatabase, label);
   if (strategy === 'alternating-users' && parsed.masterarn === undefined) {
     throw new InvalidSecretError(
       'masterarn',

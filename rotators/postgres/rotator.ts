@@ -39,6 +39,10 @@
  * member of it (a clone made by AWS's template). Otherwise the role is an owner itself (a user
  * really named `data_clone` rotates with `data_clone_clone`).
  *
+ * `rds-master`: the master user of an RDS database, rotated through the RDS API (../rdsMaster.ts):
+ * apply asks RDS to set the pending password, test waits until RDS applied it, rollback asks RDS
+ * for the current one back. No SQL changes anything; the step machine provides the RDS port.
+ *
  * Passwords reach the server only as SCRAM-SHA-256 verifiers computed here (scram.ts).
  */
 import {
@@ -51,6 +55,16 @@ import {
   UnsupportedError,
   VerificationFailedError,
 } from '../errors.js';
+import {
+  applyMasterPassword,
+  checkGeneratedPassword,
+  RDS_MASTER,
+  type RdsWaitOptions,
+  rdsMasterChecks,
+  requireManagedDatabase,
+  rollbackMasterPassword,
+  waitForMasterPassword,
+} from '../rdsMaster.js';
 import type {
   ApplyRequest,
   PreflightCheck,
@@ -93,6 +107,8 @@ import {
 export interface PostgresRotatorOptions {
   /** How to log in. Default: node-postgres (client.ts). Tests wrap it to count logins. */
   connect?: ConnectPostgres;
+  /** rds-master: how testSecret polls while RDS applies the change (tests shorten it). */
+  rdsWait?: RdsWaitOptions;
 }
 
 /** An owner role and its alternating partner. */
@@ -229,6 +245,32 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       );
     }
     return parseMasterSecret(await fetchRelated(secret.masterarn), secret);
+  }
+
+  /** Whether these credentials log in (false only when the server refuses them). */
+  async function logsIn(login: PostgresLogin, request: Deadline): Promise<boolean> {
+    const session = await tryLogin(login, request);
+    await session?.close();
+    return session !== undefined;
+  }
+
+  /**
+   * rds-master apply: RDS sets the password (../rdsMaster.ts). When the pending password already
+   * logs in and RDS has nothing pending, an earlier attempt's change was applied: nothing is
+   * asked again.
+   */
+  async function applyRdsMaster(request: ApplyRequest<PostgresSecret>): Promise<void> {
+    const { current, pending } = request;
+    if (pending.username !== current.username) {
+      throw new InvalidSecretError(
+        'username',
+        `must be "${current.username}" as in AWSCURRENT (rds-master changes the master's password)`,
+        'AWSPENDING',
+      );
+    }
+    await applyMasterPassword(requireManagedDatabase(request), pending.password, () =>
+      logsIn(loginOf(pending), request),
+    );
   }
 
   /** Logs in as the managing user; a refusal says so (its secret, not the rotated one, is wrong). */
@@ -561,7 +603,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
   return {
     engines: ENGINES,
 
-    parse: ({ value, label }) => parsePostgresSecret(value, label),
+    parse: ({ value, label, managedDatabase }) => parsePostgresSecret(value, label, managedDatabase),
 
     strategy: (secret) => secret.strategy,
 
@@ -587,22 +629,28 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
           username = cloneUsername(current.username);
         }
       }
+      const password = request.generatePassword();
+      if (current.strategy === RDS_MASTER) checkGeneratedPassword(password, request.managedDatabase);
       // Built from the stored JSON: unknown keys and the representation of known ones survive.
-      const pending: Record<string, unknown> = { ...currentValue, password: request.generatePassword() };
+      const pending: Record<string, unknown> = { ...currentValue, password };
       if (username !== current.username) pending.username = username;
       return { pending };
     },
 
     /**
      * Makes the pending password work. Idempotent: a replay sets the same password again (with a
-     * fresh salt), or (single-user) finds it already in place and does nothing. Checks the pending
-     * value against the current one before any change, so a bad value changes nothing.
+     * fresh salt), or (single-user, rds-master) finds it already in place and does nothing.
+     * rds-master only asks RDS, which applies the change asynchronously: test waits for it.
+     * Checks the pending value against the current one before any change, so a bad value changes
+     * nothing.
      */
     async apply(request) {
       const { current, pending } = request;
       requireSameServer(current, pending);
       requireScramSafe(pending);
-      if (current.strategy === 'single-user') {
+      if (current.strategy === RDS_MASTER) {
+        await applyRdsMaster(request);
+      } else if (current.strategy === 'single-user') {
         if (pending.username !== current.username) {
           throw new InvalidSecretError(
             'username',
@@ -626,11 +674,20 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     /**
      * Logs in with the pending credentials and checks the session's identity: `session_user` (who
      * authenticated), since a clone's `current_user` is its owner by design. For alternating users
-     * it checks the pair (see Drift above); then it runs the probe query, read-only. It only
-     * reads, so it can be repeated at will.
+     * it checks the pair (see Drift above); then it runs the probe query, read-only. rds-master
+     * first waits, within the deadline, until RDS has applied the change. It only reads, so it can
+     * be repeated at will.
      */
     async test(request: TestRequest<PostgresSecret>) {
       const { pending } = request;
+      if (pending.strategy === RDS_MASTER && request.managedDatabase !== undefined) {
+        await waitForMasterPassword(
+          request.managedDatabase,
+          () => logsIn(loginOf(pending), request),
+          request,
+          options.rdsWait,
+        );
+      }
       return withSession(loginOf(pending), request, async (session) => {
         const who = await whoami(session);
         if (who.session_user !== pending.username) {
@@ -651,13 +708,20 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     },
 
     /**
-     * single-user only (alternating users never touch the credential in use): after a failed test,
-     * sets the AWSCURRENT password again so that clients holding it log in while the failure is
-     * looked into. Idempotent: when AWSCURRENT already logs in (nothing was applied, or it was
-     * rolled back before), it changes nothing.
+     * single-user and rds-master (alternating users never touch the credential in use): after a
+     * failed test, sets the AWSCURRENT password again so that clients holding it log in while the
+     * failure is looked into (rds-master: asks RDS, which applies it asynchronously, superseding a
+     * change still pending). Idempotent: when AWSCURRENT already logs in (nothing was applied, or
+     * it was rolled back before) and RDS has nothing pending, it changes nothing.
      */
     async rollback(request: RollbackRequest<PostgresSecret>) {
       const { current, pending } = request;
+      if (current.strategy === RDS_MASTER) {
+        await rollbackMasterPassword(request.managedDatabase, current.password, () =>
+          logsIn(loginOf(current), request),
+        );
+        return;
+      }
       if (current.strategy !== 'single-user' || pending.username !== current.username) return;
       // Usually apply worked and only the test failed: the pending password is the one in place.
       const session = await tryLogin(loginOf(current, pending.password), request);
@@ -706,6 +770,8 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       checks.push(check);
       await session?.close();
       if (current.strategy === 'alternating-users') await preflightAlternating(request, checks);
+      if (current.strategy === RDS_MASTER)
+        checks.push(...rdsMasterChecks(current.username, request.managedDatabase));
       return checks;
     },
   } satisfies Rotator<PostgresSecret>;

@@ -4,8 +4,12 @@
  * - `engine`: `postgres` | `aurora-postgresql`; `host`; `port` (number or numeric string, default
  *   5432); `username`; `password`; `dbname` (default `postgres`).
  * - `masterarn`: ARN or name of the secret of a user allowed to manage this one (alternating users).
- * - `strategy`: `single-user` | `alternating-users`; default `alternating-users` when `masterarn` is
- *   set, else `single-user`.
+ * - `strategy`: `single-user` | `alternating-users` | `rds-master`; default `alternating-users` when
+ *   `masterarn` is set, else `single-user`. `rds-master` rotates an RDS master user through the
+ *   RDS API (../rdsMaster.ts).
+ * - `dbInstanceIdentifier` / `dbClusterIdentifier`: the RDS database the secret belongs to. The
+ *   step machine then fills in host, port and engine when absent, and checks a given host is one
+ *   of its endpoints, before parse sees the value.
  * - `probeQuery`: a read-only query testSecret runs, inside a READ ONLY transaction.
  * - TLS: `ssl`, `tlsMode`, `tlsCa`, `tlsServerName` (see ../tls.ts).
  *
@@ -14,11 +18,13 @@
  */
 import * as v from 'valibot';
 import { InvalidSecretError } from '../errors.js';
+import { checkRdsSecret, rdsEntries } from '../rdsMaster.js';
 import { hostSchema, parseSecret, portSchema, secretRefSchema } from '../schema.js';
 import { resolveTls, type TlsSettings, tlsEntries } from '../tls.js';
+import type { ManagedDatabase } from '../types.js';
 
 export const ENGINES = ['postgres', 'aurora-postgresql'] as const;
-export const STRATEGIES = ['single-user', 'alternating-users'] as const;
+export const STRATEGIES = ['single-user', 'alternating-users', 'rds-master'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
 
 export const DEFAULT_PORT = 5432;
@@ -65,6 +71,7 @@ const PostgresSecretSchema = v.looseObject({
     ),
   ),
   ...tlsEntries,
+  ...rdsEntries,
 });
 
 /** What a login needs. */
@@ -84,9 +91,15 @@ export interface PostgresSecret extends PostgresLogin {
   probeQuery?: string;
 }
 
-export function parsePostgresSecret(value: unknown, label: string): PostgresSecret {
+/** `managedDatabase`: the RDS database the step machine found for the secret, if any. */
+export function parsePostgresSecret(
+  value: unknown,
+  label: string,
+  managedDatabase?: ManagedDatabase,
+): PostgresSecret {
   const parsed = parseSecret(PostgresSecretSchema, value, label);
   const strategy = parsed.strategy ?? (parsed.masterarn === undefined ? 'single-user' : 'alternating-users');
+  checkRdsSecret({ ...parsed, strategy }, managedDatabase, label);
   if (strategy === 'alternating-users' && parsed.masterarn === undefined) {
     throw new InvalidSecretError(
       'masterarn',

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { RDSClient } from '@aws-sdk/client-rds';
 import {
   CreateSecretCommand,
   DescribeSecretCommand,
@@ -42,6 +43,8 @@ export interface HarnessOptions {
   rotators: readonly AnyRotator[];
   stack?: LocalStackOptions;
   config?: Partial<Config>;
+  /** The RDS client rotor's function uses (e.g. pointed at local/rds.ts). */
+  rds?: RDSClient;
 }
 
 export async function startRotationHarness(options: HarnessOptions): Promise<RotationHarness> {
@@ -62,6 +65,7 @@ export async function startRotationHarness(options: HarnessOptions): Promise<Rot
     eventBridge: eb,
     config,
     eventBackoffMs: [1, 2, 4],
+    ...(options.rds === undefined ? {} : { rds: options.rds }),
   });
   stack.registerFunction('rotor-test', handler);
   const functionArn = stack.functionArn('rotor-test');

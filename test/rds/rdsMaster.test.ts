@@ -1,0 +1,208 @@
+/**
+ * The rds-master strategy's pure logic (rotators/rdsMaster.ts): what parse refuses given RDS's
+ * description, RDS's password rules, and how testSecret's wait decides, driven by a scripted port
+ * (a stand-in for RDS's answers, not for a server: the suites in this folder run the real thing).
+ */
+import { describe, expect, it } from 'vitest';
+import { InvalidSecretError, UnsupportedError, VerificationFailedError } from '../../rotators/errors.js';
+import {
+  checkRdsSecret,
+  rdsPasswordProblem,
+  requireManagedDatabase,
+  rollbackMasterPassword,
+  waitForMasterPassword,
+} from '../../rotators/rdsMaster.js';
+import type { ManagedDatabase } from '../../rotators/types.js';
+
+/** A port whose answers are scripted; it records the passwords it was asked to set. */
+function port(overrides: Partial<ManagedDatabase> & { pending?: boolean[] } = {}) {
+  const pending = [...(overrides.pending ?? [false])];
+  const set: string[] = [];
+  const db: ManagedDatabase = {
+    kind: 'instance',
+    identifier: 'orders',
+    engine: 'postgres',
+    masterUsername: 'postgres',
+    managesMasterPassword: false,
+    setMasterPassword: async (password) => {
+      set.push(password);
+    },
+    masterPasswordChangePending: async () =>
+      pending.length > 1 ? (pending.shift() as boolean) : (pending[0] ?? false),
+    ...overrides,
+  };
+  return { db, set };
+}
+
+function thrown(work: () => unknown): unknown {
+  try {
+    work();
+  } catch (error) {
+    return error;
+  }
+  return undefined;
+}
+
+const soon = (ms: number) => ({ signal: AbortSignal.timeout(ms + 1_000), deadline: Date.now() + ms });
+const brisk = { settleMs: 100, firstPollMs: 10, maxPollMs: 20 };
+
+describe('rds-master parse checks', () => {
+  it('refuses a master whose password RDS manages, for rds-master and for SQL strategies alike', () => {
+    // Prepare
+    const { db } = port({ managesMasterPassword: true });
+
+    // Act
+    const rdsMaster = thrown(() =>
+      checkRdsSecret({ username: 'postgres', strategy: 'rds-master' }, db, 'AWSCURRENT'),
+    );
+    const singleUser = thrown(() =>
+      checkRdsSecret({ username: 'postgres', strategy: 'single-user' }, db, 'AWSCURRENT'),
+    );
+    const otherUser = thrown(() =>
+      checkRdsSecret({ username: 'app', strategy: 'single-user' }, db, 'AWSCURRENT'),
+    );
+
+    // Assess
+    expect(rdsMaster).toBeInstanceOf(InvalidSecretError);
+    expect((rdsMaster as InvalidSecretError).field).toBe('strategy');
+    expect((rdsMaster as Error).message).toMatch(/ManageMasterUserPassword/);
+    expect((singleUser as InvalidSecretError).field).toBe('username');
+    expect(otherUser).toBeUndefined();
+  });
+
+  it('refuses rds-master for a user that is not the master, or with no database to find', () => {
+    // Act
+    const notMaster = thrown(() =>
+      checkRdsSecret({ username: 'app', strategy: 'rds-master' }, port().db, 'AWSPENDING'),
+    );
+    const nowhere = thrown(() =>
+      checkRdsSecret({ username: 'postgres', strategy: 'rds-master' }, undefined, 'AWSCURRENT'),
+    );
+
+    // Assess
+    expect([(notMaster as InvalidSecretError).field, (notMaster as InvalidSecretError).label]).toEqual([
+      'username',
+      'AWSPENDING',
+    ]);
+    expect((nowhere as InvalidSecretError).field).toBe('dbInstanceIdentifier');
+  });
+
+  it('apply without a port, or with a managed one, refuses before anything changes', () => {
+    // Act
+    const absent = thrown(() => requireManagedDatabase({}));
+    const managed = thrown(() =>
+      requireManagedDatabase({ managedDatabase: port({ managesMasterPassword: true }).db }),
+    );
+
+    // Assess
+    expect(absent).toBeInstanceOf(UnsupportedError);
+    expect((managed as InvalidSecretError).field).toBe('strategy');
+  });
+
+  it.each([
+    ['postgres instance', { engine: 'postgres' }, 'p'.repeat(128), undefined],
+    ['postgres instance, too long', { engine: 'postgres' }, 'p'.repeat(129), /8 to 128/],
+    ['mariadb instance, too long', { engine: 'mariadb' }, 'p'.repeat(42), /8 to 41/],
+    [
+      'aurora cluster, too long',
+      { kind: 'cluster' as const, engine: 'aurora-postgresql' },
+      'p'.repeat(42),
+      /8 to 41/,
+    ],
+    ['a slash', { engine: 'postgres' }, 'pass/word-1', /printable ASCII/],
+    ['a space', { engine: 'postgres' }, 'pass word-1', /printable ASCII/],
+    ['too short', { engine: 'postgres' }, 'Short-1', /8 to 128/],
+  ])("RDS's master password rules: %s", (_name, overrides, password, problem) => {
+    // Act
+    const found = rdsPasswordProblem(password, port(overrides).db);
+
+    // Assess
+    if (problem === undefined) expect(found).toBeUndefined();
+    else expect(found).toMatch(problem);
+  });
+});
+
+describe("rds-master testSecret's wait", () => {
+  it('returns as soon as the pending password logs in', async () => {
+    // Prepare
+    const { db } = port({ pending: [true, true, false] });
+    let logins = 0;
+
+    // Act
+    await waitForMasterPassword(db, async () => ++logins >= 3, soon(5_000), brisk);
+
+    // Assess
+    expect(logins).toBe(3);
+  });
+
+  it('gives up once RDS reports nothing pending and the password stays refused: not retryable', async () => {
+    // Prepare
+    const { db } = port({ pending: [false] });
+
+    // Act
+    const error = await waitForMasterPassword(db, async () => false, soon(10_000), brisk).catch(
+      (e: unknown) => e,
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(VerificationFailedError);
+    expect((error as VerificationFailedError).retryable).toBe(false);
+    expect((error as Error).message).toMatch(
+      /RDS reports no master password change pending on RDS DB instance "orders"/,
+    );
+  });
+
+  it('gives up while RDS still has the change pending: retryable, and says so', async () => {
+    // Prepare
+    const { db } = port({ pending: [true] });
+    // Act
+    const error = await waitForMasterPassword(db, async () => false, soon(1_500), brisk).catch(
+      (e: unknown) => e,
+    );
+
+    // Assess
+    expect(error).toBeInstanceOf(VerificationFailedError);
+    expect((error as VerificationFailedError).retryable).toBe(true);
+    expect((error as Error).message).toMatch(/still pending/);
+  });
+});
+
+describe('rds-master rollback', () => {
+  it('does nothing when AWSCURRENT logs in and RDS has nothing pending', async () => {
+    // Prepare
+    const { db, set } = port({ pending: [false] });
+
+    // Act
+    await rollbackMasterPassword(db, 'Current-password-1', async () => true);
+
+    // Assess
+    expect(set).toEqual([]);
+  });
+
+  it('asks RDS for AWSCURRENT back when a change is pending, without logging in', async () => {
+    // Prepare
+    const { db, set } = port({ pending: [true] });
+    let logins = 0;
+
+    // Act
+    await rollbackMasterPassword(db, 'Current-password-1', async () => {
+      logins++;
+      return true;
+    });
+
+    // Assess
+    expect(set).toEqual(['Current-password-1']);
+    expect(logins).toBe(0);
+  });
+
+  it('asks RDS for AWSCURRENT back when it no longer logs in', async () => {
+    // Prepare
+    const { db, set } = port({ pending: [false] });
+
+    // Act
+    await rollbackMasterPassword(db, 'Current-password-1', async () => false);
+
+    // Assess
+    expect(set).toEqual(['Current-password-1']);
+  });
+});
