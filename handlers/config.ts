@@ -31,6 +31,28 @@ export interface Config {
   apiKeyProviders: Record<string, unknown>;
   /** Hosts for which a secret may carry its provider description inline (`ROTOR_APIKEY_INLINE_HOSTS`). */
   apiKeyInlineHosts: string[];
+  /**
+   * The scheduled heal function: which rotation functions are rotor's (`ROTOR_HEAL_FUNCTION_PREFIX`,
+   * comma-separated; each a Lambda ARN prefix or a function-name prefix). Secrets rotated by any
+   * other function are never touched.
+   */
+  healFunctionPrefixes: string[];
+  /** `report` (default) only reports stuck rotations; `heal` carries the decisions out (`ROTOR_HEAL_MODE`). */
+  healMode: HealMode;
+  /** A stuck AWSPENDING younger than this is left alone (`ROTOR_HEAL_MIN_AGE_MINUTES`, default 60). */
+  healMinAgeMs: number;
+}
+
+export type HealMode = 'report' | 'heal';
+
+/** What the `rotor` CLI takes from the environment (beside what the AWS SDK reads itself). */
+export interface CliConfig {
+  /** `AWS_ENDPOINT_URL_SECRETS_MANAGER`, else `AWS_ENDPOINT_URL`: e.g. the local stack. */
+  secretsManagerEndpoint?: string;
+  /** `AWS_ENDPOINT_URL_EVENTBRIDGE`, else `AWS_ENDPOINT_URL`. */
+  eventBridgeEndpoint?: string;
+  /** False when `NO_COLOR` is set to anything but the empty string (https://no-color.org). */
+  color: boolean;
 }
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
@@ -46,6 +68,14 @@ function integer(env: Env, key: string, min: number, max: number): number | unde
     throw new ConfigurationError(`environment variable ${key} must be an integer from ${min} to ${max}`);
   }
   return value;
+}
+
+/** A comma-separated list, blanks dropped. */
+function list(raw: string | undefined): string[] {
+  return (raw ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 function providersFrom(raw: string | undefined): Record<string, unknown> {
@@ -79,12 +109,13 @@ export function readConfig(env: Env = process.env): Config {
     );
   }
   const exclude = env.ROTOR_PASSWORD_EXCLUDE_CHARACTERS;
+  const healMode = env.ROTOR_HEAL_MODE || 'report';
+  if (healMode !== 'report' && healMode !== 'heal') {
+    throw new ConfigurationError('environment variable ROTOR_HEAL_MODE must be "report" or "heal"');
+  }
   return {
     apiKeyProviders: providersFrom(env.ROTOR_APIKEY_PROVIDERS),
-    apiKeyInlineHosts: (env.ROTOR_APIKEY_INLINE_HOSTS ?? '')
-      .split(',')
-      .map((host) => host.trim())
-      .filter((host) => host !== ''),
+    apiKeyInlineHosts: list(env.ROTOR_APIKEY_INLINE_HOSTS),
     eventBusName: env.ROTOR_EVENT_BUS || 'default',
     eventSource,
     eventsEnabled: env.ROTOR_EVENTS !== 'off',
@@ -97,5 +128,19 @@ export function readConfig(env: Env = process.env): Config {
       ...(exclude === undefined ? {} : { excludeCharacters: exclude }),
     },
     deadlineMarginMs: integer(env, 'ROTOR_DEADLINE_MARGIN_MS', 0, 60_000) ?? 1_500,
+    healFunctionPrefixes: list(env.ROTOR_HEAL_FUNCTION_PREFIX),
+    healMode,
+    healMinAgeMs: (integer(env, 'ROTOR_HEAL_MIN_AGE_MINUTES', 0, 10_080) ?? 60) * 60_000,
+  };
+}
+
+export function readCliConfig(env: Env = process.env): CliConfig {
+  const shared = env.AWS_ENDPOINT_URL || undefined;
+  const secretsManager = env.AWS_ENDPOINT_URL_SECRETS_MANAGER || shared;
+  const eventBridge = env.AWS_ENDPOINT_URL_EVENTBRIDGE || shared;
+  return {
+    ...(secretsManager === undefined ? {} : { secretsManagerEndpoint: secretsManager }),
+    ...(eventBridge === undefined ? {} : { eventBridgeEndpoint: eventBridge }),
+    color: env.NO_COLOR === undefined || env.NO_COLOR === '',
   };
 }

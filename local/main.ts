@@ -6,11 +6,41 @@
  *
  * Prints the endpoints and the `export` lines that point the AWS SDK (and rotor's CLI) at it.
  */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { defaultFunctions } from './functions.js';
 import { type LocalStack, startLocalStack } from './stack.js';
 
 const USAGE = `usage: npm run local -- [--port 4566] [--host 127.0.0.1] [--state <file>] [--region us-east-1] [--schedule-seconds 60]`;
+
+/** What `npm run local` and `rotor local` take. */
+export interface ServeOptions {
+  readonly port: number;
+  readonly host: string;
+  readonly region: string;
+  readonly stateFile?: string;
+  /** How often due rotations start; 0 turns the schedule off. */
+  readonly scheduleSeconds: number;
+}
+
+/**
+ * Starts the stack with rotor's rotation functions registered and returns it with the banner to
+ * print (endpoints, functions, and the `export` lines). Shared by `npm run local` and `rotor local`.
+ */
+export async function serveLocalStack(options: ServeOptions): Promise<{ stack: LocalStack; banner: string }> {
+  const stack = await startLocalStack({
+    port: options.port,
+    host: options.host,
+    region: options.region,
+    ...(options.stateFile === undefined ? {} : { stateFile: options.stateFile }),
+    // 0 turns the schedule off; otherwise due rotations start as the real service starts them.
+    ...(options.scheduleSeconds === 0 ? {} : { scheduleIntervalMs: options.scheduleSeconds * 1000 }),
+  });
+  const functions = await defaultFunctions(stack);
+  for (const [name, fn] of Object.entries(functions)) stack.registerFunction(name, fn);
+  return { stack, banner: banner(stack, Object.keys(functions), options.stateFile) };
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -35,22 +65,18 @@ async function main(): Promise<void> {
     return;
   }
 
-  const stack = await startLocalStack({
+  const { stack, banner } = await serveLocalStack({
     port,
     host: values.host,
     region: values.region,
     ...(values.state === undefined ? {} : { stateFile: values.state }),
-    // 0 turns the schedule off; otherwise due rotations start as the real service starts them.
-    ...(scheduleSeconds === 0 ? {} : { scheduleIntervalMs: scheduleSeconds * 1000 }),
+    scheduleSeconds,
   });
-  const functions = await defaultFunctions(stack);
-  for (const [name, fn] of Object.entries(functions)) stack.registerFunction(name, fn);
-
-  printBanner(stack, Object.keys(functions), values.state);
+  console.log(banner);
   stopOnSignal(stack);
 }
 
-function printBanner(stack: LocalStack, functions: readonly string[], stateFile: string | undefined): void {
+function banner(stack: LocalStack, functions: readonly string[], stateFile: string | undefined): string {
   const lines = [
     `rotor local AWS stack on ${stack.endpoint} (region ${stack.region}, account ${stack.accountId})`,
     `  Secrets Manager  ${stack.endpoint}`,
@@ -63,7 +89,7 @@ function printBanner(stack: LocalStack, functions: readonly string[], stateFile:
     'Point the AWS SDK at it:',
     ...Object.entries(stack.env).map(([name, value]) => `export ${name}=${value}`),
   ];
-  console.log(lines.join('\n'));
+  return lines.join('\n');
 }
 
 function stopOnSignal(stack: LocalStack): void {
@@ -84,7 +110,19 @@ function stopOnSignal(stack: LocalStack): void {
   process.on('SIGTERM', stop);
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+// Run only as a script: `rotor local` imports serveLocalStack from here.
+if (isEntryPoint(import.meta.url)) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}
+
+/** Whether the module at `url` is the script Node was started with. */
+function isEntryPoint(url: string): boolean {
+  try {
+    return process.argv[1] !== undefined && url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false; // No script path (a REPL, `node -e`): imported, not run.
+  }
+}

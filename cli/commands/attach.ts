@@ -1,0 +1,149 @@
+/**
+ * `rotor attach <secret...>`: turns rotation on for existing secrets (RotateSecret with the
+ * function, the schedule and the window). A secret is refused, and left exactly as it was, when
+ * its value does not parse for its engine (the error names the field) or, unless
+ * `--skip-preflight`, when a preflight check fails.
+ */
+import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { RotorError } from '../../rotators/errors.js';
+import { type AwsContext, aws, EXIT, exitCodeOf, type GlobalOptions } from '../aws.js';
+import { functionArnFor } from '../secrets.js';
+import type { Session } from '../session.js';
+import { checksJson, passed, printChecks, runPreflight } from './preflight.js';
+
+export interface AttachOptions extends GlobalOptions {
+  function: string;
+  schedule: string;
+  window?: string;
+  rotateImmediately: boolean;
+  skipPreflight?: boolean;
+  json?: boolean;
+  timeout?: number;
+}
+
+/** `rate(N days)`, `rate(N hours)` or `cron(...)`, as Secrets Manager accepts them. */
+export function validSchedule(text: string): boolean {
+  return /^rate\(\s*[1-9]\d{0,2}\s+(day|days|hour|hours)\s*\)$/.test(text) || /^cron\(.+\)$/.test(text);
+}
+
+/** `1h` to `24h`: Secrets Manager's rotation window. */
+export function validWindow(text: string): boolean {
+  const match = /^(\d{1,2})h$/.exec(text);
+  return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 24;
+}
+
+interface AttachResult {
+  secret: string;
+  arn?: string;
+  attached: boolean;
+  functionArn?: string;
+  versionId?: string;
+  refused?: { reason: string; error?: ReturnType<RotorError['toJSON']> };
+  checks?: ReturnType<typeof checksJson>;
+  exitCode: number;
+}
+
+async function attachOne(
+  session: Session,
+  context: AwsContext,
+  secretId: string,
+  options: AttachOptions,
+): Promise<AttachResult> {
+  const preflight = await runPreflight(session, context, secretId, {
+    withRotation: false,
+    timeoutMs: (options.timeout ?? 30) * 1000,
+  });
+  const arn = preflight.secret.ARN ?? secretId;
+  const base = { secret: preflight.secret.Name ?? secretId, arn };
+  if (preflight.invalid !== undefined) {
+    // The value must parse whatever the flags: a rotation could only fail on it.
+    return {
+      ...base,
+      attached: false,
+      refused: { reason: preflight.invalid.message, error: preflight.invalid.toJSON() },
+      checks: checksJson(preflight.checks),
+      exitCode: exitCodeOf(preflight.invalid),
+    };
+  }
+  if (!options.skipPreflight && !passed(preflight.checks)) {
+    return {
+      ...base,
+      attached: false,
+      refused: { reason: 'preflight failed' },
+      checks: checksJson(preflight.checks),
+      exitCode: EXIT.failure,
+    };
+  }
+  const functionArn = functionArnFor(options.function, arn);
+  const out = await aws(
+    context,
+    'secretsmanager:RotateSecret',
+    base.secret,
+    context.sm.send(
+      new RotateSecretCommand({
+        SecretId: arn,
+        RotationLambdaARN: functionArn,
+        RotationRules: {
+          ScheduleExpression: options.schedule,
+          ...(options.window === undefined ? {} : { Duration: options.window }),
+        },
+        RotateImmediately: options.rotateImmediately,
+      }),
+    ),
+  );
+  return {
+    ...base,
+    attached: true,
+    functionArn,
+    ...(out.VersionId === undefined ? {} : { versionId: out.VersionId }),
+    ...(options.skipPreflight ? {} : { checks: checksJson(preflight.checks) }),
+    exitCode: EXIT.ok,
+  };
+}
+
+export async function attachCommand(
+  session: Session,
+  secretIds: readonly string[],
+  options: AttachOptions,
+): Promise<number> {
+  const context = await session.aws(options);
+  const { out, err } = session.term;
+  const results: AttachResult[] = [];
+  for (const secretId of secretIds) {
+    let result: AttachResult;
+    session.term.progress(
+      `${secretId}: ${options.skipPreflight ? 'reading the value' : 'preflight checks'}...`,
+    );
+    try {
+      result = await attachOne(session, context, secretId, options);
+    } catch (error) {
+      // One secret's failure (not found, denied) does not stop the others.
+      if (!(error instanceof RotorError)) throw error;
+      result = {
+        secret: secretId,
+        attached: false,
+        refused: { reason: error.message, error: error.toJSON() },
+        exitCode: exitCodeOf(error),
+      };
+    }
+    results.push(result);
+    if (options.json) continue;
+    if (result.attached) {
+      const what = options.rotateImmediately
+        ? `rotation started (version ${result.versionId})`
+        : 'configuration test started (testSecret only; nothing rotates until the schedule)';
+      out.line(
+        `${out.paint('green', 'attached')} ${result.secret}: ${result.functionArn} on ${options.schedule}${options.window ? `, window ${options.window}` : ''}; ${what}`,
+      );
+    } else {
+      err.line(
+        `${err.paint('red', 'refused')} ${result.secret}: ${result.refused?.reason ?? 'unknown reason'}; nothing was changed`,
+      );
+      if (result.checks !== undefined && result.refused?.reason === 'preflight failed') {
+        printChecks(session.term, result.checks);
+      }
+    }
+  }
+  if (options.json) out.json(results.map(({ exitCode: _code, ...result }) => result));
+  return Math.max(EXIT.ok, ...results.map((result) => result.exitCode));
+}

@@ -1,0 +1,108 @@
+/**
+ * `rotor heal <secret>`: explains what the Healer would do with a stuck rotation (roll forward,
+ * abandon, leave for a person) and does it only with `--yes`. The decision rests on the rotator's
+ * own non-mutating test of each credential, so it is the judgement the rotation itself would make.
+ */
+import { EventPublisher } from '../../handlers/events.js';
+import { Healer, type HealReport } from '../../handlers/heal.js';
+import { redactor } from '../../handlers/redact.js';
+import { SecretsStore } from '../../handlers/secrets.js';
+import { EXIT, type GlobalOptions } from '../aws.js';
+import { oldNote } from '../io.js';
+import { describeSecret } from '../secrets.js';
+import type { Session } from '../session.js';
+
+export interface HealOptions extends GlobalOptions {
+  yes?: boolean;
+  force?: boolean;
+  /** Milliseconds. */
+  minAge: number;
+  json?: boolean;
+}
+
+/** What carrying the decision out does (or did), in words. */
+function plan(report: HealReport, done: boolean): string {
+  const pending = report.pendingVersionId ?? '?';
+  if (report.decision === 'roll-forward') {
+    return done
+      ? `promoted version ${pending} to AWSCURRENT, ran the rotator's finish step and cleared AWSPENDING`
+      : `promote version ${pending} to AWSCURRENT (the current one becomes AWSPREVIOUS), run the rotator's finish step, and clear AWSPENDING`;
+  }
+  return done
+    ? `cleared AWSPENDING from version ${pending}; AWSCURRENT is unchanged`
+    : `clear AWSPENDING from version ${pending}; AWSCURRENT stays as it is and keeps working`;
+}
+
+function works(ok: boolean | undefined, error: string | undefined): string {
+  if (ok === undefined) return 'not tested';
+  return ok ? 'works' : `fails (${error ?? 'unknown error'})`;
+}
+
+export async function healCommand(session: Session, secretId: string, options: HealOptions): Promise<number> {
+  const context = await session.aws(options);
+  const { out } = session.term;
+  // Described here first, so that a wrong name or a missing permission is explained.
+  const secret = await describeSecret(context, secretId);
+  const name = secret.Name ?? secretId;
+  const config = session.config();
+  const healer = new Healer({
+    client: context.sm,
+    store: new SecretsStore(context.sm),
+    registry: session.registry(),
+    redactor,
+    minAgeMs: options.minAge,
+    discovery: context.discovery,
+    now: () => session.now(),
+    ...(config.eventsEnabled
+      ? {
+          publisher: new EventPublisher(context.eb, {
+            busName: config.eventBusName,
+            source: config.eventSource,
+            redactor,
+            onFailure: (count, reason) =>
+              session.term.progress(`${count} heal event(s) not published to EventBridge (${reason})`),
+          }),
+        }
+      : {}),
+  });
+  session.term.progress(`${name}: reading the versions and testing the credentials...`);
+  const report = await healer.heal(secret.ARN ?? secretId, {
+    apply: options.yes === true,
+    force: options.force === true,
+    signal: AbortSignal.any([AbortSignal.timeout(120_000), session.signal]),
+  });
+
+  const stuck = report.decision === 'roll-forward' || report.decision === 'abandon';
+  const code = report.decision === 'manual' || (stuck && !report.acted) ? EXIT.failure : EXIT.ok;
+  if (options.json) {
+    out.json({ secret: name, ...report });
+    return code;
+  }
+  const colour = report.decision === 'healthy' ? 'green' : report.decision === 'manual' ? 'red' : 'yellow';
+  out.line(`heal ${name} (${report.secretArn})`);
+  out.line(`  decision  ${out.paint(colour, report.decision)}`);
+  out.line(`  why       ${report.reason}`);
+  if (report.pendingVersionId !== undefined && report.decision !== 'healthy') {
+    const age = report.pendingAgeSeconds === undefined ? '' : ` (${oldNote(report.pendingAgeSeconds)})`;
+    out.line(
+      `  pending   version ${report.pendingVersionId}${age}: ${works(report.pendingWorks, report.pendingError)}`,
+    );
+  }
+  if (report.currentVersionId !== undefined) {
+    out.line(
+      `  current   version ${report.currentVersionId}: ${works(report.currentWorks, report.currentError)}`,
+    );
+  }
+  if (stuck && report.acted) {
+    out.line(`${out.paint('green', 'done')}: ${plan(report, true)}; rotation can run again`);
+  } else if (stuck) {
+    out.line(`would ${plan(report, false)}. Nothing was changed: run again with --yes to do it`);
+  } else if (report.decision === 'manual') {
+    out.line(
+      'nothing was changed: a person must look (fix the credential on the target, then run heal again)',
+    );
+  } else if (report.decision === 'in-progress') {
+    out.line('nothing was changed: wait for the rotation to end, or use --force / a smaller --min-age');
+  }
+  return code;
+}

@@ -1,0 +1,201 @@
+/**
+ * `rotor preflight <secret>`: checks, without changing anything, what a rotation will need.
+ *
+ * What only the CLI can see (rotation configured, no stuck AWSPENDING, the value parses for its
+ * engine) comes first; then the engine's own checks (`Rotator.preflight`: logins, privileges,
+ * room for a new key), given a `fetchRelated` that reads other secrets through Secrets Manager.
+ */
+import type { DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
+import { InvalidSecretError, RotorError, UnknownEngineError } from '../../rotators/errors.js';
+import type { PreflightCheck } from '../../rotators/types.js';
+import { type AwsContext, EXIT, type GlobalOptions } from '../aws.js';
+import { oldNote, type Terminal } from '../io.js';
+import {
+  describeSecret,
+  listVersions,
+  type ParsedCurrent,
+  readCurrent,
+  relatedFetcher,
+  stuckPendingVersion,
+} from '../secrets.js';
+import type { Session } from '../session.js';
+
+export interface PreflightOptions extends GlobalOptions {
+  json?: boolean;
+  timeout?: number;
+}
+
+export interface PreflightResult {
+  readonly secret: DescribeSecretResponse;
+  readonly checks: PreflightCheck[];
+  /** AWSCURRENT parsed, when it parsed. */
+  readonly parsed?: ParsedCurrent;
+  /** Why it did not parse, when it did not. */
+  readonly invalid?: RotorError;
+}
+
+/** Whether a check list passed. */
+export const passed = (checks: readonly PreflightCheck[]): boolean => checks.every((check) => check.ok);
+
+/** The rotation settings, as a check (`rotor preflight` only: `attach` is what sets them). */
+export function rotationCheck(secret: DescribeSecretResponse): PreflightCheck {
+  const name = 'rotation configured';
+  const id = secret.Name ?? secret.ARN ?? '<secret>';
+  if (secret.RotationEnabled === true && secret.RotationLambdaARN !== undefined) {
+    const rules = secret.RotationRules;
+    const schedule =
+      rules?.ScheduleExpression ??
+      (rules?.AutomaticallyAfterDays === undefined
+        ? 'no schedule'
+        : `every ${rules.AutomaticallyAfterDays} days`);
+    return {
+      name,
+      ok: true,
+      detail: `rotated by ${secret.RotationLambdaARN} on ${schedule}${rules?.Duration ? `, window ${rules.Duration}` : ''}`,
+    };
+  }
+  return {
+    name,
+    ok: false,
+    detail:
+      secret.RotationLambdaARN === undefined
+        ? 'no rotation function is configured'
+        : `rotation is disabled (function ${secret.RotationLambdaARN})`,
+    fix: `rotor attach ${id} --function <rotor function> --schedule "rate(30 days)"`,
+  };
+}
+
+/** Runs the checks; `withRotation` adds the rotation-settings check. Never changes anything. */
+export async function runPreflight(
+  session: Session,
+  context: AwsContext,
+  secretId: string,
+  options: { withRotation: boolean; timeoutMs: number },
+): Promise<PreflightResult> {
+  const secret = await describeSecret(context, secretId);
+  const arn = secret.ARN ?? secretId;
+  const id = secret.Name ?? arn;
+  const checks: PreflightCheck[] = [];
+  if (options.withRotation) checks.push(rotationCheck(secret));
+
+  const stuck = stuckPendingVersion(secret.VersionIdsToStages);
+  if (stuck === undefined) {
+    checks.push({ name: 'no stuck rotation', ok: true, detail: 'AWSPENDING is absent or on AWSCURRENT' });
+  } else {
+    const created = (await listVersions(context, arn)).find((v) => v.VersionId === stuck)?.CreatedDate;
+    const age =
+      created === undefined ? '' : ` (${oldNote(Math.round((session.now() - created.getTime()) / 1000))})`;
+    checks.push({
+      name: 'no stuck rotation',
+      ok: false,
+      detail: `AWSPENDING is on version ${stuck}${age}, not on AWSCURRENT: the next rotation would be refused`,
+      fix: `rotor heal ${id}`,
+    });
+  }
+
+  const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), session.signal]);
+  let parsed: ParsedCurrent;
+  try {
+    parsed = await readCurrent(context, arn, session.registry(), session.scope, signal);
+  } catch (error) {
+    if (!(error instanceof RotorError)) throw error;
+    checks.push({
+      name: 'secret value',
+      ok: false,
+      detail: error.detail,
+      fix:
+        error instanceof InvalidSecretError
+          ? `Fix the field "${error.field}" of the secret's JSON`
+          : error instanceof UnknownEngineError
+            ? `Set "engine" to one of: ${session.registry().engines.join(', ')}`
+            : 'See the detail',
+    });
+    return { secret, checks, invalid: error };
+  }
+  checks.push({
+    name: 'secret value',
+    ok: true,
+    detail: `engine ${parsed.engine}, strategy ${parsed.strategy}`,
+  });
+
+  const { rotator, value, managedDatabase } = parsed;
+  if (rotator.preflight === undefined) {
+    checks.push({
+      name: 'engine checks',
+      ok: true,
+      detail: `the ${parsed.engine} rotator has no preflight checks`,
+    });
+    return { secret, checks, parsed };
+  }
+  try {
+    checks.push(
+      ...(await rotator.preflight({
+        current: value,
+        signal,
+        deadline: Date.now() + options.timeoutMs,
+        fetchRelated: relatedFetcher(context, session.scope),
+        ...(managedDatabase === undefined ? {} : { managedDatabase }),
+      })),
+    );
+  } catch (error) {
+    checks.push({
+      name: 'engine checks',
+      ok: false,
+      detail:
+        error instanceof RotorError
+          ? `${error.name}: ${error.detail}`
+          : `unexpected ${error instanceof Error ? error.name : typeof error}`,
+      fix: 'See the detail',
+    });
+  }
+  return { secret, checks, parsed };
+}
+
+/** One line per check; the fix under each failed one. */
+export function printChecks(term: Terminal, checks: readonly PreflightCheck[]): void {
+  const { out } = term;
+  const width = Math.max(...checks.map((check) => check.name.length));
+  for (const check of checks) {
+    const mark = check.ok ? out.paint('green', 'PASS') : out.paint('red', 'FAIL');
+    out.line(`  ${mark}  ${check.name.padEnd(width)}  ${check.detail}`);
+    if (!check.ok && check.fix !== undefined) out.line(`        ${' '.repeat(width)}  fix: ${check.fix}`);
+  }
+}
+
+export function checksJson(checks: readonly PreflightCheck[]) {
+  return checks.map((check) => ({
+    name: check.name,
+    ok: check.ok,
+    detail: check.detail,
+    ...(check.fix === undefined ? {} : { fix: check.fix }),
+  }));
+}
+
+export async function preflightCommand(
+  session: Session,
+  secretId: string,
+  options: PreflightOptions,
+): Promise<number> {
+  const context = await session.aws(options);
+  session.term.progress(`checking ${secretId} (logins may take up to ${options.timeout ?? 30} s)...`);
+  const result = await runPreflight(session, context, secretId, {
+    withRotation: true,
+    timeoutMs: (options.timeout ?? 30) * 1000,
+  });
+  const ok = passed(result.checks);
+  if (options.json) {
+    session.term.out.json({
+      secret: { name: result.secret.Name, arn: result.secret.ARN },
+      ok,
+      checks: checksJson(result.checks),
+    });
+  } else {
+    session.term.out.line(`preflight of ${result.secret.Name} (${result.secret.ARN})`);
+    printChecks(session.term, result.checks);
+    const failed = result.checks.filter((check) => !check.ok).length;
+    session.term.out.line(
+      ok ? 'all checks passed' : `${failed} check${failed === 1 ? '' : 's'} failed: fix them before rotating`,
+    );
+  }
+  return ok ? EXIT.ok : EXIT.failure;
+}

@@ -1,0 +1,334 @@
+/**
+ * `rotor`: see and steer rotation without the console.
+ *
+ * `run(argv, io)` is the whole CLI: it parses, runs one command, writes to the injected streams
+ * and returns the exit code, so tests drive it in-process. `main()` wires it to the process
+ * (streams, Ctrl-C, exit code); cli/rotor.mjs and `npm run rotor` call it.
+ */
+import { realpathSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { asRotorError, RotorError } from '../rotators/errors.js';
+import { EXIT, exitCodeOf } from './aws.js';
+import { attachCommand, validSchedule, validWindow } from './commands/attach.js';
+import { healCommand } from './commands/heal.js';
+import { historyCommand } from './commands/history.js';
+import { type LocalOptions, localCommand } from './commands/local.js';
+import { preflightCommand } from './commands/preflight.js';
+import { replicateCommand, validRegion } from './commands/replicate.js';
+import { rotateCommand } from './commands/rotate.js';
+import { statusCommand } from './commands/status.js';
+import { type Io, parseDuration } from './io.js';
+import { Session } from './session.js';
+
+export type { Io } from './io.js';
+
+const EXIT_CODES = `
+Exit codes:
+  0  ok
+  1  the operation found a failure (a failed check or rotation, an overdue or stuck secret,
+     a stuck rotation not healed)
+  2  bad usage or input (unknown option, secret not found, a value that does not parse)
+  3  AWS or network error (access denied, bad credentials, endpoint unreachable)
+
+AWS: the default credential chain, --region and --profile. --endpoint (or
+AWS_ENDPOINT_URL_SECRETS_MANAGER) points at another endpoint; when it is rotor's local stack
+(\`rotor local\`), its events are read from it. On AWS, rotation events are read from the rotation
+function's CloudWatch Logs (/aws/lambda/<function>, or --log-group).
+
+No secret value is ever printed: only names, ARNs, labels, dates, engines and strategies.
+Colours only on a terminal, never with NO_COLOR set.`;
+
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}`;
+}
+
+/** Commander argument parsers: a bad value is a usage error (exit 2) naming the option. */
+function positiveInteger(what: string, max: number) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 0 || value > max) {
+      throw new InvalidArgumentError(`${what} must be a whole number from 0 to ${max}.`);
+    }
+    return value;
+  };
+}
+
+function duration(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new InvalidArgumentError('expected a duration such as 90s, 60m, 4h or 2d.');
+  return ms;
+}
+
+function schedule(text: string): string {
+  if (!validSchedule(text.trim())) {
+    throw new InvalidArgumentError(
+      'expected "rate(N days)", "rate(N hours)" or "cron(...)" (Secrets Manager schedule expressions).',
+    );
+  }
+  return text.trim();
+}
+
+function window(text: string): string {
+  if (!validWindow(text)) throw new InvalidArgumentError('expected a window of 1h to 24h, e.g. 4h.');
+  return text;
+}
+
+function regions(text: string): string[] {
+  const list = text
+    .split(',')
+    .map((region) => region.trim())
+    .filter((region) => region !== '');
+  const bad = list.find((region) => !validRegion(region));
+  if (list.length === 0 || bad !== undefined) {
+    throw new InvalidArgumentError(
+      `expected AWS regions separated by commas, e.g. eu-west-1,us-west-2${bad === undefined ? '' : ` ("${bad}" is not one)`}.`,
+    );
+  }
+  return list;
+}
+
+function version(): string {
+  const pkg = createRequire(import.meta.url)('../package.json') as { version?: string };
+  return pkg.version ?? '0.0.0';
+}
+
+function buildProgram(session: Session, done: (code: number) => void): Command {
+  const { io } = session;
+  const program = new Command('rotor')
+    .description('See and steer credential rotation in AWS Secrets Manager (rotor).')
+    .version(version())
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.stdout.write(text),
+      writeErr: (text) => io.stderr.write(text),
+    })
+    .showHelpAfterError('(add --help for usage)')
+    .option('--region <region>', "AWS region (default: the SDK chain, or the local stack's)")
+    .option('--profile <name>', 'AWS shared-config profile')
+    .option('--endpoint <url>', 'Secrets Manager endpoint, e.g. the local stack (http://127.0.0.1:4566)')
+    .option('--log-group <name>', 'where the rotation function logs (default /aws/lambda/<function>)')
+    .addHelpText('after', EXIT_CODES);
+
+  program
+    .command('attach')
+    .description(
+      'Turn rotation on for existing secrets. Refuses (and changes nothing for) a secret whose value does not parse for its engine, or whose preflight fails.',
+    )
+    .argument('<secret...>', 'secret names or ARNs')
+    .requiredOption(
+      '--function <arn|name>',
+      "rotor's rotation function (a name is expanded with the secret's region and account)",
+    )
+    .requiredOption(
+      '--schedule <expression>',
+      'schedule: "rate(30 days)", "rate(12 hours)" or "cron(...)"',
+      schedule,
+    )
+    .option('--window <hours>', 'rotation window, 1h to 24h (default: the rest of the day)', window)
+    .option('--no-rotate-immediately', 'only test the configuration (testSecret) now; rotate on the schedule')
+    .option('--skip-preflight', 'attach even when preflight checks fail (the value must still parse)')
+    .option('--timeout <seconds>', 'preflight time limit', positiveInteger('--timeout', 600), 30)
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      examples(
+        'rotor attach prod/orders-db --function rotor-prod-postgres --schedule "rate(30 days)" --window 4h',
+        'rotor attach prod/a prod/b --function arn:aws:lambda:eu-west-1:123456789012:function:rotor-prod-mysql --schedule "cron(0 3 ? * SUN *)" --no-rotate-immediately',
+      ),
+    )
+    .action(async (secrets: string[], _options, command: Command) => {
+      done(await attachCommand(session, secrets, command.optsWithGlobals()));
+    });
+
+  program
+    .command('status')
+    .description(
+      'A table of the secrets with rotation: engine, strategy, dates, overdue, stuck AWSPENDING, replicas, last outcome. Exits 1 when any row shows a problem.',
+    )
+    .option('--prefix <prefix>', 'only secrets whose name starts with this')
+    .option('--all', 'include secrets without rotation')
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      examples(
+        'rotor status',
+        'rotor status --prefix prod/ --json',
+        'rotor status --endpoint http://127.0.0.1:4566',
+      ),
+    )
+    .action(async (_options, command: Command) => {
+      done(await statusCommand(session, command.optsWithGlobals()));
+    });
+
+  program
+    .command('rotate')
+    .description(
+      'Rotate now with the configured function and rules. With --wait, follow it step by step until it ends; exits 1 when it fails (AWSPENDING stuck) or times out.',
+    )
+    .argument('<secret>', 'secret name or ARN')
+    .option('--wait', 'follow the rotation step by step until it ends')
+    .option('--timeout <seconds>', 'how long --wait follows', positiveInteger('--timeout', 86_400), 600)
+    .option('--json', 'JSON output (the outcome and steps)')
+    .addHelpText(
+      'after',
+      examples('rotor rotate prod/orders-db', 'rotor rotate prod/orders-db --wait --timeout 300'),
+    )
+    .action(async (secret: string, _options, command: Command) => {
+      done(await rotateCommand(session, secret, command.optsWithGlobals()));
+    });
+
+  program
+    .command('preflight')
+    .description(
+      "Check, without changing anything, what a rotation will need: rotation settings, no stuck AWSPENDING, the value parses, and the engine's own checks (logins, privileges). Exits 1 if any check fails.",
+    )
+    .argument('<secret>', 'secret name or ARN')
+    .option('--timeout <seconds>', 'time limit of the engine checks', positiveInteger('--timeout', 600), 30)
+    .option('--json', 'JSON output')
+    .addHelpText('after', examples('rotor preflight prod/orders-db', 'rotor preflight prod/orders-db --json'))
+    .action(async (secret: string, _options, command: Command) => {
+      done(await preflightCommand(session, secret, command.optsWithGlobals()));
+    });
+
+  program
+    .command('heal')
+    .description(
+      'Explain what to do with a stuck rotation (AWSPENDING left on a version that is not AWSCURRENT): roll forward when the target already accepts the pending credential, abandon when only the current one works, or leave it to a person. Changes something only with --yes. Exits 1 while a stuck rotation is left.',
+    )
+    .argument('<secret>', 'secret name or ARN')
+    .option('--yes', 'carry the decision out')
+    .option('--force', 'ignore --min-age')
+    .addOption(
+      new Option('--min-age <duration>', 'leave a younger AWSPENDING alone: its rotation may be running')
+        .argParser(duration)
+        .default(3_600_000, '60m'),
+    )
+    .option('--json', 'JSON output')
+    .addHelpText(
+      'after',
+      examples(
+        'rotor heal prod/orders-db',
+        'rotor heal prod/orders-db --yes',
+        'rotor heal prod/orders-db --yes --min-age 15m',
+      ),
+    )
+    .action(async (secret: string, _options, command: Command) => {
+      done(await healCommand(session, secret, command.optsWithGlobals()));
+    });
+
+  program
+    .command('replicate')
+    .description(
+      'Replicate a secret to other regions. Rotation stays on the primary: each new version is copied to the replicas, which are read-only and never rotate themselves. `rotor status` shows replica status.',
+    )
+    .argument('<secret>', 'secret name or ARN')
+    .requiredOption('--regions <list>', 'regions, comma-separated', regions)
+    .option('--kms-key <id>', "KMS key for the replicas (default: the region's aws/secretsmanager key)")
+    .option('--overwrite', 'overwrite a secret of the same name in a replica region')
+    .option('--json', 'JSON output')
+    .addHelpText('after', examples('rotor replicate prod/orders-db --regions eu-west-1,us-west-2'))
+    .action(async (secret: string, _options, command: Command) => {
+      done(await replicateCommand(session, secret, command.optsWithGlobals()));
+    });
+
+  program
+    .command('history')
+    .description(
+      "Every version of a secret with its labels and dates, newest first, and rotor's events for each.",
+    )
+    .argument('<secret>', 'secret name or ARN')
+    .option('--json', 'JSON output')
+    .addHelpText('after', examples('rotor history prod/orders-db', 'rotor history prod/orders-db --json'))
+    .action(async (secret: string, _options, command: Command) => {
+      done(await historyCommand(session, secret, command.optsWithGlobals()));
+    });
+
+  program
+    .command('local')
+    .description(
+      "Serve the local AWS stack (Secrets Manager, EventBridge and rotor's rotation functions) until Ctrl-C, as `npm run local` does.",
+    )
+    .option('--port <port>', 'port (0 picks a free one)', positiveInteger('--port', 65_535), 4566)
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--state <file>', 'keep the state in this JSON file across restarts')
+    .option(
+      '--schedule-seconds <seconds>',
+      'start due rotations this often (0: never)',
+      positiveInteger('--schedule-seconds', 86_400),
+      60,
+    )
+    .addHelpText('after', examples('rotor local', 'rotor local --port 4599 --state .rotor-local/state.json'))
+    .action(async (_options, command: Command) => {
+      const options = command.optsWithGlobals<Omit<LocalOptions, 'region'> & { region?: string }>();
+      done(await localCommand(session, { ...options, region: options.region ?? 'us-east-1' }));
+    });
+
+  return program;
+}
+
+/** Runs the CLI on `argv` (without the node and script paths); returns the exit code. */
+export async function run(argv: readonly string[], io: Io): Promise<number> {
+  const session = new Session(io);
+  let code: number = EXIT.ok;
+  try {
+    const program = buildProgram(session, (result) => {
+      code = result;
+    });
+    await program.parseAsync([...argv], { from: 'user' });
+    return code;
+  } catch (error) {
+    return report(session, error);
+  } finally {
+    await session.close();
+  }
+}
+
+function report(session: Session, error: unknown): number {
+  const { err } = session.term;
+  if (error instanceof CommanderError) {
+    // Commander has printed the message (or the help, or the version) already.
+    return error.code === 'commander.helpDisplayed' || error.code === 'commander.version'
+      ? EXIT.ok
+      : EXIT.usage;
+  }
+  const rotorError = error instanceof RotorError ? error : asRotorError(error);
+  err.line(`${err.paint('red', 'rotor: error:')} ${rotorError.message}`);
+  return exitCodeOf(rotorError);
+}
+
+/** The process entry: real streams, Ctrl-C stops long commands (twice: at once), the exit code. */
+export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const interrupt = () => {
+    interrupts++;
+    if (interrupts > 1) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  try {
+    process.exitCode = await run(argv, {
+      stdout: process.stdout,
+      stderr: process.stderr,
+      signal: controller.signal,
+    });
+  } finally {
+    process.off('SIGINT', interrupt);
+    process.off('SIGTERM', interrupt);
+  }
+}
+
+// `npm run rotor` (tsx cli/main.ts) runs this file directly; tests and the launcher import it.
+if (isEntryPoint(import.meta.url)) await main();
+
+/** Whether the module at `url` is the script Node was started with. */
+function isEntryPoint(url: string): boolean {
+  try {
+    return process.argv[1] !== undefined && url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false; // No script path (a REPL, `node -e`): imported, not run.
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * One CLI invocation's shared state, built lazily so that `rotor --help` or `rotor local` never
+ * needs AWS, a region or the rotators: the terminal, the configuration, the AWS clients, the
+ * registry of rotators, and the redaction scope every secret value read is registered in.
+ */
+import { type CliConfig, type Config, readCliConfig, readConfig } from '../handlers/config.js';
+import { allRotators } from '../handlers/healFunction.js';
+import { type RedactionScope, redactor } from '../handlers/redact.js';
+import { createRegistry, type Registry } from '../rotators/registry.js';
+import { type AwsContext, connectAws, type GlobalOptions } from './aws.js';
+import { createTerminal, type Io, type Terminal } from './io.js';
+
+export class Session {
+  readonly term: Terminal;
+  readonly cli: CliConfig;
+  readonly scope: RedactionScope = redactor.scope();
+  readonly signal: AbortSignal;
+  readonly pollIntervalMs: number;
+  #config: Config | undefined;
+  #registry: Registry | undefined;
+  #aws: Promise<AwsContext> | undefined;
+
+  constructor(readonly io: Io) {
+    this.cli = readCliConfig(io.env);
+    this.term = createTerminal(io, this.cli.color);
+    this.signal = io.signal ?? new AbortController().signal;
+    this.pollIntervalMs = io.pollIntervalMs ?? 2_000;
+  }
+
+  now(): number {
+    return this.io.now?.() ?? Date.now();
+  }
+
+  /** rotor's configuration (events bus and source, API-key providers). Throws ConfigurationError. */
+  config(): Config {
+    this.#config ??= readConfig(this.io.env);
+    return this.#config;
+  }
+
+  registry(): Registry {
+    this.#registry ??= createRegistry(this.io.rotators ?? allRotators(this.config()));
+    return this.#registry;
+  }
+
+  aws(options: GlobalOptions): Promise<AwsContext> {
+    this.#aws ??= connectAws(options, this.cli, this.config().eventSource);
+    return this.#aws;
+  }
+
+  async close(): Promise<void> {
+    this.scope.close();
+    if (this.#aws !== undefined) (await this.#aws.catch(() => undefined))?.close();
+  }
+}
+
+/** Sleeps `ms`, or less when `signal` aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
