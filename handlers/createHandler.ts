@@ -4,7 +4,6 @@
  * be passed in (tests, the local stack, the benchmark).
  */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { createRegistry } from '../rotators/registry.js';
@@ -12,18 +11,22 @@ import type { AnyRotator } from '../rotators/types.js';
 import { type Config, readConfig } from './config.js';
 import { EventPublisher } from './events.js';
 import { createLogger, StepMetrics } from './observability.js';
-import { RdsDiscovery } from './rds.js';
 import { redactor } from './redact.js';
 import { SecretsStore } from './secrets.js';
 import { StepMachine, type StepOutcome } from './stepMachine.js';
+import type { Discovery } from './versions.js';
 
 export interface HandlerOptions {
   /** The rotators, or how to build them from the configuration (on the first invocation). */
   rotators: readonly AnyRotator[] | ((config: Config) => readonly AnyRotator[]);
   secretsManager?: SecretsManagerClient;
   eventBridge?: EventBridgeClient;
-  /** RDS, for secrets that name their RDS database (built on first use: most secrets never need it). */
-  rds?: RDSClient;
+  /**
+   * Enriches secret values before they are parsed: RDS endpoint discovery for the database
+   * functions (`rdsDiscovery()` from ./rds.ts, passed by their entry files only, so that the RDS
+   * client is bundled where it is needed).
+   */
+  discovery?: (secretsManager: SecretsManagerClient) => Discovery;
   config?: Config;
   /** Pauses before re-sending failed event entries (tests shorten them). */
   eventBackoffMs?: readonly number[];
@@ -51,7 +54,6 @@ export function createStepMachine(options: HandlerOptions): StepMachine {
       })
     : undefined;
   const secretsManager = options.secretsManager ?? new SecretsManagerClient({});
-  let rds = options.rds;
   return new StepMachine({
     store: new SecretsStore(secretsManager),
     registry: createRegistry(
@@ -62,13 +64,7 @@ export function createStepMachine(options: HandlerOptions): StepMachine {
     logger,
     metrics,
     ...(publisher ? { publisher } : {}),
-    discovery: new RdsDiscovery({
-      rds: () => {
-        rds ??= new RDSClient({});
-        return rds;
-      },
-      secretsManager,
-    }),
+    ...(options.discovery ? { discovery: options.discovery(secretsManager) } : {}),
   });
 }
 

@@ -147,6 +147,7 @@ export class Healer {
       signal,
       this.deps.discovery?.forInvocation(signal),
     );
+    reader.tags = secret.tags;
     const current = await reader.load(secret.arn, currentId, CURRENT);
     const pending = await reader.loadPending(secret.arn, pendingId, current).catch((error: unknown) => {
       return asRotorError(error);

@@ -37,7 +37,7 @@ import {
   DescribeDBInstancesCommand,
   ModifyDBClusterCommand,
   ModifyDBInstanceCommand,
-  type RDSClient,
+  RDSClient,
 } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
@@ -51,7 +51,7 @@ import {
 } from '../rotators/errors.js';
 import { isRdsIdentifier, rdsIdentifierExpected } from '../rotators/rdsMaster.js';
 import type { ManagedDatabase } from '../rotators/types.js';
-import type { Discovery, Enriched, ValueEnricher } from './versions.js';
+import type { Discovery, EnrichContext, Enriched, ValueEnricher } from './versions.js';
 
 /** The tags RDS puts on the secrets it manages (ManageMasterUserPassword). */
 export const RDS_INSTANCE_TAG = 'aws:rds:primaryDBInstanceArn';
@@ -97,6 +97,23 @@ export class RdsDiscovery implements Discovery {
   forInvocation(signal: AbortSignal): RdsEnricher {
     return new RdsEnricher(this.options, signal);
   }
+}
+
+/**
+ * The `discovery` option of createRotationHandler for database functions: RDS discovery with a
+ * client built on first use. Only the database entries import this module, so the API-key
+ * function's bundle carries no RDS client.
+ */
+export function rdsDiscovery(rds?: RDSClient): (secretsManager: SecretsManagerClient) => RdsDiscovery {
+  let client = rds;
+  return (secretsManager) =>
+    new RdsDiscovery({
+      rds: () => {
+        client ??= new RDSClient({});
+        return client;
+      },
+      secretsManager,
+    });
 }
 
 function normalise(host: string): string {
@@ -160,10 +177,7 @@ export class RdsEnricher implements ValueEnricher {
     private readonly signal: AbortSignal,
   ) {}
 
-  async enrich(
-    json: Record<string, unknown>,
-    context: { secretArn: string; label: string },
-  ): Promise<Enriched> {
+  async enrich(json: Record<string, unknown>, context: EnrichContext): Promise<Enriched> {
     const { label } = context;
     const target = await this.#target(json, context);
     if (target === undefined) return { value: json };
@@ -202,10 +216,7 @@ export class RdsEnricher implements ValueEnricher {
   }
 
   /** Which database the value names: its own fields first, then RDS's tags (tag-only secrets). */
-  async #target(
-    json: Record<string, unknown>,
-    context: { secretArn: string; label: string },
-  ): Promise<Target | undefined> {
+  async #target(json: Record<string, unknown>, context: EnrichContext): Promise<Target | undefined> {
     const { label } = context;
     const named: Target[] = [];
     for (const [field, kind, what] of [
@@ -230,18 +241,20 @@ export class RdsEnricher implements ValueEnricher {
     // Only a value with neither host nor engine may be one of RDS's own secrets (a username, a
     // password, and RDS's tags); any other value costs no call.
     if (json.host !== undefined || json.engine !== undefined) return undefined;
-    const tags = await this.#cached(`tags:${context.secretArn}`, async () => {
-      this.#count('secretsmanager:DescribeSecret');
-      try {
-        const out = await this.options.secretsManager.send(
-          new DescribeSecretCommand({ SecretId: context.secretArn }),
-          { abortSignal: this.signal },
-        );
-        return new Map((out.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
-      } catch (error) {
-        throw awsFailure('Secrets Manager', 'DescribeSecret', `secret ${context.secretArn}`, error);
-      }
-    });
+    const tags =
+      context.tags ??
+      (await this.#cached(`tags:${context.secretArn}`, async () => {
+        this.#count('secretsmanager:DescribeSecret');
+        try {
+          const out = await this.options.secretsManager.send(
+            new DescribeSecretCommand({ SecretId: context.secretArn }),
+            { abortSignal: this.signal },
+          );
+          return new Map((out.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? '']));
+        } catch (error) {
+          throw awsFailure('Secrets Manager', 'DescribeSecret', `secret ${context.secretArn}`, error);
+        }
+      }));
     for (const tag of [RDS_INSTANCE_TAG, RDS_CLUSTER_TAG]) {
       const arn = tags.get(tag);
       if (arn === undefined) continue;

@@ -24,6 +24,8 @@ export interface SecretDescription {
   arn: string;
   name: string;
   rotationEnabled: boolean;
+  /** The secret's tags (RDS's own secrets are recognised by them). */
+  tags: ReadonlyMap<string, string>;
   /** VersionId → its staging labels. */
   versions: ReadonlyMap<string, readonly string[]>;
   /** The VersionId holding `label`, if any. */
@@ -102,6 +104,7 @@ export class SecretsStore {
       arn: out.ARN ?? secretId,
       name: out.Name ?? secretId,
       rotationEnabled: out.RotationEnabled === true,
+      tags: new Map((out.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
       versions,
       versionOf: (label) => [...versions].find(([, labels]) => labels.includes(label))?.[0],
     };

@@ -182,6 +182,7 @@ export class StepMachine {
     const token = event.ClientRequestToken;
     const secret = await store.describe(event.SecretId, inv.signal);
     inv.secretArn = secret.arn;
+    inv.reader.tags = secret.tags;
 
     // The protocol's checks, in the reference order.
     if (!secret.rotationEnabled) throw new RotationNotEnabledError();

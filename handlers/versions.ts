@@ -32,13 +32,20 @@ export interface Enriched {
   managedDatabase?: ManagedDatabase;
 }
 
+export interface EnrichContext {
+  secretArn: string;
+  label: string;
+  /** The secret's tags, when the caller already described the secret (saves a DescribeSecret). */
+  tags?: ReadonlyMap<string, string>;
+}
+
 /** Adds what a stored value leaves to discovery, before it is parsed. One per invocation (it caches). */
 export interface ValueEnricher {
   /**
    * Returns `json` itself when there is nothing to discover (no extra call is made then). Throws
    * InvalidSecretError naming the field when the value contradicts what was discovered.
    */
-  enrich(json: Record<string, unknown>, context: { secretArn: string; label: string }): Promise<Enriched>;
+  enrich(json: Record<string, unknown>, context: EnrichContext): Promise<Enriched>;
   /** The AWS calls enrichment made so far, by API (the step's log line reports them). */
   readonly calls?: Readonly<Record<string, number>>;
 }
@@ -49,6 +56,9 @@ export interface Discovery {
 }
 
 export class VersionReader {
+  /** The secret's tags once the caller has described it (tag-only RDS secrets need them). */
+  tags: ReadonlyMap<string, string> | undefined;
+
   constructor(
     private readonly store: SecretsStore,
     private readonly registry: Registry,
@@ -82,7 +92,7 @@ export class VersionReader {
 
   async #enrich(arn: string, json: Record<string, unknown>, label: string): Promise<Enriched> {
     if (this.enricher === undefined) return { value: json };
-    return this.enricher.enrich(json, { secretArn: arn, label });
+    return this.enricher.enrich(json, { secretArn: arn, label, ...(this.tags ? { tags: this.tags } : {}) });
   }
 
   async #read(arn: string, versionId: string, label: string, stage?: string): Promise<string> {

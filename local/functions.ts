@@ -5,9 +5,11 @@
  * against the local stack exactly as it would in AWS.
  */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import type { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Config, readConfig } from '../handlers/config.js';
 import { createRotationHandler } from '../handlers/createHandler.js';
+import { rdsDiscovery } from '../handlers/rds.js';
 import { createApiKeyRotator } from '../rotators/apikey/index.js';
 import { mysqlRotator } from '../rotators/mysql/index.js';
 import { postgresRotator } from '../rotators/postgres/index.js';
@@ -24,6 +26,8 @@ export const LOCAL_FUNCTIONS = {
 export interface LocalFunctionOptions {
   /** Configuration overrides (the environment is read otherwise). */
   config?: Partial<Config>;
+  /** The RDS client for endpoint discovery (a local RDS, say). */
+  rds?: RDSClient;
 }
 
 export async function defaultFunctions(
@@ -33,11 +37,17 @@ export async function defaultFunctions(
   const config: Config = { ...readConfig(), ...options.config };
   const secretsManager = new SecretsManagerClient(stack.clientConfig);
   const eventBridge = new EventBridgeClient(stack.clientConfig);
-  const make = (rotators: (config: Config) => readonly AnyRotator[]): RotationFunction =>
-    createRotationHandler({ rotators, secretsManager, eventBridge, config });
+  const make = (rotators: (config: Config) => readonly AnyRotator[], databases = false): RotationFunction =>
+    createRotationHandler({
+      rotators,
+      secretsManager,
+      eventBridge,
+      config,
+      ...(databases ? { discovery: rdsDiscovery(options.rds) } : {}),
+    });
   return {
-    [LOCAL_FUNCTIONS.postgres]: make(() => [postgresRotator]),
-    [LOCAL_FUNCTIONS.mysql]: make(() => [mysqlRotator]),
+    [LOCAL_FUNCTIONS.postgres]: make(() => [postgresRotator], true),
+    [LOCAL_FUNCTIONS.mysql]: make(() => [mysqlRotator], true),
     [LOCAL_FUNCTIONS.apikey]: make((c) => [
       createApiKeyRotator({ providers: c.apiKeyProviders, inlineProviderHosts: c.apiKeyInlineHosts }),
     ]),

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { type Config, readConfig } from '../../handlers/config.js';
 import { createRotationHandler, type RotationHandler } from '../../handlers/createHandler.js';
+import { rdsDiscovery } from '../../handlers/rds.js';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
 import type { Step } from '../../rotators/errors.js';
 import type { AnyRotator } from '../../rotators/types.js';
@@ -65,7 +66,7 @@ export async function startRotationHarness(options: HarnessOptions): Promise<Rot
     eventBridge: eb,
     config,
     eventBackoffMs: [1, 2, 4],
-    ...(options.rds === undefined ? {} : { rds: options.rds }),
+    discovery: rdsDiscovery(options.rds),
   });
   stack.registerFunction('rotor-test', handler);
   const functionArn = stack.functionArn('rotor-test');
