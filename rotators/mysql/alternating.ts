@@ -30,6 +30,7 @@ import {
   grantStatement,
   hasRoles,
   isMysqlPasswordPlugin,
+  needsGrant,
   parseGrantLine,
   quoteAccount,
   revokeAllPrivileges,
@@ -203,7 +204,7 @@ export async function applyAlternating({
     if (targetOptions !== undefined) {
       await session.query(revokeAllPrivileges(target), `revoke the privileges of ${formatAccount(target)}`);
     }
-    for (const grant of want.filter((g) => g.kind !== 'default-role')) {
+    for (const grant of want.filter((g) => g.kind !== 'default-role' && needsGrant(g))) {
       await session.query(grantStatement(grant, target), `copy a grant to ${formatAccount(target)}`);
     }
     if (hasRoles(server) && (wantDefaults.length > 0 || haveDefaults.length > 0)) {

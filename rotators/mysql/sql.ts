@@ -563,6 +563,15 @@ export function parseGrantLine(line: string, grantee: Account): GrantLine | unde
   };
 }
 
+/**
+ * Whether a grant must be given explicitly. The bare `GRANT USAGE ON *.*` that SHOW GRANTS lists
+ * for every account means "no privilege" and comes with CREATE USER; granting it again needs a
+ * global GRANT OPTION on MariaDB, which the managing user should not need.
+ */
+export function needsGrant(grant: GrantLine): boolean {
+  return !(grant.kind === 'privilege' && /^GRANT USAGE ON \*\.\*$/i.test(grant.head) && !grant.grantOption);
+}
+
 /** The statement that gives `grant` to `target`. */
 export function grantStatement(grant: GrantLine, target: Account): string {
   const account = quoteAccount(target);

@@ -258,7 +258,7 @@ describe('alternating-users on MySQL 8', () => {
     // Assess
     expect(server.changes()).toEqual([
       "CREATE USER `app_clone`@`%` IDENTIFIED WITH caching_sha2_password BY 'new-pw'",
-      'GRANT USAGE ON *.* TO `app_clone`@`%`',
+      // No bare GRANT USAGE: every account has it, and granting it needs a global GRANT OPTION.
       'GRANT SELECT, INSERT ON `shop`.* TO `app_clone`@`%` WITH GRANT OPTION',
       'GRANT `reader`@`%` TO `app_clone`@`%`',
       'ALTER USER `app_clone`@`%` DEFAULT ROLE `reader`@`%`',
@@ -295,7 +295,6 @@ describe('alternating-users on MySQL 8', () => {
       'ALTER USER `app_clone`@`%` DISCARD OLD PASSWORD',
       'REVOKE `writer`@`%` FROM `app_clone`@`%`',
       'REVOKE ALL PRIVILEGES, GRANT OPTION FROM `app_clone`@`%`',
-      'GRANT USAGE ON *.* TO `app_clone`@`%`',
       'GRANT SELECT, INSERT ON `shop`.* TO `app_clone`@`%` WITH GRANT OPTION',
       'GRANT `reader`@`%` TO `app_clone`@`%`',
       'ALTER USER `app_clone`@`%` DEFAULT ROLE `reader`@`%`',

@@ -139,6 +139,31 @@ describe.skipIf(skipMysql)('mysql rotator on MariaDB', () => {
   });
 
   describe('alternating-users copies access exactly', () => {
+    it('needs no global GRANT OPTION: a managing user with exactly the documented privileges will do', async () => {
+      // Prepare: CREATE USER, SELECT on mysql.*, and the application's privileges WITH GRANT OPTION.
+      const minimal = { user: uniqueName('rt_min_'), host: '%' };
+      const minimalPassword = newPassword();
+      bed.accounts.push(minimal);
+      await bed.admin.createAccount(minimal, minimalPassword, [
+        'GRANT CREATE USER ON *.* TO {account}',
+        'GRANT SELECT ON mysql.* TO {account}',
+        `GRANT SELECT ON \`${bed.database}\`.* TO {account} WITH GRANT OPTION`,
+      ]);
+      const related = { [MASTER_ARN]: JSON.stringify({ username: minimal.user, password: minimalPassword }) };
+      const value = await bed.secret({ masterarn: MASTER_ARN });
+      const clone = { user: `${String(value.username)}_clone`, host: '%' };
+
+      // Act
+      await applyOnly(value, { ...value, username: clone.user, password: newPassword() }, related);
+
+      // Assess
+      const rename = (lines: string[]) =>
+        lines.map((line) => line.replaceAll(`\`${clone.user}\``, `\`${value.username}\``));
+      expect(rename(await bed.admin.grants(clone))).toEqual(
+        await bed.admin.grants({ user: String(value.username), host: '%' }),
+      );
+    });
+
     it('keeps WITH GRANT OPTION, REQUIRE SSL and every resource limit', async () => {
       // Prepare
       const value = await bed.secret(
