@@ -19,6 +19,9 @@ export const CURRENT = 'AWSCURRENT';
 export const PENDING = 'AWSPENDING';
 export const PREVIOUS = 'AWSPREVIOUS';
 
+/** How long a master/admin secret read for a rotation is reused by its later steps. */
+const RELATED_TTL_MS = 60_000;
+
 /** What DescribeSecret says about rotation and labels. */
 export interface SecretDescription {
   arn: string;
@@ -51,12 +54,12 @@ export class VersionCache {
     return entry.value;
   }
 
-  set(arn: string, versionId: string, value: string): void {
+  set(arn: string, versionId: string, value: string, ttlMs = this.ttlMs): void {
     if (this.#entries.size >= this.maxEntries) {
       const oldest = this.#entries.keys().next().value;
       if (oldest !== undefined) this.#entries.delete(oldest);
     }
-    this.#entries.set(`${arn}\n${versionId}`, { value, expires: Date.now() + this.ttlMs });
+    this.#entries.set(`${arn}\n${versionId}`, { value, expires: Date.now() + ttlMs });
   }
 
   /** Drops every cached version of a secret (after a rotation finished). */
@@ -140,7 +143,26 @@ export class SecretsStore {
     }
   }
 
-  /** Another secret's AWSCURRENT value (master or admin credentials). Not cached: it may rotate too. */
+  /**
+   * Another secret's AWSCURRENT value (master or admin credentials) for one rotation: the steps of
+   * a rotation run back to back, so the value is kept for a minute under the rotation's token. Not
+   * longer: the related secret may rotate too, and a stale value must not outlive a retry.
+   */
+  async getRelated(secretId: string, token: string, signal?: AbortSignal): Promise<string | undefined> {
+    const scope = `related:${token}`;
+    const cached = this.cache.get(scope, secretId);
+    if (cached !== undefined) return cached;
+    const value = await this.getCurrent(secretId, signal);
+    if (value !== undefined) this.cache.set(scope, secretId, value, RELATED_TTL_MS);
+    return value;
+  }
+
+  /** Forgets the related secrets read for a rotation (it is over). */
+  forgetRelated(token: string): void {
+    this.cache.forgetSecret(`related:${token}`);
+  }
+
+  /** Another secret's AWSCURRENT value, read now. */
   async getCurrent(secretId: string, signal?: AbortSignal): Promise<string | undefined> {
     try {
       const out = await this.client.send(new GetSecretValueCommand({ SecretId: secretId }), opts(signal));

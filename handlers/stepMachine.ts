@@ -183,6 +183,7 @@ export class StepMachine {
     const secret = await store.describe(event.SecretId, inv.signal);
     inv.secretArn = secret.arn;
     inv.reader.tags = secret.tags;
+    inv.reader.rotationToken = token;
 
     // The protocol's checks, in the reference order.
     if (!secret.rotationEnabled) throw new RotationNotEnabledError();
@@ -351,6 +352,7 @@ export class StepMachine {
     }
     // The rotation is over: its versions need not stay in this container's memory.
     this.deps.store.cache.forgetSecret(secret.arn);
+    this.deps.store.forgetRelated(inv.event.ClientRequestToken);
   }
 
   /** The request fields every rotator method gets; `loaded` carries the RDS port when there is one. */

@@ -58,6 +58,8 @@ export interface Discovery {
 export class VersionReader {
   /** The secret's tags once the caller has described it (tag-only RDS secrets need them). */
   tags: ReadonlyMap<string, string> | undefined;
+  /** The rotation's token: related secrets read for it are reused by its other steps. */
+  rotationToken: string | undefined;
 
   constructor(
     private readonly store: SecretsStore,
@@ -183,7 +185,10 @@ export class VersionReader {
 
   /** `fetchRelated` for rotator requests: another secret's AWSCURRENT, registered for redaction. */
   readonly fetchRelated = async (secretId: string): Promise<string> => {
-    const value = await this.store.getCurrent(secretId, this.signal);
+    const value =
+      this.rotationToken === undefined
+        ? await this.store.getCurrent(secretId, this.signal)
+        : await this.store.getRelated(secretId, this.rotationToken, this.signal);
     if (value === undefined) {
       throw new VersionNotFoundError(`related secret ${secretId} has no SecretString in AWSCURRENT`);
     }
