@@ -124,6 +124,27 @@ const configSchema = v.strictObject({
   /** API-key provider descriptions by name (see rotators/apikey). Passed to the apikey function. */
   apiKeyProviders: v.optional(v.record(v.string(), v.unknown()), {}),
   secrets: v.optional(v.array(secretEntry), []),
+  /** The scheduled heal function: report stuck rotations (default) or heal them. */
+  heal: v.optional(
+    v.strictObject({
+      mode: v.optional(v.picklist(['report', 'heal'], 'must be "report" or "heal"'), 'report'),
+      schedule: v.optional(
+        v.pipe(
+          v.string(),
+          v.regex(
+            /^(rate\(\s*\d+\s+(minutes?|hours?|days?)\s*\)|cron\(.+\))$/,
+            'must be rate(...) or cron(...)',
+          ),
+        ),
+        'rate(1 hour)',
+      ),
+      minAgeMinutes: v.optional(
+        v.pipe(v.number(), v.integer(), v.minValue(15, 'must be at least 15 (a rotation may be running)')),
+        60,
+      ),
+    }),
+    { mode: 'report', schedule: 'rate(1 hour)', minAgeMinutes: 60 },
+  ),
 });
 
 export type DeployConfig = v.InferOutput<typeof configSchema>;

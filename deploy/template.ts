@@ -100,36 +100,41 @@ function rdsStatements(config: DeployConfig, fn: RotationFunctionKey): Json[] {
   return statements;
 }
 
-function rotationRole(config: DeployConfig, names: ServiceNames, fn: RotationFunctionKey): Json {
-  const name = functionName(names, fn);
-  const statements: Json[] = [
-    {
-      Sid: 'OwnLogs',
-      Effect: 'Allow',
-      Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      Resource: sub(
-        `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${name}:*`,
-      ),
-    },
-    {
-      // Only secrets whose rotation is configured to this very function.
-      Sid: 'RotatedSecrets',
-      Effect: 'Allow',
-      Action: [
-        'secretsmanager:DescribeSecret',
-        'secretsmanager:GetSecretValue',
-        'secretsmanager:PutSecretValue',
-        'secretsmanager:UpdateSecretVersionStage',
-      ],
-      Resource: sub('arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*'),
-      Condition: {
-        StringEquals: {
-          'secretsmanager:resource/AllowRotationLambdaArn': sub(
-            `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${name}`,
-          ),
-        },
+function logsStatement(name: string): Json {
+  return {
+    Sid: 'OwnLogs',
+    Effect: 'Allow',
+    Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+    Resource: sub(
+      `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${name}:*`,
+    ),
+  };
+}
+
+/** Secret actions, only on secrets whose rotation is configured to `functions` (one ARN or a pattern). */
+function secretsStatement(
+  actions: string[],
+  operator: 'StringEquals' | 'StringLike',
+  functions: string,
+): Json {
+  return {
+    Sid: 'RotatedSecrets',
+    Effect: 'Allow',
+    Action: actions,
+    Resource: sub('arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*'),
+    Condition: {
+      [operator]: {
+        'secretsmanager:resource/AllowRotationLambdaArn': sub(
+          `arn:\${AWS::Partition}:lambda:\${AWS::Region}:\${AWS::AccountId}:function:${functions}`,
+        ),
       },
     },
+  };
+}
+
+/** Statements every rotor function has: its events, the related secrets, the secrets' KMS keys. */
+function sharedStatements(config: DeployConfig): Json[] {
+  const statements: Json[] = [
     {
       Sid: 'PublishRotorEvents',
       Effect: 'Allow',
@@ -148,7 +153,6 @@ function rotationRole(config: DeployConfig, names: ServiceNames, fn: RotationFun
       Resource: config.relatedSecrets.map(secretResource),
     });
   }
-  statements.push(...rdsStatements(config, fn));
   if (config.kmsKeyArns.length > 0) {
     statements.push({
       Sid: 'SecretKeysViaSecretsManager',
@@ -158,11 +162,14 @@ function rotationRole(config: DeployConfig, names: ServiceNames, fn: RotationFun
       Condition: { StringEquals: { 'kms:ViaService': sub('secretsmanager.${AWS::Region}.amazonaws.com') } },
     });
   }
-  const inVpc = config.vpc !== undefined && fn !== 'apikey';
+  return statements;
+}
+
+function role(description: string, statements: Json[], inVpc: boolean): Json {
   return {
     Type: 'AWS::IAM::Role',
     Properties: {
-      Description: `rotor ${fn} rotation function (${names.stage})`,
+      Description: description,
       AssumeRolePolicyDocument: {
         Version: '2012-10-17',
         Statement: [
@@ -176,11 +183,78 @@ function rotationRole(config: DeployConfig, names: ServiceNames, fn: RotationFun
             ],
           }
         : {}),
-      Policies: [
-        { PolicyName: 'rotor-rotation', PolicyDocument: { Version: '2012-10-17', Statement: statements } },
-      ],
+      Policies: [{ PolicyName: 'rotor', PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
     },
   };
+}
+
+function rotationRole(config: DeployConfig, names: ServiceNames, fn: RotationFunctionKey): Json {
+  const name = functionName(names, fn);
+  return role(
+    `rotor ${fn} rotation function (${names.stage})`,
+    [
+      logsStatement(name),
+      // Only secrets whose rotation is configured to this very function.
+      secretsStatement(
+        [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:PutSecretValue',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        'StringEquals',
+        name,
+      ),
+      ...sharedStatements(config),
+      ...rdsStatements(config, fn),
+    ],
+    config.vpc !== undefined && fn !== 'apikey',
+  );
+}
+
+export const HEAL_FUNCTION = 'heal';
+
+/**
+ * The heal function's role: it may list secrets (ListSecrets has no resource to scope to, and
+ * returns no value), and touch only secrets rotated by this deployment's rotation functions. It
+ * tests credentials like the rotation functions do, so it reads the same related secrets and
+ * databases, but modifies nothing but staging labels.
+ */
+function healRole(config: DeployConfig, names: ServiceNames): Json {
+  const rds = ROTATION_FUNCTIONS.flatMap((fn) => rdsStatements(config, fn)).filter((s) =>
+    String(s.Action).startsWith('rds:Describe'),
+  );
+  const merged = new Map<string, Json>();
+  for (const statement of rds) {
+    const existing = merged.get(String(statement.Sid));
+    if (existing === undefined) merged.set(String(statement.Sid), { ...statement });
+    else existing.Resource = [...(existing.Resource as unknown[]), ...(statement.Resource as unknown[])];
+  }
+  return role(
+    `rotor heal function (${names.stage})`,
+    [
+      logsStatement(functionName(names, HEAL_FUNCTION)),
+      {
+        Sid: 'ListSecretsHasNoResourceScope',
+        Effect: 'Allow',
+        Action: 'secretsmanager:ListSecrets',
+        Resource: '*',
+      },
+      secretsStatement(
+        [
+          'secretsmanager:DescribeSecret',
+          'secretsmanager:GetSecretValue',
+          'secretsmanager:ListSecretVersionIds',
+          'secretsmanager:UpdateSecretVersionStage',
+        ],
+        'StringLike',
+        `${names.service}-${names.stage}-*`,
+      ),
+      ...sharedStatements(config),
+      ...merged.values(),
+    ],
+    config.vpc !== undefined,
+  );
 }
 
 /** Stable logical id for a configured secret. */
@@ -267,7 +341,7 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
       OKActions: [ref(ON_CALL_TOPIC)],
     },
   };
-  for (const fn of ROTATION_FUNCTIONS) {
+  for (const fn of [...ROTATION_FUNCTIONS, HEAL_FUNCTION]) {
     resources[`Rotor${fn.charAt(0).toUpperCase()}${fn.slice(1)}ErrorsAlarm`] = {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
@@ -344,6 +418,7 @@ export function buildResources(
 ): { Resources: Json; Outputs: Json } {
   const resources: Json = {};
   const outputs: Json = {};
+  resources[roleLogicalId(HEAL_FUNCTION)] = healRole(config, names);
   for (const fn of ROTATION_FUNCTIONS) {
     resources[roleLogicalId(fn)] = rotationRole(config, names, fn);
     resources[permissionLogicalId(fn)] = {

@@ -249,6 +249,38 @@ describe('osls package (offline) for the example stage', () => {
     ]);
   });
 
+  it('schedules the heal function, which may list secrets but touch only those rotor rotates', () => {
+    // Assess: the function and its schedule
+    const props = template.Resources.HealLambdaFunction?.Properties as Record<string, unknown>;
+    expect(props).toMatchObject({
+      Handler: 'handlers/healFunction.handler',
+      Runtime: 'nodejs22.x',
+      Timeout: 300,
+    });
+    const env = (props.Environment as { Variables: Record<string, string> }).Variables;
+    expect(env).toMatchObject({ ROTOR_HEAL_FUNCTION_PREFIX: 'rotor-example-', ROTOR_HEAL_MODE: 'report' });
+    const schedules = resourcesOf('AWS::Events::Rule').filter(
+      ([, r]) => r.Properties.ScheduleExpression !== undefined,
+    );
+    expect(schedules.map(([, r]) => r.Properties.ScheduleExpression)).toEqual(['rate(1 hour)']);
+    // Assess: its role
+    const statements = statementsOf('RotorHealRole');
+    const wildcard = statements.filter((s) => JSON.stringify(s.Resource) === '"*"');
+    expect(wildcard.flatMap(actions)).toEqual(['secretsmanager:ListSecrets']);
+    const secrets = statements.find((s) => s.Sid === 'RotatedSecrets') as Statement;
+    expect(actions(secrets)).not.toContain('secretsmanager:PutSecretValue');
+    expect(secrets.Condition).toEqual({
+      StringLike: {
+        'secretsmanager:resource/AllowRotationLambdaArn': {
+          'Fn::Sub': 'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:rotor-example-*',
+        },
+      },
+    });
+    expect(template.Resources.RotorHealErrorsAlarm?.Properties).toMatchObject({
+      AlarmActions: [{ Ref: 'RotorOnCallTopic' }],
+    });
+  });
+
   it('keeps every function bundle small (sizes reported)', async () => {
     for (const fn of FUNCTIONS) {
       // Act
