@@ -1,0 +1,216 @@
+/**
+ * The issue's targets, judged on this run's figures. Where one is missed, the reason and what it
+ * would take are worded from the same run's breakdowns: nothing here is a remembered number.
+ */
+import type { ColdStartResult } from './coldStart.js';
+import type { MachineInfo } from './machine.js';
+import type { BenchOptions } from './options.js';
+import type { StrategyResult } from './rotations.js';
+import type { ScaleResult } from './scale.js';
+import type { Counts } from './stats.js';
+
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  options: BenchOptions;
+  machine: MachineInfo;
+  /** The targets measured against, by engine. */
+  servers: Record<string, string>;
+  /** How the functions ran. */
+  setup: string[];
+  /** Engines or parts left out, and why. */
+  skipped: string[];
+  rotation?: {
+    strategies: StrategyResult[];
+    /** Median time of one SCRAM-SHA-256 verifier (4096 PBKDF2 iterations), computed in the function. */
+    scramVerifierMs?: number;
+    /** What the functions wrote to stdout (logs, EMF metrics), per rotation. */
+    functionOutputPerRotation?: { lines: number; bytes: number };
+  };
+  coldStart?: ColdStartResult;
+  scale?: ScaleResult[];
+  targets: TargetResult[];
+}
+
+export interface TargetResult {
+  target: string;
+  subject: string;
+  figure: string;
+  met: boolean;
+  why?: string;
+}
+
+export const LIMITS = {
+  secretsManagerCalls: 10,
+  connectAttempts: 2,
+  bundleBytes: 1_000_000,
+  importMs: 150,
+  overheadMs: 5,
+} as const;
+
+const kB = (bytes: number) => `${(bytes / 1000).toFixed(0)} kB`;
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+const SHORT: Record<string, string> = {
+  DescribeSecret: 'Describe',
+  GetSecretValue: 'GetValue',
+  PutSecretValue: 'PutValue',
+  UpdateSecretVersionStage: 'UpdateStage',
+};
+
+export function formatOps(counts: Counts): string {
+  const parts = Object.entries(counts)
+    .filter(([, n]) => n > 0)
+    .map(([op, n]) => `${SHORT[op] ?? op}${n === 1 ? '' : ` ${n}`}`);
+  return parts.length === 0 ? '-' : parts.join(', ');
+}
+
+function stepBreakdown(strategy: StrategyResult, pick: (step: StrategyResult['perStep'][string]) => string) {
+  return Object.entries(strategy.perStep)
+    .map(([step, cost]) => `${step.replace('Secret', '')}: ${pick(cost)}`)
+    .join('; ');
+}
+
+function singleUser(strategies: readonly StrategyResult[], container: 'warm' | 'cold') {
+  return strategies.filter((s) => s.strategy === 'single-user' && s.container === container);
+}
+
+/** A strategy with no measured rotation misses every target it is judged on. */
+function unmeasured(s: StrategyResult, target: string, subject: string): TargetResult | undefined {
+  if (s.rotations > 0) return undefined;
+  return { target, subject, figure: 'no successful rotation', met: false, why: s.failure ?? 'none ran' };
+}
+
+function callTargets(strategies: readonly StrategyResult[]): TargetResult[] {
+  return singleUser(strategies, 'warm').map((warm) => {
+    const target = `Secrets Manager calls per successful single-user rotation <= ${LIMITS.secretsManagerCalls}, every protocol check kept`;
+    const subject = `${warm.engine} single-user (warm container)`;
+    const failed = unmeasured(warm, target, subject);
+    if (failed !== undefined) return failed;
+    const cold = singleUser(strategies, 'cold').find((s) => s.engine === warm.engine && s.rotations > 0);
+    const most = warm.secretsManager.total?.max ?? Number.NaN;
+    const met = most <= LIMITS.secretsManagerCalls && warm.describedEveryStep;
+    const coldNote = cold ? `; cold container per step: ${cold.secretsManager.total?.max}` : '';
+    return {
+      target,
+      subject,
+      figure: `${most} calls${warm.describedEveryStep ? ', DescribeSecret in every step' : ', a step skipped DescribeSecret'}${coldNote}`,
+      met,
+      ...(met
+        ? {}
+        : {
+            why: warm.describedEveryStep
+              ? `per step: ${stepBreakdown(warm, (c) => formatOps(c.secretsManager))}; it would take ${most - LIMITS.secretsManagerCalls} call(s) fewer in the steps above`
+              : 'a step ran without reading the labels (DescribeSecret): a protocol check was dropped',
+          }),
+    };
+  });
+}
+
+function connectionTargets(strategies: readonly StrategyResult[]): TargetResult[] {
+  return singleUser(strategies, 'warm').map((warm) => {
+    const target = `database connection attempts per successful single-user rotation <= ${LIMITS.connectAttempts}`;
+    const subject = `${warm.engine} single-user`;
+    const failed = unmeasured(warm, target, subject);
+    if (failed !== undefined) return failed;
+    const attempts = warm.target['db.connectAttempts']?.max ?? 0;
+    const met = attempts <= LIMITS.connectAttempts;
+    return {
+      target,
+      subject,
+      figure: `${attempts} attempts, ${warm.target['db.sessions']?.max ?? 0} sessions`,
+      met,
+      ...(met
+        ? {}
+        : {
+            why: `per step: ${stepBreakdown(warm, (c) => `${c.target['db.connectAttempts'] ?? 0} attempt(s)`)}`,
+          }),
+    };
+  });
+}
+
+function bundleTargets(coldStart: ColdStartResult): TargetResult[] {
+  return coldStart.bundles.flatMap((bundle): TargetResult[] => {
+    if (bundle.rawBytes === undefined || bundle.error !== undefined) {
+      return [
+        {
+          target: 'bundle < 1 MB and import < 150 ms',
+          subject: `${bundle.function} function`,
+          figure: 'not measured',
+          met: false,
+          why: bundle.error ?? 'no bundle',
+        },
+      ];
+    }
+    const parts = (bundle.contributors ?? []).map((c) => `${c.name} ${kB(c.bytes)}`).join(', ');
+    const size: TargetResult = {
+      target: `bundle < ${LIMITS.bundleBytes / 1_000_000} MB (raw)`,
+      subject: `${bundle.function} function`,
+      figure: `${kB(bundle.rawBytes)} raw, ${kB(bundle.zipBytes ?? 0)} zipped`,
+      met: bundle.rawBytes < LIMITS.bundleBytes,
+    };
+    if (!size.met) {
+      size.why = `largest parts: ${parts}; it would take ${kB(bundle.rawBytes - LIMITS.bundleBytes + 1)} less, e.g. by leaving out or replacing part of the largest dependencies above`;
+    }
+    const importMs = bundle.importMs ?? Number.NaN;
+    const load: TargetResult = {
+      target: `import < ${LIMITS.importMs} ms (fresh Node process, bare start-up subtracted)`,
+      subject: `${bundle.function} function`,
+      figure: `${ms(importMs)} (require() alone: ${ms(bundle.requireMs ?? Number.NaN)}; bare Node start-up ${ms(coldStart.nodeStartMs)})`,
+      met: importMs < LIMITS.importMs,
+    };
+    if (!load.met) {
+      load.why = `the time is spent evaluating ${kB(bundle.rawBytes)} of code at load; largest parts: ${parts}; it would take ${ms(importMs - LIMITS.importMs)} less (${Math.ceil((1 - LIMITS.importMs / importMs) * 100)}%): load less at start-up, e.g. defer what not every invocation needs`;
+    }
+    return [size, load];
+  });
+}
+
+function overheadTargets(results: BenchResults): TargetResult[] {
+  const strategies = results.rotation?.strategies ?? [];
+  return strategies
+    .filter((s) => s.container === 'warm')
+    .map((s) => {
+      const target = `orchestration overhead per rotation (function time minus database/provider time) < ${LIMITS.overheadMs} ms at p50`;
+      const subject = `${s.engine} ${s.strategy}`;
+      const failed = unmeasured(s, target, subject);
+      if (failed !== undefined) return failed;
+      const met = s.overheadMs.p50 < LIMITS.overheadMs;
+      const result: TargetResult = {
+        target,
+        subject,
+        figure: `${ms(s.overheadMs.p50)} (AWS SDK calls ${ms(s.awsMs.p50)}, the rest in-process ${ms(s.inProcessMs.p50)})`,
+        met,
+      };
+      if (!met) {
+        const sm = s.secretsManager.total?.median ?? 0;
+        const eb = Object.values(s.eventBridge).reduce((sum, stat) => sum + stat.median, 0);
+        const share = Math.round((s.awsMs.p50 / s.overheadMs.p50) * 100);
+        const reasons = [
+          `${sm} Secrets Manager + ${eb} EventBridge calls per rotation (to the local stack, served in this process) take ${ms(s.awsMs.p50)}, about ${ms(s.awsMs.p50 / (sm + eb))} each, ${share}% of the overhead`,
+          `rotor's own work in the process takes ${ms(s.inProcessMs.p50)}`,
+        ];
+        const scram = results.rotation?.scramVerifierMs;
+        if (s.engine === 'postgres' && scram !== undefined) {
+          reasons.push(
+            `of which a SCRAM-SHA-256 verifier per new password, computed in the function: ${ms(scram)}`,
+          );
+        }
+        const logs = results.rotation?.functionOutputPerRotation;
+        if (logs !== undefined && logs.lines > 0) {
+          reasons.push(`${logs.lines.toFixed(0)} log/metric lines per rotation are written`);
+        }
+        result.why = `${reasons.join('; ')}. It would take ${ms(s.overheadMs.p50 - LIMITS.overheadMs)} less: with the round trips above counted as overhead, fewer or cheaper AWS calls per rotation`;
+      }
+      return result;
+    });
+}
+
+export function evaluateTargets(results: BenchResults): TargetResult[] {
+  const strategies = results.rotation?.strategies ?? [];
+  return [
+    ...callTargets(strategies),
+    ...connectionTargets(strategies),
+    ...(results.coldStart ? bundleTargets(results.coldStart) : []),
+    ...overheadTargets(results),
+  ];
+}
