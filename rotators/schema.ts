@@ -26,6 +26,24 @@ function describeIssue(issue: v.BaseIssue<unknown>): string {
   return `must be ${issue.expected ?? 'valid'}`;
 }
 
+/**
+ * Parses the text of a related secret (a master user's, read through `fetchRelated`): JSON first,
+ * then `schema`. Errors carry `label` so that a message says which secret is wrong.
+ */
+export function parseRelatedSecret<S extends v.GenericSchema>(
+  schema: S,
+  text: string,
+  label: string,
+): v.InferOutput<S> {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new InvalidSecretError('(json)', 'is not valid JSON', label);
+  }
+  return parseSecret(schema, json, label);
+}
+
 /** A port given as a number or a numeric string (RDS secrets use both), 1 to 65535. */
 export const portSchema = v.pipe(
   v.union([v.number(), v.pipe(v.string(), v.regex(/^\d{1,5}$/, 'must be a port number from 1 to 65535'))]),

@@ -45,6 +45,21 @@ export function resolveTls(secret: {
   };
 }
 
+/** Whether a secret sets any TLS key itself (a master secret's then replace the rotated secret's). */
+export function hasTlsKeys(secret: {
+  ssl?: unknown;
+  tlsMode?: unknown;
+  tlsCa?: unknown;
+  tlsServerName?: unknown;
+}): boolean {
+  return (
+    secret.ssl !== undefined ||
+    secret.tlsMode !== undefined ||
+    secret.tlsCa !== undefined ||
+    secret.tlsServerName !== undefined
+  );
+}
+
 let trusted: string[] | undefined;
 
 /** Node's roots plus every RDS / RDS Proxy CA bundle (built once: ~130 certificates). */

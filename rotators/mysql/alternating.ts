@@ -179,7 +179,17 @@ export async function applyAlternating({
     ...(plugin === undefined ? {} : { plugin }),
   };
   if (targetOptions === undefined) {
-    await session.query(createAccount(server, password), `create the account ${formatAccount(target)}`);
+    try {
+      await session.query(createAccount(server, password), `create the account ${formatAccount(target)}`);
+    } catch (error) {
+      // Error 1396: the account exists after all. The same step run twice at once: the other run
+      // created it since it was read. Setting its password is what this run came to do.
+      if ((error as { cause?: { code?: unknown } }).cause?.code !== '1396') throw error;
+      await session.query(
+        setAccountPassword(server, password),
+        `set the password of ${formatAccount(target)}`,
+      );
+    }
   } else {
     await session.query(setAccountPassword(server, password), `set the password of ${formatAccount(target)}`);
     if (server.flavour === 'mysql' && atLeast(server, 8, 0, 14)) {

@@ -23,8 +23,8 @@
 import * as v from 'valibot';
 import { InvalidSecretError } from '../errors.js';
 import { checkRdsSecret, rdsEntries } from '../rdsMaster.js';
-import { hostSchema, parseSecret, portSchema, secretRefSchema } from '../schema.js';
-import { resolveTls, type TlsSettings, tlsEntries } from '../tls.js';
+import { hostSchema, parseRelatedSecret, parseSecret, portSchema, secretRefSchema } from '../schema.js';
+import { hasTlsKeys, resolveTls, type TlsSettings, tlsEntries } from '../tls.js';
 import type { ManagedDatabase } from '../types.js';
 import { type Account, isReadOnlyProbe } from './sql.js';
 
@@ -182,18 +182,8 @@ export const MASTER_LABEL = 'masterarn secret';
  * to the rotated secret's: RDS-managed master secrets hold only a username and password.
  */
 export function parseMasterSecret(text: string, of: MysqlSecret): MysqlLogin {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new InvalidSecretError('(json)', 'is not valid JSON', MASTER_LABEL);
-  }
-  const master = parseSecret(MasterSecretSchema, json, MASTER_LABEL);
-  const ownTls =
-    master.ssl !== undefined ||
-    master.tlsMode !== undefined ||
-    master.tlsCa !== undefined ||
-    master.tlsServerName !== undefined;
+  const master = parseRelatedSecret(MasterSecretSchema, text, MASTER_LABEL);
+  const ownTls = hasTlsKeys(master);
   return {
     host: master.host ?? of.host,
     port: master.port ?? of.port,

@@ -203,6 +203,30 @@ function requireScramSafe(pending: PostgresSecret): void {
   }
 }
 
+/**
+ * SQLSTATEs of a role change that collided with another session's change of the same catalog rows:
+ * 23505 / 42710 (the role, membership or setting was just created), XX000 ("tuple concurrently
+ * updated", two ALTER ROLE at once), 40001 / 40P01 (serialization failure, deadlock).
+ */
+const WRITE_CONFLICTS = new Set(['23505', '42710', 'XX000', '40001', '40P01']);
+
+/**
+ * Runs an apply, and once more when it collided with a concurrent run of the same step (an
+ * operator invoking the function while Secrets Manager does, say). Apply is idempotent: the second
+ * pass reads the catalog again and finds the other run's work (the password in place, the clone
+ * created), so both runs complete.
+ */
+async function onceMoreAfterWriteConflict(apply: () => Promise<void>): Promise<void> {
+  try {
+    await apply();
+  } catch (error) {
+    const code =
+      error instanceof RotorError ? (error.cause as { code?: unknown } | undefined)?.code : undefined;
+    if (typeof code !== 'string' || !WRITE_CONFLICTS.has(code)) throw error;
+    await apply();
+  }
+}
+
 function isNetworkOrDeadline(error: unknown): boolean {
   return error instanceof TargetUnreachableError || error instanceof DeadlineExceededError;
 }
@@ -658,7 +682,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
             'AWSPENDING',
           );
         }
-        await applySingleUser(request);
+        await onceMoreAfterWriteConflict(() => applySingleUser(request));
       } else {
         if (pending.username === current.username) {
           throw new InvalidSecretError(
@@ -667,7 +691,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
             'AWSPENDING',
           );
         }
-        await applyAlternating(request);
+        await onceMoreAfterWriteConflict(() => applyAlternating(request));
       }
     },
 

@@ -19,8 +19,8 @@
 import * as v from 'valibot';
 import { InvalidSecretError } from '../errors.js';
 import { checkRdsSecret, rdsEntries } from '../rdsMaster.js';
-import { hostSchema, parseSecret, portSchema, secretRefSchema } from '../schema.js';
-import { resolveTls, type TlsSettings, tlsEntries } from '../tls.js';
+import { hostSchema, parseRelatedSecret, parseSecret, portSchema, secretRefSchema } from '../schema.js';
+import { hasTlsKeys, resolveTls, type TlsSettings, tlsEntries } from '../tls.js';
 import type { ManagedDatabase } from '../types.js';
 
 export const ENGINES = ['postgres', 'aurora-postgresql'] as const;
@@ -139,18 +139,8 @@ export const MASTER_LABEL = 'masterarn secret';
  * secret's (it may live behind another endpoint).
  */
 export function parseMasterSecret(text: string, secret: PostgresSecret): PostgresLogin {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    throw new InvalidSecretError('(json)', 'is not valid JSON', MASTER_LABEL);
-  }
-  const parsed = parseSecret(MasterSecretSchema, json, MASTER_LABEL);
-  const ownTls =
-    parsed.ssl !== undefined ||
-    parsed.tlsMode !== undefined ||
-    parsed.tlsCa !== undefined ||
-    parsed.tlsServerName !== undefined;
+  const parsed = parseRelatedSecret(MasterSecretSchema, text, MASTER_LABEL);
+  const ownTls = hasTlsKeys(parsed);
   const host = parsed.host ?? secret.host;
   let tls = ownTls ? resolveTls(parsed) : secret.tls;
   if (!ownTls && host !== secret.host && tls.serverName !== undefined) {
