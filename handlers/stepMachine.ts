@@ -252,8 +252,7 @@ export class StepMachine {
         const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING);
         anchor = pending;
         announce();
-        // Naming the version AWSCURRENT leaves is required, and makes the service label it AWSPREVIOUS.
-        await store.promote(secret.arn, token, currentId, inv.signal);
+        await this.#promote(inv, secret.arn, token, currentId);
         await this.#finishHook(
           inv,
           secret,
@@ -270,6 +269,26 @@ export class StepMachine {
       result: 'done',
       ...(warnings && warnings.length > 0 ? { warnings } : {}),
     };
+  }
+
+  /**
+   * finishSecret: moves AWSCURRENT to the token. Naming the version AWSCURRENT leaves is required,
+   * and makes the service label it AWSPREVIOUS. When the call fails because the label is no longer
+   * there, another run of this step (invoked at the same time, or the same call resent after its
+   * answer was lost) promoted the token first: the step's goal is reached, so it goes on.
+   */
+  async #promote(inv: Invocation, arn: string, token: string, currentId: string): Promise<void> {
+    const { store, logger } = this.deps;
+    try {
+      await store.promote(arn, token, currentId, inv.signal);
+    } catch (error) {
+      const now = await store.describe(arn, inv.signal).catch(() => undefined);
+      if (now?.versions.get(token)?.includes(CURRENT) !== true) throw error;
+      logger.warn('the pending version was already promoted (a concurrent or resent call); going on', {
+        secretArn: arn,
+        versionId: token,
+      });
+    }
   }
 
   /** createSecret: store a pending value unless one is already stored under the token. */
@@ -401,9 +420,13 @@ export class StepMachine {
   #contextualise(error: unknown, inv: Invocation | undefined, raw: unknown): RotorError {
     const rotorError = asRotorError(error);
     const step = inv?.event.Step;
+    // A SecretId the event check refused is named only when it could be one (a megabyte of input
+    // would otherwise become the message, the log line and the Lambda's error).
+    const rawId = (raw as { SecretId?: unknown } | null)?.SecretId;
     rotorError.withContext({
       secretId:
-        inv?.secretArn ?? String((raw as { SecretId?: unknown } | null)?.SecretId ?? 'unknown secret'),
+        inv?.secretArn ??
+        (typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 2048 ? rawId : 'unknown secret'),
       ...(step === undefined ? {} : { step }),
       ...(inv === undefined ? {} : { versionId: inv.event.ClientRequestToken }),
     });
