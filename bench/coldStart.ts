@@ -4,38 +4,13 @@
  * zipped as serverless-esbuild packs it, and imported in fresh Node processes.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { type BuildOptions, build, type Metafile } from 'esbuild';
-import { parse } from 'yaml';
+import type { Metafile } from 'esbuild';
+import { bundleFunction, readServerlessFunctions } from '../deploy/bundle.js';
 import { median } from './stats.js';
 import { zip } from './zip.js';
-
-/** serverless-esbuild's own options, which it removes before calling esbuild. */
-const PLUGIN_OPTIONS = new Set([
-  'concurrency',
-  'zipConcurrency',
-  'exclude',
-  'nativeZip',
-  'packager',
-  'packagePath',
-  'watch',
-  'keepOutputDirectory',
-  'packagerOptions',
-  'installExtraArgs',
-  'outputFileExtension',
-  'outputBuildFolder',
-  'outputWorkFolder',
-  'nodeExternals',
-  'skipBuild',
-  'skipRebuild',
-  'skipBuildExcludeFns',
-  'stripEntryResolveExtensions',
-  'disposeContext',
-  'config',
-]);
 
 export interface Contributor {
   /** An npm package, or `rotor` for the repository's own code. */
@@ -65,12 +40,6 @@ export interface ColdStartResult {
   /** Median wall time of a bare `node -e 0`. */
   nodeStartMs: number;
   bundles: BundleResult[];
-}
-
-interface ServerlessFile {
-  provider?: { runtime?: string; architecture?: string };
-  custom?: { esbuild?: Record<string, unknown> };
-  functions?: Record<string, { handler?: string }>;
 }
 
 /** `node_modules/@scope/name/...` → `@scope/name`; the repository's own files → `rotor`. */
@@ -122,42 +91,16 @@ const IMPORT_SCRIPT = [
 ].join('');
 
 export async function measureColdStart(root: string, runs: number): Promise<ColdStartResult> {
-  const config = parse(await readFile(join(root, 'serverless.yml'), 'utf8')) as ServerlessFile;
-  const fromFile = config.custom?.esbuild ?? {};
-  const exclude = Array.isArray(fromFile.exclude) ? (fromFile.exclude as string[]) : [];
-  const esbuildOptions = Object.fromEntries(
-    Object.entries(fromFile).filter(([key]) => !PLUGIN_OPTIONS.has(key)),
-  );
-  const external = [
-    ...(Array.isArray(fromFile.external) ? (fromFile.external as string[]) : []),
-    ...(exclude.includes('*') ? [] : exclude),
-  ];
+  const config = await readServerlessFunctions(root);
 
   const out = await mkdtemp(join(tmpdir(), 'rotor-bench-bundles-'));
   const bundles: BundleResult[] = [];
   const nodeStart: number[] = [];
   try {
-    for (const [name, fn] of Object.entries(config.functions ?? {})) {
-      const handler = fn.handler ?? '';
-      const base = handler.slice(0, handler.lastIndexOf('.'));
-      const entry = ['.ts', '.js', '.mjs']
-        .map((ext) => `${base}${ext}`)
-        .find((path) => existsSync(join(root, path)));
-      if (entry === undefined) {
-        bundles.push({ function: name, entry: handler, error: `no source file for handler "${handler}"` });
-        continue;
-      }
-      const outfile = join(out, `${base}.js`);
+    for (const [name, entry] of Object.entries(config.functions)) {
+      const outfile = join(out, `${entry.slice(0, entry.lastIndexOf('.'))}.js`);
       try {
-        const result = await build({
-          ...(esbuildOptions as BuildOptions),
-          external,
-          entryPoints: [join(root, entry)],
-          outfile,
-          absWorkingDir: root,
-          metafile: true,
-          logLevel: 'silent',
-        });
+        const result = await bundleFunction(root, config, entry, outfile);
         const data = await readFile(outfile);
         const archive = zip([{ name: relative(out, outfile), data }]);
         await writeFile(`${outfile}.zip`, archive);
@@ -206,8 +149,8 @@ export async function measureColdStart(root: string, runs: number): Promise<Cold
       bundle.requireMs = median(requires.get(bundle) ?? []);
     }
     return {
-      esbuildOptions: { ...esbuildOptions, external },
-      lambdaRuntime: `${config.provider?.runtime ?? '?'} ${config.provider?.architecture ?? 'x86_64'}`,
+      esbuildOptions: config.esbuildOptions as Record<string, unknown>,
+      lambdaRuntime: config.runtime,
       runs,
       nodeStartMs,
       bundles,

@@ -28,7 +28,10 @@ export interface RotationHarness {
   /** Creates a secret holding `value` (JSON) and returns its ARN. */
   createSecret(value: Record<string, unknown>, name?: string): Promise<string>;
   /** RotateSecret with rotor as the function, then waits until the rotation (and retries) settled. */
-  rotate(secretId: string, options?: { token?: string; rotateImmediately?: boolean }): Promise<void>;
+  rotate(
+    secretId: string,
+    options?: { token?: string; rotateImmediately?: boolean; functionArn?: string },
+  ): Promise<void>;
   /** Invokes one step directly, as Secrets Manager would. */
   invoke(step: Step, secretId: string, token: string): ReturnType<RotationHandler>;
   /** Label → version id. */
@@ -85,7 +88,7 @@ export async function startRotationHarness(options: HarnessOptions): Promise<Rot
       await sm.send(
         new RotateSecretCommand({
           SecretId: secretId,
-          RotationLambdaARN: functionArn,
+          RotationLambdaARN: rotateOptions.functionArn ?? functionArn,
           RotationRules: { AutomaticallyAfterDays: 30 },
           ...(rotateOptions.token ? { ClientRequestToken: rotateOptions.token } : {}),
           ...(rotateOptions.rotateImmediately === false ? { RotateImmediately: false } : {}),
