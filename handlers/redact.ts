@@ -13,7 +13,7 @@
 export const REDACTED = '[REDACTED]';
 
 /** Keys whose values describe a secret rather than being one; everything else is treated as sensitive. */
-const DESCRIPTIVE_KEYS = new Set([
+export const DESCRIPTIVE_KEYS: ReadonlySet<string> = new Set([
   'engine',
   'host',
   'port',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, Redactor } from '../../handlers/redact.js';
+import { DESCRIPTIVE_KEYS, REDACTED, Redactor } from '../../handlers/redact.js';
 
 describe('redactor', () => {
   it('scrubs every sensitive leaf of a secret but keeps descriptive keys readable', () => {
@@ -98,5 +98,17 @@ describe('redactor and JSON structure', () => {
     );
     // Assess
     expect(redactor.scrub('acme-provider /keys k-123456789')).toBe(`acme-provider /keys ${REDACTED}`);
+  });
+});
+
+describe('descriptive keys', () => {
+  it('never include a key that holds a credential', () => {
+    // Assess: everything else in a secret is redacted, so this list is the only way a value escapes.
+    for (const key of DESCRIPTIVE_KEYS) {
+      expect(key, key).not.toMatch(
+        /pass|secret(?!arn)|token|apikey|^key$|credential|private|cert(?!ificate)/,
+      );
+    }
+    expect([...DESCRIPTIVE_KEYS].every((key) => key === key.toLowerCase())).toBe(true);
   });
 });

@@ -20,7 +20,11 @@
 import { format } from 'node:util';
 import type { RotationHarness } from '../../support/rotation.js';
 
-/** Keys whose values describe rather than authenticate (mirrors handlers/redact.ts, lower case). */
+/**
+ * Keys whose values describe rather than authenticate. Written out here on purpose rather than
+ * imported from handlers/redact.ts: a key wrongly treated as descriptive there must not also be
+ * skipped by the check that is meant to catch it.
+ */
 const DESCRIPTIVE = new Set([
   'engine',
   'host',
