@@ -9,14 +9,10 @@ import {
 import { type ApiKeyRotatorOptions, createApiKeyRotator, type Fetch } from '../../rotators/apikey/index.js';
 import type { Step } from '../../rotators/errors.js';
 import type { RequestBase } from '../../rotators/types.js';
+import { skipEngine } from '../support/engines.js';
 
 /** Integration suites of this engine run unless ROTOR_TEST_ENGINES is set without `apikey`. */
-export const skipApiKey = ((engines: string | undefined) =>
-  engines !== undefined &&
-  !engines
-    .split(',')
-    .map((engine) => engine.trim())
-    .includes('apikey'))(process.env.ROTOR_TEST_ENGINES);
+export const skipApiKey = skipEngine('apikey');
 
 /** One request as the client sent it: what the provider cannot tell us (headers). */
 export interface SentRequest {

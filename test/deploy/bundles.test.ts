@@ -17,11 +17,11 @@ import { type ApiKeyProvider, startApiKeyProvider } from '../../local/apiKeyProv
 import { connectAdmin, MACHINE_HOST, MACHINE_PORT, type MysqlAdmin, uniqueName } from '../../local/mysql.js';
 import { type LocalPostgres, startPostgres } from '../../local/postgres.js';
 import type { RotationFunction } from '../../local/stack.js';
+import { skipEngine } from '../support/engines.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const engines = process.env.ROTOR_TEST_ENGINES?.split(/[\s,]+/);
-const skip = (engine: string) => engines !== undefined && !engines.includes(engine);
+const skip = (engine: string) => skipEngine(engine);
 
 let dir: string;
 let h: RotationHarness;

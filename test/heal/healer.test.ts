@@ -3,7 +3,6 @@
  * forward, abandon, manual), report-only versus acting, and that rotation works again afterwards.
  */
 import { randomUUID } from 'node:crypto';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../handlers/config.js';
 import { EventPublisher } from '../../handlers/events.js';
@@ -54,19 +53,7 @@ async function fixture() {
   return { arn, target };
 }
 
-/** Stages an empty AWSPENDING that nothing will finish (rotation configured to a do-nothing function). */
-async function stuckEmpty(arn: string): Promise<string> {
-  const hold = h.stack.registerFunction('hold', async () => undefined);
-  const out = await h.sm.send(
-    new RotateSecretCommand({
-      SecretId: arn,
-      RotationLambdaARN: hold,
-      RotationRules: { AutomaticallyAfterDays: 30 },
-    }),
-  );
-  await h.stack.idle();
-  return out.VersionId as string;
-}
+const stuckEmpty = (arn: string) => h.stagePending(arn);
 
 /** A rotation that died right after setSecret: the pending password is live, AWSCURRENT is stale. */
 async function stuckAfterSet(arn: string): Promise<string> {

@@ -1,44 +1,14 @@
-/**
- * Shared fixtures of the MySQL / MariaDB suites: the machine's MariaDB with uniquely named test
- * accounts (dropped afterwards), a managing account with exactly the privileges the strategies
- * need, independent login checks (mysql2 directly, not the rotator's client) and rotator requests.
- */
-import { randomUUID } from 'node:crypto';
 import { createConnection } from 'mysql2/promise';
-import { generatePassword, resolvePolicy } from '../../handlers/password.js';
 import { connectAdmin, MACHINE_HOST, MACHINE_PORT, type MysqlAdmin, uniqueName } from '../../local/mysql.js';
-import type { Step } from '../../rotators/errors.js';
 import type { Account } from '../../rotators/mysql/sql.js';
-import type { RequestBase } from '../../rotators/types.js';
+import { newPassword, rotatorRequest, skipEngine } from '../support/engines.js';
 
 /** The suites run unless ROTOR_TEST_ENGINES is set and lists neither mysql nor mariadb. */
-export const skipMysql = (() => {
-  const engines = process.env.ROTOR_TEST_ENGINES;
-  if (engines === undefined) return false;
-  const listed = engines.split(/[\s,]+/);
-  return !listed.includes('mysql') && !listed.includes('mariadb');
-})();
+export const skipMysql = skipEngine('mysql', 'mariadb');
 
 export const MASTER_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rotor/mysql-master-AbCdEf';
 
-/** A password as the step machine generates them. */
-export function newPassword(): string {
-  return generatePassword(resolvePolicy());
-}
-
-export function rotatorRequest(step: Step, related: Readonly<Record<string, string>> = {}): RequestBase {
-  return {
-    signal: AbortSignal.timeout(30_000),
-    deadline: Date.now() + 30_000,
-    token: randomUUID(),
-    step,
-    fetchRelated: async (id) => {
-      const value = related[id];
-      if (value === undefined) throw new Error(`no related secret ${id} in this test`);
-      return value;
-    },
-  };
-}
+export { newPassword, rotatorRequest };
 
 export interface LoginTarget {
   host?: string;

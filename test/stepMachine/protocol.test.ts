@@ -8,7 +8,6 @@ import {
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
   PutSecretValueCommand,
-  RotateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeTarget } from '../../rotators/fake/client.js';
@@ -43,22 +42,7 @@ async function fixture(extra: Record<string, unknown> = {}, harness: RotationHar
   return { arn, target, value };
 }
 
-/**
- * Stages an empty AWSPENDING version the way RotateSecret does, without rotor running: rotation is
- * configured to a function that does nothing, so the attempts fail and leave the token staged.
- */
-async function stagePending(arn: string): Promise<string> {
-  const hold = h.stack.registerFunction('hold', async () => undefined);
-  const out = await h.sm.send(
-    new RotateSecretCommand({
-      SecretId: arn,
-      RotationLambdaARN: hold,
-      RotationRules: { AutomaticallyAfterDays: 30 },
-    }),
-  );
-  await h.stack.idle();
-  return out.VersionId as string;
-}
+const stagePending = (arn: string) => h.stagePending(arn);
 
 async function caught(work: Promise<unknown>): Promise<Error & Record<string, unknown>> {
   try {

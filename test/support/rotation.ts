@@ -32,6 +32,12 @@ export interface RotationHarness {
     secretId: string,
     options?: { token?: string; rotateImmediately?: boolean; functionArn?: string },
   ): Promise<void>;
+  /**
+   * Stages an empty AWSPENDING version the way RotateSecret does, without rotor running: rotation
+   * goes to a function that does nothing, so the attempts fail and leave the token staged.
+   * Returns the token.
+   */
+  stagePending(secretId: string): Promise<string>;
   /** Invokes one step directly, as Secrets Manager would. */
   invoke(step: Step, secretId: string, token: string): ReturnType<RotationHandler>;
   /** Label → version id. */
@@ -95,6 +101,18 @@ export async function startRotationHarness(options: HarnessOptions): Promise<Rot
         }),
       );
       await stack.idle();
+    },
+    async stagePending(secretId) {
+      const hold = stack.registerFunction('hold', async () => undefined);
+      const out = await sm.send(
+        new RotateSecretCommand({
+          SecretId: secretId,
+          RotationLambdaARN: hold,
+          RotationRules: { AutomaticallyAfterDays: 30 },
+        }),
+      );
+      await stack.idle();
+      return out.VersionId as string;
     },
     invoke(step, secretId, token) {
       return handler(

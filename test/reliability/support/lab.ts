@@ -31,6 +31,7 @@ import { connectMysql, createMysqlRotator } from '../../../rotators/mysql/index.
 import { connectPostgres, createPostgresRotator } from '../../../rotators/postgres/index.js';
 import type { AnyRotator, Rotator } from '../../../rotators/types.js';
 import { TestServer } from '../../postgres/support.js';
+import { skipEngine } from '../../support/engines.js';
 import { type RotationHarness, startRotationHarness } from '../../support/rotation.js';
 import { Canary } from './canary.js';
 import { Injector } from './injector.js';
@@ -54,14 +55,6 @@ export const SCALE = (() => {
   const raw = Number(process.env.ROTOR_RELIABILITY_SCALE ?? '1');
   return Number.isFinite(raw) && raw > 0 ? raw : 1;
 })();
-
-/** Whether ROTOR_TEST_ENGINES leaves an engine out (the engine suites' own convention). */
-export function skipEngine(...names: readonly string[]): boolean {
-  const engines = process.env.ROTOR_TEST_ENGINES;
-  if (engines === undefined) return false;
-  const listed = engines.split(/[\s,]+/);
-  return !names.some((name) => listed.includes(name));
-}
 
 export const skip = {
   postgres: skipEngine('postgres'),

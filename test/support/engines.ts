@@ -1,0 +1,36 @@
+/** What every engine's tests share: the ROTOR_TEST_ENGINES filter, passwords and rotator requests. */
+import { randomUUID } from 'node:crypto';
+import { generatePassword, resolvePolicy } from '../../handlers/password.js';
+import type { Step } from '../../rotators/errors.js';
+import type { RequestBase } from '../../rotators/types.js';
+
+/**
+ * Whether ROTOR_TEST_ENGINES (a comma or space list) is set and lists none of `names`: the suites of
+ * those engines then skip themselves.
+ */
+export function skipEngine(...names: readonly string[]): boolean {
+  const engines = process.env.ROTOR_TEST_ENGINES;
+  if (engines === undefined) return false;
+  const listed = engines.split(/[\s,]+/);
+  return !names.some((name) => listed.includes(name));
+}
+
+/** A password as the step machine generates them. */
+export function newPassword(): string {
+  return generatePassword(resolvePolicy());
+}
+
+/** A request for calling a rotator directly, with related secrets served from `related`. */
+export function rotatorRequest(step: Step, related: Readonly<Record<string, string>> = {}): RequestBase {
+  return {
+    signal: AbortSignal.timeout(30_000),
+    deadline: Date.now() + 30_000,
+    token: randomUUID(),
+    step,
+    fetchRelated: async (id) => {
+      const value = related[id];
+      if (value === undefined) throw new Error(`no related secret ${id} in this test`);
+      return value;
+    },
+  };
+}
