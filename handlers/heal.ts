@@ -152,7 +152,7 @@ export class Healer {
     const pending = await reader.loadPending(secret.arn, pendingId, current).catch((error: unknown) => {
       return asRotorError(error);
     });
-    const currentCheck = await this.#works(current, current, reader, signal, pendingId);
+    const currentCheck = await this.#works(secret.arn, current, current, reader, signal, pendingId);
     if (pending === undefined || !('rotator' in pending)) {
       const why =
         pending === undefined
@@ -173,7 +173,7 @@ export class Healer {
             reason: `${why}, and the current credential fails too (${currentCheck.error})`,
           };
     }
-    const pendingCheck = await this.#works(pending, current, reader, signal, pendingId);
+    const pendingCheck = await this.#works(secret.arn, pending, current, reader, signal, pendingId);
     const checks = {
       pendingWorks: pendingCheck.ok,
       currentWorks: currentCheck.ok,
@@ -206,6 +206,7 @@ export class Healer {
 
   /** Whether `candidate`'s credential passes the rotator's (non-mutating) test. */
   async #works(
+    secretArn: string,
     candidate: Loaded,
     current: Loaded,
     reader: VersionReader,
@@ -219,6 +220,9 @@ export class Healer {
         token,
         step: 'testSecret',
         fetchRelated: reader.fetchRelated,
+        fetchMaster: reader.fetchMaster,
+        secretArn,
+        adopted: [],
         ...(current.managedDatabase === undefined ? {} : { managedDatabase: current.managedDatabase }),
         pending: candidate.value,
         current: async () => current.value,
@@ -253,6 +257,9 @@ export class Healer {
           token: pendingId,
           step: 'finishSecret',
           fetchRelated: reader.fetchRelated,
+          fetchMaster: reader.fetchMaster,
+          secretArn: arn,
+          adopted: [],
           ...(promoted.managedDatabase === undefined ? {} : { managedDatabase: promoted.managedDatabase }),
           current: promoted.value,
           previous: () => reader.loadOptional(arn, previousId, promoted, PREVIOUS, () => undefined),

@@ -459,6 +459,7 @@ export class RdsEnricher implements ValueEnricher {
       engine: rotorEngine(engine ?? ''),
       masterUsername: masterUsername ?? '',
       managesMasterPassword: masterUserSecret !== undefined,
+      boundToSecret: false,
       setMasterPassword: async (password) => {
         this.#count(`rds:${modifyOp}`);
         const options = { abortSignal: this.signal };

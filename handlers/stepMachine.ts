@@ -383,6 +383,9 @@ export class StepMachine {
       token: inv.event.ClientRequestToken,
       step: inv.event.Step,
       fetchRelated: inv.reader.fetchRelated,
+      fetchMaster: inv.reader.fetchMaster,
+      secretArn: inv.secretArn,
+      adopted: [],
       ...(managedDatabase === undefined ? {} : { managedDatabase }),
     };
   }

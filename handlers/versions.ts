@@ -9,6 +9,7 @@
  */
 import { InvalidSecretError, VersionNotFoundError } from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
+import type { MasterCredential } from '../rotators/trust.js';
 import type { AnyRotator, ManagedDatabase } from '../rotators/types.js';
 import type { RedactionScope } from './redact.js';
 import { PENDING, type SecretsStore } from './secrets.js';
@@ -182,6 +183,11 @@ export class VersionReader {
       ...(managedDatabase ? { managedDatabase } : {}),
     };
   }
+
+  /** `fetchMaster` for rotator requests: a master secret and its binding (none yet). */
+  readonly fetchMaster = async (secretId: string): Promise<MasterCredential> => ({
+    value: await this.fetchRelated(secretId),
+  });
 
   /** `fetchRelated` for rotator requests: another secret's AWSCURRENT, registered for redaction. */
   readonly fetchRelated = async (secretId: string): Promise<string> => {

@@ -239,3 +239,76 @@ export function asRotorError(error: unknown): RotorError {
   const code = 'code' in cause && cause.code !== undefined ? ` (${cause.code})` : '';
   return new InternalError(`unexpected ${cause.name}${code}`, { cause });
 }
+
+/**
+ * A trust boundary held: rotor refused to use a master or admin credential, or to act on an
+ * account or key, because what decided it came from a place the rotated secret's writer controls
+ * (or could not be proven). Every refusal is somebody trying something, or a setup that needs an
+ * operator's explicit decision: events carry `category: "security"`, the `TrustBoundaryRefused`
+ * metric counts them and its alarm pages. Never retryable: the same input is refused again.
+ * SECURITY.md lists each subclass, the rule it holds and the test that proves it.
+ */
+export abstract class TrustBoundaryError extends RotorError {
+  readonly category = 'security' as const;
+
+  constructor(detail: string, options: Omit<RotorErrorOptions, 'retryable'> = {}) {
+    super(detail, { ...options, retryable: false });
+  }
+
+  override toJSON() {
+    return { ...super.toJSON(), category: this.category };
+  }
+}
+
+/**
+ * A master credential would go to an endpoint nothing trusted decided: the master secret has no
+ * host and no binding names one, the rotated secret's host or port is not the bound endpoint, or
+ * the binding is ambiguous. Raised before any connection is made with the master's credential.
+ */
+export class MasterBindingError extends TrustBoundaryError {
+  override readonly name = 'MasterBindingError';
+}
+
+/**
+ * The server asked for a credential in a replayable form (PostgreSQL `password` or MD5; MySQL
+ * cleartext plugins or an RSA key the server itself sent) on a connection that is not verified
+ * TLS. Nothing was sent.
+ */
+export class InsecureAuthenticationError extends TrustBoundaryError {
+  override readonly name = 'InsecureAuthenticationError';
+}
+
+/**
+ * A master (or the RDS API) would act for a user that the rotation has not proven to own: neither
+ * AWSCURRENT nor AWSPREVIOUS logged in as that user during this rotation, and no operator adopted
+ * the user for this secret (`rotor attach --adopt`).
+ */
+export class UnprovenUserError extends TrustBoundaryError {
+  override readonly name = 'UnprovenUserError';
+}
+
+/** A master would act for a user outside the `manages` patterns of its binding. */
+export class UnmanagedUserError extends TrustBoundaryError {
+  override readonly name = 'UnmanagedUserError';
+}
+
+/**
+ * An account rotor would change (a clone name) exists but is not rotor's: it carries no marker
+ * that only rotor's master sets, or the marker names another owner. Nothing was changed.
+ */
+export class ForeignAccountError extends TrustBoundaryError {
+  override readonly name = 'ForeignAccountError';
+}
+
+/**
+ * An API key rotor would revoke (or a key id or name prefix the secret names) was not minted for
+ * this secret: its provider-side name does not carry the secret's own prefix.
+ */
+export class ForeignKeyError extends TrustBoundaryError {
+  override readonly name = 'ForeignKeyError';
+}
+
+/** rds-master: the stage file does not bind this secret to the RDS database it names. */
+export class UnboundDatabaseError extends TrustBoundaryError {
+  override readonly name = 'UnboundDatabaseError';
+}

@@ -8,6 +8,7 @@
  * Manager retries whole rotations with the same token, and a Lambda can die at any instruction.
  */
 import type { Step } from './errors.js';
+import type { MasterCredential } from './trust.js';
 
 /** What every request carries. */
 export interface RequestBase {
@@ -24,6 +25,19 @@ export interface RequestBase {
    * or name. The step machine fetches it with its own permissions and redacts it like the rest.
    */
   readonly fetchRelated: (secretId: string) => Promise<string>;
+  /**
+   * Reads a master secret (`masterarn`) like `fetchRelated`, together with its binding: where its
+   * credential may be used and for which users, as decided by something the rotated secret's writer
+   * cannot change (the stage file, or RDS for a master secret RDS manages). See ./trust.ts.
+   */
+  readonly fetchMaster: (secretId: string) => Promise<MasterCredential>;
+  /** ARN of the secret being rotated (API keys derive their name prefix from it). */
+  readonly secretArn: string;
+  /**
+   * Users an operator adopted for this secret (`rotor attach --adopt`, recorded where the secret's
+   * writer cannot write): a master may act for them without the rotation proving possession first.
+   */
+  readonly adopted: readonly string[];
   /**
    * The RDS instance or cluster the secret belongs to, when the step machine found one (see
    * `ManagedDatabase`). Absent for every other secret.
@@ -57,6 +71,12 @@ export interface ManagedDatabase {
   readonly engine: string;
   /** The master user (MasterUsername). */
   readonly masterUsername: string;
+  /**
+   * Whether the deployment's stage file binds this secret to this database for `rds-master`
+   * (`rdsMasters`). The database a secret names is the writer's choice: without the binding, rotor
+   * never resets a master password through the RDS API (UnboundDatabaseError).
+   */
+  readonly boundToSecret: boolean;
   /**
    * RDS keeps the master password in a secret of its own (ManageMasterUserPassword: a
    * MasterUserSecret is reported) and rotates it itself. Nothing else may change that password:

@@ -134,6 +134,9 @@ export async function runPreflight(
         signal,
         deadline: Date.now() + options.timeoutMs,
         fetchRelated: relatedFetcher(context, session.scope),
+        fetchMaster: async (id) => ({ value: await relatedFetcher(context, session.scope)(id) }),
+        secretArn: arn,
+        adopted: [],
         ...(managedDatabase === undefined ? {} : { managedDatabase }),
       })),
     );

@@ -9,7 +9,7 @@ import {
 import { type ApiKeyRotatorOptions, createApiKeyRotator, type Fetch } from '../../rotators/apikey/index.js';
 import type { Step } from '../../rotators/errors.js';
 import type { RequestBase } from '../../rotators/types.js';
-import { skipEngine } from '../support/engines.js';
+import { skipEngine, TEST_SECRET_ARN } from '../support/engines.js';
 
 /** Integration suites of this engine run unless ROTOR_TEST_ENGINES is set without `apikey`. */
 export const skipApiKey = skipEngine('apikey');
@@ -100,9 +100,14 @@ export async function startProviderFixture(
         deadline: Date.now() + ms,
         token: requestOptions.token ?? randomUUID(),
         step,
+        secretArn: TEST_SECRET_ARN,
+        adopted: [],
         fetchRelated: async (id) => {
           if (id !== adminSecretArn) throw new Error(`unexpected related secret ${id}`);
           return adminSecret;
+        },
+        fetchMaster: async (id) => {
+          throw new Error(`unexpected master secret ${id}`);
         },
       };
     },

@@ -24,6 +24,7 @@ function port(overrides: Partial<ManagedDatabase> & { pending?: boolean[] } = {}
     engine: 'postgres',
     masterUsername: 'postgres',
     managesMasterPassword: false,
+    boundToSecret: true,
     setMasterPassword: async (password) => {
       set.push(password);
     },

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidSecretError, RotorError } from '../../rotators/errors.js';
 import type { AnyRotator, RequestBase } from '../../rotators/types.js';
+import { TEST_SECRET_ARN } from './engines.js';
 
 export interface ContractFixture {
   rotator: AnyRotator;
@@ -55,9 +56,15 @@ export function describeRotatorContract(
         deadline: Date.now() + 20_000,
         token: randomUUID(),
         step,
+        secretArn: TEST_SECRET_ARN,
+        adopted: [],
         fetchRelated: async (id) => {
           if (!fixture.fetchRelated) throw new Error(`unexpected related secret ${id}`);
           return fixture.fetchRelated(id);
+        },
+        fetchMaster: async (id) => {
+          if (!fixture.fetchRelated) throw new Error(`unexpected master secret ${id}`);
+          return { value: await fixture.fetchRelated(id) };
         },
       };
     }

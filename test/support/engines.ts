@@ -22,15 +22,22 @@ export function newPassword(): string {
 
 /** A request for calling a rotator directly, with related secrets served from `related`. */
 export function rotatorRequest(step: Step, related: Readonly<Record<string, string>> = {}): RequestBase {
+  const fetchRelated = async (id: string) => {
+    const value = related[id];
+    if (value === undefined) throw new Error(`no related secret ${id} in this test`);
+    return value;
+  };
   return {
     signal: AbortSignal.timeout(30_000),
     deadline: Date.now() + 30_000,
     token: randomUUID(),
     step,
-    fetchRelated: async (id) => {
-      const value = related[id];
-      if (value === undefined) throw new Error(`no related secret ${id} in this test`);
-      return value;
-    },
+    secretArn: TEST_SECRET_ARN,
+    adopted: [],
+    fetchRelated,
+    fetchMaster: async (id) => ({ value: await fetchRelated(id) }),
   };
 }
+
+/** The ARN rotator requests built by tests carry. */
+export const TEST_SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:rotor/test-AbCdEf';
