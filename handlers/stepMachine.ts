@@ -385,7 +385,7 @@ export class StepMachine {
       fetchRelated: inv.reader.fetchRelated,
       fetchMaster: inv.reader.fetchMaster,
       secretArn: inv.secretArn,
-      adopted: [],
+      adopted: async () => [],
       ...(managedDatabase === undefined ? {} : { managedDatabase }),
     };
   }

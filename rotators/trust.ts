@@ -131,7 +131,7 @@ export interface ActingForInput {
    * its pair) during this rotation, if any.
    */
   readonly provenBy?: 'AWSCURRENT' | 'AWSPREVIOUS';
-  /** Users an operator adopted for this secret. */
+  /** Users an operator adopted for this secret (`await request.adopted()`; only needed without proof). */
   readonly adopted: readonly string[];
   /** For messages: which master secret (or `the RDS API`). */
   readonly actor: string;

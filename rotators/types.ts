@@ -36,8 +36,9 @@ export interface RequestBase {
   /**
    * Users an operator adopted for this secret (`rotor attach --adopt`, recorded where the secret's
    * writer cannot write): a master may act for them without the rotation proving possession first.
+   * Read only when asked (most rotations prove possession and never need it).
    */
-  readonly adopted: readonly string[];
+  readonly adopted: () => Promise<readonly string[]>;
   /**
    * The RDS instance or cluster the secret belongs to, when the step machine found one (see
    * `ManagedDatabase`). Absent for every other secret.

@@ -136,7 +136,7 @@ export async function runPreflight(
         fetchRelated: relatedFetcher(context, session.scope),
         fetchMaster: async (id) => ({ value: await relatedFetcher(context, session.scope)(id) }),
         secretArn: arn,
-        adopted: [],
+        adopted: async () => [],
         ...(managedDatabase === undefined ? {} : { managedDatabase }),
       })),
     );

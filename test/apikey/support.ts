@@ -101,7 +101,7 @@ export async function startProviderFixture(
         token: requestOptions.token ?? randomUUID(),
         step,
         secretArn: TEST_SECRET_ARN,
-        adopted: [],
+        adopted: async () => [],
         fetchRelated: async (id) => {
           if (id !== adminSecretArn) throw new Error(`unexpected related secret ${id}`);
           return adminSecret;

@@ -57,7 +57,7 @@ export function describeRotatorContract(
         token: randomUUID(),
         step,
         secretArn: TEST_SECRET_ARN,
-        adopted: [],
+        adopted: async () => [],
         fetchRelated: async (id) => {
           if (!fixture.fetchRelated) throw new Error(`unexpected related secret ${id}`);
           return fixture.fetchRelated(id);

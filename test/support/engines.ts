@@ -33,7 +33,7 @@ export function rotatorRequest(step: Step, related: Readonly<Record<string, stri
     token: randomUUID(),
     step,
     secretArn: TEST_SECRET_ARN,
-    adopted: [],
+    adopted: async () => [],
     fetchRelated,
     fetchMaster: async (id) => ({ value: await fetchRelated(id) }),
   };
