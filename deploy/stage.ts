@@ -2,10 +2,22 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { type DeployConfig, DeployConfigError, parseDeployConfig } from './config.js';
-import { buildResources, type ServiceNames } from './template.js';
+import {
+  buildResources,
+  HEAL_FUNCTION,
+  mastersJson,
+  rdsMastersJson,
+  type ServiceNames,
+} from './template.js';
 
 export interface Stage {
-  config: DeployConfig & { serviceName: string; providersJson: string };
+  config: DeployConfig & {
+    serviceName: string;
+    providersJson: string;
+    /** ROTOR_MASTERS / ROTOR_RDS_MASTERS by function: each database function gets its engines' only. */
+    mastersJson: Record<'postgres' | 'mysql' | 'heal', string>;
+    rdsMastersJson: Record<'postgres' | 'mysql' | 'heal', string>;
+  };
   resources: ReturnType<typeof buildResources>;
   /** Lambda VPC settings for the database functions, or an empty object when not in a VPC. */
   vpc: { subnetIds?: string[]; securityGroupIds?: string[] };
@@ -37,6 +49,16 @@ export function loadStage(file: string, names: ServiceNames): Stage {
       ...config,
       serviceName: `${names.service}-${names.stage}`,
       providersJson: JSON.stringify(config.apiKeyProviders),
+      mastersJson: {
+        postgres: mastersJson(config, 'postgres'),
+        mysql: mastersJson(config, 'mysql'),
+        heal: mastersJson(config, HEAL_FUNCTION),
+      },
+      rdsMastersJson: {
+        postgres: rdsMastersJson(config, 'postgres'),
+        mysql: rdsMastersJson(config, 'mysql'),
+        heal: rdsMastersJson(config, HEAL_FUNCTION),
+      },
     },
     resources: buildResources(config, names),
     vpc: config.vpc ? { subnetIds: config.vpc.subnetIds, securityGroupIds: config.vpc.securityGroupIds } : {},

@@ -28,7 +28,10 @@ describe('stage configuration', () => {
       logRetentionDays: 30,
       onCall: { email: [], https: [] },
       kmsKeyArns: [],
-      relatedSecrets: [],
+      relatedSecrets: { postgres: [], mysql: [], apikey: [] },
+      masters: [],
+      rdsMasters: [],
+      adoptionsSecret: 'rotor/adoptions',
     });
     expect(config.secrets[0]?.rotateImmediately).toBe(false);
   });
@@ -46,7 +49,7 @@ describe('stage configuration', () => {
     ['an unknown key', { rotateNow: true }, /secrets\.0\.rotateNow/],
     [
       'a secret ARN in another region',
-      { id: 'arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf' },
+      { id: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:x-AbCdEf' },
       /not in region eu-west-1/,
     ],
   ])('refuses %s, naming the entry and field', (_name, change, message) => {
