@@ -152,7 +152,10 @@ const masterEntry = v.strictObject({
       ca: v.optional(
         v.pipe(
           v.string('must be PEM certificates'),
-          v.regex(PEM, 'must be PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)'),
+          v.regex(
+            PEM,
+            'must be PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)',
+          ),
         ),
       ),
       serverName: v.optional(hostName),
@@ -314,13 +317,14 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
   if (!result.success) {
     const issue = result.issues[0];
     const path = v.getDotPath(issue) ?? '(file)';
-    fail(`${path}${describeEntry(value, issue.path)}`, issue.message);
+    fail(`${path}${describeEntry(value, issue.path)}`, explainIssue(issue));
   }
   const parsed = (result as v.SafeParseResult<typeof configSchema> & { success: true }).output;
   const { region } = parsed;
   const inRegion = (where: string, id: string) => {
     const other = secretRegion(id);
-    if (other !== undefined && other !== region) fail(where, `not in region ${region} (the ARN says ${other})`);
+    if (other !== undefined && other !== region)
+      fail(where, `not in region ${region} (the ARN says ${other})`);
   };
 
   const seen = new Set<string>();
@@ -329,12 +333,18 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
     if (seen.has(secretKey(secret.id))) fail(where, 'listed twice');
     seen.add(secretKey(secret.id));
     if (isServiceManaged(secret.id)) {
-      fail(`secrets.${index}.id (${secret.id})`, 'is managed by another service (rds!…), which rotates it itself');
+      fail(
+        `secrets.${index}.id (${secret.id})`,
+        'is managed by another service (rds!…), which rotates it itself',
+      );
     }
     const fn = functionFor(secret.engine);
     const allowed = allowedStrategies(fn);
     if (!allowed.includes(secret.strategy)) {
-      fail(`secrets.${index}.strategy (${secret.id})`, `engine ${secret.engine} supports ${allowed.join(', ')}`);
+      fail(
+        `secrets.${index}.strategy (${secret.id})`,
+        `engine ${secret.engine} supports ${allowed.join(', ')}`,
+      );
     }
     const rds = secret.dbInstanceIdentifier !== undefined || secret.dbClusterIdentifier !== undefined;
     if (rds && fn === 'apikey') {
@@ -359,8 +369,14 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
         `needs exactly one of host, hosts, dbInstanceIdentifier, dbClusterIdentifier (where the master may log in)${endpoints.length > 1 ? `, not ${endpoints.join(' and ')}` : ''}`,
       );
     }
-    if (master.tls?.mode === 'disable' && (master.tls.ca !== undefined || master.tls.serverName !== undefined)) {
-      fail(`masters.${index}.tls (${master.secret})`, 'ca and serverName apply to verified TLS, not to mode disable');
+    if (
+      master.tls?.mode === 'disable' &&
+      (master.tls.ca !== undefined || master.tls.serverName !== undefined)
+    ) {
+      fail(
+        `masters.${index}.tls (${master.secret})`,
+        'ca and serverName apply to verified TLS, not to mode disable',
+      );
     }
   }
 
@@ -383,10 +399,16 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
     const secret = listed.get(secretKey(entry.secret));
     if (secret !== undefined) {
       if (secret.strategy !== 'rds-master') {
-        fail(where, `secrets: lists it with strategy ${secret.strategy}; only rds-master secrets reset a master password`);
+        fail(
+          where,
+          `secrets: lists it with strategy ${secret.strategy}; only rds-master secrets reset a master password`,
+        );
       }
       if (entry.engine !== undefined && entry.engine !== secret.engine) {
-        fail(`rdsMasters.${index}.engine (${entry.secret})`, `secrets: lists it with engine ${secret.engine}`);
+        fail(
+          `rdsMasters.${index}.engine (${entry.secret})`,
+          `secrets: lists it with engine ${secret.engine}`,
+        );
       }
       for (const key of ['dbInstanceIdentifier', 'dbClusterIdentifier'] as const) {
         if (secret[key] !== undefined && entry[key] !== undefined && secret[key] !== entry[key]) {
@@ -442,6 +464,80 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
     );
   }
   return { ...parsed, rdsMasters };
+}
+
+type Issue = v.InferIssue<typeof configSchema>;
+type AnySchema = v.GenericSchema & {
+  wrapped?: AnySchema;
+  item?: AnySchema;
+  entries?: Record<string, AnySchema>;
+};
+
+/** The schema at a path of keys (through optional wrappers, lists and objects), if any. */
+function schemaAt(keys: readonly unknown[]): AnySchema | undefined {
+  let schema: AnySchema | undefined = configSchema as AnySchema;
+  for (const key of keys) {
+    while (schema?.wrapped !== undefined) schema = schema.wrapped;
+    if (schema === undefined) return undefined;
+    schema = typeof key === 'number' ? schema.item : schema.entries?.[String(key)];
+  }
+  while (schema?.wrapped !== undefined) schema = schema.wrapped;
+  return schema;
+}
+
+/**
+ * One line a person can act on instead of valibot's wording: a missing key says what it needs
+ * (`required: must be one of: …`), an unknown key names the closest known one
+ * ("unknown key `shedule` (did you mean `schedule`?)").
+ */
+function explainIssue(issue: Issue): string {
+  const keys = (issue.path ?? []).map((item) => item.key);
+  const objectIssue = issue.type === 'strict_object';
+  if (objectIssue && issue.expected === 'never') {
+    const key = String(keys.at(-1));
+    const known = Object.keys(schemaAt(keys.slice(0, -1))?.entries ?? {});
+    const closest = closestKey(key, known);
+    return closest !== undefined
+      ? `unknown key \`${key}\` (did you mean \`${closest}\`?)`
+      : `unknown key \`${key}\` (known keys: ${known.join(', ')})`;
+  }
+  if (objectIssue && issue.received === 'undefined') {
+    const schema = schemaAt(keys);
+    const inner = schema === undefined ? undefined : v.safeParse(schema, undefined).issues?.[0]?.message;
+    return inner === undefined || inner.startsWith('Invalid ') ? 'required' : `required: ${inner}`;
+  }
+  return issue.message;
+}
+
+/** The known key a mistyped one most likely meant (edit distance at most 2, or a case change). */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance =
+      candidate.toLowerCase() === key.toLowerCase()
+        ? 0
+        : editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (
+      distance <= Math.min(2, Math.max(1, Math.floor(candidate.length / 3))) &&
+      (!best || distance < best.distance)
+    ) {
+      best = { key: candidate, distance };
+    }
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + cost);
+    }
+    row = next;
+  }
+  return row[b.length] as number;
 }
 
 /** ` (<id>)` for an issue inside a list entry that names a secret, to say which entry is wrong. */

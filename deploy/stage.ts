@@ -2,13 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { type DeployConfig, DeployConfigError, parseDeployConfig } from './config.js';
-import {
-  buildResources,
-  HEAL_FUNCTION,
-  mastersJson,
-  rdsMastersJson,
-  type ServiceNames,
-} from './template.js';
+import { buildResources, HEAL_FUNCTION, mastersJson, rdsMastersJson, type ServiceNames } from './template.js';
 
 export interface Stage {
   config: DeployConfig & {

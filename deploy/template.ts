@@ -63,7 +63,10 @@ function enginesOf(fn: RotationFunctionKey | typeof HEAL_FUNCTION): readonly str
 }
 
 /** The master bindings a function receives (ROTOR_MASTERS) and may read: its engines' only. */
-export function mastersOf(config: DeployConfig, fn: RotationFunctionKey | typeof HEAL_FUNCTION): MasterEntry[] {
+export function mastersOf(
+  config: DeployConfig,
+  fn: RotationFunctionKey | typeof HEAL_FUNCTION,
+): MasterEntry[] {
   const engines = enginesOf(fn);
   return config.masters.filter((master) => engines.includes(master.engine));
 }
@@ -78,7 +81,9 @@ export function mastersJson(config: DeployConfig, fn: RotationFunctionKey | type
       ...(master.dbInstanceIdentifier !== undefined
         ? { dbInstanceIdentifier: master.dbInstanceIdentifier }
         : {}),
-      ...(master.dbClusterIdentifier !== undefined ? { dbClusterIdentifier: master.dbClusterIdentifier } : {}),
+      ...(master.dbClusterIdentifier !== undefined
+        ? { dbClusterIdentifier: master.dbClusterIdentifier }
+        : {}),
       ...(master.port !== undefined ? { port: master.port } : {}),
       ...(master.tls !== undefined ? { tls: master.tls } : {}),
       ...(master.manages !== undefined ? { manages: master.manages } : {}),
@@ -102,7 +107,10 @@ export function rdsMastersJson(config: DeployConfig, fn: RotationFunctionKey | t
 
 /** The other secrets a function may read: its engines' masters and its own related secrets. */
 function relatedSecretsOf(config: DeployConfig, fn: RotationFunctionKey | typeof HEAL_FUNCTION): string[] {
-  const own = fn === HEAL_FUNCTION ? ROTATION_FUNCTIONS.flatMap((f) => config.relatedSecrets[f]) : config.relatedSecrets[fn];
+  const own =
+    fn === HEAL_FUNCTION
+      ? ROTATION_FUNCTIONS.flatMap((f) => config.relatedSecrets[f])
+      : config.relatedSecrets[fn];
   return [...new Set([...mastersOf(config, fn).map((master) => master.secret), ...own])];
 }
 
@@ -467,7 +475,8 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
   resources.RotorTrustBoundaryRefusedRule = {
     Type: 'AWS::Events::Rule',
     Properties: {
-      Description: 'Pages on-call when rotor refuses a trust boundary (a step failed with error category security)',
+      Description:
+        'Pages on-call when rotor refuses a trust boundary (a step failed with error category security)',
       EventBusName: config.eventBus,
       EventPattern: {
         source: [config.eventSource],
