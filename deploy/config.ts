@@ -315,7 +315,9 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
   }
   const result = v.safeParse(configSchema, value);
   if (!result.success) {
-    const issue = result.issues[0];
+    // A mistyped key also reads as a missing one: naming the typo is the more useful line.
+    const issue =
+      result.issues.find((i) => i.type === 'strict_object' && i.expected === 'never') ?? result.issues[0];
     const path = v.getDotPath(issue) ?? '(file)';
     fail(`${path}${describeEntry(value, issue.path)}`, explainIssue(issue));
   }

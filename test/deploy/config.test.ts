@@ -46,7 +46,21 @@ describe('stage configuration', () => {
       /secrets\.0\.strategy \(prod\/app\/db\): engine postgres supports/,
     ],
     ['a window out of range', { window: '30h' }, /secrets\.0\.window .*1h to 24h/],
-    ['an unknown key', { rotateNow: true }, /secrets\.0\.rotateNow/],
+    [
+      'an unknown key',
+      { rotateNow: true },
+      /secrets\.0\.rotateNow \(prod\/app\/db\): unknown key `rotateNow` \(known keys: id, engine/,
+    ],
+    [
+      'a mistyped key (not reported as the key it meant, missing)',
+      { schedule: undefined, shedule: 'rate(30 days)' },
+      /secrets\.0\.shedule \(prod\/app\/db\): unknown key `shedule` \(did you mean `schedule`\?\)$/,
+    ],
+    [
+      'a missing key',
+      { engine: undefined },
+      /secrets\.0\.engine \(prod\/app\/db\): required: must be one of: postgres/,
+    ],
     [
       'a secret ARN in another region',
       { id: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:x-AbCdEf' },

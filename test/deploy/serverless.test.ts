@@ -26,8 +26,9 @@ type Statement = {
 let dir: string;
 let template: { Resources: Record<string, Resource>; Outputs: Record<string, unknown> };
 
-async function packageStage(stage: string, into: string) {
-  return run('npx', ['osls', 'package', '--stage', stage, '--package', into], {
+async function packageStage(stage: string | undefined, into: string, extra: string[] = []) {
+  const stageArgs = stage === undefined ? [] : ['--stage', stage];
+  return run('npx', ['osls', 'package', ...stageArgs, '--package', into, ...extra], {
     cwd: ROOT,
     env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
     timeout: 240_000,
@@ -426,43 +427,113 @@ describe('osls package (offline) for the example stage', () => {
   });
 });
 
-describe('osls package with a bad stage file', () => {
+/** Packages a temporary stage file (or none), returning whether it failed and what it printed. */
+async function packageTemporary(
+  body: string | undefined,
+  extra: string[] = [],
+): Promise<{ failed: boolean; stdout: string; stderr: string; out: string; cleanup: () => Promise<void> }> {
+  const stage = `tmp${Date.now()}${Math.floor(Math.random() * 1000)}`;
+  const file = join(ROOT, 'deploy', 'stages', `${stage}.yml`);
+  if (body !== undefined) await writeFile(file, body);
+  const out = await mkdtemp(join(tmpdir(), 'rotor-package-tmp-'));
+  const result = await packageStage(body === undefined ? undefined : stage, out, extra).then(
+    ({ stdout, stderr }) => ({ failed: false, stdout, stderr }),
+    (error: { stdout?: string; stderr?: string }) => ({
+      failed: true,
+      stdout: error.stdout ?? '',
+      stderr: error.stderr ?? '',
+    }),
+  );
+  return {
+    ...result,
+    out,
+    cleanup: async () => {
+      await rm(file, { force: true });
+      await rm(out, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The lines a failed packaging printed, without blank ones. */
+const linesOf = (result: { stdout: string; stderr: string }) =>
+  `${result.stdout}${result.stderr}`.split('\n').filter((line) => line.trim() !== '');
+
+describe('osls package with a bad stage file or bad options', () => {
   it.each([
     [
       'a schedule',
-      'secrets:\n  - id: prod/app/db\n    engine: postgres\n    strategy: single-user\n    schedule: every month\n',
-      /secrets\.0\.schedule \(prod\/app\/db\): must be rate\(<n> days\|hours\) or cron/,
+      'region: eu-west-1\nsecrets:\n  - id: prod/app/db\n    engine: postgres\n    strategy: single-user\n    schedule: every month\n',
+      [],
+      /^rotor: deploy\/stages\/tmp\d+\.yml: secrets\.0\.schedule \(prod\/app\/db\): must be rate\(<n> days\|hours\) or cron/,
+    ],
+    [
+      'a mistyped key',
+      'region: eu-west-1\nsecrets:\n  - id: prod/app/db\n    engine: postgres\n    strategy: single-user\n    shedule: rate(30 days)\n',
+      [],
+      /^rotor: deploy\/stages\/tmp\d+\.yml: secrets\.0\.shedule \(prod\/app\/db\): unknown key `shedule` \(did you mean `schedule`\?\)$/,
     ],
     [
       'a master binding',
-      'masters:\n  - secret: rds!db-0a1b2c3d-4e5f-6789-abcd-ef0123456789\n    engine: postgres\n    host: db.example.com\n    dbInstanceIdentifier: orders\n',
-      /masters\.0 \(rds!db-0a1b2c3d-4e5f-6789-abcd-ef0123456789\): needs exactly one of host, hosts, dbInstanceIdentifier, dbClusterIdentifier/,
+      'region: eu-west-1\nmasters:\n  - secret: rds!db-0a1b2c3d-4e5f-6789-abcd-ef0123456789\n    engine: postgres\n    host: db.example.com\n    dbInstanceIdentifier: orders\n',
+      [],
+      /^rotor: .*masters\.0 \(rds!db-0a1b2c3d-4e5f-6789-abcd-ef0123456789\): needs exactly one of host, hosts, dbInstanceIdentifier, dbClusterIdentifier/,
+    ],
+    [
+      'a --region other than the stage file’s',
+      'region: us-east-1\n',
+      ['--region', 'eu-west-1'],
+      /^rotor: deploy\/stages\/tmp\d+\.yml: region: the stage is in us-east-1 but --region says eu-west-1/,
     ],
   ])(
-    'fails on %s with the entry and field named',
-    async (_name, body, message) => {
-      // Prepare
-      const stage = `bad${Date.now()}`;
-      const file = join(ROOT, 'deploy', 'stages', `${stage}.yml`);
-      await writeFile(file, `region: eu-west-1\n${body}`);
-      const out = await mkdtemp(join(tmpdir(), 'rotor-package-bad-'));
+    'fails on %s with one line naming the entry and field, and no stack trace',
+    async (_name, body, extra, message) => {
+      // Act
+      const result = await packageTemporary(body, extra);
       try {
-        // Act
-        const result = await packageStage(stage, out).then(
-          () => ({ failed: false, text: '' }),
-          (error: { stdout?: string; stderr?: string }) => ({
-            failed: true,
-            text: `${error.stdout}${error.stderr}`,
-          }),
-        );
         // Assess
         expect(result.failed).toBe(true);
-        expect(result.text).toMatch(message);
+        expect(linesOf(result)).toHaveLength(1);
+        expect(linesOf(result)[0]).toMatch(message);
       } finally {
-        await rm(file, { force: true });
-        await rm(out, { recursive: true, force: true });
+        await result.cleanup();
       }
     },
     300_000,
   );
+
+  it('refuses to run without --stage rather than package the example', async () => {
+    // Act
+    const result = await packageTemporary(undefined);
+    try {
+      // Assess
+      expect(result.failed).toBe(true);
+      expect(linesOf(result)).toEqual([expect.stringMatching(/^rotor: no stage: run with --stage <stage>/)]);
+    } finally {
+      await result.cleanup();
+    }
+  }, 300_000);
+});
+
+describe('osls package for a stage without the optional blocks', () => {
+  it('packages a stage with no vpc block: no function in a VPC, no VPC policy', async () => {
+    // Prepare: region and one secret only
+    const body =
+      'region: eu-west-1\nsecrets:\n  - id: prod/app/db\n    engine: postgres\n    strategy: single-user\n    schedule: rate(30 days)\n';
+
+    // Act
+    const result = await packageTemporary(body);
+    try {
+      // Assess
+      expect(result.failed, result.stderr).toBe(false);
+      const generated = JSON.parse(
+        await readFile(join(result.out, 'cloudformation-template-update-stack.json'), 'utf8'),
+      ) as typeof template;
+      for (const fn of [...FUNCTIONS, 'heal']) {
+        expect(generated.Resources[fnId(fn)]?.Properties.VpcConfig, fn).toBeUndefined();
+        expect(generated.Resources[roleOf(fn)]?.Properties.ManagedPolicyArns, fn).toBeUndefined();
+      }
+    } finally {
+      await result.cleanup();
+    }
+  }, 300_000);
 });
