@@ -57,11 +57,6 @@ describe('stage configuration', () => {
       /secrets\.0\.shedule \(prod\/app\/db\): unknown key `shedule` \(did you mean `schedule`\?\)$/,
     ],
     [
-      'a missing key',
-      { engine: undefined },
-      /secrets\.0\.engine \(prod\/app\/db\): required: must be one of: postgres/,
-    ],
-    [
       'a secret ARN in another region',
       { id: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:x-AbCdEf' },
       /not in region eu-west-1/,
@@ -95,6 +90,17 @@ describe('stage configuration', () => {
   ])('refuses %s', (_name, change, message) => {
     // Assess
     expect(refusal({ ...valid, ...change })).toMatch(message);
+  });
+
+  it('refuses a missing key, saying what it needs', () => {
+    // Prepare
+    const { engine: _engine, ...withoutEngine } = valid.secrets[0] as Record<string, unknown>;
+
+    // Act
+    const text = refusal({ ...valid, secrets: [withoutEngine] });
+
+    // Assess
+    expect(text).toMatch(/secrets\.0\.engine \(prod\/app\/db\): required: must be one of: postgres/);
   });
 
   it('refuses a secret listed twice', () => {

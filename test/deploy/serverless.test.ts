@@ -184,8 +184,11 @@ describe('osls package (offline) for the example stage', () => {
   it('writes the master and rds-master bindings into the database and heal functions, each its engines’ only', () => {
     // Prepare
     const env = (fn: string) =>
-      (template.Resources[fnId(fn)]?.Properties.Environment as { Variables: Record<string, string> })
-        .Variables;
+      (
+        (template.Resources[fnId(fn)] as Resource).Properties.Environment as {
+          Variables: Record<string, string>;
+        }
+      ).Variables;
     const pgBinding = {
       secret: 'prod/rds/master',
       hosts: ['orders.cluster-abc123.eu-west-1.rds.amazonaws.com'],
@@ -340,12 +343,14 @@ describe('osls package (offline) for the example stage', () => {
         detail: { error: { category: ['security'] } },
       },
     });
-    expect((rules.RotorStepFailedRule?.Properties.EventPattern as Record<string, unknown>).$or).toEqual([
+    expect(
+      ((rules.RotorStepFailedRule as Resource).Properties.EventPattern as Record<string, unknown>).$or,
+    ).toEqual([
       { detail: { error: { category: [{ exists: false }] } } },
       { detail: { error: { category: [{ 'anything-but': 'security' }] } } },
     ]);
     const securityTarget = (
-      rules.RotorTrustBoundaryRefusedRule?.Properties.Targets as Record<string, unknown>[]
+      (rules.RotorTrustBoundaryRefusedRule as Resource).Properties.Targets as Record<string, unknown>[]
     )[0];
     expect(securityTarget).toMatchObject({
       Arn: { Ref: 'RotorOnCallTopic' },
