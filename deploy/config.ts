@@ -5,6 +5,7 @@
  */
 import * as v from 'valibot';
 import { isRdsIdentifier } from '../rotators/rdsMaster.js';
+import { scheduleProblem, windowProblem } from './schedule.js';
 
 /** Engines by the function that rotates them. */
 export const FUNCTION_ENGINES = {
@@ -25,23 +26,20 @@ export const STRATEGIES = [
 
 const ENGINES = Object.values(FUNCTION_ENGINES).flat();
 
-/** `rate(30 days)`, `rate(12 hours)`, or a six-field `cron(...)` as Secrets Manager accepts them. */
+/** A schedule Secrets Manager accepts (deploy/schedule.ts holds its documented rules). */
 const scheduleSchema = v.pipe(
-  v.string(),
-  v.regex(
-    /^(rate\(\s*\d+\s+(hours?|days?)\s*\)|cron\(\s*(\S+\s+){5}\S+\s*\))$/,
-    'must be rate(<n> days|hours) or cron(<six fields>)',
+  v.string('must be rate(<n> days|hours) or cron(<six fields>)'),
+  v.check(
+    (expression) => scheduleProblem(expression) === undefined,
+    (issue) => scheduleProblem(String(issue.input)) ?? 'must be a schedule Secrets Manager accepts',
   ),
-  v.check((value) => {
-    const rate = /^rate\(\s*(\d+)\s+(hours?|days?)/.exec(value);
-    if (!rate) return true;
-    const hours = Number(rate[1]) * (rate[2]?.startsWith('day') ? 24 : 1);
-    return hours >= 4 && hours <= 1000 * 24;
-  }, 'must rotate at most every 4 hours and at least every 1000 days'),
 );
 
-/** Rotation window, e.g. `4h` (Secrets Manager's Duration: 1 to 24 hours). */
-const windowSchema = v.pipe(v.string(), v.regex(/^([1-9]|1\d|2[0-4])h$/, 'must be 1h to 24h'));
+/** Rotation window, e.g. `4h` (Secrets Manager's Duration: 1 to 24 hours; fits the schedule, checked below). */
+const windowSchema = v.pipe(
+  v.string('must be 1h to 24h'),
+  v.regex(/^([1-9]|1\d|2[0-4])h$/, 'must be 1h to 24h'),
+);
 
 const rdsIdentifier = (what: string) =>
   v.pipe(
@@ -353,6 +351,8 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
       fail(where, 'dbInstanceIdentifier / dbClusterIdentifier apply to database engines only');
     }
     inRegion(`secrets.${index}.id (${secret.id})`, secret.id);
+    const window = secret.window === undefined ? undefined : windowProblem(secret.schedule, secret.window);
+    if (window !== undefined) fail(`secrets.${index}.window (${secret.id})`, window);
   }
   const listed = new Map(parsed.secrets.map((secret) => [secretKey(secret.id), secret]));
 
