@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { providerDescription } from './providers.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -513,6 +514,31 @@ describe('osls package with a bad stage file or bad options', () => {
       // Assess
       expect(result.failed).toBe(true);
       expect(linesOf(result)).toEqual([expect.stringMatching(/^rotor: no stage: run with --stage <stage>/)]);
+    } finally {
+      await result.cleanup();
+    }
+  }, 300_000);
+});
+
+describe('osls package with provider descriptions past Lambda’s environment limit', () => {
+  it('fails with one line naming apiKeyProviders and the function, instead of failing at deploy', async () => {
+    // Prepare: eight descriptions the size of a real one
+    const providers = Object.fromEntries(
+      Array.from({ length: 8 }, (_, i) => [`provider${i}`, providerDescription(i)]),
+    );
+    const body = `region: eu-west-1\napiKeyProviders: ${JSON.stringify(providers)}\n`;
+
+    // Act
+    const result = await packageTemporary(body);
+    try {
+      // Assess
+      expect(result.failed).toBe(true);
+      // (osls has said "Packaging rotor for stage …" by then: the error is the one line after it)
+      expect(linesOf(result).filter((line) => !line.startsWith('Packaging rotor'))).toEqual([
+        expect.stringMatching(
+          /^rotor: deploy\/stages\/tmp\d+\.yml: apiKeyProviders: the rotor-tmp\d+-(apikey|heal) function's environment would be \d+ bytes, over Lambda's 4096-byte limit/,
+        ),
+      ]);
     } finally {
       await result.cleanup();
     }
