@@ -210,7 +210,12 @@ function sharedStatements(config: DeployConfig, fn: RotationFunctionKey | typeof
     statements.push({
       Sid: 'RelatedSecrets',
       Effect: 'Allow',
-      Action: 'secretsmanager:GetSecretValue',
+      // A database function also reads a master secret's tags: RDS tags the master secrets it
+      // manages with their instance or cluster, which decides where the master may log in.
+      Action:
+        fn === 'apikey'
+          ? 'secretsmanager:GetSecretValue'
+          : ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
       Resource: related.map(secretResource),
     });
   }

@@ -152,8 +152,14 @@ describe('osls package (offline) for the example stage', () => {
           s.Condition === undefined,
       );
       expect(unconditional.map((s) => s.Sid).sort(), role).toEqual(['ReadAdoptionRecord', 'RelatedSecrets']);
-      for (const statement of unconditional)
-        expect(actions(statement)).toEqual(['secretsmanager:GetSecretValue']);
+      // Values are read, never written; database functions also read a master's tags (RDS's binding).
+      for (const statement of unconditional) {
+        const expected =
+          statement.Sid === 'RelatedSecrets' && role !== roleOf('apikey')
+            ? ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']
+            : ['secretsmanager:GetSecretValue'];
+        expect(actions(statement).sort(), `${role} ${statement.Sid}`).toEqual(expected);
+      }
     }
   });
 
