@@ -9,6 +9,13 @@ import { existsSync } from 'node:fs';
 // operator can act on per command. Left alone when the user has set it either way.
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// A reader that stops early (`rotor history x | head`) closes the pipe: not a failure of rotor's, so
+// it ends quietly instead of with a stack trace.
+process.stdout.on('error', (error) => {
+  if (error.code === 'EPIPE') process.exit();
+  throw error;
+});
+
 const sources = new URL('./main.ts', import.meta.url);
 let cli;
 if (existsSync(sources)) {

@@ -4,7 +4,7 @@
  * installed `rotor` run by Node alone (no tsx, no TypeScript sources, no node_modules of the
  * repository within reach) against the local stack.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -140,6 +140,26 @@ describe('rotor, packed and installed', () => {
     for (const command of COMMANDS) expect(help.stdout).toMatch(new RegExp(`^ {2}${command} `, 'm'));
     const pkg = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(version).toEqual({ code: 0, stdout: `${pkg.version}\n`, stderr: '' });
+  });
+
+  it('the installed rotor ends quietly (exit 0) when its reader closes the pipe early, as `| head` does', async () => {
+    // Prepare: the reading end is closed before rotor, still starting, writes anything.
+    const child = spawn(rotor, ['--help'], {
+      cwd: app,
+      env: shellEnv({ NO_COLOR: '1' }),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+
+    // Act
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+
+    // Assess
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
   });
 
   it('the installed rotor reads a rotated secret and its events from the local stack (history --json)', async () => {
