@@ -323,7 +323,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }
 }
 
-// `npm run rotor` (tsx cli/main.ts) runs this file directly; tests and the launcher import it.
+// `tsx cli/main.ts` runs this file directly; tests and the launcher (cli/rotor.mjs) import it.
 if (isEntryPoint(import.meta.url)) await main();
 
 /** Whether the module at `url` is the script Node was started with. */

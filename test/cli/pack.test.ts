@@ -125,12 +125,38 @@ describe('rotor, packed and installed', () => {
     expect(manifest.dependencies ?? {}).toEqual({});
   });
 
-  it('the tarball holds the executable, the bundle, README and package.json: no sources, no tests', async () => {
+  it('the tarball holds the executable, the bundle and its licenses, README and package.json: no sources, no tests', async () => {
     // Act
     const files = (await filesUnder(join(app, 'node_modules', 'rotor'))).sort();
 
     // Assess
-    expect(files).toEqual(['README.md', 'cli/rotor.mjs', 'dist/cli.mjs', 'package.json']);
+    expect(files).toEqual([
+      'README.md',
+      'cli/rotor.mjs',
+      'dist/THIRD-PARTY-LICENSES.txt',
+      'dist/cli.mjs',
+      'package.json',
+    ]);
+  });
+
+  it('the licenses file names every bundled library with its license text', async () => {
+    // Act
+    const text = await readFile(
+      join(app, 'node_modules', 'rotor', 'dist', 'THIRD-PARTY-LICENSES.txt'),
+      'utf8',
+    );
+
+    // Assess
+    for (const name of ['commander', 'pg', 'mysql2', '@aws-sdk/client-secrets-manager', 'valibot']) {
+      const { version } = JSON.parse(
+        await readFile(join(ROOT, 'node_modules', name, 'package.json'), 'utf8'),
+      ) as {
+        version: string;
+      };
+      expect(text).toContain(`\n${name}@${version} (`);
+    }
+    expect(text).toContain('Permission is hereby granted, free of charge');
+    expect(text).toContain('Apache License');
   });
 
   it('the installed rotor prints its help, every command and its version', async () => {
