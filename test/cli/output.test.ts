@@ -56,7 +56,6 @@ describe('rotor output conventions', () => {
       const result = await cli.run('status', '--all', '--prefix', prefix, flag, format);
 
       // Assess
-      expect(expected.code).toBe(0);
       expect(result).toEqual(expected);
       expect(JSON.parse(result.stdout)).toEqual([expect.objectContaining({ name: `${prefix}one` })]);
     });
@@ -115,7 +114,6 @@ describe('rotor output conventions', () => {
 
     // Assess
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('decision  abandon');
     expect((await h.labels(arn)).AWSPENDING).toBeUndefined();
   });
 
