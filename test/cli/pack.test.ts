@@ -78,8 +78,13 @@ describe('rotor, packed and installed', () => {
     app = join(work, 'app');
     await mkdir(packDir);
     await mkdir(app);
-    // `npm pack` runs `prepack`, which builds the bundle.
-    const packed = await exec('npm', ['pack', '--pack-destination', packDir], ROOT, shellEnv());
+    // `npm pack` runs `prepack`, which builds the bundle (even where npm is set to ignore scripts).
+    const packed = await exec(
+      'npm',
+      ['pack', '--ignore-scripts=false', '--pack-destination', packDir],
+      ROOT,
+      shellEnv(),
+    );
     if (packed.code !== 0) throw new Error(`npm pack failed:\n${packed.stderr}`);
     const tarball = (await readdir(packDir)).find((file) => file.endsWith('.tgz'));
     if (tarball === undefined) throw new Error('npm pack wrote no tarball');
