@@ -1,8 +1,8 @@
 /**
  * The CLI as an on-call laptop gets it, with no checkout: `npm pack`, the tarball installed into an
- * empty folder outside the repository (offline: the package needs nothing but itself), and the
- * installed `rotor` run by Node alone (no tsx, no TypeScript sources, no node_modules of the
- * repository within reach) against the local stack.
+ * empty folder outside the repository and globally into a prefix of its own (offline: the package
+ * needs nothing but itself), and the installed `rotor` run by Node alone (no tsx, no TypeScript
+ * sources, no node_modules of the repository within reach) against the local stack.
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -71,6 +71,7 @@ describe('rotor, packed and installed', () => {
   let rotor: string;
   let h: RotationHarness;
   let installed: Ran;
+  let tarballPath: string;
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'rotor-pack-'));
@@ -88,9 +89,10 @@ describe('rotor, packed and installed', () => {
     if (packed.code !== 0) throw new Error(`npm pack failed:\n${packed.stderr}`);
     const tarball = (await readdir(packDir)).find((file) => file.endsWith('.tgz'));
     if (tarball === undefined) throw new Error('npm pack wrote no tarball');
+    tarballPath = join(packDir, tarball);
     installed = await exec(
       'npm',
-      ['install', '--offline', '--no-audit', '--no-fund', '--prefix', app, join(packDir, tarball)],
+      ['install', '--offline', '--no-audit', '--no-fund', '--prefix', app, tarballPath],
       app,
       shellEnv(),
     );
@@ -128,6 +130,25 @@ describe('rotor, packed and installed', () => {
     expect(installed, installed.stderr).toMatchObject({ code: 0 });
     expect(modules).toEqual(['rotor']);
     expect(manifest.dependencies ?? {}).toEqual({});
+  });
+
+  it('installs globally (npm install -g) and runs from the global bin folder', async () => {
+    // Prepare
+    const prefix = join(work, 'global');
+
+    // Act
+    const install = await exec(
+      'npm',
+      ['install', '--global', '--offline', '--no-audit', '--no-fund', '--prefix', prefix, tarballPath],
+      work,
+      shellEnv(),
+    );
+    const version = await exec(join(prefix, 'bin', 'rotor'), ['--version'], work, shellEnv());
+
+    // Assess
+    expect(install, install.stderr).toMatchObject({ code: 0 });
+    expect(version).toMatchObject({ code: 0, stderr: '' });
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+/);
   });
 
   it('the tarball holds the executable, the bundle and its licenses, README and package.json: no sources, no tests', async () => {
