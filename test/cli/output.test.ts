@@ -201,5 +201,15 @@ describe('rotor output conventions', () => {
       expect(result.stdout.startsWith('{')).toBe(true);
       expect(JSON.parse(result.stdout)).toMatchObject({ secret: `${prefix}one` });
     });
+
+    it('the executable reads FORCE_COLOR from its environment: colours into a pipe', async () => {
+      // Act
+      const result = await shell('npx', ['rotor', 'history', `${prefix}one`]);
+
+      // Assess
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain(`history of ${prefix}one`);
+      expect(result.stdout).toContain(`${ESC}[1m`);
+    });
   });
 });
