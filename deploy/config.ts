@@ -1,7 +1,9 @@
 /**
  * The per-stage deployment configuration (`deploy/stages/<stage>.yml`): which secrets this account
- * rotates, how, and who gets paged. Validated before anything is generated, so a bad entry fails
- * `serverless package` with a message that names the entry and the field.
+ * rotates, how, who gets paged, and the trust settings (master bindings, rds-master bindings,
+ * which function reads which related secret, the adoption record). Validated before anything is
+ * generated, so a bad entry fails `osls package` with one line naming the entry, the field and
+ * what was expected.
  */
 import * as v from 'valibot';
 import { isRdsIdentifier } from '../rotators/rdsMaster.js';
