@@ -467,6 +467,16 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
       'must not be rotated by rotor: only operators write the adoption record, and a rotation function may write the secrets it rotates',
     );
   }
+  const relatedKeys = new Set([
+    ...masterKeys.keys(),
+    ...ROTATION_FUNCTION_KEYS.flatMap((fn) => parsed.relatedSecrets[fn].map(secretKey)),
+  ]);
+  if (relatedKeys.has(secretKey(adoptions))) {
+    fail(
+      `adoptionsSecret (${adoptions})`,
+      'must be a secret of its own, not a master or related secret (its value is the adoption record)',
+    );
+  }
   return { ...parsed, rdsMasters };
 }
 

@@ -426,6 +426,11 @@ describe('related secrets and the adoption record', () => {
       /adoptionsSecret \(ops\/adoptions\): must not be rotated by rotor/,
     ],
     [
+      'an adoption record that is also a master',
+      { adoptionsSecret: 'prod/m', masters: [{ secret: 'prod/m', engine: 'mysql', host: 'a' }] },
+      /adoptionsSecret \(prod\/m\): must be a secret of its own, not a master or related secret/,
+    ],
+    [
       'a secret RDS manages attached to rotor’s rotation',
       {
         secrets: [
