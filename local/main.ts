@@ -9,7 +9,7 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultFunctions } from './functions.js';
+import { defaultFunctions, LOCAL_FUNCTION_TAGS } from './functions.js';
 import { type LocalStack, startLocalStack } from './stack.js';
 
 const USAGE = `usage: npm run local -- [--port 4566] [--host 127.0.0.1] [--state <file>] [--region us-east-1] [--schedule-seconds 60]`;
@@ -38,7 +38,8 @@ export async function serveLocalStack(options: ServeOptions): Promise<{ stack: L
     ...(options.scheduleSeconds === 0 ? {} : { scheduleIntervalMs: options.scheduleSeconds * 1000 }),
   });
   const functions = await defaultFunctions(stack);
-  for (const [name, fn] of Object.entries(functions)) stack.registerFunction(name, fn);
+  for (const [name, fn] of Object.entries(functions))
+    stack.registerFunction(name, fn, LOCAL_FUNCTION_TAGS[name]);
   return { stack, banner: banner(stack, Object.keys(functions), options.stateFile) };
 }
 

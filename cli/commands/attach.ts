@@ -5,8 +5,9 @@
  * `--skip-preflight`, when a preflight check fails.
  */
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { RotorError } from '../../rotators/errors.js';
+import { ConfigurationError, RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, exitCodeOf, type GlobalOptions } from '../aws.js';
+import { ENGINE_CHECK } from '../functionEngines.js';
 import { functionArnFor } from '../secrets.js';
 import type { Session } from '../session.js';
 import { checksJson, passed, printChecks, runPreflight } from './preflight.js';
@@ -52,8 +53,10 @@ async function attachOne(
   const preflight = await runPreflight(session, context, secretId, {
     withRotation: false,
     timeoutMs: (options.timeout ?? 30) * 1000,
+    function: options.function,
   });
   const arn = preflight.secret.ARN ?? secretId;
+  const functionArn = functionArnFor(options.function, arn);
   const base = { secret: preflight.secret.Name ?? secretId, arn };
   if (preflight.invalid !== undefined) {
     // The value must parse whatever the flags: a rotation could only fail on it.
@@ -65,6 +68,18 @@ async function attachOne(
       exitCode: exitCodeOf(preflight.invalid),
     };
   }
+  // A function that does not rotate the secret's engine is refused whatever the flags.
+  const engine = preflight.checks.find((check) => check.name === ENGINE_CHECK);
+  if (engine !== undefined && !engine.ok) {
+    const error = new ConfigurationError(engine.detail);
+    return {
+      ...base,
+      attached: false,
+      refused: { reason: engine.detail, error: error.toJSON() },
+      checks: checksJson(preflight.checks),
+      exitCode: EXIT.usage,
+    };
+  }
   if (!options.skipPreflight && !passed(preflight.checks)) {
     return {
       ...base,
@@ -74,7 +89,6 @@ async function attachOne(
       exitCode: EXIT.failure,
     };
   }
-  const functionArn = functionArnFor(options.function, arn);
   const out = await aws(
     context,
     'secretsmanager:RotateSecret',

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES_TAG } from '../../handlers/functions.js';
 import type { RotationEvent } from '../../local/stack.js';
 import { postgresRotator } from '../../rotators/postgres/index.js';
 import { newPassword, skipPostgres, TestServer, uniqueName } from '../postgres/support.js';
@@ -45,10 +46,14 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
 
     // Rotation functions that die part-way, as a Lambda can: how rotations get stuck.
     const dying = (name: string, dieAt: RotationEvent['Step']) =>
-      h.stack.registerFunction(name, async (event: RotationEvent, context) => {
-        if (event.Step === dieAt) throw new Error(`the Lambda died before ${dieAt}`);
-        return h.handler(event, context);
-      });
+      h.stack.registerFunction(
+        name,
+        async (event: RotationEvent, context) => {
+          if (event.Step === dieAt) throw new Error(`the Lambda died before ${dieAt}`);
+          return h.handler(event, context);
+        },
+        { [ENGINES_TAG]: 'postgres' },
+      );
     dying('rotor-dies-at-test', 'testSecret');
     dying('rotor-dies-at-set', 'setSecret');
   });
@@ -117,6 +122,108 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(current.password).not.toBe(password);
       expect(await db.canLogin(username, current.password)).toBe(true);
       expect(await db.canLogin(username, password)).toBe(false);
+    });
+
+    it('refuses a MySQL secret for a PostgreSQL function (its rotor:engines tag), exit 2, and changes nothing', async () => {
+      // Prepare
+      const name = `${prefix()}/mysql-app`;
+      const arn = await h.createSecret(
+        { engine: 'mysql', host: '127.0.0.1', port: 3306, username: 'app', password: newPassword() },
+        name,
+      );
+      h.stack.secretsManager.resetCalls();
+
+      // Act
+      const result = await cli.run('attach', name, '--function', 'rotor-test', '--schedule', 'rate(30 days)');
+
+      // Assess
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`refused ${name}:`);
+      expect(result.stderr).toContain(
+        'rotates postgres, aurora-postgresql (its rotor:engines tag), not mysql',
+      );
+      expect(result.stderr).toContain('nothing was changed');
+      expect((await describeSecret(arn)).RotationEnabled).not.toBe(true);
+      expect(h.stack.secretsManager.calls.RotateSecret).toBeUndefined();
+    });
+
+    it("knows an untagged function by rotor's naming convention (rotor-<stage>-postgres) and refuses a mismatch even with --skip-preflight", async () => {
+      // Prepare
+      h.stack.registerFunction('rotor-untagged-postgres', h.handler);
+      const name = `${prefix()}/mysql-app`;
+      const arn = await h.createSecret(
+        { engine: 'mysql', host: '127.0.0.1', port: 3306, username: 'app', password: newPassword() },
+        name,
+      );
+
+      // Act
+      const result = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-untagged-postgres',
+        '--schedule',
+        'rate(30 days)',
+        '--skip-preflight',
+        '--json',
+      );
+
+      // Assess
+      expect(result.code).toBe(2);
+      const [out] = JSON.parse(result.stdout) as [{ attached: boolean; refused: { reason: string } }];
+      expect(out.attached).toBe(false);
+      expect(out.refused.reason).toContain('rotates postgres, aurora-postgresql (its name), not mysql');
+      expect((await describeSecret(arn)).RotationEnabled).not.toBe(true);
+    });
+
+    it('refuses a function whose engines it cannot tell (no tag, no rotor name), naming the tag to set', async () => {
+      // Prepare
+      h.stack.registerFunction('someone-elses-rotator', h.handler);
+      const { arn, name } = await userSecret(prefix());
+
+      // Act
+      const result = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'someone-elses-rotator',
+        '--schedule',
+        'rate(30 days)',
+      );
+
+      // Assess
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('has no rotor:engines tag');
+      expect((await describeSecret(arn)).RotationEnabled).not.toBe(true);
+    });
+
+    it('preflight fails "function rotates this engine" for a secret already configured to the wrong function', async () => {
+      // Prepare
+      const name = `${prefix()}/mysql-app`;
+      const arn = await h.createSecret(
+        { engine: 'mysql', host: '127.0.0.1', port: 3306, username: 'app', password: newPassword() },
+        name,
+      );
+      await h.sm.send(
+        new RotateSecretCommand({
+          SecretId: arn,
+          RotationLambdaARN: h.stack.registerFunction('rotor-never-runs', async () => undefined, {
+            [ENGINES_TAG]: 'postgres',
+          }),
+          RotationRules: { ScheduleExpression: 'rate(30 days)' },
+          RotateImmediately: false,
+        }),
+      );
+      await h.stack.idle();
+
+      // Act
+      const result = await cli.run('preflight', name);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(
+        /FAIL {2}function rotates this engine +\S+ rotates postgres \(its rotor:engines tag\), not mysql/,
+      );
     });
 
     it('refuses a secret whose value does not parse, naming the field, and changes nothing', async () => {
