@@ -129,6 +129,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .option('--window <hours>', 'rotation window, 1h to 24h (default: the rest of the day)', window)
     .option('--no-rotate-immediately', 'only test the configuration (testSecret) now; rotate on the schedule')
     .option('--skip-preflight', 'attach even when preflight checks fail (the value must still parse)')
+    .option(
+      '--replace',
+      'replace the rotation function a secret is already configured with (refused otherwise)',
+    )
     .option('--timeout <seconds>', 'preflight time limit', positiveInteger('--timeout', 600), 30)
     .option('--json', 'JSON output')
     .addHelpText(

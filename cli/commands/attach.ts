@@ -2,7 +2,9 @@
  * `rotor attach <secret...>`: turns rotation on for existing secrets (RotateSecret with the
  * function, the schedule and the window). A secret is refused, and left exactly as it was, when
  * its value does not parse for its engine (the error names the field) or, unless
- * `--skip-preflight`, when a preflight check fails.
+ * `--skip-preflight`, when a preflight check fails. Whatever the flags, it is refused when the
+ * function does not rotate the secret's engine (cli/functionEngines.ts), and when another rotation
+ * function is configured on it, unless `--replace`.
  */
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { ConfigurationError, RotorError } from '../../rotators/errors.js';
@@ -18,6 +20,8 @@ export interface AttachOptions extends GlobalOptions {
   window?: string;
   rotateImmediately: boolean;
   skipPreflight?: boolean;
+  /** Replace a rotation function other than `--function` that the secret is configured with. */
+  replace?: boolean;
   json?: boolean;
   timeout?: number;
 }
@@ -66,6 +70,19 @@ async function attachOne(
       refused: { reason: preflight.invalid.message, error: preflight.invalid.toJSON() },
       checks: checksJson(preflight.checks),
       exitCode: exitCodeOf(preflight.invalid),
+    };
+  }
+  // Another function already rotates it: replacing it is a decision, never a side effect.
+  const configured = preflight.secret.RotationLambdaARN;
+  if (configured !== undefined && configured !== functionArn && !options.replace) {
+    const error = new ConfigurationError(
+      `it is already rotated by ${configured}${preflight.secret.RotationEnabled === false ? ' (rotation disabled)' : ''}: add --replace to configure ${functionArn} instead`,
+    );
+    return {
+      ...base,
+      attached: false,
+      refused: { reason: error.message, error: error.toJSON() },
+      exitCode: EXIT.usage,
     };
   }
   // A function that does not rotate the secret's engine is refused whatever the flags.

@@ -226,6 +226,60 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       );
     });
 
+    it('refuses to replace another rotation function without --replace, and replaces it with --replace', async () => {
+      // Prepare
+      const { arn, name } = await userSecret(prefix());
+      const other = h.stack.registerFunction('rotor-other-postgres', h.handler);
+      await rotateWith(arn, 'rotor-other-postgres');
+      h.stack.secretsManager.resetCalls();
+
+      // Act
+      const refused = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-test',
+        '--schedule',
+        'rate(30 days)',
+      );
+
+      // Assess
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`it is already rotated by ${other}: add --replace`);
+      expect(h.stack.secretsManager.calls.RotateSecret).toBeUndefined();
+      expect((await describeSecret(arn)).RotationLambdaARN).toBe(other);
+
+      // Act
+      const replaced = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-test',
+        '--schedule',
+        'rate(30 days)',
+        '--replace',
+      );
+      await h.stack.idle();
+
+      // Assess
+      expect(replaced.code).toBe(0);
+      expect((await describeSecret(arn)).RotationLambdaARN).toBe(h.functionArn);
+    });
+
+    it('re-attaches to the same function without --replace (a new schedule)', async () => {
+      // Prepare
+      const { arn, name } = await userSecret(prefix());
+      await rotateWith(arn, 'rotor-test');
+
+      // Act
+      const result = await cli.run('attach', name, '--function', 'rotor-test', '--schedule', 'rate(7 days)');
+      await h.stack.idle();
+
+      // Assess
+      expect(result.code).toBe(0);
+      expect((await describeSecret(arn)).RotationRules?.ScheduleExpression).toBe('rate(7 days)');
+    });
+
     it('refuses a secret whose value does not parse, naming the field, and changes nothing', async () => {
       // Prepare
       const { arn, name } = await userSecret(prefix(), { port: 'not-a-port' });
