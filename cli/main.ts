@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { asRotorError, RotorError } from '../rotators/errors.js';
 import { EXIT, exitCodeOf } from './aws.js';
-import { attachCommand, validSchedule, validWindow } from './commands/attach.js';
+import { attachCommand, scheduleUsageProblem, validWindow } from './commands/attach.js';
 import { healCommand } from './commands/heal.js';
 import { historyCommand } from './commands/history.js';
 import { type LocalOptions, localCommand } from './commands/local.js';
@@ -62,9 +62,10 @@ function duration(text: string): number {
 }
 
 function schedule(text: string): string {
-  if (!validSchedule(text.trim())) {
+  const problem = scheduleUsageProblem(text.trim());
+  if (problem !== undefined) {
     throw new InvalidArgumentError(
-      'expected "rate(N days)", "rate(N hours)" or "cron(...)" (Secrets Manager schedule expressions).',
+      `expected "rate(N days)", "rate(N hours)" or "cron(...)" as Secrets Manager accepts them: ${problem}.`,
     );
   }
   return text.trim();

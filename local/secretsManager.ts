@@ -8,6 +8,7 @@
  * `LocalRotations` (./rotations.js), attached with `attachRotations`.
  */
 import { randomInt, randomUUID } from 'node:crypto';
+import { scheduleProblem, windowProblem } from '../deploy/schedule.js';
 import { everyDays, nextOccurrence, parseDuration, parseScheduleExpression, type Schedule } from './cron.js';
 import {
   AwsError,
@@ -1203,6 +1204,11 @@ function readRotationRules(v: InputValidator): RotationRules | undefined {
       "You can't specify both AutomaticallyAfterDays and ScheduleExpression in RotationRules.",
     );
   }
+  // Secrets Manager's documented schedule rules (deploy/schedule.ts, shared with the stage file and
+  // `rotor attach`); the error type is the one AWS returns for other bad RotationRules.
+  const problem = rotationRulesProblem(rules);
+  if (problem !== undefined)
+    throw new AwsError('InvalidParameterException', `Invalid RotationRules: ${problem}.`);
   try {
     if (rules.ScheduleExpression !== undefined) parseScheduleExpression(rules.ScheduleExpression);
     if (rules.Duration !== undefined) parseDuration(rules.Duration);
@@ -1210,6 +1216,19 @@ function readRotationRules(v: InputValidator): RotationRules | undefined {
     throw new AwsError('InvalidParameterException', `Invalid RotationRules: ${(error as Error).message}.`);
   }
   return rules;
+}
+
+function rotationRulesProblem(rules: RotationRules): string | undefined {
+  const expression =
+    rules.ScheduleExpression ??
+    (rules.AutomaticallyAfterDays === undefined ? undefined : `rate(${rules.AutomaticallyAfterDays} days)`);
+  if (rules.ScheduleExpression !== undefined) {
+    const problem = scheduleProblem(rules.ScheduleExpression);
+    if (problem !== undefined) return `ScheduleExpression ${problem}`;
+  }
+  if (rules.Duration === undefined || expression === undefined) return undefined;
+  const problem = windowProblem(expression, rules.Duration);
+  return problem === undefined ? undefined : `Duration ${problem}`;
 }
 
 function scheduleOf(rules: RotationRules | undefined): Schedule | undefined {

@@ -7,6 +7,7 @@
  * function is configured on it, unless `--replace`.
  */
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { scheduleProblem, windowProblem } from '../../deploy/schedule.js';
 import { ConfigurationError, RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, exitCodeOf, type GlobalOptions } from '../aws.js';
 import { ENGINE_CHECK } from '../functionEngines.js';
@@ -26,12 +27,15 @@ export interface AttachOptions extends GlobalOptions {
   timeout?: number;
 }
 
-/** `rate(N days)`, `rate(N hours)` or `cron(...)`, as Secrets Manager accepts them. */
-export function validSchedule(text: string): boolean {
-  return /^rate\(\s*[1-9]\d{0,2}\s+(day|days|hour|hours)\s*\)$/.test(text) || /^cron\(.+\)$/.test(text);
+/**
+ * Why Secrets Manager would refuse a schedule, or undefined: its documented rules
+ * (deploy/schedule.ts, shared with the stage file and the local stack).
+ */
+export function scheduleUsageProblem(text: string): string | undefined {
+  return scheduleProblem(text);
 }
 
-/** `1h` to `24h`: Secrets Manager's rotation window. */
+/** `1h` to `24h`: Secrets Manager's rotation window (how it fits the schedule is checked with both). */
 export function validWindow(text: string): boolean {
   const match = /^(\d{1,2})h$/.exec(text);
   return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 24;
@@ -137,6 +141,10 @@ export async function attachCommand(
   secretIds: readonly string[],
   options: AttachOptions,
 ): Promise<number> {
+  // The window must fit the schedule (not past midnight UTC, not into the next window), as AWS checks.
+  const windowIssue =
+    options.window === undefined ? undefined : windowProblem(options.schedule, options.window);
+  if (windowIssue !== undefined) throw new ConfigurationError(`--window ${options.window}: ${windowIssue}`);
   const context = await session.aws(options);
   const { out, err } = session.term;
   const results: AttachResult[] = [];

@@ -1,7 +1,7 @@
 /** The CLI's pure decisions: overdue, stuck, names to ARNs, durations, outcomes, exit codes. */
 import { describe, expect, it } from 'vitest';
 import { awsFailure, EXIT, exitCodeOf } from '../../cli/aws.js';
-import { validSchedule, validWindow } from '../../cli/commands/attach.js';
+import { scheduleUsageProblem, validWindow } from '../../cli/commands/attach.js';
 import { validRegion } from '../../cli/commands/replicate.js';
 import { shortError } from '../../cli/commands/rotate.js';
 import { lastOutcome } from '../../cli/commands/status.js';
@@ -150,11 +150,13 @@ describe('option values', () => {
       'cron(0 3 ? * SUN *)',
       'every month',
       'rate(0 days)',
-    ].map(validSchedule);
+      'cron(30 22 ? * SUN 2027)',
+      'cron(0 22 ? * SUN 2027)',
+    ].map((text) => scheduleUsageProblem(text) === undefined);
     const windows = ['4h', '24h', '1h', '0h', '25h', '90m'].map(validWindow);
     const regions = ['eu-west-1', 'us-gov-west-1', 'EU-WEST-1', 'mars'].map(validRegion);
     // Assess
-    expect(schedules).toEqual([true, true, true, false, false]);
+    expect(schedules).toEqual([true, true, true, false, false, false, false]);
     expect(windows).toEqual([true, true, true, false, false, false]);
     expect(regions).toEqual([true, true, false, false]);
   });

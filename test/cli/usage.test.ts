@@ -94,6 +94,21 @@ describe('rotor CLI conventions', () => {
       ['attach', 'x', '--function', 'f', '--schedule', 'rate(1 days)', '--window', '30h'],
       /1h to 24h/,
     ],
+    [
+      'a schedule Secrets Manager refuses (minutes not 0, a year)',
+      ['attach', 'x', '--function', 'f', '--schedule', 'cron(30 22 ? * SUN 2027)'],
+      /cron minutes must be 0, not "30"/,
+    ],
+    [
+      'a window passing midnight UTC',
+      ['attach', 'x', '--function', 'f', '--schedule', 'cron(0 22 * * ? *)', '--window', '4h'],
+      /--window 4h: the window opening at 22:00 UTC would pass midnight/,
+    ],
+    [
+      'a window longer than an hourly rate',
+      ['attach', 'x', '--function', 'f', '--schedule', 'rate(6 hours)', '--window', '8h'],
+      /longer than the 6 hours between rotations/,
+    ],
   ])('exits 2 on %s, saying what is wrong', async (_what, argv, message) => {
     // Act
     const result = await offline(...argv);

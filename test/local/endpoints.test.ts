@@ -2,7 +2,9 @@
  * The `/_rotor/*` routes (events, rotation history, calls, health) and the in-process event
  * store, which tests and the CLI read instead of a real EventBridge target.
  */
+
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { protocolFunction, startTestStack, type TestStack } from './support.js';
@@ -201,11 +203,30 @@ describe('GET /_rotor/rotations and /_rotor/calls', () => {
 });
 
 describe('the stack handle', () => {
+  it('answers Lambda GetFunction for a registered function with its tags, and ResourceNotFoundException otherwise', async () => {
+    // Prepare
+    const lambda = new LambdaClient(t.stack.clientConfig);
+    const arn = t.stack.registerFunction('tagged-fn', async () => undefined, { 'rotor:engines': 'postgres' });
+
+    // Act
+    const found = await lambda.send(new GetFunctionCommand({ FunctionName: arn }));
+    const byName = await lambda.send(new GetFunctionCommand({ FunctionName: 'tagged-fn' }));
+    const missing = await lambda.send(new GetFunctionCommand({ FunctionName: 'no-such-fn' })).catch((e) => e);
+    lambda.destroy();
+
+    // Assess
+    expect(found.Configuration).toMatchObject({ FunctionName: 'tagged-fn', FunctionArn: arn });
+    expect(found.Tags).toEqual({ 'rotor:engines': 'postgres' });
+    expect(byName.Configuration?.FunctionArn).toBe(arn);
+    expect((missing as Error).name).toBe('ResourceNotFoundException');
+  });
+
   it('offers the environment a separate process needs, without touching process.env', () => {
     // Assess
     expect(t.stack.env).toEqual({
       AWS_ENDPOINT_URL_SECRETS_MANAGER: t.stack.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: t.stack.endpoint,
+      AWS_ENDPOINT_URL_LAMBDA: t.stack.endpoint,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'rotor-local',
       AWS_SECRET_ACCESS_KEY: 'rotor-local',

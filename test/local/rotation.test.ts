@@ -631,6 +631,92 @@ describe('the rotation schedule', () => {
     expect(described.NextRotationDate?.toISOString()).toBe('2030-01-07T16:00:00.000Z');
   });
 
+  it.each([
+    [{ ScheduleExpression: 'cron(30 22 ? * SUN 2027)' }, /cron minutes must be 0/],
+    [{ ScheduleExpression: 'cron(0 22 ? * SUN 2027)' }, /cron year must be \*/],
+    [{ ScheduleExpression: 'rate(3 hours)' }, /at most every 4 hours/],
+    [{ ScheduleExpression: 'cron(0 22 * * ? *)', Duration: '4h' }, /would pass midnight/],
+    [{ ScheduleExpression: 'rate(6 hours)', Duration: '8h' }, /longer than the 6 hours between rotations/],
+    [{ AutomaticallyAfterDays: 30, Duration: '25h' }, /1h to 24h/],
+  ])(
+    'refuses RotationRules %o as Secrets Manager does (InvalidParameterException), changing nothing',
+    async (rules, why) => {
+      // Prepare
+      const arn = await t.createSecret();
+      const fn = register();
+
+      // Act
+      const error = await failure(() =>
+        t.sm.send(
+          new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: fn.arn, RotationRules: rules }),
+        ),
+      );
+
+      // Assess
+      expect(error.name).toBe('InvalidParameterException');
+      expect(error.message).toMatch(why);
+      const described = await t.sm.send(new DescribeSecretCommand({ SecretId: arn }));
+      expect(described.RotationEnabled).not.toBe(true);
+    },
+  );
+
+  it.each([
+    [{ ScheduleExpression: 'cron(0 4/12 * * ? *)', Duration: '4h' }],
+    [{ ScheduleExpression: 'cron(0 16 L * ? *)', Duration: '8h' }],
+    [{ ScheduleExpression: 'rate(4 hours)', Duration: '4h' }],
+    [{ ScheduleExpression: 'cron(0 0 ? * SUN#1 *)', Duration: '24h' }],
+  ])("accepts AWS's example RotationRules %o", async (rules) => {
+    // Prepare
+    const arn = await t.createSecret();
+    const fn = register();
+
+    // Act
+    await t.sm.send(
+      new RotateSecretCommand({
+        SecretId: arn,
+        RotationLambdaARN: fn.arn,
+        RotationRules: rules,
+        RotateImmediately: false,
+      }),
+    );
+    await t.stack.idle();
+
+    // Assess
+    const described = await t.sm.send(new DescribeSecretCommand({ SecretId: arn }));
+    expect(described.RotationRules).toMatchObject(rules);
+  });
+
+  it.each([
+    ['cron(0 16 L * ? *)', '2030-01-31T16:00:00.000Z'],
+    ['cron(0 0 ? * SUN#1 *)', '2030-01-06T00:00:00.000Z'],
+    ['cron(0 3 ? * 6L *)', '2030-01-25T03:00:00.000Z'],
+  ])(
+    'computes NextRotationDate of %s (last day, n-th and last weekday of the month)',
+    async (expression, next) => {
+      // Prepare
+      const now = new Date('2030-01-01T10:00:00Z');
+      const timed = await startTestStack({ clock: () => now });
+      const functionArn = timed.stack.registerFunction('cron-l', protocolFunction(timed.sm).fn);
+      const arn = await timed.createSecret();
+
+      // Act
+      await timed.sm.send(
+        new RotateSecretCommand({
+          SecretId: arn,
+          RotationLambdaARN: functionArn,
+          RotationRules: { ScheduleExpression: expression },
+          RotateImmediately: false,
+        }),
+      );
+      await timed.stack.idle();
+      const described = await timed.sm.send(new DescribeSecretCommand({ SecretId: arn }));
+      await timed.close();
+
+      // Assess
+      expect(described.NextRotationDate?.toISOString()).toBe(next);
+    },
+  );
+
   it('refuses an invalid ScheduleExpression with InvalidParameterException', async () => {
     // Prepare
     const arn = await t.createSecret();
