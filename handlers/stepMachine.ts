@@ -360,6 +360,7 @@ export class StepMachine {
       if (result !== 'not-applicable') inv.rolledBack = true;
     } catch (error) {
       inv.rolledBack = false;
+      if (error instanceof TrustBoundaryError) this.deps.metrics.trustBoundaryRefused();
       this.deps.logger.error('rollback after a failed test did not complete', {
         ...this.#describe(inv),
         error: asRotorError(error).toJSON(),
