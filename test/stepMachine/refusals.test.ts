@@ -106,8 +106,10 @@ describe('a refusal at a trust boundary', () => {
     expect(more).toEqual([]);
     expect(metric?.TrustBoundaryRefused).toBe(1);
     const emf = (
-      metric?._aws as { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] }
-    ).CloudWatchMetrics[0];
+      metric?._aws as
+        | { CloudWatchMetrics: { Dimensions: string[][]; Metrics: { Name: string }[] }[] }
+        | undefined
+    )?.CloudWatchMetrics[0];
     expect(emf?.Dimensions).toEqual([['service']]);
     expect(emf?.Metrics.map((m) => m.Name)).toEqual(['TrustBoundaryRefused']);
     const failedLog = records(output).find(
@@ -125,7 +127,7 @@ describe('a refusal at a trust boundary', () => {
       retryable: false,
       step: 'setSecret',
     });
-    expect(String((failed[0]?.detail.error as { message: string }).message)).toMatch(
+    expect(String((failed[0]?.detail.error as { message: string } | undefined)?.message)).toMatch(
       /names no host and no binding/,
     );
     // Nothing was changed: the fake target still takes the original password.
