@@ -25,7 +25,10 @@ export interface RdsHarness extends RotationHarness {
   rds: LocalRds;
   rdsClient: RDSClient;
   /** Binds a secret to the database rds-master may reset (the stage file's `rdsMasters`). */
-  bindRdsMaster(secret: string, database: { dbInstanceIdentifier: string } | { dbClusterIdentifier: string }): void;
+  bindRdsMaster(
+    secret: string,
+    database: { dbInstanceIdentifier: string } | { dbClusterIdentifier: string },
+  ): void;
 }
 
 /** The local stack, rotor's step machine and a local RDS endpoint it reaches through client-rds. */
