@@ -94,6 +94,8 @@ export interface CliConfig {
   eventBridgeEndpoint?: string;
   /** False when `NO_COLOR` is set to anything but the empty string (https://no-color.org). */
   color: boolean;
+  /** Who runs the CLI, for the adoption record's `by` (`ROTOR_OPERATOR`, else `USER` / `LOGNAME`). */
+  operator?: string;
 }
 
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'CRITICAL' | 'SILENT';
@@ -383,6 +385,11 @@ export function readConfig(env: Env = process.env): Config {
   };
 }
 
+function operatorOf(env: Env): string | undefined {
+  const who = (env.ROTOR_OPERATOR || env.USER || env.LOGNAME || '').trim();
+  return who === '' ? undefined : who.slice(0, 256);
+}
+
 export function readCliConfig(env: Env = process.env): CliConfig {
   const shared = env.AWS_ENDPOINT_URL || undefined;
   const secretsManager = env.AWS_ENDPOINT_URL_SECRETS_MANAGER || shared;
@@ -391,5 +398,6 @@ export function readCliConfig(env: Env = process.env): CliConfig {
     ...(secretsManager === undefined ? {} : { secretsManagerEndpoint: secretsManager }),
     ...(eventBridge === undefined ? {} : { eventBridgeEndpoint: eventBridge }),
     color: env.NO_COLOR === undefined || env.NO_COLOR === '',
+    ...(operatorOf(env) === undefined ? {} : { operator: operatorOf(env) as string }),
   };
 }
