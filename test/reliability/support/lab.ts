@@ -290,14 +290,27 @@ export class Lab {
       });
     }
     if (lab.pg !== undefined) {
+      // Masters name their own endpoint (and TLS): where a master's credential goes is never
+      // decided by a rotated secret.
       lab.pgMasterArn = await lab.createSecret(
-        JSON.parse(lab.pg.masterSecret) as Value,
+        {
+          ...(JSON.parse(lab.pg.masterSecret) as Value),
+          host: lab.pg.server.host,
+          port: lab.pg.server.port,
+          ssl: false,
+        },
         `rel/pg-master-${randomUUID()}`,
       );
     }
     if (lab.maria !== undefined) {
       lab.mariaMasterArn = await lab.createSecret(
-        { username: lab.maria.master.username, password: lab.maria.master.password },
+        {
+          username: lab.maria.master.username,
+          password: lab.maria.master.password,
+          host: lab.maria.host,
+          port: lab.maria.port,
+          ssl: false,
+        },
         `rel/mariadb-master-${randomUUID()}`,
       );
     }
