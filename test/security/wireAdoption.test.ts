@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  DeleteSecretCommand,
   DescribeSecretCommand,
   GetSecretValueCommand,
   ListSecretVersionIdsCommand,
@@ -180,6 +181,28 @@ describe('adopted() in a rotation', () => {
     // Assess
     expect(asked.get(mine.arn)).toEqual([['legacy_app'], ['legacy_app']]);
     expect(reads() - before).toBe(1);
+  });
+
+  it('does not carry over to a secret deleted and created again under the same name (the record holds the ARN)', async () => {
+    // Prepare: an adoption for a secret, which is then deleted; a writer creates one of the same name.
+    const old = await fixture();
+    await cli.run('attach', old.name, '--adopt', 'legacy_app');
+    await h.sm.send(new DeleteSecretCommand({ SecretId: old.arn, ForceDeleteWithoutRecovery: true }));
+    const target = `target-${randomUUID()}`;
+    const t = new FakeTarget();
+    t.addAccount('app', 'initial-pw-2');
+    targets.set(target, t);
+    const arn = await h.createSecret(
+      { engine: 'fake', target, username: 'app', password: 'initial-pw-2', askAdopted: true },
+      old.name,
+    );
+
+    // Act
+    await h.rotate(arn);
+
+    // Assess
+    expect(arn).not.toBe(old.arn);
+    expect(asked.get(arn)).toEqual([[], []]);
   });
 
   it('is not read when no rotator asks', async () => {
