@@ -10,6 +10,7 @@
  * Real servers: an embedded PostgreSQL 17 (SCRAM) behind the local RDS endpoint, rotor's real step
  * machine driven by the local Secrets Manager through the real SDK.
  */
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postgresMasterPassword } from '../../local/rds.js';
 import { newPassword, TestServer, uniqueName } from '../postgres/support.js';
@@ -103,6 +104,45 @@ describe.skipIf(skipPostgres)('rds-master on a database the stage file does not 
     expect(h.rds.count('ModifyDBInstance', id)).toBe(0);
     expect(await db.canLogin(role, password)).toBe(true);
     expect(await db.canLogin(role, 'Attacker-chosen-2')).toBe(false);
+  });
+
+  it('a secret bound to one database cannot send rds-master to another by naming it instead', async () => {
+    // Prepare: the stage file binds the writer's secret to the writer's own instance; the writer
+    // then points the secret at the victim's instance, with the victim's master user.
+    const own = await victim();
+    const target = await victim();
+    const arn = await h.createSecret({
+      engine: 'postgres',
+      username: own.role,
+      password: own.password,
+      dbInstanceIdentifier: own.id,
+      strategy: 'rds-master',
+      ssl: false,
+    });
+    h.bindRdsMaster(arn, { dbInstanceIdentifier: own.id });
+    await h.sm.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        SecretString: JSON.stringify({
+          engine: 'postgres',
+          username: target.role,
+          password: 'Attacker-chosen-3',
+          dbInstanceIdentifier: target.id,
+          strategy: 'rds-master',
+          ssl: false,
+        }),
+      }),
+    );
+
+    // Act
+    await h.rotate(arn);
+
+    // Assess
+    const [failure] = failures(h, arn);
+    expect(failure?.error).toMatchObject({ name: 'UnboundDatabaseError', category: 'security' });
+    expect(failure?.error.message).toContain(`RDS DB instance "${target.id}"`);
+    expect(h.rds.count('ModifyDBInstance', target.id)).toBe(0);
+    expect(await db.canLogin(target.role, target.password)).toBe(true);
   });
 
   it('rotates once the stage file binds the secret to the database (the operator decided)', async () => {
