@@ -87,7 +87,11 @@ describe('rotor CLI conventions', () => {
       ['attach', 'x', '--schedule', 'rate(1 days)'],
       /attach needs --function and --schedule \(or --adopt\)/,
     ],
-    ['--function without --schedule', ['attach', 'x', '--function', 'f'], /attach --function needs --schedule/],
+    [
+      '--function without --schedule',
+      ['attach', 'x', '--function', 'f'],
+      /attach --function needs --schedule/,
+    ],
     ['a bad duration', ['heal', 'x', '--min-age', 'soon'], /expected a duration such as 90s/],
     ['a bad schedule', ['attach', 'x', '--function', 'f', '--schedule', 'monthly'], /rate\(N days\)/],
     [
