@@ -13,6 +13,7 @@ import {
 import {
   applyMasterPassword,
   checkRdsSecret,
+  rdsMasterChecks,
   rdsPasswordProblem,
   requireManagedDatabase,
   rollbackMasterPassword,
@@ -153,6 +154,23 @@ describe('rds-master trust: the stage file binds the secret to the database', ()
     }
     expect(set).toEqual([]);
     expect(logins).toBe(0);
+  });
+});
+
+describe('rds-master preflight', () => {
+  it('reports whether the stage file binds the secret to the database, with the fix', () => {
+    // Act
+    const bound = rdsMasterChecks('postgres', port().db).find((c) => c.name === 'rds binding');
+    const unbound = rdsMasterChecks('postgres', port({ boundToSecret: false }).db).find(
+      (c) => c.name === 'rds binding',
+    );
+
+    // Assess
+    expect(bound?.ok).toBe(true);
+    expect(unbound).toMatchObject({
+      ok: false,
+      fix: expect.stringMatching(/rdsMasters .*ROTOR_RDS_MASTERS/),
+    });
   });
 });
 
