@@ -9,8 +9,10 @@
  * is refused before anything is sent.
  */
 import { randomUUID } from 'node:crypto';
+import { RDSClient } from '@aws-sdk/client-rds';
 import { DescribeSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalRds } from '../../local/rds.js';
 import { FakeTarget } from '../../rotators/fake/client.js';
 import { createFakeRotator } from '../../rotators/fake/index.js';
 import { bindMasterEndpoint } from '../../rotators/trust.js';
@@ -37,7 +39,10 @@ const masterBound: AnyRotator = {
           ...(own.port === undefined ? {} : { port: own.port }),
         },
         ...(master.binding === undefined ? {} : { binding: master.binding }),
-        rotated: { host: 'db.example.com', port: 5432 },
+        rotated: {
+          host: (current as { host?: string }).host ?? 'db.example.com',
+          port: (current as { port?: number }).port ?? 5432,
+        },
         defaultPort: 5432,
       });
     }
@@ -170,5 +175,71 @@ describe('a refusal at a trust boundary', () => {
     const current = await h.value(arn);
     expect(current.password).not.toBe(password);
     expect(() => target.login('app', String(current.password))).not.toThrow();
+  });
+});
+
+describe('a master secret RDS manages, through the step machine', () => {
+  it('is bound by RDS to its instance: a secret on that endpoint rotates, one elsewhere is refused', async () => {
+    // Prepare: a local RDS instance whose master secret RDS keeps (rds!db-…, tagged by RDS).
+    const rds = await startLocalRds();
+    const rdsClient = new RDSClient(rds.clientConfig);
+    const local = await startRotationHarness({
+      rotators: [masterBound],
+      rds: rdsClient,
+      stack: { rotation: { attempts: 1 } },
+    });
+    try {
+      const address = 'orders.abc123.us-east-1.rds.amazonaws.com';
+      rds.registerInstance({
+        identifier: 'orders',
+        engine: 'postgres',
+        endpoint: { address, port: 5432 },
+        masterUsername: 'postgres',
+        manageMasterUserPassword: true,
+      });
+      const master = local.stack.secretsManager.createServiceSecret({
+        Name: `rds!db-${randomUUID()}`,
+        SecretString: JSON.stringify({ username: 'postgres', password: 'Rds-managed-1' }),
+        Tags: [
+          { Key: 'aws:rds:primaryDBInstanceArn', Value: 'arn:aws:rds:us-east-1:123456789012:db:orders' },
+        ],
+      });
+      const secret = async (host: string) => {
+        const target = `target-${randomUUID()}`;
+        const t = new FakeTarget();
+        t.addAccount('app', 'initial-pw-1');
+        targets.set(target, t);
+        return local.createSecret({
+          engine: 'fake',
+          target,
+          username: 'app',
+          password: 'initial-pw-1',
+          host,
+          port: 5432,
+          masterarn: master.ARN,
+        });
+      };
+      const onInstance = await secret(address.toUpperCase());
+      const elsewhere = await secret('attacker.example.com');
+
+      // Act
+      await local.rotate(onInstance);
+      await local.rotate(elsewhere);
+
+      // Assess
+      expect((await local.value(onInstance)).password).not.toBe('initial-pw-1');
+      expect((await local.value(elsewhere)).password).toBe('initial-pw-1');
+      const refused = local
+        .rotorEvents()
+        .find((event) => event.detailType === 'Rotation Step Failed' && event.detail.secretArn === elsewhere);
+      expect(refused?.detail.error).toMatchObject({ name: 'MasterBindingError', category: 'security' });
+      expect(String((refused?.detail.error as { message?: string } | undefined)?.message)).toContain(
+        `not an endpoint the RDS binds master secret ${master.ARN} to (${address})`,
+      );
+    } finally {
+      await local.close();
+      rdsClient.destroy();
+      await rds.stop();
+    }
   });
 });
