@@ -18,18 +18,32 @@ export function nameFromArn(arn: string): string | undefined {
   return /^arn:[\w-]+:secretsmanager:[^:]*:[^:]*:secret:(.+)-[A-Za-z0-9]{6}$/.exec(arn)?.[1];
 }
 
+/** Region and account of a secret ARN. */
+function homeOf(arn: string): string | undefined {
+  return /^arn:[\w-]+:secretsmanager:([^:]*):([^:]*):secret:/.exec(arn)?.slice(1, 3).join(':');
+}
+
 /**
  * Whether `configured` (a name, partial ARN or full ARN) names `secret`. `secret.arn` is the full
- * ARN Secrets Manager answered; its name is derived from it when not given.
+ * ARN Secrets Manager answered; its name is derived from it when not given. A name resolves, as
+ * in Secrets Manager, in the caller's own account and region: when `home` (an ARN of the
+ * deployment's, e.g. the rotated secret's) is given, a secret of another account or region with
+ * the same name is not named by it.
  */
-export function namesSecret(configured: string, secret: { arn: string; name?: string }): boolean {
+export function namesSecret(
+  configured: string,
+  secret: { arn: string; name?: string },
+  home?: string,
+): boolean {
   if (configured.startsWith('arn:')) {
     if (configured === secret.arn) return true;
     // A partial ARN: the full one without `-` and its 6 random characters.
     return /-[A-Za-z0-9]{6}$/.test(secret.arn) && configured === secret.arn.slice(0, -7);
   }
   const name = secret.name ?? nameFromArn(secret.arn) ?? secret.arn;
-  return configured === name;
+  if (configured !== name) return false;
+  const where = home === undefined ? undefined : homeOf(home);
+  return where === undefined || homeOf(secret.arn) === undefined || homeOf(secret.arn) === where;
 }
 
 /** RDS endpoints of an instance or cluster, for a binding that names one. */
@@ -67,6 +81,8 @@ const describeTarget = (target: RdsTarget) =>
  */
 export async function resolveMasterBinding(input: {
   master: SecretIdentity;
+  /** An ARN in the deployment's account and region (the rotated secret's): where names resolve. */
+  home?: string;
   trust: Pick<TrustConfig, 'masters'>;
   rds?: RdsEndpointSource;
   /** The master secret's tags (DescribeSecret), read only for an `rds!` secret. */
@@ -75,7 +91,7 @@ export async function resolveMasterBinding(input: {
   const { master, trust, rds } = input;
   const matching = trust.masters
     .map((entry, index) => ({ entry, index }))
-    .filter(({ entry }) => namesSecret(entry.secret, master));
+    .filter(({ entry }) => namesSecret(entry.secret, master, input.home));
   if (matching.length > 1) {
     throw new MasterBindingError(
       `master secret ${master.arn} is bound by ${matching.length} entries of ROTOR_MASTERS (entries ${matching.map((m) => m.index).join(', ')}): the stage file must bind a master once`,

@@ -78,6 +78,11 @@ export class VersionReader {
   tags: ReadonlyMap<string, string> | undefined;
   /** The rotation's token: related secrets read for it are reused by its other steps. */
   rotationToken: string | undefined;
+  /**
+   * ARN of the secret being read for (set on first load, or by the caller): a binding's secret
+   * name resolves in its account and region, as Secrets Manager resolves names.
+   */
+  secretArn: string | undefined;
 
   constructor(
     private readonly store: SecretsStore,
@@ -116,6 +121,7 @@ export class VersionReader {
   }
 
   async #enrich(arn: string, json: Record<string, unknown>, label: string): Promise<Enriched> {
+    this.secretArn ??= arn;
     if (this.enricher === undefined) return { value: json };
     const enriched = await this.enricher.enrich(json, {
       secretArn: arn,
@@ -244,6 +250,7 @@ export class VersionReader {
     try {
       return await resolveMasterBinding({
         master,
+        ...(this.secretArn === undefined ? {} : { home: this.secretArn }),
         trust: this.trust,
         ...(rds === undefined ? {} : { rds }),
         tags: async () => (await this.store.describe(master.arn, this.signal)).tags,

@@ -136,6 +136,7 @@ export async function runPreflight(
     context.discovery.forInvocation(signal),
     session.config(),
   );
+  reader.secretArn = arn;
   if (rotator.preflight === undefined) {
     checks.push({
       name: 'engine checks',

@@ -50,6 +50,22 @@ describe('secret ids in the configuration', () => {
     expect(matches).toBe(true);
   });
 
+  it("resolves a name in the deployment's own account and region, as Secrets Manager does", () => {
+    // Prepare: a secret of the same name in another account, and in another region.
+    const home = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/orders/app-XyZ789';
+    const foreignAccount = { arn: ARN.replace('123456789012', '999999999999') };
+    const foreignRegion = { arn: ARN.replace('eu-west-1', 'us-east-1') };
+
+    // Act
+    const own = namesSecret('prod/orders/master', master, home);
+    const otherAccount = namesSecret('prod/orders/master', foreignAccount, home);
+    const otherRegion = namesSecret('prod/orders/master', foreignRegion, home);
+    const byArn = namesSecret(foreignAccount.arn, foreignAccount, home);
+
+    // Assess
+    expect([own, otherAccount, otherRegion, byArn]).toEqual([true, false, false, true]);
+  });
+
   it('binds a rotated secret to a database only for the kind and identifier the stage file names', () => {
     // Prepare
     const rdsMasters = [{ secret: 'prod/orders/master', kind: 'instance' as const, identifier: 'Orders' }];
