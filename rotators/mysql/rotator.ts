@@ -3,7 +3,8 @@
  *
  * - `single-user`: the account changes its own password (no privilege needed). Between setSecret
  *   and finishSecret only the pending password logs in: clients holding AWSCURRENT fail until they
- *   re-read the secret. Pick it when the application retries on authentication errors.
+ *   re-read the secret. Pick it when the application retries on authentication errors. A failed
+ *   testSecret rolls back: the account sets AWSCURRENT's password back.
  * - `dual-password`: the account accepts the pending and the current password from setSecret on;
  *   the password before those stops at the next rotation. Zero downtime with one account. MariaDB
  *   10.4+ (`IDENTIFIED VIA ... OR ...`) or MySQL 8.0.14+ (`RETAIN CURRENT PASSWORD`).
@@ -46,7 +47,7 @@ import {
   rollbackMasterPassword,
   waitForMasterPassword,
 } from '../rdsMaster.js';
-import type { ApplyRequest, RequestBase, Rotator } from '../types.js';
+import type { ApplyRequest, RequestBase, RollbackRequest, Rotator } from '../types.js';
 import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';
 import { connectMysql } from './client.js';
 import { runPreflight } from './preflight.js';
@@ -168,7 +169,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
   }
 
   /** Whether `secret` logs in as its account; refusals are `false`, anything else throws. */
-  async function logsIn(timing: Timing, secret: MysqlSecret): Promise<boolean> {
+  async function logsIn(timing: Timing, secret: MysqlSecret, label: Used = 'AWSPENDING'): Promise<boolean> {
     let session: MysqlSession;
     try {
       session = await login(timing, secret);
@@ -177,7 +178,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       throw error;
     }
     try {
-      assertIdentity(session, secret.account, 'AWSPENDING');
+      assertIdentity(session, secret.account, label);
       return true;
     } finally {
       await session.close();
@@ -213,6 +214,49 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       );
     } finally {
       await session.close();
+    }
+  }
+
+  /**
+   * single-user rollback: the pending password logged in means apply changed it, and the account
+   * sets AWSCURRENT's back (MariaDB gets its hash, MySQL `REPLACE`s the pending one). Pending first:
+   * rollback follows a failed test, which usually follows a successful apply, so at most one login
+   * is refused (each refusal counts towards the server's failed-login lock). When the pending
+   * password does not log in, AWSCURRENT must: then nothing was applied, or an earlier rollback
+   * already restored it.
+   */
+  async function rollbackSingleUser(request: RollbackRequest<MysqlSecret>): Promise<void> {
+    const { current, pending } = request;
+    assertSameIdentity(current, pending, 'single-user');
+    if (current.password !== pending.password) {
+      let session: MysqlSession | undefined;
+      try {
+        session = await login(request, { ...current, password: pending.password });
+      } catch (error) {
+        if (!(error instanceof AuthenticationFailedError)) throw error;
+      }
+      if (session !== undefined) {
+        try {
+          assertIdentity(session, current.account, 'AWSPENDING');
+          assertServerSupported(session);
+          await session.query(
+            changeOwnPassword(session.server, {
+              account: current.account,
+              newPassword: current.password,
+              loginPassword: pending.password,
+            }),
+            `put the AWSCURRENT password of ${formatAccount(current.account)} back`,
+          );
+        } finally {
+          await session.close();
+        }
+        return;
+      }
+    }
+    if (!(await logsIn(request, current, 'AWSCURRENT'))) {
+      throw new AuthenticationFailedError(
+        `rollback: neither AWSPENDING nor AWSCURRENT logs in as ${formatAccount(current.account)} at ${current.host}:${current.port}; the password is neither rotor set`,
+      );
     }
   }
 
@@ -409,14 +453,24 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     },
 
     /**
-     * rds-master only (the other strategies keep AWSCURRENT working or have no way back, and say
-     * `not-applicable`): after a failed test, asks RDS to set the AWSCURRENT password again unless it logs in with nothing
-     * pending. Idempotent; changes nothing when nothing was applied.
+     * After a failed test, puts the AWSCURRENT password back where apply replaced it:
+     * - single-user: the account, logged in with the pending password, sets its own password back
+     *   to AWSCURRENT's (as a hash on MariaDB, like apply);
+     * - rds-master: asks RDS to set the AWSCURRENT password again unless it logs in with nothing
+     *   pending.
+     * dual-password and alternating-users keep AWSCURRENT working and say `not-applicable`.
+     * Idempotent; changes nothing when nothing was applied (AWSCURRENT already logs in).
      */
     async rollback(request) {
       const { current } = request;
-      if (current.strategy !== RDS_MASTER) return 'not-applicable';
-      await rollbackMasterPassword(request.managedDatabase, current.password, () => logsIn(request, current));
+      if (current.strategy === RDS_MASTER) {
+        await rollbackMasterPassword(request.managedDatabase, current.password, () =>
+          logsIn(request, current, 'AWSCURRENT'),
+        );
+        return;
+      }
+      if (current.strategy !== 'single-user') return 'not-applicable';
+      await rollbackSingleUser(request);
     },
 
     /** Read-only checks of what a rotation will need; one line per check, each with a fix. */

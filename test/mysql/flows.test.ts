@@ -13,7 +13,7 @@ import {
 import { createMysqlRotator } from '../../rotators/mysql/index.js';
 import type { MysqlSecret } from '../../rotators/mysql/secret.js';
 import type { Connect, ConnectOptions, MysqlSession, Row } from '../../rotators/mysql/session.js';
-import type { Account, ServerInfo } from '../../rotators/mysql/sql.js';
+import { type Account, nativePasswordHash, type ServerInfo } from '../../rotators/mysql/sql.js';
 import { MASTER_ARN, rotatorRequest } from './support.js';
 
 const MYSQL8: ServerInfo = { flavour: 'mysql', version: [8, 0, 36], noBackslashEscapes: false };
@@ -194,6 +194,62 @@ describe('single-user on MySQL 8', () => {
     // Assess
     await expect(result).rejects.toBeInstanceOf(InvalidSecretError);
     expect(server.logins).toEqual([]);
+  });
+});
+
+describe('single-user rollback', () => {
+  const rollback = (
+    server: ScriptedMysql,
+    current: Record<string, unknown>,
+    pending: Record<string, unknown>,
+  ) =>
+    rotatorFor(server).rollback({
+      ...rotatorRequest('testSecret'),
+      current: parse(server, current),
+      pending: parse(server, pending, 'AWSPENDING'),
+    });
+
+  it('MySQL 8: the account sets AWSCURRENT back with REPLACE of the pending password', async () => {
+    // Prepare
+    const server = new ScriptedMysql(MYSQL8, { app: [{ password: 'new-pw' }] });
+    const current = secret();
+    // Act
+    await rollback(server, current, { ...current, password: 'new-pw' });
+    // Assess
+    expect(server.changes()).toEqual(["ALTER USER USER() IDENTIFIED BY 'current-pw' REPLACE 'new-pw'"]);
+  });
+
+  it('MariaDB: only the hash of AWSCURRENT is sent, never the plaintext', async () => {
+    // Prepare
+    const server = new ScriptedMysql(
+      { flavour: 'mariadb', version: [10, 11, 6], noBackslashEscapes: false },
+      {
+        app: [{ password: 'new-pw' }],
+      },
+    );
+    const current = secret({ engine: 'mariadb' });
+    // Act
+    await rollback(server, current, { ...current, password: 'new-pw' });
+    // Assess
+    expect(server.changes()).toEqual([
+      `SET PASSWORD FOR \`app\`@\`%\` = '${nativePasswordHash('current-pw')}'`,
+    ]);
+    expect(server.statements.some((s) => s.sql.includes('current-pw') || s.sql.includes('new-pw'))).toBe(
+      false,
+    );
+  });
+
+  it('changes nothing when the pending password lands on another account (shadowing)', async () => {
+    // Prepare
+    const server = new ScriptedMysql(MYSQL8, {
+      app: [{ password: 'new-pw', account: { user: 'app', host: 'db.example.com' } }],
+    });
+    const current = secret();
+    // Act
+    const result = rollback(server, current, { ...current, password: 'new-pw' });
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(VerificationFailedError);
+    expect(server.changes()).toEqual([]);
   });
 });
 

@@ -378,6 +378,45 @@ describe.skipIf(skipMysql)('mysql rotator on MariaDB', () => {
       expect(await logsInAsAccount(pending)).toBe(true);
     });
 
+    it('rollback after a failed test puts AWSCURRENT back, sending only a hash, and is idempotent', async () => {
+      // Prepare: apply worked, then the test step failed (a probe on a missing table).
+      const value = await bed.secret({ probeQuery: 'SELECT * FROM no_such_table_here' });
+      const pendingValue = { ...value, password: newPassword() };
+      await applyOnly(value, pendingValue);
+      const current = parse(value);
+      const pending = parse(pendingValue, 'AWSPENDING');
+      const failed = await rejection(
+        mysqlRotator.test({ ...request('testSecret'), pending, current: async () => current }),
+      );
+      const rollback = () => mysqlRotator.rollback({ ...request('testSecret'), current, pending });
+      // Act
+      const first = await rollback();
+      const second = await rollback();
+      // Assess
+      expect(failed).toBeInstanceOf(VerificationFailedError);
+      expect(first).toBeUndefined();
+      expect(second).toBeUndefined();
+      expect(await logsInAsAccount(value)).toBe(true);
+      expect(await logsInAsAccount(pendingValue)).toBe(false);
+    });
+
+    it('rollback changes nothing when nothing was applied', async () => {
+      // Prepare
+      const value = await bed.secret();
+      const account = { user: String(value.username), host: '%' };
+      const before = await bed.admin.globalPriv(account);
+      const pendingValue = { ...value, password: newPassword() };
+      // Act
+      await mysqlRotator.rollback({
+        ...request('testSecret'),
+        current: parse(value),
+        pending: parse(pendingValue, 'AWSPENDING'),
+      });
+      // Assess
+      expect(await bed.admin.globalPriv(account)).toEqual(before);
+      expect(await logsInAsAccount(value)).toBe(true);
+    });
+
     it('fails with AuthenticationFailedError when no version logs in', async () => {
       // Prepare
       const value = await bed.secret();
