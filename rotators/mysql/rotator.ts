@@ -47,11 +47,19 @@ import {
   rollbackMasterPassword,
   waitForMasterPassword,
 } from '../rdsMaster.js';
+import { authorizeActingFor, bindMasterEndpoint, type MasterBinding } from '../trust.js';
 import type { ApplyRequest, RequestBase, RollbackRequest, Rotator } from '../types.js';
 import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';
 import { connectMysql } from './client.js';
 import { runPreflight } from './preflight.js';
-import { ENGINES, type MysqlLogin, type MysqlSecret, parseMasterSecret, parseMysqlSecret } from './secret.js';
+import {
+  DEFAULT_PORT,
+  ENGINES,
+  type MysqlLogin,
+  type MysqlSecret,
+  parseMasterSecret,
+  parseMysqlSecret,
+} from './secret.js';
 import type { Connect, MysqlSession } from './session.js';
 import {
   changeOwnPassword,
@@ -111,6 +119,15 @@ function assertIdentity(session: MysqlSession, expected: MysqlLogin['account'], 
   }
 }
 
+/** The managing user's login, with where it is bound and what decided it. */
+interface MasterLogin extends MysqlLogin {
+  /** ARN or name of the master secret. */
+  secretId: string;
+  binding?: MasterBinding;
+}
+
+const masterActor = (master: MasterLogin) => `the managing user of master secret ${master.secretId}`;
+
 export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
   const connect = options.connect ?? connectMysql;
 
@@ -126,14 +143,108 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       ...(database === undefined ? {} : { database }),
     });
 
+  /**
+   * The managing user's credential and where it may log in, decided before any connection: the
+   * master secret's own host / port / TLS keys or its binding (stage file, RDS), never the rotated
+   * secret's (whose host and port must be that endpoint). MasterBindingError otherwise.
+   */
   async function masterLogin(
-    request: Pick<RequestBase, 'fetchRelated'>,
+    request: Pick<RequestBase, 'fetchMaster'>,
     secret: MysqlSecret,
-  ): Promise<MysqlLogin> {
-    if (secret.masterarn === undefined) {
+  ): Promise<MasterLogin> {
+    const secretId = secret.masterarn;
+    if (secretId === undefined) {
       throw new InvalidSecretError('masterarn', `is required for strategy ${secret.strategy}`, 'AWSCURRENT');
     }
-    return parseMasterSecret(await request.fetchRelated(secret.masterarn), secret);
+    const { value, binding } = await request.fetchMaster(secretId);
+    const master = parseMasterSecret(value);
+    const endpoint = bindMasterEndpoint({
+      masterSecretId: secretId,
+      master: {
+        ...(master.host === undefined ? {} : { host: master.host }),
+        ...(master.port === undefined ? {} : { port: master.port }),
+        ...(master.tls === undefined ? {} : { tls: master.tls }),
+      },
+      ...(binding === undefined ? {} : { binding }),
+      rotated: { host: secret.host, port: secret.port },
+      defaultPort: DEFAULT_PORT,
+    });
+    return {
+      host: endpoint.host,
+      port: endpoint.port,
+      tls: endpoint.tls,
+      username: master.username,
+      password: master.password,
+      account: master.account,
+      secretId,
+      ...(binding === undefined ? {} : { binding }),
+    };
+  }
+
+  /**
+   * Proof of possession: which of the secret's own stored credentials logs in, now, as an account
+   * of `pair` (the secret's account and its clone) on the secret's server, checked by
+   * CURRENT_USER(). AWSCURRENT first, then AWSPREVIOUS (only when it names an account of the pair
+   * on the same server). Refusals and logins landing elsewhere are no proof; other failures throw.
+   */
+  async function prove(
+    request: Timing & { previous?: () => Promise<MysqlSecret | undefined> },
+    current: MysqlSecret,
+    pair: readonly string[],
+  ): Promise<'AWSCURRENT' | 'AWSPREVIOUS' | undefined> {
+    const attempt = async (secret: MysqlSecret, label: Used): Promise<boolean> => {
+      try {
+        return await logsIn(request, secret, label);
+      } catch (error) {
+        if (error instanceof VerificationFailedError) return false;
+        throw error;
+      }
+    };
+    if (pair.includes(current.username) && (await attempt(current, 'AWSCURRENT'))) return 'AWSCURRENT';
+    const previous = await request.previous?.();
+    if (
+      previous !== undefined &&
+      previous.password !== current.password &&
+      pair.includes(previous.username) &&
+      previous.account.host.toLowerCase() === current.account.host.toLowerCase()
+    ) {
+      const login = {
+        ...current,
+        username: previous.username,
+        password: previous.password,
+        account: previous.account,
+      };
+      if (await attempt(login, 'AWSPREVIOUS')) return 'AWSPREVIOUS';
+    }
+    return undefined;
+  }
+
+  /**
+   * Before the master acts for `users`: each is allowed by the master's binding (`manages`;
+   * default: the secret's own pair), and the rotation proved it holds the pair's credential, or
+   * an operator adopted the pair. UnmanagedUserError / UnprovenUserError otherwise (../trust.ts).
+   */
+  async function authorize(
+    request: Pick<RequestBase, 'adopted'>,
+    actor: string,
+    binding: MasterBinding | undefined,
+    users: readonly string[],
+    pair: readonly string[],
+    provenBy: 'AWSCURRENT' | 'AWSPREVIOUS' | undefined,
+  ): Promise<void> {
+    const adopted = provenBy === undefined ? await request.adopted() : [];
+    // Adopting an account adopts its pair: the master may then make or re-password its clone.
+    const adoptedPair = pair.some((user) => adopted.includes(user)) ? [...adopted, ...pair] : adopted;
+    for (const user of new Set(users)) {
+      authorizeActingFor({
+        user,
+        own: pair,
+        ...(binding === undefined ? {} : { binding }),
+        ...(provenBy === undefined ? {} : { provenBy }),
+        adopted: adoptedPair,
+        actor,
+      });
+    }
   }
 
   /**
@@ -270,7 +381,11 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     if (self) {
       ({ session, used } = await loginAsAccount(request));
     } else {
-      session = await login(request, await masterLogin(request, current));
+      const master = await masterLogin(request, current);
+      const pair = [current.username];
+      const provenBy = await prove(request, current, pair);
+      await authorize(request, masterActor(master), master.binding, pair, pair, provenBy);
+      session = await login(request, master);
     }
     try {
       if (self) assertIdentity(session, current.account, used ?? 'AWSCURRENT');
@@ -334,9 +449,20 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
         'AWSPENDING',
       );
     }
-    await applyMasterPassword(requireManagedDatabase(request), pending.password, () =>
-      logsIn(request, pending),
-    );
+    const db = requireManagedDatabase(request);
+    const pair = [current.username];
+    const provenBy = await prove(request, current, pair);
+    // A replay after RDS applied the change: AWSCURRENT is gone and the pending password logs in;
+    // nothing is asked of RDS again, so nothing needs proving.
+    if (
+      provenBy === undefined &&
+      !(await db.masterPasswordChangePending()) &&
+      (await logsIn(request, pending))
+    ) {
+      return;
+    }
+    await authorize(request, 'the RDS API', undefined, pair, pair, provenBy);
+    await applyMasterPassword(db, pending.password, () => logsIn(request, pending));
   }
 
   return {
@@ -406,6 +532,11 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
               pending: request.pending,
               masterUser: master.username,
               loginAsTarget: () => login(request, request.pending),
+              authorize: async (pair) => {
+                const provenBy = await prove(request, request.current, pair);
+                await authorize(request, masterActor(master), master.binding, pair, pair, provenBy);
+              },
+              adopted: request.adopted,
             });
           } finally {
             await session.close();

@@ -13,6 +13,7 @@
  *   the session's NO_BACKSLASH_ESCAPES, which the client reads when it connects.
  */
 import { createHash } from 'node:crypto';
+import { CLONE_SUFFIX, cloneName as sharedCloneName } from '../trust.js';
 
 export type Flavour = 'mysql' | 'mariadb';
 
@@ -601,14 +602,25 @@ export function grantKey(grant: GrantLine): string {
 // Alternating account names
 // ---------------------------------------------------------------------------------------------
 
-export const CLONE_SUFFIX = '_clone';
+export { CLONE_SUFFIX };
 
 /**
- * The clone of `user` within `limit` characters: `user_clone`, or when that is too long, a
- * truncated `user` plus 6 hex digits of its SHA-256 (two long names sharing a prefix must not
- * share a clone) plus `_clone`.
+ * The clone of `user` within the server's `limit` (characters: 32 on MySQL 5.7.8+, 80 on MariaDB
+ * before 10.6, 128 since): `user_clone`, or a cut `user` plus 8 hex digits of the SHA-256 of the
+ * full name plus `_clone` (../trust.ts). The shared helper counts UTF-8 bytes; a name of at most
+ * `limit` bytes has at most `limit` characters, so passing the character limit is safe (a name with
+ * non-ASCII characters is only cut earlier than it must).
  */
 export function cloneName(user: string, limit: number): string {
+  if (limit < CLONE_SUFFIX.length + 10) throw new RangeError('user name limit too small for a clone');
+  return sharedCloneName(user, limit);
+}
+
+/**
+ * Clone names of rotor before the shared helper: cut by characters with 6 hex digits. Accepted as
+ * the way back from a clone made then (with `primaryUsername` recorded), never made any more.
+ */
+export function legacyCloneName(user: string, limit: number): string {
   if (user.length + CLONE_SUFFIX.length <= limit) return `${user}${CLONE_SUFFIX}`;
   const digest = createHash('sha256').update(user, 'utf8').digest('hex').slice(0, 6);
   const keep = limit - CLONE_SUFFIX.length - digest.length - 1;
@@ -617,22 +629,70 @@ export function cloneName(user: string, limit: number): string {
 }
 
 /**
- * The account alternating-users rotates to from `user`, and the primary name to record when it
- * cannot be derived back from the clone's name (a truncated clone).
+ * The account alternating-users rotates to from `user`, the primary (owner) of the pair, and the
+ * primary name to record when it cannot be derived back from the clone's name (a cut clone). When
+ * `user` is the clone, its name must be the owner's clone name (today's, or one rotor made before);
+ * a name that is not is refused: `primaryUsername` is the secret writer's to set.
  */
 export function alternateName(
   user: string,
   primaryUsername: string | undefined,
   limit: number,
-): { user: string; primaryUsername?: string } {
+): { user: string; owner: string; clone: string; primaryUsername?: string } {
   const primary =
     primaryUsername ?? (user.endsWith(CLONE_SUFFIX) ? user.slice(0, -CLONE_SUFFIX.length) : user);
   if (primary === '') throw new RangeError('empty primary user name');
-  if (user !== primary)
-    return { user: primary, ...(primaryUsername === undefined ? {} : { primaryUsername }) };
+  if (user !== primary) {
+    if (user !== cloneName(primary, limit) && user !== legacyCloneName(primary, limit)) {
+      throw new RangeError('the user is not the clone of the primary user');
+    }
+    return {
+      user: primary,
+      owner: primary,
+      clone: user,
+      ...(primaryUsername === undefined ? {} : { primaryUsername }),
+    };
+  }
   const clone = cloneName(primary, limit);
   const derivable = clone === `${primary}${CLONE_SUFFIX}`;
-  return { user: clone, ...(derivable && primaryUsername === undefined ? {} : { primaryUsername: primary }) };
+  return {
+    user: clone,
+    owner: primary,
+    clone,
+    ...(derivable && primaryUsername === undefined ? {} : { primaryUsername: primary }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The clone catalogue: which accounts rotor's master created, and for whom
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `rotor.accounts`: one row per clone rotor's master created (or an operator adopted), naming its
+ * owner. Written only by the master (the rotated accounts get no privilege on `rotor`): an account
+ * with a clone's name and no row naming the owner is not rotor's and is never altered. (MariaDB
+ * has no account comments; one table serves both flavours.)
+ */
+export const CATALOGUE = { database: 'rotor', table: 'accounts' } as const;
+const catalogueTable = `${quoteIdentifier(CATALOGUE.database)}.${quoteIdentifier(CATALOGUE.table)}`;
+
+export const CREATE_CATALOGUE_DATABASE = `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(CATALOGUE.database)}`;
+
+/** Names are compared as the server stores them: binary (user names are case-sensitive). */
+export const CREATE_CATALOGUE_TABLE = `CREATE TABLE IF NOT EXISTS ${catalogueTable} (\`user\` VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \`host\` VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, owner_user VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, owner_host VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (\`user\`, \`host\`)) ENGINE=InnoDB`;
+
+/** The owner the catalogue records for `clone`: no row, or `ownerUser` / `ownerHost`. */
+export function selectCatalogueOwner(server: ServerInfo, clone: Account): string {
+  return `SELECT owner_user AS ownerUser, owner_host AS ownerHost FROM ${catalogueTable} WHERE ${whereAccount(server, clone, '`user`', '`host`')}`;
+}
+
+/**
+ * Records `clone` as `owner`'s. Run only when rotor creates the clone (an older row for an account
+ * that did not exist is replaced) or an operator adopted it.
+ */
+export function recordClone(server: ServerInfo, clone: Account, owner: Account): string {
+  const q = (value: string) => quoteString(value, server.noBackslashEscapes);
+  return `INSERT INTO ${catalogueTable} (\`user\`, \`host\`, owner_user, owner_host) VALUES (${q(clone.user)}, ${q(clone.host)}, ${q(owner.user)}, ${q(owner.host)}) ON DUPLICATE KEY UPDATE owner_user = ${q(owner.user)}, owner_host = ${q(owner.host)}, created_at = CURRENT_TIMESTAMP`;
 }
 
 // ---------------------------------------------------------------------------------------------

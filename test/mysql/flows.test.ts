@@ -13,7 +13,12 @@ import {
 import { createMysqlRotator } from '../../rotators/mysql/index.js';
 import type { MysqlSecret } from '../../rotators/mysql/secret.js';
 import type { Connect, ConnectOptions, MysqlSession, Row } from '../../rotators/mysql/session.js';
-import { type Account, nativePasswordHash, type ServerInfo } from '../../rotators/mysql/sql.js';
+import {
+  type Account,
+  CREATE_CATALOGUE_TABLE,
+  nativePasswordHash,
+  type ServerInfo,
+} from '../../rotators/mysql/sql.js';
 import { MASTER_ARN, rotatorRequest } from './support.js';
 
 const MYSQL8: ServerInfo = { flavour: 'mysql', version: [8, 0, 36], noBackslashEscapes: false };
@@ -68,7 +73,8 @@ function secret(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { engine: 'mysql', host: 'db.example.com', username: 'app', password: 'current-pw', ...extra };
 }
 
-const MASTER = JSON.stringify({ username: 'admin', password: 'admin-pw' });
+/** The master secret names its own endpoint: nothing else decides where a master logs in. */
+const MASTER = JSON.stringify({ username: 'admin', password: 'admin-pw', host: 'db.example.com' });
 
 function parse(server: ScriptedMysql, value: Record<string, unknown>, label = 'AWSCURRENT'): MysqlSecret {
   return rotatorFor(server).parse({ value, label });
@@ -274,8 +280,18 @@ describe('alternating-users on MySQL 8', () => {
       },
       { [`Grants for ${name}@%`]: `GRANT \`reader\`@\`%\` TO \`${name}\`@\`%\`` },
     ];
-    return new ScriptedMysql(MYSQL8, { admin: [{ password: 'admin-pw' }] })
+    // AWSCURRENT logs in as the secret's account (proof of possession); an existing clone is in
+    // rotor's catalogue as the owner's.
+    const owner = user.endsWith('_clone') ? clone : user;
+    return new ScriptedMysql(MYSQL8, {
+      admin: [{ password: 'admin-pw' }],
+      [user]: [{ password: 'current-pw' }],
+    })
       .answer(/^SELECT CHARACTER_MAXIMUM_LENGTH/, [{ limitChars: 32 }])
+      .answer(
+        /^SELECT owner_user/,
+        cloneExists || owner === clone ? [{ ownerUser: owner, ownerHost: '%' }] : [],
+      )
       .answer(new RegExp(`^SELECT plugin.* WHERE User = '${user}'`), [primaryRow])
       .answer(new RegExp(`^SELECT plugin.* WHERE User = '${clone}'`), cloneExists ? [primaryRow] : [])
       .answer(new RegExp(`^SHOW GRANTS FOR \`${user}\``), grants(user))
@@ -313,6 +329,10 @@ describe('alternating-users on MySQL 8', () => {
     await apply(server, current, { ...current, username: 'app_clone', password: 'new-pw' });
     // Assess
     expect(server.changes()).toEqual([
+      // Recorded in rotor's catalogue first: a crash before CREATE USER leaves a harmless row.
+      'CREATE DATABASE IF NOT EXISTS `rotor`',
+      CREATE_CATALOGUE_TABLE,
+      "INSERT INTO `rotor`.`accounts` (`user`, `host`, owner_user, owner_host) VALUES ('app_clone', '%', 'app', '%') ON DUPLICATE KEY UPDATE owner_user = 'app', owner_host = '%', created_at = CURRENT_TIMESTAMP",
       "CREATE USER `app_clone`@`%` IDENTIFIED WITH caching_sha2_password BY 'new-pw'",
       // No bare GRANT USAGE: every account has it, and granting it needs a global GRANT OPTION.
       'GRANT SELECT, INSERT ON `shop`.* TO `app_clone`@`%` WITH GRANT OPTION',

@@ -16,6 +16,7 @@ import {
   fallbackUserNameLimit,
   grantStatement,
   isReadOnlyProbe,
+  legacyCloneName,
   nativePasswordHash,
   parseAuthMethods,
   parseCurrentUser,
@@ -502,8 +503,16 @@ describe('SHOW GRANTS rewriting', () => {
 describe('alternate account names', () => {
   it('appends _clone, and comes back by removing it', () => {
     // Act / Assess
-    expect(alternateName('app', undefined, 32)).toEqual({ user: 'app_clone' });
-    expect(alternateName('app_clone', undefined, 32)).toEqual({ user: 'app' });
+    expect(alternateName('app', undefined, 32)).toEqual({
+      user: 'app_clone',
+      owner: 'app',
+      clone: 'app_clone',
+    });
+    expect(alternateName('app_clone', undefined, 32)).toEqual({
+      user: 'app',
+      owner: 'app',
+      clone: 'app_clone',
+    });
   });
 
   it('truncates to the server limit with a digest, and records the primary name to come back', () => {
@@ -514,9 +523,9 @@ describe('alternate account names', () => {
     const back = alternateName(there.user, there.primaryUsername, 32);
     // Assess
     expect(there.user).toHaveLength(32);
-    expect(there.user).toMatch(/^reporting_service_a_[0-9a-f]{6}_clone$/);
+    expect(there.user).toMatch(/^reporting_service_[0-9a-f]{8}_clone$/);
     expect(there.primaryUsername).toBe(long);
-    expect(back).toEqual({ user: long, primaryUsername: long });
+    expect(back).toEqual({ user: long, owner: long, clone: there.user, primaryUsername: long });
     expect(alternateName(back.user, back.primaryUsername, 32).user).toBe(there.user);
   });
 
@@ -526,6 +535,31 @@ describe('alternate account names', () => {
     const b = cloneName('reporting_service_account_east_2', 32);
     // Assess
     expect(a).not.toBe(b);
+  });
+
+  it('comes back from a clone cut the way rotor cut them before (6 hex digits, by characters)', () => {
+    // Prepare
+    const long = 'reporting_service_account_east_1';
+    const old = legacyCloneName(long, 32);
+    // Act
+    const back = alternateName(old, long, 32);
+    // Assess
+    expect(old).toMatch(/^reporting_service_a_[0-9a-f]{6}_clone$/);
+    expect(back.user).toBe(long);
+  });
+
+  it('refuses a primaryUsername whose clone the current user is not (the writer sets it)', () => {
+    // Act / Assess
+    expect(() => alternateName('mallory', 'victim', 32)).toThrow(RangeError);
+    expect(() => alternateName('mallory_clone', 'victim', 32)).toThrow(RangeError);
+  });
+
+  it('cuts within the limit in bytes, so a name with multi-byte characters stays within the character limit', () => {
+    // Act
+    const clone = cloneName('ü'.repeat(30), 32);
+    // Assess
+    expect(Buffer.byteLength(clone)).toBeLessThanOrEqual(32);
+    expect(clone).toMatch(/^ü+_[0-9a-f]{8}_clone$/);
   });
 
   it('does not truncate on MariaDB where 128 characters are allowed', () => {

@@ -114,7 +114,7 @@ export async function startFakeMysql(
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
-    const scramble = randomBytes(20).map((b) => (b === 0 ? 1 : b));
+    const scramble = Buffer.from(randomBytes(20).map((b) => (b === 0 ? 1 : b)));
     const own: Buffer[] = [];
     received.push(Buffer.alloc(0));
     const index = received.length - 1;
