@@ -32,6 +32,7 @@
  */
 import {
   AuthenticationFailedError,
+  ConfigurationError,
   InvalidSecretError,
   RotorError,
   UnsupportedError,
@@ -69,10 +70,19 @@ import {
   formatAccount,
   minimumSupport,
   parseAuthMethods,
+  passwordVerifies,
   sameAccount,
   selectGlobalPriv,
+  selectPrimaryPassword,
   setDualPassword,
+  setPrimaryPassword,
 } from './sql.js';
+
+/** The server's error number a RotorError keeps as its cause's code. */
+function errorCode(error: RotorError): string | undefined {
+  const cause = error.cause as { code?: unknown } | undefined;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}
 
 export interface MysqlRotatorOptions {
   /** The driver connection (tests record statements with their own). */
@@ -378,12 +388,13 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     const self = current.masterarn === undefined;
     let session: MysqlSession;
     let used: Used | undefined;
+    let provenBy: 'AWSCURRENT' | 'AWSPREVIOUS' | undefined;
     if (self) {
       ({ session, used } = await loginAsAccount(request));
     } else {
       const master = await masterLogin(request, current);
       const pair = [current.username];
-      const provenBy = await prove(request, current, pair);
+      provenBy = await prove(request, current, pair);
       await authorize(request, masterActor(master), master.binding, pair, pair, provenBy);
       session = await login(request, master);
     }
@@ -415,10 +426,14 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
           );
         }
       } else {
-        // RETAIN CURRENT PASSWORD keeps whatever is primary. After a successful run the primary
-        // is the pending password, and a replay would retain it and drop AWSCURRENT's: run it
-        // only while the pending password does not log in.
-        if (used === 'AWSPENDING' || (await logsIn(request, pending))) return;
+        await applyMysqlDualPassword(
+          request,
+          session,
+          self,
+          used === 'AWSCURRENT' || provenBy === 'AWSCURRENT',
+          used,
+        );
+        return;
       }
       await session.query(
         setDualPassword(server, {
@@ -431,6 +446,93 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       );
     } finally {
       await session.close();
+    }
+  }
+
+  /**
+   * dual-password on MySQL 8.0.14+. `RETAIN CURRENT PASSWORD` keeps whatever is *primary* and
+   * replaces the secondary, so AWSCURRENT's password must be the primary when it runs. It is not
+   * after an abandoned rotation (its pending password P1 became primary, AWSCURRENT's C secondary):
+   * retaining then would keep P1 and drop C. So:
+   * - applied already when the pending and the current password both log in (a replay);
+   * - run by the managing user: unless the stored primary verifies C (read from mysql.user;
+   *   mysql_native_password and caching_sha2_password), C is made primary first (`IDENTIFIED BY C`,
+   *   which keeps the secondary: C logs in throughout), then `IDENTIFIED BY N RETAIN`;
+   * - run by the account: `... REPLACE C RETAIN` is refused (3891) exactly when C is not the
+   *   primary, changing nothing; then C is made primary (REPLACE with the pending password when
+   *   that is what logged in) and the statement runs again.
+   * Every step leaves C logging in. test/mysql/dualPassword.test.ts drives it through a model of
+   * MySQL's documented semantics.
+   */
+  async function applyMysqlDualPassword(
+    request: ApplyRequest<MysqlSecret>,
+    session: MysqlSession,
+    self: boolean,
+    currentKnownToLogIn: boolean,
+    used: Used | undefined,
+  ): Promise<void> {
+    const { current, pending } = request;
+    const { server } = session;
+    const account = current.account;
+    const currentLogsIn = currentKnownToLogIn || (await logsIn(request, current, 'AWSCURRENT'));
+    if (currentLogsIn && (used === 'AWSPENDING' || (await logsIn(request, pending)))) return;
+    const retain = setDualPassword(server, {
+      account,
+      newPassword: pending.password,
+      currentPassword: current.password,
+      self,
+    });
+    const what = `give ${formatAccount(account)} the pending and the current password`;
+    const makePrimary = () =>
+      session.query(
+        setPrimaryPassword(server, {
+          account,
+          password: current.password,
+          self,
+          ...(self && used === 'AWSPENDING' ? { replace: pending.password } : {}),
+        }),
+        `make the AWSCURRENT password the primary one of ${formatAccount(account)}`,
+      );
+    if (self) {
+      try {
+        await session.query(retain, what);
+      } catch (error) {
+        // 3891: REPLACE does not name the primary: C is not primary. Nothing was changed.
+        if (!(error instanceof RotorError) || errorCode(error) !== '3891') throw error;
+        try {
+          await makePrimary();
+        } catch (inner) {
+          if (!(inner instanceof RotorError) || errorCode(inner) !== '3892') throw inner;
+          throw new ConfigurationError(
+            `the primary password of ${formatAccount(account)} is not AWSCURRENT's (an abandoned rotation left its pending password there), and password_require_current wants that primary password to change it, which rotor no longer has; nothing was changed and AWSCURRENT still logs in: set masterarn so that a managing user runs dual-password, or reset the password to AWSCURRENT's`,
+            { cause: inner },
+          );
+        }
+        await session.query(retain, what);
+      }
+      return;
+    }
+    if ((await primaryVerifies(session, account, current.password)) !== true) await makePrimary();
+    await session.query(retain, what);
+  }
+
+  /** Whether the account's stored primary verifies `password`; undefined when that cannot be read or told. */
+  async function primaryVerifies(
+    session: MysqlSession,
+    account: MysqlSecret['account'],
+    password: string,
+  ): Promise<boolean | undefined> {
+    try {
+      const [row] = await session.query(
+        selectPrimaryPassword(session.server, account),
+        `read the primary password of ${formatAccount(account)}`,
+      );
+      if (row === undefined) return undefined;
+      const text = (value: unknown) =>
+        Buffer.isBuffer(value) ? value.toString('latin1') : String(value ?? '');
+      return passwordVerifies(text(row.plugin), text(row.authenticationString), password);
+    } catch {
+      return undefined;
     }
   }
 

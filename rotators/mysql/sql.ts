@@ -342,6 +342,108 @@ export function dualPasswordState(
   return applied ? 'applied' : 'pending';
 }
 
+// ---------------------------------------------------------------------------------------------
+// MySQL 8 dual passwords: which password is primary
+// ---------------------------------------------------------------------------------------------
+
+const CRYPT_ALPHABET = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/**
+ * SHA-256-crypt (Drepper, "Unix crypt using SHA-256 and SHA-512", the `$5$` scheme): the 43
+ * characters of the hash of `key` with `salt` (whole, not cut to 16 as `$5$` does: MySQL uses 20
+ * bytes) after `rounds` rounds. caching_sha2_password and sha256_password store this.
+ */
+export function sha256Crypt(key: Buffer, salt: Buffer, rounds: number): string {
+  const sha = (...parts: Buffer[]) => {
+    const hash = createHash('sha256');
+    for (const part of parts) hash.update(part);
+    return hash.digest();
+  };
+  const repeat = (block: Buffer, length: number) => {
+    const out = Buffer.alloc(length);
+    for (let at = 0; at < length; at += block.length)
+      block.copy(out, at, 0, Math.min(block.length, length - at));
+    return out;
+  };
+  const b = sha(key, salt, key);
+  const a = createHash('sha256').update(key).update(salt);
+  let n = key.length;
+  for (; n > 32; n -= 32) a.update(b);
+  a.update(b.subarray(0, n));
+  for (let bits = key.length; bits > 0; bits >>= 1) a.update(bits & 1 ? b : key);
+  let c = a.digest();
+  const p = repeat(sha(...Array.from({ length: key.length }, () => key)), key.length);
+  const s = repeat(sha(...Array.from({ length: 16 + (c[0] as number) }, () => salt)), salt.length);
+  for (let round = 0; round < rounds; round++) {
+    const h = createHash('sha256');
+    h.update(round & 1 ? p : c);
+    if (round % 3) h.update(s);
+    if (round % 7) h.update(p);
+    h.update(round & 1 ? c : p);
+    c = h.digest();
+  }
+  const order = [
+    [0, 10, 20],
+    [21, 1, 11],
+    [12, 22, 2],
+    [3, 13, 23],
+    [24, 4, 14],
+    [15, 25, 5],
+    [6, 16, 26],
+    [27, 7, 17],
+    [18, 28, 8],
+    [9, 19, 29],
+  ] as const;
+  let out = '';
+  const encode = (word: number, chars: number) => {
+    for (let i = 0; i < chars; i++, word >>= 6) out += CRYPT_ALPHABET[word & 0x3f];
+  };
+  for (const [x, y, z] of order)
+    encode(((c[x] as number) << 16) | ((c[y] as number) << 8) | (c[z] as number), 4);
+  encode(((c[31] as number) << 8) | (c[30] as number), 3);
+  return out;
+}
+
+/**
+ * Whether `password` is the one a stored authentication string verifies: mysql_native_password
+ * (`*` + SHA1(SHA1)), caching_sha2_password (`$A$` + rounds/1000 in 3 hex digits + `$` + 20-byte
+ * salt + 43 characters of SHA-256-crypt). `undefined` when the form is not one of those (another
+ * plugin, an unexpected layout): the caller must then not rely on it either way.
+ */
+export function passwordVerifies(plugin: string, stored: string, password: string): boolean | undefined {
+  if (plugin === 'mysql_native_password') {
+    return NATIVE_HASH.test(stored) ? stored === nativePasswordHash(password) : undefined;
+  }
+  if (plugin !== 'caching_sha2_password') return undefined;
+  const match = /^\$A\$([0-9A-F]{3})\$([\s\S]{20})([./0-9A-Za-z]{43})$/.exec(stored);
+  if (match === null) return undefined;
+  const rounds = Number.parseInt(match[1] as string, 16) * 1000;
+  return (
+    sha256Crypt(Buffer.from(password, 'utf8'), Buffer.from(match[2] as string, 'latin1'), rounds) === match[3]
+  );
+}
+
+/** MySQL: the account's plugin and primary authentication string (what the primary password verifies against). */
+export function selectPrimaryPassword(server: ServerInfo, account: Account): string {
+  return `SELECT plugin, authentication_string AS authenticationString FROM mysql.user WHERE ${whereAccount(server, account)}`;
+}
+
+/**
+ * MySQL: makes `password` the account's primary password, keeping its secondary ("If an account
+ * has a secondary password and you change its primary password without specifying RETAIN CURRENT
+ * PASSWORD, the secondary password remains unchanged": MySQL 8.0 manual, Dual Password Support).
+ * The own-account form takes `replace` (the primary's password) when known.
+ */
+export function setPrimaryPassword(
+  server: ServerInfo,
+  change: { account: Account; password: string; self: boolean; replace?: string },
+): string {
+  const q = (value: string) => quoteString(value, server.noBackslashEscapes);
+  if (!change.self) return `ALTER USER ${quoteAccount(change.account)} IDENTIFIED BY ${q(change.password)}`;
+  const replace = change.replace === undefined ? '' : ` REPLACE ${q(change.replace)}`;
+  return `ALTER USER USER() IDENTIFIED BY ${q(change.password)}${replace}`;
+}
+
 /** MySQL 8.0.14+: drops a secondary password the other account may hold from an earlier dual setup. */
 export function discardOldPassword(target: Account): string {
   return `ALTER USER ${quoteAccount(target)} DISCARD OLD PASSWORD`;

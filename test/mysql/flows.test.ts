@@ -114,12 +114,15 @@ describe('dual-password on MySQL 8', () => {
     const server = new ScriptedMysql(MYSQL8, {
       app: [{ password: 'current-pw' }],
       admin: [{ password: 'admin-pw' }],
-    });
+    }).answer(/^SELECT plugin, authentication_string/, [
+      { plugin: 'mysql_native_password', authenticationString: nativePasswordHash('current-pw') },
+    ]);
     const current = secret({ strategy: 'dual-password', masterarn: MASTER_ARN });
     // Act
     await apply(server, current, { ...current, password: 'new-pw' });
-    // Assess
+    // Assess: the primary is AWSCURRENT's already, so one statement (no re-set to trip password history).
     expect(server.statements.filter((s) => s.user === 'admin').map((s) => s.sql)).toEqual([
+      "SELECT plugin, authentication_string AS authenticationString FROM mysql.user WHERE User = 'app' AND Host = '%'",
       "ALTER USER `app`@`%` IDENTIFIED BY 'new-pw' RETAIN CURRENT PASSWORD",
     ]);
   });

@@ -22,6 +22,7 @@ import {
   parseCurrentUser,
   parseGrantLine,
   parseServerVersion,
+  passwordVerifies,
   quoteAccount,
   quoteIdentifier,
   quoteString,
@@ -33,6 +34,7 @@ import {
   setAccountPassword,
   setDefaultRoles,
   setDualPassword,
+  sha256Crypt,
 } from '../../rotators/mysql/sql.js';
 
 const MARIADB: ServerInfo = { flavour: 'mariadb', version: [10, 11, 6], noBackslashEscapes: false };
@@ -497,6 +499,37 @@ describe('SHOW GRANTS rewriting', () => {
     );
     // Assess
     expect(grant?.grantOption).toBe(false);
+  });
+});
+
+describe('sha256Crypt (caching_sha2_password verifiers)', () => {
+  it("matches the SHA-crypt specification's test vectors (as glibc's crypt computes them)", () => {
+    // Act / Assess
+    expect(sha256Crypt(Buffer.from('Hello world!'), Buffer.from('saltstring'), 5000)).toBe(
+      '5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5',
+    );
+    expect(sha256Crypt(Buffer.from('Hello world!'), Buffer.from('saltstringsaltst'), 10000)).toBe(
+      '3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA',
+    );
+    expect(
+      sha256Crypt(
+        Buffer.from('we have a short salt string but not a short password'),
+        Buffer.from('short'),
+        77777,
+      ),
+    ).toBe('JiO1O3ZpDAxGJeaDIuqCoEFysAe1mZNJRs3pw0KQRd/');
+  });
+
+  it("verifies MySQL's stored layout ($A$005$, 20-byte salt) and says undefined for forms it does not know", () => {
+    // Prepare
+    const salt = 'AbCdEfGhIjKlMnOpQrSt';
+    const stored = `$A$005$${salt}${sha256Crypt(Buffer.from('pw'), Buffer.from(salt), 5000)}`;
+    // Act / Assess
+    expect(passwordVerifies('caching_sha2_password', stored, 'pw')).toBe(true);
+    expect(passwordVerifies('caching_sha2_password', stored, 'other')).toBe(false);
+    expect(passwordVerifies('mysql_native_password', nativePasswordHash('pw'), 'pw')).toBe(true);
+    expect(passwordVerifies('caching_sha2_password', '$A$005$short', 'pw')).toBeUndefined();
+    expect(passwordVerifies('sha256_password', stored, 'pw')).toBeUndefined();
   });
 });
 
