@@ -396,7 +396,7 @@ export function sha256Crypt(key: Buffer, salt: Buffer, rounds: number): string {
   ] as const;
   let out = '';
   const encode = (word: number, chars: number) => {
-    for (let i = 0; i < chars; i++, word >>= 6) out += CRYPT_ALPHABET[word & 0x3f];
+    for (let i = 0; i < chars; i++) out += CRYPT_ALPHABET[(word >> (6 * i)) & 0x3f];
   };
   for (const [x, y, z] of order)
     encode(((c[x] as number) << 16) | ((c[y] as number) << 8) | (c[z] as number), 4);
