@@ -508,6 +508,53 @@ describe.skipIf(skipMysql)('MySQL/MariaDB trust boundaries (attacks by a secret 
       expect(await bed.catalogued({ user: 'victim_clone', host: '%' })).toBeUndefined();
     });
 
+    it('preflight names an existing clone rotor did not make, and a master that cannot keep the catalogue, each with a fix', async () => {
+      // Prepare: an unrelated <user>_clone, and a managing user without privileges on rotor.*.
+      const value = await bed.secret({ masterarn: MASTER_ARN });
+      await bed.account({ user: `${String(value.username)}_clone` });
+      const weak = await bed.account({
+        grants: ['GRANT CREATE USER ON *.* TO {account}', 'GRANT SELECT ON mysql.* TO {account}'],
+      });
+      const {
+        token: _t,
+        step: _s,
+        ...base
+      } = request('createSecret', {
+        master: bed.masterSecretAs(weak.account.user, weak.password),
+      });
+      // Act
+      const checks = await mysqlRotator.preflight({ ...base, current: parse(value) });
+      // Assess
+      const byName = Object.fromEntries(checks.map((check) => [check.name, check]));
+      expect(byName["clone is rotor's"]).toMatchObject({ ok: false });
+      expect(byName["clone is rotor's"]?.fix).toContain('--adopt');
+      expect(byName['clone catalogue']).toMatchObject({ ok: false });
+      expect(byName['clone catalogue']?.fix).toContain('ON `rotor`.*');
+      expect(JSON.stringify(checks)).not.toContain(weak.password);
+    });
+
+    it('a master that cannot record the clone in the catalogue creates no clone (PermissionDeniedError)', async () => {
+      // Prepare: CREATE USER and SELECT on mysql.*, but no privilege on rotor.*.
+      const value = await bed.secret({ masterarn: MASTER_ARN });
+      const weak = await bed.account({
+        grants: [
+          'GRANT CREATE USER ON *.* TO {account}',
+          'GRANT SELECT ON mysql.* TO {account}',
+          'GRANT SELECT ON `{db}`.* TO {account} WITH GRANT OPTION',
+        ],
+      });
+      // Act
+      const error = await rejection(
+        createAndApply(value, { master: bed.masterSecretAs(weak.account.user, weak.password) }),
+      );
+      // Assess
+      expect(error).toMatchObject({ name: 'PermissionDeniedError' });
+      expect(
+        await bed.admin.globalPriv({ user: `${String(value.username)}_clone`, host: '%' }),
+      ).toBeUndefined();
+      expect(await logsInAsAccount(value)).toBe(true);
+    });
+
     it('a clone rotor made keeps rotating back and forth (the catalogue names its owner)', async () => {
       // Prepare
       const value = await bed.secret({ masterarn: MASTER_ARN });
