@@ -22,6 +22,12 @@
  * identities. The acting account needs CREATE USER (MariaDB, or MySQL for another account) or
  * APPLICATION_PASSWORD_ADMIN (MySQL, own account), and on MariaDB SELECT on mysql.global_priv.
  *
+ * Trust boundaries (README "Trust boundaries", ../trust.ts): the managing user logs in only where
+ * its own secret or its binding says (`masterLogin`), acts for an account only once AWSCURRENT or
+ * AWSPREVIOUS logged in as it or an operator adopted it, within the binding's `manages`
+ * (`prove`, `authorize`), and alters a clone only when rotor's catalogue records it (alternating.ts).
+ * No login sends a replayable credential without verified TLS (client.ts).
+ *
  * Passwords reach MariaDB only as mysql_native_password hashes computed here; MySQL gets the
  * statements it rewrites before logging (see ./sql.ts). Every login goes over TLS, verified with
  * the host name, unless the secret says plaintext (../tls.ts).
@@ -201,10 +207,12 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     request: Timing & { previous?: () => Promise<MysqlSecret | undefined> },
     current: MysqlSecret,
     pair: readonly string[],
+    /** The bound endpoint's TLS, when a master is involved: the proof is no weaker than its login. */
+    tls?: MysqlLogin['tls'],
   ): Promise<'AWSCURRENT' | 'AWSPREVIOUS' | undefined> {
     const attempt = async (secret: MysqlSecret, label: Used): Promise<boolean> => {
       try {
-        return await logsIn(request, secret, label);
+        return await logsIn(request, tls === undefined ? secret : { ...secret, tls }, label);
       } catch (error) {
         if (error instanceof VerificationFailedError) return false;
         throw error;
@@ -394,7 +402,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     } else {
       const master = await masterLogin(request, current);
       const pair = [current.username];
-      provenBy = await prove(request, current, pair);
+      provenBy = await prove(request, current, pair, master.tls);
       await authorize(request, masterActor(master), master.binding, pair, pair, provenBy);
       session = await login(request, master);
     }
@@ -635,7 +643,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
               masterUser: master.username,
               loginAsTarget: () => login(request, request.pending),
               authorize: async (pair) => {
-                const provenBy = await prove(request, request.current, pair);
+                const provenBy = await prove(request, request.current, pair, master.tls);
                 await authorize(request, masterActor(master), master.binding, pair, pair, provenBy);
               },
               adopted: request.adopted,
