@@ -232,3 +232,27 @@ describe('trust configuration (ROTOR_MASTERS, ROTOR_RDS_MASTERS, ROTOR_ADOPTIONS
     },
   );
 });
+
+describe('the trust configuration deploy writes', () => {
+  it("parses every function's ROTOR_MASTERS / ROTOR_RDS_MASTERS of the example stage, entry for entry", async () => {
+    // Prepare
+    const { loadStage } = await import('../../deploy/stage.js');
+    const stage = loadStage('deploy/stages/example.yml', { service: 'rotor', stage: 'example' });
+
+    // Act
+    const configs = (['postgres', 'mysql', 'heal'] as const).map((fn) =>
+      readConfig({
+        ROTOR_MASTERS: stage.config.mastersJson[fn],
+        ROTOR_RDS_MASTERS: stage.config.rdsMastersJson[fn],
+        ROTOR_ADOPTIONS_SECRET: stage.config.adoptionsSecret,
+      }),
+    );
+
+    // Assess
+    const heal = configs[2];
+    expect(heal?.masters.length).toBe(stage.config.masters.length);
+    expect(heal?.rdsMasters.length).toBe(stage.config.rdsMasters.length);
+    expect(heal?.masters.length).toBeGreaterThan(0);
+    for (const config of configs) expect(config.adoptionsSecret).toBe(stage.config.adoptionsSecret);
+  });
+});
