@@ -13,11 +13,15 @@ import { type AwsContext, aws, EXIT, exitCodeOf, type GlobalOptions } from '../a
 import { ENGINE_CHECK } from '../functionEngines.js';
 import { functionArnFor } from '../secrets.js';
 import type { Session } from '../session.js';
+import { type AdoptionResult, adopt, printAdoptions } from './adopt.js';
 import { checksJson, passed, printChecks, runPreflight } from './preflight.js';
 
 export interface AttachOptions extends GlobalOptions {
-  function: string;
-  schedule: string;
+  /** Required unless the command only adopts. */
+  function?: string;
+  schedule?: string;
+  /** Accounts (or API key ids) to adopt for the secret (./adopt.ts). */
+  adopt?: string[];
   window?: string;
   rotateImmediately: boolean;
   skipPreflight?: boolean;
@@ -61,10 +65,10 @@ async function attachOne(
   const preflight = await runPreflight(session, context, secretId, {
     withRotation: false,
     timeoutMs: (options.timeout ?? 30) * 1000,
-    function: options.function,
+    function: options.function as string,
   });
   const arn = preflight.secret.ARN ?? secretId;
-  const functionArn = functionArnFor(options.function, arn);
+  const functionArn = functionArnFor(options.function as string, arn);
   const base = { secret: preflight.secret.Name ?? secretId, arn };
   if (preflight.invalid !== undefined) {
     // The value must parse whatever the flags: a rotation could only fail on it.
@@ -141,12 +145,40 @@ export async function attachCommand(
   secretIds: readonly string[],
   options: AttachOptions,
 ): Promise<number> {
+  const { out, err } = session.term;
+  const adoptions = options.adopt ?? [];
+  if (options.function === undefined && adoptions.length === 0) {
+    err.line(`${err.paint('red', 'rotor: error:')} attach needs --function and --schedule (or --adopt)`);
+    return EXIT.usage;
+  }
+  if (options.function !== undefined && options.schedule === undefined) {
+    err.line(`${err.paint('red', 'rotor: error:')} attach --function needs --schedule`);
+    return EXIT.usage;
+  }
   // The window must fit the schedule (not past midnight UTC, not into the next window), as AWS checks.
   const windowIssue =
-    options.window === undefined ? undefined : windowProblem(options.schedule, options.window);
+    options.window === undefined || options.schedule === undefined
+      ? undefined
+      : windowProblem(options.schedule, options.window);
   if (windowIssue !== undefined) throw new ConfigurationError(`--window ${options.window}: ${windowIssue}`);
   const context = await session.aws(options);
-  const { out, err } = session.term;
+  // Adoptions first: the attach's preflight and first rotation then see them.
+  const adopted: AdoptionResult[] = [];
+  for (const secretId of adoptions.length === 0 ? [] : secretIds) {
+    try {
+      adopted.push(...(await adopt(session, context, secretId, adoptions)));
+    } catch (error) {
+      if (!(error instanceof RotorError)) throw error;
+      err.line(`${err.paint('red', 'refused')} ${secretId}: ${error.message}; nothing was adopted`);
+      if (options.json) out.json({ secret: secretId, adopted: false, refused: { reason: error.message } });
+      return exitCodeOf(error);
+    }
+  }
+  if (!options.json) printAdoptions(session, adopted);
+  if (options.function === undefined) {
+    if (options.json) out.json(adopted);
+    return EXIT.ok;
+  }
   const results: AttachResult[] = [];
   for (const secretId of secretIds) {
     let result: AttachResult;
@@ -183,6 +215,9 @@ export async function attachCommand(
       }
     }
   }
-  if (options.json) out.json(results.map(({ exitCode: _code, ...result }) => result));
+  if (options.json) {
+    const attached = results.map(({ exitCode: _code, ...result }) => result);
+    out.json(adopted.length === 0 ? attached : { adopted, attached });
+  }
   return Math.max(EXIT.ok, ...results.map((result) => result.exitCode));
 }
