@@ -156,16 +156,21 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('status')
     .description(
-      'A table of the secrets with rotation: engine, strategy, dates, overdue, stuck AWSPENDING, replicas, last outcome. Exits 1 when any row shows a problem.',
+      "A table of the secrets rotor's functions rotate: dates, overdue, stuck AWSPENDING, replicas, last outcome (engine and strategy with --deep). Exits 1 when any row shows a problem.",
     )
     .option('--prefix <prefix>', 'only secrets whose name starts with this')
-    .option('--all', 'include secrets without rotation')
+    .option('--all', "include secrets whose rotation by rotor's functions is turned off")
+    .option(
+      '--deep',
+      'read each value: engine, strategy, and a value that does not parse (needs GetSecretValue)',
+    )
     .option('--json', 'JSON output')
     .addHelpText(
       'after',
       examples(
         'rotor status',
         'rotor status --prefix prod/ --json',
+        'rotor status --all --deep',
         'rotor status --endpoint http://127.0.0.1:4566',
       ),
     )

@@ -3,7 +3,11 @@
  * function, an embedded PostgreSQL 17 with SCRAM logins, and the CLI driven in-process.
  */
 import { randomUUID } from 'node:crypto';
-import { DescribeSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  RotateSecretCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENGINES_TAG } from '../../handlers/functions.js';
 import type { RotationEvent } from '../../local/stack.js';
@@ -616,7 +620,7 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       await rotateWith(arn, 'rotor-test');
 
       // Act
-      const result = await cli.run('status', '--prefix', p);
+      const result = await cli.run('status', '--prefix', p, '--deep');
 
       // Assess
       expect(result.code).toBe(0);
@@ -629,6 +633,45 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
           `^${name} +postgres +single-user +yes +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ +\\d{4}-.* +no +- +- +succeeded `,
         ),
       );
+    });
+
+    it("lists only secrets rotor's functions rotate, reads no value without --deep, and an unrelated non-JSON secret fails nothing", async () => {
+      // Prepare
+      const p = prefix();
+      const { arn, name } = await userSecret(p);
+      await rotateWith(arn, 'rotor-test');
+      await h.sm.send(new CreateSecretCommand({ Name: `${p}/plain-text`, SecretString: 'not json at all' }));
+      const foreign = `${p}/rotated-by-someone-else`;
+      await h.sm.send(new CreateSecretCommand({ Name: foreign, SecretString: 'not json either' }));
+      await h.sm.send(
+        new RotateSecretCommand({
+          SecretId: foreign,
+          RotationLambdaARN: h.stack.registerFunction('someone-elses-rotation', async () => undefined),
+          RotationRules: { ScheduleExpression: 'rate(30 days)' },
+          RotateImmediately: false,
+        }),
+      );
+      await h.stack.idle();
+      h.stack.secretsManager.resetCalls();
+
+      // Act
+      const listed = await cli.json<{ name: string; engine?: string }[]>('status', '--all', '--prefix', p);
+      const reads = h.stack.secretsManager.calls.GetSecretValue;
+      const deep = await cli.json<{ name: string; engine?: string }[]>(
+        'status',
+        '--all',
+        '--deep',
+        '--prefix',
+        p,
+      );
+
+      // Assess
+      expect(listed.code).toBe(0);
+      expect(listed.value.map((row) => row.name)).toEqual([name]);
+      expect(listed.value[0]?.engine).toBeUndefined();
+      expect(reads).toBeUndefined();
+      expect(deep.code).toBe(0);
+      expect(deep.value).toEqual([expect.objectContaining({ name, engine: 'postgres' })]);
     });
 
     it('marks a secret whose next rotation date has passed as overdue, and exits 1', async () => {
@@ -684,7 +727,7 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       const token = await rotateWith(arn, 'rotor-dies-at-set');
 
       // Act
-      const result = await cli.json<Record<string, unknown>[]>('status', '--prefix', p);
+      const result = await cli.json<Record<string, unknown>[]>('status', '--prefix', p, '--deep');
 
       // Assess
       expect(result.code).toBe(1);

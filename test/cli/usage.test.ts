@@ -4,7 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CancelRotateSecretCommand,
+  ListSecretsCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/main.js';
 import { FakeTarget } from '../../rotators/fake/client.js';
@@ -44,6 +49,8 @@ describe('rotor CLI conventions', () => {
     const targetName = `target-${randomUUID()}`;
     targets.set(targetName, target);
     const arn = await h.createSecret({ engine: 'fake', target: targetName, username: 'app', password }, name);
+    // Rotated by rotor's function (rotation configured, nothing rotated yet): what status lists.
+    await h.rotate(arn, { rotateImmediately: false });
     return { arn, name };
   }
 
@@ -250,9 +257,20 @@ describe('rotor CLI conventions', () => {
       { engine: 'postgres', host: 'db.invalid', username: 'app', password: `pw-${randomUUID()}`, ssl: false },
       name,
     );
+    // Rotation by a rotor function (known by its name), then turned off: listed with --all.
+    await h.sm.send(
+      new RotateSecretCommand({
+        SecretId: name,
+        RotationLambdaARN: h.stack.registerFunction('rotor-binary-postgres', async () => undefined),
+        RotationRules: { ScheduleExpression: 'rate(30 days)' },
+        RotateImmediately: false,
+      }),
+    );
+    await h.stack.idle();
+    await h.sm.send(new CancelRotateSecretCommand({ SecretId: name }));
     const child = spawn(
       process.execPath,
-      ['cli/rotor.mjs', 'status', '--all', '--prefix', 'usage/binary', '--json'],
+      ['cli/rotor.mjs', 'status', '--all', '--deep', '--prefix', 'usage/binary', '--json'],
       {
         cwd: new URL('../..', import.meta.url),
         env: { ...process.env, ...h.stack.env },
