@@ -29,6 +29,11 @@ export interface ApiKeyProviderOptions {
   requireActivation?: boolean;
   /** Honour an `Idempotency-Key` header on create (and say so in the description). */
   idempotency?: boolean;
+  /**
+   * How the list shows a key's name (default: as given at create). Some providers normalise names,
+   * upper-casing them for instance: rotor must still know its own keys, and only its own.
+   */
+  listName?: (name: string) => string;
 }
 
 /** A key as the provider keeps it. `value` is here for tests only; no endpoint lists it. */
@@ -241,7 +246,7 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
             return send(200, {
               keys: keys.live().map((key) => ({
                 id: key.id,
-                name: key.name,
+                name: options.listName?.(key.name) ?? key.name,
                 createdAt: key.createdAt.toISOString(),
                 active: key.active,
               })),

@@ -3,11 +3,12 @@
  * SDK and rotor's real step machine, driven by RotateSecret.
  */
 import { format } from 'node:util';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProviderKey } from '../../local/apiKeyProvider.js';
 import type { RotationRecord } from '../../local/stack.js';
 import type { ApiKeyRotatorOptions } from '../../rotators/apikey/index.js';
+import { KeyNames } from '../../rotators/apikey/secret.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 import { mintedFor, type ProviderFixture, skipApiKey, startProviderFixture } from './support.js';
 
@@ -70,8 +71,16 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     });
     stopped = false;
     await h.createSecret(JSON.parse(f.adminSecret) as Record<string, unknown>, f.adminSecretArn);
-    const first = f.provider.keys.mint('app');
-    const arn = await h.createSecret(f.secretFor(first, options.secret ?? {}));
+    // The operator names the first key with the secret's tag (the other way in is adopting it),
+    // which needs the ARN first: the secret is created, then given the key's value.
+    const arn = await h.createSecret({});
+    const first = f.provider.keys.mint(`${new KeyNames(arn).prefix}app`);
+    await h.sm.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        SecretString: JSON.stringify(f.secretFor(first, options.secret ?? {})),
+      }),
+    );
     return { arn, first };
   }
 
@@ -215,7 +224,7 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     const current = await h.value(arn);
     expect(record.status).toBe('succeeded');
     expect(record.attempts).toHaveLength(1);
-    expect(mintedFor(f.provider, record.token)).toHaveLength(1);
+    expect(mintedFor(f.provider, record.token, arn)).toHaveLength(1);
     expect(live()).toEqual([first.id, current.keyId]);
   });
 
@@ -242,7 +251,7 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     const record = await lastRotation(arn);
     const current = await h.value(arn);
     expect(record.status).toBe('succeeded');
-    expect(mintedFor(f.provider, record.token).map((key) => key.revokedAt === undefined)).toEqual([
+    expect(mintedFor(f.provider, record.token, arn).map((key) => key.revokedAt === undefined)).toEqual([
       false,
       true,
     ]);
@@ -263,7 +272,7 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     const current = await h.value(arn);
     expect(record.status).toBe('succeeded');
     expect(record.attempts).toHaveLength(2);
-    expect(mintedFor(f.provider, record.token).map((key) => key.revokedAt === undefined)).toEqual([
+    expect(mintedFor(f.provider, record.token, arn).map((key) => key.revokedAt === undefined)).toEqual([
       false,
       true,
     ]);
@@ -354,6 +363,30 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     expect(record.attempts[0]?.error?.name).toBe('InvalidSecretError');
     expect(failedSteps()[0]).toMatchObject({ field: 'provider.baseUrl', label: 'AWSCURRENT' });
     expect(f.provider.requests).toEqual([]);
+  });
+
+  it('a hand-made first key nobody adopted is refused at createSecret (ForeignKeyError, security category): nothing minted, AWSCURRENT unchanged and working', async () => {
+    // Prepare
+    await setup();
+    const handMade = f.provider.keys.mint('app');
+    const arn = await h.createSecret(f.secretFor(handMade));
+    const before = await h.value(arn);
+    // Act
+    await h.rotate(arn);
+    // Assess
+    expect((await lastRotation(arn)).status).toBe('failed');
+    expect(failedSteps()[0]).toMatchObject({
+      name: 'ForeignKeyError',
+      category: 'security',
+      step: 'createSecret',
+      retryable: false,
+    });
+    expect(String(failedSteps()[0]?.message)).toContain(handMade.id);
+    expect(f.provider.requests.filter((r) => r.operation === 'create' || r.operation === 'revoke')).toEqual(
+      [],
+    );
+    expect(await h.value(arn)).toEqual(before);
+    expect(await f.canLogin(handMade.value)).toBe(true);
   });
 
   it('no key value or admin credential appears in logs, events or errors', () => {
