@@ -39,7 +39,7 @@ export interface ApiKeyProviderOptions {
 /** A key as the provider keeps it. `value` is here for tests only; no endpoint lists it. */
 export interface ProviderKey {
   readonly id: string;
-  readonly name: string;
+  name: string;
   readonly value: string;
   readonly createdAt: Date;
   active: boolean;
@@ -130,6 +130,17 @@ export class ProviderKeys {
       active: options.active ?? true,
     };
     this.#keys.set(key.id, key);
+    return key;
+  }
+
+  /**
+   * Renames a key, as an operator does in a provider's console: the way to put a key made by hand
+   * under a secret's tag (`rotor-<tag>-...`) so that rotor may retire it (the other way is adopting it).
+   */
+  rename(id: string, name: string): ProviderKey {
+    const key = this.#keys.get(id);
+    if (key === undefined) throw new Error(`no key ${id}`);
+    key.name = name;
     return key;
   }
 
