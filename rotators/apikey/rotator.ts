@@ -16,6 +16,7 @@ import {
   type ListedKey,
   ProviderClient,
   parseAdmin,
+  type RateBudget,
   type Sleep,
 } from './client.js';
 import { compileProvider, type Provider } from './provider.js';
@@ -113,6 +114,8 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
   const fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const sleep = options.sleep ?? defaultSleep;
   const now = options.now ?? Date.now;
+  /** Each provider's rate-limit state, shared by the calls this container makes to it. */
+  const budgets = new WeakMap<Provider, RateBudget>();
 
   function resolveProvider(value: string | Readonly<Record<string, unknown>>, label: string): Provider {
     if (typeof value === 'string') {
@@ -154,7 +157,12 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     admin?: AdminCredential,
   ): ProviderClient {
     const { signal, deadline } = request;
-    return new ProviderClient(secret.provider, { fetch, sleep, signal, deadline }, admin);
+    let budget = budgets.get(secret.provider);
+    if (budget === undefined) {
+      budget = { notBefore: 0 };
+      budgets.set(secret.provider, budget);
+    }
+    return new ProviderClient(secret.provider, { fetch, sleep, signal, deadline, budget }, admin);
   }
 
   /** A client for management calls, with the admin credential read from `adminSecretArn`. */
@@ -261,21 +269,65 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     for (const key of keys) await client.revoke(key.id);
   }
 
-  /** Proves `secret`'s key works with the provider's probe, or throws a typed error. */
-  async function probe(secret: ApiKeySecret, request: Omit<RequestBase, 'token' | 'step'>): Promise<void> {
-    const client = clientFor(secret, request);
-    const status = await client.probe(secret.apiKey, secret.keyId);
-    const { expectStatus } = secret.provider.probe;
-    if (expectStatus.includes(status)) return;
-    if (status === 401 || status === 403) {
-      throw new AuthenticationFailedError(`${client.target} probe: the key was refused (HTTP ${status})`);
+  /**
+   * Proves `secret`'s key works with the provider's probe, or throws a typed error. With
+   * `waitForPropagation` (testSecret, for a key just minted) and a description that declares
+   * propagation, a "not yet" answer is asked again with backoff within the declared bound and the
+   * step's deadline: after the bound it is a refusal; cut short by the deadline, a retryable
+   * DeadlineExceededError (Secrets Manager runs testSecret again, with the same key).
+   */
+  async function probe(
+    secret: ApiKeySecret,
+    request: Omit<RequestBase, 'token' | 'step'>,
+    waitForPropagation = false,
+  ): Promise<void> {
+    // The admin secret is read only for its public identifiers (an application id, say): the
+    // client never sends its credential fields with a probe.
+    const client =
+      secret.provider.publicAdminFields.size > 0
+        ? await connect(secret, request)
+        : clientFor(secret, request);
+    const { expectStatus, propagation } = secret.provider.probe;
+    // Counted in waits asked for, not by a clock: the bound holds however long each probe takes.
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      const status = await client.probe(secret.apiKey, secret.keyId);
+      if (expectStatus.includes(status)) return;
+      if (waitForPropagation && propagation?.notYetStatuses.includes(status)) {
+        const wait = Math.min(5_000, propagation.baseDelayMs * 2 ** (attempt - 1));
+        if (waited + wait <= propagation.maxWaitMs) {
+          if (Date.now() + wait >= request.deadline) {
+            throw new DeadlineExceededError(
+              `${client.target} probe: the new key is not live yet (HTTP ${status}) and the step has no time left to wait for it`,
+            );
+          }
+          try {
+            await sleep(wait, request.signal);
+          } catch {
+            throw new DeadlineExceededError(
+              `${client.target} probe: ran out of time waiting for the new key`,
+            );
+          }
+          waited += wait;
+          continue;
+        }
+      }
+      if (status === 401 || status === 403) {
+        const after =
+          waitForPropagation && propagation !== undefined
+            ? ` after waiting ${waited} ms for it to propagate`
+            : '';
+        throw new AuthenticationFailedError(
+          `${client.target} probe: the key was refused (HTTP ${status})${after}`,
+        );
+      }
+      if (status === 429 || status >= 500) {
+        throw new ProviderError(`${client.target} probe: HTTP ${status}`, status, { retryable: true });
+      }
+      throw new VerificationFailedError(
+        `${client.target} probe: HTTP ${status} with the key, expected ${expectStatus.join(' or ')}`,
+      );
     }
-    if (status === 429 || status >= 500) {
-      throw new ProviderError(`${client.target} probe: HTTP ${status}`, status, { retryable: true });
-    }
-    throw new VerificationFailedError(
-      `${client.target} probe: HTTP ${status} with the key, expected ${expectStatus.join(' or ')}`,
-    );
   }
 
   return {
@@ -382,7 +434,7 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
 
     /** Calls the probe with the pending key. Changes nothing (the probe must be a read). */
     async test({ pending, ...request }) {
-      await probe(pending, request);
+      await probe(pending, request, true);
       return undefined;
     },
 

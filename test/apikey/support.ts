@@ -61,11 +61,13 @@ export async function startProviderFixture(
     /** Changes to the provider's description before it is registered. */
     describe?: (description: Record<string, unknown>) => Record<string, unknown>;
     rotator?: Partial<ApiKeyRotatorOptions>;
+    /** Fields added to the admin secret (`{"token": ...}`), such as an account id. */
+    admin?: Record<string, unknown>;
   } = {},
 ): Promise<ProviderFixture> {
   const provider = await startApiKeyProvider(options.provider);
   const adminSecretArn = `apikey-admin-${randomUUID()}`;
-  const adminSecret = JSON.stringify({ token: provider.adminToken });
+  const adminSecret = JSON.stringify({ token: provider.adminToken, ...options.admin });
   const waits: number[] = [];
   const sent: SentRequest[] = [];
   const clock = {
