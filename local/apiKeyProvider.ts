@@ -137,12 +137,20 @@ export class ProviderFaults {
 export class ProviderKeys {
   readonly #keys = new Map<string, ProviderKey>();
 
+  /** `formats` makes ids and values look like a given provider's (the defaults are this provider's). */
+  constructor(
+    private readonly formats: { id: () => string; value: () => string } = {
+      id: () => `key_${randomBytes(8).toString('hex')}`,
+      value: () => `rk_live_${randomBytes(24).toString('base64url')}`,
+    },
+  ) {}
+
   /** Mints a key directly (an application's first key, made by hand before rotor manages it). */
   mint(name: string, options: { active?: boolean } = {}): ProviderKey {
     const key: ProviderKey = {
-      id: `key_${randomBytes(8).toString('hex')}`,
+      id: this.formats.id(),
       name,
-      value: `rk_live_${randomBytes(24).toString('base64url')}`,
+      value: this.formats.value(),
       createdAt: new Date(),
       active: options.active ?? true,
     };

@@ -15,6 +15,7 @@
  * access logs would keep them: `{{key}}` and `{{admin...}}` are refused in paths.
  */
 import * as v from 'valibot';
+import { expandPreset } from './presets.js';
 
 /** A JSON value, as found in a body template. */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
@@ -605,7 +606,10 @@ export function compileProvider(
   name: string,
   raw: unknown,
 ): { provider: Provider; issue?: undefined } | { provider?: undefined; issue: DescriptionIssue } {
-  const result = v.safeParse(DescriptionSchema, raw, { abortEarly: true });
+  // A preset by name (`{"preset": "twilio"}`) becomes a full description, validated like any other.
+  const expanded = expandPreset(raw);
+  if (expanded.issue !== undefined) return { issue: expanded.issue };
+  const result = v.safeParse(DescriptionSchema, expanded.description, { abortEarly: true });
   if (!result.success) return { issue: schemaIssue(result.issues[0]) };
   const d = result.output;
   try {
