@@ -628,6 +628,13 @@ export function compileProvider(
       // The name is how a retried step recognises the key it minted: without it, keys leak.
       fail('create.body', 'must send the key name ({{name}}) so a retried step can find the key it minted');
     }
+    if (d.create.response.id === d.create.response.key) {
+      // Algolia, for one: revoking would put the key in a URL, where access logs keep it.
+      fail(
+        'create.response.id',
+        'names the key itself: a provider that identifies keys by their value would need the key in a URL to revoke it, which rotor never does',
+      );
+    }
     const revoke = compileRequest(d.revoke, 'revoke', publicFields);
     if (!requestVariables(d.revoke).includes('keyId')) {
       fail('revoke.path', 'must name the key to revoke ({{keyId}})');

@@ -218,6 +218,32 @@ describe.skipIf(skipApiKey)('provider shapes', () => {
     });
   });
 
+  describe('keys whose id is the secret', () => {
+    it('a description whose key id is the key value (Algolia) is refused, saying why', () => {
+      // Prepare: the shape of Algolia's /1/keys (https://www.algolia.com/doc/rest-api/search/#tag/Api-Keys).
+      const algolia = {
+        baseUrl: 'https://app-id.algolia.net/1',
+        auth: { header: 'X-Algolia-API-Key', value: '{{admin.apiKey}}' },
+        create: {
+          method: 'POST',
+          path: '/keys',
+          body: { acl: ['search'], description: '{{name}}' },
+          response: { id: 'key', key: 'key' },
+        },
+        list: { method: 'GET', path: '/keys', response: { items: 'keys', id: 'value', name: 'description' } },
+        revoke: { method: 'DELETE', path: '/keys/{{keyId}}' },
+        probe: { method: 'GET', path: '/indexes', headers: { 'X-Algolia-API-Key': '{{key}}' } },
+      };
+      // Act
+      const { issue } = compileProvider('algolia', algolia);
+      // Assess
+      expect(issue).toMatchObject({
+        field: 'create.response.id',
+        expected: expect.stringMatching(/in a URL/),
+      });
+    });
+  });
+
   describe('request encodings', () => {
     it('form: create sends application/x-www-form-urlencoded, and the name it carries finds a lost create', async () => {
       // Prepare
