@@ -137,6 +137,15 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
         label,
       );
     }
+    // Which admin fields are mere identifiers (allowed in URLs and the probe) is the function's
+    // decision: a writer declaring the credential "public" would have it put in URLs.
+    if (Object.hasOwn(value, 'publicAdminFields')) {
+      throw new InvalidSecretError(
+        'provider.publicAdminFields',
+        "may only be declared in the function's own provider descriptions",
+        label,
+      );
+    }
     const { provider, issue } = compileProvider('inline', value);
     if (issue !== undefined) throw new InvalidSecretError(`provider.${issue.field}`, issue.expected, label);
     const { host, hostname } = provider.baseUrl;
