@@ -4,10 +4,13 @@ import {
   DeadlineExceededError,
   ForeignKeyError,
   InvalidSecretError,
+  MasterBindingError,
   ProviderError,
   RotorError,
+  UnmanagedUserError,
   VerificationFailedError,
 } from '../errors.js';
+import { matchesPattern } from '../trust.js';
 import type { PreflightCheck, RequestBase, Rotator } from '../types.js';
 import {
   type AdminCredential,
@@ -174,9 +177,39 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     return new ProviderClient(secret.provider, { fetch, sleep, signal, deadline, budget }, admin);
   }
 
-  /** A client for management calls, with the admin credential read from `adminSecretArn`. */
+  /**
+   * A client for management calls, with the admin credential read from `adminSecretArn`. The
+   * admin secret's own fields, written by whoever holds the provider account (not by the rotated
+   * secret's writer), may bind it: `provider` (a name or list of names) to the provider
+   * descriptions its credential may be sent with, `manages` (ARN patterns, `*` and `?`) to the
+   * rotated secrets that may use it. A secret naming a bound admin secret outside its binding is
+   * refused before anything is sent.
+   */
   async function connect(secret: ApiKeySecret, request: Omit<RequestBase, 'token' | 'step'>) {
-    return clientFor(secret, request, parseAdmin(await request.fetchRelated(secret.adminSecretArn)));
+    const admin = parseAdmin(await request.fetchRelated(secret.adminSecretArn));
+    if (typeof admin === 'object') {
+      const bound = boundList(admin.provider);
+      if (bound !== undefined && !bound.includes(secret.provider.name)) {
+        throw new MasterBindingError(
+          `the admin secret ${secret.adminSecretArn} is bound to provider ${bound.map((p) => `"${p}"`).join(', ')} ` +
+            `and this secret names provider "${secret.provider.name}": its credential is never sent elsewhere`,
+        );
+      }
+      const manages = boundList(admin.manages);
+      if (manages !== undefined && !manages.some((pattern) => matchesPattern(request.secretArn, pattern))) {
+        throw new UnmanagedUserError(
+          `the admin secret ${secret.adminSecretArn} manages keys for other secrets (its "manages" patterns do not match this secret's ARN)`,
+        );
+      }
+    }
+    return clientFor(secret, request, admin);
+  }
+
+  /** A binding field of the admin secret: a string or a list of strings; anything else binds to nothing. */
+  function boundList(value: unknown): string[] | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value === 'string') return [value];
+    return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
   }
 
   /** Whether the key `secret` replaced is still within its grace period. */

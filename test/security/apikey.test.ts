@@ -11,8 +11,14 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProviderKey } from '../../local/apiKeyProvider.js';
+import { createApiKeyRotator } from '../../rotators/apikey/index.js';
 import { KeyNames, keyTag } from '../../rotators/apikey/secret.js';
-import { ForeignKeyError, TrustBoundaryError } from '../../rotators/errors.js';
+import {
+  ForeignKeyError,
+  MasterBindingError,
+  TrustBoundaryError,
+  UnmanagedUserError,
+} from '../../rotators/errors.js';
 import { mintedFor, type ProviderFixture, skipApiKey, startProviderFixture } from '../apikey/support.js';
 import { TEST_SECRET_ARN } from '../support/engines.js';
 
@@ -523,6 +529,58 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       const check = checks.find((c) => c.name === "the keys AWSCURRENT names are this secret's");
       expect(check).toMatchObject({ ok: false, fix: expect.stringContaining('--adopt') });
       expect(check?.detail).toContain(String(b.keyId));
+    });
+  });
+
+  describe('admin secrets bound by their own fields', () => {
+    it('an admin secret bound to one provider is never sent with another description, even of the same host', async () => {
+      // Prepare
+      const f = await start({ admin: { provider: 'local' } });
+      const both = createApiKeyRotator({
+        providers: { local: f.provider.description, elsewhere: f.provider.description },
+      });
+      const a = f.firstKey('team-a-app', A);
+      const value = { ...f.secretFor(a), provider: 'elsewhere' };
+      const requests = f.provider.requests.length;
+      // Act
+      const error = await caught(
+        both.createPending({
+          ...f.request('createSecret', { secretArn: A }),
+          current: both.parse({ value, label: 'AWSCURRENT' }),
+          currentValue: value,
+          generatePassword: noPassword,
+        }),
+      );
+      const allowed = await both.createPending({
+        ...f.request('createSecret', { secretArn: A }),
+        current: both.parse({ value: f.secretFor(a), label: 'AWSCURRENT' }),
+        currentValue: f.secretFor(a),
+        generatePassword: noPassword,
+      });
+      // Assess
+      expect(error).toBeInstanceOf(MasterBindingError);
+      expect((error as MasterBindingError).toJSON()).toMatchObject({ category: 'security' });
+      expect((error as Error).message).toMatch(/bound to provider "local" .* "elsewhere"/);
+      expect(f.provider.requests.slice(requests, requests + 1).map((r) => r.operation)).toEqual(['list']);
+      expect(isLive(f, allowed.pending.keyId)).toBe(true);
+    });
+
+    it('an admin secret that manages other secrets (ARN patterns) refuses this one before any call', async () => {
+      // Prepare
+      const f = await start({
+        admin: { manages: ['arn:aws:secretsmanager:*:123456789012:secret:team-b/*'] },
+      });
+      const a = f.firstKey('team-a-app', A);
+      const b = f.firstKey('team-b-app', B);
+      // Act
+      const error = await caught(createPending(f, A, f.secretFor(a)));
+      const refusedRequests = f.provider.requests.length;
+      const pendingB = await createPending(f, B, f.secretFor(b));
+      // Assess
+      expect(error).toBeInstanceOf(UnmanagedUserError);
+      expect((error as UnmanagedUserError).category).toBe('security');
+      expect(refusedRequests).toBe(0);
+      expect(isLive(f, pendingB.keyId)).toBe(true);
     });
   });
 
