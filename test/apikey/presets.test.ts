@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readConfig } from '../../handlers/config.js';
 import { type FakeKind, type ProviderFake, startProviderFake } from '../../local/providerFakes.js';
 import { createApiKeyRotator, keyTag } from '../../rotators/apikey/index.js';
 import { compileProvider } from '../../rotators/apikey/provider.js';
@@ -170,6 +171,32 @@ describe.skipIf(skipApiKey)('API-key presets', () => {
     expect(() => createApiKeyRotator({ providers: { cf: { preset: 'cloudflare' } } })).toThrow(
       ConfigurationError,
     );
+  });
+
+  it('a preset is usable by name from the function configuration (ROTOR_APIKEY_PROVIDERS, which the stage file apiKeyProviders becomes)', () => {
+    // Prepare
+    const config = readConfig({
+      ROTOR_APIKEY_PROVIDERS: JSON.stringify({ observability: { preset: 'datadog', site: 'datadoghq.eu' } }),
+    });
+    // Act
+    const rotator = createApiKeyRotator({ providers: config.apiKeyProviders });
+    const parsed = rotator.parse({
+      value: {
+        engine: 'apikey',
+        provider: 'observability',
+        adminSecretArn: 'dd-admin',
+        keyId: 'k',
+        apiKey: 'v',
+      },
+      label: 'AWSCURRENT',
+    });
+    // Assess
+    expect(parsed.provider.baseUrl.href).toBe('https://api.datadoghq.eu/api');
+    expect(parsed.provider.list.pagination).toMatchObject({
+      style: 'page',
+      pageParam: 'page[number]',
+      size: 100,
+    });
   });
 
   it('each preset compiles with its documented defaults', () => {
