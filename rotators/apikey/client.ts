@@ -636,10 +636,12 @@ function undeclaredMore(body: unknown, count: number): string | undefined {
     const value = readPath(body, path);
     return (typeof value === 'string' && value !== '') || (typeof value === 'number' && value > 0);
   };
+  // A bare `next` counts only as a link (a path or URL): other providers use the word for other things.
+  const next = readPath(body, 'next');
+  if (typeof next === 'string' && /^(\/|https?:\/\/)/.test(next)) return 'a next page at "next"';
   for (const path of [
     'next_page_uri',
     'links.next',
-    'next',
     'next_cursor',
     'meta.next_cursor',
     'meta.page.next_cursor',
