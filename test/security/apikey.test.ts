@@ -305,6 +305,23 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       expect(await f.canLogin(pending.apiKey as string)).toBe(true);
     });
 
+    it('AWSPENDING rewritten before finishSecret to name another secret’s key as previousKeyId: refused, nothing revoked', async () => {
+      // Prepare
+      const f = await start();
+      const { current: b } = await victim(f);
+      const a = f.firstKey('team-a-app', A);
+      const first = f.secretFor(a, { gracePolicy: 'none' });
+      const pending = await createPending(f, A, first);
+      const from = f.provider.requests.length;
+      // Act
+      const error = await caught(finish(f, A, { ...pending, previousKeyId: b.keyId }, first));
+      // Assess
+      expectForeign(error, 'previousKeyId of AWSCURRENT', String(b.keyId));
+      expect(changes(f, from)).toEqual([]);
+      expect(await f.canLogin(b.apiKey as string)).toBe(true);
+      expect(await f.canLogin(a.value)).toBe(true);
+    });
+
     it('AWSPREVIOUS naming another secret’s key as its previousKeyId (two generations old): refused', async () => {
       // Prepare
       const f = await start();
