@@ -3,7 +3,11 @@
  * SDK and rotor's real step machine, driven by RotateSecret.
  */
 import { format } from 'node:util';
-import { PutSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  PutSecretValueCommand,
+  RotateSecretCommand,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProviderKey } from '../../local/apiKeyProvider.js';
 import type { RotationRecord } from '../../local/stack.js';
@@ -387,6 +391,30 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     );
     expect(await h.value(arn)).toEqual(before);
     expect(await f.canLogin(handMade.value)).toBe(true);
+  });
+
+  it('a rotation abandoned for good (its AWSPENDING cleared, as heal does) has its minted key revoked by the next rotation', async () => {
+    // Prepare: testSecret keeps being refused, so the rotation fails with its key minted.
+    const { arn, first } = await setup({ maxLiveKeys: 3 });
+    f.provider.faults.fail('probe', 401, 3);
+    await h.rotate(arn);
+    const failed = await lastRotation(arn);
+    const abandoned = mintedFor(f.provider, failed.token, arn);
+    await h.sm.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: arn,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: failed.token,
+      }),
+    );
+    // Act
+    await h.rotate(arn);
+    // Assess
+    const current = await h.value(arn);
+    expect(failed.status).toBe('failed');
+    expect(abandoned.map((key) => key.revokedAt === undefined)).toEqual([false]);
+    expect((await lastRotation(arn)).status).toBe('succeeded');
+    expect(live()).toEqual([first.id, current.keyId]);
   });
 
   it('no key value or admin credential appears in logs, events or errors', () => {
