@@ -9,8 +9,11 @@
  * keys are live at once (409 beyond).
  *
  * `faults` injects what real providers do on bad days: 5xx, 429 with `Retry-After`, slow answers,
- * and a create whose response is lost (the key is made, the connection dropped). Nothing is logged:
- * a provider's logs are a place keys must not reach.
+ * and a create whose response is lost (the key is made, the connection dropped). Options make it
+ * speak the other shapes real providers use: a paged list (page number, cursor, next link in the
+ * body, `Link` header), form-encoded creates, a Basic `<key id>:<key>` probe, new keys that take a
+ * while to propagate, a rate limit announced in `X-RateLimit-*` headers, names shown in another
+ * case. Nothing is logged: a provider's logs are a place keys must not reach.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';

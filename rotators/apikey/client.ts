@@ -2,9 +2,10 @@
  * The API-key engine's "driver": HTTP calls to a provider, as its description says.
  *
  * The only file that calls `fetch` (Node's global, no dependency). It adds the management
- * credential, retries what is safe to send again, honours `Retry-After`, never follows redirects
- * and stays within the step's deadline. Response bodies are never quoted in errors: a provider may
- * echo a key in them.
+ * credential, encodes bodies (JSON or form), follows a list's pages (on the provider's origin only)
+ * and refuses an incomplete list, retries what is safe to send again, honours `Retry-After` and
+ * rate-limit headers, never follows redirects and stays within the step's deadline. Response
+ * bodies are never quoted in errors: a provider may echo a key in them.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
