@@ -151,32 +151,88 @@ describe.skipIf(skipApiKey)('provider shapes', () => {
       expect(changes(f)).toEqual([]);
     });
 
-    it('a next link to another origin is refused: the admin credential never follows it', async () => {
-      // Prepare
-      const seen: (string | undefined)[] = [];
+    /** A provider answering every list with `body` (and `headers`), recording what it was sent. */
+    async function answering(body: unknown, headers: Record<string, string> = {}) {
+      const seen: { url: string; authorization: string | undefined }[] = [];
       server = createServer((request, response) => {
-        seen.push(request.headers.authorization);
-        response.writeHead(200, { 'content-type': 'application/json' });
-        response.end(
-          JSON.stringify({ keys: [{ id: 'k1', name: 'x' }], links: { next: 'http://127.0.0.2:9/steal' } }),
-        );
+        seen.push({ url: request.url ?? '', authorization: request.headers.authorization });
+        response.writeHead(200, { 'content-type': 'application/json', ...headers });
+        response.end(JSON.stringify(body));
       });
       await new Promise<void>((resolve) => server?.listen(0, '127.0.0.1', resolve));
       const { port } = server.address() as AddressInfo;
+      return { seen, baseUrl: `http://127.0.0.1:${port}/v1` };
+    }
+
+    for (const [style, body, headers] of [
+      ['next-link', { keys: [{ id: 'k1', name: 'x' }], links: { next: 'http://127.0.0.2:9/v1/keys' } }, {}],
+      ['next-link', { keys: [{ id: 'k1', name: 'x' }], links: { next: '/elsewhere/keys?page=2' } }, {}],
+      [
+        'link-header',
+        { keys: [{ id: 'k1', name: 'x' }] },
+        { link: '<http://127.0.0.2:9/v1/keys?p=2>; rel="next"' },
+      ],
+    ] as const) {
+      it(`${style}: a next page away from the base URL (${JSON.stringify(body).includes('elsewhere') ? 'another path' : 'another origin'}) is refused; the admin credential never follows it`, async () => {
+        // Prepare
+        const { seen, baseUrl } = await answering(body, headers);
+        const f = await start({
+          describe: (d) => ({
+            ...d,
+            baseUrl,
+            list: {
+              ...(d.list as Value),
+              pagination: style === 'next-link' ? { style, next: 'links.next' } : { style },
+            },
+          }),
+        });
+        const first = f.firstKey();
+        // Act
+        const error = await caught(createPending(f, f.secretFor(first)));
+        // Assess
+        expect(error).toBeInstanceOf(ProviderError);
+        expect((error as Error).message).toMatch(/points away from the provider/);
+        expect(seen).toHaveLength(1);
+      });
+    }
+
+    it('a flag the description declares (list.response.hasMore) still set after the last page fails the step', async () => {
+      // Prepare: a provider-specific flag no heuristic knows.
+      const { baseUrl } = await answering({ keys: [{ id: 'k1', name: 'x' }], more_to_come: true });
+      const withFlag = await start({
+        describe: (d) => ({
+          ...d,
+          baseUrl,
+          list: {
+            ...(d.list as Value),
+            response: { ...((d.list as Value).response as Value), hasMore: 'more_to_come' },
+          },
+        }),
+      });
+      const first = withFlag.firstKey();
+      // Act
+      const error = await caught(createPending(withFlag, withFlag.secretFor(first)));
+      // Assess
+      expect(error).toBeInstanceOf(ProviderError);
+      expect((error as Error).message).toMatch(/list\.response\.hasMore/);
+    });
+
+    it('a provider that ignores the page parameter (the same page again) fails instead of looping', async () => {
+      // Prepare
+      const { seen, baseUrl } = await answering({ keys: [1, 2, 3].map((i) => ({ id: `k${i}`, name: 'x' })) });
       const f = await start({
         describe: (d) => ({
           ...d,
-          baseUrl: `http://127.0.0.1:${port}/v1`,
-          list: { ...(d.list as Value), pagination: { style: 'next-link', next: 'links.next' } },
+          baseUrl,
+          list: { ...(d.list as Value), pagination: { style: 'page', pageParam: 'page', size: 3 } },
         }),
       });
       const first = f.firstKey();
       // Act
       const error = await caught(createPending(f, f.secretFor(first)));
       // Assess
-      expect(error).toBeInstanceOf(ProviderError);
-      expect((error as Error).message).toMatch(/points away from the provider/);
-      expect(seen).toHaveLength(1);
+      expect((error as Error).message).toMatch(/repeated the previous one/);
+      expect(seen).toHaveLength(2);
     });
 
     it('a description rejects a pagination it cannot follow', () => {
