@@ -613,7 +613,7 @@ function formBody(body: Json): string {
 }
 
 /** The `rel="next"` target of a `Link` header (RFC 8288), if any. */
-function nextLink(header: string | null): string | undefined {
+export function nextLink(header: string | null): string | undefined {
   if (header === null) return undefined;
   for (const part of header.split(/,(?=\s*<)/)) {
     const match = /^\s*<([^>]*)>(.*)$/.exec(part);
@@ -674,7 +674,10 @@ function undeclaredMore(body: unknown, count: number): string | undefined {
  * structured `RateLimit: limit=.., remaining=.., reset=..`). A reset above 10^9 is an epoch time in
  * seconds (GitHub, SendGrid), otherwise seconds from now (Datadog, the IETF draft).
  */
-function rateLimit(headers: { get(name: string): string | null }): { remaining?: number; resetMs?: number } {
+export function rateLimit(headers: { get(name: string): string | null }): {
+  remaining?: number;
+  resetMs?: number;
+} {
   const first = (...names: string[]) => {
     for (const name of names) {
       const value = headers.get(name);

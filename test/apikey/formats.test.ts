@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ApiKeyProviderOptions } from '../../local/apiKeyProvider.js';
+import { nextLink, rateLimit } from '../../rotators/apikey/client.js';
 import { keyTag } from '../../rotators/apikey/index.js';
 import { compileProvider, render } from '../../rotators/apikey/provider.js';
 import { AuthenticationFailedError, DeadlineExceededError, ProviderError } from '../../rotators/errors.js';
@@ -481,6 +482,40 @@ describe.skipIf(skipApiKey)('provider shapes', () => {
   });
 
   describe('rate limits', () => {
+    const headers = (values: Record<string, string>) => ({ get: (name: string) => values[name] ?? null });
+
+    it('reads the common rate-limit headers: seconds from now, an epoch time, the structured RateLimit field', () => {
+      // Prepare
+      const epoch = Math.floor(Date.now() / 1000) + 30;
+      // Act
+      const datadog = rateLimit(headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '12' }));
+      const sendgrid = rateLimit(
+        headers({ 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(epoch) }),
+      );
+      const draft = rateLimit(headers({ ratelimit: 'limit=100, remaining=0, reset=7' }));
+      const plain = rateLimit(headers({ 'ratelimit-remaining': '5', 'ratelimit-reset': '3' }));
+      const garbage = rateLimit(headers({ 'x-ratelimit-remaining': 'soon', 'x-ratelimit-reset': 'later' }));
+      // Assess
+      expect(datadog).toEqual({ remaining: 0, resetMs: 12_000 });
+      expect(sendgrid.remaining).toBe(0);
+      expect(sendgrid.resetMs).toBeGreaterThan(28_000);
+      expect(sendgrid.resetMs).toBeLessThanOrEqual(30_000);
+      expect(draft).toEqual({ remaining: 0, resetMs: 7_000 });
+      expect(plain).toEqual({ remaining: 5, resetMs: 3_000 });
+      expect(garbage).toEqual({});
+    });
+
+    it('reads the next target of a Link header among other relations', () => {
+      // Act
+      const found = nextLink(
+        '<https://api.example.com/v1/keys?page=1>; rel="prev", <https://api.example.com/v1/keys?page=3>; rel="next"',
+      );
+      const none = nextLink('<https://api.example.com/v1/keys?page=1>; rel="first"');
+      // Assess
+      expect(found).toBe('https://api.example.com/v1/keys?page=3');
+      expect(none).toBeUndefined();
+    });
+
     /** A fixture whose waits really sleep (the provider's window must pass), recorded all the same. */
     async function throttled(rateLimit: NonNullable<ApiKeyProviderOptions['rateLimit']>) {
       const waits: number[] = [];
