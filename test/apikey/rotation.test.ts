@@ -2,6 +2,7 @@
  * API-key rotations end to end: the reference provider over HTTP, the local AWS stack, the real
  * SDK and rotor's real step machine, driven by RotateSecret.
  */
+import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
 import {
   PutSecretValueCommand,
@@ -13,6 +14,7 @@ import type { ProviderKey } from '../../local/apiKeyProvider.js';
 import type { RotationRecord } from '../../local/stack.js';
 import type { ApiKeyRotatorOptions } from '../../rotators/apikey/index.js';
 import { KeyNames } from '../../rotators/apikey/secret.js';
+import { CliRunner } from '../cli/support.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 import { mintedFor, type ProviderFixture, skipApiKey, startProviderFixture } from './support.js';
 
@@ -415,6 +417,44 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     expect(abandoned.map((key) => key.revokedAt === undefined)).toEqual([false]);
     expect((await lastRotation(arn)).status).toBe('succeeded');
     expect(live()).toEqual([first.id, current.keyId]);
+  });
+
+  it('a hand-made first key adopted with rotor attach --adopt rotates, and is retired on schedule; adopted for another secret it is refused', async () => {
+    // Prepare
+    await setup({ maxLiveKeys: 5 });
+    const cli = new CliRunner(h.stack.endpoint, { env: { ROTOR_OPERATOR: 'ops@example', NO_COLOR: '1' } });
+    const handMade = f.provider.keys.mint('app');
+    const name = `apikey/adopted-${randomUUID().slice(0, 8)}`;
+    const arn = await h.createSecret(f.secretFor(handMade), name);
+    const other = f.provider.keys.mint('other-app');
+    const otherName = `apikey/other-${randomUUID().slice(0, 8)}`;
+    const otherArn = await h.createSecret(f.secretFor(other), otherName);
+    const adopted = await cli.run('attach', name, '--adopt', handMade.id);
+    // The other secret's writer names the adopted key as its own previous key.
+    await cli.run('attach', otherName, '--adopt', other.id);
+    await h.sm.send(
+      new PutSecretValueCommand({
+        SecretId: otherArn,
+        SecretString: JSON.stringify(f.secretFor(other, { previousKeyId: handMade.id })),
+      }),
+    );
+    // Act
+    await h.rotate(otherArn);
+    const survivedOther = await f.canLogin(handMade.value);
+    await h.rotate(arn);
+    const second = await h.value(arn);
+    const keptInGrace = await f.canLogin(handMade.value);
+    await h.rotate(arn);
+    // Assess
+    expect(adopted.code).toBe(0);
+    expect(survivedOther).toBe(true);
+    expect(keptInGrace).toBe(true);
+    expect(await f.canLogin(handMade.value)).toBe(false);
+    expect(await f.canLogin(second.apiKey as string)).toBe(true);
+    const refused = h.stack.rotations.history.filter((r) => r.secretArn === otherArn).at(-1);
+    expect(refused?.status).toBe('failed');
+    expect(refused?.attempts[0]?.error?.name).toBe('ForeignKeyError');
+    expect(await f.canLogin(other.value)).toBe(true);
   });
 
   it('no key value or admin credential appears in logs, events or errors', () => {
