@@ -61,6 +61,24 @@ function duration(text: string): number {
   return ms;
 }
 
+/**
+ * `--timeout`: a duration (`90s`, `5m`, `1h`) in whole seconds, at most `maxSeconds`. A bare
+ * number is seconds, as before units (deprecated: the help says so).
+ */
+function timeoutSeconds(maxSeconds: number) {
+  return (text: string): number => {
+    const ms = parseDuration(text, 's');
+    if (ms === undefined || ms < 1_000 || ms > maxSeconds * 1_000) {
+      throw new InvalidArgumentError(
+        `--timeout must be a duration from 1s to ${maxSeconds}s, such as 90s, 5m or 1h.`,
+      );
+    }
+    return Math.ceil(ms / 1_000);
+  };
+}
+
+const BARE_SECONDS = '; a bare number is seconds (deprecated: add the unit)';
+
 function schedule(text: string): string {
   const problem = scheduleUsageProblem(text.trim());
   if (problem !== undefined) {
@@ -139,7 +157,7 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       '--replace',
       'replace the rotation function a secret is already configured with (refused otherwise)',
     )
-    .option('--timeout <seconds>', 'preflight time limit', positiveInteger('--timeout', 600), 30)
+    .option('--timeout <duration>', `preflight time limit (90s, 5m)${BARE_SECONDS}`, timeoutSeconds(600), 30)
     .option('--json', 'JSON output')
     .addHelpText(
       'after',
@@ -181,15 +199,25 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('rotate')
     .description(
-      'Rotate now with the configured function and rules. With --wait, follow it step by step until it ends; exits 1 when it fails (AWSPENDING stuck) or times out.',
+      'Rotate now with the configured function and rules. With --wait, follow it step by step until it ends; with --follow, start nothing and follow the rotation already running. Exits 1 when it fails (AWSPENDING stuck) or times out.',
     )
     .argument('<secret>', 'secret name or ARN')
     .option('--wait', 'follow the rotation step by step until it ends')
-    .option('--timeout <seconds>', 'how long --wait follows', positiveInteger('--timeout', 86_400), 600)
+    .option('--follow', 'start nothing: follow the rotation already running until it ends')
+    .option(
+      '--timeout <duration>',
+      `how long --wait / --follow follow (5m, 1h)${BARE_SECONDS}`,
+      timeoutSeconds(86_400),
+      600,
+    )
     .option('--json', 'JSON output (the outcome and steps)')
     .addHelpText(
       'after',
-      examples('rotor rotate prod/orders-db', 'rotor rotate prod/orders-db --wait --timeout 300'),
+      examples(
+        'rotor rotate prod/orders-db',
+        'rotor rotate prod/orders-db --wait --timeout 5m',
+        'rotor rotate prod/orders-db --follow',
+      ),
     )
     .action(async (secret: string, _options, command: Command) => {
       done(await rotateCommand(session, secret, command.optsWithGlobals()));
@@ -201,7 +229,12 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       "Check, without changing anything, what a rotation will need: rotation settings, no stuck AWSPENDING, the value parses, and the engine's own checks (logins, privileges). Exits 1 if any check fails.",
     )
     .argument('<secret>', 'secret name or ARN')
-    .option('--timeout <seconds>', 'time limit of the engine checks', positiveInteger('--timeout', 600), 30)
+    .option(
+      '--timeout <duration>',
+      `time limit of the engine checks (90s, 5m)${BARE_SECONDS}`,
+      timeoutSeconds(600),
+      30,
+    )
     .option('--json', 'JSON output')
     .addHelpText('after', examples('rotor preflight prod/orders-db', 'rotor preflight prod/orders-db --json'))
     .action(async (secret: string, _options, command: Command) => {
@@ -217,7 +250,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .option('-y, --yes', 'carry the decision out')
     .option('--force', 'ignore --min-age')
     .addOption(
-      new Option('--min-age <duration>', 'leave a younger AWSPENDING alone: its rotation may be running')
+      new Option(
+        '--min-age <duration>',
+        'leave a younger AWSPENDING alone: its rotation may be running (15m, 2h; a bare number is minutes, deprecated: add the unit)',
+      )
         .argParser(duration)
         .default(3_600_000, '60m'),
     )

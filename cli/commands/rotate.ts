@@ -1,7 +1,8 @@
 /**
  * `rotor rotate <secret> [--wait]`: starts a rotation now with the configured function and rules
  * (RotateSecret without rules changes nothing else) and, with `--wait`, follows it step by step
- * from rotor's events until it succeeds, fails, or the timeout passes.
+ * from rotor's events until it succeeds, fails, or the timeout passes. `--follow` starts nothing
+ * and follows the rotation already running (its AWSPENDING version) the same way.
  *
  * How the end is recognised: success when the new version is AWSCURRENT; failure when Secrets
  * Manager reports RotationFailed (the local stack does; on AWS that event goes to EventBridge, not
@@ -14,11 +15,13 @@ import { CURRENT, PENDING } from '../../handlers/secrets.js';
 import { type AwsContext, aws, EXIT, type GlobalOptions } from '../aws.js';
 import type { RotorEventRecord } from '../events.js';
 import { formatAge, type Printer } from '../io.js';
-import { describeSecret, stuckPendingVersion } from '../secrets.js';
+import { describeSecret, listVersions, stuckPendingVersion } from '../secrets.js';
 import { type Session, sleep } from '../session.js';
 
 export interface RotateOptions extends GlobalOptions {
   wait?: boolean;
+  /** Start nothing: follow the rotation that is running (the AWSPENDING version) until it ends. */
+  follow?: boolean;
   timeout: number;
   json?: boolean;
 }
@@ -74,27 +77,46 @@ export async function rotateCommand(
     );
     return EXIT.usage;
   }
-  const startedAt = session.now();
-  const token = randomUUID();
-  await aws(
-    context,
-    'secretsmanager:RotateSecret',
-    name,
-    context.sm.send(new RotateSecretCommand({ SecretId: arn, ClientRequestToken: token })),
-  );
-  if (!options.wait) {
-    if (options.json) out.json({ secret: name, arn, versionId: token, outcome: 'started' });
-    else out.line(`rotation of ${name} started: version ${token} (follow it with \`rotor history ${name}\`)`);
-    return EXIT.ok;
+  let startedAt = session.now();
+  let token: string;
+  if (options.follow) {
+    // Resume watching: the running rotation is the AWSPENDING version that is not AWSCURRENT.
+    const running = stuckPendingVersion(secret.VersionIdsToStages);
+    if (running === undefined) {
+      if (options.json) out.json({ secret: name, arn, outcome: 'none' });
+      else out.line(`no rotation of ${name} is running: AWSPENDING is absent or on AWSCURRENT`);
+      return EXIT.ok;
+    }
+    token = running;
+    const created = (await listVersions(context, arn)).find((v) => v.VersionId === running)?.CreatedDate;
+    if (created !== undefined) startedAt = created.getTime();
+    if (!options.json) out.line(`following the rotation of ${name} with ${functionArn}: version ${token}`);
+  } else {
+    token = randomUUID();
+    await aws(
+      context,
+      'secretsmanager:RotateSecret',
+      name,
+      context.sm.send(new RotateSecretCommand({ SecretId: arn, ClientRequestToken: token })),
+    );
+    if (!options.wait) {
+      if (options.json) out.json({ secret: name, arn, versionId: token, outcome: 'started' });
+      else
+        out.line(
+          `rotation of ${name} started: version ${token} (follow it with \`rotor rotate ${name} --follow\`)`,
+        );
+      return EXIT.ok;
+    }
+    if (!options.json) out.line(`rotating ${name} with ${functionArn}: version ${token}`);
   }
 
-  if (!options.json) out.line(`rotating ${name} with ${functionArn}: version ${token}`);
   const followed = await follow(session, context, {
     arn,
     token,
     functionArn,
     startedAt,
-    timeoutMs: options.timeout * 1000,
+    // The timeout counts from now, also when following a rotation that started earlier.
+    timeoutMs: options.timeout * 1000 + (session.now() - startedAt),
     print: !options.json,
   });
   // Only a rotation that ended can be stuck: one still running holds AWSPENDING as it should.
@@ -121,7 +143,7 @@ export async function rotateCommand(
         break;
       case 'timed-out':
         out.line(
-          `${out.paint('yellow', 'still running')} after ${took}: follow it with \`rotor history ${name}\``,
+          `${out.paint('yellow', 'still running')} after ${took}: follow it with \`rotor rotate ${name} --follow\``,
         );
         break;
       case 'interrupted':

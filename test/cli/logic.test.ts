@@ -137,9 +137,11 @@ describe('function names', () => {
 describe('option values', () => {
   it('parses durations: seconds, minutes (the default unit), hours, days', () => {
     // Act
-    const values = ['90s', '60m', '15', '4h', '2d', 'soon', '-5m'].map(parseDuration);
+    const values = ['90s', '60m', '15', '4h', '2d', 'soon', '-5m'].map((text) => parseDuration(text));
+    const bareSeconds = ['90', '90s', '5m', '1h'].map((text) => parseDuration(text, 's'));
     // Assess
     expect(values).toEqual([90_000, 3_600_000, 900_000, 14_400_000, 2 * DAY, undefined, undefined]);
+    expect(bareSeconds).toEqual([90_000, 90_000, 300_000, 3_600_000]);
   });
 
   it('accepts the schedule expressions and windows Secrets Manager accepts', () => {

@@ -450,6 +450,60 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(await db.canLogin(username, (await h.value(arn)).password)).toBe(true);
     });
 
+    it('--follow resumes watching a rotation already running, to its end, without starting another', async () => {
+      // Prepare: a rotation held before its first step, started by someone else.
+      const { arn, name, username } = await userSecret(prefix());
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const held = h.stack.registerFunction(
+        'rotor-held-postgres',
+        async (event: RotationEvent, context) => {
+          await gate;
+          return h.handler(event, context);
+        },
+        { [ENGINES_TAG]: 'postgres' },
+      );
+      const started = await h.sm.send(
+        new RotateSecretCommand({
+          SecretId: arn,
+          RotationLambdaARN: held,
+          RotationRules: { ScheduleExpression: 'rate(30 days)' },
+        }),
+      );
+      h.stack.secretsManager.resetCalls();
+
+      // Act
+      const following = cli.run('rotate', name, '--follow', '--timeout', '1m');
+      setTimeout(release, 200);
+      const result = await following;
+      await h.stack.idle();
+
+      // Assess
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain(
+        `following the rotation of ${name} with ${held}: version ${started.VersionId}`,
+      );
+      expect(result.stdout).toMatch(/finishSecret +succeeded/);
+      expect(result.stdout).toContain(`version ${started.VersionId} is AWSCURRENT`);
+      expect(h.stack.secretsManager.calls.RotateSecret).toBeUndefined();
+      expect(await db.canLogin(username, (await h.value(arn)).password)).toBe(true);
+    });
+
+    it('--follow says so when no rotation is running', async () => {
+      // Prepare
+      const { arn, name } = await userSecret(prefix());
+      await rotateWith(arn, 'rotor-test');
+
+      // Act
+      const result = await cli.json<{ outcome: string }>('rotate', name, '--follow');
+
+      // Assess
+      expect(result.code).toBe(0);
+      expect(result.value.outcome).toBe('none');
+    });
+
     it('--wait exits 1 when the rotation fails, shows the failing step, and says AWSPENDING is stuck', async () => {
       // Prepare: the probe fails, so testSecret fails on every attempt (and rolls the password back).
       const { arn, name, username, password } = await userSecret(prefix(), { probeQuery: 'SELECT 1/0' });

@@ -77,6 +77,20 @@ describe('rotor CLI conventions', () => {
     expect(result.stdout).toContain(`Examples:\n  $ rotor ${command}`);
   });
 
+  it.each([
+    ['rotate', '--timeout <duration>', 'a bare number is seconds (deprecated'],
+    ['preflight', '--timeout <duration>', 'a bare number is seconds (deprecated'],
+    ['attach', '--timeout <duration>', 'a bare number is seconds (deprecated'],
+    ['heal', '--min-age <duration>', 'a bare number is minutes, deprecated'],
+  ])('%s takes %s with units, and says a bare number is deprecated', async (command, option, note) => {
+    // Act
+    const result = await offline(command, '--help');
+
+    // Assess
+    expect(result.stdout).toContain(option);
+    expect(result.stdout.replace(/\s+/g, ' ')).toContain(note);
+  });
+
   it('explains that replicas keep rotating on the primary', async () => {
     // Act
     const result = await offline('replicate', '--help');
@@ -100,6 +114,16 @@ describe('rotor CLI conventions', () => {
       /attach --function needs --schedule/,
     ],
     ['a bad duration', ['heal', 'x', '--min-age', 'soon'], /expected a duration such as 90s/],
+    [
+      'a bad --timeout',
+      ['rotate', 'x', '--timeout', 'soon'],
+      /--timeout must be a duration from 1s to 86400s, such as 90s, 5m or 1h/,
+    ],
+    [
+      'a --timeout over its limit',
+      ['preflight', 'x', '--timeout', '2h'],
+      /--timeout must be a duration from 1s to 600s/,
+    ],
     ['a bad schedule', ['attach', 'x', '--function', 'f', '--schedule', 'monthly'], /rate\(N days\)/],
     [
       'a bad window',
