@@ -309,6 +309,7 @@ export class LocalSecretsManager {
       );
     }
     if (token === undefined) throw new AwsError('InvalidRequestException', NEED_TOKEN);
+    if (!serviceOwned) refuseSystemTags(tags?.map((tag) => tag.Key));
 
     const existing = this.findByName(name);
     if (existing !== undefined) return this.createSecretAgain(existing, token, value);
@@ -880,6 +881,7 @@ export class LocalSecretsManager {
     const secretId = v.string('SecretId', { required: true, min: 1, max: 2048 });
     const tags = readTags(v, 'Tags', true);
     v.check();
+    refuseSystemTags(tags?.map((tag) => tag.Key));
     const secret = this.requireActive(secretId ?? '');
     const merged = new Map((secret.tags ?? []).map((tag) => [tag.Key, tag]));
     for (const tag of tags ?? []) merged.set(tag.Key, tag);
@@ -896,6 +898,7 @@ export class LocalSecretsManager {
     const secretId = v.string('SecretId', { required: true, min: 1, max: 2048 });
     const keys = v.list('TagKeys', { required: true });
     v.check();
+    refuseSystemTags(keys?.map(String));
     const secret = this.requireActive(secretId ?? '');
     const removed = new Set(keys?.map(String));
     secret.tags = (secret.tags ?? []).filter((tag) => !removed.has(tag.Key));
@@ -1159,6 +1162,18 @@ function readStages(v: InputValidator, member: string): string[] | undefined {
     }
     return String(stage);
   });
+}
+
+/**
+ * AWS reserves the `aws:` prefix (any case) for tags its services set (RDS on its master secrets,
+ * CloudFormation on stacks' resources): callers can neither add nor remove them. The message is
+ * Secrets Manager's own for TagResource.
+ */
+function refuseSystemTags(keys: readonly string[] | undefined): void {
+  const reserved = keys?.find((key) => key.toLowerCase().startsWith('aws:'));
+  if (reserved !== undefined) {
+    throw new AwsError('InvalidParameterException', `You can't modify system tags. Tag key: '${reserved}'.`);
+  }
 }
 
 function readTags(v: InputValidator, member: string, required = false): Tag[] | undefined {

@@ -5,7 +5,13 @@
 
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  RotateSecretCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { protocolFunction, startTestStack, type TestStack } from './support.js';
 
@@ -219,6 +225,57 @@ describe('the stack handle', () => {
     expect(found.Tags).toEqual({ 'rotor:engines': 'postgres' });
     expect(byName.Configuration?.FunctionArn).toBe(arn);
     expect((missing as Error).name).toBe('ResourceNotFoundException');
+  });
+
+  it.each([
+    [
+      'CreateSecret',
+      () =>
+        new CreateSecretCommand({
+          Name: `tags-${Date.now()}`,
+          SecretString: '{}',
+          Tags: [{ Key: 'aws:rds:primaryDBInstanceArn', Value: 'x' }],
+        }),
+    ],
+    [
+      'TagResource',
+      (arn: string) => new TagResourceCommand({ SecretId: arn, Tags: [{ Key: 'AWS:owner', Value: 'x' }] }),
+    ],
+    [
+      'UntagResource',
+      (arn: string) => new UntagResourceCommand({ SecretId: arn, TagKeys: ['aws:rds:primaryDBInstanceArn'] }),
+    ],
+  ] as const)(
+    'refuses aws: tags from callers in %s, as Secrets Manager does',
+    async (_operation, command) => {
+      // Prepare
+      const arn = await t.createSecret();
+
+      // Act
+      const error = await t.sm.send(command(arn) as never).catch((caught: Error) => caught);
+
+      // Assess
+      expect((error as Error).name).toBe('InvalidParameterException');
+      expect((error as Error).message).toMatch(/^You can't modify system tags\. Tag key: '(aws|AWS):/);
+    },
+  );
+
+  it('keeps the aws:rds tags of a secret a service creates (RDS-managed master secrets)', async () => {
+    // Prepare
+    const tags = [
+      { Key: 'aws:rds:primaryDBInstanceArn', Value: 'arn:aws:rds:us-east-1:123456789012:db:orders' },
+    ];
+
+    // Act
+    const created = t.stack.secretsManager.createServiceSecret({
+      Name: `rds!db-${Date.now()}`,
+      SecretString: '{}',
+      Tags: tags,
+    });
+    const described = await t.sm.send(new DescribeSecretCommand({ SecretId: created.ARN }));
+
+    // Assess
+    expect(described.Tags).toEqual(tags);
   });
 
   it('offers the environment a separate process needs, without touching process.env', () => {
