@@ -51,6 +51,11 @@ export interface RotationSettings {
    * false: recordings of the real service show it left on the version that became AWSCURRENT.
    */
   readonly clearPendingOnSuccess: boolean;
+  /**
+   * What the temporary AWSPENDING version of a configuration test (`RotateImmediately: false`)
+   * holds: a copy of AWSCURRENT (default) or no value. AWS does not document it: an inference.
+   */
+  readonly configurationTestPending: 'copy-of-current' | 'empty';
 }
 
 export const defaultRotationSettings: RotationSettings = {
@@ -59,6 +64,7 @@ export const defaultRotationSettings: RotationSettings = {
   timeoutMs: 30_000,
   reattemptStuck: true,
   clearPendingOnSuccess: false,
+  configurationTestPending: 'copy-of-current',
 };
 
 export interface RotationError {
@@ -180,6 +186,11 @@ export class LocalRotations implements RotationDriver {
     return registered === undefined
       ? undefined
       : { name: registered.name, arn: registered.arn, tags: registered.tags };
+  }
+
+  /** What a configuration test's AWSPENDING version holds (RotationSettings). */
+  get configurationTestPending(): RotationSettings['configurationTestPending'] {
+    return this.options.settings.configurationTestPending;
   }
 
   canInvoke(lambdaArn: string): boolean {

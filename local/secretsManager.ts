@@ -114,6 +114,8 @@ export interface RotationDriver {
   isRunning(secretArn: string, token?: string): boolean;
   /** Stops the secret's running job before its next step. */
   stop(secretArn: string, reason: 'cancelled' | 'abandoned'): void;
+  /** What a configuration test's AWSPENDING holds (an inference: AWS does not document it). */
+  readonly configurationTestPending?: 'copy-of-current' | 'empty';
 }
 
 /** Publishes one of AWS's own CloudTrail service events (RotationAbandoned, ...). */
@@ -683,8 +685,12 @@ export class LocalSecretsManager {
       );
     }
     if (!rotateImmediately) {
-      // Configuration test: a temporary pending version holding a copy of the current value.
-      this.addVersion(secret, token, this.holderOf(secret, AWSCURRENT)?.value, [AWSPENDING]);
+      // Configuration test: a temporary pending version holding a copy of the current value (or,
+      // configured, none: what AWS puts there is inferred, not documented).
+      const copy = this.rotations?.configurationTestPending !== 'empty';
+      this.addVersion(secret, token, copy ? this.holderOf(secret, AWSCURRENT)?.value : undefined, [
+        AWSPENDING,
+      ]);
       this.changed();
       this.startJob(secret, token, 'test', 'api');
       return response;

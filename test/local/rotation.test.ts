@@ -11,6 +11,7 @@ import {
   RotateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defaultRotationSettings } from '../../local/rotations.js';
 import { eventually, failure, gate, protocolFunction, startTestStack, type TestStack } from './support.js';
 
 const DAY_MS = 86_400_000;
@@ -276,10 +277,38 @@ describe('retries', () => {
 
     // Assess
     expect(record?.status).toBe('failed');
-    expect(record?.attempts).toHaveLength(3);
+    expect(record?.attempts).toHaveLength(defaultRotationSettings.attempts);
     expect(await t.labels(arn)).toEqual({ AWSCURRENT: before.AWSCURRENT, AWSPENDING: out.VersionId });
     expect((await t.sm.send(new DescribeSecretCommand({ SecretId: arn }))).LastRotatedDate).toBeUndefined();
   });
+
+  it.each([1, 2, 5])(
+    'retries as many times as configured (attempts: %i): the count is an inference, not documented',
+    async (attempts) => {
+      // Prepare
+      const counted = await startTestStack({ rotation: { attempts, backoffMs: 0 } });
+      try {
+        const { fn } = protocolFunction(counted.sm);
+        const functionArn = counted.stack.registerFunction('counted-attempts', async (event, context) => {
+          if (event.Step === 'setSecret') throw new Error('setSecret fails');
+          return fn(event, context);
+        });
+        const arn = await counted.createSecret();
+
+        // Act
+        const out = await counted.sm.send(
+          new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: functionArn }),
+        );
+        const record = await counted.stack.waitForRotation(arn, out.VersionId ?? '');
+
+        // Assess
+        expect(record?.status).toBe('failed');
+        expect(record?.attempts).toHaveLength(attempts);
+      } finally {
+        await counted.close();
+      }
+    },
+  );
 
   it('counts a finishSecret that did not promote the token as a failed attempt', async () => {
     // Prepare
@@ -451,6 +480,37 @@ describe('RotateImmediately: false', () => {
       .filter((event) => event.detail.includes(arn))
       .map((event) => JSON.parse(event.detail).eventName);
     expect(names).toEqual(['TestRotationStarted', 'TestRotationSucceeded']);
+  });
+
+  it('can hold no value in the temporary AWSPENDING instead (configurationTestPending: empty; AWS does not say)', async () => {
+    // Prepare
+    const empty = await startTestStack({ rotation: { configurationTestPending: 'empty' } });
+    try {
+      const arn = await empty.createSecret('{"password":"current"}');
+      const seen: string[] = [];
+      const { fn } = protocolFunction(empty.sm);
+      const functionArn = empty.stack.registerFunction('empty-pending', async (event, context) => {
+        const pending = await empty.sm
+          .send(new GetSecretValueCommand({ SecretId: arn, VersionStage: 'AWSPENDING' }))
+          .then(
+            (out) => out.SecretString ?? '',
+            (error: Error) => error.name,
+          );
+        seen.push(`${event.Step}:${pending}`);
+        return fn(event, context);
+      });
+
+      // Act
+      const out = await empty.sm.send(
+        new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: functionArn, RotateImmediately: false }),
+      );
+      await empty.stack.waitForRotation(arn, out.VersionId ?? '');
+
+      // Assess
+      expect(seen).toEqual(['testSecret:ResourceNotFoundException']);
+    } finally {
+      await empty.close();
+    }
   });
 
   it('records a failed configuration test without rotating', async () => {

@@ -332,6 +332,33 @@ describe('step machine: refusals', () => {
     ).rejects.toThrow(/can't find/);
   });
 
+  it.each(['copy-of-current', 'empty'] as const)(
+    'passes a configuration test (RotateImmediately: false) whatever the temporary AWSPENDING holds (%s: AWS does not document it)',
+    async (configurationTestPending) => {
+      // Prepare
+      const local = await startRotationHarness({
+        rotators: [createFakeRotator(targets)],
+        stack: { rotation: { configurationTestPending } },
+      });
+      try {
+        const { arn, target } = await fixture({}, local);
+        const before = await local.labels(arn);
+
+        // Act
+        await local.rotate(arn, { rotateImmediately: false });
+
+        // Assess
+        const record = local.stack.rotations.history.findLast((entry) => entry.secretArn === arn);
+        expect(record?.kind).toBe('test');
+        expect(record?.status).toBe('succeeded');
+        expect(await local.labels(arn)).toEqual(before);
+        expect(() => target.login('app', 'initial-password-1')).not.toThrow();
+      } finally {
+        await local.close();
+      }
+    },
+  );
+
   it('names the engines of the function that was invoked, not of every function, when it refuses an engine', async () => {
     // Prepare: a PostgreSQL-only function (as deployed) and a MySQL secret configured to it.
     const postgresOnly = await startRotationHarness({ rotators: [postgresRotator] });
