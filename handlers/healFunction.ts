@@ -29,6 +29,7 @@ import { type HealDecision, Healer } from './heal.js';
 import { createLogger } from './observability.js';
 import { RdsDiscovery } from './rds.js';
 import { redactor } from './redact.js';
+import type { RotationStateName } from './rotationState.js';
 import { CURRENT, PENDING, SecretsStore } from './secrets.js';
 
 /** Every engine rotor ships, configured from the function's configuration. */
@@ -56,6 +57,8 @@ export interface HealHandlerOptions {
 export interface HealOutcome {
   secretArn: string;
   decision?: HealDecision;
+  /** The rotation state the decision rests on (the age alone: this function reads no events). */
+  state?: RotationStateName;
   acted: boolean;
   reason?: string;
   pendingVersionId?: string;
@@ -193,6 +196,7 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
         summary.outcomes.push({
           secretArn: arn,
           decision: report.decision,
+          state: report.state,
           acted: report.acted,
           reason: report.reason,
           pendingVersionId: report.pendingVersionId ?? pending,
@@ -200,6 +204,7 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
         logger.info('heal decision', {
           secretArn: arn,
           decision: report.decision,
+          state: report.state,
           acted: report.acted,
           reason: report.reason,
           pendingVersionId: report.pendingVersionId ?? pending,

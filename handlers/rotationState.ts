@@ -82,14 +82,14 @@ export interface StateFacts {
   readonly now: number;
   readonly rotationEnabled: boolean;
   /** The rotation function, when the secret names one. */
-  readonly functionArn?: string;
+  readonly functionArn?: string | undefined;
   /** Whether that function is rotor's; unknown (undefined) counts as rotor's. */
-  readonly rotorFunction?: boolean;
-  readonly lastRotated?: Date;
+  readonly rotorFunction?: boolean | undefined;
+  readonly lastRotated?: Date | undefined;
   /** DescribeSecret's VersionIdsToStages. */
   readonly stages: Readonly<Record<string, readonly string[] | undefined>>;
   /** When the AWSPENDING version was created (ListSecretVersionIds), when known. */
-  readonly pendingCreated?: Date;
+  readonly pendingCreated?: Date | undefined;
   /** rotor's and the service's events of this secret, in any order. */
   readonly events: readonly StateEvent[];
   readonly timing?: StateTiming;
@@ -175,7 +175,7 @@ function fromNote(note: string | undefined): { step?: string; attempts?: number;
 }
 
 /** Tokens whose events are a configuration test: testSecret only, never createSecret. */
-function testTokens(events: readonly StateEvent[]): Set<string> {
+export function testTokens(events: readonly StateEvent[]): Set<string> {
   const steps = new Map<string, Set<string>>();
   for (const event of events) {
     if (event.versionId === undefined || event.step === undefined) continue;
