@@ -268,11 +268,14 @@ export function rotationState(facts: StateFacts): RotationState {
 
   // AWSPENDING sits on a version of its own: a rotation (or test) running, failed, or stuck.
   const created = facts.pendingCreated?.getTime();
-  const ownEvents = events.filter((event) =>
-    event.versionId !== undefined
-      ? event.versionId === pendingId
-      : SERVICE_KINDS.has(event.kind) && created !== undefined && event.time.getTime() >= created - SKEW_MS,
-  );
+  // A heal's report names the version too, but it is a judgement about the rotation, not activity of it.
+  const ownEvents = events.filter((event) => {
+    if (event.kind === 'healed' || event.kind === 'heal-needed') return false;
+    if (event.versionId !== undefined) return event.versionId === pendingId;
+    return (
+      SERVICE_KINDS.has(event.kind) && created !== undefined && event.time.getTime() >= created - SKEW_MS
+    );
+  });
   // The service says which it runs; rotor's events alone: a test only ever runs testSecret.
   const serviceSays = ownEvents.findLast((event) => event.versionId === undefined);
   const pendingKind: 'rotation' | 'test' =

@@ -267,7 +267,7 @@ async function follow(
       }
     }
 
-    const labels = (secret.VersionIdsToStages ?? {})[token];
+    const labels = secret.VersionIdsToStages?.[token];
     if (labels?.includes(CURRENT)) {
       // Promoted. The last step's event may still be on its way: wait for it a little.
       currentPolls++;

@@ -195,6 +195,20 @@ describe('rotation state', () => {
     expect(state.state).toBe('rotating');
   });
 
+  it("stays failed after a heal reported on it: a heal's event is not activity of the rotation", () => {
+    // Act
+    const state = rotationState(
+      facts(
+        pendingFor(60, [
+          service(30, 'rotation-failed', 'Rotation failed in step setSecret after 3 attempts'),
+          { time: ago(1), kind: 'heal-needed', versionId: NEW },
+        ]),
+      ),
+    );
+    // Assess
+    expect(state.state).toBe('failed');
+  });
+
   it('is rotating again when the service reattempts a failed rotation with the same token', () => {
     // Act
     const state = rotationState(
