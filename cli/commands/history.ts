@@ -67,8 +67,19 @@ export async function historyCommand(
   const secret = await describeSecret(context, secretId);
   const arn = secret.ARN ?? secretId;
   const name = secret.Name ?? arn;
+  // Newest first. Creation dates have whole seconds: within one, the labels tell the order.
+  const rank = (labels: readonly string[] | undefined) =>
+    labels?.includes('AWSPENDING')
+      ? 0
+      : labels?.includes('AWSCURRENT')
+        ? 1
+        : labels?.includes('AWSPREVIOUS')
+          ? 2
+          : 3;
   const versions = (await listVersions(context, arn)).sort(
-    (a, b) => (b.CreatedDate?.getTime() ?? 0) - (a.CreatedDate?.getTime() ?? 0),
+    (a, b) =>
+      (b.CreatedDate?.getTime() ?? 0) - (a.CreatedDate?.getTime() ?? 0) ||
+      rank(a.VersionStages) - rank(b.VersionStages),
   );
   const oldest = versions.at(-1)?.CreatedDate;
   const since = new Date(

@@ -168,6 +168,7 @@ describe.skipIf(skipPostgres)('on-call: one state, named causes (PostgreSQL on t
     const history = await cli.json<{ state: { state: string } }>('history', name);
     const heal = await cli.run('heal', name);
     const healJson = await cli.json<{ state: string; decision: string; currentCause?: string }>('heal', name);
+    const preflight = await cli.run('preflight', name);
 
     // Assess
     expect(rotate.code).toBe(1);
@@ -214,6 +215,10 @@ describe.skipIf(skipPostgres)('on-call: one state, named causes (PostgreSQL on t
       name,
     );
     const healText = await cli.run('heal', name);
+    const preflight = await cli.json<{ checks: { name: string; ok: boolean; cause?: string }[] }>(
+      'preflight',
+      name,
+    );
 
     // Assess
     expect(rotate.code).toBe(1);
@@ -224,6 +229,11 @@ describe.skipIf(skipPostgres)('on-call: one state, named causes (PostgreSQL on t
     expect(heal.value.reason).toContain('the credentials were not tested');
     expect(healText.stdout).toContain('(cause: network)');
     expect(healText.stdout).not.toContain('the password is not the problem');
+    expect(preflight.code).toBe(1);
+    expect(preflight.value.checks.filter((check) => !check.ok && check.name !== 'no stuck rotation')).toEqual(
+      expect.arrayContaining([expect.objectContaining({ cause: 'network' })]),
+    );
+    expect(preflight.value.checks.filter((check) => check.cause === 'probe-query')).toEqual([]);
   });
 
   it('a manual put-secret-value during a rotation is reported as what it is: abandoned, AWSCURRENT changed', async () => {
