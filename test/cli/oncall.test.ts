@@ -198,6 +198,11 @@ describe.skipIf(skipPostgres)('on-call: one state, named causes (PostgreSQL on t
       decision: 'manual',
       currentCause: 'probe-query',
     });
+    expect(preflight.code).toBe(1);
+    expect(preflight.stdout).toMatch(/PASS {2}login /);
+    expect(preflight.stdout).toMatch(
+      /FAIL {2}test \(as testSecret\) +probe query \(VerificationFailedError\): .*SQLSTATE 42P01: undefined table/,
+    );
     // Single-user: the failed test put the password back; AWSCURRENT still logs in.
     expect(await db.canLogin(username, password)).toBe(true);
   });
