@@ -47,6 +47,8 @@ export interface RotorEventRecord {
 export interface RotationEvents {
   /** A description for messages: `local stack events`, `CloudWatch Logs /aws/lambda/...`. */
   readonly description: string;
+  /** Whether the source has Secrets Manager's own rotation events too (not only rotor's steps). */
+  readonly includesServiceEvents: boolean;
   /** The secret's events at or after `since`, oldest first. `functionArn` says where to look on AWS. */
   forSecret(secretArn: string, options?: { since?: Date; functionArn?: string }): Promise<RotorEventRecord[]>;
 }
@@ -186,6 +188,7 @@ export function fromEventBridge(event: StoredEventShape, rotorSource: string): R
 /** The local stack's event store. */
 export class LocalStackEvents implements RotationEvents {
   readonly description: string;
+  readonly includesServiceEvents = true;
 
   constructor(
     private readonly endpoint: string,
@@ -294,6 +297,7 @@ export function filterPatternFor(secretArn: string): string {
 /** rotor's step lines in the rotation function's CloudWatch log group. */
 export class CloudWatchEvents implements RotationEvents {
   readonly description: string;
+  readonly includesServiceEvents = false;
 
   constructor(
     private readonly client: CloudWatchLogsClient,
@@ -337,5 +341,6 @@ export class CloudWatchEvents implements RotationEvents {
 /** A source that knows nothing (events unavailable): every outcome shows as `unknown`. */
 export const NO_EVENTS: RotationEvents = {
   description: 'no event source',
+  includesServiceEvents: false,
   forSecret: async () => [],
 };

@@ -20,6 +20,7 @@ export function stateFacts(
   events: readonly RotorEventRecord[],
   versions: readonly SecretVersionsListEntry[] | undefined,
   quietMs?: number,
+  serviceEventsVisible?: boolean,
 ): StateFacts {
   const pending = stuckPendingVersion(secret.VersionIdsToStages);
   const created =
@@ -34,6 +35,7 @@ export function stateFacts(
     stages: secret.VersionIdsToStages ?? {},
     pendingCreated: created,
     events,
+    serviceEventsVisible,
     ...(quietMs === undefined ? {} : { timing: { quietMs } }),
   };
 }
@@ -90,6 +92,8 @@ export async function readState(
     (stuckPendingVersion(secret.VersionIdsToStages) === undefined
       ? undefined
       : await listVersions(context, arn));
-  const state = rotationState(stateFacts(secret, now, read.events, versions, options.quietMs));
+  // Events that could not be read say nothing about the service either.
+  const visible = read.note === undefined && context.events.includesServiceEvents;
+  const state = rotationState(stateFacts(secret, now, read.events, versions, options.quietMs, visible));
   return { state, events: read.events, ...(read.note === undefined ? {} : { eventsNote: read.note }) };
 }

@@ -81,6 +81,8 @@ export interface HealerDeps {
    * judges it (the CLI reads them; the heal function has none and relies on the age alone).
    */
   events?: (secretArn: string, functionArn: string | undefined) => Promise<readonly StateEvent[]>;
+  /** Whether those events include the service's own rotation events (see StateFacts). */
+  serviceEventsVisible?: boolean;
   /**
    * Enriches versions before they are parsed, as the step machine does (RDS endpoint discovery,
    * handlers/rds.ts), so that RDS secrets are judged the way their rotation judges them.
@@ -141,9 +143,13 @@ export class Healer {
         ).Versions?.find((v) => v.VersionId === pendingId)?.CreatedDate
       : undefined;
     // Events are best effort: without them the state rests on the labels and the age.
+    let eventsRead = this.deps.events !== undefined;
     const events =
       stuck && this.deps.events !== undefined
-        ? await this.deps.events(secret.arn, secret.rotationLambdaArn).catch(() => [])
+        ? await this.deps.events(secret.arn, secret.rotationLambdaArn).catch(() => {
+            eventsRead = false;
+            return [];
+          })
         : [];
     const now = this.deps.now?.() ?? Date.now();
     const state = rotationState({
@@ -154,6 +160,7 @@ export class Healer {
       stages: Object.fromEntries(secret.versions),
       ...(created === undefined ? {} : { pendingCreated: created }),
       events,
+      serviceEventsVisible: eventsRead && this.deps.serviceEventsVisible === true,
       timing: { quietMs: this.deps.minAgeMs ?? 3_600_000 },
     });
     const base = {

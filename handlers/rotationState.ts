@@ -92,6 +92,12 @@ export interface StateFacts {
   readonly pendingCreated?: Date | undefined;
   /** rotor's and the service's events of this secret, in any order. */
   readonly events: readonly StateEvent[];
+  /**
+   * Whether `events` include the service's own rotation events (EventBridge, the local stack); the
+   * function's logs alone do not. When they do, an AWSPENDING no rotation ever started on is stuck
+   * at once: someone staged it by hand.
+   */
+  readonly serviceEventsVisible?: boolean | undefined;
   readonly timing?: StateTiming;
 }
 
@@ -139,6 +145,8 @@ const CURRENT = 'AWSCURRENT';
 const PENDING = 'AWSPENDING';
 /** A token-less service event up to this much before the pending version was made is still its own. */
 const SKEW_MS = 1_000;
+/** The service starts a rotation within moments of creating its version; after this, none is coming. */
+const START_GRACE_MS = 30_000;
 
 const SERVICE_KINDS = new Set<RotationEventKind>([
   'rotation-started',
@@ -375,6 +383,23 @@ export function rotationState(facts: StateFacts): RotationState {
       state: 'stuck',
       healable: true,
       reason: `rotation is disabled with AWSPENDING left on version ${pendingId}: nothing will finish it`,
+    };
+  }
+  const startedByService = ownEvents.some(
+    (event) => event.kind === 'rotation-started' || event.kind === 'test-started',
+  );
+  if (
+    facts.serviceEventsVisible === true &&
+    !startedByService &&
+    ownEvents.length === 0 &&
+    created !== undefined &&
+    facts.now - created > START_GRACE_MS
+  ) {
+    return {
+      ...pending,
+      state: 'stuck',
+      healable: true,
+      reason: `AWSPENDING is on version ${pendingId}, which no rotation ever started on (staged by hand?): nothing will finish it`,
     };
   }
   if (Number.isFinite(since) && since <= timing.quietMs) {

@@ -64,9 +64,13 @@ export async function healCommand(session: Session, secretId: string, options: H
     // The same events `rotor status` judges with.
     events: async () => {
       const read = await readEvents(context, secret, new Date(session.now() - STATE_EVENTS_MS));
-      if (read.note !== undefined) session.term.progress(`judging without events: ${read.note}`);
+      if (read.note !== undefined) {
+        session.term.progress(`judging without events: ${read.note}`);
+        throw new Error(read.note);
+      }
       return read.events;
     },
+    serviceEventsVisible: context.events.includesServiceEvents,
     now: () => session.now(),
     ...(config.eventsEnabled
       ? {

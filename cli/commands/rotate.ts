@@ -280,7 +280,8 @@ async function follow(
           : `version ${token} is no longer AWSPENDING (someone cancelled or cleared the rotation)`,
       );
     } else {
-      const state = rotationState(stateFacts(secret, session.now(), events, versions));
+      const visible = !eventsWarned && context.events.includesServiceEvents;
+      const state = rotationState(stateFacts(secret, session.now(), events, versions, undefined, visible));
       if (state.state === 'failed' || state.state === 'stuck') {
         return result('failed', failureReason(state, steps), state);
       }

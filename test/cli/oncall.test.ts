@@ -43,7 +43,6 @@ describe.skipIf(skipPostgres)('on-call: one state, named causes (PostgreSQL on t
   let cli: CliRunner;
   let gate = new Gate();
   const passwords = new Set<string>();
-
   beforeAll(async () => {
     db = await TestServer.start('embedded');
     h = await startRotationHarness({ rotators: [postgresRotator] });
@@ -273,6 +272,65 @@ describe.skipIf(skipPostgres)('on-call: one state, named causes (PostgreSQL on t
     expect(result.stdout).toContain('AWSCURRENT changed');
     expect(history.stdout).toContain('rotation ABANDONED: AWSCURRENT was put by hand');
     expect(status.value[0]?.state).toBe('never-rotated');
+  });
+
+  it('a password changed on the server by hand: the rotation fails in setSecret on authentication, and heal names it', async () => {
+    // Prepare
+    const { arn, name, username } = await userSecret();
+    await configure(arn);
+    await h.stack.idle();
+    const elsewhere = newPassword();
+    passwords.add(elsewhere);
+    await db.sql(`ALTER ROLE ${username} PASSWORD '${elsewhere}'`);
+
+    // Act
+    const rotate = await cli.run('rotate', name, '--wait');
+    const heal = await cli.json<{ state: string; decision: string; currentCause?: string; reason: string }>(
+      'heal',
+      name,
+    );
+
+    // Assess
+    expect(rotate.code).toBe(1);
+    expect(rotate.stdout).toMatch(
+      /setSecret +FAILED .*authentication: AuthenticationFailedError: .*none of AWSCURRENT, AWSPENDING, AWSPREVIOUS/,
+    );
+    expect(rotate.stdout).toContain('runbook: RUNBOOK.md#authenticationfailederror');
+    expect(heal.code).toBe(1);
+    expect(heal.value).toMatchObject({ state: 'failed', decision: 'manual', currentCause: 'authentication' });
+    expect(heal.value.reason).toContain('set a known password on the target');
+  });
+
+  it('an AWSPENDING staged by hand, which no rotation started on, is stuck for status and heal alike', async () => {
+    // Prepare: staged by hand; the CLI looks two minutes later.
+    const { arn, name, prefix, username } = await userSecret();
+    await configure(arn);
+    await h.stack.idle();
+    // The service's event times have whole seconds: stage after the test's last one.
+    await sleep(1_100);
+    const token = randomUUID();
+    await h.sm.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        ClientRequestToken: token,
+        SecretString: JSON.stringify(db.secret(username, newPassword())),
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    const later = new CliRunner(h.stack.endpoint, { now: () => Date.now() + 120_000 });
+
+    // Act
+    const status = await later.json<{ state: string; stateReason: string }[]>('status', '--prefix', prefix);
+    const heal = await later.json<{ state: string; decision: string }>('heal', name);
+    cli.outputs.push(...later.outputs);
+
+    // Assess
+    expect(status.code).toBe(1);
+    expect(status.value[0]).toMatchObject({ state: 'stuck' });
+    expect(status.value[0]?.stateReason).toContain('no rotation ever started');
+    expect(heal.code).toBe(1);
+    expect(heal.value).toMatchObject({ state: 'stuck', decision: 'abandon' });
+    expect((await h.labels(arn)).AWSPENDING).toBe(token);
   });
 
   it('no output above contains a password', async () => {

@@ -231,6 +231,18 @@ describe('rotation state', () => {
     expect(state.reason).toContain('no activity for 2 h');
   });
 
+  it('is stuck at once when the service events are visible and no rotation ever started on the pending version', () => {
+    // Act
+    const visible = rotationState(facts({ ...pendingFor(60), serviceEventsVisible: true }));
+    const fresh = rotationState(facts({ ...pendingFor(5), serviceEventsVisible: true }));
+    const logsOnly = rotationState(facts(pendingFor(60)));
+    // Assess
+    expect(visible.state).toBe('stuck');
+    expect(visible.reason).toContain('no rotation ever started');
+    expect(fresh.state).toBe('rotating');
+    expect(logsOnly.state).toBe('rotating');
+  });
+
   it('is stuck when a step started long ago and never reported (the function died)', () => {
     // Act
     const state = rotationState(facts(pendingFor(3000, [step(1000, 'step-started', 'setSecret')])));
