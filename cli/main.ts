@@ -262,7 +262,15 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       positiveInteger('--schedule-seconds', 86_400),
       60,
     )
-    .addHelpText('after', examples('rotor local', 'rotor local --port 4599 --state .rotor-local/state.json'))
+    .option('--rehearse', 'also stage one secret per common failure under rehearse/ (see RUNBOOK.md)')
+    .addHelpText(
+      'after',
+      examples(
+        'rotor local',
+        'rotor local --port 4599 --state .rotor-local/state.json',
+        'rotor local --rehearse',
+      ),
+    )
     .action(async (_options, command: Command) => {
       const options = command.optsWithGlobals<Omit<LocalOptions, 'region'> & { region?: string }>();
       done(await localCommand(session, { ...options, region: options.region ?? 'us-east-1' }));

@@ -1,8 +1,10 @@
 /**
  * `rotor local`: the local AWS stack (Secrets Manager, EventBridge, rotor's rotation functions),
- * exactly as `npm run local` serves it, until Ctrl-C.
+ * exactly as `npm run local` serves it, until Ctrl-C. With `--rehearse`, it also stages one secret
+ * per common failure (local/rehearsal.ts) for on-call to practise on.
  */
 import { serveLocalStack } from '../../local/main.js';
+import { stageRehearsal } from '../../local/rehearsal.js';
 import { EXIT } from '../aws.js';
 import type { Session } from '../session.js';
 
@@ -12,6 +14,8 @@ export interface LocalOptions {
   region: string;
   state?: string;
   scheduleSeconds: number;
+  /** Stage the failures of the rehearsal (a database and a provider start on this machine). */
+  rehearse?: boolean;
 }
 
 export async function localCommand(session: Session, options: LocalOptions): Promise<number> {
@@ -23,6 +27,14 @@ export async function localCommand(session: Session, options: LocalOptions): Pro
     scheduleSeconds: options.scheduleSeconds,
   });
   session.term.out.line(banner);
+  let rehearsal: Awaited<ReturnType<typeof stageRehearsal>> | undefined;
+  if (options.rehearse === true) {
+    session.term.progress(
+      'staging the rehearsal (PostgreSQL, an API-key provider, one secret per failure)...',
+    );
+    rehearsal = await stageRehearsal(stack);
+    session.term.out.line(rehearsal.banner);
+  }
   session.term.progress('serving until Ctrl-C');
   await new Promise<void>((resolve) => {
     if (session.signal.aborted) return resolve();
@@ -30,5 +42,6 @@ export async function localCommand(session: Session, options: LocalOptions): Pro
   });
   session.term.progress('stopping the local stack');
   await stack.stop();
+  await rehearsal?.close();
   return EXIT.ok;
 }
