@@ -24,6 +24,7 @@ import {
   rotationState,
   type StateEvent,
 } from './rotationState.js';
+import { runbookUrl } from './runbook.js';
 import { CURRENT, PENDING, PREVIOUS, type SecretsStore } from './secrets.js';
 import { type Discovery, type Loaded, VersionReader } from './versions.js';
 
@@ -83,6 +84,8 @@ export interface HealerDeps {
   events?: (secretArn: string, functionArn: string | undefined) => Promise<readonly StateEvent[]>;
   /** Whether those events include the service's own rotation events (see StateFacts). */
   serviceEventsVisible?: boolean;
+  /** The runbook's URL, for the `runbook` link of heal events (default: the repository's RUNBOOK.md). */
+  runbookBaseUrl?: string;
   /**
    * Enriches versions before they are parsed, as the step machine does (RDS endpoint discovery,
    * handlers/rds.ts), so that RDS secrets are judged the way their rotation judges them.
@@ -349,7 +352,15 @@ export class Healer {
       {
         detailType: report.acted ? 'Rotation Healed' : 'Rotation Heal Needed',
         secretArn: report.secretArn,
-        detail: { ...report },
+        detail: {
+          ...report,
+          // Where the page's reader goes next: the entry of the error that failed the rotation,
+          // else the entry of the event itself.
+          runbook: runbookUrl(
+            report.failure?.error ?? (report.acted ? 'Rotation Healed' : 'Rotation Heal Needed'),
+            this.deps.runbookBaseUrl,
+          ),
+        },
       },
     ]);
   }
