@@ -4,7 +4,8 @@
  * per common failure (local/rehearsal.ts) for on-call to practise on.
  */
 import { serveLocalStack } from '../../local/main.js';
-import { stageRehearsal } from '../../local/rehearsal.js';
+import type { Rehearsal, stageRehearsal } from '../../local/rehearsal.js';
+import { ConfigurationError } from '../../rotators/errors.js';
 import { EXIT } from '../aws.js';
 import type { Session } from '../session.js';
 
@@ -18,6 +19,21 @@ export interface LocalOptions {
   rehearse?: boolean;
 }
 
+/**
+ * The rehearsal starts an embedded PostgreSQL, which is a development dependency: it is loaded
+ * from the checkout at run time, never bundled into the installed CLI (which says so instead).
+ */
+async function loadRehearsal(): Promise<typeof stageRehearsal> {
+  const path = '../../local/rehearsal.js';
+  try {
+    return ((await import(path)) as { stageRehearsal: typeof stageRehearsal }).stageRehearsal;
+  } catch (error) {
+    throw new ConfigurationError(
+      `rotor local --rehearse needs a checkout of rotor with its development dependencies (npm ci), not the installed CLI (${error instanceof Error ? error.name : 'error'})`,
+    );
+  }
+}
+
 export async function localCommand(session: Session, options: LocalOptions): Promise<number> {
   const { stack, banner } = await serveLocalStack({
     port: options.port,
@@ -27,12 +43,17 @@ export async function localCommand(session: Session, options: LocalOptions): Pro
     scheduleSeconds: options.scheduleSeconds,
   });
   session.term.out.line(banner);
-  let rehearsal: Awaited<ReturnType<typeof stageRehearsal>> | undefined;
+  let rehearsal: Rehearsal | undefined;
   if (options.rehearse === true) {
     session.term.progress(
       'staging the rehearsal (PostgreSQL, an API-key provider, one secret per failure)...',
     );
-    rehearsal = await stageRehearsal(stack);
+    try {
+      rehearsal = await (await loadRehearsal())(stack);
+    } catch (error) {
+      await stack.stop();
+      throw error;
+    }
     session.term.out.line(rehearsal.banner);
   }
   session.term.progress('serving until Ctrl-C');
