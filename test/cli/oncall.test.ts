@@ -138,12 +138,16 @@ describe.skipIf(skipPostgres)('on-call: one state, named causes (PostgreSQL on t
     await sleep(50);
 
     // Act
+    const refused = await cli.run('rotate', name);
     const waiting = cli.run('rotate', name, '--wait', '--timeout', '60');
     await sleep(200);
     gate.open();
     const result = await waiting;
 
     // Assess
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("a previous rotation isn't complete: a rotation is already running");
+    expect(refused.stderr).not.toContain('stuck');
     expect(result.code).toBe(0);
     expect(result.stdout).toContain(`a rotation of ${name} is already running`);
     expect(result.stdout).not.toContain('stuck');
