@@ -60,6 +60,8 @@ export interface HealReport {
   /** The class of each failure's cause (network, TLS, authentication, privilege, probe query, ...). */
   pendingCause?: CauseClass;
   currentCause?: CauseClass;
+  /** `manual`: the cause to fix first (of the credential that got furthest), with what to do in `reason`. */
+  cause?: CauseClass;
   /** Age of the stuck pending version, in seconds. */
   pendingAgeSeconds?: number;
   /** Whether the decision was carried out. */
@@ -100,6 +102,17 @@ export interface HealOptions {
   /** Judge even a rotation that looks like it is running. */
   force?: boolean;
   signal?: AbortSignal;
+}
+
+/** Causes that happen after a successful login: the credential itself works. */
+const LOGGED_IN = new Set<CauseClass>(['probe-query', 'privilege']);
+
+/** Of two failures, the one to fix first: a failure after login beats a refused login. */
+export function decisiveCause(pending: CauseClass | undefined, current: CauseClass | undefined): CauseClass {
+  for (const cause of ['security', 'probe-query', 'privilege', 'configuration'] as const) {
+    if (pending === cause || current === cause) return cause;
+  }
+  return current ?? pending ?? 'internal';
 }
 
 export class Healer {
@@ -231,6 +244,7 @@ export class Healer {
             ...withAge,
             ...currentFacts,
             decision: 'manual',
+            cause: currentCheck.cause ?? 'internal',
             reason: `${why}${unusable}, and the current credential fails too: ${currentCheck.error}. What to do: ${CAUSE_FIX[currentCheck.cause ?? 'internal']}`,
           };
     }
@@ -257,13 +271,21 @@ export class Healer {
         reason: `${why}The pending credential does not work (${pendingCheck.error}) and the current one does: clearing AWSPENDING lets rotation start afresh`,
       };
     }
-    // Neither passes. What the current one fails on decides what to do: applications use it.
-    const cause = currentCheck.cause ?? pendingCheck.cause ?? 'internal';
+    // Neither passes. The credential that got furthest names what to fix first: one that logs in
+    // and then fails the probe (or a privilege) is not a password problem, whatever the other says.
+    const cause = decisiveCause(pendingCheck.cause, currentCheck.cause);
+    const holdsPending =
+      pendingCheck.cause !== undefined &&
+      LOGGED_IN.has(pendingCheck.cause) &&
+      currentCheck.cause === 'authentication'
+        ? ' The target already holds the pending password (it logs in): once that is fixed, heal rolls forward.'
+        : '';
     return {
       ...withAge,
       ...checks,
+      cause,
       decision: 'manual',
-      reason: `${why}Neither credential passes the rotator's test (pending: ${pendingCheck.error}; current: ${currentCheck.error}); nothing was changed. What to do: ${CAUSE_FIX[cause]}`,
+      reason: `${why}Neither credential passes the rotator's test (pending: ${pendingCheck.error}; current: ${currentCheck.error}); nothing was changed. What to do: ${CAUSE_FIX[cause]}.${holdsPending}`,
     };
   }
 

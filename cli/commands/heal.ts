@@ -118,7 +118,7 @@ export async function healCommand(session: Session, secretId: string, options: H
   } else if (stuck) {
     out.line(`would ${plan(report, false)}. Nothing was changed: run again with --yes to do it`);
   } else if (report.decision === 'manual') {
-    const cause = report.currentCause ?? report.pendingCause;
+    const cause = report.cause ?? report.currentCause ?? report.pendingCause;
     out.line(
       `nothing was changed: a person must look${cause === undefined ? '' : ` (cause: ${CAUSE_WORDS[cause]})`}; fix it, then run heal again`,
     );

@@ -200,6 +200,7 @@ describe.skipIf(skipPostgres)('on-call: one state, named causes (PostgreSQL on t
       state: 'failed',
       decision: 'manual',
       currentCause: 'probe-query',
+      cause: 'probe-query',
     });
     const needed = h
       .rotorEvents()

@@ -1,5 +1,6 @@
 /** Causes named: the class of a failure, and SQLSTATE / MySQL error numbers in words. */
 import { describe, expect, it } from 'vitest';
+import { decisiveCause } from '../../handlers/heal.js';
 import {
   causeClass,
   causeLine,
@@ -115,5 +116,20 @@ describe('codes in words', () => {
       'the probe query failed: db:3306: failed to run the probe query (error 1146: table does not exist); also (SQLSTATE 42P01: undefined table) and error 9999',
     );
     expect(twice).toBe(once);
+  });
+});
+
+describe('the cause to fix first', () => {
+  it('is the failure after a login (probe, privilege) over a refused login, whichever credential has it', () => {
+    // Act
+    const causes = [
+      decisiveCause('probe-query', 'authentication'),
+      decisiveCause('authentication', 'privilege'),
+      decisiveCause('network', 'network'),
+      decisiveCause('authentication', 'tls'),
+      decisiveCause(undefined, undefined),
+    ];
+    // Assess
+    expect(causes).toEqual(['probe-query', 'privilege', 'network', 'tls', 'internal']);
   });
 });
