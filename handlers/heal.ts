@@ -101,6 +101,11 @@ export interface HealOptions {
   apply?: boolean;
   /** Judge even a rotation that looks like it is running. */
   force?: boolean;
+  /**
+   * Publish `Rotation Heal Needed` when nothing was done (default true: the scheduled function's
+   * report is what pages). An operator looking with `rotor heal` is not news: the CLI turns it off.
+   */
+  announceNeeded?: boolean;
   signal?: AbortSignal;
 }
 
@@ -128,7 +133,7 @@ export class Healer {
         report.acted = true;
       }
       report.reason = this.deps.redactor.scrub(report.reason);
-      await this.#publish(report);
+      if (report.acted || options.announceNeeded !== false) await this.#publish(report);
       return report;
     } finally {
       scope.close();

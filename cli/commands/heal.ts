@@ -88,6 +88,8 @@ export async function healCommand(session: Session, secretId: string, options: H
   const report = await healer.heal(secret.ARN ?? secretId, {
     apply: options.yes === true,
     force: options.force === true,
+    // Looking is not news: only what was done is published (Rotation Healed).
+    announceNeeded: false,
     signal: AbortSignal.any([AbortSignal.timeout(120_000), session.signal]),
   });
 
