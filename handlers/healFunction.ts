@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { createApiKeyRotator } from '../rotators/apikey/index.js';
+import type { CauseClass } from '../rotators/causes.js';
 import { asRotorError, ConfigurationError } from '../rotators/errors.js';
 import { mysqlRotator } from '../rotators/mysql/index.js';
 import { postgresRotator } from '../rotators/postgres/index.js';
@@ -59,6 +60,8 @@ export interface HealOutcome {
   decision?: HealDecision;
   /** The rotation state the decision rests on (the age alone: this function reads no events). */
   state?: RotationStateName;
+  /** `manual`: the class of the cause to fix first (network, authentication, probe-query, ...). */
+  cause?: CauseClass;
   acted: boolean;
   reason?: string;
   pendingVersionId?: string;
@@ -197,6 +200,7 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
           secretArn: arn,
           decision: report.decision,
           state: report.state,
+          ...(report.cause === undefined ? {} : { cause: report.cause }),
           acted: report.acted,
           reason: report.reason,
           pendingVersionId: report.pendingVersionId ?? pending,
