@@ -71,6 +71,7 @@ export async function healCommand(session: Session, secretId: string, options: H
       return read.events;
     },
     serviceEventsVisible: context.events.includesServiceEvents,
+    trust: config,
     now: () => session.now(),
     ...(config.eventsEnabled
       ? {

@@ -10,6 +10,8 @@
  * provider, configuration) and the codes it quotes in words.
  */
 import type { DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
+import { SecretsStore } from '../../handlers/secrets.js';
+import { VersionReader } from '../../handlers/versions.js';
 import {
   CAUSE_FIX,
   CAUSE_WORDS,
@@ -129,7 +131,14 @@ export async function runPreflight(
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), session.signal]);
   let parsed: ParsedCurrent;
   try {
-    parsed = await readCurrent(context, arn, session.registry(), session.scope, signal);
+    parsed = await readCurrent(
+      context,
+      arn,
+      session.registry(),
+      session.scope,
+      signal,
+      session.config().rdsMasters,
+    );
   } catch (error) {
     if (!(error instanceof RotorError)) throw error;
     checks.push({
@@ -152,12 +161,22 @@ export async function runPreflight(
   });
 
   const { rotator, value, managedDatabase } = parsed;
+  const reader = new VersionReader(
+    new SecretsStore(context.sm),
+    session.registry(),
+    session.scope,
+    signal,
+    context.discovery.forInvocation(signal),
+    session.config(),
+  );
+  reader.secretArn = arn;
   if (rotator.preflight === undefined) {
     checks.push({
       name: 'engine checks',
       ok: true,
       detail: `the ${parsed.engine} rotator has no preflight checks`,
     });
+    checks.push(await testCheck(parsed, arn, context, session, signal, options.timeoutMs, reader));
     return { secret, checks, parsed };
   }
   try {
@@ -167,9 +186,11 @@ export async function runPreflight(
         signal,
         deadline: Date.now() + options.timeoutMs,
         fetchRelated: relatedFetcher(context, session.scope),
-        fetchMaster: async (id) => ({ value: await relatedFetcher(context, session.scope)(id) }),
+        // The master and its binding as the rotation function resolves them (ROTOR_MASTERS etc. in
+        // the CLI's environment, RDS for a master RDS manages), and the adoption record.
+        fetchMaster: reader.fetchMaster,
         secretArn: arn,
-        adopted: async () => [],
+        adopted: () => reader.adopted(arn),
         ...(managedDatabase === undefined ? {} : { managedDatabase }),
       })),
     );
@@ -184,7 +205,7 @@ export async function runPreflight(
       fix: 'See the detail',
     });
   }
-  checks.push(await testCheck(parsed, arn, context, session, signal, options.timeoutMs));
+  checks.push(await testCheck(parsed, arn, context, session, signal, options.timeoutMs, reader));
   return { secret, checks, parsed };
 }
 
@@ -199,6 +220,7 @@ async function testCheck(
   session: Session,
   signal: AbortSignal,
   timeoutMs: number,
+  reader: VersionReader,
 ): Promise<PreflightCheck> {
   const name = 'test (as testSecret)';
   const { rotator, value, managedDatabase } = parsed;
@@ -211,9 +233,10 @@ async function testCheck(
       token: 'rotor-preflight',
       step: 'testSecret',
       fetchRelated: relatedFetcher(context, session.scope),
-      fetchMaster: async (id) => ({ value: await relatedFetcher(context, session.scope)(id) }),
+      // As the engine checks above: the master and its binding, and the adoption record.
+      fetchMaster: reader.fetchMaster,
       secretArn: arn,
-      adopted: async () => [],
+      adopted: () => reader.adopted(arn),
       ...(managedDatabase === undefined ? {} : { managedDatabase }),
     });
     const warnings = response?.warnings ?? [];
