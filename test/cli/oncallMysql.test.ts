@@ -25,7 +25,7 @@ describe.skipIf(skipMysql)('on-call with MySQL (MariaDB): causes named', () => {
     await bed?.cleanup();
   });
 
-  it('a probe on a missing table: error 1146 in words; the cause to fix is the probe, though AWSCURRENT no longer logs in', async () => {
+  it('a probe on a missing table: error 1146 in words, cause probe query, in rotate, heal and preflight', async () => {
     // Prepare
     const value = await bed.secret({ probeQuery: 'SELECT 1 FROM rotor_oncall_missing_table' });
     const name = `oncall-mysql/${String(value.username)}`;
@@ -46,7 +46,7 @@ describe.skipIf(skipMysql)('on-call with MySQL (MariaDB): causes named', () => {
       state: string;
       decision: string;
       cause?: string;
-      pendingError?: string;
+      currentError?: string;
       reason: string;
     }>('heal', name);
     const healText = await cli.run('heal', name);
@@ -58,17 +58,15 @@ describe.skipIf(skipMysql)('on-call with MySQL (MariaDB): causes named', () => {
       /testSecret +FAILED .*probe query: VerificationFailedError: .*error 1146: table does not exist/,
     );
     expect(heal.code).toBe(1);
-    // Single-user MySQL keeps the new password after a failed test: the pending credential logs in
-    // and fails the probe, AWSCURRENT's is refused. The probe is what to fix, not a password.
+    // Single-user: the failed test put AWSCURRENT's password back; AWSCURRENT logs in and fails the
+    // probe. The probe is what to fix, not a password.
     expect(heal.value).toMatchObject({ state: 'failed', decision: 'manual', cause: 'probe-query' });
-    expect(heal.value.pendingError).toContain('error 1146: table does not exist');
+    expect(heal.value.currentError).toContain('error 1146: table does not exist');
     expect(heal.value.reason).toContain('the password is not the problem');
-    expect(heal.value.reason).toContain('The target already holds the pending password');
     expect(healText.stdout).toContain('(cause: probe query)');
-    // preflight tests AWSCURRENT, which the server no longer accepts: it says so, as authentication.
     expect(preflight.code).toBe(1);
     expect(preflight.stdout).toMatch(
-      /FAIL {2}test \(as testSecret\) +authentication \(AuthenticationFailedError\): .*error 1045: access denied/,
+      /FAIL {2}test \(as testSecret\) +probe query \(VerificationFailedError\): .*error 1146: table does not exist/,
     );
   });
 
