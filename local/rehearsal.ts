@@ -29,6 +29,7 @@ import pg from 'pg';
 import { readConfig } from '../handlers/config.js';
 import { createRotationHandler } from '../handlers/createHandler.js';
 import { createApiKeyRotator } from '../rotators/apikey/index.js';
+import { KeyNames } from '../rotators/apikey/secret.js';
 import { postgresRotator } from '../rotators/postgres/index.js';
 import { scramSha256Verifier } from '../rotators/postgres/scram.js';
 import { quoteIdentifier, quoteVerifier } from '../rotators/postgres/sql.js';
@@ -162,15 +163,23 @@ export async function stageRehearsal(stack: LocalStack, prefix = 'rehearse'): Pr
     );
     await stack.idle();
 
-    const key = provider.keys.mint('rehearsal-first-key');
     const adminArn = await create('provider-admin', { token: provider.adminToken });
-    const apikey = await create('provider-5xx', {
-      engine: 'apikey',
-      provider: 'reference',
-      adminSecretArn: adminArn,
-      keyId: key.id,
-      apiKey: key.value,
-    });
+    // The first key carries the secret's tag in its name (the way keys are known as this
+    // secret's), which needs the secret's ARN first: created empty, then given the key.
+    const apikey = await create('provider-5xx', {});
+    const key = provider.keys.mint(`${new KeyNames(apikey).prefix}first`);
+    await sm.send(
+      new PutSecretValueCommand({
+        SecretId: apikey,
+        SecretString: JSON.stringify({
+          engine: 'apikey',
+          provider: 'reference',
+          adminSecretArn: adminArn,
+          keyId: key.id,
+          apiKey: key.value,
+        }),
+      }),
+    );
     await attachAndRotate(apikey, apikeyFn, async () => {
       provider.faults.fail('create', 503, 1_000);
     });
