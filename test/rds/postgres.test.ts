@@ -5,7 +5,7 @@
  * delay RDS takes, when RDS applies a ModifyDB* request).
  */
 import { randomUUID } from 'node:crypto';
-import { CreateSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Healer } from '../../handlers/heal.js';
 import { RdsDiscovery } from '../../handlers/rds.js';
