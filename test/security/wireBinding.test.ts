@@ -312,12 +312,17 @@ describe('a master secret RDS manages', () => {
     });
     const tags = { 'aws:rds:primaryDBInstanceArn': `arn:aws:rds:us-east-1:123456789012:db:${id}` };
     const refused = await createSecret(unique('masters/tagged'), masterValue, tags).catch((e: Error) => e);
-    const plain = await createSecret(unique('masters/untagged'), masterValue);
+    // Another service's secret carrying RDS's tag (only the service hook can make one): not an rds! name.
+    const plain = stack.secretsManager.createServiceSecret({
+      Name: `other!${randomUUID()}`,
+      SecretString: JSON.stringify(masterValue),
+      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+    });
     const managed = await createSecret(`rds!db-${randomUUID()}`, masterValue, tags);
     const describes = stack.secretsManager.requests('DescribeSecret').length;
 
     // Act
-    const ofPlain = await reader({}).fetchMaster(plain.arn);
+    const ofPlain = await reader({}).fetchMaster(plain.ARN);
     const withoutDiscovery = await reader({}, { rds: false }).fetchMaster(managed.arn);
 
     // Assess
