@@ -81,6 +81,12 @@ export interface Provider {
    * Always empty for a description kept inline in a secret (its writer would pin their own choice).
    */
   readonly adminSecrets: readonly string[];
+  /**
+   * ARN patterns (`*` any run, `?` one character) of the rotated secrets that may name this
+   * description (`manages`): absent, any secret the function rotates may. Like a pin, never taken
+   * from a description kept inline in a secret.
+   */
+  readonly manages?: readonly string[];
   /** How many keys the provider lets live at once (the current one and the new one need 2). */
   readonly maxLiveKeys: number;
   /** Per-request timeout in milliseconds (the Lambda deadline caps it further). */
@@ -388,6 +394,14 @@ const DescriptionSchema = v.strictObject({
   adminSecrets: v.optional(
     v.pipe(v.array(secretId), v.minLength(1, 'must list at least one admin secret when present')),
   ),
+  manages: v.optional(
+    v.array(
+      v.pipe(
+        v.string(),
+        v.regex(/^[A-Za-z0-9/_+=.@!:*?-]{1,2048}$/, 'must be secret ARN patterns (* and ? as wildcards)'),
+      ),
+    ),
+  ),
   auth: v.strictObject({ header: headerName, value: headerValue }),
   publicAdminFields: v.optional(
     v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be admin secret field names'))),
@@ -667,6 +681,7 @@ export function compileProvider(
       baseUrl,
       publicAdminFields: publicFields,
       adminSecrets: [...(d.adminSecret === undefined ? [] : [d.adminSecret]), ...(d.adminSecrets ?? [])],
+      ...(d.manages === undefined ? {} : { manages: d.manages }),
       auth: d.auth,
       maxLiveKeys: d.maxLiveKeys,
       timeoutMs: d.timeoutMs,

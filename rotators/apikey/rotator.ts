@@ -144,7 +144,7 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     // decision: a writer declaring the credential "public" would have it put in URLs.
     // Which admin secrets a description pins is the operator's decision too: a writer pinning their
     // own choice would bind any admin secret to their description.
-    for (const field of ['publicAdminFields', 'adminSecret', 'adminSecrets']) {
+    for (const field of ['publicAdminFields', 'adminSecret', 'adminSecrets', 'manages']) {
       if (Object.hasOwn(value, field)) {
         throw new InvalidSecretError(
           `provider.${field}`,
@@ -156,7 +156,8 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     const compiled = compileProvider('inline', value);
     if (compiled.issue !== undefined)
       throw new InvalidSecretError(`provider.${compiled.issue.field}`, compiled.issue.expected, label);
-    const provider: Provider = { ...compiled.provider, adminSecrets: [] };
+    const { manages: _never, ...inline } = compiled.provider;
+    const provider: Provider = { ...inline, adminSecrets: [] };
     const { host, hostname } = provider.baseUrl;
     if (!inlineHosts.has(hostname) && !inlineHosts.has(host)) {
       throw new InvalidSecretError(
@@ -195,11 +196,22 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
    *     account): `provider` (a name or list of names) to the descriptions its credential may be
    *     sent with, and `manages` (ARN patterns, `*` and `?`) to the rotated secrets that may use it.
    *     A self-binding needs both.
+   * A description's own `manages` (ARN patterns) limits which rotated secrets may name it at all,
+   * checked first: a pin alone lets any secret naming the description use its admin secret.
    * Whichever binds it, fields the admin secret declares are enforced too. A refusal is a
    * MasterBindingError (UnmanagedUserError for a `manages` that excludes this secret).
    */
   async function connect(secret: ApiKeySecret, request: Omit<RequestBase, 'token' | 'step'>) {
     const { provider, adminSecretArn } = secret;
+    if (
+      provider.manages !== undefined &&
+      !provider.manages.some((pattern) => matchesPattern(request.secretArn, pattern))
+    ) {
+      throw new UnmanagedUserError(
+        `provider description "${provider.name}" serves other secrets (its "manages" patterns do not match this ` +
+          "secret's ARN): no admin secret is read or used for this secret through it",
+      );
+    }
     const pins = provider.adminSecrets;
     const pinned = pins.length > 0;
     if (pinned && !pins.some((pin) => refersToSecret(adminSecretArn, pin, request.secretArn))) {

@@ -827,7 +827,32 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       expect(w.teamB.keys.get(String(pending.keyId))?.revokedAt).toBeUndefined();
     });
 
-    it('an inline provider description cannot pin an admin secret (refused as the secret’s own field)', async () => {
+    it('a description’s own manages keeps other teams’ secrets from minting keys in its account with its pinned admin secret', async () => {
+      // Prepare: team B's description pins B's admin secret and serves team B's secrets only.
+      const w = await twoAccounts({
+        describe: (d, admin) => ({
+          ...d,
+          adminSecret: admin,
+          manages: [admin === B_ADMIN ? `${HOME}team-b/*` : A],
+        }),
+      });
+      // Act
+      const error = await caught(
+        w.createPendingFor(w.value({ provider: 'team-b', adminSecretArn: B_ADMIN })),
+      );
+      const { pending } = await w.createPendingFor(w.value({}));
+      // Assess
+      expect(error).toBeInstanceOf(UnmanagedUserError);
+      expect((error as UnmanagedUserError).toJSON()).toMatchObject({ category: 'security' });
+      expect((error as Error).message).toMatch(/provider description "team-b" serves other secrets/);
+      expect(w.read).toEqual([A_ADMIN]);
+      expect(w.carriedB()).toBe(false);
+      expect(w.teamB.requests).toEqual([]);
+      expect(w.teamB.keys.all()).toEqual([]);
+      expect(w.teamA.keys.get(String(pending.keyId))?.revokedAt).toBeUndefined();
+    });
+
+    it('an inline provider description cannot pin an admin secret nor say which secrets it serves (refused as the secret’s own fields)', async () => {
       // Prepare
       const w = await twoAccounts({
         describe: (description) => description,
@@ -850,12 +875,20 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
             return error;
           }
         })(),
+        (() => {
+          try {
+            return w.rotator.parse({ value: inline({ manages: [A] }), label: 'AWSCURRENT' });
+          } catch (error) {
+            return error;
+          }
+        })(),
       ];
       const unpinned = await caught(w.createPendingFor(inline({})));
       // Assess
       expect(refusals[0]).toBeInstanceOf(InvalidSecretError);
       expect(refusals[0]).toMatchObject({ field: 'provider.adminSecret' });
       expect(refusals[1]).toMatchObject({ field: 'provider.adminSecrets' });
+      expect(refusals[2]).toMatchObject({ field: 'provider.manages' });
       expectBinding(unpinned, /bound neither by provider description "inline"/);
       expect(w.sent).toEqual([]);
     });
