@@ -42,7 +42,7 @@ async function errnoOf(promise: Promise<unknown>): Promise<string | undefined> {
     return undefined;
   } catch (error) {
     if (!(error instanceof RotorError)) throw error;
-    return error.cause?.code;
+    return (error.cause as { code?: string } | undefined)?.code;
   }
 }
 
