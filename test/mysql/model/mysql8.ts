@@ -26,7 +26,13 @@
  */
 import { classifyMysqlError } from '../../../rotators/mysql/classify.js';
 import type { Connect, ConnectOptions, MysqlSession, Row } from '../../../rotators/mysql/session.js';
-import { type Account, parseServerVersion, type ServerInfo } from '../../../rotators/mysql/sql.js';
+import {
+  type Account,
+  nativePasswordHash,
+  parseServerVersion,
+  type ServerInfo,
+  sha256Crypt,
+} from '../../../rotators/mysql/sql.js';
 
 /** `DEFAULT` means "follow the global variable" ([PM]: per-account settings override globals). */
 export type OrDefault<T> = T | 'DEFAULT';
@@ -245,6 +251,30 @@ class Cursor {
   }
 }
 
+/** The string literals of a statement, unquoted (backslash escapes as in the default sql_mode). */
+function literalsOf(sql: string): string[] {
+  return [...sql.matchAll(/'((?:[^'\\]|''|\\.)*)'/g)].map((m) =>
+    (m[1] as string).replaceAll("''", "'").replace(/\\(.)/g, '$1'),
+  );
+}
+
+/**
+ * The authentication string the server stores for `password` (mysql.user.authentication_string,
+ * and User_attributes.additional_password for the secondary): mysql_native_password's
+ * `*` + SHA1(SHA1(p)); caching_sha2_password's `$A$005$` + 20-byte salt + SHA-256-crypt with 5000
+ * rounds (`sql/auth/sha2_password.cc`, `sql/auth/sha2_password_common.cc`); sha256_password's `$5$`.
+ * The salt here is derived from the password so the model stays deterministic; the server draws it.
+ */
+export function verifier(plugin: string, password: string): string {
+  if (password === '') return '';
+  if (plugin === 'mysql_native_password') return nativePasswordHash(password);
+  const salt = Buffer.from(nativePasswordHash(password).slice(1, 21), 'latin1');
+  const digest = sha256Crypt(Buffer.from(password, 'utf8'), salt, 5000);
+  return plugin === 'caching_sha2_password'
+    ? `$A$005$${salt.toString('latin1')}${digest}`
+    : `$5$${salt.toString('latin1')}$${digest}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The server
 // ---------------------------------------------------------------------------------------------
@@ -269,6 +299,9 @@ export class MysqlModel {
   readonly globals: ServerGlobals;
   nativePasswordLoaded: boolean;
   readonly accounts = new Map<string, ModelAccount>();
+  /** rotor's catalogue table (`rotor`.`accounts`): clone key → owner; undefined until created. */
+  catalogue: Map<string, Account> | undefined;
+  private catalogueDatabase = false;
   /** Every statement run, in order (reads included). */
   readonly log: StatementEvent[] = [];
   /** Days since an epoch; advance it to age passwords and history. */
@@ -504,7 +537,10 @@ export class MysqlModel {
     }
     if (cursor.accept('SELECT')) return this.select(sql);
     let rows: Row[];
-    if (cursor.accept('CREATE', 'USER')) rows = this.createUser(session, cursor);
+    if (cursor.accept('CREATE', 'DATABASE')) rows = this.createCatalogue('database');
+    else if (cursor.accept('CREATE', 'TABLE')) rows = this.createCatalogue('table');
+    else if (cursor.accept('INSERT', 'INTO')) rows = this.recordClone(sql);
+    else if (cursor.accept('CREATE', 'USER')) rows = this.createUser(session, cursor);
     else if (cursor.accept('ALTER', 'USER')) rows = this.alterUser(session, cursor);
     else if (cursor.accept('GRANT')) rows = this.grant(sql);
     else if (cursor.accept('REVOKE')) rows = this.revoke(sql);
@@ -514,12 +550,37 @@ export class MysqlModel {
     return rows;
   }
 
+  // ------------------------------------------------------------------------------ rotor's catalogue
+
+  private createCatalogue(what: 'database' | 'table'): Row[] {
+    if (what === 'database') this.catalogueDatabase = true;
+    else {
+      // ER_BAD_DB_ERROR: a table in a database that does not exist.
+      if (!this.catalogueDatabase) throw new ServerError(1049, 'ER_BAD_DB_ERROR');
+      this.catalogue ??= new Map();
+    }
+    return [];
+  }
+
+  private recordClone(sql: string): Row[] {
+    if (this.catalogue === undefined) throw new ServerError(1146, 'ER_NO_SUCH_TABLE');
+    const [user, host, ownerUser, ownerHost] = literalsOf(sql);
+    this.catalogue.set(MysqlModel.key({ user: user ?? '', host: host ?? '' }), {
+      user: ownerUser ?? '',
+      host: ownerHost ?? '',
+    });
+    return [];
+  }
+
   // ------------------------------------------------------------------------------ reads
 
   private select(sql: string): Row[] {
-    const literals = [...sql.matchAll(/'((?:[^'\\]|''|\\.)*)'/g)].map((m) =>
-      (m[1] as string).replaceAll("''", "'").replace(/\\(.)/g, '$1'),
-    );
+    const literals = literalsOf(sql);
+    if (/^SELECT owner_user AS ownerUser, owner_host AS ownerHost FROM `rotor`\.`accounts` WHERE/.test(sql)) {
+      if (this.catalogue === undefined) throw new ServerError(1146, 'ER_NO_SUCH_TABLE');
+      const owner = this.catalogue.get(MysqlModel.key({ user: literals[0] ?? '', host: literals[1] ?? '' }));
+      return owner === undefined ? [] : [{ ownerUser: owner.user, ownerHost: owner.host }];
+    }
     if (/^SELECT CHARACTER_MAXIMUM_LENGTH AS limitChars FROM information_schema\.COLUMNS/.test(sql)) {
       return [{ limitChars: 32 }];
     }
@@ -563,6 +624,8 @@ export class MysqlModel {
       max_updates: a.limits.updates,
       max_connections: a.limits.connections,
       max_user_connections: a.limits.userConnections,
+      authentication_string: verifier(a.plugin, a.primary),
+      authenticationString: verifier(a.plugin, a.primary),
       password_expired: p.expired ? 'Y' : 'N',
       password_lifetime: p.lifetime === 'DEFAULT' ? null : p.lifetime === 'NEVER' ? 0 : p.lifetime,
       Password_reuse_history: p.history === 'DEFAULT' ? null : p.history,
@@ -576,7 +639,7 @@ export class MysqlModel {
   /** mysql.user.User_attributes ([SRC] acl_table: additional_password, Password_locking, metadata). */
   private userAttributes(a: ModelAccount): string | null {
     const json: Record<string, unknown> = {};
-    if (a.secondary !== undefined) json.additional_password = '<hash>';
+    if (a.secondary !== undefined) json.additional_password = verifier(a.plugin, a.secondary);
     if (a.policy.failedLoginAttempts !== 0 || a.policy.passwordLockTime !== 0) {
       json.Password_locking = {
         failed_login_attempts: a.policy.failedLoginAttempts,

@@ -23,7 +23,7 @@ export class Rotation {
   constructor(
     readonly model: MysqlModel,
     initial: Value,
-    readonly master: Value = { username: 'admin', password: 'admin-pw' },
+    readonly master: Value = { username: 'admin', password: 'admin-pw', host: 'db.example.com' },
   ) {
     this.rotator = createMysqlRotator({ connect: model.connect });
     this.current = initial;
