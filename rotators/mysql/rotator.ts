@@ -78,8 +78,10 @@ import {
   parseAuthMethods,
   passwordVerifies,
   sameAccount,
+  secondaryPasswordOf,
   selectGlobalPriv,
   selectPrimaryPassword,
+  selectSecondaryPassword,
   setDualPassword,
   setPrimaryPassword,
 } from './sql.js';
@@ -501,6 +503,11 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
         }),
         `make the AWSCURRENT password the primary one of ${formatAccount(account)}`,
       );
+    // With C the secondary, `IDENTIFIED BY N` without RETAIN gives (N, C) at once: the secondary
+    // "remains unchanged", and C is never set again (a password history or reuse interval would
+    // refuse that with 3638).
+    const keepSecondary = () =>
+      session.query(setPrimaryPassword(server, { account, password: pending.password, self }), what);
     if (self) {
       try {
         await session.query(retain, what);
@@ -508,7 +515,9 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
         // 3891: REPLACE does not name the primary: C is not primary. Nothing was changed.
         if (!(error instanceof RotorError) || errorCode(error) !== '3891') throw error;
         try {
-          await makePrimary();
+          // Logged in with C, which is not the primary: C is the secondary.
+          if (used === 'AWSCURRENT') await keepSecondary();
+          else await makePrimary();
         } catch (inner) {
           if (!(inner instanceof RotorError) || errorCode(inner) !== '3892') throw inner;
           throw new ConfigurationError(
@@ -516,12 +525,46 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
             { cause: inner },
           );
         }
-        await session.query(retain, what);
+        if (used !== 'AWSCURRENT') await session.query(retain, what);
       }
       return;
     }
-    if ((await primaryVerifies(session, account, current.password)) !== true) await makePrimary();
-    await session.query(retain, what);
+    const stored = await storedPasswords(session, account, current.password);
+    if (stored.primary === true) {
+      await session.query(retain, what);
+    } else if (stored.secondary === true) {
+      await keepSecondary();
+    } else {
+      await makePrimary();
+      await session.query(retain, what);
+    }
+  }
+
+  /**
+   * Whether the account's stored primary, and else its secondary (mysql.user.User_attributes'
+   * `additional_password`, MySQL 8.0.14+), verify `password`; undefined when that cannot be read
+   * or told.
+   */
+  async function storedPasswords(
+    session: MysqlSession,
+    account: MysqlSecret['account'],
+    password: string,
+  ): Promise<{ primary: boolean | undefined; secondary: boolean | undefined }> {
+    const primary = await primaryVerifies(session, account, password);
+    if (primary !== false) return { primary, secondary: undefined };
+    try {
+      const [row] = await session.query(
+        selectSecondaryPassword(session.server, account),
+        `read the secondary password of ${formatAccount(account)}`,
+      );
+      const stored = secondaryPasswordOf(row);
+      return {
+        primary,
+        secondary: stored === undefined ? undefined : passwordVerifies(stored.plugin, stored.value, password),
+      };
+    } catch {
+      return { primary, secondary: undefined };
+    }
   }
 
   /** Whether the account's stored primary verifies `password`; undefined when that cannot be read or told. */

@@ -428,6 +428,34 @@ export function selectPrimaryPassword(server: ServerInfo, account: Account): str
   return `SELECT plugin, authentication_string AS authenticationString FROM mysql.user WHERE ${whereAccount(server, account)}`;
 }
 
+/** MySQL 8.0.14+: the account's plugin and User_attributes, whose `additional_password` is the secondary's stored string. */
+export function selectSecondaryPassword(server: ServerInfo, account: Account): string {
+  return `SELECT plugin, User_attributes AS userAttributes FROM mysql.user WHERE ${whereAccount(server, account)}`;
+}
+
+/** The secondary password's stored string from a `selectSecondaryPassword` row; undefined when there is none or it cannot be read. */
+export function secondaryPasswordOf(
+  row: Readonly<Record<string, unknown>> | undefined,
+): { plugin: string; value: string } | undefined {
+  if (row === undefined) return undefined;
+  const raw = row.userAttributes;
+  let json: unknown;
+  try {
+    json =
+      typeof raw === 'string'
+        ? JSON.parse(raw)
+        : Buffer.isBuffer(raw)
+          ? JSON.parse(raw.toString('utf8'))
+          : raw;
+  } catch {
+    // JSON.parse quotes its input in the message, and that input holds password verifiers.
+    return undefined;
+  }
+  const value = (json as { additional_password?: unknown } | null)?.additional_password;
+  if (typeof value !== 'string' || value === '') return undefined;
+  return { plugin: String(row.plugin ?? ''), value };
+}
+
 /**
  * MySQL: makes `password` the account's primary password, keeping its secondary ("If an account
  * has a secondary password and you change its primary password without specifying RETAIN CURRENT

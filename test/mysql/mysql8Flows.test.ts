@@ -82,11 +82,6 @@ describe('clean rotations keep AWSCURRENT logging in', () => {
 
 /** Cases today's code fails, fixed in a later change; `it.fails` keeps the suite honest until then. */
 const PENDING = new Set<string>([
-  // Finding 1 under a history / reuse policy: AWSCURRENT's password set again is refused (3638).
-  'dual-password, password_history 5: the next rotation completes and AWSCURRENT never stops',
-  'dual-password, password_reuse_interval 30: the next rotation completes and AWSCURRENT never stops',
-  'dual-password-self, password_history 5: the next rotation completes and AWSCURRENT never stops',
-  'dual-password-self, password_reuse_interval 30: the next rotation completes and AWSCURRENT never stops',
   // single-user rollback sets AWSCURRENT's password again, which a history / reuse policy refuses (3638).
   'single-user, password_history 5: the next rotation completes and AWSCURRENT never stops',
   'single-user, password_reuse_interval 30: the next rotation completes and AWSCURRENT never stops',

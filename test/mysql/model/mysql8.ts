@@ -633,6 +633,7 @@ export class MysqlModel {
       Password_require_current: p.requireCurrent === 'DEFAULT' ? null : p.requireCurrent,
       account_locked: p.locked ? 'Y' : 'N',
       User_attributes: this.userAttributes(a),
+      userAttributes: this.userAttributes(a),
     };
   }
 
