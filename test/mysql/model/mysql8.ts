@@ -265,7 +265,18 @@ function literalsOf(sql: string): string[] {
  * rounds (`sql/auth/sha2_password.cc`, `sql/auth/sha2_password_common.cc`); sha256_password's `$5$`.
  * The salt here is derived from the password so the model stays deterministic; the server draws it.
  */
+const verifiers = new Map<string, string>();
+
 export function verifier(plugin: string, password: string): string {
+  const key = `${plugin}\0${password}`;
+  const known = verifiers.get(key);
+  if (known !== undefined) return known;
+  const value = computeVerifier(plugin, password);
+  verifiers.set(key, value);
+  return value;
+}
+
+function computeVerifier(plugin: string, password: string): string {
   if (password === '') return '';
   if (plugin === 'mysql_native_password') return nativePasswordHash(password);
   const salt = Buffer.from(nativePasswordHash(password).slice(1, 21), 'latin1');
