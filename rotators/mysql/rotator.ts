@@ -40,6 +40,7 @@ import {
   AuthenticationFailedError,
   ConfigurationError,
   InvalidSecretError,
+  PermissionDeniedError,
   RotorError,
   UnsupportedError,
   VerificationFailedError,
@@ -69,8 +70,10 @@ import {
 } from './secret.js';
 import type { Connect, MysqlSession } from './session.js';
 import {
+  atLeast,
   changeOwnPassword,
   describeServer,
+  discardOldPassword,
   dualPasswordState,
   dualPasswordSupport,
   formatAccount,
@@ -333,18 +336,54 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     try {
       assertIdentity(session, current.account, used);
       // Logging in with the pending password means the change was made by an earlier attempt.
-      if (used === 'AWSPENDING') return;
-      assertServerSupported(session);
-      await session.query(
-        changeOwnPassword(session.server, {
-          account: current.account,
-          newPassword: pending.password,
-          loginPassword: password,
-        }),
-        `change the password of ${formatAccount(current.account)}`,
-      );
+      if (used !== 'AWSPENDING') {
+        assertServerSupported(session);
+        const what = `change the password of ${formatAccount(current.account)}`;
+        try {
+          await session.query(
+            changeOwnPassword(session.server, {
+              account: current.account,
+              newPassword: pending.password,
+              loginPassword: password,
+            }),
+            what,
+          );
+        } catch (error) {
+          // MySQL compares REPLACE with the primary password only (3891, nothing changed): the
+          // login used a secondary left from earlier dual-password use. Without REPLACE the
+          // account may still change its own password unless password_require_current is on.
+          if (!(error instanceof RotorError) || errorCode(error) !== '3891') throw error;
+          await session.query(
+            setPrimaryPassword(session.server, {
+              account: current.account,
+              password: pending.password,
+              self: true,
+            }),
+            what,
+          );
+        }
+      }
+      await discardOwnSecondary(session, current.account);
     } finally {
       await session.close();
+    }
+  }
+
+  /**
+   * single-user on MySQL 8.0.14+: a secondary password (from earlier dual-password use) would keep
+   * logging in after the rotation. Discarding one's own needs APPLICATION_PASSWORD_ADMIN (or
+   * CREATE USER, or UPDATE on mysql); without it the secondary stays, as it was before rotor
+   * (README: single-user), and the rotation goes on.
+   */
+  async function discardOwnSecondary(session: MysqlSession, account: MysqlSecret['account']): Promise<void> {
+    if (session.server.flavour !== 'mysql' || !atLeast(session.server, 8, 0, 14)) return;
+    try {
+      await session.query(
+        discardOldPassword(account),
+        `discard the old password of ${formatAccount(account)}`,
+      );
+    } catch (error) {
+      if (!(error instanceof PermissionDeniedError)) throw error;
     }
   }
 

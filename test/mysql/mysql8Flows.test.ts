@@ -85,9 +85,6 @@ const PENDING = new Set<string>([
   // single-user rollback sets AWSCURRENT's password again, which a history / reuse policy refuses (3638).
   'single-user, password_history 5: the next rotation completes and AWSCURRENT never stops',
   'single-user, password_reuse_interval 30: the next rotation completes and AWSCURRENT never stops',
-  // Finding 5: REPLACE is checked against the primary; no secondary is ever discarded.
-  'single-user: logging in with a secondary password still rotates',
-  'single-user: an old secondary stops logging in after the rotation',
   // Finding 4: the clone gets the server defaults, not the primary's policy.
   'alternating-users: PASSWORD EXPIRE NEVER, history, lock settings and comment reach the clone',
 ]);
@@ -165,6 +162,20 @@ describe('single-user and secondary passwords left from earlier dual-password us
     // Assess
     expect(rotation.violations).toEqual([]);
     expect(rotation.logsIn(rotation.current)).toBe(true);
+  });
+
+  it('single-user: without APPLICATION_PASSWORD_ADMIN the old secondary stays and the rotation completes', async () => {
+    // Prepare
+    const { model, rotation } = setup('single-user');
+    const app = model.account('app');
+    if (app === undefined) throw new Error('no app');
+    app.secondary = 'old-secondary';
+    // Act
+    await rotation.full();
+    // Assess
+    expect(model.accepts('app', 'old-secondary')).toBe(true);
+    expect(rotation.logsIn(rotation.current)).toBe(true);
+    expect(rotation.violations).toEqual([]);
   });
 
   const discards = 'single-user: an old secondary stops logging in after the rotation';
