@@ -218,3 +218,38 @@ describe('alternating-users copies the account policy to the clone', () => {
     expect(rotation.logsIn(rotation.current)).toBe(true);
   });
 });
+
+describe('plugins and authentication_policy (clone keeps the primary plugin)', () => {
+  it('a mysql_native_password primary under a caching_sha2_password policy: refused with a fix, nothing broken', async () => {
+    // Prepare
+    const { model, rotation } = setup('alternating-users', {
+      globals: { authentication_policy: 'caching_sha2_password,,' },
+    });
+    const app = model.account('app');
+    if (app === undefined) throw new Error('no app');
+    app.plugin = 'mysql_native_password';
+    // Act
+    const result = rotation.full();
+    // Assess
+    await expect(result).rejects.toMatchObject({ name: 'ConfigurationError' });
+    await expect(result).rejects.toThrow(/AUTHENTICATION_POLICY_ADMIN/);
+    expect(rotation.violations).toEqual([]);
+    expect(model.account('app_clone')).toBeUndefined();
+  });
+
+  it('8.4 with mysql_native_password loaded: the clone keeps it; AWSCURRENT and AWSPREVIOUS log in', async () => {
+    // Prepare
+    const { model, rotation } = setup('alternating-users', {
+      version: '8.4.3',
+      options: { nativePasswordLoaded: true },
+    });
+    const app = model.account('app');
+    if (app === undefined) throw new Error('no app');
+    app.plugin = 'mysql_native_password';
+    // Act
+    await rotation.full();
+    // Assess
+    expect(model.account('app_clone')?.plugin).toBe('mysql_native_password');
+    expect([rotation.logsIn(rotation.current), rotation.logsIn(rotation.previous)]).toEqual([true, true]);
+  });
+});
