@@ -356,8 +356,8 @@ export async function applyAlternating({
   }
   if (optionsKey(primaryOptions) !== optionsKey(targetOptions)) {
     await session.query(
-      alterAccountOptions(server, target, primaryOptions),
-      `copy the TLS requirement and limits to ${formatAccount(target)}`,
+      alterAccountOptions(server, target, primaryOptions, targetOptions),
+      `copy the TLS requirement, limits and password policy to ${formatAccount(target)}`,
     );
   }
 }

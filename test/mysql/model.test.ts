@@ -340,7 +340,8 @@ describe('versions', () => {
   it.each([
     ['8.0.36', [8, 0, 36]],
     ['8.4.3', [8, 4, 3]],
-    ['8.0.mysql_aurora.3.05.2', [8, 0, 32]],
+    ['8.0.mysql_aurora.3.05.2', [8, 0, 23]],
+    ['8.0.32', [8, 0, 32]],
   ])('reads %s as MySQL %j', (version, expected) => {
     // Act
     const info = serverInfoOf(version);

@@ -85,8 +85,6 @@ const PENDING = new Set<string>([
   // single-user rollback sets AWSCURRENT's password again, which a history / reuse policy refuses (3638).
   'single-user, password_history 5: the next rotation completes and AWSCURRENT never stops',
   'single-user, password_reuse_interval 30: the next rotation completes and AWSCURRENT never stops',
-  // Finding 4: the clone gets the server defaults, not the primary's policy.
-  'alternating-users: PASSWORD EXPIRE NEVER, history, lock settings and comment reach the clone',
 ]);
 
 describe('a fault at any statement, then retries, keeps AWSCURRENT logging in and completes', () => {

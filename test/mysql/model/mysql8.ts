@@ -55,7 +55,7 @@ export interface AccountPolicy {
   /** [AU] ACCOUNT LOCK | UNLOCK. */
   locked: boolean;
   /** [AU] COMMENT / ATTRIBUTE: mysql.user.User_attributes' metadata, as JSON text. */
-  metadata?: string;
+  metadata?: string | undefined;
 }
 
 export interface ModelAccount {
@@ -104,15 +104,11 @@ export interface ModelOptions {
 
 const PASSWORD_PLUGINS = new Set(['caching_sha2_password', 'mysql_native_password', 'sha256_password']);
 
-/** Aurora MySQL 3 reports `8.0.mysql_aurora.3.05.2`: the MySQL version is 8.0.x, with x from the Aurora release. */
+/** What the rotator's client makes of `SELECT VERSION()` (rotators/mysql/sql.ts parseServerVersion). */
 export function serverInfoOf(version: string, noBackslashEscapes = false): ServerInfo {
   const parsed = parseServerVersion(version);
-  if (parsed !== undefined) return { ...parsed, noBackslashEscapes };
-  // Aurora MySQL 3.05.2 is compatible with MySQL 8.0.32 (Aurora's release notes); the rotator's
-  // client parses `8.0.mysql_aurora...` as what it reads, which this mirrors in model tests.
-  const aurora = /^(\d+)\.(\d+)\.mysql_aurora\.(\d+)\.(\d+)/.exec(version);
-  if (aurora === null) throw new Error(`model: unreadable version ${version}`);
-  return { flavour: 'mysql', version: [8, 0, 32], noBackslashEscapes };
+  if (parsed === undefined) throw new Error(`model: unreadable version ${version}`);
+  return { ...parsed, noBackslashEscapes };
 }
 
 /** A server error as mysql2 raises it. */
@@ -748,11 +744,14 @@ export class MysqlModel {
         // [AU] COMMENT 'x' sets the metadata to {"comment": "x"}; ATTRIBUTE merges a JSON object.
         a.policy.metadata = JSON.stringify({ comment: cursor.take('string') });
       } else if (cursor.accept('ATTRIBUTE')) {
+        // [AU] ATTRIBUTE merges as JSON_MERGE_PATCH() does: a null value removes the key.
         const value = JSON.parse(cursor.take('string')) as Record<string, unknown>;
-        a.policy.metadata = JSON.stringify({
+        const merged: Record<string, unknown> = {
           ...(a.policy.metadata === undefined ? {} : JSON.parse(a.policy.metadata)),
           ...value,
-        });
+        };
+        for (const [key, v] of Object.entries(value)) if (v === null) delete merged[key];
+        a.policy.metadata = Object.keys(merged).length === 0 ? undefined : JSON.stringify(merged);
       } else {
         cursor.fail('account option');
       }
