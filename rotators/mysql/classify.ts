@@ -71,7 +71,7 @@ const MYSQL8_ACCOUNT_ERRNOS = new Map<number, [typeof ConfigurationError | typeo
     3638,
     [
       ConfigurationError,
-      "the account's password history or reuse interval (password_history, password_reuse_interval, or the account's PASSWORD HISTORY / PASSWORD REUSE INTERVAL) refused a password it held before, and the pending password does not log in: cancel this rotation so that the next one draws a new password, or relax the policy for this account",
+      "the account's password history or reuse interval (password_history, password_reuse_interval, or the account's PASSWORD HISTORY / PASSWORD REUSE INTERVAL) refused a password it held before, so rotor cannot set it again (a single-user rollback cannot restore AWSCURRENT's password this way): let this rotation fail so that the next one draws a new password, or reset the account's password by hand, or relax the policy for this account",
     ],
   ],
   [
