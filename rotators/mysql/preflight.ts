@@ -62,21 +62,25 @@ function describeError(error: unknown): string {
 /** Global privileges of the session's user and its active roles, from SHOW GRANTS. */
 async function globalPrivileges(
   session: MysqlSession,
-): Promise<{ has(privilege: string): boolean; grantOption: boolean }> {
+): Promise<{ has(privilege: string): boolean; grantOption: boolean; updatesMysql: boolean }> {
   const rows = await session.query('SHOW GRANTS', 'read its own grants');
   const privileges = new Set<string>();
   let grantOption = false;
+  let updatesMysql = false;
   for (const row of rows) {
     const line = String(Object.values(row)[0] ?? '');
+    const onMysql = /^GRANT (.+?) ON `mysql`\.\* TO /.exec(line);
+    if (onMysql !== null) {
+      const granted = (onMysql[1] as string).split(',').map((p) => p.trim().toUpperCase());
+      if (granted.includes('UPDATE') || granted.includes('ALL PRIVILEGES')) updatesMysql = true;
+    }
     const match = /^GRANT (.+?) ON \*\.\* TO (.*)$/.exec(line);
     if (match === null) continue;
     for (const privilege of (match[1] as string).split(',')) privileges.add(privilege.trim().toUpperCase());
     if (/ WITH GRANT OPTION\b/.test(match[2] as string)) grantOption = true;
   }
-  return {
-    has: (privilege) => privileges.has('ALL PRIVILEGES') || privileges.has(privilege),
-    grantOption,
-  };
+  const has = (privilege: string) => privileges.has('ALL PRIVILEGES') || privileges.has(privilege);
+  return { has, grantOption, updatesMysql: updatesMysql || has('UPDATE') };
 }
 
 /** Whether a SELECT / SHOW works for this session (privilege probe without changing anything). */
@@ -333,12 +337,18 @@ async function checkDualPrivileges(
     }
     return;
   }
+  // RETAIN CURRENT PASSWORD on one's own account: APPLICATION_PASSWORD_ADMIN, or what makes a user
+  // privileged for credential changes (CREATE USER, or UPDATE on the mysql schema: sql_user.cc
+  // is_privileged_user_for_credential_change); on another account: CREATE USER.
   const privilege = self ? 'APPLICATION_PASSWORD_ADMIN' : 'CREATE USER';
-  const ok = (grants?.has(privilege) ?? false) || (grants?.has('CREATE USER') ?? false);
+  const ok =
+    (grants?.has(privilege) ?? false) ||
+    (grants?.has('CREATE USER') ?? false) ||
+    (self && (grants?.updatesMysql ?? false));
   check(
     `privilege ${privilege}`,
     ok,
-    `${who} ${ok ? 'has' : 'lacks'} ${privilege} (RETAIN CURRENT PASSWORD needs it)`,
+    `${who} ${ok ? 'has' : 'lacks'} ${self ? 'APPLICATION_PASSWORD_ADMIN (or CREATE USER, or UPDATE on mysql)' : privilege} (RETAIN CURRENT PASSWORD needs it)`,
     `GRANT ${privilege} ON *.* TO ${formatAccount(session.account)}`,
   );
 }

@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { type ModelOptions, MysqlModel, type ServerGlobals } from './model/mysql8.js';
 import { Rotation, type Value } from './model/rotation.js';
-import { MASTER_ARN } from './support.js';
+import { MASTER_ARN, rotatorRequest } from './support.js';
 
 type Strategy = 'single-user' | 'dual-password' | 'dual-password-self' | 'alternating-users';
 
@@ -268,5 +268,38 @@ describe('single-user rollback under a password history or reuse policy (a limit
     await expect(result).rejects.toThrow(/password history or reuse interval/);
     expect(rotation.logsIn(rotation.pending)).toBe(true);
     expect(model.accepts('app', String(rotation.current.password))).toBe(false);
+  });
+});
+
+describe('preflight of dual-password run by the account (RETAIN on its own account)', () => {
+  const preflight = async (grants: string[], globalPrivileges: string[]) => {
+    const { model, rotation } = setup('dual-password-self');
+    const app = model.account('app');
+    if (app === undefined) throw new Error('no app');
+    app.grants.push(...grants);
+    app.globalPrivileges = new Set(globalPrivileges);
+    const checks = await rotation.rotator.preflight({
+      ...rotatorRequest('createSecret'),
+      current: rotation.rotator.parse({ value: rotation.current, label: 'AWSCURRENT' }),
+    });
+    return checks.find((c) => c.name === 'privilege APPLICATION_PASSWORD_ADMIN');
+  };
+
+  it.each([
+    ['UPDATE on mysql.*', ['GRANT UPDATE ON `mysql`.* TO {grantee}'], []],
+    ['APPLICATION_PASSWORD_ADMIN', [], ['APPLICATION_PASSWORD_ADMIN']],
+    ['CREATE USER', [], ['CREATE USER']],
+  ])('accepts %s', async (_name, grants, globalPrivileges) => {
+    // Act
+    const check = await preflight(grants, globalPrivileges);
+    // Assess
+    expect(check?.ok).toBe(true);
+  });
+
+  it('reports an account with none of them', async () => {
+    // Act
+    const check = await preflight(['GRANT SELECT ON `mysql`.* TO {grantee}'], []);
+    // Assess
+    expect(check).toMatchObject({ ok: false, fix: "GRANT APPLICATION_PASSWORD_ADMIN ON *.* TO 'app'@'%'" });
   });
 });
