@@ -27,8 +27,8 @@ export type { Io } from './io.js';
 const EXIT_CODES = `
 Exit codes:
   0  ok
-  1  the operation found a failure (a failed check or rotation, an overdue or stuck secret,
-     a stuck rotation not healed)
+  1  the operation found a failure (a failed check or rotation, a failed, stuck or overdue
+     secret, a failed or stuck rotation not healed)
   2  bad usage or input (unknown option, secret not found, a value that does not parse)
   3  AWS or network error (access denied, bad credentials, endpoint unreachable)
 
@@ -114,17 +114,22 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('attach')
     .description(
-      'Turn rotation on for existing secrets. Refuses (and changes nothing for) a secret whose value does not parse for its engine, or whose preflight fails.',
+      'Turn rotation on for existing secrets. Refuses (and changes nothing for) a secret whose value does not parse for its engine, or whose preflight fails. With --adopt, records that rotor may act for an account (or API key) the secret does not prove it holds (an operator decision, kept in the adoption record).',
     )
     .argument('<secret...>', 'secret names or ARNs')
-    .requiredOption(
+    .option(
       '--function <arn|name>',
-      "rotor's rotation function (a name is expanded with the secret's region and account)",
+      "rotor's rotation function (a name is expanded with the secret's region and account); required unless only adopting",
     )
-    .requiredOption(
+    .option(
       '--schedule <expression>',
-      'schedule: "rate(30 days)", "rate(12 hours)" or "cron(...)"',
+      'schedule: "rate(30 days)", "rate(12 hours)" or "cron(...)"; required with --function',
       schedule,
+    )
+    .option(
+      '--adopt <username-or-key-id>',
+      'adopt an account (or API key id) for the secret: recorded in the adoption record (ROTOR_ADOPTIONS_SECRET, default rotor/adoptions); repeatable',
+      (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--window <hours>', 'rotation window, 1h to 24h (default: the rest of the day)', window)
     .option('--no-rotate-immediately', 'only test the configuration (testSecret) now; rotate on the schedule')
@@ -136,6 +141,7 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       examples(
         'rotor attach prod/orders-db --function rotor-prod-postgres --schedule "rate(30 days)" --window 4h',
         'rotor attach prod/a prod/b --function arn:aws:lambda:eu-west-1:123456789012:function:rotor-prod-mysql --schedule "cron(0 3 ? * SUN *)" --no-rotate-immediately',
+        'rotor attach prod/legacy-db --adopt legacy_app',
       ),
     )
     .action(async (secrets: string[], _options, command: Command) => {
@@ -145,7 +151,7 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('status')
     .description(
-      'A table of the secrets with rotation: engine, strategy, dates, overdue, stuck AWSPENDING, replicas, last outcome. Exits 1 when any row shows a problem.',
+      'A table of the secrets with rotation: engine, strategy, dates, overdue, state (healthy, rotating, failed, stuck, never-rotated, not-rotor), replicas, last outcome. Exits 1 when any row shows a problem (failed, stuck, overdue, invalid value, failed configuration test).',
     )
     .option('--prefix <prefix>', 'only secrets whose name starts with this')
     .option('--all', 'include secrets without rotation')
@@ -195,13 +201,16 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('heal')
     .description(
-      'Explain what to do with a stuck rotation (AWSPENDING left on a version that is not AWSCURRENT): roll forward when the target already accepts the pending credential, abandon when only the current one works, or leave it to a person. Changes something only with --yes. Exits 1 while a stuck rotation is left.',
+      'Explain what to do with a failed or stuck rotation (AWSPENDING left on a version that is not AWSCURRENT): roll forward when the target already accepts the pending credential, abandon when only the current one works, or leave it to a person (naming the cause: network, TLS, authentication, privilege, probe query, ...). Changes something only with --yes. A rotation still running is left alone. Exits 1 while a failed or stuck rotation is left, 0 otherwise.',
     )
     .argument('<secret>', 'secret name or ARN')
     .option('-y, --yes', 'carry the decision out')
-    .option('--force', 'ignore --min-age')
+    .option('--force', 'judge even a rotation that looks like it is running')
     .addOption(
-      new Option('--min-age <duration>', 'leave a younger AWSPENDING alone: its rotation may be running')
+      new Option(
+        '--min-age <duration>',
+        'an AWSPENDING with no event for this long counts as stuck, not running',
+      )
         .argParser(duration)
         .default(3_600_000, '60m'),
     )
@@ -259,7 +268,15 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       positiveInteger('--schedule-seconds', 86_400),
       60,
     )
-    .addHelpText('after', examples('rotor local', 'rotor local --port 4599 --state .rotor-local/state.json'))
+    .option('--rehearse', 'also stage one secret per common failure under rehearse/ (see RUNBOOK.md)')
+    .addHelpText(
+      'after',
+      examples(
+        'rotor local',
+        'rotor local --port 4599 --state .rotor-local/state.json',
+        'rotor local --rehearse',
+      ),
+    )
     .action(async (_options, command: Command) => {
       const options = command.optsWithGlobals<Omit<LocalOptions, 'region'> & { region?: string }>();
       done(await localCommand(session, { ...options, region: options.region ?? 'us-east-1' }));
