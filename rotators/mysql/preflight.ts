@@ -17,6 +17,7 @@ import { alternateOf, catalogueOwner, userNameLimit } from './alternating.js';
 import type { MysqlLogin, MysqlSecret } from './secret.js';
 import type { MysqlSession } from './session.js';
 import {
+  atLeast,
   CATALOGUE,
   describeServer,
   dualPasswordState,
@@ -158,6 +159,13 @@ export async function runPreflight(context: PreflightContext): Promise<Preflight
       if (session.server.flavour === 'mariadb' && current.strategy !== 'rds-master') {
         await checkHashesAccepted(session, check);
       }
+      if (
+        session.server.flavour === 'mysql' &&
+        atLeast(session.server, 8, 0, 3) &&
+        current.strategy !== 'rds-master'
+      ) {
+        await checkPasswordReuse(session, current, check);
+      }
       if (dualSelf) await checkDualPrivileges(session, current, check, 'the account itself');
     }
   } finally {
@@ -258,6 +266,38 @@ async function checkCatalogue(admin: MysqlSession, check: Check): Promise<void> 
       : `the masterarn user lacks ${missing.join(', ')} on ${table}${read.ok ? '' : ' (which does not exist yet)'}: rotor records there which accounts are its clones`,
     fix,
   );
+}
+
+/**
+ * MySQL 8: the global password history and reuse interval (an account may override them; reading
+ * mysql.user needs a privilege the account may lack). Informational: rotor never sets a password
+ * the account held before, except where it says so below, so the rotation itself is not at risk.
+ */
+async function checkPasswordReuse(session: MysqlSession, current: MysqlSecret, check: Check): Promise<void> {
+  try {
+    const [row] = await session.query(
+      'SELECT @@GLOBAL.password_history AS history, @@GLOBAL.password_reuse_interval AS reuseInterval',
+      'read the password history settings',
+    );
+    const history = Number(row?.history ?? 0);
+    const interval = Number(row?.reuseInterval ?? 0);
+    const active = history > 0 || interval > 0;
+    const consequence =
+      current.strategy === 'single-user'
+        ? "a rollback after a failed test cannot set AWSCURRENT's password again (error 3638), so the pending one stays"
+        : current.strategy === 'dual-password'
+          ? "after an abandoned rotation AWSCURRENT's password is kept, not set again, where mysql.user's verifiers (or a refused REPLACE) show it is the secondary; otherwise setting it again can be refused (error 3638)"
+          : 'a retried step recognises the password it already set';
+    check(
+      'password history',
+      true,
+      active
+        ? `password_history ${history}, password_reuse_interval ${interval} days (globally; accounts may override): ${consequence}`
+        : 'no global password history or reuse interval (accounts may set their own)',
+    );
+  } catch (error) {
+    check('password history', false, describeError(error), 'See the detail.');
+  }
 }
 
 /** MariaDB refuses hashed passwords while a validation plugin is on and strict_password_validation is set. */

@@ -303,3 +303,23 @@ describe('preflight of dual-password run by the account (RETAIN on its own accou
     expect(check).toMatchObject({ ok: false, fix: "GRANT APPLICATION_PASSWORD_ADMIN ON *.* TO 'app'@'%'" });
   });
 });
+
+describe('preflight reads the password history settings (MySQL 8)', () => {
+  it.each([
+    ['single-user', /password_history 2, password_reuse_interval 0 days.*rollback/],
+    ['alternating-users', /password_history 2.*retried step/],
+  ] as const)('%s: reported with what it means for the strategy', async (strategy, detail) => {
+    // Prepare
+    const { rotation } = setup(strategy, { globals: { password_history: 2 } });
+    // Act
+    const checks = await rotation.rotator.preflight({
+      ...rotatorRequest('createSecret'),
+      current: rotation.rotator.parse({ value: rotation.current, label: 'AWSCURRENT' }),
+    });
+    // Assess
+    expect(checks.find((c) => c.name === 'password history')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(detail),
+    });
+  });
+});
