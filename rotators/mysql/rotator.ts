@@ -32,9 +32,10 @@
  * statements it rewrites before logging (see ./sql.ts). Every login goes over TLS, verified with
  * the host name, unless the secret says plaintext (../tls.ts).
  *
- * Exercised for real: MariaDB 10.11 (every strategy, TLS on a throwaway server). MySQL 8's
- * statements (RETAIN CURRENT PASSWORD, REPLACE, default roles, plugins) are unit-tested for their
- * exact text and decision logic only: no MySQL server was available.
+ * Exercised for real: MariaDB 10.11 (every strategy, TLS on a throwaway server). MySQL 8.0 / 8.4
+ * and Aurora MySQL 3: no server was available; every strategy runs against a model of MySQL's
+ * documented account semantics (test/mysql/model/mysql8.ts) through every fault and retry order,
+ * and the exact statements per version are pinned (test/mysql/mysql8Sql.test.ts).
  */
 import {
   AuthenticationFailedError,
@@ -504,14 +505,18 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
    * after an abandoned rotation (its pending password P1 became primary, AWSCURRENT's C secondary):
    * retaining then would keep P1 and drop C. So:
    * - applied already when the pending and the current password both log in (a replay);
-   * - run by the managing user: unless the stored primary verifies C (read from mysql.user;
-   *   mysql_native_password and caching_sha2_password), C is made primary first (`IDENTIFIED BY C`,
-   *   which keeps the secondary: C logs in throughout), then `IDENTIFIED BY N RETAIN`;
+   * - run by the managing user: when the stored primary verifies C (read from mysql.user;
+   *   mysql_native_password and caching_sha2_password), `IDENTIFIED BY N RETAIN`; when the stored
+   *   secondary (User_attributes' additional_password) verifies C, `IDENTIFIED BY N` alone, which
+   *   keeps the secondary and never sets C again (a password history would refuse that, 3638);
+   *   when neither can be told, C is made primary first (`IDENTIFIED BY C`, which keeps the
+   *   secondary: C logs in throughout), then `IDENTIFIED BY N RETAIN`;
    * - run by the account: `... REPLACE C RETAIN` is refused (3891) exactly when C is not the
-   *   primary, changing nothing; then C is made primary (REPLACE with the pending password when
-   *   that is what logged in) and the statement runs again.
-   * Every step leaves C logging in. test/mysql/dualPassword.test.ts drives it through a model of
-   * MySQL's documented semantics.
+   *   primary, changing nothing; having logged in with C, C is then the secondary and
+   *   `IDENTIFIED BY N` alone keeps it (else C is made primary, with REPLACE of the pending
+   *   password when that is what logged in, and the statement runs again).
+   * Every step leaves C logging in. test/mysql/dualPassword.test.ts and
+   * test/mysql/mysql8Flows.test.ts drive it through models of MySQL's documented semantics.
    */
   async function applyMysqlDualPassword(
     request: ApplyRequest<MysqlSecret>,
