@@ -574,7 +574,11 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       return;
     }
     const stored = await storedPasswords(session, account, current.password);
-    if (stored.primary === true) {
+    if (stored.primary === true || (stored.primary === undefined && (await previousLogsIn(request)))) {
+      // Without a verifier to read (sha256_password, no SELECT on mysql.user), AWSPREVIOUS logging
+      // in shows the ordinary state (C primary, AWSPREVIOUS secondary): an abandoned rotation's
+      // RETAIN would have dropped AWSPREVIOUS. C is then not set again (a password history would
+      // refuse it, 3638).
       await session.query(retain, what);
     } else if (stored.secondary === true) {
       await keepSecondary();
@@ -582,6 +586,19 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       await makePrimary();
       await session.query(retain, what);
     }
+  }
+
+  /** Whether AWSPREVIOUS (another password of the same account) logs in; false without one. */
+  async function previousLogsIn(request: ApplyRequest<MysqlSecret>): Promise<boolean> {
+    const previous = await request.previous();
+    if (
+      previous === undefined ||
+      previous.password === request.current.password ||
+      !sameAccount(previous.account, request.current.account)
+    ) {
+      return false;
+    }
+    return logsIn(request, { ...request.current, password: previous.password }, 'AWSPREVIOUS');
   }
 
   /**

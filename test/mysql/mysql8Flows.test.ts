@@ -323,3 +323,38 @@ describe('preflight reads the password history settings (MySQL 8)', () => {
     });
   });
 });
+
+describe('dual-password where no verifier tells which password is primary (sha256_password)', () => {
+  it('under password_history 5, ordinary rotations retain AWSCURRENT without setting it again', async () => {
+    // Prepare
+    const { model, rotation } = setup('dual-password', { globals: { password_history: 5 } });
+    const app = model.account('app');
+    if (app === undefined) throw new Error('no app');
+    app.plugin = 'sha256_password';
+    // Act
+    for (let i = 0; i < 3; i++) await rotation.full();
+    // Assess
+    expect(rotation.violations).toEqual([]);
+    expect([rotation.logsIn(rotation.current), rotation.logsIn(rotation.previous)]).toEqual([true, true]);
+  });
+
+  it('sha256_password under password_history 5: refused with a fix (3638), AWSCURRENT logs in throughout', async () => {
+    // Prepare
+    const { model, rotation } = setup('dual-password', { globals: { password_history: 5 } });
+    const app = model.account('app');
+    if (app === undefined) throw new Error('no app');
+    app.plugin = 'sha256_password';
+    await rotation.full();
+    await rotation.full();
+    await rotation.createSecret();
+    await rotation.setSecret();
+    rotation.abandon();
+    // Act
+    const result = rotation.full();
+    // Assess
+    await expect(result).rejects.toMatchObject({ name: 'ConfigurationError' });
+    await expect(result).rejects.toThrow(/password history or reuse interval/);
+    expect(rotation.violations).toEqual([]);
+    expect(rotation.logsIn(rotation.current)).toBe(true);
+  });
+});
