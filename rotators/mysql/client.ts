@@ -6,7 +6,7 @@
 import { isIP, connect as netConnect } from 'node:net';
 import { type Connection, createConnection, type SslOptions } from 'mysql2';
 import { DeadlineExceededError } from '../errors.js';
-import { nodeTlsOptions, type TlsSettings } from '../tls.js';
+import { type TlsSettings, trustedCas } from '../tls.js';
 import { classifyMysqlError } from './classify.js';
 import type { Connect, ConnectOptions, MysqlSession, Row } from './session.js';
 import {
@@ -22,19 +22,19 @@ import {
 const MAX_CONNECT_MS = 10_000;
 
 /**
- * mysql2's TLS options for a secret's settings. The objects are reused: mysql2 caches the secure
- * context (about 130 CA certificates) per options object.
+ * mysql2's TLS options for a secret's settings. The objects are reused: mysql2 builds the secure
+ * context (about 270 CA certificates) once per options object, and resumes TLS sessions per
+ * options object, host and port.
  */
 const sslCache = new Map<string, SslOptions>();
 
-function sslOptions(settings: TlsSettings, host: string): SslOptions | undefined {
-  const node = nodeTlsOptions(settings, host);
-  if (node === undefined) return undefined;
+function sslOptions(settings: TlsSettings): SslOptions | undefined {
+  if (settings.mode === 'disable') return undefined;
   const key = `${settings.mode}\0${settings.ca ?? ''}`;
   let ssl = sslCache.get(key);
   if (ssl === undefined) {
     ssl = {
-      ca: node.ca as string[],
+      ca: trustedCas(settings),
       rejectUnauthorized: true,
       // mysql2 checks the certificate against the host it dials (or, below, tlsServerName).
       verifyIdentity: settings.mode === 'verify-full',
@@ -56,7 +56,7 @@ export const connectMysql: Connect = async (options: ConnectOptions): Promise<My
   if (signal.aborted || remaining(deadline) <= 0) {
     throw new DeadlineExceededError(`${target}: no time left to connect before the Lambda deadline`);
   }
-  const ssl = sslOptions(options.tls, host);
+  const ssl = sslOptions(options.tls);
   // mysql2 verifies the certificate against (and sends SNI for) the host it is given. To verify
   // another name (tlsServerName: a tunnel, a proxy), it is given that name and dials the real host
   // through its stream option.
