@@ -162,10 +162,17 @@ export class SecretsStore {
     this.cache.forgetSecret(`related:${token}`);
   }
 
-  /** Another secret's AWSCURRENT value, read now. */
+  /**
+   * Another secret's AWSCURRENT value, read now. The stage is named although AWS defaults to it:
+   * an endpoint that gets the default wrong (one widely used emulator answers AWSPREVIOUS once the
+   * master itself was rotated) must not hand rotor an old master password.
+   */
   async getCurrent(secretId: string, signal?: AbortSignal): Promise<string | undefined> {
     try {
-      const out = await this.client.send(new GetSecretValueCommand({ SecretId: secretId }), opts(signal));
+      const out = await this.client.send(
+        new GetSecretValueCommand({ SecretId: secretId, VersionStage: CURRENT }),
+        opts(signal),
+      );
       return out.SecretString;
     } catch (error) {
       throw awsError('GetSecretValue', error);

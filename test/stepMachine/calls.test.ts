@@ -10,25 +10,78 @@ import { readConfig } from '../../handlers/config.js';
 import { createRotationHandler } from '../../handlers/createHandler.js';
 import { FakeTarget } from '../../rotators/fake/client.js';
 import { createFakeRotator } from '../../rotators/fake/index.js';
+import type { FakeSecret } from '../../rotators/fake/secret.js';
+import type { Rotator } from '../../rotators/types.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 
 const targets = new Map<string, FakeTarget>();
 let h: RotationHarness;
 
+/**
+ * The fake rotator, reading a master secret (`masterarn`) in every step that acts on the target,
+ * as the alternating-users strategies do.
+ */
+function fakeWithMaster() {
+  const fake = createFakeRotator(targets);
+  const master = async (request: { fetchMaster(id: string): Promise<unknown> }, value: FakeSecret) => {
+    if (typeof value.masterarn === 'string') await request.fetchMaster(value.masterarn);
+  };
+  return {
+    ...fake,
+    async apply(request: Parameters<typeof fake.apply>[0]) {
+      await master(request, request.current);
+      return fake.apply(request);
+    },
+    async test(request: Parameters<typeof fake.test>[0]) {
+      await master(request, request.pending);
+      return fake.test(request);
+    },
+    async finish(request: Parameters<typeof fake.finish>[0]) {
+      await master(request, request.current);
+      return fake.finish(request);
+    },
+  } satisfies Rotator<FakeSecret>;
+}
+
 beforeAll(async () => {
-  h = await startRotationHarness({ rotators: [createFakeRotator(targets)] });
+  h = await startRotationHarness({ rotators: [fakeWithMaster()] });
 });
 
 afterAll(async () => {
   await h.close();
 });
 
-async function fixture() {
+async function fixture(extra: Record<string, unknown> = {}) {
   const name = `target-${randomUUID()}`;
   const target = new FakeTarget();
   target.addAccount('app', 'initial-password-1');
   targets.set(name, target);
-  return h.createSecret({ engine: 'fake', target: name, username: 'app', password: 'initial-password-1' });
+  return h.createSecret({
+    engine: 'fake',
+    target: name,
+    username: 'app',
+    password: 'initial-password-1',
+    ...extra,
+  });
+}
+
+/** Records the GetSecretValue requests for `secretId` that the function's client sends. */
+function recordReads(secretId: string): { VersionStage?: string; VersionId?: string }[] {
+  const reads: { VersionStage?: string; VersionId?: string }[] = [];
+  h.sm.middlewareStack.add(
+    (next, context) => async (args) => {
+      const input = args.input as { SecretId?: string; VersionStage?: string; VersionId?: string };
+      if (context.commandName === 'GetSecretValueCommand' && input.SecretId === secretId) {
+        reads.push({
+          ...(input.VersionStage === undefined ? {} : { VersionStage: input.VersionStage }),
+          ...(input.VersionId === undefined ? {} : { VersionId: input.VersionId }),
+        });
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: `recordReads-${secretId}` },
+  );
+  return reads;
 }
 
 /** Calls made while rotating, RotateSecret itself excluded. */
@@ -88,5 +141,20 @@ describe('Secrets Manager calls per rotation', () => {
       UpdateSecretVersionStage: 1,
     });
     expect(h.stack.rotations.history.filter((r) => r.secretArn === arn).at(-1)?.status).toBe('succeeded');
+  });
+
+  it('reads a master secret once per rotation, naming AWSCURRENT', async () => {
+    // Prepare
+    const masterArn = await h.createSecret({ username: 'master', password: 'master-password-1' });
+    const arn = await fixture({ masterarn: masterArn });
+    const reads = recordReads(masterArn);
+
+    // Act
+    const calls = await callsOfRotation(arn);
+
+    // Assess
+    expect(h.stack.rotations.history.filter((r) => r.secretArn === arn).at(-1)?.status).toBe('succeeded');
+    expect(reads).toEqual([{ VersionStage: 'AWSCURRENT' }]);
+    expect(calls.GetSecretValue).toBe(3); // AWSCURRENT, the empty AWSPENDING, the master
   });
 });
