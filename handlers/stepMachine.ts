@@ -73,7 +73,7 @@ export function parseEvent(raw: unknown): RotationEvent {
 export interface StepMachineDeps {
   store: SecretsStore;
   registry: Registry;
-  config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'>;
+  config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'> & Partial<Pick<Config, 'stepStartedEvents'>>;
   redactor: Redactor;
   logger: Logger;
   metrics: StepMetrics;
@@ -163,7 +163,11 @@ export class StepMachine {
         ...(enricher === undefined ? {} : { enricher }),
       };
       const outcome = await this.#dispatch(invocation, () => {
-        startedEvent = this.#publish(invocation as Invocation, 'Rotation Step Started', {});
+        // Optional, and never awaited here: it is sent while the step works. The outcome waits
+        // for it, so that Started always arrives before the step's outcome.
+        if (this.deps.config.stepStartedEvents === true) {
+          startedEvent = this.#publish(invocation as Invocation, 'Rotation Step Started', {});
+        }
       });
       await this.#succeeded(invocation, outcome, startedEvent);
       return outcome;
@@ -486,13 +490,16 @@ export class StepMachine {
     if (inv === undefined) return; // Not a rotation event: nothing to attribute an event to.
     metrics.step(inv.engine ?? 'unknown', inv.event.Step, false, durationMs);
     await startedEvent;
-    await this.#send([
-      this.#event(inv, 'Rotation Step Failed', {
-        durationMs,
-        error: error.toJSON(),
-        ...(inv.rolledBack === undefined ? {} : { rolledBack: inv.rolledBack }),
-      }),
-    ]);
+    await this.#send(
+      [
+        this.#event(inv, 'Rotation Step Failed', {
+          durationMs,
+          error: error.toJSON(),
+          ...(inv.rolledBack === undefined ? {} : { rolledBack: inv.rolledBack }),
+        }),
+      ],
+      { keepUndelivered: true },
+    );
   }
 
   #describe(inv: Invocation): Record<string, unknown> {
@@ -514,8 +521,9 @@ export class StepMachine {
     return this.#send([this.#event(inv, detailType, extra)]);
   }
 
-  async #send(events: RotorEvent[]): Promise<void> {
-    await this.deps.publisher?.publish(events);
+  /** One PutEvents (the publisher splits only past 10 entries; a step sends at most 2). */
+  async #send(events: RotorEvent[], options?: { keepUndelivered?: boolean }): Promise<void> {
+    await this.deps.publisher?.publish(events, options);
   }
 }
 
