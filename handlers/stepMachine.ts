@@ -295,12 +295,24 @@ export class StepMachine {
     }
   }
 
-  /** createSecret: store a pending value unless one is already stored under the token. */
+  /**
+   * createSecret: store a pending value unless one is already stored under the token.
+   *
+   * A value this container stored is known without a call. Otherwise a rotator whose createPending
+   * changes nothing gets no read first: the value is built and put, and PutSecretValue itself says
+   * whether another was stored under the token before (ResourceExistsException: a crashed earlier
+   * run or a concurrent one); that value wins and is read. Other rotators (those that mint
+   * credentials elsewhere) read first and build a value only while none is stored.
+   */
   async #createSecret(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<void> {
     const { store } = this.deps;
     const token = inv.event.ClientRequestToken;
     this.#rotationStarts.set(token, inv.started);
-    const existing = await store.getVersion(secret.arn, token, PENDING, inv.signal);
+    const known = store.cache.get(secret.arn, token);
+    const existing =
+      known !== undefined || current.rotator.createPendingChangesNothing !== true
+        ? await store.getVersion(secret.arn, token, PENDING, inv.signal)
+        : undefined;
     if (existing !== undefined) {
       // A replay: the value stored by the earlier run stands. Validate it, never regenerate it.
       inv.scope.addSecretString(existing);
@@ -324,8 +336,9 @@ export class StepMachine {
     await inv.reader.parseWith(secret.arn, current, serialised, PENDING);
     const stored = await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal);
     if (!stored) {
-      // Another invocation stored a value for this token first: that value wins. Ours is dropped.
-      this.deps.logger.warn('pending value already stored by a concurrent invocation; keeping it', {
+      // Another value was stored under this token first (an earlier run, or a concurrent
+      // invocation): that value wins. Ours is dropped, and the stored one is validated.
+      this.deps.logger.warn('a pending value was already stored under this token; keeping it', {
         secretArn: secret.arn,
         versionId: token,
       });

@@ -4,7 +4,7 @@
  * cold one (a fresh handler, no cache, per step) reads only what each step needs.
  */
 import { randomUUID } from 'node:crypto';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readConfig } from '../../handlers/config.js';
 import { createRotationHandler } from '../../handlers/createHandler.js';
@@ -100,7 +100,7 @@ async function callsOfRotation(arn: string, functionArn = h.functionArn): Promis
 }
 
 describe('Secrets Manager calls per rotation', () => {
-  it('a warm container makes 8: DescribeSecret per step, each version read once, one put, one label move', async () => {
+  it('a warm container makes 7: DescribeSecret per step, AWSCURRENT read once, one put, one label move', async () => {
     // Prepare
     const arn = await fixture();
 
@@ -110,13 +110,15 @@ describe('Secrets Manager calls per rotation', () => {
     // Assess
     expect(calls).toEqual({
       DescribeSecret: 4,
-      GetSecretValue: 2, // AWSCURRENT, and the empty AWSPENDING that tells createSecret to generate
+      // AWSCURRENT only: createSecret puts without reading the empty AWSPENDING first (a value
+      // stored earlier under the token would make PutSecretValue fail, and win).
+      GetSecretValue: 1,
       PutSecretValue: 1,
       UpdateSecretVersionStage: 1,
     });
   });
 
-  it('a cold container per step makes 12: each step reads only the versions it needs', async () => {
+  it('a cold container per step makes 11: each step reads only the versions it needs', async () => {
     // Prepare: every invocation gets a new handler, as a fresh Lambda container would.
     const arn = await fixture();
     const config = { ...readConfig({ ROTOR_LOG_LEVEL: 'SILENT', ROTOR_METRICS: 'off' }) };
@@ -135,8 +137,8 @@ describe('Secrets Manager calls per rotation', () => {
     // Assess
     expect(calls).toEqual({
       DescribeSecret: 4,
-      // createSecret: current + empty pending; setSecret: current + pending; testSecret and finishSecret: pending.
-      GetSecretValue: 6,
+      // createSecret: current; setSecret: current + pending; testSecret and finishSecret: pending.
+      GetSecretValue: 5,
       PutSecretValue: 1,
       UpdateSecretVersionStage: 1,
     });
@@ -155,6 +157,64 @@ describe('Secrets Manager calls per rotation', () => {
     // Assess
     expect(h.stack.rotations.history.filter((r) => r.secretArn === arn).at(-1)?.status).toBe('succeeded');
     expect(reads).toEqual([{ VersionStage: 'AWSCURRENT' }]);
-    expect(calls.GetSecretValue).toBe(3); // AWSCURRENT, the empty AWSPENDING, the master
+    expect(calls.GetSecretValue).toBe(2); // AWSCURRENT and the master
+  });
+
+  it('reads AWSPENDING before createPending for a rotator that changes something elsewhere', async () => {
+    // Prepare: a rotator that mints credentials elsewhere does not declare createPending harmless.
+    const { createPendingChangesNothing: _harmless, ...minting } = createFakeRotator(targets);
+    const other = await startRotationHarness({ rotators: [minting satisfies Rotator<FakeSecret>] });
+    try {
+      const name = `target-${randomUUID()}`;
+      const target = new FakeTarget();
+      target.addAccount('app', 'initial-password-1');
+      targets.set(name, target);
+      const arn = await other.createSecret({
+        engine: 'fake',
+        target: name,
+        username: 'app',
+        password: 'initial-password-1',
+      });
+      other.stack.secretsManager.resetCalls();
+
+      // Act
+      await other.rotate(arn);
+
+      // Assess
+      const { RotateSecret: _, ...calls } = other.stack.secretsManager.calls;
+      expect(calls).toEqual({
+        DescribeSecret: 4,
+        GetSecretValue: 2, // AWSCURRENT, and the empty AWSPENDING that tells createSecret to generate
+        PutSecretValue: 1,
+        UpdateSecretVersionStage: 1,
+      });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('keeps the value an earlier run stored under the token: the put is refused, the stored value read', async () => {
+    // Prepare: an earlier createSecret for the token stored a value, in another container.
+    const arn = await fixture();
+    const token = await h.stagePending(arn);
+    const current = await h.value(arn);
+    const earlier = { ...current, password: 'stored-by-an-earlier-run-1' };
+    await h.sm.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        ClientRequestToken: token,
+        SecretString: JSON.stringify(earlier),
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    h.stack.secretsManager.resetCalls();
+
+    // Act
+    await h.invoke('createSecret', arn, token);
+
+    // Assess
+    // AWSCURRENT, then the stored AWSPENDING after the refused put.
+    expect(h.stack.secretsManager.calls).toMatchObject({ PutSecretValue: 1, GetSecretValue: 2 });
+    expect(await h.value(arn, 'AWSPENDING')).toEqual(earlier);
   });
 });
