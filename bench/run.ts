@@ -129,10 +129,11 @@ async function perRotation(session: Session, options: BenchOptions, meter: Meter
           // After a failure the secret's AWSPENDING is stuck (nothing retries it): go on with the next.
           if (rotations === 0 || failed) continue;
           progress(
-            `${kase.engine} ${kase.strategy}, ${container} container: ${warmup} + ${rotations} rotations`,
+            `${kase.engine} ${kase.strategy} (${kase.transport}), ${container} container: ${warmup} + ${rotations} rotations`,
           );
           const result = await measureStrategy({
             world,
+            meter,
             fixture,
             kase,
             functionArn,
@@ -261,6 +262,7 @@ async function main(): Promise<number> {
       results.coldStart = await measureColdStart(ROOT, options.importRuns);
     }
     const meter = new Meter();
+    meter.countSecureContexts();
     const config = functionConfig(options);
     if (options.parts.includes('rotation')) await perRotation(session, options, meter, config);
     if (options.parts.includes('scale')) await scale(session, options, meter, config);

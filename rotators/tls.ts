@@ -129,6 +129,44 @@ export function secureContextsCreated(): number {
   return contextsCreated;
 }
 
+/** TLS options in the shape mysql2 takes (`ssl`). */
+export interface DriverSslOptions {
+  ca: string[];
+  rejectUnauthorized: true;
+  verifyIdentity: boolean;
+}
+
+const driverOptions = new Map<string, DriverSslOptions>();
+
+/**
+ * mysql2's TLS options for `settings`, or `undefined` for plaintext: one object per trust
+ * configuration and mode, for the container's life. mysql2 builds its secure context once per
+ * options object and resumes TLS sessions per options object, host and port, so reusing the object
+ * is what makes it build one context and resume sessions between the connections of a rotation.
+ */
+export function driverSslOptions(settings: TlsSettings): DriverSslOptions | undefined {
+  if (settings.mode === 'disable') return undefined;
+  const key = `${settings.mode}\0${trustKey(settings)}`;
+  let options = driverOptions.get(key);
+  if (options === undefined) {
+    options = {
+      ca: trustedCas(settings),
+      rejectUnauthorized: true,
+      // The driver checks the certificate against the host it dials (or the server name it is given).
+      verifyIdentity: settings.mode === 'verify-full',
+    };
+    driverOptions.set(key, options);
+  }
+  return options;
+}
+
+/** Forgets every context and options object, as a new container would start (the benchmark's cold runs). */
+export function forgetTlsState(): void {
+  caLists.clear();
+  contexts.clear();
+  driverOptions.clear();
+}
+
 /**
  * Node TLS options for `settings`, or `undefined` for plaintext. `host` is what the client dials;
  * the certificate must name it (or `tlsServerName`) unless the mode is verify-ca. The options carry

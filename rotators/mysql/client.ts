@@ -4,9 +4,9 @@
  * every driver error into a RotorError before anything else sees it.
  */
 import { isIP, connect as netConnect } from 'node:net';
-import { type Connection, createConnection, type SslOptions } from 'mysql2';
+import { type Connection, createConnection } from 'mysql2';
 import { DeadlineExceededError } from '../errors.js';
-import { type TlsSettings, trustedCas } from '../tls.js';
+import { driverSslOptions } from '../tls.js';
 import { classifyMysqlError } from './classify.js';
 import type { Connect, ConnectOptions, MysqlSession, Row } from './session.js';
 import {
@@ -21,29 +21,6 @@ import {
 /** Longest wait for a connection, whatever the deadline: a silent host should fail fast enough to retry. */
 const MAX_CONNECT_MS = 10_000;
 
-/**
- * mysql2's TLS options for a secret's settings. The objects are reused: mysql2 builds the secure
- * context (about 270 CA certificates) once per options object, and resumes TLS sessions per
- * options object, host and port.
- */
-const sslCache = new Map<string, SslOptions>();
-
-function sslOptions(settings: TlsSettings): SslOptions | undefined {
-  if (settings.mode === 'disable') return undefined;
-  const key = `${settings.mode}\0${settings.ca ?? ''}`;
-  let ssl = sslCache.get(key);
-  if (ssl === undefined) {
-    ssl = {
-      ca: trustedCas(settings),
-      rejectUnauthorized: true,
-      // mysql2 checks the certificate against the host it dials (or, below, tlsServerName).
-      verifyIdentity: settings.mode === 'verify-full',
-    };
-    sslCache.set(key, ssl);
-  }
-  return ssl;
-}
-
 function remaining(deadline: number): number {
   return deadline - Date.now();
 }
@@ -56,7 +33,7 @@ export const connectMysql: Connect = async (options: ConnectOptions): Promise<My
   if (signal.aborted || remaining(deadline) <= 0) {
     throw new DeadlineExceededError(`${target}: no time left to connect before the Lambda deadline`);
   }
-  const ssl = sslOptions(options.tls);
+  const ssl = driverSslOptions(options.tls);
   // mysql2 verifies the certificate against (and sends SNI for) the host it is given. To verify
   // another name (tlsServerName: a tunnel, a proxy), it is given that name and dials the real host
   // through its stream option.
