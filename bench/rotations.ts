@@ -180,37 +180,66 @@ export interface MeasureOptions {
   rotations: number;
 }
 
+/** One rotation of `kase`: its sample, or why it failed. */
+async function rotateOnce(options: MeasureOptions, kase: Case): Promise<RotationSample | string> {
+  const { world, fixture, functionArn } = options;
+  const token = randomUUID();
+  const servedBefore = fixture.served?.() ?? {};
+  const first = world.invocations.length;
+  const { marks } = options.meter;
+  marks.changedAt = undefined;
+  marks.promotedAt = undefined;
+  const started = performance.now();
+  const record = await world.rotate(kase.arn, functionArn, token);
+  const totalMs = performance.now() - started;
+  if (typeof record === 'string' || record.status !== 'succeeded') return failureOf(record);
+  const invocations = world.invocations.slice(first).filter((invocation) => invocation.token === token);
+  const sample = sampleOf(totalMs, invocations, diffCounts(fixture.served?.() ?? {}, servedBefore));
+  if (marks.changedAt !== undefined && marks.promotedAt !== undefined && marks.promotedAt > marks.changedAt) {
+    sample.windowMs = marks.promotedAt - marks.changedAt;
+  }
+  return sample;
+}
+
 /** Rotates one secret `warmup + rotations` times and summarises the measured rotations. */
 export async function measureStrategy(options: MeasureOptions): Promise<StrategyResult> {
-  const { world, fixture, kase, functionArn } = options;
-  const samples: RotationSample[] = [];
-  let failure: string | undefined;
+  const [result] = await measureInterleaved({ ...options, kases: [options.kase] });
+  return result as StrategyResult;
+}
+
+/**
+ * Rotates several secrets (the plaintext and TLS variants of one strategy) in turn, one rotation
+ * of each per round, so that every variant sees the same load on a shared machine: their ratio
+ * then means something even when absolute times drift.
+ */
+export async function measureInterleaved(
+  options: Omit<MeasureOptions, 'kase'> & { kases: readonly Case[] },
+): Promise<StrategyResult[]> {
+  const runs = options.kases.map((kase) => ({
+    kase,
+    samples: [] as RotationSample[],
+    failure: undefined as string | undefined,
+  }));
   for (let i = 0; i < options.warmup + options.rotations; i++) {
-    const token = randomUUID();
-    const servedBefore = fixture.served?.() ?? {};
-    const first = world.invocations.length;
-    const { marks } = options.meter;
-    marks.changedAt = undefined;
-    marks.promotedAt = undefined;
-    const started = performance.now();
-    const record = await world.rotate(kase.arn, functionArn, token);
-    const totalMs = performance.now() - started;
-    if (typeof record === 'string' || record.status !== 'succeeded') {
-      failure = `rotation ${i + 1}: ${failureOf(record)}`;
-      break;
+    for (const run of runs) {
+      if (run.failure !== undefined) continue;
+      const outcome = await rotateOnce({ ...options, kase: run.kase }, run.kase);
+      if (typeof outcome === 'string') run.failure = `rotation ${i + 1}: ${outcome}`;
+      else if (i >= options.warmup) run.samples.push(outcome);
     }
-    if (i < options.warmup) continue;
-    const invocations = world.invocations.slice(first).filter((invocation) => invocation.token === token);
-    const sample = sampleOf(totalMs, invocations, diffCounts(fixture.served?.() ?? {}, servedBefore));
-    if (
-      marks.changedAt !== undefined &&
-      marks.promotedAt !== undefined &&
-      marks.promotedAt > marks.changedAt
-    ) {
-      sample.windowMs = marks.promotedAt - marks.changedAt;
-    }
-    samples.push(sample);
   }
+  const results: StrategyResult[] = [];
+  for (const run of runs)
+    results.push(await summarise({ ...options, kase: run.kase }, run.samples, run.failure));
+  return results;
+}
+
+async function summarise(
+  options: MeasureOptions,
+  samples: RotationSample[],
+  failure: string | undefined,
+): Promise<StrategyResult> {
+  const { world, fixture, kase } = options;
   const problem = await fixture.verify(world, kase.arn);
   const perStep: StrategyResult['perStep'] = {};
   for (const step of STEPS) {
