@@ -4,6 +4,7 @@
  */
 import { rm } from 'node:fs/promises';
 import tls from 'node:tls';
+import { createConnection } from 'mysql2';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   makeCertificates,
@@ -13,6 +14,7 @@ import {
 } from '../../local/mysql.js';
 import { TargetUnreachableError } from '../../rotators/errors.js';
 import { mysqlRotator } from '../../rotators/mysql/index.js';
+import { driverSslOptions } from '../../rotators/tls.js';
 import { newPassword, rotatorRequest, skipMysql } from './support.js';
 
 type Value = Record<string, unknown>;
@@ -119,5 +121,34 @@ describe.skipIf(skipMysql)('MariaDB secure contexts', () => {
     // Assess
     await expect(result).rejects.toMatchObject({ reason: 'tls' });
     expect(counter.count).toBe(built);
+  });
+
+  it('resumes the TLS session of the previous connection to the same server', async () => {
+    // Prepare: the options object the MySQL client hands mysql2 for these settings.
+    const ssl = driverSslOptions({ mode: 'verify-full', ca: certs.caPem });
+    const connectOnce = async (): Promise<boolean> => {
+      const connection = createConnection({
+        host: 'localhost',
+        port: server.port,
+        user: 'app',
+        password,
+        ...(ssl === undefined ? {} : { ssl }),
+      });
+      await new Promise<void>((resolve, reject) =>
+        connection.connect((error) => (error ? reject(error) : resolve())),
+      );
+      const stream = (connection as unknown as { stream: { isSessionReused(): boolean } }).stream;
+      const resumed = stream.isSessionReused();
+      await new Promise<void>((resolve) => connection.end(() => resolve()));
+      return resumed;
+    };
+    await connectOnce();
+
+    // Act
+    const resumed = await connectOnce();
+
+    // Assess
+    expect(ssl).toBe(driverSslOptions({ mode: 'verify-full', ca: certs.caPem }));
+    expect(resumed).toBe(true);
   });
 });
