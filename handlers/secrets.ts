@@ -31,6 +31,9 @@ export interface SecretDescription {
   tags: ReadonlyMap<string, string>;
   /** VersionId → its staging labels. */
   versions: ReadonlyMap<string, readonly string[]>;
+  /** The rotation function the secret names, and when it last rotated (the rotation state needs both). */
+  rotationLambdaArn?: string;
+  lastRotated?: Date;
   /** The VersionId holding `label`, if any. */
   versionOf(label: string): string | undefined;
 }
@@ -120,6 +123,8 @@ export class SecretsStore {
       rotationEnabled: out.RotationEnabled === true,
       tags: new Map((out.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
       versions,
+      ...(out.RotationLambdaARN === undefined ? {} : { rotationLambdaArn: out.RotationLambdaARN }),
+      ...(out.LastRotatedDate === undefined ? {} : { lastRotated: out.LastRotatedDate }),
       versionOf: (label) => [...versions].find(([, labels]) => labels.includes(label))?.[0],
     };
   }

@@ -24,7 +24,7 @@ import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { type Config, type MasterEntry, readConfig } from '../handlers/config.js';
 import { createRotationHandler, type RotationHandler } from '../handlers/createHandler.js';
-import { createApiKeyRotator } from '../rotators/apikey/index.js';
+import { createApiKeyRotator, keyTag } from '../rotators/apikey/index.js';
 import { mysqlRotator } from '../rotators/mysql/index.js';
 import { postgresRotator } from '../rotators/postgres/index.js';
 import { scramSha256Verifier } from '../rotators/postgres/scram.js';
@@ -369,6 +369,9 @@ async function apiKeyDemo(demo: Demo, provider: ApiKeyProvider): Promise<void> {
     keyId: first.id,
     apiKey: first.value,
   });
+  // rotor retires only keys the provider names under the secret's tag (or that an operator adopted):
+  // the operator renames the hand-made key accordingly.
+  provider.keys.rename(first.id, `${keyTag(arn)}-hand-made-first-key`);
   await attach(demo, arn, demo.functions.apikey as string);
   const keys = [first.value];
   for (let round = 1; round <= 3; round++) {
