@@ -681,6 +681,8 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
 
   return {
     engines: ENGINES,
+    /** createPending only reads (see there): PutSecretValue alone tells whether a value is stored. */
+    createPendingChangesNothing: true,
 
     parse: ({ value, label, managedDatabase }) => parseMysqlSecret(value, label, managedDatabase),
 
