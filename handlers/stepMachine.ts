@@ -415,6 +415,7 @@ export class StepMachine {
       token: inv.event.ClientRequestToken,
       step: inv.event.Step,
       fetchRelated: inv.reader.fetchRelated,
+      fetchRelatedSecret: inv.reader.fetchRelatedSecret,
       fetchMaster: inv.reader.fetchMaster,
       secretArn: inv.secretArn,
       adopted: () => inv.reader.adopted(inv.secretArn),
