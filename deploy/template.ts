@@ -380,6 +380,8 @@ interface Page {
   paths: Record<string, string>;
   /** One paragraph, `<placeholders>` for the event's fields; no double quote. */
   text: string;
+  /** One line for PagerDuty's summary (at most 1024 characters there): the text is in custom_details. */
+  summary: string;
   /** The runbook link: a URL, or `<runbook>` when the event carries it. */
   runbook: string;
   severity: string;
@@ -439,6 +441,7 @@ function pages(config: DeployConfig): Page[] {
       reason: '$.detail.error.message',
     },
     text: `rotor REFUSED A TRUST BOUNDARY in step <step> of the rotation of <secret>: <error>: <reason>.${sentence} Somebody may be trying to use rotor beyond this secret. Next: find who last wrote <secret> (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, bind it in the stage file (masters, rdsMasters) or adopt the user (rotor attach --adopt), then rotor rotate <secret> --wait; rotor status <secret> shows the rotation's state. Runbook: ${runbookUrl('TrustBoundaryError', base)} (then the entry of <error>).`,
+    summary: 'rotor refused a trust boundary: <error> in step <step> of <secret>',
     runbook: runbookUrl('TrustBoundaryError', base),
     severity: 'critical',
     kind: 'trust boundary refused',
@@ -451,6 +454,7 @@ function pages(config: DeployConfig): Page[] {
       pattern: aws('RotationFailed'),
       paths: awsPaths,
       text: `Secrets Manager gave up the rotation of <secret> (RotationFailed): the rotation failed for good, after its retries. This event does not say whether AWSCURRENT still logs in: rotor status <secret> says, with the failing step and error; rotor history <secret> lists every attempt. Runbook: ${runbookUrl('RotationFailed', base)} (then the entry of the error rotor status names).`,
+      summary: 'The rotation of <secret> failed for good (RotationFailed)',
       runbook: runbookUrl('RotationFailed', base),
       severity: pagerDutySeverity,
       kind: 'rotation failed',
@@ -463,6 +467,7 @@ function pages(config: DeployConfig): Page[] {
       pattern: aws('TestRotationFailed'),
       paths: awsPaths,
       text: `Secrets Manager's test of the rotation configuration of <secret> failed (TestRotationFailed): the first rotation would fail the same way. Next: rotor preflight <secret>, fix what it shows, then attach again. Runbook: ${runbookUrl('TestRotationFailed', base)}.`,
+      summary: 'The rotation test of <secret> failed (TestRotationFailed)',
       runbook: runbookUrl('TestRotationFailed', base),
       severity: pagerDutySeverity,
       kind: 'rotation test failed',
@@ -474,6 +479,7 @@ function pages(config: DeployConfig): Page[] {
       pattern: aws('RotationAbandoned'),
       paths: awsPaths,
       text: `Secrets Manager abandoned the rotation of <secret> (RotationAbandoned): a new AWSCURRENT was put by hand during the rotation (the rotation was abandoned). Whether the value put by hand logs in is not in this event: rotor preflight <secret> tests it; CloudTrail PutSecretValue names who put it. Runbook: ${runbookUrl('RotationAbandoned', base)}.`,
+      summary: 'The rotation of <secret> was abandoned: a new AWSCURRENT was put by hand',
       runbook: runbookUrl('RotationAbandoned', base),
       severity: 'warning',
       kind: 'rotation abandoned',
@@ -501,6 +507,7 @@ function pages(config: DeployConfig): Page[] {
         ...(linked ? { runbook: '$.detail.runbook' } : {}),
       },
       text: `rotor's heal function found the rotation of <secret> <state> and did not heal it (decision <decision>): <reason> Next: rotor heal <secret> says why; --yes carries the decision out. Runbook: ${linked ? '<runbook>' : runbookUrl('Rotation Heal Needed', base)}`,
+      summary: 'The rotation of <secret> is <state> and needs a person (decision <decision>)',
       runbook: linked ? '<runbook>' : runbookUrl('Rotation Heal Needed', base),
       severity: pagerDutySeverity,
       kind: 'rotation heal needed',
@@ -528,12 +535,13 @@ function pagingTargets(config: DeployConfig, names: ServiceNames, page: Page): J
           event_action: 'trigger',
           dedup_key: dedupKey('<secret>'),
           payload: {
-            summary: page.text,
+            summary: page.summary,
             source: '<secret>',
             severity: page.severity,
             component: 'rotor',
             group: `${names.service}-${names.stage}`,
             class: page.kind,
+            custom_details: { page: page.text },
           },
           links: [{ href: page.runbook, text: 'Runbook' }],
         }),

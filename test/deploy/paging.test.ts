@@ -397,6 +397,8 @@ describe('PagerDuty through an EventBridge API destination', () => {
         payload: { source: SECRET, severity: 'critical', component: 'rotor', group: 'rotor-example' },
       });
       expect(String((trigger.payload as Json).summary)).toContain(SECRET);
+      expect(String((trigger.payload as Json).summary).length).toBeLessThan(1024);
+      expect(String(((trigger.payload as Json).custom_details as Json).page)).toMatch(/Runbook: https:/);
       // The routing key is the connection's (a secret body parameter), never in a rule.
       expect(trigger).not.toHaveProperty('routing_key');
     }

@@ -405,24 +405,22 @@ describe('osls package (offline) for the example stage', () => {
       >;
       expect(pagerDuty).toMatchObject({ event_action: 'trigger', dedup_key: 'rotor:<secret>' });
     }
-    expect(rules.AwsRotationAbandonedRule?.Properties.Targets).toMatchObject([
-      {
-        InputTransformer: {
-          InputPathsMap: { secret: '$.detail.additionalEventData.SecretId' },
-          InputTemplate: expect.stringContaining(
-            'a new AWSCURRENT was put by hand during the rotation (the rotation was abandoned)',
-          ),
-        },
+    expect((rules.AwsRotationAbandonedRule?.Properties.Targets as unknown[])[0]).toMatchObject({
+      InputTransformer: {
+        InputPathsMap: { secret: '$.detail.additionalEventData.SecretId' },
+        InputTemplate: expect.stringContaining(
+          'a new AWSCURRENT was put by hand during the rotation (the rotation was abandoned)',
+        ),
       },
-    ]);
-    expect(rules.RotorTrustBoundaryRefusedRolledBackRule?.Properties.Targets).toMatchObject([
+    });
+    expect((rules.RotorTrustBoundaryRefusedRolledBackRule?.Properties.Targets as unknown[])[0]).toMatchObject(
       {
         InputTransformer: {
           InputPathsMap: { secret: '$.resources[0]', step: '$.detail.step', error: '$.detail.error.name' },
           InputTemplate: expect.stringContaining('The event says rolledBack: true'),
         },
       },
-    ]);
+    );
     const topicPolicy = template.Resources.RotorOnCallTopicPolicy?.Properties.PolicyDocument as {
       Statement: { Condition?: { ArnEquals?: Record<string, unknown[]> } }[];
     };
