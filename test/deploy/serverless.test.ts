@@ -405,7 +405,7 @@ describe('osls package (offline) for the example stage', () => {
       >;
       expect(pagerDuty).toMatchObject({ event_action: 'trigger', dedup_key: 'rotor:<secret>' });
     }
-    expect((rules.AwsRotationAbandonedRule?.Properties.Targets as unknown[])[0]).toMatchObject({
+    expect(((rules.AwsRotationAbandonedRule?.Properties.Targets ?? []) as unknown[])[0]).toMatchObject({
       InputTransformer: {
         InputPathsMap: { secret: '$.detail.additionalEventData.SecretId' },
         InputTemplate: expect.stringContaining(
@@ -413,14 +413,14 @@ describe('osls package (offline) for the example stage', () => {
         ),
       },
     });
-    expect((rules.RotorTrustBoundaryRefusedRolledBackRule?.Properties.Targets as unknown[])[0]).toMatchObject(
-      {
-        InputTransformer: {
-          InputPathsMap: { secret: '$.resources[0]', step: '$.detail.step', error: '$.detail.error.name' },
-          InputTemplate: expect.stringContaining('The event says rolledBack: true'),
-        },
+    expect(
+      ((rules.RotorTrustBoundaryRefusedRolledBackRule?.Properties.Targets ?? []) as unknown[])[0],
+    ).toMatchObject({
+      InputTransformer: {
+        InputPathsMap: { secret: '$.resources[0]', step: '$.detail.step', error: '$.detail.error.name' },
+        InputTemplate: expect.stringContaining('The event says rolledBack: true'),
       },
-    );
+    });
     const topicPolicy = template.Resources.RotorOnCallTopicPolicy?.Properties.PolicyDocument as {
       Statement: { Condition?: { ArnEquals?: Record<string, unknown[]> } }[];
     };
