@@ -425,27 +425,34 @@ function pages(config: DeployConfig): Page[] {
         " The event says rolledBack: false: putting the server's password back to AWSCURRENT's after the failed test did not complete, so AWSCURRENT may not log in.",
       ],
     ] as const
-  ).map(([id, rollback, sentence]) => ({
-    id,
-    description: `Pages on-call when rotor refuses a trust boundary (Rotation Step Failed with error category security${sentence === '' ? '' : `, rolledBack ${id.includes('Not') ? 'false' : 'true'}`})`,
-    bus: config.eventBus,
-    pattern: {
-      source: [config.eventSource],
-      'detail-type': ['Rotation Step Failed'],
-      detail: { error: { category: [SECURITY] }, rolledBack: rollback },
-    },
-    paths: {
-      secret: '$.resources[0]',
-      step: '$.detail.step',
-      error: '$.detail.error.name',
-      reason: '$.detail.error.message',
-    },
-    text: `rotor REFUSED A TRUST BOUNDARY in step <step> of the rotation of <secret>: <error>: <reason>.${sentence} Somebody may be trying to use rotor beyond this secret. Next: find who last wrote <secret> (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, bind it in the stage file (masters, rdsMasters) or adopt the user (rotor attach --adopt), then rotor rotate <secret> --wait; rotor status <secret> shows the rotation's state. Runbook: ${runbookUrl('TrustBoundaryError', base)} (then the entry of <error>).`,
-    summary: 'rotor refused a trust boundary: <error> in step <step> of <secret>',
-    runbook: runbookUrl('TrustBoundaryError', base),
-    severity: 'critical',
-    kind: 'trust boundary refused',
-  }));
+  ).flatMap(([id, rollback, sentence]) =>
+    // The entry of the error when the event links it (`detail.runbook`), else the section's.
+    [false, true].map((linked) => {
+      const runbook = linked ? '<runbook>' : runbookUrl('TrustBoundaryError', base);
+      return {
+        id: linked ? id.replace(/Rule$/, 'LinkedRule') : id,
+        description: `Pages on-call when rotor refuses a trust boundary (Rotation Step Failed with error category security${sentence === '' ? '' : `, rolledBack ${id.includes('Not') ? 'false' : 'true'}`}${linked ? ', with a runbook link' : ''})`,
+        bus: config.eventBus,
+        pattern: {
+          source: [config.eventSource],
+          'detail-type': ['Rotation Step Failed'],
+          detail: { error: { category: [SECURITY] }, rolledBack: rollback, runbook: [{ exists: linked }] },
+        },
+        paths: {
+          secret: '$.resources[0]',
+          step: '$.detail.step',
+          error: '$.detail.error.name',
+          reason: '$.detail.error.message',
+          ...(linked ? { runbook: '$.detail.runbook' } : {}),
+        },
+        text: `rotor REFUSED A TRUST BOUNDARY in step <step> of the rotation of <secret>: <error>: <reason>.${sentence} Somebody may be trying to use rotor beyond this secret. Next: find who last wrote <secret> (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, bind it in the stage file (masters, rdsMasters) or adopt the user (rotor attach --adopt), then rotor rotate <secret> --wait; rotor status <secret> shows the rotation's state. Runbook: ${runbook}${linked ? '' : ' (then the entry of <error>)'}.`,
+        summary: 'rotor refused a trust boundary: <error> in step <step> of <secret>',
+        runbook,
+        severity: 'critical',
+        kind: 'trust boundary refused',
+      };
+    }),
+  );
   return [
     {
       id: 'AwsRotationFailedRule',

@@ -239,7 +239,7 @@ describe('one page per incident', () => {
       .map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
 
     // Assess
-    expect(topicRules.length).toBe(8);
+    expect(topicRules.length).toBe(11);
     expect(policy.Condition.ArnEquals['aws:SourceArn']).toEqual(topicRules);
   });
 });
@@ -291,6 +291,25 @@ describe('refused trust boundaries page, with what the event says about the roll
     expect(delivered(back).map((d) => d.rule)).not.toContain('RotorTrustBoundaryRefusedRule');
   });
 
+  it('links the entry of the error when the event carries its runbook link', async () => {
+    // Prepare
+    const event = await stepFailed(new MasterBindingError('no binding'), {
+      runbook: `${RUNBOOK}#masterbindingerror`,
+    });
+
+    // Act
+    const out = delivered(event);
+
+    // Assess
+    expect(out.map((d) => `${d.rule} ${d.target}`).sort()).toEqual([
+      'RotorTrustBoundaryRefusedLinkedRule on-call',
+      'RotorTrustBoundaryRefusedLinkedRule pagerduty',
+      'RotorTrustBoundaryRefusedLinkedRule slack',
+    ]);
+    expect(onTopic(out)[0]).toMatch(new RegExp(`Runbook: ${RUNBOOK}#masterbindingerror\\.$`));
+    expect(toPagerDuty(out)[0]?.links).toEqual([{ href: `${RUNBOOK}#masterbindingerror`, text: 'Runbook' }]);
+  });
+
   it('keeps the refusal alarm and rules consistent: the alarm pages the same topic and links the same entry', () => {
     // Prepare
     const alarm = exampleResources.RotorTrustBoundaryRefusedAlarm as { Properties: Json };
@@ -304,8 +323,11 @@ describe('refused trust boundaries page, with what the event says about the roll
     expect(String(alarm.Properties.AlarmDescription)).toContain(`${RUNBOOK}#trustboundaryerror`);
     for (const id of [
       'RotorTrustBoundaryRefusedRule',
+      'RotorTrustBoundaryRefusedLinkedRule',
       'RotorTrustBoundaryRefusedRolledBackRule',
+      'RotorTrustBoundaryRefusedRolledBackLinkedRule',
       'RotorTrustBoundaryRefusedNotRolledBackRule',
+      'RotorTrustBoundaryRefusedNotRolledBackLinkedRule',
     ]) {
       expect(rules[id]?.Properties.EventPattern, id).toMatchObject({
         source: ['rotor'],

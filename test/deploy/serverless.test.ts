@@ -354,7 +354,11 @@ describe('osls package (offline) for the example stage', () => {
       EventPattern: {
         source: ['rotor'],
         'detail-type': ['Rotation Step Failed'],
-        detail: { error: { category: ['security'] }, rolledBack: [{ exists: false }] },
+        detail: {
+          error: { category: ['security'] },
+          rolledBack: [{ exists: false }],
+          runbook: [{ exists: false }],
+        },
       },
     });
     expect(rules.RotorTrustBoundaryRefusedRolledBackRule?.Properties.EventPattern).toMatchObject({
@@ -373,8 +377,11 @@ describe('osls package (offline) for the example stage', () => {
       'AwsTestRotationFailedRule',
       'AwsRotationAbandonedRule',
       'RotorTrustBoundaryRefusedRule',
+      'RotorTrustBoundaryRefusedLinkedRule',
       'RotorTrustBoundaryRefusedRolledBackRule',
+      'RotorTrustBoundaryRefusedRolledBackLinkedRule',
       'RotorTrustBoundaryRefusedNotRolledBackRule',
+      'RotorTrustBoundaryRefusedNotRolledBackLinkedRule',
       'RotorHealNeededRule',
       'RotorHealNeededNoRunbookRule',
     ];
