@@ -541,6 +541,35 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
   if (slack !== undefined)
     inRegion(`onCall.slack.webhookSecret (${slack.webhookSecret})`, slack.webhookSecret);
 
+  // The admin secrets a provider description pins are read by the API-key function: it must be
+  // allowed to read them, and they must be secret ids (the function checks them again at start).
+  const adminReadable = new Set(parsed.relatedSecrets.apikey.map(secretKey));
+  for (const [name, description] of Object.entries(parsed.apiKeyProviders)) {
+    if (typeof description !== 'object' || description === null) continue;
+    const { adminSecret, adminSecrets } = description as { adminSecret?: unknown; adminSecrets?: unknown };
+    const pins: [string, unknown][] = [
+      ...(adminSecret === undefined ? [] : [['adminSecret', adminSecret] as [string, unknown]]),
+      ...(Array.isArray(adminSecrets)
+        ? adminSecrets.map((id, index): [string, unknown] => [`adminSecrets.${index}`, id])
+        : adminSecrets === undefined
+          ? []
+          : [['adminSecrets', adminSecrets] as [string, unknown]]),
+    ];
+    for (const [field, id] of pins) {
+      const where = `apiKeyProviders.${name}.${field}`;
+      if (typeof id !== 'string' || !isSecretReference(id)) {
+        fail(where, 'must be a secret name, partial ARN or full ARN (adminSecrets: a list of them)');
+      }
+      inRegion(`${where} (${id})`, id as string);
+      if (!adminReadable.has(secretKey(id as string))) {
+        fail(
+          `${where} (${id})`,
+          'is not listed under relatedSecrets.apikey, so the apikey function could not read it: list it there',
+        );
+      }
+    }
+  }
+
   const adoptions = parsed.adoptionsSecret;
   inRegion(`adoptionsSecret (${adoptions})`, adoptions);
   if (listed.has(secretKey(adoptions)) || rdsKeys.has(secretKey(adoptions))) {

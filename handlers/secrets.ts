@@ -203,7 +203,11 @@ export class SecretsStore {
     this.cache.forgetSecret(`related:${token}`);
   }
 
-  /** Another secret's AWSCURRENT value, read now. */
+  /**
+   * Another secret's AWSCURRENT value, read now. The stage is named although AWS defaults to it:
+   * an endpoint that gets the default wrong (one widely used emulator answers AWSPREVIOUS once the
+   * master itself was rotated) must not hand rotor an old master password.
+   */
   async getCurrent(secretId: string, signal?: AbortSignal): Promise<string | undefined> {
     return (await this.#getCurrentOutput(secretId, signal)).SecretString;
   }

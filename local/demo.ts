@@ -359,6 +359,7 @@ async function apiKeyDemo(demo: Demo, provider: ApiKeyProvider): Promise<void> {
   console.log(dim(`  reference provider on ${provider.url} (at most 2 live keys)`));
   const first = provider.keys.mint('hand-made-first-key');
   const adminArn = await createSecret(demo, 'demo/apikey/admin', { token: provider.adminToken });
+  console.log(dim('  stage file: apiKeyProviders: {reference: {..., adminSecret: demo/apikey/admin}}'));
   console.log(
     `  ${bold('keep-until-next-rotation')} secret demo/apikey/payments (the previous key stays valid as a grace period)`,
   );
@@ -391,7 +392,9 @@ async function apiKeyDemo(demo: Demo, provider: ApiKeyProvider): Promise<void> {
 async function main(): Promise<void> {
   console.log(bold('rotor demo: rotating real credentials against a local AWS stack'));
   const provider = await startApiKeyProvider();
-  const demo = await setUp({ reference: provider.description });
+  // The provider description pins its admin secret (a stage file's apiKeyProviders entry with
+  // adminSecret): a secret naming any other admin secret is refused before it is read.
+  const demo = await setUp({ reference: { ...provider.description, adminSecret: 'demo/apikey/admin' } });
   console.log(dim(`  local Secrets Manager + EventBridge on ${demo.stack.endpoint}`));
   try {
     await postgresDemo(demo);
