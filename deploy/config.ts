@@ -535,6 +535,17 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
   }
 
   const { pagerDuty, slack } = parsed.onCall;
+  for (const [where, id] of [
+    ['onCall.pagerDuty.routingKeySecret', pagerDuty?.routingKeySecret],
+    ['onCall.slack.webhookSecret', slack?.webhookSecret],
+  ] as const) {
+    if (id !== undefined && (listed.has(secretKey(id)) || rdsKeys.has(secretKey(id)))) {
+      fail(
+        `${where} (${id})`,
+        'must not be rotated by rotor: CloudFormation reads it once, at deploy, so a rotated value would stop the pages',
+      );
+    }
+  }
   if (pagerDuty !== undefined) {
     inRegion(`onCall.pagerDuty.routingKeySecret (${pagerDuty.routingKeySecret})`, pagerDuty.routingKeySecret);
   }

@@ -619,6 +619,16 @@ describe('paging options are validated offline', () => {
       /^stage\.yml: onCall\.pagerDuty\.routingKeySecret: required/,
     ],
     [
+      'a paging secret that rotor rotates',
+      {
+        onCall: { slack: { webhookSecret: 'prod/app/db' } },
+        secrets: [
+          { id: 'prod/app/db', engine: 'postgres', strategy: 'single-user', schedule: 'rate(30 days)' },
+        ],
+      },
+      /^stage\.yml: onCall\.slack\.webhookSecret \(prod\/app\/db\): must not be rotated by rotor/,
+    ],
+    [
       'a mistyped Slack key',
       { onCall: { slack: { webhookUrl: 'https://hooks.slack.com/services/T/B/X' } } },
       /^stage\.yml: onCall\.slack\.webhookUrl: unknown key `webhookUrl`/,
