@@ -8,6 +8,7 @@
  * after promotion.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { describeCause } from '../rotators/causes.js';
 import {
   asRotorError,
   InvalidEventError,
@@ -25,6 +26,7 @@ import type { EventPublisher, RotorDetailType, RotorEvent } from './events.js';
 import type { StepMetrics } from './observability.js';
 import { generatePassword, resolvePolicy } from './password.js';
 import type { RedactionScope, Redactor } from './redact.js';
+import { runbookUrl } from './runbook.js';
 import { CURRENT, PENDING, PREVIOUS, type SecretDescription, type SecretsStore } from './secrets.js';
 import { type Discovery, type Loaded, type ValueEnricher, VersionReader } from './versions.js';
 
@@ -80,7 +82,7 @@ export interface StepMachineDeps {
    */
   config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'> &
     Partial<TrustConfig> &
-    Partial<Pick<Config, 'stepStartedEvents'>>;
+    Partial<Pick<Config, 'stepStartedEvents' | 'runbookUrl'>>;
   redactor: Redactor;
   logger: Logger;
   metrics: StepMetrics;
@@ -550,6 +552,9 @@ export class StepMachine {
           durationMs,
           error: error.toJSON(),
           ...(inv.rolledBack === undefined ? {} : { rolledBack: inv.rolledBack }),
+          // What on-call reads first: the class of the cause in words, and the runbook entry.
+          cause: describeCause({ ...error.toJSON(), message: error.detail }),
+          runbook: runbookUrl(error.name, this.deps.config.runbookUrl),
         }),
       ],
       { keepUndelivered: true },
