@@ -29,6 +29,11 @@ export interface Io {
   signal?: AbortSignal;
   /** The clock, epoch milliseconds (default `Date.now`). */
   now?: () => number;
+  /**
+   * Asks the person at the terminal and returns the answer; absent when nobody can answer (not
+   * a terminal, a script): then a question is a refusal. The entry point sets it on a terminal.
+   */
+  ask?: (question: string) => Promise<string>;
 }
 
 const CODES = {

@@ -359,6 +359,17 @@ function report(session: Session, error: unknown): number {
   return exitCodeOf(rotorError);
 }
 
+/** One question on the terminal (stderr, so stdout stays the command's output). */
+async function askOnTerminal(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await terminal.question(question);
+  } finally {
+    terminal.close();
+  }
+}
+
 /** The process entry: real streams, Ctrl-C stops long commands (twice: at once), the exit code. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const controller = new AbortController();
@@ -376,6 +387,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       stderr: process.stderr,
       env: process.env,
       signal: controller.signal,
+      ...(process.stdin.isTTY && process.stderr.isTTY ? { ask: askOnTerminal } : {}),
     });
   } finally {
     process.off('SIGINT', interrupt);

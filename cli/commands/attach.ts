@@ -82,7 +82,21 @@ async function attachOne(
   }
   // Another function already rotates it: replacing it is a decision, never a side effect.
   const configured = preflight.secret.RotationLambdaARN;
-  if (configured !== undefined && configured !== functionArn && !options.replace) {
+  // Without --replace, a person at a terminal may say yes; a script (or --json) is refused.
+  const replacing = configured !== undefined && configured !== functionArn;
+  const confirmed =
+    options.replace === true ||
+    (replacing &&
+      !options.json &&
+      session.io.ask !== undefined &&
+      /^y(es)?$/i.test(
+        (
+          await session.io.ask(
+            `${base.secret} is rotated by ${configured}: replace it with ${functionArn}? [y/N] `,
+          )
+        ).trim(),
+      ));
+  if (replacing && !confirmed) {
     const error = new ConfigurationError(
       `it is already rotated by ${configured}${preflight.secret.RotationEnabled === false ? ' (rotation disabled)' : ''}: add --replace to configure ${functionArn} instead`,
     );

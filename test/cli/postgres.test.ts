@@ -275,6 +275,44 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect((await describeSecret(arn)).RotationLambdaARN).toBe(h.functionArn);
     });
 
+    it.each([
+      ['y', 0, 'rotor-test'],
+      ['n', 2, 'rotor-asked-postgres'],
+    ])(
+      'asks on a terminal before replacing another function: answer %s, exit %i',
+      async (answer, code, after) => {
+        // Prepare
+        const { arn, name } = await userSecret(prefix());
+        h.stack.registerFunction('rotor-asked-postgres', h.handler);
+        await rotateWith(arn, 'rotor-asked-postgres');
+        const questions: string[] = [];
+        const terminal = new CliRunner(h.stack.endpoint, {
+          ask: async (question) => {
+            questions.push(question);
+            return answer;
+          },
+        });
+
+        // Act
+        const result = await terminal.run(
+          'attach',
+          name,
+          '--function',
+          'rotor-test',
+          '--schedule',
+          'rate(30 days)',
+        );
+        await h.stack.idle();
+
+        // Assess
+        expect(result.code).toBe(code);
+        expect(questions).toEqual([
+          `${name} is rotated by ${h.stack.functionArn('rotor-asked-postgres')}: replace it with ${h.functionArn}? [y/N] `,
+        ]);
+        expect((await describeSecret(arn)).RotationLambdaARN).toBe(h.stack.functionArn(after));
+      },
+    );
+
     it('re-attaches to the same function without --replace (a new schedule)', async () => {
       // Prepare
       const { arn, name } = await userSecret(prefix());
