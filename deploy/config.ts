@@ -6,17 +6,12 @@
  * what was expected.
  */
 import * as v from 'valibot';
+// Engines by the function that rotates them: one catalogue, shared with the CLI and the local stack.
+import { FUNCTION_ENGINES, type RotationFunctionKey } from '../handlers/functions.js';
 import { isRdsIdentifier } from '../rotators/rdsMaster.js';
 import { scheduleProblem, windowProblem } from './schedule.js';
 
-/** Engines by the function that rotates them. */
-export const FUNCTION_ENGINES = {
-  postgres: ['postgres', 'aurora-postgresql'],
-  mysql: ['mysql', 'aurora-mysql', 'mariadb'],
-  apikey: ['apikey'],
-} as const;
-
-export type RotationFunctionKey = keyof typeof FUNCTION_ENGINES;
+export { FUNCTION_ENGINES, type RotationFunctionKey };
 
 export const STRATEGIES = [
   'single-user',

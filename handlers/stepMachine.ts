@@ -250,7 +250,30 @@ export class StepMachine {
         break;
       }
       case 'testSecret': {
-        const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING);
+        const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING).catch((error: unknown) => {
+          if (error instanceof VersionNotFoundError) return undefined;
+          throw error;
+        });
+        if (pending === undefined) {
+          // Only a configuration test (RotateImmediately: false) runs testSecret on an AWSPENDING
+          // version createSecret never filled (a rotation's attempt starts with createSecret). What
+          // that temporary version holds is not documented: when it holds nothing, the
+          // configuration to test is AWSCURRENT's, which this step tests without changing anything.
+          const current = await this.#load(inv, secret.arn, currentId, CURRENT);
+          anchor = current;
+          announce();
+          this.deps.logger.warn('AWSPENDING has no value (a configuration test): testing AWSCURRENT', {
+            secretArn: secret.arn,
+            versionId: token,
+          });
+          const response = await current.rotator.test({
+            ...this.#request(inv, current),
+            pending: current.value,
+            current: async () => current.value,
+          });
+          warnings = response?.warnings;
+          break;
+        }
         anchor = pending;
         announce();
         const current = once(() => inv.reader.loadWith(pending, secret.arn, currentId, CURRENT));

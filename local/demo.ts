@@ -24,6 +24,7 @@ import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { type Config, type MasterEntry, readConfig } from '../handlers/config.js';
 import { createRotationHandler, type RotationHandler } from '../handlers/createHandler.js';
+import { ENGINES_TAG, enginesTagValue } from '../handlers/functions.js';
 import { createApiKeyRotator, keyTag } from '../rotators/apikey/index.js';
 import { mysqlRotator } from '../rotators/mysql/index.js';
 import { postgresRotator } from '../rotators/postgres/index.js';
@@ -99,6 +100,8 @@ async function setUp(providers: Record<string, unknown>): Promise<Demo> {
     stack.registerFunction(
       name,
       narrated(createRotationHandler({ rotators, secretsManager: sm, eventBridge: eb, config })),
+      // As deploy tags rotor's functions: the engines it rotates.
+      { [ENGINES_TAG]: enginesTagValue(rotators.flatMap((rotator) => rotator.engines)) },
     );
   return {
     stack,

@@ -77,7 +77,7 @@ describe.skipIf(skipApiKey)('rotor CLI with API keys', () => {
     // Act
     const result = await cli.json<
       { name: string; engine: string; strategy: string; lastOutcome: { result: string } }[]
-    >('status', '--prefix', 'cli/apikey');
+    >('status', '--prefix', 'cli/apikey', '--deep');
 
     // Assess
     expect(result.value).toEqual([

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTION_ENGINES } from '../../handlers/functions.js';
 import { providerDescription } from './providers.js';
 
 const run = promisify(execFile);
@@ -92,6 +93,15 @@ describe('osls package (offline) for the example stage', () => {
         ROTOR_EVENT_SOURCE: 'rotor',
         POWERTOOLS_SERVICE_NAME: 'rotor-example',
       });
+    }
+  });
+
+  it('tags each rotation function with the engines it rotates (rotor:engines), as attach and preflight read it', () => {
+    for (const fn of FUNCTIONS) {
+      // Assess
+      const tags = template.Resources[fnId(fn)]?.Properties.Tags as { Key: string; Value: string }[];
+      const engines = tags?.find((tag) => tag.Key === 'rotor:engines')?.Value.split(' ');
+      expect(engines, fn).toEqual([...FUNCTION_ENGINES[fn]]);
     }
   });
 
