@@ -50,6 +50,7 @@ import {
   UnsupportedError,
 } from '../rotators/errors.js';
 import { isRdsIdentifier, rdsIdentifierExpected } from '../rotators/rdsMaster.js';
+import { nameFromArn } from '../rotators/trust.js';
 import type { ManagedDatabase } from '../rotators/types.js';
 import type { RdsEndpointSource, RdsEndpoints, RdsTarget } from './masters.js';
 import type { Discovery, EnrichContext, Enriched, ValueEnricher } from './versions.js';
@@ -264,8 +265,10 @@ export class RdsEnricher implements ValueEnricher, RdsEndpointSource {
     }
     if (named[0] !== undefined) return named[0];
     // Only a value with neither host nor engine may be one of RDS's own secrets (a username, a
-    // password, and RDS's tags); any other value costs no call.
+    // password, and RDS's tags); any other value costs no call. RDS puts its tags on the master
+    // secrets it manages, always named `rds!…`: a secret of any other name is not read for them.
     if (json.host !== undefined || json.engine !== undefined) return undefined;
+    if (!(nameFromArn(context.secretArn) ?? context.secretArn).startsWith('rds!')) return undefined;
     const tags =
       context.tags ??
       (await this.#cached(`tags:${context.secretArn}`, async () => {

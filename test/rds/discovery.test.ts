@@ -312,6 +312,27 @@ describe('RDS endpoint discovery', () => {
     expect(managedDatabase).toMatchObject({ kind: 'cluster', identifier: 'billing' });
   });
 
+  it("reads RDS tags only on secrets RDS manages (named rds!…): another service's secret is not discovered", async () => {
+    // Prepare: a secret of another service, carrying the same tag.
+    const created = stack.secretsManager.createServiceSecret({
+      Name: `other!db-${Date.now()}`,
+      SecretString: JSON.stringify(user),
+      Tags: [{ Key: 'aws:rds:primaryDBInstanceArn', Value: 'arn:aws:rds:us-east-1:123456789012:db:orders' }],
+    });
+    const discovery = enricher();
+
+    // Act
+    const { value, managedDatabase } = await discovery.enrich(user, {
+      secretArn: created.ARN,
+      label: 'AWSCURRENT',
+    });
+
+    // Assess: nothing discovered, no DescribeSecret made.
+    expect(value).toEqual(user);
+    expect(managedDatabase).toBeUndefined();
+    expect(discovery.calls?.['secretsmanager:DescribeSecret'] ?? 0).toBe(0);
+  });
+
   it('cannot be fooled by a caller: Secrets Manager refuses aws:rds tags on a secret anyone creates', async () => {
     // Act
     const error = await sm
