@@ -233,7 +233,7 @@ describe.skipIf(skipPostgres).each(FLAVORS)(
     it('alternating-users: wrong master credentials fail setSecret with a typed error; AWSCURRENT untouched', async () => {
       // Prepare
       const wrongMaster = await harness.createSecret(
-        { username: db.master.username, password: 'wrong-master-password' },
+        db.masterValue({ password: 'wrong-master-password' }),
         uniqueName('wrong-master'),
       );
       const { value: before, arn } = await userSecret('badmaster', { masterarn: wrongMaster });
