@@ -6,13 +6,14 @@
  * It refuses TLS (answers `N` to an SSLRequest, as a server without TLS does), reads the startup
  * message, and asks for the authentication method it was given: `password` (cleartext), `md5`
  * (with a fixed salt) or `scram` (SCRAM-SHA-256; it cannot finish the exchange, it knows no
- * verifier). Whatever the client answers is recorded; the server then refuses the login with
- * SQLSTATE 28P01 and closes.
+ * verifier), or `trust` (lets anyone in without asking, and answers nothing but the login).
+ * Whatever the client answers is recorded; the server then refuses the login with SQLSTATE 28P01
+ * and closes.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 
-export type FakeAuthMethod = 'password' | 'md5' | 'scram';
+export type FakeAuthMethod = 'password' | 'md5' | 'scram' | 'trust';
 
 export interface FakePostgres {
   readonly host: string;
@@ -60,6 +61,8 @@ function int32(value: number): Buffer {
 
 function authRequest(method: FakeAuthMethod): Buffer {
   switch (method) {
+    case 'trust':
+      return Buffer.concat([message('R', int32(0)), message('Z', Buffer.from('I'))]);
     case 'password':
       return message('R', int32(3));
     case 'md5':
