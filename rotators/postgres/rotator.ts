@@ -32,12 +32,36 @@
  * clone's setup gone) is reported in TestResponse.warnings; setSecret restores the clone's setup
  * whenever the clone is the pending role.
  *
+ * Clone names: `<owner>_clone` (AWS's convention) when it fits in 63 bytes; a longer owner's name
+ * is cut and a short hash of the full name added (`<cut>_<8 hex>_clone`), so two owners sharing a
+ * prefix never share a clone. Clones named by the old rule (cut, no hash) are still recognised.
+ *
+ * Clones are rotor's only: the managing user marks every clone it creates, in the same
+ * transaction, with a role comment `rotor clone of <owner>` (COMMENT ON ROLE needs CREATEROLE, and
+ * ADMIN OPTION on the role since PostgreSQL 16: a role cannot mark itself, and the secret's writer
+ * cannot write it). rotor changes an existing role of the clone's name, or the owner through it,
+ * only when it carries that marker naming this owner; otherwise ForeignAccountError names it and
+ * nothing changes. Upgrading (clones made before markers, or by AWS's template): an operator
+ * adopts the clone for the secret (`rotor attach --adopt <clone>`; rotor then marks it at the next
+ * rotation), or marks it as a CREATEROLE role with the statement the error message gives.
+ *
  * Which role is the owner: a role whose name does not end in `_clone` is an owner. A name ending
- * in `_clone` may be a clone whose owner's name was cut to fit 63 bytes, so the owner is read from
- * the server: the role the clone's `role` setting names (if it exists and the name is its clone
- * name: this survives a lost membership), else the name without the suffix if the clone is a
- * member of it (a clone made by AWS's template). Otherwise the role is an owner itself (a user
- * really named `data_clone` rotates with `data_clone_clone`).
+ * in `_clone` is a clone when rotor's marker says so (naming an existing owner whose clone name it
+ * is); without a marker, the older evidence (its `role` setting, else membership in the name
+ * without the suffix) still names the pair so createPending picks the right partner, but apply
+ * refuses to act on it until it is marked or adopted. A name ending in `_clone` with neither is
+ * an owner itself (a user really named `data_clone` rotates with `data_clone_clone`).
+ *
+ * Trust (SECURITY.md): the secret's writer may not be trusted with the master.
+ * - The master logs in only where its own secret (host, port, TLS keys) or its binding says, and
+ *   the secret's host and port must be that endpoint (MasterBindingError, before any connection).
+ * - Before the master acts for the pair, the rotation proves it holds it: AWSCURRENT (else
+ *   AWSPREVIOUS) logs in as the secret's user or its partner in this very step, to the bound
+ *   endpoint, authenticated by SCRAM or over verified TLS (a server that lets anyone in proves
+ *   nothing); or an operator adopted the user. Both roles must match the binding's `manages`
+ *   patterns (default: the secret's own pair). UnprovenUserError / UnmanagedUserError otherwise.
+ * - rds-master asks RDS to reset a master password only after the same proof (or adoption).
+ * - No login sends a cleartext or MD5 password without verified TLS (client.ts).
  *
  * `rds-master`: the master user of an RDS database, rotated through the RDS API (../rdsMaster.ts):
  * apply asks RDS to set the pending password, test waits until RDS applied it, rollback asks RDS
