@@ -459,6 +459,22 @@ describe.skipIf(skipPostgres)('PostgreSQL trust boundaries (embedded PostgreSQL 
       await expectUntouched(victim, before);
     });
 
+    it("AWSPREVIOUS naming the victim on a server of the writer's choosing proves nothing: UnprovenUserError, that server never dialled", async () => {
+      // Prepare: the writer's AWSPREVIOUS names the victim on a server that lets anyone in.
+      const trap = await fake('trust');
+      const victim = await user('victim_elsewhere');
+      const before = await db.snapshot(String(victim.username));
+      const writer = { ...victim, password: 'any-password', masterarn: MASTER_ARN };
+      const previous = { ...writer, host: trap.host, port: trap.port };
+      // Act
+      const error = await failure(createAndApply(writer, {}, previous));
+      // Assess
+      expect(error?.name).toBe('UnprovenUserError');
+      expect(trap.connections()).toBe(0);
+      expect(await roleExists(cloneUsername(String(victim.username)))).toBe(false);
+      await expectUntouched(victim, before);
+    });
+
     it("username=the victim's clone (rotor's, marked) with any password: UnprovenUserError, neither role changed", async () => {
       // Prepare: the victim rotates legitimately once, so its marked clone exists and is idle.
       const victim = await user('victim_pair', { masterarn: MASTER_ARN });
