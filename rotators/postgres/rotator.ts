@@ -456,6 +456,27 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     await applyMasterPassword(db, pending.password, () => logsIn(loginOf(pending), request));
   }
 
+  /**
+   * rds-master rollback puts AWSCURRENT's password on the master: right after this rotation's own
+   * change (the pending password logs in, or RDS still has a change in flight), never as a way to
+   * set a password the secret's writer chose. When neither AWSCURRENT nor AWSPENDING logs in and
+   * RDS has nothing pending, this rotation changed nothing to undo: only an adopted user is reset.
+   */
+  async function guardRdsRollback(request: RollbackRequest<PostgresSecret>): Promise<void> {
+    const { current, pending } = request;
+    const db = request.managedDatabase;
+    if (db === undefined || db.managesMasterPassword) return;
+    if (await db.masterPasswordChangePending()) return;
+    if (await logsIn(loginOf(current), request)) return;
+    if (await logsIn(loginOf(pending), request)) return;
+    authorizeActingFor({
+      user: current.username,
+      own: [current.username],
+      adopted: await request.adopted(),
+      actor: 'the RDS API (rollback)',
+    });
+  }
+
   /** Logs in as the managing user; a refusal says so (its secret, not the rotated one, is wrong). */
   async function masterSession({ login }: MasterAccess, request: Deadline): Promise<PgSession> {
     try {
@@ -951,6 +972,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     async rollback(request: RollbackRequest<PostgresSecret>) {
       const { current, pending } = request;
       if (current.strategy === RDS_MASTER) {
+        await guardRdsRollback(request);
         await rollbackMasterPassword(request.managedDatabase, current.password, () =>
           logsIn(loginOf(current), request),
         );

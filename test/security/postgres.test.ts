@@ -614,6 +614,42 @@ describe.skipIf(skipPostgres)('PostgreSQL trust boundaries (embedded PostgreSQL 
         expect(set).toHaveLength(1);
       });
 
+      it("rollback with nothing of this rotation to undo does not set the writer's AWSCURRENT password: UnprovenUserError, RDS never asked", async () => {
+        // Prepare: AWSCURRENT and AWSPENDING both hold passwords that do not log in; RDS has
+        // nothing pending (the writer wants RDS to "restore" a password of their choosing).
+        const master = await user('rds_rollback');
+        const { db: port, set } = rds(String(master.username));
+        const value = { ...master, strategy: 'rds-master', dbInstanceIdentifier: 'orders' };
+        const current = parse({ ...value, password: 'writer-chosen-password' }, 'AWSCURRENT', port);
+        const pending = parse({ ...value, password: newPassword() }, 'AWSPENDING', port);
+        // Act
+        const error = await failure(
+          postgresRotator.rollback({ ...request('testSecret', { managedDatabase: port }), current, pending }),
+        );
+        // Assess
+        expect(error?.name).toBe('UnprovenUserError');
+        expect(set).toEqual([]);
+        expect(await db.canLogin(master.username, master.password)).toBe(true);
+      });
+
+      it("rollback right after this rotation's change landed still restores AWSCURRENT", async () => {
+        // Prepare: RDS applied the pending password (done here by hand on the stand-in server).
+        const master = await user('rds_rollback_ok');
+        const { db: port, set } = rds(String(master.username));
+        const value = { ...master, strategy: 'rds-master', dbInstanceIdentifier: 'orders' };
+        const current = parse(value, 'AWSCURRENT', port);
+        const pending = parse({ ...value, password: newPassword() }, 'AWSPENDING', port);
+        await db.sql(`ALTER ROLE "${master.username}" PASSWORD '${pending.password}'`);
+        // Act
+        await postgresRotator.rollback({
+          ...request('testSecret', { managedDatabase: port }),
+          current,
+          pending,
+        });
+        // Assess
+        expect(set).toEqual([master.password]);
+      });
+
       it('an adopted master user without proof: RDS is asked', async () => {
         // Prepare
         const master = await user('rds_adopted');
@@ -709,6 +745,33 @@ describe.skipIf(skipPostgres)('PostgreSQL trust boundaries (embedded PostgreSQL 
       expect(forged).toBe('42501');
       expect(error?.name).toBe('ForeignAccountError');
       await expectUntouched(victim, victimBefore);
+    });
+
+    it('preflight names an unmarked clone and a user outside manages as failed checks with fixes, changing nothing', async () => {
+      // Prepare
+      const owner = await user('prenamed', { masterarn: MASTER_ARN });
+      const bystander = await user('', {}, `${owner.username}_clone`);
+      const before = await db.snapshot(String(bystander.username));
+      const binding: MasterBinding = {
+        source: 'stage file',
+        hosts: [db.server.host],
+        port: db.server.port,
+        tls: { mode: 'disable' },
+        manages: ['nobody_*'],
+      };
+      // Act
+      const checks = await postgresRotator.preflight({
+        ...request('setSecret', { binding }),
+        current: parse(owner),
+      });
+      // Assess
+      const clone = checks.find((c) => c.name === 'clone role');
+      const managed = checks.find((c) => c.name === 'managed users');
+      expect(clone?.ok).toBe(false);
+      expect(clone?.fix).toMatch(/--adopt .*COMMENT ON ROLE/);
+      expect(managed?.ok).toBe(false);
+      expect(managed?.fix).toMatch(/manages/);
+      await expectUntouched(bystander, before);
     });
 
     it('a pair made before markers, on its clone: ForeignAccountError until the clone is adopted, then rotor marks it', async () => {
