@@ -711,6 +711,26 @@ describe.skipIf(skipPostgres)('PostgreSQL trust boundaries (embedded PostgreSQL 
       await expectUntouched(legacyValue, before);
     });
 
+    it('a marked clone named by the old rule (cut, no hash) still rotates back to its owner; the owner then gets a hashed clone', async () => {
+      // Prepare: a long owner whose clone was made under the old naming, marked, in AWSCURRENT.
+      const [owner] = await longOwners();
+      const legacy = legacyCloneUsername(String(owner.username));
+      const legacyPassword = newPassword();
+      await db.createUser(legacy, legacyPassword);
+      await db.sql(`GRANT "${owner.username}" TO "${legacy}"`);
+      await db.sql(`ALTER ROLE "${legacy}" SET role = "${owner.username}"`);
+      await db.sql(`COMMENT ON ROLE "${legacy}" IS 'rotor clone of ${owner.username}'`);
+      const onClone = db.secret(legacy, legacyPassword, { masterarn: MASTER_ARN });
+      // Act
+      const back = await rotate(onClone);
+      const next = await rotate(back);
+      // Assess
+      expect(back.username).toBe(owner.username);
+      expect(next.username).toBe(cloneUsername(String(owner.username)));
+      expect(next.username).not.toBe(legacy);
+      expect(await db.canLogin(next.username, next.password)).toBe(true);
+    });
+
     it('an unrelated <user>_clone role: ForeignAccountError naming it, its password unchanged', async () => {
       // Prepare: somebody else's account happens to be called like the user's clone.
       const owner = await user('named', { masterarn: MASTER_ARN });
