@@ -6,12 +6,14 @@
  * logs in with nothing of it changed. Real server: embedded PostgreSQL 17 with SCRAM; a fake
  * server on loopback (test/support/fakePostgres.ts) records every byte a client sends.
  */
+import { readFile, rm } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type PostgresSecret, postgresRotator } from '../../rotators/postgres/index.js';
 import { cloneUsername, legacyCloneUsername } from '../../rotators/postgres/sql.js';
 import type { MasterBinding } from '../../rotators/trust.js';
 import type { ManagedDatabase, RequestBase } from '../../rotators/types.js';
+import { type Certificates, makeCertificates } from '../postgres/certificates.js';
 import {
   MASTER_ARN,
   newPassword,
@@ -63,8 +65,8 @@ describe.skipIf(skipPostgres)('PostgreSQL trust boundaries (embedded PostgreSQL 
     for (const fake of fakes.splice(0)) await fake.close();
   });
 
-  async function fake(method: FakeAuthMethod): Promise<FakePostgres> {
-    const server = await startFakePostgres(method);
+  async function fake(method: FakeAuthMethod, tls?: { cert: string; key: string }): Promise<FakePostgres> {
+    const server = await startFakePostgres(method, tls === undefined ? {} : { tls });
     fakes.push(server);
     return server;
   }
@@ -409,6 +411,73 @@ describe.skipIf(skipPostgres)('PostgreSQL trust boundaries (embedded PostgreSQL 
         expectNothingSent(trap, db.master.username, db.master.password);
       });
     }
+
+    describe('over TLS', () => {
+      let certificates: Certificates;
+      let tls: { cert: string; key: string };
+
+      beforeAll(async () => {
+        certificates = await makeCertificates();
+        tls = {
+          cert: await readFile(certificates.certFile, 'utf8'),
+          key: await readFile(certificates.keyFile, 'utf8'),
+        };
+      });
+
+      afterAll(async () => {
+        if (certificates) await rm(certificates.dir, { recursive: true, force: true });
+      });
+
+      for (const [method, tlsMode] of [
+        ['password', 'verify-full'],
+        ['md5', 'verify-ca'],
+      ] as const) {
+        it(`${method} over verified TLS (${tlsMode}) is answered: the refusal is about the channel, not the method`, async () => {
+          // Prepare: a fake server whose certificate the secret's CA verifies.
+          const server = await fake(method, tls);
+          const value = db.secret('app', 'tls-password', {
+            host: 'localhost',
+            port: server.port,
+            ssl: undefined,
+            tlsMode,
+            tlsCa: certificates.caPem,
+          });
+          // Act
+          const error = await failure(
+            postgresRotator.test({
+              ...request('testSecret'),
+              pending: parse(value),
+              current: async () => parse(value),
+            }),
+          );
+          // Assess: the password (or its hash) went inside TLS; the fake then refused the login.
+          expect(error?.name).toBe('AuthenticationFailedError');
+          expect(server.passwordMessages()).toBe(1);
+        });
+      }
+
+      it('password over TLS whose certificate is not verified: nothing sent (the handshake fails first)', async () => {
+        // Prepare: the secret does not trust the fake's CA.
+        const server = await fake('password', tls);
+        const value = db.secret('app', 'tls-password', {
+          host: 'localhost',
+          port: server.port,
+          ssl: undefined,
+        });
+        // Act
+        const error = await failure(
+          postgresRotator.test({
+            ...request('testSecret'),
+            pending: parse(value),
+            current: async () => parse(value),
+          }),
+        );
+        // Assess
+        expect(error).toMatchObject({ name: 'TargetUnreachableError', reason: 'tls' });
+        expect(server.passwordMessages()).toBe(0);
+        expect(server.startupUsers()).toEqual([]);
+      });
+    });
 
     it('SCRAM is answered: its first message carries the user name and a nonce, never the password', async () => {
       // Prepare

@@ -3,7 +3,8 @@
  * client for a password, and records every byte clients send: the way to prove that a client sent
  * no password (nor a hash of it) to a server it should not trust.
  *
- * It refuses TLS (answers `N` to an SSLRequest, as a server without TLS does), reads the startup
+ * It refuses TLS (answers `N` to an SSLRequest, as a server without TLS does) unless given a
+ * certificate (then it records what arrives inside the TLS session), reads the startup
  * message, and asks for the authentication method it was given: `password` (cleartext), `md5`
  * (with a fixed salt) or `scram` (SCRAM-SHA-256; it cannot finish the exchange, it knows no
  * verifier), or `trust` (lets anyone in without asking, and answers nothing but the login).
@@ -12,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
 
 export type FakeAuthMethod = 'password' | 'md5' | 'scram' | 'trust';
 
@@ -20,7 +22,7 @@ export interface FakePostgres {
   readonly port: number;
   /** Connections accepted so far. */
   connections(): number;
-  /** Every byte every client sent, in order of arrival, per connection. */
+  /** Every byte every client sent (inside TLS: decrypted), in order of arrival, per connection. */
   received(): Buffer[];
   /** All of it, concatenated. */
   allBytes(): Buffer;
@@ -74,22 +76,26 @@ function authRequest(method: FakeAuthMethod): Buffer {
 
 const refusal = message('E', Buffer.from('SFATAL\0VFATAL\0C28P01\0Mpassword authentication failed\0\0'));
 
-export async function startFakePostgres(method: FakeAuthMethod): Promise<FakePostgres> {
+export interface FakePostgresOptions {
+  /** Accept TLS with this certificate and key (PEM text) instead of refusing it. */
+  tls?: { cert: string; key: string };
+}
+
+export async function startFakePostgres(
+  method: FakeAuthMethod,
+  options: FakePostgresOptions = {},
+): Promise<FakePostgres> {
   const chunks: Buffer[][] = [];
   const users: string[] = [];
   const sockets = new Set<Socket>();
   let ssl = false;
   let passwords = 0;
 
-  const server: Server = createServer((socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-    const mine: Buffer[] = [];
-    chunks.push(mine);
+  /** Speaks the protocol on `stream` (the socket, or the TLS session on top of it). */
+  function serve(socket: Socket, stream: Socket | TLSSocket, mine: Buffer[]): void {
     let pending = Buffer.alloc(0);
     let started = false;
-    socket.on('data', (data) => {
+    const onData = (data: Buffer) => {
       mine.push(Buffer.from(data));
       pending = Buffer.concat([pending, data]);
       for (;;) {
@@ -100,16 +106,25 @@ export async function startFakePostgres(method: FakeAuthMethod): Promise<FakePos
           const code = pending.readInt32BE(4);
           const body = pending.subarray(8, length);
           pending = pending.subarray(length);
+          if (code === SSL_REQUEST && options.tls !== undefined && stream === socket) {
+            ssl = true;
+            stream.removeListener('data', onData);
+            stream.write('S');
+            const secure = new TLSSocket(socket, { isServer: true, ...options.tls });
+            secure.on('error', () => undefined);
+            serve(socket, secure, mine);
+            return;
+          }
           if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
             if (code === SSL_REQUEST) ssl = true;
-            socket.write('N');
+            stream.write('N');
             continue;
           }
           started = true;
           const fields = body.toString('utf8').split('\0');
           const userAt = fields.indexOf('user');
           if (userAt >= 0) users.push(fields[userAt + 1] ?? '');
-          socket.write(authRequest(method));
+          stream.write(authRequest(method));
           continue;
         }
         if (pending.length < 5) return;
@@ -119,15 +134,25 @@ export async function startFakePostgres(method: FakeAuthMethod): Promise<FakePos
         pending = pending.subarray(length + 1);
         if (type === 'p') {
           passwords++;
-          socket.end(refusal);
+          stream.end(refusal);
           return;
         }
         if (type === 'X') {
-          socket.end();
+          stream.end();
           return;
         }
       }
-    });
+    };
+    stream.on('data', onData);
+  }
+
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    const mine: Buffer[] = [];
+    chunks.push(mine);
+    serve(socket, socket, mine);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
