@@ -258,6 +258,32 @@ describe.skipIf(skipPostgres).each(FLAVORS)(
       );
     });
 
+    it('alternating-users: a writer naming another role with any password fails setSecret with UnprovenUserError; the role is untouched', async () => {
+      // Prepare: the victim's role exists; the writer's secret names it with a password of theirs.
+      const victimPassword = newPassword();
+      const victim = uniqueName('victim');
+      await db.createUser(victim, victimPassword);
+      passwords.add(victimPassword);
+      const before = await db.snapshot(victim);
+      const arn = await harness.createSecret(
+        db.secret(victim, 'the-writers-guess', { masterarn: masterArn }),
+      );
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      const failures = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.detail.step).toBe('setSecret');
+        expect((failure.detail.error as { name: string }).name).toBe('UnprovenUserError');
+      }
+      expect(await db.sql('SELECT 1 FROM pg_roles WHERE rolname = $1', [`${victim}_clone`])).toEqual([]);
+      expect(await db.snapshot(victim)).toBe(before);
+      expect(await db.canLogin(victim, victimPassword)).toBe(true);
+    });
+
     it('the statement log never contains a plaintext password, across every rotation of this file', async () => {
       // Prepare: one more rotation of each strategy, so this test stands on its own.
       const single = await userSecret('log');

@@ -514,6 +514,18 @@ describe.skipIf(skipPostgres)('PostgreSQL trust boundaries (embedded PostgreSQL 
       await expectUntouched(victim, before);
     });
 
+    it('username=the managing role itself with any password: UnprovenUserError, the master unchanged', async () => {
+      // Prepare: the writer asks the master to make a clone of the master.
+      const before = await db.snapshot(db.master.username);
+      const writer = db.secret(db.master.username, 'any-password', { masterarn: MASTER_ARN });
+      // Act
+      const error = await failure(createAndApply(writer));
+      // Assess
+      expect(error?.name).toBe('UnprovenUserError');
+      expect(await roleExists(cloneUsername(db.master.username))).toBe(false);
+      await expectUntouched(db.masterValue(), before);
+    });
+
     it("AWSPREVIOUS holding the writer's own working credential does not prove the victim: UnprovenUserError", async () => {
       // Prepare: the writer also controls AWSPREVIOUS, with a real login of their own.
       const victim = await user('victim_prev');
