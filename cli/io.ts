@@ -1,9 +1,11 @@
 /**
- * What the CLI writes and how: injected streams (tests drive `run` in-process), colours only on a
- * terminal and never with NO_COLOR, progress on stderr, and every line scrubbed by the redactor
+ * What the CLI writes and how: injected streams (tests drive `run` in-process), colours on a
+ * terminal or with FORCE_COLOR and never with NO_COLOR, progress on stderr, the output format
+ * (`--json`, `-o/--output json|table`), and every line scrubbed by the redactor
  * against the secret values this process has read — the last guard behind the rule that the CLI
  * prints names, ARNs, labels, dates, engines and strategies, never a value.
  */
+import { type Command, Option } from 'commander';
 import { redactor } from '../handlers/redact.js';
 import type { AnyRotator } from '../rotators/types.js';
 
@@ -68,10 +70,51 @@ export interface Terminal {
   progress(text: string): void;
 }
 
+/**
+ * `colour` is false under NO_COLOR, which always wins. Otherwise FORCE_COLOR decides as Node reads
+ * it (`1`, `2`, `3`, `true` or empty: colours even into a pipe; any other value: none), and without
+ * it a stream is painted only when it is a terminal.
+ */
 export function createTerminal(io: Io, colour: boolean): Terminal {
-  const out = new Printer(io.stdout, colour && io.stdout.isTTY === true);
-  const err = new Printer(io.stderr, colour && io.stderr.isTTY === true);
+  const forced = forcedColour(io.env?.FORCE_COLOR);
+  const paints = (stream: TextOutput) => colour && (forced ?? stream.isTTY === true);
+  const out = new Printer(io.stdout, paints(io.stdout));
+  const err = new Printer(io.stderr, paints(io.stderr));
   return { out, err, progress: (text) => err.line(err.paint('dim', text)) };
+}
+
+function forcedColour(value: string | undefined): boolean | undefined {
+  if (value === undefined) return undefined;
+  return ['', '1', '2', '3', 'true'].includes(value.trim().toLowerCase());
+}
+
+// ---------------------------------------------------------------- output format
+
+/**
+ * Gives every command that has `--json` an `-o, --output json|table` option too (the AWS CLI's
+ * habit): `--output json` is `--json`, `--output table` the default text. Commands keep reading
+ * only `json`; `--json --output table` is a usage error.
+ */
+export function addOutputOption(program: Command): void {
+  for (const command of program.commands) {
+    if (!command.options.some((option) => option.long === '--json')) continue;
+    command.addOption(
+      new Option('-o, --output <format>', 'output format; --json is --output json').choices([
+        'json',
+        'table',
+      ]),
+    );
+    command.hook('preAction', (self) => {
+      const { output, json } = self.opts<{ output?: string; json?: boolean }>();
+      if (output === 'json') self.setOptionValue('json', true);
+      if (output === 'table' && json === true) {
+        self.error('error: --json and --output table ask for different formats: use one.', {
+          exitCode: 2,
+          code: 'rotor.outputConflict',
+        });
+      }
+    });
+  }
 }
 
 // ---------------------------------------------------------------- formatting

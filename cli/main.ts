@@ -19,7 +19,7 @@ import { preflightCommand } from './commands/preflight.js';
 import { replicateCommand, validRegion } from './commands/replicate.js';
 import { rotateCommand } from './commands/rotate.js';
 import { statusCommand } from './commands/status.js';
-import { type Io, parseDuration } from './io.js';
+import { addOutputOption, type Io, parseDuration } from './io.js';
 import { Session } from './session.js';
 
 export type { Io } from './io.js';
@@ -38,7 +38,7 @@ AWS_ENDPOINT_URL_SECRETS_MANAGER) points at another endpoint; when it is rotor's
 function's CloudWatch Logs (/aws/lambda/<function>, or --log-group).
 
 No secret value is ever printed: only names, ARNs, labels, dates, engines and strategies.
-Colours only on a terminal, never with NO_COLOR set.`;
+Colours only on a terminal or with FORCE_COLOR set, never with NO_COLOR set.`;
 
 function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}`;
@@ -198,7 +198,7 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       'Explain what to do with a stuck rotation (AWSPENDING left on a version that is not AWSCURRENT): roll forward when the target already accepts the pending credential, abandon when only the current one works, or leave it to a person. Changes something only with --yes. Exits 1 while a stuck rotation is left.',
     )
     .argument('<secret>', 'secret name or ARN')
-    .option('--yes', 'carry the decision out')
+    .option('-y, --yes', 'carry the decision out')
     .option('--force', 'ignore --min-age')
     .addOption(
       new Option('--min-age <duration>', 'leave a younger AWSPENDING alone: its rotation may be running')
@@ -265,6 +265,7 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       done(await localCommand(session, { ...options, region: options.region ?? 'us-east-1' }));
     });
 
+  addOutputOption(program);
   return program;
 }
 
@@ -313,6 +314,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     process.exitCode = await run(argv, {
       stdout: process.stdout,
       stderr: process.stderr,
+      env: process.env,
       signal: controller.signal,
     });
   } finally {
@@ -321,7 +323,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }
 }
 
-// `npm run rotor` (tsx cli/main.ts) runs this file directly; tests and the launcher import it.
+// `tsx cli/main.ts` runs this file directly; tests and the launcher (cli/rotor.mjs) import it.
 if (isEntryPoint(import.meta.url)) await main();
 
 /** Whether the module at `url` is the script Node was started with. */

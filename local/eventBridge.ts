@@ -137,13 +137,35 @@ export class LocalEventBridge {
     this.buses.add(name);
   }
 
-  /** Runs one API operation as the HTTP server does. Only `PutEvents` exists here. */
+  /** Runs one API operation as the HTTP server does: `PutEvents` and `ListEventBuses`. */
   async handle(operation: string, input: JsonInput): Promise<unknown> {
     this.counter.count(operation);
+    if (operation === 'ListEventBuses') return this.listEventBuses(input);
     if (operation !== 'PutEvents') {
       throw new AwsError('UnknownOperationException', `Unknown operation AWSEvents.${operation}`);
     }
     return this.faults.run(operation, input, () => this.putEvents(input));
+  }
+
+  /**
+   * `ListEventBuses`: the default bus and the declared ones, filtered by `NamePrefix`. Tools probe
+   * it before they put events (the AWS CLI's and consoles' first call); no pagination is needed
+   * for the few buses a local stack has.
+   */
+  private listEventBuses(input: JsonInput): { EventBuses: { Name: string; Arn: string }[] } {
+    const prefix = input.NamePrefix;
+    if (prefix !== undefined && (typeof prefix !== 'string' || prefix.length === 0 || prefix.length > 256)) {
+      throw new AwsError('ValidationException', "Value at 'namePrefix' failed to satisfy constraint");
+    }
+    const names = [DEFAULT_BUS, ...[...this.buses].filter((name) => name !== DEFAULT_BUS).sort()];
+    return {
+      EventBuses: names
+        .filter((name) => prefix === undefined || name.startsWith(prefix))
+        .map((name) => ({
+          Name: name,
+          Arn: `arn:aws:events:${this.region}:${this.accountId}:event-bus/${name}`,
+        })),
+    };
   }
 
   /** Fails whole `PutEvents` requests (default: HTTP 500 `InternalException`). See `FaultSpec`. */

@@ -3,7 +3,11 @@
  * SDK only. Runs against the local stack, or the endpoint in ROTOR_CONFORMANCE_ENDPOINT (events
  * then go to that account's default bus, under the source `rotor.conformance`).
  */
-import { PutEventsCommand, type PutEventsRequestEntry } from '@aws-sdk/client-eventbridge';
+import {
+  ListEventBusesCommand,
+  PutEventsCommand,
+  type PutEventsRequestEntry,
+} from '@aws-sdk/client-eventbridge';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConformanceTarget, failure, startConformanceTarget } from './target.js';
 
@@ -181,6 +185,30 @@ describe('PutEvents', () => {
 
     // Assess
     expect(out.FailedEntryCount).toBe(0);
+  });
+});
+
+describe('ListEventBuses', () => {
+  it('lists the default bus with its ARN', async () => {
+    // Prepare
+    const account = target.stack?.accountId ?? (await accountFromSecretArn());
+
+    // Act
+    const out = await target.eb.send(new ListEventBusesCommand({ NamePrefix: 'default' }));
+
+    // Assess
+    expect(out.EventBuses?.map((bus) => [bus.Name, bus.Arn])).toContainEqual([
+      'default',
+      `arn:aws:events:${target.region}:${account}:event-bus/default`,
+    ]);
+  });
+
+  it('filters by name prefix', async () => {
+    // Act
+    const out = await target.eb.send(new ListEventBusesCommand({ NamePrefix: 'rotor-no-such-bus-' }));
+
+    // Assess
+    expect(out.EventBuses ?? []).toEqual([]);
   });
 });
 
