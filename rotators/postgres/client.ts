@@ -133,8 +133,15 @@ export const connectPostgres: ConnectPostgres = async ({ login, signal, deadline
   // An error on an idle connection is emitted as an event; unhandled, it would crash the process.
   client.on('error', () => undefined);
   // In front of node-postgres's own listeners: the method is known before anything is answered.
+  // Without its connection object the guard cannot hold, so no login is attempted (fail closed).
+  const connection = client.connection;
+  if (typeof connection?.prependListener !== 'function') {
+    throw new InternalError(
+      `${target}: the PostgreSQL driver exposes no connection to guard its authentication`,
+    );
+  }
   for (const [event, method] of AUTH_REQUESTS) {
-    client.connection?.prependListener(event, () => {
+    connection.prependListener(event, () => {
       authentication = method;
     });
   }
