@@ -385,10 +385,11 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
   }
 
   /**
-   * Before the master acts for the pair (`pair` accounts, `changed` the one it changes): both must
-   * be allowed by the binding's `manages` (default: the secret's own user and its clone), and the
-   * rotation must prove it holds one of them (`proveOwnAccount`), or an operator adopted one of
-   * them for this secret. Throws UnmanagedUserError / UnprovenUserError; changes nothing.
+   * Before the master acts for the pair (creates or re-passwords the clone, sets the owner's
+   * password): both roles must be allowed by the binding's `manages` (default: the secret's own
+   * user and its clone), and the rotation must prove it holds one of them (`proveOwnAccount`), or
+   * an operator adopted one of them for this secret. Throws UnmanagedUserError /
+   * UnprovenUserError; changes nothing, and the master has not logged in yet.
    */
   async function authorizeForPair(
     request: ApplyRequest<PostgresSecret>,
