@@ -1,10 +1,13 @@
 /**
  * The per-stage deployment configuration (`deploy/stages/<stage>.yml`): which secrets this account
- * rotates, how, and who gets paged. Validated before anything is generated, so a bad entry fails
- * `serverless package` with a message that names the entry and the field.
+ * rotates, how, who gets paged, and the trust settings (master bindings, rds-master bindings,
+ * which function reads which related secret, the adoption record). Validated before anything is
+ * generated, so a bad entry fails `osls package` with one line naming the entry, the field and
+ * what was expected.
  */
 import * as v from 'valibot';
 import { isRdsIdentifier } from '../rotators/rdsMaster.js';
+import { scheduleProblem, windowProblem } from './schedule.js';
 
 /** Engines by the function that rotates them. */
 export const FUNCTION_ENGINES = {
@@ -25,29 +28,19 @@ export const STRATEGIES = [
 
 const ENGINES = Object.values(FUNCTION_ENGINES).flat();
 
-/** `rate(30 days)`, `rate(12 hours)`, or a six-field `cron(...)` as Secrets Manager accepts them. */
+/** A schedule Secrets Manager accepts (deploy/schedule.ts holds its documented rules). */
 const scheduleSchema = v.pipe(
-  v.string(),
-  v.regex(
-    /^(rate\(\s*\d+\s+(hours?|days?)\s*\)|cron\(\s*(\S+\s+){5}\S+\s*\))$/,
-    'must be rate(<n> days|hours) or cron(<six fields>)',
+  v.string('must be rate(<n> days|hours) or cron(<six fields>)'),
+  v.check(
+    (expression) => scheduleProblem(expression) === undefined,
+    (issue) => scheduleProblem(String(issue.input)) ?? 'must be a schedule Secrets Manager accepts',
   ),
-  v.check((value) => {
-    const rate = /^rate\(\s*(\d+)\s+(hours?|days?)/.exec(value);
-    if (!rate) return true;
-    const hours = Number(rate[1]) * (rate[2]?.startsWith('day') ? 24 : 1);
-    return hours >= 4 && hours <= 1000 * 24;
-  }, 'must rotate at most every 4 hours and at least every 1000 days'),
 );
 
-/** Rotation window, e.g. `4h` (Secrets Manager's Duration: 1 to 24 hours). */
-const windowSchema = v.pipe(v.string(), v.regex(/^([1-9]|1\d|2[0-4])h$/, 'must be 1h to 24h'));
-
-const arnOrName = v.pipe(
-  v.string(),
-  v.minLength(1, 'must be a secret name or ARN'),
-  v.maxLength(2048, 'must be a secret name or ARN of at most 2048 characters'),
-  v.regex(/^[\w/+=.@:-]+$/, 'must be a secret name or ARN (letters, digits and /_+=.@:-)'),
+/** Rotation window, e.g. `4h` (Secrets Manager's Duration: 1 to 24 hours; fits the schedule, checked below). */
+const windowSchema = v.pipe(
+  v.string('must be 1h to 24h'),
+  v.regex(/^([1-9]|1\d|2[0-4])h$/, 'must be 1h to 24h'),
 );
 
 const rdsIdentifier = (what: string) =>
@@ -59,9 +52,145 @@ const rdsIdentifier = (what: string) =>
     ),
   );
 
+/**
+ * Secret references as Secrets Manager accepts them: a name (letters, digits and /_+=.@-), a name
+ * Secrets Manager keeps for another service (`rds!db-…`, `rds!cluster-…`: RDS-managed master
+ * secrets), or a partial or full secret ARN of either.
+ */
+const SECRET_NAME = /^(?:[a-z][a-z0-9-]*!)?[A-Za-z0-9/_+=.@-]{1,512}$/;
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:([a-z]{2}(?:-[a-z]+)+-\d):\d{12}:secret:(.+)$/;
+
+export function isSecretReference(id: string): boolean {
+  const arn = SECRET_ARN.exec(id);
+  return SECRET_NAME.test(arn ? (arn[2] as string) : id);
+}
+
+/** The region of a secret ARN; undefined for a name. */
+export function secretRegion(id: string): string | undefined {
+  return SECRET_ARN.exec(id)?.[1];
+}
+
+/** Whether a secret is managed by another service (`rds!…`): that service rotates it itself. */
+export function isServiceManaged(id: string): boolean {
+  const arn = SECRET_ARN.exec(id);
+  return /^[a-z][a-z0-9-]*!/.test(arn ? (arn[2] as string) : id);
+}
+
+/**
+ * A full secret ARN ends with the six random characters Secrets Manager appends to the name; an
+ * ARN without them is partial. (A partial ARN whose name itself ends in `-` and six letters or
+ * digits reads as a full one: give such a secret by name.)
+ */
+export function isFullSecretArn(id: string): boolean {
+  return SECRET_ARN.test(id) && /-[A-Za-z0-9]{6}$/.test(id);
+}
+
+/** The secret name a reference points at, to find one secret listed under two names. */
+export function secretKey(id: string): string {
+  const arn = SECRET_ARN.exec(id);
+  if (!arn) return id;
+  const name = arn[2] as string;
+  return isFullSecretArn(id) ? name.slice(0, -7) : name;
+}
+
+const secretReference = v.pipe(
+  v.string('must be a secret name or ARN'),
+  v.minLength(1, 'must be a secret name or ARN'),
+  v.maxLength(2048, 'must be a secret name or ARN of at most 2048 characters'),
+  v.check(
+    isSecretReference,
+    'must be a secret name (letters, digits and /_+=.@-), a name another service manages (rds!db-…, rds!cluster-…) or a secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
+  ),
+);
+
+/** The database engines (every engine but the API-key one). */
+export const DATABASE_ENGINES = [...FUNCTION_ENGINES.postgres, ...FUNCTION_ENGINES.mysql] as const;
+export type DatabaseEngine = (typeof DATABASE_ENGINES)[number];
+
+const databaseEngine = v.picklist(
+  DATABASE_ENGINES,
+  `must be one of: ${DATABASE_ENGINES.join(', ')} (its function is the one that may read it)`,
+);
+
+const hostName = v.pipe(
+  v.string('must be a host name'),
+  v.maxLength(253, 'must be a host name of at most 253 characters'),
+  v.regex(
+    /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)$/,
+    'must be a host name or IP address',
+  ),
+);
+
+const portNumber = v.pipe(
+  v.number('must be a port number'),
+  v.integer('must be a port number'),
+  v.minValue(1, 'must be a port number (1 to 65535)'),
+  v.maxValue(65535, 'must be a port number (1 to 65535)'),
+);
+
+const PEM = /^\s*(?:-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\s*)+$/;
+
+const TLS_MODES = ['verify-full', 'verify-ca', 'disable'] as const;
+
+/**
+ * A master binding: where a master secret's credential may be used and for which users, decided by
+ * the stage file, never by a rotated secret's writer. `engine` names the database function that
+ * may read the master and receives the binding; the other fields go to ROTOR_MASTERS as they are
+ * (`host` as `hosts: [host]`).
+ */
+const masterEntry = v.strictObject({
+  secret: secretReference,
+  engine: databaseEngine,
+  host: v.optional(hostName),
+  hosts: v.optional(v.pipe(v.array(hostName), v.minLength(1, 'must list at least one host'))),
+  dbInstanceIdentifier: v.optional(rdsIdentifier('DB instance')),
+  dbClusterIdentifier: v.optional(rdsIdentifier('DB cluster')),
+  port: v.optional(portNumber),
+  tls: v.optional(
+    v.strictObject({
+      mode: v.optional(v.picklist(TLS_MODES, `must be one of: ${TLS_MODES.join(', ')}`), 'verify-full'),
+      ca: v.optional(
+        v.pipe(
+          v.string('must be PEM certificates'),
+          v.regex(
+            PEM,
+            'must be PEM certificates (-----BEGIN CERTIFICATE----- ... -----END CERTIFICATE-----)',
+          ),
+        ),
+      ),
+      serverName: v.optional(hostName),
+    }),
+  ),
+  /** Patterns (`*` any run, `?` one character) of the users this master may act for. */
+  manages: v.optional(
+    v.array(
+      v.pipe(
+        v.string('must be a user name pattern'),
+        v.minLength(1, 'must be a user name pattern'),
+        v.maxLength(256, 'must be a user name pattern of at most 256 characters'),
+        v.regex(/^[^\s\p{Cc}]+$/u, 'must be a user name pattern without spaces or control characters'),
+      ),
+    ),
+  ),
+});
+
+/**
+ * A rotated secret whose RDS master password the rds-master strategy may reset, and the one
+ * database it belongs to: the only databases any function may modify. `engine` (which function)
+ * is needed unless the secret is listed under `secrets:`, whose entry names it.
+ */
+const rdsMasterEntry = v.strictObject({
+  secret: secretReference,
+  engine: v.optional(databaseEngine),
+  dbInstanceIdentifier: v.optional(rdsIdentifier('DB instance')),
+  dbClusterIdentifier: v.optional(rdsIdentifier('DB cluster')),
+});
+
+const secretList = v.optional(v.array(secretReference), []);
+
 const secretEntry = v.strictObject({
   /** Name or ARN of an existing secret. */
-  id: arnOrName,
+  id: secretReference,
   engine: v.picklist(ENGINES, `must be one of: ${ENGINES.join(', ')}`),
   strategy: v.picklist(STRATEGIES, `must be one of: ${STRATEGIES.join(', ')}`),
   schedule: scheduleSchema,
@@ -119,8 +248,21 @@ const configSchema = v.strictObject({
     v.array(v.pipe(v.string(), v.regex(/^arn:aws[\w-]*:kms:/, 'must be a KMS key ARN'))),
     [],
   ),
-  /** Master / admin secrets the functions read on a rotated secret's behalf (masterarn, adminSecretArn). */
-  relatedSecrets: v.optional(v.array(arnOrName), []),
+  /**
+   * Other secrets each function may read on a rotated secret's behalf, by function: masters
+   * (masterarn) for the database functions, admin secrets (adminSecretArn) for the API-key
+   * function. A master listed under `masters:` is readable by its engine's function already.
+   */
+  relatedSecrets: v.optional(
+    v.strictObject({ postgres: secretList, mysql: secretList, apikey: secretList }),
+    { postgres: [], mysql: [], apikey: [] },
+  ),
+  /** Master bindings (ROTOR_MASTERS). */
+  masters: v.optional(v.array(masterEntry), []),
+  /** Rotated secrets bound to the RDS database whose master password rds-master resets (ROTOR_RDS_MASTERS). */
+  rdsMasters: v.optional(v.array(rdsMasterEntry), []),
+  /** The adoption record (`rotor attach --adopt`): every function may read it, none may write it. */
+  adoptionsSecret: v.optional(secretReference, 'rotor/adoptions'),
   /** API-key provider descriptions by name (see rotators/apikey). Passed to the apikey function. */
   apiKeyProviders: v.optional(v.record(v.string(), v.unknown()), {}),
   secrets: v.optional(v.array(secretEntry), []),
@@ -147,8 +289,14 @@ const configSchema = v.strictObject({
   ),
 });
 
-export type DeployConfig = v.InferOutput<typeof configSchema>;
+type ParsedConfig = v.InferOutput<typeof configSchema>;
 export type SecretEntry = v.InferOutput<typeof secretEntry>;
+export type MasterEntry = v.InferOutput<typeof masterEntry>;
+/** An rdsMasters entry with its engine resolved (from the entry, else from `secrets:`). */
+export type RdsMasterEntry = Omit<v.InferOutput<typeof rdsMasterEntry>, 'engine'> & {
+  engine: DatabaseEngine;
+};
+export type DeployConfig = Omit<ParsedConfig, 'rdsMasters'> & { rdsMasters: RdsMasterEntry[] };
 
 export class DeployConfigError extends Error {
   override readonly name = 'DeployConfigError';
@@ -156,52 +304,269 @@ export class DeployConfigError extends Error {
 
 /** Validates a parsed stage file. `source` names it in messages. */
 export function parseDeployConfig(value: unknown, source: string): DeployConfig {
+  const fail = (where: string, message: string): never => {
+    throw new DeployConfigError(`${source}: ${where}: ${message}`);
+  };
+  if (Array.isArray((value as { relatedSecrets?: unknown } | null)?.relatedSecrets)) {
+    fail(
+      'relatedSecrets',
+      'must name the function that may read each secret (relatedSecrets: {postgres: [...], mysql: [...], apikey: [...]}); one list for every function would let the API-key function read database masters and the reverse. Masters with a binding go under masters:',
+    );
+  }
   const result = v.safeParse(configSchema, value);
   if (!result.success) {
-    const issue = result.issues[0];
+    // A mistyped key also reads as a missing one: naming the typo is the more useful line.
+    const issue =
+      result.issues.find((i) => i.type === 'strict_object' && i.expected === 'never') ?? result.issues[0];
     const path = v.getDotPath(issue) ?? '(file)';
-    const entry = describeEntry(value, issue.path);
-    throw new DeployConfigError(`${source}: ${path}${entry}: ${issue.message}`);
+    fail(`${path}${describeEntry(value, issue.path)}`, explainIssue(issue));
   }
-  const config = result.output;
+  const parsed = (result as v.SafeParseResult<typeof configSchema> & { success: true }).output;
+  const { region } = parsed;
+  const inRegion = (where: string, id: string) => {
+    const other = secretRegion(id);
+    if (other !== undefined && other !== region)
+      fail(where, `not in region ${region} (the ARN says ${other})`);
+  };
+
   const seen = new Set<string>();
-  for (const [index, secret] of config.secrets.entries()) {
-    if (seen.has(secret.id))
-      throw new DeployConfigError(`${source}: secrets.${index} (${secret.id}): listed twice`);
-    seen.add(secret.id);
+  for (const [index, secret] of parsed.secrets.entries()) {
+    const where = `secrets.${index} (${secret.id})`;
+    if (seen.has(secretKey(secret.id))) fail(where, 'listed twice');
+    seen.add(secretKey(secret.id));
+    if (isServiceManaged(secret.id)) {
+      fail(
+        `secrets.${index}.id (${secret.id})`,
+        'is managed by another service (rds!…), which rotates it itself',
+      );
+    }
     const fn = functionFor(secret.engine);
     const allowed = allowedStrategies(fn);
     if (!allowed.includes(secret.strategy)) {
-      throw new DeployConfigError(
-        `${source}: secrets.${index}.strategy (${secret.id}): engine ${secret.engine} supports ${allowed.join(', ')}`,
+      fail(
+        `secrets.${index}.strategy (${secret.id})`,
+        `engine ${secret.engine} supports ${allowed.join(', ')}`,
       );
     }
     const rds = secret.dbInstanceIdentifier !== undefined || secret.dbClusterIdentifier !== undefined;
     if (rds && fn === 'apikey') {
-      throw new DeployConfigError(
-        `${source}: secrets.${index} (${secret.id}): dbInstanceIdentifier / dbClusterIdentifier apply to database engines only`,
+      fail(where, 'dbInstanceIdentifier / dbClusterIdentifier apply to database engines only');
+    }
+    inRegion(`secrets.${index}.id (${secret.id})`, secret.id);
+    const window = secret.window === undefined ? undefined : windowProblem(secret.schedule, secret.window);
+    if (window !== undefined) fail(`secrets.${index}.window (${secret.id})`, window);
+  }
+  const listed = new Map(parsed.secrets.map((secret) => [secretKey(secret.id), secret]));
+
+  const masterKeys = new Map<string, string>();
+  for (const [index, master] of parsed.masters.entries()) {
+    const where = `masters.${index} (${master.secret})`;
+    inRegion(`masters.${index}.secret (${master.secret})`, master.secret);
+    if (masterKeys.has(secretKey(master.secret))) fail(where, 'listed twice (a master has one binding)');
+    masterKeys.set(secretKey(master.secret), where);
+    const endpoints = (['host', 'hosts', 'dbInstanceIdentifier', 'dbClusterIdentifier'] as const).filter(
+      (key) => master[key] !== undefined,
+    );
+    if (endpoints.length !== 1) {
+      fail(
+        where,
+        `needs exactly one of host, hosts, dbInstanceIdentifier, dbClusterIdentifier (where the master may log in)${endpoints.length > 1 ? `, not ${endpoints.join(' and ')}` : ''}`,
       );
     }
-    if (secret.strategy === 'rds-master' && !rds) {
-      throw new DeployConfigError(
-        `${source}: secrets.${index} (${secret.id}): strategy rds-master needs dbInstanceIdentifier or dbClusterIdentifier (the database whose master password rotates)`,
-      );
-    }
-    if (secret.id.startsWith('arn:') && !secret.id.includes(`:${config.region}:`)) {
-      throw new DeployConfigError(
-        `${source}: secrets.${index}.id (${secret.id}): not in region ${config.region}`,
+    if (
+      master.tls?.mode === 'disable' &&
+      (master.tls.ca !== undefined || master.tls.serverName !== undefined)
+    ) {
+      fail(
+        `masters.${index}.tls (${master.secret})`,
+        'ca and serverName apply to verified TLS, not to mode disable',
       );
     }
   }
-  return config;
+
+  const rdsMasters: RdsMasterEntry[] = [];
+  const rdsKeys = new Set<string>();
+  for (const [index, entry] of parsed.rdsMasters.entries()) {
+    const where = `rdsMasters.${index} (${entry.secret})`;
+    inRegion(`rdsMasters.${index}.secret (${entry.secret})`, entry.secret);
+    if (rdsKeys.has(secretKey(entry.secret))) fail(where, 'listed twice (a secret resets one master)');
+    rdsKeys.add(secretKey(entry.secret));
+    if (isServiceManaged(entry.secret)) {
+      fail(`rdsMasters.${index}.secret (${entry.secret})`, 'is managed by RDS, which rotates it itself');
+    }
+    if ((entry.dbInstanceIdentifier === undefined) === (entry.dbClusterIdentifier === undefined)) {
+      fail(
+        where,
+        'needs exactly one of dbInstanceIdentifier, dbClusterIdentifier (the database whose master password this secret holds; for Aurora, the cluster)',
+      );
+    }
+    const secret = listed.get(secretKey(entry.secret));
+    if (secret !== undefined) {
+      if (secret.strategy !== 'rds-master') {
+        fail(
+          where,
+          `secrets: lists it with strategy ${secret.strategy}; only rds-master secrets reset a master password`,
+        );
+      }
+      if (entry.engine !== undefined && entry.engine !== secret.engine) {
+        fail(
+          `rdsMasters.${index}.engine (${entry.secret})`,
+          `secrets: lists it with engine ${secret.engine}`,
+        );
+      }
+      for (const key of ['dbInstanceIdentifier', 'dbClusterIdentifier'] as const) {
+        if (secret[key] !== undefined && entry[key] !== undefined && secret[key] !== entry[key]) {
+          fail(`rdsMasters.${index}.${key} (${entry.secret})`, `secrets: names ${secret[key]} for it`);
+        }
+      }
+    }
+    const engine = entry.engine ?? (secret?.engine as DatabaseEngine | undefined);
+    if (engine === undefined) {
+      fail(
+        `rdsMasters.${index}.engine (${entry.secret})`,
+        `needed (one of ${DATABASE_ENGINES.join(', ')}): the secret is not listed under secrets:, which would name it`,
+      );
+    }
+    rdsMasters.push({ ...entry, engine: engine as DatabaseEngine });
+  }
+  for (const [index, secret] of parsed.secrets.entries()) {
+    if (secret.strategy === 'rds-master' && !rdsKeys.has(secretKey(secret.id))) {
+      fail(
+        `secrets.${index} (${secret.id})`,
+        'strategy rds-master needs an rdsMasters entry binding this secret to its DB instance or cluster (the only databases whose master password rotor may reset)',
+      );
+    }
+  }
+
+  for (const fn of ROTATION_FUNCTION_KEYS) {
+    for (const [index, id] of parsed.relatedSecrets[fn].entries()) {
+      inRegion(`relatedSecrets.${fn}.${index} (${id})`, id);
+    }
+  }
+  const databaseSide = new Map<string, string>(masterKeys);
+  for (const fn of ['postgres', 'mysql'] as const) {
+    for (const [index, id] of parsed.relatedSecrets[fn].entries()) {
+      databaseSide.set(secretKey(id), `relatedSecrets.${fn}.${index}`);
+    }
+  }
+  for (const [index, id] of parsed.relatedSecrets.apikey.entries()) {
+    const other = databaseSide.get(secretKey(id));
+    if (other !== undefined) {
+      fail(
+        `relatedSecrets.apikey.${index} (${id})`,
+        `also readable by a database function (${other}): the API-key function may not read a database master, nor a database function an admin secret`,
+      );
+    }
+  }
+
+  const adoptions = parsed.adoptionsSecret;
+  inRegion(`adoptionsSecret (${adoptions})`, adoptions);
+  if (listed.has(secretKey(adoptions)) || rdsKeys.has(secretKey(adoptions))) {
+    fail(
+      `adoptionsSecret (${adoptions})`,
+      'must not be rotated by rotor: only operators write the adoption record, and a rotation function may write the secrets it rotates',
+    );
+  }
+  const relatedKeys = new Set([
+    ...masterKeys.keys(),
+    ...ROTATION_FUNCTION_KEYS.flatMap((fn) => parsed.relatedSecrets[fn].map(secretKey)),
+  ]);
+  if (relatedKeys.has(secretKey(adoptions))) {
+    fail(
+      `adoptionsSecret (${adoptions})`,
+      'must be a secret of its own, not a master or related secret (its value is the adoption record)',
+    );
+  }
+  return { ...parsed, rdsMasters };
 }
 
+type Issue = v.InferIssue<typeof configSchema>;
+type AnySchema = v.GenericSchema & {
+  wrapped?: AnySchema;
+  item?: AnySchema;
+  entries?: Record<string, AnySchema>;
+};
+
+/** The schema at a path of keys (through optional wrappers, lists and objects), if any. */
+function schemaAt(keys: readonly unknown[]): AnySchema | undefined {
+  let schema: AnySchema | undefined = configSchema as AnySchema;
+  for (const key of keys) {
+    while (schema?.wrapped !== undefined) schema = schema.wrapped;
+    if (schema === undefined) return undefined;
+    schema = typeof key === 'number' ? schema.item : schema.entries?.[String(key)];
+  }
+  while (schema?.wrapped !== undefined) schema = schema.wrapped;
+  return schema;
+}
+
+/**
+ * One line a person can act on instead of valibot's wording: a missing key says what it needs
+ * (`required: must be one of: …`), an unknown key names the closest known one
+ * ("unknown key `shedule` (did you mean `schedule`?)").
+ */
+function explainIssue(issue: Issue): string {
+  const keys = (issue.path ?? []).map((item) => item.key);
+  const objectIssue = issue.type === 'strict_object';
+  if (objectIssue && issue.expected === 'never') {
+    const key = String(keys.at(-1));
+    const known = Object.keys(schemaAt(keys.slice(0, -1))?.entries ?? {});
+    const closest = closestKey(key, known);
+    return closest !== undefined
+      ? `unknown key \`${key}\` (did you mean \`${closest}\`?)`
+      : `unknown key \`${key}\` (known keys: ${known.join(', ')})`;
+  }
+  if (objectIssue && issue.received === 'undefined') {
+    const schema = schemaAt(keys);
+    const inner = schema === undefined ? undefined : v.safeParse(schema, undefined).issues?.[0]?.message;
+    return inner === undefined || inner.startsWith('Invalid ') ? 'required' : `required: ${inner}`;
+  }
+  return issue.message;
+}
+
+/** The known key a mistyped one most likely meant (edit distance at most 2, or a case change). */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  let best: { key: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance =
+      candidate.toLowerCase() === key.toLowerCase()
+        ? 0
+        : editDistance(key.toLowerCase(), candidate.toLowerCase());
+    if (
+      distance <= Math.min(2, Math.max(1, Math.floor(candidate.length / 3))) &&
+      (!best || distance < best.distance)
+    ) {
+      best = { key: candidate, distance };
+    }
+  }
+  return best?.key;
+}
+
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      next[j] = Math.min((row[j] as number) + 1, (next[j - 1] as number) + 1, (row[j - 1] as number) + cost);
+    }
+    row = next;
+  }
+  return row[b.length] as number;
+}
+
+/** ` (<id>)` for an issue inside a list entry that names a secret, to say which entry is wrong. */
 function describeEntry(value: unknown, path: readonly { key: unknown }[] | undefined): string {
-  if (path?.[0]?.key !== 'secrets' || typeof path[1]?.key !== 'number') return '';
-  const secrets = (value as { secrets?: { id?: unknown }[] }).secrets;
-  const id = secrets?.[path[1].key]?.id;
+  const list = path?.[0]?.key;
+  const index = path?.[1]?.key;
+  if (typeof list !== 'string' || typeof index !== 'number') return '';
+  const entry = (value as Record<string, unknown>)[list];
+  if (!Array.isArray(entry)) return '';
+  const item = entry[index] as { id?: unknown; secret?: unknown } | undefined;
+  const id = item?.id ?? item?.secret;
   return typeof id === 'string' ? ` (${id})` : '';
 }
+
+const ROTATION_FUNCTION_KEYS = Object.keys(FUNCTION_ENGINES) as RotationFunctionKey[];
 
 export function functionFor(engine: string): RotationFunctionKey {
   for (const [fn, engines] of Object.entries(FUNCTION_ENGINES)) {

@@ -5,7 +5,14 @@
  * region come from CloudFormation pseudo parameters at deploy time, never from AWS at packaging.
  */
 import { createHash } from 'node:crypto';
-import { type DeployConfig, FUNCTION_ENGINES, functionFor, type RotationFunctionKey } from './config.js';
+import {
+  type DeployConfig,
+  FUNCTION_ENGINES,
+  functionFor,
+  isFullSecretArn,
+  type MasterEntry,
+  type RotationFunctionKey,
+} from './config.js';
 
 export interface ServiceNames {
   service: string;
@@ -19,6 +26,7 @@ const ref = (name: string) => ({ Ref: name });
 const getAtt = (name: string, attribute: string) => ({ 'Fn::GetAtt': [name, attribute] });
 
 export const ROTATION_FUNCTIONS = Object.keys(FUNCTION_ENGINES) as RotationFunctionKey[];
+export const HEAL_FUNCTION = 'heal';
 
 /** osls's logical id for a function key: `postgres` → `PostgresLambdaFunction`. */
 export function functionLogicalId(fn: string): string {
@@ -37,28 +45,94 @@ function functionName(names: ServiceNames, fn: string): string {
   return `${names.service}-${names.stage}-${fn}`;
 }
 
-/** A secret reference as an IAM resource: an ARN as given, a name with the 6-character suffix wildcard. */
-function secretResource(id: string): unknown {
-  if (id.startsWith('arn:')) return id;
+/**
+ * A secret reference as an IAM resource. Secrets Manager appends `-` and six random characters to a
+ * secret's name in its ARN, and IAM matches the whole ARN: a full ARN is used as given; a name
+ * (including names another service manages, `rds!db-…`, `rds!cluster-…`) and a partial ARN get the
+ * `-??????` wildcard, which matches exactly that suffix (`*` would match other secrets too).
+ */
+export function secretResource(id: string): unknown {
+  if (isFullSecretArn(id)) return id;
+  if (id.startsWith('arn:')) return `${id}-??????`;
   return sub(`arn:\${AWS::Partition}:secretsmanager:\${AWS::Region}:\${AWS::AccountId}:secret:${id}-??????`);
+}
+
+/** The engines a function (or the heal function, every engine) works for. */
+function enginesOf(fn: RotationFunctionKey | typeof HEAL_FUNCTION): readonly string[] {
+  return fn === HEAL_FUNCTION ? Object.values(FUNCTION_ENGINES).flat() : FUNCTION_ENGINES[fn];
+}
+
+/** The master bindings a function receives (ROTOR_MASTERS) and may read: its engines' only. */
+export function mastersOf(
+  config: DeployConfig,
+  fn: RotationFunctionKey | typeof HEAL_FUNCTION,
+): MasterEntry[] {
+  const engines = enginesOf(fn);
+  return config.masters.filter((master) => engines.includes(master.engine));
+}
+
+/** ROTOR_MASTERS for a function, in the format handlers/config.ts parses (`host` becomes `hosts`). */
+export function mastersJson(config: DeployConfig, fn: RotationFunctionKey | typeof HEAL_FUNCTION): string {
+  return JSON.stringify(
+    mastersOf(config, fn).map((master) => ({
+      secret: master.secret,
+      ...(master.host !== undefined ? { hosts: [master.host] } : {}),
+      ...(master.hosts !== undefined ? { hosts: master.hosts } : {}),
+      ...(master.dbInstanceIdentifier !== undefined
+        ? { dbInstanceIdentifier: master.dbInstanceIdentifier }
+        : {}),
+      ...(master.dbClusterIdentifier !== undefined
+        ? { dbClusterIdentifier: master.dbClusterIdentifier }
+        : {}),
+      ...(master.port !== undefined ? { port: master.port } : {}),
+      ...(master.tls !== undefined ? { tls: master.tls } : {}),
+      ...(master.manages !== undefined ? { manages: master.manages } : {}),
+    })),
+  );
+}
+
+/** ROTOR_RDS_MASTERS for a function: the rds-master bindings of its engines. */
+export function rdsMastersJson(config: DeployConfig, fn: RotationFunctionKey | typeof HEAL_FUNCTION): string {
+  const engines = enginesOf(fn);
+  return JSON.stringify(
+    config.rdsMasters
+      .filter((entry) => engines.includes(entry.engine))
+      .map((entry) =>
+        entry.dbClusterIdentifier !== undefined
+          ? { secret: entry.secret, dbClusterIdentifier: entry.dbClusterIdentifier }
+          : { secret: entry.secret, dbInstanceIdentifier: entry.dbInstanceIdentifier },
+      ),
+  );
+}
+
+/** The other secrets a function may read: its engines' masters and its own related secrets. */
+function relatedSecretsOf(config: DeployConfig, fn: RotationFunctionKey | typeof HEAL_FUNCTION): string[] {
+  const own =
+    fn === HEAL_FUNCTION
+      ? ROTATION_FUNCTIONS.flatMap((f) => config.relatedSecrets[f])
+      : config.relatedSecrets[fn];
+  return [...new Set([...mastersOf(config, fn).map((master) => master.secret), ...own])];
 }
 
 const rdsArn = (type: 'db' | 'cluster', id: string) =>
   sub(`arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:${type}:${id}`);
 
 /**
- * RDS permissions of a database function: describe the instances and clusters its secrets name
- * (endpoint discovery), and modify only what holds the master password of an rds-master secret:
- * its cluster when the entry names one (an instance of a cluster has no master of its own), else
- * its instance. A cluster member's endpoint is recognised from the cluster's description, so no
- * member needs listing for that.
+ * RDS permissions of a database function: describe the instances and clusters its engines' secrets,
+ * master bindings and rds-master bindings name (endpoint discovery, the master user's name), and
+ * modify only the databases `rdsMasters:` binds to a secret of its engines: the only master
+ * passwords rds-master may reset. Nothing on `*`.
  */
 function rdsStatements(config: DeployConfig, fn: RotationFunctionKey): Json[] {
+  const engines: readonly string[] = FUNCTION_ENGINES[fn];
   const secrets = config.secrets.filter((secret) => functionFor(secret.engine) === fn);
-  const ids = (pick: (secret: (typeof secrets)[number]) => string | undefined, only = secrets) => [
-    ...new Set(only.map(pick).filter((id): id is string => id !== undefined)),
+  const masters = mastersOf(config, fn);
+  const bound = config.rdsMasters.filter((entry) => engines.includes(entry.engine));
+  type Named = { dbInstanceIdentifier?: string | undefined; dbClusterIdentifier?: string | undefined };
+  const ids = (key: keyof Named, list: Named[]) => [
+    ...new Set(list.map((item) => item[key]).filter((id): id is string => id !== undefined)),
   ];
-  const masters = secrets.filter((secret) => secret.strategy === 'rds-master');
+  const described: Named[] = [...secrets, ...masters, ...bound];
   const statements: Json[] = [];
   const add = (sid: string, action: string, type: 'db' | 'cluster', list: string[]) => {
     if (list.length > 0) {
@@ -70,33 +144,10 @@ function rdsStatements(config: DeployConfig, fn: RotationFunctionKey): Json[] {
       });
     }
   };
-  add(
-    'DescribeRdsInstances',
-    'rds:DescribeDBInstances',
-    'db',
-    ids((s) => s.dbInstanceIdentifier),
-  );
-  add(
-    'DescribeRdsClusters',
-    'rds:DescribeDBClusters',
-    'cluster',
-    ids((s) => s.dbClusterIdentifier),
-  );
-  add(
-    'RdsMasterPasswordInstances',
-    'rds:ModifyDBInstance',
-    'db',
-    ids(
-      (s) => s.dbInstanceIdentifier,
-      masters.filter((s) => s.dbClusterIdentifier === undefined),
-    ),
-  );
-  add(
-    'RdsMasterPasswordClusters',
-    'rds:ModifyDBCluster',
-    'cluster',
-    ids((s) => s.dbClusterIdentifier, masters),
-  );
+  add('DescribeRdsInstances', 'rds:DescribeDBInstances', 'db', ids('dbInstanceIdentifier', described));
+  add('DescribeRdsClusters', 'rds:DescribeDBClusters', 'cluster', ids('dbClusterIdentifier', described));
+  add('RdsMasterPasswordInstances', 'rds:ModifyDBInstance', 'db', ids('dbInstanceIdentifier', bound));
+  add('RdsMasterPasswordClusters', 'rds:ModifyDBCluster', 'cluster', ids('dbClusterIdentifier', bound));
   return statements;
 }
 
@@ -132,8 +183,11 @@ function secretsStatement(
   };
 }
 
-/** Statements every rotor function has: its events, the related secrets, the secrets' KMS keys. */
-function sharedStatements(config: DeployConfig): Json[] {
+/**
+ * Statements every rotor function has: its events, the adoption record (read only: operators write
+ * it), the other secrets it may read (its own, never another function's), the secrets' KMS keys.
+ */
+function sharedStatements(config: DeployConfig, fn: RotationFunctionKey | typeof HEAL_FUNCTION): Json[] {
   const statements: Json[] = [
     {
       Sid: 'PublishRotorEvents',
@@ -144,13 +198,25 @@ function sharedStatements(config: DeployConfig): Json[] {
       ),
       Condition: { StringEquals: { 'events:source': config.eventSource } },
     },
+    {
+      Sid: 'ReadAdoptionRecord',
+      Effect: 'Allow',
+      Action: 'secretsmanager:GetSecretValue',
+      Resource: secretResource(config.adoptionsSecret),
+    },
   ];
-  if (config.relatedSecrets.length > 0) {
+  const related = relatedSecretsOf(config, fn);
+  if (related.length > 0) {
     statements.push({
       Sid: 'RelatedSecrets',
       Effect: 'Allow',
-      Action: 'secretsmanager:GetSecretValue',
-      Resource: config.relatedSecrets.map(secretResource),
+      // A database function also reads a master secret's tags: RDS tags the master secrets it
+      // manages with their instance or cluster, which decides where the master may log in.
+      Action:
+        fn === 'apikey'
+          ? 'secretsmanager:GetSecretValue'
+          : ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+      Resource: related.map(secretResource),
     });
   }
   if (config.kmsKeyArns.length > 0) {
@@ -205,14 +271,12 @@ function rotationRole(config: DeployConfig, names: ServiceNames, fn: RotationFun
         'StringEquals',
         name,
       ),
-      ...sharedStatements(config),
+      ...sharedStatements(config, fn),
       ...rdsStatements(config, fn),
     ],
     config.vpc !== undefined && fn !== 'apikey',
   );
 }
-
-export const HEAL_FUNCTION = 'heal';
 
 /**
  * The heal function's role: it may list secrets (ListSecrets has no resource to scope to, and
@@ -250,7 +314,7 @@ function healRole(config: DeployConfig, names: ServiceNames): Json {
         'StringLike',
         `${names.service}-${names.stage}-*`,
       ),
-      ...sharedStatements(config),
+      ...sharedStatements(config, HEAL_FUNCTION),
       ...merged.values(),
     ],
     config.vpc !== undefined,
@@ -268,6 +332,8 @@ export function scheduleLogicalId(id: string): string {
 }
 
 const ON_CALL_TOPIC = 'RotorOnCallTopic';
+/** The error category of refused trust boundaries (rotators/errors.ts TrustBoundaryError). */
+const SECURITY = 'security';
 
 function onCall(config: DeployConfig, names: ServiceNames): Json {
   const resources: Json = {
@@ -311,6 +377,7 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
               ArnEquals: {
                 'aws:SourceArn': [
                   getAtt('RotorStepFailedRule', 'Arn'),
+                  getAtt('RotorTrustBoundaryRefusedRule', 'Arn'),
                   getAtt('AwsRotationFailedRule', 'Arn'),
                 ],
               },
@@ -341,6 +408,23 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
       OKActions: [ref(ON_CALL_TOPIC)],
     },
   };
+  resources.RotorTrustBoundaryRefusedAlarm = {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      AlarmName: `${names.service}-${names.stage}-trust-boundary-refused`,
+      AlarmDescription: `rotor REFUSED A TRUST BOUNDARY: a rotation step would have sent a master or admin credential somewhere nothing trusted decided, acted for a user nobody proved to hold, or touched an account, key or database not bound to the secret; rotor refused and changed nothing. Somebody may be trying to turn rotor against credentials beyond their secret: the "Rotation Step Failed" event (error category "security") names the secret and the rule. Next: find who last wrote that secret (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, an operator binds it in the stage file (masters, rdsMasters) or adopts the user (rotor attach --adopt). Never retry before that. (metric TrustBoundaryRefused)`,
+      Namespace: 'rotor',
+      MetricName: 'TrustBoundaryRefused',
+      Dimensions: [{ Name: 'service', Value: `${names.service}-${names.stage}` }],
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [ref(ON_CALL_TOPIC)],
+    },
+  };
   for (const fn of [...ROTATION_FUNCTIONS, HEAL_FUNCTION]) {
     resources[`Rotor${fn.charAt(0).toUpperCase()}${fn.slice(1)}ErrorsAlarm`] = {
       Type: 'AWS::CloudWatch::Alarm',
@@ -363,9 +447,16 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
   resources.RotorStepFailedRule = {
     Type: 'AWS::Events::Rule',
     Properties: {
-      Description: 'Pages on-call when a rotor rotation step fails',
+      Description: 'Pages on-call when a rotor rotation step fails (refused trust boundaries: next rule)',
       EventBusName: config.eventBus,
-      EventPattern: { source: [config.eventSource], 'detail-type': ['Rotation Step Failed'] },
+      EventPattern: {
+        source: [config.eventSource],
+        'detail-type': ['Rotation Step Failed'],
+        $or: [
+          { detail: { error: { category: [{ exists: false }] } } },
+          { detail: { error: { category: [{ 'anything-but': SECURITY }] } } },
+        ],
+      },
       Targets: [
         {
           Id: 'on-call',
@@ -381,6 +472,36 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
             },
             InputTemplate:
               '"rotor: step <step> of the rotation of <secret> (engine <engine>, attempt <attempt>) failed with <error>: <reason>. AWSCURRENT still holds the previous, working credential. Next: fix the cause, then rotor rotate <secret> --wait; if AWSPENDING is stuck, rotor heal <secret>."',
+          },
+        },
+      ],
+    },
+  };
+  resources.RotorTrustBoundaryRefusedRule = {
+    Type: 'AWS::Events::Rule',
+    Properties: {
+      Description:
+        'Pages on-call when rotor refuses a trust boundary (a step failed with error category security)',
+      EventBusName: config.eventBus,
+      EventPattern: {
+        source: [config.eventSource],
+        'detail-type': ['Rotation Step Failed'],
+        detail: { error: { category: [SECURITY] } },
+      },
+      Targets: [
+        {
+          Id: 'on-call',
+          Arn: ref(ON_CALL_TOPIC),
+          InputTransformer: {
+            InputPathsMap: {
+              secret: '$.detail.secretArn',
+              step: '$.detail.step',
+              engine: '$.detail.engine',
+              error: '$.detail.error.name',
+              reason: '$.detail.error.message',
+            },
+            InputTemplate:
+              '"rotor REFUSED A TRUST BOUNDARY in step <step> of the rotation of <secret> (engine <engine>): <error>: <reason>. Nothing was changed and no master or admin credential was used for it; AWSCURRENT still holds the previous, working credential. Somebody may be trying to use rotor beyond this secret. Next: find who last wrote <secret> (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, bind it in the stage file (masters, rdsMasters) or adopt the user (rotor attach --adopt), then rotor rotate <secret> --wait; clear a stuck AWSPENDING with rotor heal <secret>."',
           },
         },
       ],
@@ -427,7 +548,13 @@ export function buildResources(
         FunctionName: getAtt(functionLogicalId(fn), 'Arn'),
         Action: 'lambda:InvokeFunction',
         Principal: 'secretsmanager.amazonaws.com',
+        // Confused deputy: AWS's "Permissions for the Lambda rotation function" (Secrets Manager
+        // user guide) recommends aws:SourceAccount, and says aws:SourceArn is the rotated secret's
+        // ARN (naming one secret's ARN limits the function to that secret). Secrets of this
+        // account and region rotate here (the stage file's and those `rotor attach` adds), so the
+        // SourceArn is that ARN pattern: Lambda compares it with ArnLike.
         SourceAccount: ref('AWS::AccountId'),
+        SourceArn: sub('arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*'),
       },
     };
     outputs[`${fn.charAt(0).toUpperCase()}${fn.slice(1)}RotationFunctionArn`] = {

@@ -7,12 +7,13 @@
  */
 import {
   AuthenticationFailedError,
+  ForeignAccountError,
   InvalidSecretError,
   PermissionDeniedError,
   UnsupportedError,
 } from '../errors.js';
 import type { MysqlSecret } from './secret.js';
-import type { MysqlSession } from './session.js';
+import type { MysqlSession, Row } from './session.js';
 import {
   type Account,
   type AccountOptions,
@@ -20,6 +21,9 @@ import {
   alterAccountOptions,
   alternateName,
   atLeast,
+  CATALOGUE,
+  CREATE_CATALOGUE_DATABASE,
+  CREATE_CATALOGUE_TABLE,
   createAccount,
   describeServer,
   discardOldPassword,
@@ -33,11 +37,13 @@ import {
   needsGrant,
   parseGrantLine,
   quoteAccount,
+  recordClone,
   revokeAllPrivileges,
   revokeRoleStatement,
   SELECT_USER_NAME_LIMIT,
   sameAccount,
   selectAccount,
+  selectCatalogueOwner,
   selectDefaultRoles,
   setAccountPassword,
   setDefaultRoles,
@@ -52,17 +58,60 @@ export async function userNameLimit(session: MysqlSession): Promise<number> {
   return Number.isSafeInteger(limit) && limit > 0 ? limit : fallbackUserNameLimit(session.server);
 }
 
-/** The account alternating-users rotates to from `current`, refused with a typed error when impossible. */
-export function alternateOf(current: MysqlSecret, limit: number): { user: string; primaryUsername?: string } {
+/**
+ * The account alternating-users rotates to from `current` and the pair it belongs to (owner and
+ * clone), refused with a typed error when impossible.
+ */
+export function alternateOf(
+  current: MysqlSecret,
+  limit: number,
+): { user: string; owner: string; clone: string; primaryUsername?: string } {
   try {
     return alternateName(current.username, current.primaryUsername, limit);
   } catch {
     throw new InvalidSecretError(
-      'username',
-      `must leave room for a clone name within the server's ${limit}-character limit (and not be just "_clone")`,
+      current.primaryUsername === undefined ? 'username' : 'primaryUsername',
+      `must name an account and its clone within the server's ${limit}-character limit (the username is the primary user, or its clone as rotor names it; not just "_clone")`,
       'AWSCURRENT',
     );
   }
+}
+
+/** Error numbers of a catalogue that is not there yet (unknown database, unknown table). */
+const NO_CATALOGUE = new Set(['1049', '1146']);
+
+function causeCode(error: unknown): string | undefined {
+  const cause = (error as { cause?: { code?: unknown } }).cause;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}
+
+/** The owner rotor's catalogue records for `clone`, or undefined (no row, or no catalogue yet). */
+export async function catalogueOwner(session: MysqlSession, clone: Account): Promise<Account | undefined> {
+  let rows: Row[];
+  try {
+    rows = await session.query(
+      selectCatalogueOwner(session.server, clone),
+      `read rotor's catalogue (${CATALOGUE.database}.${CATALOGUE.table})`,
+    );
+  } catch (error) {
+    if (NO_CATALOGUE.has(causeCode(error) ?? '')) return undefined;
+    throw error;
+  }
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  return { user: text(row.ownerUser), host: text(row.ownerHost) };
+}
+
+function text(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value ?? '');
+}
+
+/** Creates the catalogue when missing and records `clone` as `owner`'s. */
+async function record(session: MysqlSession, clone: Account, owner: Account): Promise<void> {
+  const what = `record ${formatAccount(clone)} in rotor's catalogue (${CATALOGUE.database}.${CATALOGUE.table})`;
+  await session.query(CREATE_CATALOGUE_DATABASE, what);
+  await session.query(CREATE_CATALOGUE_TABLE, what);
+  await session.query(recordClone(session.server, clone, owner), what);
 }
 
 /** SHOW GRANTS of an account, parsed; refuses a line it cannot copy rather than drop it. */
@@ -119,6 +168,13 @@ export interface AlternatingApply {
   masterUser: string;
   /** Logs in as the other account with the pending password (MariaDB default roles, see below). */
   loginAsTarget: () => Promise<MysqlSession>;
+  /**
+   * Called with the pair (owner, clone) once the names are known and before anything changes:
+   * throws unless the master may act for them (proof of possession or adoption, `manages`).
+   */
+  authorize: (pair: readonly [string, string]) => Promise<void>;
+  /** Users an operator adopted for this secret: an adopted clone without a catalogue row is recorded. */
+  adopted: () => Promise<readonly string[]>;
 }
 
 /**
@@ -132,10 +188,13 @@ export async function applyAlternating({
   pending,
   masterUser,
   loginAsTarget,
+  authorize,
+  adopted,
 }: AlternatingApply): Promise<void> {
   const { server } = session;
   const limit = await userNameLimit(session);
-  const expected = alternateOf(current, limit).user;
+  const alternate = alternateOf(current, limit);
+  const expected = alternate.user;
   if (pending.username !== expected) {
     throw new InvalidSecretError(
       'username',
@@ -156,6 +215,17 @@ export async function applyAlternating({
     );
   }
 
+  if (alternate.owner === masterUser || alternate.clone === masterUser) {
+    throw new InvalidSecretError(
+      'username',
+      'must not name the managing (masterarn) user or its clone',
+      'AWSCURRENT',
+    );
+  }
+  // Before anything changes: the master may act for this pair (proof of possession or adoption,
+  // and the binding's manages patterns).
+  await authorize([alternate.owner, alternate.clone]);
+
   const primaryOptions = await accountRow(session, primary);
   if (primaryOptions === undefined) {
     throw new AuthenticationFailedError(
@@ -173,6 +243,25 @@ export async function applyAlternating({
     plugin = primaryOptions.plugin;
   }
   const targetOptions = await accountRow(session, target);
+  // Clones are rotor's only: an existing clone must be in rotor's catalogue as this owner's, and
+  // when the target is the owner, the clone the secret holds must be recorded as that owner's.
+  const owner = { user: alternate.owner, host: target.host };
+  const clone = { user: alternate.clone, host: target.host };
+  const mustBeRecorded = target.user === alternate.owner || targetOptions !== undefined;
+  if (mustBeRecorded) {
+    const recorded = await catalogueOwner(session, clone);
+    if (recorded === undefined && (await adopted()).includes(clone.user)) {
+      await record(session, clone, owner);
+    } else if (recorded === undefined || !sameAccount(recorded, owner)) {
+      throw new ForeignAccountError(
+        `the account ${formatAccount(clone)} exists but rotor's catalogue (${CATALOGUE.database}.${CATALOGUE.table}) ${recorded === undefined ? 'does not record it as a clone rotor made' : `records it as the clone of ${formatAccount(recorded)}`}, not of ${formatAccount(owner)}: rotor never alters an account it did not create, and nothing was changed (if it is this secret's clone from before the catalogue, adopt it: rotor attach --adopt ${clone.user})`,
+      );
+    }
+  } else {
+    // A new clone: recorded first, so that a crash between the two leaves a row for an account
+    // that does not exist (harmless; replaced when the clone is made) rather than an unrecorded clone.
+    await record(session, clone, owner);
+  }
   const password = {
     account: target,
     password: pending.password,

@@ -2,10 +2,19 @@
  * The only file that imports the driver (mysql2). It opens one connection per call, bounded by the
  * request's deadline and signal, with TLS verified unless the secret says plaintext, and turns
  * every driver error into a RotorError before anything else sees it.
+ *
+ * No replayable credential leaves without verified TLS: on a plaintext connection the
+ * authentication plugins that would send the password itself (`mysql_clear_password`, MariaDB's
+ * PAM `dialog`) or encrypt it with an RSA key the server sends (`sha256_password`, and
+ * `caching_sha2_password`'s full authentication) are replaced by ones that refuse with
+ * InsecureAuthenticationError before sending anything. What is left on plaintext is the
+ * challenge-response of `mysql_native_password` and `caching_sha2_password`'s fast path: a server
+ * learns nothing it can log in with. (test/security/mysqlAuth.test.ts proves it with a fake server.)
  */
+import { createHash } from 'node:crypto';
 import { isIP, connect as netConnect } from 'node:net';
-import { type Connection, createConnection, type SslOptions } from 'mysql2';
-import { DeadlineExceededError } from '../errors.js';
+import { type AuthPlugin, type Connection, createConnection, type SslOptions } from 'mysql2';
+import { DeadlineExceededError, InsecureAuthenticationError } from '../errors.js';
 import { nodeTlsOptions, type TlsSettings } from '../tls.js';
 import { classifyMysqlError } from './classify.js';
 import type { Connect, ConnectOptions, MysqlSession, Row } from './session.js';
@@ -42,6 +51,78 @@ function sslOptions(settings: TlsSettings, host: string): SslOptions | undefined
     sslCache.set(key, ssl);
   }
   return ssl;
+}
+
+/** Whether the connection's server is authenticated by its certificate (any mode but `disable`). */
+export function isVerifiedTls(settings: TlsSettings): boolean {
+  return settings.mode !== 'disable';
+}
+
+/** Plugins whose client part sends the password itself. */
+const CLEARTEXT_PLUGINS = ['mysql_clear_password', 'dialog'] as const;
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest();
+
+/** caching_sha2_password's scramble response: SHA256(p) XOR SHA256(SHA256(SHA256(p)) + scramble). */
+function cachingSha2Token(password: string, scramble: Buffer): Buffer {
+  if (password === '') return Buffer.alloc(0);
+  const stage1 = sha256(Buffer.from(password, 'utf8'));
+  const stage3 = sha256(Buffer.concat([sha256(stage1), scramble]));
+  return Buffer.from(stage1.map((byte, i) => byte ^ (stage3[i] as number)));
+}
+
+const FAST_AUTH_SUCCESS = 3;
+const PERFORM_FULL_AUTHENTICATION = 4;
+
+/**
+ * The authentication plugins of a connection without verified TLS: every plugin that would put the
+ * password (or the password encrypted with a key the server chose) on the wire refuses instead.
+ * A refusal rejects the plugin's promise: mysql2 then fails the handshake with that error, and
+ * nothing was written for it.
+ */
+function plaintextAuthPlugins(target: string, who: string): Record<string, AuthPlugin> {
+  const refuse = (plugin: string, how: string) =>
+    new InsecureAuthenticationError(
+      `${target}: the server asked ${who} to authenticate with ${plugin}, which ${how}, on a connection without verified TLS; nothing was sent (enable TLS: remove ssl false / tlsMode "disable")`,
+    );
+  const refusing =
+    (plugin: string, how: string): AuthPlugin =>
+    () =>
+    () =>
+      Promise.reject<Buffer>(refuse(plugin, how));
+  const plugins: Record<string, AuthPlugin> = {
+    sha256_password: refusing(
+      'sha256_password',
+      'sends the password in cleartext or encrypted with an RSA key the server sends',
+    ),
+    caching_sha2_password: ({ connection }) => {
+      let scrambled = false;
+      return (data) => {
+        // The first call carries the scramble; later ones the server's AuthMoreData status.
+        if (!scrambled) {
+          scrambled = true;
+          const password = String((connection.config as { password?: unknown }).password ?? '');
+          return cachingSha2Token(password, data.subarray(0, 20));
+        }
+        if (data.length === 1 && data[0] === FAST_AUTH_SUCCESS) return null;
+        if (data.length === 1 && data[0] === PERFORM_FULL_AUTHENTICATION) {
+          return Promise.reject<Buffer>(
+            refuse(
+              'caching_sha2_password full authentication',
+              'sends the password encrypted with an RSA key the server itself sends (or in cleartext)',
+            ),
+          );
+        }
+        return Promise.reject<Buffer>(
+          refuse('caching_sha2_password', 'answered with data rotor does not expect'),
+        );
+      };
+    },
+  };
+  for (const plugin of CLEARTEXT_PLUGINS) {
+    plugins[plugin] = refusing(plugin, 'sends the password in cleartext');
+  }
+  return plugins;
 }
 
 function remaining(deadline: number): number {
@@ -81,6 +162,7 @@ export const connectMysql: Connect = async (options: ConnectOptions): Promise<My
       password: options.password,
       ...(options.database === undefined ? {} : { database: options.database }),
       ...(ssl === undefined ? {} : { ssl }),
+      ...(isVerifiedTls(options.tls) ? {} : { authPlugins: plaintextAuthPlugins(target, who) }),
       stream: dial,
       connectTimeout: Math.max(1, Math.min(MAX_CONNECT_MS, remaining(deadline))),
       // Never send a file a server asks for (LOAD DATA LOCAL), never more than one statement.

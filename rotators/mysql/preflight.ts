@@ -5,6 +5,7 @@
 import {
   AuthenticationFailedError,
   InvalidSecretError,
+  MasterBindingError,
   PermissionDeniedError,
   RotorError,
   TargetUnreachableError,
@@ -12,10 +13,11 @@ import {
   VerificationFailedError,
 } from '../errors.js';
 import type { PreflightCheck, PreflightRequest } from '../types.js';
-import { alternateOf, userNameLimit } from './alternating.js';
+import { alternateOf, catalogueOwner, userNameLimit } from './alternating.js';
 import type { MysqlLogin, MysqlSecret } from './secret.js';
 import type { MysqlSession } from './session.js';
 import {
+  CATALOGUE,
   describeServer,
   dualPasswordState,
   dualPasswordSupport,
@@ -165,12 +167,26 @@ export async function runPreflight(context: PreflightContext): Promise<Preflight
     return checks;
   }
 
-  // The managing user.
+  // The managing user: where it may log in is decided before any connection.
   let master: MysqlLogin;
   try {
     master = await context.masterLogin(current);
+    check(
+      'master binding',
+      true,
+      `the managing user logs in at ${master.host}:${master.port} over ${tlsDetail(master)}, as bound by its own secret or the deployment`,
+    );
   } catch (error) {
-    check('managing user secret', false, describeError(error), fixFor(error, 'masterarn secret'));
+    if (error instanceof MasterBindingError) {
+      check(
+        'master binding',
+        false,
+        describeError(error),
+        `Bind the master to this database: add "host" (and "port", TLS keys) to the master secret, or a "masters" entry to the stage file (masters: [{secret: ${current.masterarn}, host: ${current.host}, port: ${current.port}, tls: {mode: verify-full}, manages: ["${current.username}*"]}]); the secret's host and port must be that endpoint.`,
+      );
+    } else {
+      check('managing user secret', false, describeError(error), fixFor(error, 'masterarn secret'));
+    }
     return checks;
   }
   let admin: MysqlSession;
@@ -203,6 +219,42 @@ export async function runPreflight(context: PreflightContext): Promise<Preflight
 }
 
 type Check = (name: string, ok: boolean, detail: string, fix?: string) => void;
+
+/**
+ * The master keeps rotor's catalogue of clones (rotor.accounts): it needs SELECT, INSERT and UPDATE
+ * on it, and CREATE on the `rotor` database while the table does not exist yet.
+ */
+async function checkCatalogue(admin: MysqlSession, check: Check): Promise<void> {
+  const table = `${CATALOGUE.database}.${CATALOGUE.table}`;
+  const who = formatAccount(admin.account);
+  const fix = `GRANT CREATE, SELECT, INSERT, UPDATE ON \`${CATALOGUE.database}\`.* TO ${who} (and no write privilege on it to the rotated accounts)`;
+  const read = await canRun(
+    admin,
+    `SELECT COUNT(*) AS n FROM \`${CATALOGUE.database}\`.\`${CATALOGUE.table}\``,
+    `read ${table}`,
+  );
+  const lines = await admin
+    .query('SHOW GRANTS', 'read its own grants')
+    .then((rows) => rows.map((row) => String(Object.values(row)[0] ?? '')))
+    .catch(() => [] as string[]);
+  const granted = new Set<string>();
+  for (const line of lines) {
+    const match = /^GRANT (.+?) ON (\*\.\*|`rotor`\.\*|`rotor`\.`accounts`) TO /.exec(line);
+    if (match === null) continue;
+    for (const privilege of (match[1] as string).split(',')) granted.add(privilege.trim().toUpperCase());
+  }
+  const has = (privilege: string) => granted.has('ALL PRIVILEGES') || granted.has(privilege);
+  const needed = read.ok ? ['SELECT', 'INSERT', 'UPDATE'] : ['CREATE', 'SELECT', 'INSERT', 'UPDATE'];
+  const missing = needed.filter((privilege) => !has(privilege));
+  check(
+    'clone catalogue',
+    missing.length === 0,
+    missing.length === 0
+      ? `the masterarn user can ${read.ok ? 'read and write' : 'create, read and write'} rotor's catalogue of clones (${table})`
+      : `the masterarn user lacks ${missing.join(', ')} on ${table}${read.ok ? '' : ' (which does not exist yet)'}: rotor records there which accounts are its clones`,
+    fix,
+  );
+}
 
 /** MariaDB refuses hashed passwords while a validation plugin is on and strict_password_validation is set. */
 async function checkHashesAccepted(session: MysqlSession, check: Check): Promise<void> {
@@ -333,9 +385,11 @@ async function checkAlternating(
       : accountRead.detail,
     `GRANT SELECT ON mysql.* TO ${who}`,
   );
+  await checkCatalogue(admin, check);
   try {
     const limit = await userNameLimit(admin);
-    const other = alternateOf(current, limit).user;
+    const alternate = alternateOf(current, limit);
+    const other = alternate.user;
     const clash = other === master.username;
     check(
       'alternate account',
@@ -345,6 +399,21 @@ async function checkAlternating(
         : `rotates between ${formatAccount(current.account)} and ${formatAccount({ user: other, host: current.account.host })} (user names up to ${limit} characters)`,
       'Use a managing user that is neither the application account nor its clone.',
     );
+    const clone = { user: alternate.clone, host: current.account.host };
+    const owner = { user: alternate.owner, host: current.account.host };
+    const exists = await canRun(admin, selectAccount(admin.server, clone), 'read mysql.user');
+    if (exists.ok && exists.rows === 1) {
+      const recorded = await catalogueOwner(admin, clone).catch(() => undefined);
+      const ours = recorded !== undefined && sameAccount(recorded, owner);
+      check(
+        "clone is rotor's",
+        ours,
+        ours
+          ? `${formatAccount(clone)} is recorded in rotor's catalogue as the clone of ${formatAccount(owner)}`
+          : `${formatAccount(clone)} exists but rotor's catalogue does not record it as the clone of ${formatAccount(owner)}: rotation would refuse to alter it (ForeignAccountError)`,
+        `If it is this secret's clone (made before the catalogue existed), adopt it: rotor attach --adopt ${clone.user}; otherwise rename or drop that account, or rotate another user.`,
+      );
+    }
   } catch (error) {
     const known =
       error instanceof InvalidSecretError ||

@@ -3,7 +3,8 @@
  *
  * - `single-user`: the account changes its own password (no privilege needed). Between setSecret
  *   and finishSecret only the pending password logs in: clients holding AWSCURRENT fail until they
- *   re-read the secret. Pick it when the application retries on authentication errors.
+ *   re-read the secret. Pick it when the application retries on authentication errors. A failed
+ *   testSecret rolls back: the account sets AWSCURRENT's password back.
  * - `dual-password`: the account accepts the pending and the current password from setSecret on;
  *   the password before those stops at the next rotation. Zero downtime with one account. MariaDB
  *   10.4+ (`IDENTIFIED VIA ... OR ...`) or MySQL 8.0.14+ (`RETAIN CURRENT PASSWORD`).
@@ -21,6 +22,12 @@
  * identities. The acting account needs CREATE USER (MariaDB, or MySQL for another account) or
  * APPLICATION_PASSWORD_ADMIN (MySQL, own account), and on MariaDB SELECT on mysql.global_priv.
  *
+ * Trust boundaries (README "Trust boundaries", ../trust.ts): the managing user logs in only where
+ * its own secret or its binding says (`masterLogin`), acts for an account only once AWSCURRENT or
+ * AWSPREVIOUS logged in as it or an operator adopted it, within the binding's `manages`
+ * (`prove`, `authorize`), and alters a clone only when rotor's catalogue records it (alternating.ts).
+ * No login sends a replayable credential without verified TLS (client.ts).
+ *
  * Passwords reach MariaDB only as mysql_native_password hashes computed here; MySQL gets the
  * statements it rewrites before logging (see ./sql.ts). Every login goes over TLS, verified with
  * the host name, unless the secret says plaintext (../tls.ts).
@@ -31,6 +38,7 @@
  */
 import {
   AuthenticationFailedError,
+  ConfigurationError,
   InvalidSecretError,
   RotorError,
   UnsupportedError,
@@ -46,11 +54,19 @@ import {
   rollbackMasterPassword,
   waitForMasterPassword,
 } from '../rdsMaster.js';
-import type { ApplyRequest, RequestBase, Rotator } from '../types.js';
+import { authorizeActingFor, bindMasterEndpoint, type MasterBinding } from '../trust.js';
+import type { ApplyRequest, RequestBase, RollbackRequest, Rotator } from '../types.js';
 import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';
 import { connectMysql } from './client.js';
 import { runPreflight } from './preflight.js';
-import { ENGINES, type MysqlLogin, type MysqlSecret, parseMasterSecret, parseMysqlSecret } from './secret.js';
+import {
+  DEFAULT_PORT,
+  ENGINES,
+  type MysqlLogin,
+  type MysqlSecret,
+  parseMasterSecret,
+  parseMysqlSecret,
+} from './secret.js';
 import type { Connect, MysqlSession } from './session.js';
 import {
   changeOwnPassword,
@@ -60,10 +76,19 @@ import {
   formatAccount,
   minimumSupport,
   parseAuthMethods,
+  passwordVerifies,
   sameAccount,
   selectGlobalPriv,
+  selectPrimaryPassword,
   setDualPassword,
+  setPrimaryPassword,
 } from './sql.js';
+
+/** The server's error number a RotorError keeps as its cause's code. */
+function errorCode(error: RotorError): string | undefined {
+  const cause = error.cause as { code?: unknown } | undefined;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}
 
 export interface MysqlRotatorOptions {
   /** The driver connection (tests record statements with their own). */
@@ -110,6 +135,15 @@ function assertIdentity(session: MysqlSession, expected: MysqlLogin['account'], 
   }
 }
 
+/** The managing user's login, with where it is bound and what decided it. */
+interface MasterLogin extends MysqlLogin {
+  /** ARN or name of the master secret. */
+  secretId: string;
+  binding?: MasterBinding;
+}
+
+const masterActor = (master: MasterLogin) => `the managing user of master secret ${master.secretId}`;
+
 export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
   const connect = options.connect ?? connectMysql;
 
@@ -125,14 +159,110 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       ...(database === undefined ? {} : { database }),
     });
 
+  /**
+   * The managing user's credential and where it may log in, decided before any connection: the
+   * master secret's own host / port / TLS keys or its binding (stage file, RDS), never the rotated
+   * secret's (whose host and port must be that endpoint). MasterBindingError otherwise.
+   */
   async function masterLogin(
-    request: Pick<RequestBase, 'fetchRelated'>,
+    request: Pick<RequestBase, 'fetchMaster'>,
     secret: MysqlSecret,
-  ): Promise<MysqlLogin> {
-    if (secret.masterarn === undefined) {
+  ): Promise<MasterLogin> {
+    const secretId = secret.masterarn;
+    if (secretId === undefined) {
       throw new InvalidSecretError('masterarn', `is required for strategy ${secret.strategy}`, 'AWSCURRENT');
     }
-    return parseMasterSecret(await request.fetchRelated(secret.masterarn), secret);
+    const { value, binding } = await request.fetchMaster(secretId);
+    const master = parseMasterSecret(value);
+    const endpoint = bindMasterEndpoint({
+      masterSecretId: secretId,
+      master: {
+        ...(master.host === undefined ? {} : { host: master.host }),
+        ...(master.port === undefined ? {} : { port: master.port }),
+        ...(master.tls === undefined ? {} : { tls: master.tls }),
+      },
+      ...(binding === undefined ? {} : { binding }),
+      rotated: { host: secret.host, port: secret.port },
+      defaultPort: DEFAULT_PORT,
+    });
+    return {
+      host: endpoint.host,
+      port: endpoint.port,
+      tls: endpoint.tls,
+      username: master.username,
+      password: master.password,
+      account: master.account,
+      secretId,
+      ...(binding === undefined ? {} : { binding }),
+    };
+  }
+
+  /**
+   * Proof of possession: which of the secret's own stored credentials logs in, now, as an account
+   * of `pair` (the secret's account and its clone) on the secret's server, checked by
+   * CURRENT_USER(). AWSCURRENT first, then AWSPREVIOUS (only when it names an account of the pair
+   * on the same server). Refusals and logins landing elsewhere are no proof; other failures throw.
+   */
+  async function prove(
+    request: Timing & { previous?: () => Promise<MysqlSecret | undefined> },
+    current: MysqlSecret,
+    pair: readonly string[],
+    /** The bound endpoint's TLS, when a master is involved: the proof is no weaker than its login. */
+    tls?: MysqlLogin['tls'],
+  ): Promise<'AWSCURRENT' | 'AWSPREVIOUS' | undefined> {
+    const attempt = async (secret: MysqlSecret, label: Used): Promise<boolean> => {
+      try {
+        return await logsIn(request, tls === undefined ? secret : { ...secret, tls }, label);
+      } catch (error) {
+        if (error instanceof VerificationFailedError) return false;
+        throw error;
+      }
+    };
+    if (pair.includes(current.username) && (await attempt(current, 'AWSCURRENT'))) return 'AWSCURRENT';
+    const previous = await request.previous?.();
+    if (
+      previous !== undefined &&
+      previous.password !== current.password &&
+      pair.includes(previous.username) &&
+      previous.account.host.toLowerCase() === current.account.host.toLowerCase()
+    ) {
+      const login = {
+        ...current,
+        username: previous.username,
+        password: previous.password,
+        account: previous.account,
+      };
+      if (await attempt(login, 'AWSPREVIOUS')) return 'AWSPREVIOUS';
+    }
+    return undefined;
+  }
+
+  /**
+   * Before the master acts for `users`: each is allowed by the master's binding (`manages`;
+   * default: the secret's own pair), and the rotation proved it holds the pair's credential, or
+   * an operator adopted the pair. UnmanagedUserError / UnprovenUserError otherwise (../trust.ts).
+   */
+  async function authorize(
+    request: Pick<RequestBase, 'adopted'>,
+    actor: string,
+    binding: MasterBinding | undefined,
+    users: readonly string[],
+    pair: readonly string[],
+    provenBy: 'AWSCURRENT' | 'AWSPREVIOUS' | undefined,
+  ): Promise<void> {
+    const adopted = provenBy === undefined ? await request.adopted() : [];
+    // Adopting an account adopts its pair: the master may then make or re-password its clone.
+    const adoptedPair = pair.some((user) => adopted.includes(user)) ? [...adopted, ...pair] : adopted;
+    for (const user of new Set(users)) {
+      authorizeActingFor({
+        user,
+        own: pair,
+        ...(binding === undefined ? {} : { binding }),
+        ...(provenBy === undefined ? {} : { provenBy }),
+        adopted: adoptedPair,
+        actor,
+      });
+    }
   }
 
   /**
@@ -168,7 +298,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
   }
 
   /** Whether `secret` logs in as its account; refusals are `false`, anything else throws. */
-  async function logsIn(timing: Timing, secret: MysqlSecret): Promise<boolean> {
+  async function logsIn(timing: Timing, secret: MysqlSecret, label: Used = 'AWSPENDING'): Promise<boolean> {
     let session: MysqlSession;
     try {
       session = await login(timing, secret);
@@ -177,7 +307,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       throw error;
     }
     try {
-      assertIdentity(session, secret.account, 'AWSPENDING');
+      assertIdentity(session, secret.account, label);
       return true;
     } finally {
       await session.close();
@@ -216,6 +346,49 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     }
   }
 
+  /**
+   * single-user rollback: the pending password logged in means apply changed it, and the account
+   * sets AWSCURRENT's back (MariaDB gets its hash, MySQL `REPLACE`s the pending one). Pending first:
+   * rollback follows a failed test, which usually follows a successful apply, so at most one login
+   * is refused (each refusal counts towards the server's failed-login lock). When the pending
+   * password does not log in, AWSCURRENT must: then nothing was applied, or an earlier rollback
+   * already restored it.
+   */
+  async function rollbackSingleUser(request: RollbackRequest<MysqlSecret>): Promise<void> {
+    const { current, pending } = request;
+    assertSameIdentity(current, pending, 'single-user');
+    if (current.password !== pending.password) {
+      let session: MysqlSession | undefined;
+      try {
+        session = await login(request, { ...current, password: pending.password });
+      } catch (error) {
+        if (!(error instanceof AuthenticationFailedError)) throw error;
+      }
+      if (session !== undefined) {
+        try {
+          assertIdentity(session, current.account, 'AWSPENDING');
+          assertServerSupported(session);
+          await session.query(
+            changeOwnPassword(session.server, {
+              account: current.account,
+              newPassword: current.password,
+              loginPassword: pending.password,
+            }),
+            `put the AWSCURRENT password of ${formatAccount(current.account)} back`,
+          );
+        } finally {
+          await session.close();
+        }
+        return;
+      }
+    }
+    if (!(await logsIn(request, current, 'AWSCURRENT'))) {
+      throw new AuthenticationFailedError(
+        `rollback: neither AWSPENDING nor AWSCURRENT logs in as ${formatAccount(current.account)} at ${current.host}:${current.port}; the password is neither rotor set`,
+      );
+    }
+  }
+
   /** dual-password: new password first, AWSCURRENT's second, the one before dropped. */
   async function applyDualPassword(request: ApplyRequest<MysqlSecret>): Promise<void> {
     const { current, pending } = request;
@@ -223,10 +396,15 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     const self = current.masterarn === undefined;
     let session: MysqlSession;
     let used: Used | undefined;
+    let provenBy: 'AWSCURRENT' | 'AWSPREVIOUS' | undefined;
     if (self) {
       ({ session, used } = await loginAsAccount(request));
     } else {
-      session = await login(request, await masterLogin(request, current));
+      const master = await masterLogin(request, current);
+      const pair = [current.username];
+      provenBy = await prove(request, current, pair, master.tls);
+      await authorize(request, masterActor(master), master.binding, pair, pair, provenBy);
+      session = await login(request, master);
     }
     try {
       if (self) assertIdentity(session, current.account, used ?? 'AWSCURRENT');
@@ -256,10 +434,14 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
           );
         }
       } else {
-        // RETAIN CURRENT PASSWORD keeps whatever is primary. After a successful run the primary
-        // is the pending password, and a replay would retain it and drop AWSCURRENT's: run it
-        // only while the pending password does not log in.
-        if (used === 'AWSPENDING' || (await logsIn(request, pending))) return;
+        await applyMysqlDualPassword(
+          request,
+          session,
+          self,
+          used === 'AWSCURRENT' || provenBy === 'AWSCURRENT',
+          used,
+        );
+        return;
       }
       await session.query(
         setDualPassword(server, {
@@ -272,6 +454,93 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       );
     } finally {
       await session.close();
+    }
+  }
+
+  /**
+   * dual-password on MySQL 8.0.14+. `RETAIN CURRENT PASSWORD` keeps whatever is *primary* and
+   * replaces the secondary, so AWSCURRENT's password must be the primary when it runs. It is not
+   * after an abandoned rotation (its pending password P1 became primary, AWSCURRENT's C secondary):
+   * retaining then would keep P1 and drop C. So:
+   * - applied already when the pending and the current password both log in (a replay);
+   * - run by the managing user: unless the stored primary verifies C (read from mysql.user;
+   *   mysql_native_password and caching_sha2_password), C is made primary first (`IDENTIFIED BY C`,
+   *   which keeps the secondary: C logs in throughout), then `IDENTIFIED BY N RETAIN`;
+   * - run by the account: `... REPLACE C RETAIN` is refused (3891) exactly when C is not the
+   *   primary, changing nothing; then C is made primary (REPLACE with the pending password when
+   *   that is what logged in) and the statement runs again.
+   * Every step leaves C logging in. test/mysql/dualPassword.test.ts drives it through a model of
+   * MySQL's documented semantics.
+   */
+  async function applyMysqlDualPassword(
+    request: ApplyRequest<MysqlSecret>,
+    session: MysqlSession,
+    self: boolean,
+    currentKnownToLogIn: boolean,
+    used: Used | undefined,
+  ): Promise<void> {
+    const { current, pending } = request;
+    const { server } = session;
+    const account = current.account;
+    const currentLogsIn = currentKnownToLogIn || (await logsIn(request, current, 'AWSCURRENT'));
+    if (currentLogsIn && (used === 'AWSPENDING' || (await logsIn(request, pending)))) return;
+    const retain = setDualPassword(server, {
+      account,
+      newPassword: pending.password,
+      currentPassword: current.password,
+      self,
+    });
+    const what = `give ${formatAccount(account)} the pending and the current password`;
+    const makePrimary = () =>
+      session.query(
+        setPrimaryPassword(server, {
+          account,
+          password: current.password,
+          self,
+          ...(self && used === 'AWSPENDING' ? { replace: pending.password } : {}),
+        }),
+        `make the AWSCURRENT password the primary one of ${formatAccount(account)}`,
+      );
+    if (self) {
+      try {
+        await session.query(retain, what);
+      } catch (error) {
+        // 3891: REPLACE does not name the primary: C is not primary. Nothing was changed.
+        if (!(error instanceof RotorError) || errorCode(error) !== '3891') throw error;
+        try {
+          await makePrimary();
+        } catch (inner) {
+          if (!(inner instanceof RotorError) || errorCode(inner) !== '3892') throw inner;
+          throw new ConfigurationError(
+            `the primary password of ${formatAccount(account)} is not AWSCURRENT's (an abandoned rotation left its pending password there), and password_require_current wants that primary password to change it, which rotor no longer has; nothing was changed and AWSCURRENT still logs in: set masterarn so that a managing user runs dual-password, or reset the password to AWSCURRENT's`,
+            { cause: inner },
+          );
+        }
+        await session.query(retain, what);
+      }
+      return;
+    }
+    if ((await primaryVerifies(session, account, current.password)) !== true) await makePrimary();
+    await session.query(retain, what);
+  }
+
+  /** Whether the account's stored primary verifies `password`; undefined when that cannot be read or told. */
+  async function primaryVerifies(
+    session: MysqlSession,
+    account: MysqlSecret['account'],
+    password: string,
+  ): Promise<boolean | undefined> {
+    try {
+      const [row] = await session.query(
+        selectPrimaryPassword(session.server, account),
+        `read the primary password of ${formatAccount(account)}`,
+      );
+      if (row === undefined) return undefined;
+      const text = (value: unknown) =>
+        Buffer.isBuffer(value) ? value.toString('latin1') : String(value ?? '');
+      return passwordVerifies(text(row.plugin), text(row.authenticationString), password);
+    } catch {
+      return undefined;
     }
   }
 
@@ -290,9 +559,20 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
         'AWSPENDING',
       );
     }
-    await applyMasterPassword(requireManagedDatabase(request), pending.password, () =>
-      logsIn(request, pending),
-    );
+    const db = requireManagedDatabase(request);
+    const pair = [current.username];
+    const provenBy = await prove(request, current, pair);
+    // A replay after RDS applied the change: AWSCURRENT is gone and the pending password logs in;
+    // nothing is asked of RDS again, so nothing needs proving.
+    if (
+      provenBy === undefined &&
+      !(await db.masterPasswordChangePending()) &&
+      (await logsIn(request, pending))
+    ) {
+      return;
+    }
+    await authorize(request, 'the RDS API', undefined, pair, pair, provenBy);
+    await applyMasterPassword(db, pending.password, () => logsIn(request, pending));
   }
 
   return {
@@ -362,6 +642,11 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
               pending: request.pending,
               masterUser: master.username,
               loginAsTarget: () => login(request, request.pending),
+              authorize: async (pair) => {
+                const provenBy = await prove(request, request.current, pair, master.tls);
+                await authorize(request, masterActor(master), master.binding, pair, pair, provenBy);
+              },
+              adopted: request.adopted,
             });
           } finally {
             await session.close();
@@ -409,14 +694,24 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     },
 
     /**
-     * rds-master only (the other strategies keep AWSCURRENT working or have no way back, and say
-     * `not-applicable`): after a failed test, asks RDS to set the AWSCURRENT password again unless it logs in with nothing
-     * pending. Idempotent; changes nothing when nothing was applied.
+     * After a failed test, puts the AWSCURRENT password back where apply replaced it:
+     * - single-user: the account, logged in with the pending password, sets its own password back
+     *   to AWSCURRENT's (as a hash on MariaDB, like apply);
+     * - rds-master: asks RDS to set the AWSCURRENT password again unless it logs in with nothing
+     *   pending.
+     * dual-password and alternating-users keep AWSCURRENT working and say `not-applicable`.
+     * Idempotent; changes nothing when nothing was applied (AWSCURRENT already logs in).
      */
     async rollback(request) {
       const { current } = request;
-      if (current.strategy !== RDS_MASTER) return 'not-applicable';
-      await rollbackMasterPassword(request.managedDatabase, current.password, () => logsIn(request, current));
+      if (current.strategy === RDS_MASTER) {
+        await rollbackMasterPassword(request.managedDatabase, current.password, () =>
+          logsIn(request, current, 'AWSCURRENT'),
+        );
+        return;
+      }
+      if (current.strategy !== 'single-user') return 'not-applicable';
+      await rollbackSingleUser(request);
     },
 
     /** Read-only checks of what a rotation will need; one line per check, each with a fix. */

@@ -4,8 +4,9 @@
  * - `engine`: `mysql` | `aurora-mysql` | `mariadb`; `host`; `port` (number or numeric string,
  *   default 3306); `username`; `password`; `dbname` (optional: testSecret opens it when given).
  * - `accountHost`: the host part of the account, default `%` (`'app'@'10.0.%'`, `'app'@'localhost'`).
- * - `masterarn`: ARN or name of the secret of a managing user. Its `host` / `port` / TLS keys
- *   default to this secret's.
+ * - `masterarn`: ARN or name of the secret of a managing user. Where it logs in is decided by its
+ *   own `host` / `port` / TLS keys or by its binding (stage file, RDS), never by this secret: this
+ *   secret's host and port must be that endpoint (../trust.ts).
  * - `strategy`: `single-user` | `alternating-users` | `dual-password` | `rds-master`; default
  *   `alternating-users` when `masterarn` is set, else `single-user`. `rds-master` rotates an RDS
  *   master user through the RDS API (../rdsMaster.ts).
@@ -164,7 +165,11 @@ export function parseMysqlSecret(
   };
 }
 
-/** The managing user's secret: credentials, and where to log in when they differ from the rotated secret's. */
+/**
+ * The managing user's secret: its credentials and, when it says so, where it logs in and how. Its
+ * writer owns the master, so its fields are trusted; the rotated secret's never decide where the
+ * master's credential goes (../trust.ts `bindMasterEndpoint`).
+ */
 const MasterSecretSchema = v.looseObject({
   username: userNameSchema,
   password: passwordSchema,
@@ -177,19 +182,30 @@ const MasterSecretSchema = v.looseObject({
 
 export const MASTER_LABEL = 'masterarn secret';
 
+/** What a master secret itself says; host, port and TLS only when it has them. */
+export interface MasterSecret {
+  username: string;
+  password: string;
+  account: Account;
+  host?: string;
+  port?: number;
+  /** Set only when the master secret has TLS keys of its own. */
+  tls?: TlsSettings;
+}
+
 /**
- * Parses the managing user's secret (the text `fetchRelated` returned). Host, port and TLS default
- * to the rotated secret's: RDS-managed master secrets hold only a username and password.
+ * Parses the managing user's secret (the text `fetchMaster` returned). Nothing is taken from the
+ * rotated secret: an RDS-managed master secret holds only a username and password, and is bound
+ * to its endpoint by RDS or the stage file instead.
  */
-export function parseMasterSecret(text: string, of: MysqlSecret): MysqlLogin {
+export function parseMasterSecret(text: string): MasterSecret {
   const master = parseRelatedSecret(MasterSecretSchema, text, MASTER_LABEL);
-  const ownTls = hasTlsKeys(master);
   return {
-    host: master.host ?? of.host,
-    port: master.port ?? of.port,
     username: master.username,
     password: master.password,
     account: { user: master.username, host: master.accountHost ?? ANY_HOST },
-    tls: ownTls ? resolveTls(master) : of.tls,
+    ...(master.host === undefined ? {} : { host: master.host }),
+    ...(master.port === undefined ? {} : { port: master.port }),
+    ...(hasTlsKeys(master) ? { tls: resolveTls(master) } : {}),
   };
 }

@@ -13,6 +13,7 @@
  *   the session's NO_BACKSLASH_ESCAPES, which the client reads when it connects.
  */
 import { createHash } from 'node:crypto';
+import { CLONE_SUFFIX, cloneName as sharedCloneName } from '../trust.js';
 
 export type Flavour = 'mysql' | 'mariadb';
 
@@ -341,6 +342,108 @@ export function dualPasswordState(
   return applied ? 'applied' : 'pending';
 }
 
+// ---------------------------------------------------------------------------------------------
+// MySQL 8 dual passwords: which password is primary
+// ---------------------------------------------------------------------------------------------
+
+const CRYPT_ALPHABET = './0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/**
+ * SHA-256-crypt (Drepper, "Unix crypt using SHA-256 and SHA-512", the `$5$` scheme): the 43
+ * characters of the hash of `key` with `salt` (whole, not cut to 16 as `$5$` does: MySQL uses 20
+ * bytes) after `rounds` rounds. caching_sha2_password and sha256_password store this.
+ */
+export function sha256Crypt(key: Buffer, salt: Buffer, rounds: number): string {
+  const sha = (...parts: Buffer[]) => {
+    const hash = createHash('sha256');
+    for (const part of parts) hash.update(part);
+    return hash.digest();
+  };
+  const repeat = (block: Buffer, length: number) => {
+    const out = Buffer.alloc(length);
+    for (let at = 0; at < length; at += block.length)
+      block.copy(out, at, 0, Math.min(block.length, length - at));
+    return out;
+  };
+  const b = sha(key, salt, key);
+  const a = createHash('sha256').update(key).update(salt);
+  let n = key.length;
+  for (; n > 32; n -= 32) a.update(b);
+  a.update(b.subarray(0, n));
+  for (let bits = key.length; bits > 0; bits >>= 1) a.update(bits & 1 ? b : key);
+  let c = a.digest();
+  const p = repeat(sha(...Array.from({ length: key.length }, () => key)), key.length);
+  const s = repeat(sha(...Array.from({ length: 16 + (c[0] as number) }, () => salt)), salt.length);
+  for (let round = 0; round < rounds; round++) {
+    const h = createHash('sha256');
+    h.update(round & 1 ? p : c);
+    if (round % 3) h.update(s);
+    if (round % 7) h.update(p);
+    h.update(round & 1 ? c : p);
+    c = h.digest();
+  }
+  const order = [
+    [0, 10, 20],
+    [21, 1, 11],
+    [12, 22, 2],
+    [3, 13, 23],
+    [24, 4, 14],
+    [15, 25, 5],
+    [6, 16, 26],
+    [27, 7, 17],
+    [18, 28, 8],
+    [9, 19, 29],
+  ] as const;
+  let out = '';
+  const encode = (word: number, chars: number) => {
+    for (let i = 0; i < chars; i++) out += CRYPT_ALPHABET[(word >> (6 * i)) & 0x3f];
+  };
+  for (const [x, y, z] of order)
+    encode(((c[x] as number) << 16) | ((c[y] as number) << 8) | (c[z] as number), 4);
+  encode(((c[31] as number) << 8) | (c[30] as number), 3);
+  return out;
+}
+
+/**
+ * Whether `password` is the one a stored authentication string verifies: mysql_native_password
+ * (`*` + SHA1(SHA1)), caching_sha2_password (`$A$` + rounds/1000 in 3 hex digits + `$` + 20-byte
+ * salt + 43 characters of SHA-256-crypt). `undefined` when the form is not one of those (another
+ * plugin, an unexpected layout): the caller must then not rely on it either way.
+ */
+export function passwordVerifies(plugin: string, stored: string, password: string): boolean | undefined {
+  if (plugin === 'mysql_native_password') {
+    return NATIVE_HASH.test(stored) ? stored === nativePasswordHash(password) : undefined;
+  }
+  if (plugin !== 'caching_sha2_password') return undefined;
+  const match = /^\$A\$([0-9A-F]{3})\$([\s\S]{20})([./0-9A-Za-z]{43})$/.exec(stored);
+  if (match === null) return undefined;
+  const rounds = Number.parseInt(match[1] as string, 16) * 1000;
+  return (
+    sha256Crypt(Buffer.from(password, 'utf8'), Buffer.from(match[2] as string, 'latin1'), rounds) === match[3]
+  );
+}
+
+/** MySQL: the account's plugin and primary authentication string (what the primary password verifies against). */
+export function selectPrimaryPassword(server: ServerInfo, account: Account): string {
+  return `SELECT plugin, authentication_string AS authenticationString FROM mysql.user WHERE ${whereAccount(server, account)}`;
+}
+
+/**
+ * MySQL: makes `password` the account's primary password, keeping its secondary ("If an account
+ * has a secondary password and you change its primary password without specifying RETAIN CURRENT
+ * PASSWORD, the secondary password remains unchanged": MySQL 8.0 manual, Dual Password Support).
+ * The own-account form takes `replace` (the primary's password) when known.
+ */
+export function setPrimaryPassword(
+  server: ServerInfo,
+  change: { account: Account; password: string; self: boolean; replace?: string },
+): string {
+  const q = (value: string) => quoteString(value, server.noBackslashEscapes);
+  if (!change.self) return `ALTER USER ${quoteAccount(change.account)} IDENTIFIED BY ${q(change.password)}`;
+  const replace = change.replace === undefined ? '' : ` REPLACE ${q(change.replace)}`;
+  return `ALTER USER USER() IDENTIFIED BY ${q(change.password)}${replace}`;
+}
+
 /** MySQL 8.0.14+: drops a secondary password the other account may hold from an earlier dual setup. */
 export function discardOldPassword(target: Account): string {
   return `ALTER USER ${quoteAccount(target)} DISCARD OLD PASSWORD`;
@@ -601,14 +704,25 @@ export function grantKey(grant: GrantLine): string {
 // Alternating account names
 // ---------------------------------------------------------------------------------------------
 
-export const CLONE_SUFFIX = '_clone';
+export { CLONE_SUFFIX };
 
 /**
- * The clone of `user` within `limit` characters: `user_clone`, or when that is too long, a
- * truncated `user` plus 6 hex digits of its SHA-256 (two long names sharing a prefix must not
- * share a clone) plus `_clone`.
+ * The clone of `user` within the server's `limit` (characters: 32 on MySQL 5.7.8+, 80 on MariaDB
+ * before 10.6, 128 since): `user_clone`, or a cut `user` plus 8 hex digits of the SHA-256 of the
+ * full name plus `_clone` (../trust.ts). The shared helper counts UTF-8 bytes; a name of at most
+ * `limit` bytes has at most `limit` characters, so passing the character limit is safe (a name with
+ * non-ASCII characters is only cut earlier than it must).
  */
 export function cloneName(user: string, limit: number): string {
+  if (limit < CLONE_SUFFIX.length + 10) throw new RangeError('user name limit too small for a clone');
+  return sharedCloneName(user, limit);
+}
+
+/**
+ * Clone names of rotor before the shared helper: cut by characters with 6 hex digits. Accepted as
+ * the way back from a clone made then (with `primaryUsername` recorded), never made any more.
+ */
+export function legacyCloneName(user: string, limit: number): string {
   if (user.length + CLONE_SUFFIX.length <= limit) return `${user}${CLONE_SUFFIX}`;
   const digest = createHash('sha256').update(user, 'utf8').digest('hex').slice(0, 6);
   const keep = limit - CLONE_SUFFIX.length - digest.length - 1;
@@ -617,22 +731,70 @@ export function cloneName(user: string, limit: number): string {
 }
 
 /**
- * The account alternating-users rotates to from `user`, and the primary name to record when it
- * cannot be derived back from the clone's name (a truncated clone).
+ * The account alternating-users rotates to from `user`, the primary (owner) of the pair, and the
+ * primary name to record when it cannot be derived back from the clone's name (a cut clone). When
+ * `user` is the clone, its name must be the owner's clone name (today's, or one rotor made before);
+ * a name that is not is refused: `primaryUsername` is the secret writer's to set.
  */
 export function alternateName(
   user: string,
   primaryUsername: string | undefined,
   limit: number,
-): { user: string; primaryUsername?: string } {
+): { user: string; owner: string; clone: string; primaryUsername?: string } {
   const primary =
     primaryUsername ?? (user.endsWith(CLONE_SUFFIX) ? user.slice(0, -CLONE_SUFFIX.length) : user);
   if (primary === '') throw new RangeError('empty primary user name');
-  if (user !== primary)
-    return { user: primary, ...(primaryUsername === undefined ? {} : { primaryUsername }) };
+  if (user !== primary) {
+    if (user !== cloneName(primary, limit) && user !== legacyCloneName(primary, limit)) {
+      throw new RangeError('the user is not the clone of the primary user');
+    }
+    return {
+      user: primary,
+      owner: primary,
+      clone: user,
+      ...(primaryUsername === undefined ? {} : { primaryUsername }),
+    };
+  }
   const clone = cloneName(primary, limit);
   const derivable = clone === `${primary}${CLONE_SUFFIX}`;
-  return { user: clone, ...(derivable && primaryUsername === undefined ? {} : { primaryUsername: primary }) };
+  return {
+    user: clone,
+    owner: primary,
+    clone,
+    ...(derivable && primaryUsername === undefined ? {} : { primaryUsername: primary }),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The clone catalogue: which accounts rotor's master created, and for whom
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * `rotor.accounts`: one row per clone rotor's master created (or an operator adopted), naming its
+ * owner. Written only by the master (the rotated accounts get no privilege on `rotor`): an account
+ * with a clone's name and no row naming the owner is not rotor's and is never altered. (MariaDB
+ * has no account comments; one table serves both flavours.)
+ */
+export const CATALOGUE = { database: 'rotor', table: 'accounts' } as const;
+const catalogueTable = `${quoteIdentifier(CATALOGUE.database)}.${quoteIdentifier(CATALOGUE.table)}`;
+
+export const CREATE_CATALOGUE_DATABASE = `CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(CATALOGUE.database)}`;
+
+/** Names are compared as the server stores them: binary (user names are case-sensitive). */
+export const CREATE_CATALOGUE_TABLE = `CREATE TABLE IF NOT EXISTS ${catalogueTable} (\`user\` VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, \`host\` VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, owner_user VARCHAR(128) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, owner_host VARCHAR(255) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, PRIMARY KEY (\`user\`, \`host\`)) ENGINE=InnoDB`;
+
+/** The owner the catalogue records for `clone`: no row, or `ownerUser` / `ownerHost`. */
+export function selectCatalogueOwner(server: ServerInfo, clone: Account): string {
+  return `SELECT owner_user AS ownerUser, owner_host AS ownerHost FROM ${catalogueTable} WHERE ${whereAccount(server, clone, '`user`', '`host`')}`;
+}
+
+/**
+ * Records `clone` as `owner`'s. Run only when rotor creates the clone (an older row for an account
+ * that did not exist is replaced) or an operator adopted it.
+ */
+export function recordClone(server: ServerInfo, clone: Account, owner: Account): string {
+  const q = (value: string) => quoteString(value, server.noBackslashEscapes);
+  return `INSERT INTO ${catalogueTable} (\`user\`, \`host\`, owner_user, owner_host) VALUES (${q(clone.user)}, ${q(clone.host)}, ${q(owner.user)}, ${q(owner.host)}) ON DUPLICATE KEY UPDATE owner_user = ${q(owner.user)}, owner_host = ${q(owner.host)}, created_at = CURRENT_TIMESTAMP`;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -28,7 +28,10 @@ describe('stage configuration', () => {
       logRetentionDays: 30,
       onCall: { email: [], https: [] },
       kmsKeyArns: [],
-      relatedSecrets: [],
+      relatedSecrets: { postgres: [], mysql: [], apikey: [] },
+      masters: [],
+      rdsMasters: [],
+      adoptionsSecret: 'rotor/adoptions',
     });
     expect(config.secrets[0]?.rotateImmediately).toBe(false);
   });
@@ -43,10 +46,19 @@ describe('stage configuration', () => {
       /secrets\.0\.strategy \(prod\/app\/db\): engine postgres supports/,
     ],
     ['a window out of range', { window: '30h' }, /secrets\.0\.window .*1h to 24h/],
-    ['an unknown key', { rotateNow: true }, /secrets\.0\.rotateNow/],
+    [
+      'an unknown key',
+      { rotateNow: true },
+      /secrets\.0\.rotateNow \(prod\/app\/db\): unknown key `rotateNow` \(known keys: id, engine/,
+    ],
+    [
+      'a mistyped key (not reported as the key it meant, missing)',
+      { schedule: undefined, shedule: 'rate(30 days)' },
+      /secrets\.0\.shedule \(prod\/app\/db\): unknown key `shedule` \(did you mean `schedule`\?\)$/,
+    ],
     [
       'a secret ARN in another region',
-      { id: 'arn:aws:secretsmanager:us-east-1:1:secret:x-AbCdEf' },
+      { id: 'arn:aws:secretsmanager:us-east-1:111122223333:secret:x-AbCdEf' },
       /not in region eu-west-1/,
     ],
   ])('refuses %s, naming the entry and field', (_name, change, message) => {
@@ -78,6 +90,17 @@ describe('stage configuration', () => {
   ])('refuses %s', (_name, change, message) => {
     // Assess
     expect(refusal({ ...valid, ...change })).toMatch(message);
+  });
+
+  it('refuses a missing key, saying what it needs', () => {
+    // Prepare
+    const { engine: _engine, ...withoutEngine } = valid.secrets[0] as Record<string, unknown>;
+
+    // Act
+    const text = refusal({ ...valid, secrets: [withoutEngine] });
+
+    // Assess
+    expect(text).toMatch(/secrets\.0\.engine \(prod\/app\/db\): required: must be one of: postgres/);
   });
 
   it('refuses a secret listed twice', () => {

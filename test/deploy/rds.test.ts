@@ -1,7 +1,8 @@
 /**
  * RDS in the stage file and the generated IAM (pure logic): a database function may describe the
- * instances and clusters its secrets name, and modify only the ones holding the master password
- * of an rds-master secret; nothing for other functions, nothing on `*`.
+ * instances and clusters its engines' secrets and bindings name, and modify only the databases
+ * `rdsMasters:` binds to a secret of its engines (never what a secret's value names); nothing for
+ * the API-key function, nothing on `*`.
  */
 import { describe, expect, it } from 'vitest';
 import { DeployConfigError, parseDeployConfig } from '../../deploy/config.js';
@@ -55,19 +56,19 @@ const config = {
       dbInstanceIdentifier: 'ledger-1',
       dbClusterIdentifier: 'ledger',
     },
-    {
-      ...entry,
-      id: 'prod/billing-master',
-      engine: 'aurora-mysql',
-      strategy: 'rds-master',
-      dbClusterIdentifier: 'billing',
-    },
+    { ...entry, id: 'prod/billing-master', engine: 'aurora-mysql', strategy: 'rds-master' },
     { ...entry, id: 'prod/api', engine: 'apikey', strategy: 'api-key' },
+  ],
+  rdsMasters: [
+    { secret: 'prod/pg-master', dbInstanceIdentifier: 'reports' },
+    // An Aurora cluster holds its instances' master: the cluster is what rds-master modifies.
+    { secret: 'prod/aurora-master', dbClusterIdentifier: 'ledger' },
+    { secret: 'prod/billing-master', dbClusterIdentifier: 'billing' },
   ],
 };
 
 describe('RDS permissions generated from the stage file', () => {
-  it('lets the postgres function describe what its secrets name, and modify only rds-master databases', () => {
+  it('lets the postgres function describe what its secrets name, and modify only the databases rdsMasters binds', () => {
     // Act
     const granted = rdsActions(statements(config, 'postgres'));
 
@@ -78,7 +79,7 @@ describe('RDS permissions generated from the stage file', () => {
         [rds('db', 'orders'), rds('db', 'reports'), rds('db', 'ledger-1')],
       ],
       DescribeRdsClusters: ['rds:DescribeDBClusters', [rds('cluster', 'ledger')]],
-      // ledger-1 belongs to the ledger cluster, which holds its master: the instance is not modifiable.
+      // ledger-1 belongs to the ledger cluster, which holds its master: rdsMasters binds the cluster.
       RdsMasterPasswordInstances: ['rds:ModifyDBInstance', [rds('db', 'reports')]],
       RdsMasterPasswordClusters: ['rds:ModifyDBCluster', [rds('cluster', 'ledger')]],
     });
@@ -115,9 +116,9 @@ describe('RDS permissions generated from the stage file', () => {
 
   it.each([
     [
-      'rds-master without a database',
-      { id: 'x', engine: 'postgres', strategy: 'rds-master' },
-      /secrets\.0 \(x\): strategy rds-master needs dbInstanceIdentifier or dbClusterIdentifier/,
+      'rds-master without an rdsMasters entry, even when the secret entry names a database',
+      { id: 'x', engine: 'postgres', strategy: 'rds-master', dbInstanceIdentifier: 'orders' },
+      /secrets\.0 \(x\): strategy rds-master needs an rdsMasters entry/,
     ],
     [
       'a database on an API key',

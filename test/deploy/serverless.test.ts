@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { providerDescription } from './providers.js';
 
 const run = promisify(execFile);
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -26,8 +27,9 @@ type Statement = {
 let dir: string;
 let template: { Resources: Record<string, Resource>; Outputs: Record<string, unknown> };
 
-async function packageStage(stage: string, into: string) {
-  return run('npx', ['osls', 'package', '--stage', stage, '--package', into], {
+async function packageStage(stage: string | undefined, into: string, extra: string[] = []) {
+  const stageArgs = stage === undefined ? [] : ['--stage', stage];
+  return run('npx', ['osls', 'package', ...stageArgs, '--package', into, ...extra], {
     cwd: ROOT,
     env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
     timeout: 240_000,
@@ -121,21 +123,62 @@ describe('osls package (offline) for the example stage', () => {
     }
   });
 
-  it('lets each function read only the listed master/admin secrets, and use KMS only through Secrets Manager', () => {
-    for (const fn of FUNCTIONS) {
-      // Prepare
-      const statements = statementsOf(roleOf(fn));
+  it('lets each function read only its own related secrets: masters for their engine, admin secrets for API keys', () => {
+    // Prepare
+    const pgMaster = {
+      'Fn::Sub':
+        'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:prod/rds/master-??????',
+    };
+    const rdsClusterMaster =
+      'arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!cluster-0a1b2c3d-4e5f-6789-abcd-ef0123456789-Xy12Zw';
+    const legacyMaster = {
+      'Fn::Sub':
+        'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:prod/mysql/legacy-master-??????',
+    };
+    const admin = 'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/payments/admin-AbCdEf';
+    const related = (role: string) =>
+      (statementsOf(role).find((s) => s.Sid === 'RelatedSecrets') as Statement | undefined)?.Resource;
+
+    // Assess: the split (the API-key role reads no database master, and the reverse)
+    expect(related(roleOf('postgres'))).toEqual([pgMaster]);
+    expect(related(roleOf('mysql'))).toEqual([rdsClusterMaster, legacyMaster]);
+    expect(related(roleOf('apikey'))).toEqual([admin]);
+    expect(related('RotorHealRole')).toEqual([pgMaster, rdsClusterMaster, legacyMaster, admin]);
+    // Assess: no other statement grants a secret read without the rotation condition
+    for (const role of [...FUNCTIONS.map(roleOf), 'RotorHealRole']) {
+      const unconditional = statementsOf(role).filter(
+        (s) =>
+          actions(s).some((a) => a.startsWith('secretsmanager:') && a !== 'secretsmanager:ListSecrets') &&
+          s.Condition === undefined,
+      );
+      expect(unconditional.map((s) => s.Sid).sort(), role).toEqual(['ReadAdoptionRecord', 'RelatedSecrets']);
+      // Values are read, never written; database functions also read a master's tags (RDS's binding).
+      for (const statement of unconditional) {
+        const expected =
+          statement.Sid === 'RelatedSecrets' && role !== roleOf('apikey')
+            ? ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue']
+            : ['secretsmanager:GetSecretValue'];
+        expect(actions(statement).sort(), `${role} ${statement.Sid}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('lets every function read the adoption record, with GetSecretValue only', () => {
+    for (const role of [...FUNCTIONS.map(roleOf), 'RotorHealRole']) {
       // Assess
-      const related = statements.find((s) => s.Sid === 'RelatedSecrets') as Statement;
-      expect(actions(related)).toEqual(['secretsmanager:GetSecretValue']);
-      expect(related.Resource).toEqual([
-        {
-          'Fn::Sub':
-            'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:prod/rds/master-??????',
-        },
-        'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/payments/admin-AbCdEf',
-      ]);
-      const kms = statements.find((s) => s.Sid === 'SecretKeysViaSecretsManager') as Statement;
+      const adoption = statementsOf(role).find((s) => s.Sid === 'ReadAdoptionRecord') as Statement;
+      expect(actions(adoption), role).toEqual(['secretsmanager:GetSecretValue']);
+      expect(adoption.Resource).toEqual({
+        'Fn::Sub':
+          'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:rotor/adoptions-??????',
+      });
+    }
+  });
+
+  it('uses KMS only on the listed keys and only through Secrets Manager', () => {
+    for (const role of [...FUNCTIONS.map(roleOf), 'RotorHealRole']) {
+      // Assess
+      const kms = statementsOf(role).find((s) => s.Sid === 'SecretKeysViaSecretsManager') as Statement;
       expect(kms.Resource).toEqual([
         'arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab',
       ]);
@@ -143,6 +186,59 @@ describe('osls package (offline) for the example stage', () => {
         StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' } },
       });
     }
+  });
+
+  it('writes the master and rds-master bindings into the database and heal functions, each its engines’ only', () => {
+    // Prepare
+    const env = (fn: string) =>
+      (
+        (template.Resources[fnId(fn)] as Resource).Properties.Environment as {
+          Variables: Record<string, string>;
+        }
+      ).Variables;
+    const pgBinding = {
+      secret: 'prod/rds/master',
+      hosts: ['orders.cluster-abc123.eu-west-1.rds.amazonaws.com'],
+      port: 5432,
+      tls: { mode: 'verify-full' },
+      manages: ['app_*', 'reporting'],
+    };
+    const auroraBinding = {
+      secret:
+        'arn:aws:secretsmanager:eu-west-1:111122223333:secret:rds!cluster-0a1b2c3d-4e5f-6789-abcd-ef0123456789-Xy12Zw',
+      dbClusterIdentifier: 'billing',
+    };
+    const reports = { secret: 'prod/reports/master', dbInstanceIdentifier: 'reports' };
+
+    // Assess
+    expect(JSON.parse(env('postgres').ROTOR_MASTERS as string)).toEqual([pgBinding]);
+    expect(JSON.parse(env('mysql').ROTOR_MASTERS as string)).toEqual([auroraBinding]);
+    expect(JSON.parse(env('heal').ROTOR_MASTERS as string)).toEqual([pgBinding, auroraBinding]);
+    expect(JSON.parse(env('postgres').ROTOR_RDS_MASTERS as string)).toEqual([reports]);
+    expect(JSON.parse(env('mysql').ROTOR_RDS_MASTERS as string)).toEqual([]);
+    expect(JSON.parse(env('heal').ROTOR_RDS_MASTERS as string)).toEqual([reports]);
+    expect(env('apikey').ROTOR_MASTERS).toBeUndefined();
+    for (const fn of [...FUNCTIONS, 'heal'])
+      expect(env(fn).ROTOR_ADOPTIONS_SECRET, fn).toBe('rotor/adoptions');
+  });
+
+  it('lets only the rds-master function modify a database, and only the one rdsMasters binds', () => {
+    // Prepare
+    const modifies = (role: string) =>
+      statementsOf(role)
+        .filter((s) => actions(s).some((a) => a.startsWith('rds:Modify')))
+        .map((s) => [s.Action, s.Resource]);
+
+    // Assess
+    expect(modifies(roleOf('postgres'))).toEqual([
+      [
+        'rds:ModifyDBInstance',
+        [{ 'Fn::Sub': 'arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db:reports' }],
+      ],
+    ]);
+    expect(modifies(roleOf('mysql'))).toEqual([]);
+    expect(modifies(roleOf('apikey'))).toEqual([]);
+    expect(modifies('RotorHealRole')).toEqual([]);
   });
 
   it('lets each function put events only on its bus and only with its source', () => {
@@ -157,7 +253,7 @@ describe('osls package (offline) for the example stage', () => {
     }
   });
 
-  it('gives Secrets Manager the invoke permission, restricted to this account', () => {
+  it('gives Secrets Manager the invoke permission, restricted to this account and its secrets (SourceArn)', () => {
     // Prepare
     const permissions = resourcesOf('AWS::Lambda::Permission').filter(
       ([, r]) => r.Properties.Principal === 'secretsmanager.amazonaws.com',
@@ -167,6 +263,9 @@ describe('osls package (offline) for the example stage', () => {
     for (const [, permission] of permissions) {
       expect(permission.Properties.Action).toBe('lambda:InvokeFunction');
       expect(permission.Properties.SourceAccount).toEqual({ Ref: 'AWS::AccountId' });
+      expect(permission.Properties.SourceArn).toEqual({
+        'Fn::Sub': 'arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:*',
+      });
     }
   });
 
@@ -178,6 +277,7 @@ describe('osls package (offline) for the example stage', () => {
       'prod/app/orders-db',
       'arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/app/billing-db-a1B2c3',
       'prod/app/payments-api-key',
+      'prod/reports/master',
     ]);
     expect(schedules[0]?.Properties).toMatchObject({
       RotationLambdaARN: { 'Fn::GetAtt': ['PostgresLambdaFunction', 'Arn'] },
@@ -214,6 +314,18 @@ describe('osls package (offline) for the example stage', () => {
       AlarmActions: [{ Ref: 'RotorOnCallTopic' }],
     });
     expect(String(testFailed.AlarmDescription)).toMatch(/testSecret.*AWSCURRENT.*rotor heal/s);
+    expect(alarms.RotorTrustBoundaryRefusedAlarm?.Properties).toMatchObject({
+      Namespace: 'rotor',
+      MetricName: 'TrustBoundaryRefused',
+      Dimensions: [{ Name: 'service', Value: 'rotor-example' }],
+      Statistic: 'Sum',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      AlarmActions: [{ Ref: 'RotorOnCallTopic' }],
+    });
+    expect(String(alarms.RotorTrustBoundaryRefusedAlarm?.Properties.AlarmDescription)).toMatch(
+      /REFUSED A TRUST BOUNDARY.*changed nothing.*rotor attach --adopt/s,
+    );
     for (const fn of FUNCTIONS) {
       const id = `Rotor${fn.charAt(0).toUpperCase()}${fn.slice(1)}ErrorsAlarm`;
       expect(alarms[id]?.Properties).toMatchObject({
@@ -229,13 +341,48 @@ describe('osls package (offline) for the example stage', () => {
       EventBusName: 'default',
       EventPattern: { source: ['rotor'], 'detail-type': ['Rotation Step Failed'] },
     });
+    // Refused trust boundaries have their own rule and message; the general rule leaves them out.
+    expect(rules.RotorTrustBoundaryRefusedRule?.Properties).toMatchObject({
+      EventBusName: 'default',
+      EventPattern: {
+        source: ['rotor'],
+        'detail-type': ['Rotation Step Failed'],
+        detail: { error: { category: ['security'] } },
+      },
+    });
+    expect(
+      ((rules.RotorStepFailedRule as Resource).Properties.EventPattern as Record<string, unknown>).$or,
+    ).toEqual([
+      { detail: { error: { category: [{ exists: false }] } } },
+      { detail: { error: { category: [{ 'anything-but': 'security' }] } } },
+    ]);
+    const securityTarget = (
+      (rules.RotorTrustBoundaryRefusedRule as Resource).Properties.Targets as Record<string, unknown>[]
+    )[0];
+    expect(securityTarget).toMatchObject({
+      Arn: { Ref: 'RotorOnCallTopic' },
+      InputTransformer: { InputPathsMap: { secret: '$.detail.secretArn', error: '$.detail.error.name' } },
+    });
+    expect(JSON.stringify(securityTarget)).toMatch(/REFUSED A TRUST BOUNDARY.*<secret>.*<error>: <reason>/);
+    const topicPolicy = template.Resources.RotorOnCallTopicPolicy?.Properties.PolicyDocument as {
+      Statement: { Condition?: { ArnEquals?: Record<string, unknown[]> } }[];
+    };
+    expect(
+      topicPolicy.Statement.flatMap((s) => s.Condition?.ArnEquals?.['aws:SourceArn'] ?? []),
+    ).toContainEqual({
+      'Fn::GetAtt': ['RotorTrustBoundaryRefusedRule', 'Arn'],
+    });
     expect(rules.AwsRotationFailedRule?.Properties).toMatchObject({
       EventPattern: {
         source: ['aws.secretsmanager'],
         detail: { eventName: ['RotationFailed', 'RotationAbandoned'] },
       },
     });
-    for (const rule of [rules.RotorStepFailedRule, rules.AwsRotationFailedRule]) {
+    for (const rule of [
+      rules.RotorStepFailedRule,
+      rules.RotorTrustBoundaryRefusedRule,
+      rules.AwsRotationFailedRule,
+    ]) {
       const targets = (rule?.Properties.Targets ?? []) as {
         Arn: unknown;
         InputTransformer: { InputTemplate: string };
@@ -292,33 +439,138 @@ describe('osls package (offline) for the example stage', () => {
   });
 });
 
-describe('osls package with a bad stage file', () => {
-  it('fails with the entry and field named', async () => {
-    // Prepare
-    const stage = `bad${Date.now()}`;
-    const file = join(ROOT, 'deploy', 'stages', `${stage}.yml`);
-    await writeFile(
-      file,
-      'region: eu-west-1\nsecrets:\n  - id: prod/app/db\n    engine: postgres\n    strategy: single-user\n    schedule: every month\n',
-    );
-    const out = await mkdtemp(join(tmpdir(), 'rotor-package-bad-'));
-    try {
-      // Act
-      const result = await packageStage(stage, out).then(
-        () => ({ failed: false, text: '' }),
-        (error: { stdout?: string; stderr?: string }) => ({
-          failed: true,
-          text: `${error.stdout}${error.stderr}`,
-        }),
-      );
-      // Assess
-      expect(result.failed).toBe(true);
-      expect(result.text).toMatch(
-        /secrets\.0\.schedule \(prod\/app\/db\): must be rate\(<n> days\|hours\) or cron/,
-      );
-    } finally {
+/** Packages a temporary stage file (or none), returning whether it failed and what it printed. */
+async function packageTemporary(
+  body: string | undefined,
+  extra: string[] = [],
+): Promise<{ failed: boolean; stdout: string; stderr: string; out: string; cleanup: () => Promise<void> }> {
+  const stage = `tmp${Date.now()}${Math.floor(Math.random() * 1000)}`;
+  const file = join(ROOT, 'deploy', 'stages', `${stage}.yml`);
+  if (body !== undefined) await writeFile(file, body);
+  const out = await mkdtemp(join(tmpdir(), 'rotor-package-tmp-'));
+  const result = await packageStage(body === undefined ? undefined : stage, out, extra).then(
+    ({ stdout, stderr }) => ({ failed: false, stdout, stderr }),
+    (error: { stdout?: string; stderr?: string }) => ({
+      failed: true,
+      stdout: error.stdout ?? '',
+      stderr: error.stderr ?? '',
+    }),
+  );
+  return {
+    ...result,
+    out,
+    cleanup: async () => {
       await rm(file, { force: true });
       await rm(out, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The lines a failed packaging printed, without blank ones. */
+const linesOf = (result: { stdout: string; stderr: string }) =>
+  `${result.stdout}${result.stderr}`.split('\n').filter((line) => line.trim() !== '');
+
+describe('osls package with a bad stage file or bad options', () => {
+  it.each([
+    [
+      'a schedule',
+      'region: eu-west-1\nsecrets:\n  - id: prod/app/db\n    engine: postgres\n    strategy: single-user\n    schedule: every month\n',
+      [],
+      /^rotor: deploy\/stages\/tmp\d+\.yml: secrets\.0\.schedule \(prod\/app\/db\): must be rate\(<n> days\|hours\) or cron/,
+    ],
+    [
+      'a mistyped key',
+      'region: eu-west-1\nsecrets:\n  - id: prod/app/db\n    engine: postgres\n    strategy: single-user\n    shedule: rate(30 days)\n',
+      [],
+      /^rotor: deploy\/stages\/tmp\d+\.yml: secrets\.0\.shedule \(prod\/app\/db\): unknown key `shedule` \(did you mean `schedule`\?\)$/,
+    ],
+    [
+      'a master binding',
+      'region: eu-west-1\nmasters:\n  - secret: rds!db-0a1b2c3d-4e5f-6789-abcd-ef0123456789\n    engine: postgres\n    host: db.example.com\n    dbInstanceIdentifier: orders\n',
+      [],
+      /^rotor: .*masters\.0 \(rds!db-0a1b2c3d-4e5f-6789-abcd-ef0123456789\): needs exactly one of host, hosts, dbInstanceIdentifier, dbClusterIdentifier/,
+    ],
+    [
+      'a --region other than the stage file’s',
+      'region: us-east-1\n',
+      ['--region', 'eu-west-1'],
+      /^rotor: deploy\/stages\/tmp\d+\.yml: region: the stage is in us-east-1 but --region says eu-west-1/,
+    ],
+  ])(
+    'fails on %s with one line naming the entry and field, and no stack trace',
+    async (_name, body, extra, message) => {
+      // Act
+      const result = await packageTemporary(body, extra);
+      try {
+        // Assess
+        expect(result.failed).toBe(true);
+        expect(linesOf(result)).toHaveLength(1);
+        expect(linesOf(result)[0]).toMatch(message);
+      } finally {
+        await result.cleanup();
+      }
+    },
+    300_000,
+  );
+
+  it('refuses to run without --stage rather than package the example', async () => {
+    // Act
+    const result = await packageTemporary(undefined);
+    try {
+      // Assess
+      expect(result.failed).toBe(true);
+      expect(linesOf(result)).toEqual([expect.stringMatching(/^rotor: no stage: run with --stage <stage>/)]);
+    } finally {
+      await result.cleanup();
+    }
+  }, 300_000);
+});
+
+describe('osls package with provider descriptions past Lambda’s environment limit', () => {
+  it('fails with one line naming apiKeyProviders and the function, instead of failing at deploy', async () => {
+    // Prepare: eight descriptions the size of a real one
+    const providers = Object.fromEntries(
+      Array.from({ length: 8 }, (_, i) => [`provider${i}`, providerDescription(i)]),
+    );
+    const body = `region: eu-west-1\napiKeyProviders: ${JSON.stringify(providers)}\n`;
+
+    // Act
+    const result = await packageTemporary(body);
+    try {
+      // Assess
+      expect(result.failed).toBe(true);
+      // (osls has said "Packaging rotor for stage …" by then: the error is the one line after it)
+      expect(linesOf(result).filter((line) => !line.startsWith('Packaging rotor'))).toEqual([
+        expect.stringMatching(
+          /^rotor: deploy\/stages\/tmp\d+\.yml: apiKeyProviders: the rotor-tmp\d+-(apikey|heal) function's environment would be \d+ bytes, over Lambda's 4096-byte limit/,
+        ),
+      ]);
+    } finally {
+      await result.cleanup();
+    }
+  }, 300_000);
+});
+
+describe('osls package for a stage without the optional blocks', () => {
+  it('packages a stage with no vpc block: no function in a VPC, no VPC policy', async () => {
+    // Prepare: region and one secret only
+    const body =
+      'region: eu-west-1\nsecrets:\n  - id: prod/app/db\n    engine: postgres\n    strategy: single-user\n    schedule: rate(30 days)\n';
+
+    // Act
+    const result = await packageTemporary(body);
+    try {
+      // Assess
+      expect(result.failed, result.stderr).toBe(false);
+      const generated = JSON.parse(
+        await readFile(join(result.out, 'cloudformation-template-update-stack.json'), 'utf8'),
+      ) as typeof template;
+      for (const fn of [...FUNCTIONS, 'heal']) {
+        expect(generated.Resources[fnId(fn)]?.Properties.VpcConfig, fn).toBeUndefined();
+        expect(generated.Resources[roleOf(fn)]?.Properties.ManagedPolicyArns, fn).toBeUndefined();
+      }
+    } finally {
+      await result.cleanup();
     }
   }, 300_000);
 });

@@ -13,7 +13,12 @@ import {
 import { createMysqlRotator } from '../../rotators/mysql/index.js';
 import type { MysqlSecret } from '../../rotators/mysql/secret.js';
 import type { Connect, ConnectOptions, MysqlSession, Row } from '../../rotators/mysql/session.js';
-import type { Account, ServerInfo } from '../../rotators/mysql/sql.js';
+import {
+  type Account,
+  CREATE_CATALOGUE_TABLE,
+  nativePasswordHash,
+  type ServerInfo,
+} from '../../rotators/mysql/sql.js';
 import { MASTER_ARN, rotatorRequest } from './support.js';
 
 const MYSQL8: ServerInfo = { flavour: 'mysql', version: [8, 0, 36], noBackslashEscapes: false };
@@ -68,7 +73,8 @@ function secret(extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { engine: 'mysql', host: 'db.example.com', username: 'app', password: 'current-pw', ...extra };
 }
 
-const MASTER = JSON.stringify({ username: 'admin', password: 'admin-pw' });
+/** The master secret names its own endpoint: nothing else decides where a master logs in. */
+const MASTER = JSON.stringify({ username: 'admin', password: 'admin-pw', host: 'db.example.com' });
 
 function parse(server: ScriptedMysql, value: Record<string, unknown>, label = 'AWSCURRENT'): MysqlSecret {
   return rotatorFor(server).parse({ value, label });
@@ -108,12 +114,15 @@ describe('dual-password on MySQL 8', () => {
     const server = new ScriptedMysql(MYSQL8, {
       app: [{ password: 'current-pw' }],
       admin: [{ password: 'admin-pw' }],
-    });
+    }).answer(/^SELECT plugin, authentication_string/, [
+      { plugin: 'mysql_native_password', authenticationString: nativePasswordHash('current-pw') },
+    ]);
     const current = secret({ strategy: 'dual-password', masterarn: MASTER_ARN });
     // Act
     await apply(server, current, { ...current, password: 'new-pw' });
-    // Assess
+    // Assess: the primary is AWSCURRENT's already, so one statement (no re-set to trip password history).
     expect(server.statements.filter((s) => s.user === 'admin').map((s) => s.sql)).toEqual([
+      "SELECT plugin, authentication_string AS authenticationString FROM mysql.user WHERE User = 'app' AND Host = '%'",
       "ALTER USER `app`@`%` IDENTIFIED BY 'new-pw' RETAIN CURRENT PASSWORD",
     ]);
   });
@@ -197,6 +206,62 @@ describe('single-user on MySQL 8', () => {
   });
 });
 
+describe('single-user rollback', () => {
+  const rollback = (
+    server: ScriptedMysql,
+    current: Record<string, unknown>,
+    pending: Record<string, unknown>,
+  ) =>
+    rotatorFor(server).rollback({
+      ...rotatorRequest('testSecret'),
+      current: parse(server, current),
+      pending: parse(server, pending, 'AWSPENDING'),
+    });
+
+  it('MySQL 8: the account sets AWSCURRENT back with REPLACE of the pending password', async () => {
+    // Prepare
+    const server = new ScriptedMysql(MYSQL8, { app: [{ password: 'new-pw' }] });
+    const current = secret();
+    // Act
+    await rollback(server, current, { ...current, password: 'new-pw' });
+    // Assess
+    expect(server.changes()).toEqual(["ALTER USER USER() IDENTIFIED BY 'current-pw' REPLACE 'new-pw'"]);
+  });
+
+  it('MariaDB: only the hash of AWSCURRENT is sent, never the plaintext', async () => {
+    // Prepare
+    const server = new ScriptedMysql(
+      { flavour: 'mariadb', version: [10, 11, 6], noBackslashEscapes: false },
+      {
+        app: [{ password: 'new-pw' }],
+      },
+    );
+    const current = secret({ engine: 'mariadb' });
+    // Act
+    await rollback(server, current, { ...current, password: 'new-pw' });
+    // Assess
+    expect(server.changes()).toEqual([
+      `SET PASSWORD FOR \`app\`@\`%\` = '${nativePasswordHash('current-pw')}'`,
+    ]);
+    expect(server.statements.some((s) => s.sql.includes('current-pw') || s.sql.includes('new-pw'))).toBe(
+      false,
+    );
+  });
+
+  it('changes nothing when the pending password lands on another account (shadowing)', async () => {
+    // Prepare
+    const server = new ScriptedMysql(MYSQL8, {
+      app: [{ password: 'new-pw', account: { user: 'app', host: 'db.example.com' } }],
+    });
+    const current = secret();
+    // Act
+    const result = rollback(server, current, { ...current, password: 'new-pw' });
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(VerificationFailedError);
+    expect(server.changes()).toEqual([]);
+  });
+});
+
 describe('alternating-users on MySQL 8', () => {
   const primaryRow: Row = {
     plugin: 'caching_sha2_password',
@@ -218,8 +283,18 @@ describe('alternating-users on MySQL 8', () => {
       },
       { [`Grants for ${name}@%`]: `GRANT \`reader\`@\`%\` TO \`${name}\`@\`%\`` },
     ];
-    return new ScriptedMysql(MYSQL8, { admin: [{ password: 'admin-pw' }] })
+    // AWSCURRENT logs in as the secret's account (proof of possession); an existing clone is in
+    // rotor's catalogue as the owner's.
+    const owner = user.endsWith('_clone') ? clone : user;
+    return new ScriptedMysql(MYSQL8, {
+      admin: [{ password: 'admin-pw' }],
+      [user]: [{ password: 'current-pw' }],
+    })
       .answer(/^SELECT CHARACTER_MAXIMUM_LENGTH/, [{ limitChars: 32 }])
+      .answer(
+        /^SELECT owner_user/,
+        cloneExists || owner === clone ? [{ ownerUser: owner, ownerHost: '%' }] : [],
+      )
       .answer(new RegExp(`^SELECT plugin.* WHERE User = '${user}'`), [primaryRow])
       .answer(new RegExp(`^SELECT plugin.* WHERE User = '${clone}'`), cloneExists ? [primaryRow] : [])
       .answer(new RegExp(`^SHOW GRANTS FOR \`${user}\``), grants(user))
@@ -257,6 +332,10 @@ describe('alternating-users on MySQL 8', () => {
     await apply(server, current, { ...current, username: 'app_clone', password: 'new-pw' });
     // Assess
     expect(server.changes()).toEqual([
+      // Recorded in rotor's catalogue first: a crash before CREATE USER leaves a harmless row.
+      'CREATE DATABASE IF NOT EXISTS `rotor`',
+      CREATE_CATALOGUE_TABLE,
+      "INSERT INTO `rotor`.`accounts` (`user`, `host`, owner_user, owner_host) VALUES ('app_clone', '%', 'app', '%') ON DUPLICATE KEY UPDATE owner_user = 'app', owner_host = '%', created_at = CURRENT_TIMESTAMP",
       "CREATE USER `app_clone`@`%` IDENTIFIED WITH caching_sha2_password BY 'new-pw'",
       // No bare GRANT USAGE: every account has it, and granting it needs a global GRANT OPTION.
       'GRANT SELECT, INSERT ON `shop`.* TO `app_clone`@`%` WITH GRANT OPTION',

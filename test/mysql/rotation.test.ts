@@ -150,10 +150,9 @@ describe.skipIf(skipMysql)('MySQL rotations through Secrets Manager (MariaDB)', 
 
   it('wrong managing credentials fail the rotation with AuthenticationFailedError; AWSCURRENT keeps working', async () => {
     // Prepare
-    const wrongMaster = await harness.createSecret({
-      username: bed.master.username,
-      password: 'not-the-password',
-    });
+    const wrongMaster = await harness.createSecret(
+      JSON.parse(bed.masterSecretAs(bed.master.username, 'not-the-password')),
+    );
     const { value: before, arn } = await secretFor({ masterarn: wrongMaster });
     // Act
     await harness.rotate(arn);

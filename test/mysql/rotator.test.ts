@@ -148,8 +148,9 @@ describe.skipIf(skipMysql)('mysql rotator on MariaDB', () => {
         'GRANT CREATE USER ON *.* TO {account}',
         'GRANT SELECT ON mysql.* TO {account}',
         `GRANT SELECT ON \`${bed.database}\`.* TO {account} WITH GRANT OPTION`,
+        'GRANT CREATE, SELECT, INSERT, UPDATE ON `rotor`.* TO {account}',
       ]);
-      const related = { [MASTER_ARN]: JSON.stringify({ username: minimal.user, password: minimalPassword }) };
+      const related = { [MASTER_ARN]: bed.masterSecretAs(minimal.user, minimalPassword) };
       const value = await bed.secret({ masterarn: MASTER_ARN });
       const clone = { user: `${String(value.username)}_clone`, host: '%' };
 
@@ -180,8 +181,15 @@ describe.skipIf(skipMysql)('mysql rotator on MariaDB', () => {
       const user = String(value.username);
       const primary = { user, host: '%' };
       const clone = { user: `${user}_clone`, host: '%' };
-      // Act: the clone's own login needs TLS now (REQUIRE SSL), so only setSecret runs here.
-      await applyOnly(value, { ...value, username: clone.user, password: newPassword() });
+      // Act: the account's own logins need TLS (REQUIRE SSL), which the machine's server does not
+      // offer: nothing can prove possession, so an operator adopted it; only setSecret runs here.
+      await mysqlRotator.apply({
+        ...request('setSecret'),
+        adopted: async () => [user],
+        current: parse(value),
+        pending: parse({ ...value, username: clone.user, password: newPassword() }, 'AWSPENDING'),
+        previous: async () => undefined,
+      });
       // Assess
       const rename = (lines: string[]) =>
         lines.map((line) => line.replaceAll(`\`${clone.user}\``, `\`${user}\``));
@@ -254,6 +262,8 @@ describe.skipIf(skipMysql)('mysql rotator on MariaDB', () => {
       const value = await bed.secret({ masterarn: MASTER_ARN });
       const clone = { user: `${value.username}_clone`, host: '%' };
       const password = newPassword();
+      // The earlier attempt recorded the clone in rotor's catalogue, then created it.
+      await bed.recordClone(clone, { user: String(value.username), host: '%' });
       await bed.admin.createAccount(clone, 'an-earlier-attempt-pw');
       // Act
       await applyOnly(value, { ...value, username: clone.user, password });
@@ -268,7 +278,7 @@ describe.skipIf(skipMysql)('mysql rotator on MariaDB', () => {
       // Prepare
       const value = await bed.secret({ masterarn: MASTER_ARN });
       const wrong = {
-        [MASTER_ARN]: JSON.stringify({ username: bed.master.username, password: 'not-the-password' }),
+        [MASTER_ARN]: bed.masterSecretAs(bed.master.username, 'not-the-password'),
       };
       // Act
       const created = await rejection(
@@ -293,7 +303,7 @@ describe.skipIf(skipMysql)('mysql rotator on MariaDB', () => {
       // Prepare
       const weak = await bed.account({ grants: ['GRANT SELECT ON mysql.* TO {account}'] });
       const related = {
-        [MASTER_ARN]: JSON.stringify({ username: weak.account.user, password: weak.password }),
+        [MASTER_ARN]: bed.masterSecretAs(weak.account.user, weak.password),
       };
       const value = await bed.secret({ masterarn: MASTER_ARN });
       // Act
@@ -376,6 +386,45 @@ describe.skipIf(skipMysql)('mysql rotator on MariaDB', () => {
       const pending = await rotate(current, { previous });
       // Assess
       expect(await logsInAsAccount(pending)).toBe(true);
+    });
+
+    it('rollback after a failed test puts AWSCURRENT back, sending only a hash, and is idempotent', async () => {
+      // Prepare: apply worked, then the test step failed (a probe on a missing table).
+      const value = await bed.secret({ probeQuery: 'SELECT * FROM no_such_table_here' });
+      const pendingValue = { ...value, password: newPassword() };
+      await applyOnly(value, pendingValue);
+      const current = parse(value);
+      const pending = parse(pendingValue, 'AWSPENDING');
+      const failed = await rejection(
+        mysqlRotator.test({ ...request('testSecret'), pending, current: async () => current }),
+      );
+      const rollback = () => mysqlRotator.rollback({ ...request('testSecret'), current, pending });
+      // Act
+      const first = await rollback();
+      const second = await rollback();
+      // Assess
+      expect(failed).toBeInstanceOf(VerificationFailedError);
+      expect(first).toBeUndefined();
+      expect(second).toBeUndefined();
+      expect(await logsInAsAccount(value)).toBe(true);
+      expect(await logsInAsAccount(pendingValue)).toBe(false);
+    });
+
+    it('rollback changes nothing when nothing was applied', async () => {
+      // Prepare
+      const value = await bed.secret();
+      const account = { user: String(value.username), host: '%' };
+      const before = await bed.admin.globalPriv(account);
+      const pendingValue = { ...value, password: newPassword() };
+      // Act
+      await mysqlRotator.rollback({
+        ...request('testSecret'),
+        current: parse(value),
+        pending: parse(pendingValue, 'AWSPENDING'),
+      });
+      // Assess
+      expect(await bed.admin.globalPriv(account)).toEqual(before);
+      expect(await logsInAsAccount(value)).toBe(true);
     });
 
     it('fails with AuthenticationFailedError when no version logs in', async () => {
@@ -537,7 +586,7 @@ describe.skipIf(skipMysql)('mysql rotator on MariaDB', () => {
       // Prepare
       const value = await bed.secret({ masterarn: MASTER_ARN });
       const wrong = {
-        [MASTER_ARN]: JSON.stringify({ username: bed.master.username, password: 'not-the-password' }),
+        [MASTER_ARN]: bed.masterSecretAs(bed.master.username, 'not-the-password'),
       };
       // Act
       const checks = await mysqlRotator.preflight({

@@ -60,28 +60,23 @@ describe('parseMysqlSecret', () => {
 });
 
 describe('parseMasterSecret', () => {
-  const of = parseMysqlSecret(
-    { ...BASE, port: 3307, tlsMode: 'verify-ca', masterarn: 'arn:master' },
-    'AWSCURRENT',
-  );
-
-  it("takes host, port and TLS from the rotated secret when it holds only credentials (RDS's managed secret)", () => {
+  it("takes nothing from the rotated secret: a master holding only credentials (RDS's managed secret) has no host, port or TLS of its own", () => {
     // Act
-    const master = parseMasterSecret(JSON.stringify({ username: 'admin', password: 'apw' }), of);
+    const master = parseMasterSecret(JSON.stringify({ username: 'admin', password: 'apw' }));
     // Assess
-    expect(master).toMatchObject({
-      host: 'db.example.com',
-      port: 3307,
-      username: 'admin',
-      tls: { mode: 'verify-ca' },
-    });
+    expect(master).toEqual({ username: 'admin', password: 'apw', account: { user: 'admin', host: '%' } });
   });
 
-  it('uses its own host and TLS keys when it has them', () => {
+  it('keeps its own host, port and TLS keys when it has them', () => {
     // Act
     const master = parseMasterSecret(
-      JSON.stringify({ username: 'admin', password: 'apw', host: 'writer.example.com', ssl: true }),
-      of,
+      JSON.stringify({
+        username: 'admin',
+        password: 'apw',
+        host: 'writer.example.com',
+        port: 3307,
+        ssl: true,
+      }),
     );
     // Assess
     expect(master).toMatchObject({ host: 'writer.example.com', port: 3307, tls: { mode: 'verify-full' } });
@@ -89,9 +84,7 @@ describe('parseMasterSecret', () => {
 
   it('refuses text that is not JSON, naming the masterarn secret and not quoting it', () => {
     // Act
-    const error = refusal('{"username":"admin","password":"apw"', (text) =>
-      parseMasterSecret(String(text), of),
-    );
+    const error = refusal('{"username":"admin","password":"apw"', (text) => parseMasterSecret(String(text)));
     // Assess
     expect(error).toMatchObject({ name: 'InvalidSecretError', field: '(json)', label: 'masterarn secret' });
     expect(String(error)).not.toContain('apw');

@@ -16,11 +16,13 @@ import {
   fallbackUserNameLimit,
   grantStatement,
   isReadOnlyProbe,
+  legacyCloneName,
   nativePasswordHash,
   parseAuthMethods,
   parseCurrentUser,
   parseGrantLine,
   parseServerVersion,
+  passwordVerifies,
   quoteAccount,
   quoteIdentifier,
   quoteString,
@@ -32,6 +34,7 @@ import {
   setAccountPassword,
   setDefaultRoles,
   setDualPassword,
+  sha256Crypt,
 } from '../../rotators/mysql/sql.js';
 
 const MARIADB: ServerInfo = { flavour: 'mariadb', version: [10, 11, 6], noBackslashEscapes: false };
@@ -499,11 +502,50 @@ describe('SHOW GRANTS rewriting', () => {
   });
 });
 
+describe('sha256Crypt (caching_sha2_password verifiers)', () => {
+  it("matches the SHA-crypt specification's test vectors (as glibc's crypt computes them)", () => {
+    // Act / Assess
+    expect(sha256Crypt(Buffer.from('Hello world!'), Buffer.from('saltstring'), 5000)).toBe(
+      '5B8vYYiY.CVt1RlTTf8KbXBH3hsxY/GNooZaBBGWEc5',
+    );
+    expect(sha256Crypt(Buffer.from('Hello world!'), Buffer.from('saltstringsaltst'), 10000)).toBe(
+      '3xv.VbSHBb41AL9AvLeujZkZRBAwqFMz2.opqey6IcA',
+    );
+    expect(
+      sha256Crypt(
+        Buffer.from('we have a short salt string but not a short password'),
+        Buffer.from('short'),
+        77777,
+      ),
+    ).toBe('JiO1O3ZpDAxGJeaDIuqCoEFysAe1mZNJRs3pw0KQRd/');
+  });
+
+  it("verifies MySQL's stored layout ($A$005$, 20-byte salt) and says undefined for forms it does not know", () => {
+    // Prepare
+    const salt = 'AbCdEfGhIjKlMnOpQrSt';
+    const stored = `$A$005$${salt}${sha256Crypt(Buffer.from('pw'), Buffer.from(salt), 5000)}`;
+    // Act / Assess
+    expect(passwordVerifies('caching_sha2_password', stored, 'pw')).toBe(true);
+    expect(passwordVerifies('caching_sha2_password', stored, 'other')).toBe(false);
+    expect(passwordVerifies('mysql_native_password', nativePasswordHash('pw'), 'pw')).toBe(true);
+    expect(passwordVerifies('caching_sha2_password', '$A$005$short', 'pw')).toBeUndefined();
+    expect(passwordVerifies('sha256_password', stored, 'pw')).toBeUndefined();
+  });
+});
+
 describe('alternate account names', () => {
   it('appends _clone, and comes back by removing it', () => {
     // Act / Assess
-    expect(alternateName('app', undefined, 32)).toEqual({ user: 'app_clone' });
-    expect(alternateName('app_clone', undefined, 32)).toEqual({ user: 'app' });
+    expect(alternateName('app', undefined, 32)).toEqual({
+      user: 'app_clone',
+      owner: 'app',
+      clone: 'app_clone',
+    });
+    expect(alternateName('app_clone', undefined, 32)).toEqual({
+      user: 'app',
+      owner: 'app',
+      clone: 'app_clone',
+    });
   });
 
   it('truncates to the server limit with a digest, and records the primary name to come back', () => {
@@ -514,9 +556,9 @@ describe('alternate account names', () => {
     const back = alternateName(there.user, there.primaryUsername, 32);
     // Assess
     expect(there.user).toHaveLength(32);
-    expect(there.user).toMatch(/^reporting_service_a_[0-9a-f]{6}_clone$/);
+    expect(there.user).toMatch(/^reporting_service_[0-9a-f]{8}_clone$/);
     expect(there.primaryUsername).toBe(long);
-    expect(back).toEqual({ user: long, primaryUsername: long });
+    expect(back).toEqual({ user: long, owner: long, clone: there.user, primaryUsername: long });
     expect(alternateName(back.user, back.primaryUsername, 32).user).toBe(there.user);
   });
 
@@ -526,6 +568,31 @@ describe('alternate account names', () => {
     const b = cloneName('reporting_service_account_east_2', 32);
     // Assess
     expect(a).not.toBe(b);
+  });
+
+  it('comes back from a clone cut the way rotor cut them before (6 hex digits, by characters)', () => {
+    // Prepare
+    const long = 'reporting_service_account_east_1';
+    const old = legacyCloneName(long, 32);
+    // Act
+    const back = alternateName(old, long, 32);
+    // Assess
+    expect(old).toMatch(/^reporting_service_a_[0-9a-f]{6}_clone$/);
+    expect(back.user).toBe(long);
+  });
+
+  it('refuses a primaryUsername whose clone the current user is not (the writer sets it)', () => {
+    // Act / Assess
+    expect(() => alternateName('mallory', 'victim', 32)).toThrow(RangeError);
+    expect(() => alternateName('mallory_clone', 'victim', 32)).toThrow(RangeError);
+  });
+
+  it('cuts within the limit in bytes, so a name with multi-byte characters stays within the character limit', () => {
+    // Act
+    const clone = cloneName('ü'.repeat(30), 32);
+    // Assess
+    expect(Buffer.byteLength(clone)).toBeLessThanOrEqual(32);
+    expect(clone).toMatch(/^ü+_[0-9a-f]{8}_clone$/);
   });
 
   it('does not truncate on MariaDB where 128 characters are allowed', () => {

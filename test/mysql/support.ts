@@ -1,7 +1,15 @@
 import { createConnection } from 'mysql2/promise';
 import { connectAdmin, MACHINE_HOST, MACHINE_PORT, type MysqlAdmin, uniqueName } from '../../local/mysql.js';
-import type { Account } from '../../rotators/mysql/sql.js';
+import {
+  type Account,
+  CREATE_CATALOGUE_TABLE,
+  recordClone,
+  type ServerInfo,
+} from '../../rotators/mysql/sql.js';
 import { newPassword, rotatorRequest, skipEngine } from '../support/engines.js';
+
+/** The admin session's quoting (backslash escapes on: see local/mysql.ts). */
+const ADMIN_SERVER: ServerInfo = { flavour: 'mariadb', version: [10, 11, 0], noBackslashEscapes: false };
 
 /** The suites run unless ROTOR_TEST_ENGINES is set and lists neither mysql nor mariadb. */
 export const skipMysql = skipEngine('mysql', 'mariadb');
@@ -89,13 +97,54 @@ export class MariadbTestBed {
       'GRANT SELECT ON mysql.* TO {account}',
       `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${bed.database}\`.* TO {account} WITH GRANT OPTION`,
       'GRANT RELOAD, PROCESS ON *.* TO {account} WITH GRANT OPTION',
+      // rotor's catalogue of clones (rotators/mysql/README.md).
+      'GRANT CREATE, SELECT, INSERT, UPDATE ON `rotor`.* TO {account}',
     ]);
     return bed;
   }
 
-  /** The managing account's secret value (what `masterarn` points at). */
-  masterSecret(): string {
-    return JSON.stringify({ username: this.master.username, password: this.master.password });
+  /**
+   * The managing account's secret value (what `masterarn` points at), with its own endpoint and
+   * TLS keys: nothing else decides where a master logs in.
+   */
+  masterSecret(extra: Record<string, unknown> = {}): string {
+    return JSON.stringify({
+      username: this.master.username,
+      password: this.master.password,
+      host: MACHINE_HOST,
+      port: MACHINE_PORT,
+      ssl: false,
+      ...extra,
+    });
+  }
+
+  /** A master secret value for another managing account, bound to the machine's server like the bed's. */
+  masterSecretAs(username: string, password: string, extra: Record<string, unknown> = {}): string {
+    return JSON.stringify({
+      username,
+      password,
+      host: MACHINE_HOST,
+      port: MACHINE_PORT,
+      ssl: false,
+      ...extra,
+    });
+  }
+
+  /** Records `clone` as `owner`'s in rotor's catalogue, as rotor's master does when it makes a clone. */
+  async recordClone(clone: Account, owner: Account): Promise<void> {
+    await this.admin.query('CREATE DATABASE IF NOT EXISTS `rotor`');
+    await this.admin.query(CREATE_CATALOGUE_TABLE);
+    await this.admin.query(recordClone(ADMIN_SERVER, clone, owner));
+  }
+
+  /** The owner rotor's catalogue records for `clone`, as `user@host`, or undefined. */
+  async catalogued(clone: Account): Promise<string | undefined> {
+    const rows = await this.admin
+      .query<{ owner: string }>(
+        `SELECT CONCAT(owner_user, '@', owner_host) AS owner FROM rotor.accounts WHERE user = '${clone.user}' AND host = '${clone.host}'`,
+      )
+      .catch(() => []);
+    return rows[0]?.owner;
   }
 
   related(): Record<string, string> {
@@ -145,6 +194,11 @@ export class MariadbTestBed {
   }
 
   async cleanup(): Promise<void> {
+    const users = this.accounts.filter((a): a is Account => typeof a !== 'string').map((a) => a.user);
+    if (users.length > 0) {
+      const list = users.map((user) => `'${user.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`).join(', ');
+      await this.admin.query(`DELETE FROM rotor.accounts WHERE user IN (${list})`).catch(() => undefined);
+    }
     await this.admin.drop(...this.accounts);
     await this.admin.query(`DROP DATABASE IF EXISTS \`${this.database}\``).catch(() => undefined);
     await this.admin.close();

@@ -573,14 +573,16 @@ const MARIADB_VALUES: readonly ValueCase[] = [
     subject: mariaDual,
     current: (v) => ({ ...v, username: "x\\'; SET PASSWORD FOR rel_master = ''; --" }),
     at: 'setSecret',
-    refusal: { error: 'AuthenticationFailedError' },
+    // The managing user acts only for an account AWSCURRENT logs in as: no such account proves nothing.
+    refusal: { error: 'UnprovenUserError' },
   },
   {
     name: 'MariaDB alternating-users: username built for SQL injection with backticks, no such account',
     subject: mariaAlternating,
     current: (v) => ({ ...v, username: 'x`; DROP DATABASE rel_db; --' }),
     at: 'setSecret',
-    refusal: { error: 'AuthenticationFailedError' },
+    // The managing user acts only for an account AWSCURRENT logs in as: no such account proves nothing.
+    refusal: { error: 'UnprovenUserError' },
   },
 ];
 

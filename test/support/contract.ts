@@ -214,7 +214,7 @@ export function describeRotatorContract(
       await result.catch((error: unknown) => errors.push(error));
     });
 
-    it('rollback, when the rotator has one for the strategy, makes the current credential log in again, and is idempotent', async () => {
+    it('rollback makes the current credential log in again after apply, and is idempotent; a strategy whose apply stops AWSCURRENT must have one', async () => {
       // Prepare
       const { currentValue, current, pending } = await rotateToPending();
       await fixture.rotator.apply({
@@ -223,6 +223,8 @@ export function describeRotatorContract(
         pending,
         previous: async () => undefined,
       });
+      const required = fixture.currentAfterApply === 'fails';
+      if (required) expect(fixture.rotator.rollback, 'single-user strategies need a rollback').toBeDefined();
       if (!fixture.rotator.rollback) return;
       const rollback = () =>
         capture(
@@ -235,8 +237,25 @@ export function describeRotatorContract(
       // Act
       const first = await rollback();
       await rollback();
-      // Assess: a strategy without rollback says so and is exempt.
+      // Assess: only a strategy that keeps AWSCURRENT working may say it has no rollback.
+      if (required) expect(first, 'single-user rollback is not optional').not.toBe('not-applicable');
       if (first === 'not-applicable') return;
+      expect(await fixture.canLogin(currentValue)).toBe(true);
+    });
+
+    it('rollback succeeds and keeps the current credential working when nothing was applied', async () => {
+      // Prepare
+      const { currentValue, current, pending } = await rotateToPending();
+      if (!fixture.rotator.rollback) return;
+      // Act
+      await capture(
+        (fixture.rotator.rollback as NonNullable<AnyRotator['rollback']>)({
+          ...request('testSecret'),
+          current,
+          pending,
+        }),
+      );
+      // Assess
       expect(await fixture.canLogin(currentValue)).toBe(true);
     });
 

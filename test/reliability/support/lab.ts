@@ -99,6 +99,8 @@ export class MariadbBed {
       `GRANT SELECT, INSERT, UPDATE, DELETE ON \`${bed.database}\`.* TO {account} WITH GRANT OPTION`,
       // A global grant held WITH GRANT OPTION: copying the account's `GRANT USAGE ON *.*` line needs it.
       'GRANT RELOAD, PROCESS ON *.* TO {account} WITH GRANT OPTION',
+      // rotor's catalogue of the clones it makes (rotators/mysql/README.md).
+      'GRANT CREATE, SELECT, INSERT, UPDATE ON `rotor`.* TO {account}',
     ]);
     // The general log records every statement the server receives, for the leak canary.
     const [saved] = await admin.query<{ general: number; output: string }>(
@@ -151,7 +153,9 @@ export class MariadbBed {
       const grants = await this.server.admin
         .grants({ user: row.User, host: row.Host })
         .catch((error: Error) => [`(SHOW GRANTS failed: ${error.message})`]);
-      accounts[`${row.User}@${row.Host}`] = JSON.stringify({ priv: row.Priv, grants });
+      // Sorted: MariaDB lists database-level grants in no stable order (creating a database, such
+      // as rotor's catalogue, can reorder them).
+      accounts[`${row.User}@${row.Host}`] = JSON.stringify({ priv: row.Priv, grants: [...grants].sort() });
     }
     return accounts;
   }
@@ -297,7 +301,14 @@ export class Lab {
     }
     if (lab.maria !== undefined) {
       lab.mariaMasterArn = await lab.createSecret(
-        { username: lab.maria.master.username, password: lab.maria.master.password },
+        // The master secret names its own endpoint: nothing else decides where a master logs in.
+        {
+          username: lab.maria.master.username,
+          password: lab.maria.master.password,
+          host: lab.maria.host,
+          port: lab.maria.port,
+          ssl: false,
+        },
         `rel/mariadb-master-${randomUUID()}`,
       );
     }
