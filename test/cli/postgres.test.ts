@@ -41,7 +41,10 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
     const weak = { username: uniqueName('weak_master'), password: newPassword() };
     passwords.add(weak.password);
     await db.sql(`CREATE ROLE ${weak.username} LOGIN PASSWORD '${weak.password}'`);
-    weakMasterArn = await h.createSecret(weak, uniqueName('cli_weak_master'));
+    weakMasterArn = await h.createSecret(
+      db.masterValue({ username: weak.username, password: weak.password }),
+      uniqueName('cli_weak_master'),
+    );
 
     // Rotation functions that die part-way, as a Lambda can: how rotations get stuck.
     const dying = (name: string, dieAt: RotationEvent['Step']) =>
