@@ -114,17 +114,22 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('attach')
     .description(
-      'Turn rotation on for existing secrets. Refuses (and changes nothing for) a secret whose value does not parse for its engine, or whose preflight fails.',
+      'Turn rotation on for existing secrets. Refuses (and changes nothing for) a secret whose value does not parse for its engine, or whose preflight fails. With --adopt, records that rotor may act for an account (or API key) the secret does not prove it holds (an operator decision, kept in the adoption record).',
     )
     .argument('<secret...>', 'secret names or ARNs')
-    .requiredOption(
+    .option(
       '--function <arn|name>',
-      "rotor's rotation function (a name is expanded with the secret's region and account)",
+      "rotor's rotation function (a name is expanded with the secret's region and account); required unless only adopting",
     )
-    .requiredOption(
+    .option(
       '--schedule <expression>',
-      'schedule: "rate(30 days)", "rate(12 hours)" or "cron(...)"',
+      'schedule: "rate(30 days)", "rate(12 hours)" or "cron(...)"; required with --function',
       schedule,
+    )
+    .option(
+      '--adopt <username-or-key-id>',
+      'adopt an account (or API key id) for the secret: recorded in the adoption record (ROTOR_ADOPTIONS_SECRET, default rotor/adoptions); repeatable',
+      (value: string, previous: string[] = []) => [...previous, value],
     )
     .option('--window <hours>', 'rotation window, 1h to 24h (default: the rest of the day)', window)
     .option('--no-rotate-immediately', 'only test the configuration (testSecret) now; rotate on the schedule')
@@ -136,6 +141,7 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       examples(
         'rotor attach prod/orders-db --function rotor-prod-postgres --schedule "rate(30 days)" --window 4h',
         'rotor attach prod/a prod/b --function arn:aws:lambda:eu-west-1:123456789012:function:rotor-prod-mysql --schedule "cron(0 3 ? * SUN *)" --no-rotate-immediately',
+        'rotor attach prod/legacy-db --adopt legacy_app',
       ),
     )
     .action(async (secrets: string[], _options, command: Command) => {

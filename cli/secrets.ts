@@ -11,6 +11,8 @@ import {
   type RotationRulesType,
   type SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
+import type { RdsMasterEntry } from '../handlers/config.js';
+import { boundToSecret } from '../handlers/masters.js';
 import type { RedactionScope } from '../handlers/redact.js';
 import { CURRENT, PENDING } from '../handlers/secrets.js';
 import { parseJson, type ValueEnricher } from '../handlers/versions.js';
@@ -173,12 +175,18 @@ export async function parseCurrent(
   secretArn: string,
   registry: Registry,
   enricher?: ValueEnricher,
+  rdsMasters: readonly RdsMasterEntry[] = [],
 ): Promise<ParsedCurrent> {
   const json = parseJson(text, CURRENT);
-  const { value: enriched, managedDatabase } =
+  const { value: enriched, managedDatabase: found } =
     enricher === undefined
       ? { value: json, managedDatabase: undefined }
       : await enricher.enrich(json, { secretArn, label: CURRENT });
+  // As the function decides it: the stage file's rdsMasters (in the CLI's environment) bind it.
+  const managedDatabase =
+    found === undefined
+      ? undefined
+      : { ...found, boundToSecret: boundToSecret(rdsMasters, { arn: secretArn }, found) };
   const { engine, rotator } = registry.resolve(enriched, CURRENT);
   const value: unknown = rotator.parse({
     value: enriched,
@@ -201,9 +209,10 @@ export async function readCurrent(
   registry: Registry,
   scope: RedactionScope,
   signal: AbortSignal,
+  rdsMasters: readonly RdsMasterEntry[] = [],
 ): Promise<ParsedCurrent> {
   const text = await readCurrentText(context, secretArn, scope);
-  return parseCurrent(text, secretArn, registry, context.discovery.forInvocation(signal));
+  return parseCurrent(text, secretArn, registry, context.discovery.forInvocation(signal), rdsMasters);
 }
 
 /** `fetchRelated` for preflight: another secret's AWSCURRENT through Secrets Manager. */

@@ -15,6 +15,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { asRotorError, type RotorError } from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
+import type { TrustConfig } from './config.js';
 import type { EventPublisher } from './events.js';
 import type { Redactor } from './redact.js';
 import { CURRENT, PENDING, PREVIOUS, type SecretsStore } from './secrets.js';
@@ -63,6 +64,8 @@ export interface HealerDeps {
    * handlers/rds.ts), so that RDS secrets are judged the way their rotation judges them.
    */
   discovery?: Discovery;
+  /** Master bindings, rds-master bindings, adoption record: judged as the rotation function judges them. */
+  trust?: TrustConfig;
   now?: () => number;
 }
 
@@ -146,6 +149,7 @@ export class Healer {
       scope,
       signal,
       this.deps.discovery?.forInvocation(signal),
+      this.deps.trust,
     );
     reader.tags = secret.tags;
     const current = await reader.load(secret.arn, currentId, CURRENT);
@@ -222,7 +226,7 @@ export class Healer {
         fetchRelated: reader.fetchRelated,
         fetchMaster: reader.fetchMaster,
         secretArn,
-        adopted: async () => [],
+        adopted: () => reader.adopted(secretArn),
         ...(current.managedDatabase === undefined ? {} : { managedDatabase: current.managedDatabase }),
         pending: candidate.value,
         current: async () => current.value,
@@ -259,7 +263,7 @@ export class Healer {
           fetchRelated: reader.fetchRelated,
           fetchMaster: reader.fetchMaster,
           secretArn: arn,
-          adopted: async () => [],
+          adopted: () => reader.adopted(arn),
           ...(promoted.managedDatabase === undefined ? {} : { managedDatabase: promoted.managedDatabase }),
           current: promoted.value,
           previous: () => reader.loadOptional(arn, previousId, promoted, PREVIOUS, () => undefined),

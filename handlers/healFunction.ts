@@ -130,6 +130,7 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
       registry: createRegistry(rotators),
       redactor,
       minAgeMs: config.healMinAgeMs,
+      trust: config,
       // Judged as their rotation judges them: RDS secrets get their database's endpoint first.
       discovery: new RdsDiscovery({
         rds: () => {

@@ -3,7 +3,7 @@
  *
  * Logs: Powertools Logger, structured JSON, every string scrubbed by the redactor on its way out.
  * Metrics: Powertools Metrics (CloudWatch EMF). `TestSecretFailed` carries only the service
- * dimension so that one alarm per deployment can watch it.
+ * dimension so that one alarm per deployment can watch it; so does `TrustBoundaryRefused`.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -27,6 +27,8 @@ export const METRIC = {
   testSecretFailed: 'TestSecretFailed',
   rotationSucceeded: 'RotationSucceeded',
   eventPublishFailed: 'EventPublishFailed',
+  /** A trust boundary held (a TrustBoundaryError): service dimension only, one alarm pages on it. */
+  trustBoundaryRefused: 'TrustBoundaryRefused',
 } as const;
 
 export class StepMetrics {
@@ -55,6 +57,11 @@ export class StepMetrics {
     m.clearDimensions();
     if (!ok && step === 'testSecret') this.#single(METRIC.testSecretFailed, 1);
     if (ok && step === 'finishSecret') this.#single(METRIC.rotationSucceeded, 1, { engine });
+  }
+
+  /** One refusal at a trust boundary (somebody tried something): counted with the service dimension only. */
+  trustBoundaryRefused(): void {
+    this.#single(METRIC.trustBoundaryRefused, 1);
   }
 
   eventPublishFailed(count: number): void {

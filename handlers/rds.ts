@@ -51,6 +51,7 @@ import {
 } from '../rotators/errors.js';
 import { isRdsIdentifier, rdsIdentifierExpected } from '../rotators/rdsMaster.js';
 import type { ManagedDatabase } from '../rotators/types.js';
+import type { RdsEndpointSource, RdsEndpoints, RdsTarget } from './masters.js';
 import type { Discovery, EnrichContext, Enriched, ValueEnricher } from './versions.js';
 
 /** The tags RDS puts on the secrets it manages (ManageMasterUserPassword). */
@@ -167,7 +168,7 @@ function fromArn(arn: string, field: string): Target | undefined {
 }
 
 /** The enricher of one invocation: its caches and call counts live as long as the invocation. */
-export class RdsEnricher implements ValueEnricher {
+export class RdsEnricher implements ValueEnricher, RdsEndpointSource {
   readonly calls: Record<string, number> = {};
   readonly #cache = new Map<string, Promise<unknown>>();
   #client: RDSClient | undefined;
@@ -213,6 +214,30 @@ export class RdsEnricher implements ValueEnricher {
       );
     }
     return { value, managedDatabase: described.managed };
+  }
+
+  /**
+   * Every endpoint of a database a master binding names (instance endpoint; cluster writer,
+   * reader, custom and member endpoints), with its port. Cached for the invocation.
+   */
+  async endpointsOf(target: RdsTarget): Promise<RdsEndpoints> {
+    const described = await this.#describe(
+      { ...target, field: target.kind === 'instance' ? 'dbInstanceIdentifier' : 'dbClusterIdentifier' },
+      'master binding',
+    );
+    const members = described.cluster === undefined ? [] : await this.#memberEndpoints(described.cluster);
+    return { hosts: [...new Set([...described.endpoints, ...members])], port: described.port };
+  }
+
+  /** The database RDS's own tags on one of its secrets name (`aws:rds:primaryDB*Arn`). */
+  targetOfTags(tags: ReadonlyMap<string, string>): RdsTarget | undefined {
+    for (const tag of [RDS_INSTANCE_TAG, RDS_CLUSTER_TAG]) {
+      const arn = tags.get(tag);
+      if (arn === undefined) continue;
+      const target = fromArn(arn, tag);
+      if (target !== undefined) return { kind: target.kind, identifier: target.identifier };
+    }
+    return undefined;
   }
 
   /** Which database the value names: its own fields first, then RDS's tags (tag-only secrets). */
@@ -416,14 +441,21 @@ export class RdsEnricher implements ValueEnricher {
     const wanted = normalise(host);
     if (described.endpoints.has(wanted)) return true;
     if (described.cluster === undefined) return false;
-    const { identifier: cluster, members: ids, memberSuffix } = described.cluster;
+    const { members: ids, memberSuffix } = described.cluster;
     // RDS's naming says it: `<instance>.<suffix>` for a cluster at `<cluster>.cluster-<suffix>`.
     if (memberSuffix !== undefined) return ids.some((id) => `${id}.${memberSuffix}` === wanted);
-    const members = await this.#cached(`members:${cluster}`, async () => {
+    return (await this.#memberEndpoints(described.cluster)).includes(wanted);
+  }
+
+  /** A cluster's member endpoints: from RDS's naming, else (a stand-in cluster) asked of RDS. */
+  async #memberEndpoints(cluster: NonNullable<Described['cluster']>): Promise<string[]> {
+    const { identifier, members: ids, memberSuffix } = cluster;
+    if (memberSuffix !== undefined) return ids.map((id) => `${id}.${memberSuffix}`);
+    return this.#cached(`members:${identifier}`, async () => {
       this.#count('rds:DescribeDBInstances');
       try {
         const out = await this.#rds.send(
-          new DescribeDBInstancesCommand({ Filters: [{ Name: 'db-cluster-id', Values: [cluster] }] }),
+          new DescribeDBInstancesCommand({ Filters: [{ Name: 'db-cluster-id', Values: [identifier] }] }),
           { abortSignal: this.signal },
         );
         return (out.DBInstances ?? [])
@@ -434,12 +466,11 @@ export class RdsEnricher implements ValueEnricher {
         throw awsFailure(
           'RDS',
           'DescribeDBInstances',
-          `the members of ${describeTarget('cluster', cluster)}`,
+          `the members of ${describeTarget('cluster', identifier)}`,
           error,
         );
       }
     });
-    return members.includes(wanted);
   }
 
   /** The `ManagedDatabase` port for an instance or cluster. */

@@ -35,6 +35,17 @@ export interface SecretDescription {
   versionOf(label: string): string | undefined;
 }
 
+/** Who a secret is, as Secrets Manager answered (not as a caller spelt it). */
+export interface SecretIdentity {
+  arn: string;
+  name: string;
+}
+
+/** Another secret's AWSCURRENT value and identity. */
+export interface RelatedSecret extends SecretIdentity {
+  value: string;
+}
+
 /** A bounded cache of immutable version values, keyed by secret ARN and VersionId. */
 export class VersionCache {
   readonly #entries = new Map<string, { value: string; expires: number }>();
@@ -149,12 +160,37 @@ export class SecretsStore {
    * longer: the related secret may rotate too, and a stale value must not outlive a retry.
    */
   async getRelated(secretId: string, token: string, signal?: AbortSignal): Promise<string | undefined> {
+    return (await this.getRelatedSecret(secretId, token, signal))?.value;
+  }
+
+  /**
+   * Like `getRelated` (no token: read now, not kept), with the ARN and name Secrets Manager
+   * answered: what a master's binding is matched against, whatever form `secretId` had.
+   */
+  async getRelatedSecret(
+    secretId: string,
+    token: string | undefined,
+    signal?: AbortSignal,
+  ): Promise<RelatedSecret | undefined> {
     const scope = `related:${token}`;
-    const cached = this.cache.get(scope, secretId);
-    if (cached !== undefined) return cached;
-    const value = await this.getCurrent(secretId, signal);
-    if (value !== undefined) this.cache.set(scope, secretId, value, RELATED_TTL_MS);
-    return value;
+    if (token !== undefined) {
+      const value = this.cache.get(scope, secretId);
+      const id = this.cache.get(scope, `${secretId}\n(id)`);
+      if (value !== undefined && id !== undefined) return { value, ...(JSON.parse(id) as SecretIdentity) };
+    }
+    const out = await this.#getCurrentOutput(secretId, signal);
+    if (out.SecretString === undefined) return undefined;
+    const related = { value: out.SecretString, arn: out.ARN ?? secretId, name: out.Name ?? secretId };
+    if (token !== undefined) {
+      this.cache.set(scope, secretId, related.value, RELATED_TTL_MS);
+      this.cache.set(
+        scope,
+        `${secretId}\n(id)`,
+        JSON.stringify({ arn: related.arn, name: related.name }),
+        RELATED_TTL_MS,
+      );
+    }
+    return related;
   }
 
   /** Forgets the related secrets read for a rotation (it is over). */
@@ -164,9 +200,16 @@ export class SecretsStore {
 
   /** Another secret's AWSCURRENT value, read now. */
   async getCurrent(secretId: string, signal?: AbortSignal): Promise<string | undefined> {
+    return (await this.#getCurrentOutput(secretId, signal)).SecretString;
+  }
+
+  /** GetSecretValue of AWSCURRENT, asked for by label (never whatever version the call defaults to). */
+  async #getCurrentOutput(secretId: string, signal?: AbortSignal) {
     try {
-      const out = await this.client.send(new GetSecretValueCommand({ SecretId: secretId }), opts(signal));
-      return out.SecretString;
+      return await this.client.send(
+        new GetSecretValueCommand({ SecretId: secretId, VersionStage: CURRENT }),
+        opts(signal),
+      );
     } catch (error) {
       throw awsError('GetSecretValue', error);
     }

@@ -15,11 +15,12 @@ import {
   type RotorError,
   StageConflictError,
   type Step,
+  TrustBoundaryError,
   VersionNotFoundError,
 } from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
 import type { RequestBase, TestResponse } from '../rotators/types.js';
-import type { Config } from './config.js';
+import { type Config, DEFAULT_ADOPTIONS_SECRET, type TrustConfig } from './config.js';
 import type { EventPublisher, RotorDetailType, RotorEvent } from './events.js';
 import type { StepMetrics } from './observability.js';
 import { generatePassword, resolvePolicy } from './password.js';
@@ -73,7 +74,8 @@ export function parseEvent(raw: unknown): RotationEvent {
 export interface StepMachineDeps {
   store: SecretsStore;
   registry: Registry;
-  config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'>;
+  /** The trust keys (master bindings, rds-master bindings, adoption record) default to none. */
+  config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'> & Partial<TrustConfig>;
   redactor: Redactor;
   logger: Logger;
   metrics: StepMetrics;
@@ -159,7 +161,14 @@ export class StepMachine {
         signal,
         deadline: Date.now() + budget,
         scope,
-        reader: new VersionReader(this.deps.store, this.deps.registry, scope, signal, enricher),
+        reader: new VersionReader(
+          this.deps.store,
+          this.deps.registry,
+          scope,
+          signal,
+          enricher,
+          trustOf(this.deps.config),
+        ),
         ...(enricher === undefined ? {} : { enricher }),
       };
       const outcome = await this.#dispatch(invocation, () => {
@@ -351,6 +360,7 @@ export class StepMachine {
       if (result !== 'not-applicable') inv.rolledBack = true;
     } catch (error) {
       inv.rolledBack = false;
+      if (error instanceof TrustBoundaryError) this.deps.metrics.trustBoundaryRefused();
       this.deps.logger.error('rollback after a failed test did not complete', {
         ...this.#describe(inv),
         error: asRotorError(error).toJSON(),
@@ -385,7 +395,7 @@ export class StepMachine {
       fetchRelated: inv.reader.fetchRelated,
       fetchMaster: inv.reader.fetchMaster,
       secretArn: inv.secretArn,
-      adopted: async () => [],
+      adopted: () => inv.reader.adopted(inv.secretArn),
       ...(managedDatabase === undefined ? {} : { managedDatabase }),
     };
   }
@@ -483,6 +493,8 @@ export class StepMachine {
       error: error.toJSON(),
       ...this.#discoveryCalls(inv),
     });
+    // Somebody tried something (or a setup needs an operator's decision): its own metric and alarm.
+    if (error instanceof TrustBoundaryError) metrics.trustBoundaryRefused();
     if (inv === undefined) return; // Not a rotation event: nothing to attribute an event to.
     metrics.step(inv.engine ?? 'unknown', inv.event.Step, false, durationMs);
     await startedEvent;
@@ -517,6 +529,15 @@ export class StepMachine {
   async #send(events: RotorEvent[]): Promise<void> {
     await this.deps.publisher?.publish(events);
   }
+}
+
+/** The trust configuration of a step machine's config (absent keys: no binding, default record). */
+export function trustOf(config: Partial<TrustConfig>): TrustConfig {
+  return {
+    masters: config.masters ?? [],
+    rdsMasters: config.rdsMasters ?? [],
+    adoptionsSecret: config.adoptionsSecret ?? DEFAULT_ADOPTIONS_SECRET,
+  };
 }
 
 /** Runs `work` at most once, on first call, and shares its promise. */

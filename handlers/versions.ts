@@ -7,12 +7,25 @@
  * (handlers/rds.ts). Enrichment only adds to what the rotator sees: `raw` stays the JSON as stored,
  * so the pending value built from it keeps the stored shape.
  */
-import { InvalidSecretError, VersionNotFoundError } from '../rotators/errors.js';
+import {
+  AwsCallError,
+  InvalidSecretError,
+  MasterBindingError,
+  VersionNotFoundError,
+} from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
-import type { MasterCredential } from '../rotators/trust.js';
+import type { MasterBinding, MasterCredential } from '../rotators/trust.js';
 import type { AnyRotator, ManagedDatabase } from '../rotators/types.js';
+import type { TrustConfig } from './config.js';
+import {
+  adoptedFor,
+  boundToSecret,
+  parseAdoptions,
+  type RdsEndpointSource,
+  resolveMasterBinding,
+} from './masters.js';
 import type { RedactionScope } from './redact.js';
-import { PENDING, type SecretsStore } from './secrets.js';
+import { PENDING, type RelatedSecret, type SecretsStore } from './secrets.js';
 
 /** A version's value, parsed by the rotator its engine names. */
 export interface Loaded {
@@ -40,8 +53,12 @@ export interface EnrichContext {
   tags?: ReadonlyMap<string, string>;
 }
 
-/** Adds what a stored value leaves to discovery, before it is parsed. One per invocation (it caches). */
-export interface ValueEnricher {
+/**
+ * Adds what a stored value leaves to discovery, before it is parsed. One per invocation (it caches).
+ * RDS discovery also finds the endpoints a master binding names (`RdsEndpointSource`); only the
+ * database functions have it.
+ */
+export interface ValueEnricher extends Partial<RdsEndpointSource> {
   /**
    * Returns `json` itself when there is nothing to discover (no extra call is made then). Throws
    * InvalidSecretError naming the field when the value contradicts what was discovered.
@@ -61,6 +78,11 @@ export class VersionReader {
   tags: ReadonlyMap<string, string> | undefined;
   /** The rotation's token: related secrets read for it are reused by its other steps. */
   rotationToken: string | undefined;
+  /**
+   * ARN of the secret being read for (set on first load, or by the caller): a binding's secret
+   * name resolves in its account and region, as Secrets Manager resolves names.
+   */
+  secretArn: string | undefined;
 
   constructor(
     private readonly store: SecretsStore,
@@ -68,7 +90,12 @@ export class VersionReader {
     private readonly scope: RedactionScope,
     private readonly signal: AbortSignal,
     private readonly enricher?: ValueEnricher,
+    /** Read at each use: the functions' configuration (tests and the demo add bindings live). */
+    private readonly trust: TrustConfig = NO_TRUST,
   ) {}
+
+  readonly #bindings = new Map<string, Promise<MasterBinding | undefined>>();
+  #adoptions: Promise<readonly string[]> | undefined;
 
   /**
    * Reads a version and parses it with the rotator its `engine` names. `stage` is passed to
@@ -94,8 +121,21 @@ export class VersionReader {
   }
 
   async #enrich(arn: string, json: Record<string, unknown>, label: string): Promise<Enriched> {
+    this.secretArn ??= arn;
     if (this.enricher === undefined) return { value: json };
-    return this.enricher.enrich(json, { secretArn: arn, label, ...(this.tags ? { tags: this.tags } : {}) });
+    const enriched = await this.enricher.enrich(json, {
+      secretArn: arn,
+      label,
+      ...(this.tags ? { tags: this.tags } : {}),
+    });
+    const db = enriched.managedDatabase;
+    if (db === undefined) return enriched;
+    // Whether rds-master may reset this database's master password for this secret is the stage
+    // file's decision (ROTOR_RDS_MASTERS), never the secret's: it names the database itself.
+    return {
+      ...enriched,
+      managedDatabase: { ...db, boundToSecret: boundToSecret(this.trust.rdsMasters, { arn }, db) },
+    };
   }
 
   async #read(arn: string, versionId: string, label: string, stage?: string): Promise<string> {
@@ -184,24 +224,91 @@ export class VersionReader {
     };
   }
 
-  /** `fetchMaster` for rotator requests: a master secret and its binding (none yet). */
-  readonly fetchMaster = async (secretId: string): Promise<MasterCredential> => ({
-    value: await this.fetchRelated(secretId),
-  });
+  /**
+   * `fetchMaster` for rotator requests: the master secret's AWSCURRENT (read once per rotation) and
+   * its binding (handlers/masters.ts): the stage file's entry for it, else RDS's for a secret RDS
+   * manages (database functions only), else none.
+   */
+  readonly fetchMaster = async (secretId: string): Promise<MasterCredential> => {
+    const master = await this.#related(secretId);
+    let binding = this.#bindings.get(master.arn);
+    if (binding === undefined) {
+      binding = this.#bind(master);
+      binding.catch(() => this.#bindings.delete(master.arn));
+      this.#bindings.set(master.arn, binding);
+    }
+    const resolved = await binding;
+    return { value: master.value, ...(resolved === undefined ? {} : { binding: resolved }) };
+  };
+
+  async #bind(master: RelatedSecret): Promise<MasterBinding | undefined> {
+    const { enricher } = this;
+    const rds =
+      enricher?.endpointsOf !== undefined && enricher.targetOfTags !== undefined
+        ? (enricher as RdsEndpointSource)
+        : undefined;
+    try {
+      return await resolveMasterBinding({
+        master,
+        ...(this.secretArn === undefined ? {} : { home: this.secretArn }),
+        trust: this.trust,
+        ...(rds === undefined ? {} : { rds }),
+        tags: async () => (await this.store.describe(master.arn, this.signal)).tags,
+      });
+    } catch (error) {
+      // A database the binding names that RDS does not know: nothing trusted says where to go.
+      if (error instanceof InvalidSecretError) {
+        throw new MasterBindingError(`the binding of master secret ${master.arn}: ${error.detail}`);
+      }
+      throw error;
+    }
+  }
 
   /** `fetchRelated` for rotator requests: another secret's AWSCURRENT, registered for redaction. */
-  readonly fetchRelated = async (secretId: string): Promise<string> => {
-    const value =
-      this.rotationToken === undefined
-        ? await this.store.getCurrent(secretId, this.signal)
-        : await this.store.getRelated(secretId, this.rotationToken, this.signal);
-    if (value === undefined) {
+  readonly fetchRelated = async (secretId: string): Promise<string> => (await this.#related(secretId)).value;
+
+  async #related(secretId: string): Promise<RelatedSecret> {
+    const related = await this.store.getRelatedSecret(secretId, this.rotationToken, this.signal);
+    if (related === undefined) {
       throw new VersionNotFoundError(`related secret ${secretId} has no SecretString in AWSCURRENT`);
     }
-    this.scope.addSecretString(value);
-    return value;
-  };
+    this.scope.addSecretString(related.value);
+    return related;
+  }
+
+  /**
+   * `adopted` for rotator requests: the users (and API key ids) an operator adopted for the secret
+   * `secretArn` (`rotor attach --adopt`), from the adoption record only operators write. Read
+   * once, on first ask, and kept for the rotation. No record: nothing is adopted. The record holds
+   * no credential, so it is not registered for redaction (user names stay readable in errors).
+   */
+  adopted(secretArn: string): Promise<readonly string[]> {
+    this.#adoptions ??= this.#readAdoptions(secretArn);
+    this.#adoptions.catch(() => {
+      this.#adoptions = undefined;
+    });
+    return this.#adoptions;
+  }
+
+  async #readAdoptions(secretArn: string): Promise<readonly string[]> {
+    const id = this.trust.adoptionsSecret;
+    let record: RelatedSecret | undefined;
+    try {
+      record = await this.store.getRelatedSecret(id, this.rotationToken, this.signal);
+    } catch (error) {
+      if (
+        error instanceof AwsCallError &&
+        (error.cause as { name?: string } | undefined)?.name === 'ResourceNotFoundException'
+      )
+        return [];
+      throw error;
+    }
+    if (record === undefined) return [];
+    return adoptedFor(parseAdoptions(record.value, id), { arn: secretArn });
+  }
 }
+
+const NO_TRUST: TrustConfig = { masters: [], rdsMasters: [], adoptionsSecret: 'rotor/adoptions' };
 
 export function parseJson(text: string, label: string): Record<string, unknown> {
   let json: unknown;

@@ -9,8 +9,11 @@
  * keys are live at once (409 beyond).
  *
  * `faults` injects what real providers do on bad days: 5xx, 429 with `Retry-After`, slow answers,
- * and a create whose response is lost (the key is made, the connection dropped). Nothing is logged:
- * a provider's logs are a place keys must not reach.
+ * and a create whose response is lost (the key is made, the connection dropped). Options make it
+ * speak the other shapes real providers use: a paged list (page number, cursor, next link in the
+ * body, `Link` header), form-encoded creates, a Basic `<key id>:<key>` probe, new keys that take a
+ * while to propagate, a rate limit announced in `X-RateLimit-*` headers, names shown in another
+ * case. Nothing is logged: a provider's logs are a place keys must not reach.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -29,12 +32,34 @@ export interface ApiKeyProviderOptions {
   requireActivation?: boolean;
   /** Honour an `Idempotency-Key` header on create (and say so in the description). */
   idempotency?: boolean;
+  /**
+   * How the list shows a key's name (default: as given at create). Some providers normalise names,
+   * upper-casing them for instance: rotor must still know its own keys, and only its own.
+   */
+  listName?: (name: string) => string;
+  /**
+   * Pages the list, `size` keys a page, in one of the styles real APIs use (page number, cursor in
+   * the body, next link in the body, `Link` header). `describe: false` leaves the pagination out of
+   * the description, as a description written before the provider paged would.
+   */
+  pages?: { style: 'page' | 'cursor' | 'next-link' | 'link-header'; size: number; describe?: boolean };
+  /** Create takes `application/x-www-form-urlencoded` (`name=...`) instead of JSON. */
+  form?: boolean;
+  /** The probe takes `Authorization: Basic base64(<key id>:<key>)` instead of `X-Api-Key`. */
+  basicProbe?: boolean;
+  /** A new key is accepted by the probe only this long after it was made (eventual consistency). */
+  propagationMs?: number;
+  /**
+   * A rate limit: `limit` requests per `windowMs`, announced in `X-RateLimit-Limit`,
+   * `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until the window resets); beyond it, 429.
+   */
+  rateLimit?: { limit: number; windowMs: number };
 }
 
 /** A key as the provider keeps it. `value` is here for tests only; no endpoint lists it. */
 export interface ProviderKey {
   readonly id: string;
-  readonly name: string;
+  name: string;
   readonly value: string;
   readonly createdAt: Date;
   active: boolean;
@@ -115,16 +140,35 @@ export class ProviderFaults {
 export class ProviderKeys {
   readonly #keys = new Map<string, ProviderKey>();
 
+  /** `formats` makes ids and values look like a given provider's (the defaults are this provider's). */
+  constructor(
+    private readonly formats: { id: () => string; value: () => string } = {
+      id: () => `key_${randomBytes(8).toString('hex')}`,
+      value: () => `rk_live_${randomBytes(24).toString('base64url')}`,
+    },
+  ) {}
+
   /** Mints a key directly (an application's first key, made by hand before rotor manages it). */
   mint(name: string, options: { active?: boolean } = {}): ProviderKey {
     const key: ProviderKey = {
-      id: `key_${randomBytes(8).toString('hex')}`,
+      id: this.formats.id(),
       name,
-      value: `rk_live_${randomBytes(24).toString('base64url')}`,
+      value: this.formats.value(),
       createdAt: new Date(),
       active: options.active ?? true,
     };
     this.#keys.set(key.id, key);
+    return key;
+  }
+
+  /**
+   * Renames a key, as an operator does in a provider's console: the way to put a key made by hand
+   * under a secret's tag (`rotor-<tag>-...`) so that rotor may retire it (the other way is adopting it).
+   */
+  rename(id: string, name: string): ProviderKey {
+    const key = this.#keys.get(id);
+    if (key === undefined) throw new Error(`no key ${id}`);
+    key.name = name;
     return key;
   }
 
@@ -180,8 +224,27 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
   const faults = new ProviderFaults();
   const requests: ServedRequest[] = [];
   const idempotent = new Map<string, { status: number; body: unknown }>();
+  const window = { start: Date.now(), used: 0 };
+  /** Counts a request against the rate limit; the headers to announce, and whether it is over. */
+  const limit = (): { headers: Record<string, string>; over: boolean } => {
+    const rate = options.rateLimit;
+    if (rate === undefined) return { headers: {}, over: false };
+    if (Date.now() - window.start >= rate.windowMs) Object.assign(window, { start: Date.now(), used: 0 });
+    const over = window.used >= rate.limit;
+    if (!over) window.used += 1;
+    const reset = Math.max(1, Math.ceil((window.start + rate.windowMs - Date.now()) / 1000));
+    return {
+      over,
+      headers: {
+        'x-ratelimit-limit': String(rate.limit),
+        'x-ratelimit-remaining': String(rate.limit - window.used),
+        'x-ratelimit-reset': String(reset),
+      },
+    };
+  };
 
   const server = createServer((request, response) => {
+    const rate = limit();
     const url = new URL(request.url ?? '/', 'http://localhost');
     const route = routeOf(request.method ?? 'GET', url.pathname);
     const record = (status: number | 'dropped') =>
@@ -190,6 +253,7 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
       record(status);
       const text = body === undefined ? '' : JSON.stringify(body);
       response.writeHead(status, {
+        ...rate.headers,
         ...headers,
         ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         'content-length': Buffer.byteLength(text),
@@ -199,6 +263,7 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
     readBody(request)
       .then(async (text) => {
         if (route.operation === 'unknown') return send(404, { error: 'no such route' });
+        if (rate.over) return send(429, { error: 'rate limit exceeded' });
         const fault = faults.take(route.operation);
         if (fault?.kind === 'status') {
           return send(
@@ -216,7 +281,8 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
             const key = idempotencyKey(request);
             const replay = key === undefined ? undefined : idempotent.get(key);
             if (replay !== undefined) return send(replay.status, replay.body);
-            const name = nameOf(text);
+            const name =
+              options.form === true ? new URLSearchParams(text).get('name') || undefined : nameOf(text);
             if (name === undefined) return send(400, { error: 'body must be {"name": "..."}' });
             if (keys.live().length >= maxLiveKeys) {
               return send(409, { error: `live key limit (${maxLiveKeys}) reached` });
@@ -237,15 +303,35 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
             }
             return send(201, body);
           }
-          case 'list':
-            return send(200, {
-              keys: keys.live().map((key) => ({
-                id: key.id,
-                name: key.name,
-                createdAt: key.createdAt.toISOString(),
-                active: key.active,
-              })),
-            });
+          case 'list': {
+            const all = keys.live().map((key) => ({
+              id: key.id,
+              name: options.listName?.(key.name) ?? key.name,
+              createdAt: key.createdAt.toISOString(),
+              active: key.active,
+            }));
+            const pages = options.pages;
+            if (pages === undefined) return send(200, { keys: all });
+            const page = pageOf(pages, url, all.length);
+            const slice = all.slice(page.start, page.start + page.size);
+            const after = page.start + page.size < all.length ? String(page.start + page.size) : undefined;
+            const nextUrl = after === undefined ? undefined : `/v1/keys?after=${after}`;
+            switch (pages.style) {
+              case 'page':
+                return send(200, { keys: slice, total: all.length });
+              case 'cursor':
+                return send(200, { keys: slice, next_cursor: after === undefined ? null : cursorOf(after) });
+              case 'next-link':
+                return send(200, { keys: slice, links: { next: nextUrl ?? null } });
+              case 'link-header':
+                return send(
+                  200,
+                  { keys: slice },
+                  nextUrl === undefined ? {} : { link: `<${baseOf(request)}${nextUrl}>; rel="next"` },
+                );
+            }
+            return send(500, { error: 'unknown paging' });
+          }
           case 'revoke':
             return keys.revoke(route.id) ? send(204) : send(404, { error: 'no live key with this id' });
           case 'activate': {
@@ -255,8 +341,15 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
             return send(204);
           }
           case 'probe': {
-            const presented = request.headers['x-api-key'];
-            const ok = typeof presented === 'string' && keys.accepts(presented);
+            const presented =
+              options.basicProbe === true ? basicKey(request, keys) : request.headers['x-api-key'];
+            const key =
+              typeof presented === 'string'
+                ? keys.live().find((live) => live.value === presented)
+                : undefined;
+            const propagated =
+              key !== undefined && Date.now() - key.createdAt.getTime() >= (options.propagationMs ?? 0);
+            const ok = typeof presented === 'string' && keys.accepts(presented) && propagated;
             return ok ? send(200, { ok: true }) : send(401, { error: 'invalid API key' });
           }
         }
@@ -285,16 +378,33 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
       method: 'POST',
       path: '/keys',
       body: { name: '{{name}}' },
+      ...(options.form === true ? { encoding: 'form' } : {}),
       response: { id: 'id', key: 'key' },
       ...(options.idempotency === true ? { idempotencyKeyHeader: 'Idempotency-Key' } : {}),
     },
     list: {
       method: 'GET',
       path: '/keys',
-      response: { items: 'keys', id: 'id', name: 'name', createdAt: 'createdAt' },
+      response: {
+        items: 'keys',
+        id: 'id',
+        name: 'name',
+        createdAt: 'createdAt',
+        ...(options.pages?.style === 'page' && options.pages.describe !== false ? { total: 'total' } : {}),
+      },
+      ...(options.pages === undefined || options.pages.describe === false
+        ? {}
+        : { pagination: paginationOf(options.pages) }),
     },
     revoke: { method: 'DELETE', path: '/keys/{{keyId}}' },
-    probe: { method: 'GET', path: '/whoami', headers: { 'X-Api-Key': '{{key}}' } },
+    probe: {
+      method: 'GET',
+      path: '/whoami',
+      headers:
+        options.basicProbe === true
+          ? { Authorization: 'Basic {{base64(keyId ":" key)}}' }
+          : { 'X-Api-Key': '{{key}}' },
+    },
     ...(options.requireActivation === true
       ? { activate: { method: 'POST', path: '/keys/{{keyId}}/activate', idempotent: true } }
       : {}),
@@ -349,4 +459,52 @@ async function readBody(request: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+type Pages = NonNullable<ApiKeyProviderOptions['pages']>;
+
+/** The description's `list.pagination` for each paging style this provider speaks. */
+function paginationOf(pages: Pages): Record<string, unknown> {
+  switch (pages.style) {
+    case 'page':
+      return { style: 'page', pageParam: 'page', sizeParam: 'per_page', size: pages.size, firstPage: 1 };
+    case 'cursor':
+      return { style: 'cursor', param: 'cursor', next: 'next_cursor' };
+    case 'next-link':
+      return { style: 'next-link', next: 'links.next' };
+    case 'link-header':
+      return { style: 'link-header' };
+  }
+}
+
+/** Where a list request starts and how many keys it gets. */
+function pageOf(pages: Pages, url: URL, total: number): { start: number; size: number } {
+  const size = Math.min(pages.size, Number(url.searchParams.get('per_page') ?? pages.size) || pages.size);
+  if (pages.style === 'page') {
+    const page = Math.max(1, Number(url.searchParams.get('page') ?? 1) || 1);
+    return { start: (page - 1) * size, size };
+  }
+  const cursor = url.searchParams.get('cursor');
+  const after = cursor === null ? url.searchParams.get('after') : Buffer.from(cursor, 'base64url').toString();
+  return { start: Math.min(total, Number(after ?? 0) || 0), size };
+}
+
+/** An opaque cursor, as providers hand them out. */
+function cursorOf(offset: string): string {
+  return Buffer.from(offset).toString('base64url');
+}
+
+function baseOf(request: IncomingMessage): string {
+  return `http://${request.headers.host ?? '127.0.0.1'}`;
+}
+
+/** The key presented as `Basic base64(<key id>:<key>)`, when the id and the key belong together. */
+function basicKey(request: IncomingMessage, keys: ProviderKeys): string | undefined {
+  const match = /^Basic ([A-Za-z0-9+/=]+)$/.exec(request.headers.authorization ?? '');
+  if (match === null) return undefined;
+  const decoded = Buffer.from(match[1] as string, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  const key = keys.get(decoded.slice(0, colon));
+  return key !== undefined && key.value === decoded.slice(colon + 1) ? key.value : undefined;
 }

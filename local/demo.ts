@@ -7,6 +7,10 @@
  * rotates each a few times through RotateSecret with every strategy, printing each step as it
  * runs; proves after every rotation that AWSCURRENT logs in and that retired credentials do not;
  * prints the events rotor emitted. Exits 0 only if every check held.
+ *
+ * Master users are bound as a deployment binds them: the functions' configuration names, for each
+ * master secret, the endpoint its credential may be used on (the stage file's `masters:`, which
+ * deploy writes to ROTOR_MASTERS). A rotated secret never decides where a master logs in.
  */
 import { randomBytes } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
@@ -18,9 +22,9 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
-import { readConfig } from '../handlers/config.js';
+import { type Config, type MasterEntry, readConfig } from '../handlers/config.js';
 import { createRotationHandler, type RotationHandler } from '../handlers/createHandler.js';
-import { createApiKeyRotator } from '../rotators/apikey/index.js';
+import { createApiKeyRotator, keyTag } from '../rotators/apikey/index.js';
 import { mysqlRotator } from '../rotators/mysql/index.js';
 import { postgresRotator } from '../rotators/postgres/index.js';
 import { scramSha256Verifier } from '../rotators/postgres/scram.js';
@@ -68,13 +72,26 @@ interface Demo {
   stack: LocalStack;
   sm: SecretsManagerClient;
   functions: Record<string, string>;
+  /** The functions' configuration: bindings are added as the demo's servers come up. */
+  config: Config;
+}
+
+/** Binds a master secret to its endpoint in the functions' configuration (a stage file's `masters:`). */
+function bindMaster(demo: Demo, entry: MasterEntry): void {
+  demo.config.masters.push(entry);
+  const where = `${entry.hosts?.join(', ')}:${entry.port}`;
+  console.log(
+    dim(
+      `  stage file: masters: [{secret: ${entry.secret}, host: ${where}, tls: ${entry.tls?.mode ?? 'verify-full'}}] (ROTOR_MASTERS)`,
+    ),
+  );
 }
 
 async function setUp(providers: Record<string, unknown>): Promise<Demo> {
   const stack = await startLocalStack({ rotation: { backoffMs: 200 } });
   const sm = new SecretsManagerClient(stack.clientConfig);
   const eb = new EventBridgeClient(stack.clientConfig);
-  const config = {
+  const config: Config = {
     ...readConfig({ ROTOR_LOG_LEVEL: 'SILENT', ROTOR_METRICS: 'off' }),
     apiKeyProviders: providers,
   };
@@ -86,6 +103,7 @@ async function setUp(providers: Record<string, unknown>): Promise<Demo> {
   return {
     stack,
     sm,
+    config,
     functions: {
       postgres: register('rotor-demo-postgres', [postgresRotator]),
       mysql: register('rotor-demo-mysql', [mysqlRotator]),
@@ -186,6 +204,13 @@ async function postgresDemo(demo: Demo): Promise<void> {
 
     const base = { engine: 'postgres', host: server.host, port: server.port, dbname: 'postgres', ssl: false };
     const masterArn = await createSecret(demo, 'demo/postgres/master', { ...base, ...master });
+    // The local server has no TLS: the binding says so explicitly (never the rotated secret).
+    bindMaster(demo, {
+      secret: 'demo/postgres/master',
+      hosts: [server.host],
+      port: server.port,
+      tls: { mode: 'disable' },
+    });
 
     console.log(`  ${bold('single-user')} secret demo/postgres/orders (user changes its own password)`);
     const singleArn = await createSecret(demo, 'demo/postgres/orders', { ...base, ...single });
@@ -283,6 +308,12 @@ async function mysqlDemo(demo: Demo): Promise<void> {
     ]);
     const base = { engine: 'mariadb', host: MACHINE_HOST, port: MACHINE_PORT, ssl: false };
     const masterArn = await createSecret(demo, `demo/mysql/master-${suffix}`, { ...base, ...master });
+    bindMaster(demo, {
+      secret: `demo/mysql/master-${suffix}`,
+      hosts: [MACHINE_HOST],
+      port: MACHINE_PORT,
+      tls: { mode: 'disable' },
+    });
     console.log(
       `  ${bold('dual-password')} secret demo/mysql/app (one account, old and new password both valid during the overlap)`,
     );
@@ -338,6 +369,9 @@ async function apiKeyDemo(demo: Demo, provider: ApiKeyProvider): Promise<void> {
     keyId: first.id,
     apiKey: first.value,
   });
+  // rotor retires only keys the provider names under the secret's tag (or that an operator adopted):
+  // the operator renames the hand-made key accordingly.
+  provider.keys.rename(first.id, `${keyTag(arn)}-hand-made-first-key`);
   await attach(demo, arn, demo.functions.apikey as string);
   const keys = [first.value];
   for (let round = 1; round <= 3; round++) {

@@ -24,7 +24,12 @@ export const LOCAL_FUNCTIONS = {
 } as const;
 
 export interface LocalFunctionOptions {
-  /** Configuration overrides (the environment is read otherwise). */
+  /**
+   * Configuration overrides (the environment is read otherwise), e.g. the trust bindings a stage
+   * file writes: `masters` (where each master secret may log in), `rdsMasters` (which secret may
+   * reset which RDS database's master password), `adoptionsSecret`. The environment's
+   * ROTOR_MASTERS / ROTOR_RDS_MASTERS / ROTOR_ADOPTIONS_SECRET work too, as in a deployment.
+   */
   config?: Partial<Config>;
   /** The RDS client for endpoint discovery (a local RDS, say). */
   rds?: RDSClient;

@@ -270,7 +270,27 @@ export class LocalSecretsManager {
 
   // ---------------------------------------------------------------- secrets and versions
 
-  private createSecret(input: JsonInput): unknown {
+  /**
+   * Creates a secret the way another AWS service creates its own: RDS names its master secrets
+   * `rds!db-…` / `rds!cluster-…` (a name the CreateSecret API refuses to customers) and tags them
+   * `aws:rds:primaryDBInstanceArn` / `aws:rds:primaryDBClusterArn`. Not reachable over the wire.
+   */
+  createServiceSecret(input: {
+    Name: string;
+    SecretString: string;
+    Tags?: readonly { Key: string; Value: string }[];
+  }): { ARN: string; Name: string } {
+    if (!/^[a-z]+![A-Za-z0-9/_+=.@-]+$/.test(input.Name)) {
+      throw new Error(`a service's secret is named "<service>!<name>", not "${input.Name}"`);
+    }
+    const out = this.createSecret(
+      { ...input, Tags: input.Tags?.map((tag) => ({ ...tag })), ClientRequestToken: randomUUID() },
+      true,
+    ) as { ARN: string; Name: string };
+    return { ARN: out.ARN, Name: out.Name };
+  }
+
+  private createSecret(input: JsonInput, serviceOwned = false): unknown {
     const v = new InputValidator(input);
     const name = v.string('Name', { required: true, min: 1, max: 512 });
     const token = v.string('ClientRequestToken', { min: 32, max: 64 });
@@ -281,7 +301,7 @@ export class LocalSecretsManager {
     const replicaRegions = readReplicaRegions(v, 'AddReplicaRegions', false);
     v.check();
     if (name === undefined) throw new Error('unreachable: Name is required');
-    if (!NAME_PATTERN.test(name)) {
+    if (!serviceOwned && !NAME_PATTERN.test(name)) {
       throw new AwsError(
         'ValidationException',
         'Invalid name. Must be a valid name containing alphanumeric characters, or any of the following: -/_+=.@!',

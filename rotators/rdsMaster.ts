@@ -9,6 +9,13 @@
  * gives up before RDS applied it, the rollback asks RDS to put AWSCURRENT back, so that whichever
  * change RDS applies last, AWSCURRENT logs in again once it has.
  *
+ * Trust: the database a secret names (`dbInstanceIdentifier` / `dbClusterIdentifier`) is its
+ * writer's choice, and RDS tells anyone a database's master user name. So rotor resets a master
+ * password through the RDS API only when the deployment's stage file binds this secret to this
+ * database (`rdsMasters`, `ManagedDatabase.boundToSecret`): otherwise the writer of any secret
+ * could name a database the function may modify and receive its new master password. Every path
+ * that calls ModifyDB* (apply, rollback) checks it first (UnboundDatabaseError).
+ *
  * Refused, with the reason: a database whose master password RDS manages itself
  * (ManageMasterUserPassword); a secret whose user is not the master; and, whatever the strategy,
  * changing the master password by SQL behind RDS's back when RDS manages it.
@@ -18,6 +25,7 @@ import {
   ConfigurationError,
   DeadlineExceededError,
   InvalidSecretError,
+  UnboundDatabaseError,
   UnsupportedError,
   VerificationFailedError,
 } from './errors.js';
@@ -107,7 +115,18 @@ export function checkRdsSecret(secret: RdsParsed, db: ManagedDatabase | undefine
   }
 }
 
-/** The port, or why rds-master cannot run without it. */
+/**
+ * Refuses to act through the RDS API for a secret the stage file does not bind to `db`
+ * (UnboundDatabaseError). Called before any ModifyDB* call.
+ */
+export function requireBound(db: ManagedDatabase): void {
+  if (db.boundToSecret) return;
+  throw new UnboundDatabaseError(
+    `strategy "rds-master" would reset the master password of ${describe(db)}, but the stage file does not bind this secret to it: the database a secret names is its writer's choice. An operator adds it to rdsMasters in the stage file (ROTOR_RDS_MASTERS) to allow it`,
+  );
+}
+
+/** The port, or why rds-master cannot run without it (absent, RDS-managed, or not bound to the secret). */
 export function requireManagedDatabase(request: Pick<RequestBase, 'managedDatabase'>): ManagedDatabase {
   const db = request.managedDatabase;
   if (db === undefined) {
@@ -122,6 +141,7 @@ export function requireManagedDatabase(request: Pick<RequestBase, 'managedDataba
       'AWSCURRENT',
     );
   }
+  requireBound(db);
   return db;
 }
 
@@ -166,6 +186,7 @@ export async function applyMasterPassword(
   password: string,
   logsIn: () => Promise<boolean>,
 ): Promise<void> {
+  requireBound(db);
   checkPendingPassword(password, db);
   if (!(await db.masterPasswordChangePending()) && (await logsIn())) return;
   await db.setMasterPassword(password);
@@ -218,6 +239,7 @@ export async function waitForMasterPassword(
   request: Pick<RequestBase, 'signal' | 'deadline'>,
   options: RdsWaitOptions = {},
 ): Promise<void> {
+  requireBound(db);
   const started = Date.now();
   const reserve = Math.min(5_000, Math.max(1_000, (request.deadline - started) * 0.2));
   const giveUpAt = request.deadline - reserve;
@@ -264,6 +286,9 @@ export async function rollbackMasterPassword(
   currentLogsIn: () => Promise<boolean>,
 ): Promise<void> {
   if (db === undefined || db.managesMasterPassword) return;
+  // A configuration test (testSecret alone) of an unbound secret would otherwise reset the
+  // master password to the writer's AWSCURRENT here.
+  requireBound(db);
   const pending = await db.masterPasswordChangePending();
   if (!pending && (await currentLogsIn())) return;
   const problem = rdsPasswordProblem(currentPassword, db);
@@ -304,6 +329,16 @@ export function rdsMasterChecks(username: string, db: ManagedDatabase | undefine
           name: 'master password management',
           ok: true,
           detail: 'RDS does not manage the master password: rotor sets it through ModifyDB*',
+        },
+  );
+  checks.push(
+    db.boundToSecret
+      ? { name: 'rds binding', ok: true, detail: `the stage file binds this secret to ${describe(db)}` }
+      : {
+          name: 'rds binding',
+          ok: false,
+          detail: `the stage file does not bind this secret to ${describe(db)}: rds-master would refuse to reset its master password`,
+          fix: 'Add the secret and the database to rdsMasters in the stage file (ROTOR_RDS_MASTERS), then deploy',
         },
   );
   checks.push(

@@ -9,11 +9,15 @@ import { RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, exitCodeOf, type GlobalOptions } from '../aws.js';
 import { functionArnFor } from '../secrets.js';
 import type { Session } from '../session.js';
+import { type AdoptionResult, adopt, printAdoptions } from './adopt.js';
 import { checksJson, passed, printChecks, runPreflight } from './preflight.js';
 
 export interface AttachOptions extends GlobalOptions {
-  function: string;
-  schedule: string;
+  /** Required unless the command only adopts. */
+  function?: string;
+  schedule?: string;
+  /** Accounts (or API key ids) to adopt for the secret (./adopt.ts). */
+  adopt?: string[];
   window?: string;
   rotateImmediately: boolean;
   skipPreflight?: boolean;
@@ -74,7 +78,7 @@ async function attachOne(
       exitCode: EXIT.failure,
     };
   }
-  const functionArn = functionArnFor(options.function, arn);
+  const functionArn = functionArnFor(options.function as string, arn);
   const out = await aws(
     context,
     'secretsmanager:RotateSecret',
@@ -106,8 +110,34 @@ export async function attachCommand(
   secretIds: readonly string[],
   options: AttachOptions,
 ): Promise<number> {
-  const context = await session.aws(options);
   const { out, err } = session.term;
+  const adoptions = options.adopt ?? [];
+  if (options.function === undefined && adoptions.length === 0) {
+    err.line(`${err.paint('red', 'rotor: error:')} attach needs --function and --schedule (or --adopt)`);
+    return EXIT.usage;
+  }
+  if (options.function !== undefined && options.schedule === undefined) {
+    err.line(`${err.paint('red', 'rotor: error:')} attach --function needs --schedule`);
+    return EXIT.usage;
+  }
+  const context = await session.aws(options);
+  // Adoptions first: the attach's preflight and first rotation then see them.
+  const adopted: AdoptionResult[] = [];
+  for (const secretId of adoptions.length === 0 ? [] : secretIds) {
+    try {
+      adopted.push(...(await adopt(session, context, secretId, adoptions)));
+    } catch (error) {
+      if (!(error instanceof RotorError)) throw error;
+      err.line(`${err.paint('red', 'refused')} ${secretId}: ${error.message}; nothing was adopted`);
+      if (options.json) out.json({ secret: secretId, adopted: false, refused: { reason: error.message } });
+      return exitCodeOf(error);
+    }
+  }
+  if (!options.json) printAdoptions(session, adopted);
+  if (options.function === undefined) {
+    if (options.json) out.json(adopted);
+    return EXIT.ok;
+  }
   const results: AttachResult[] = [];
   for (const secretId of secretIds) {
     let result: AttachResult;
@@ -144,6 +174,9 @@ export async function attachCommand(
       }
     }
   }
-  if (options.json) out.json(results.map(({ exitCode: _code, ...result }) => result));
+  if (options.json) {
+    const attached = results.map(({ exitCode: _code, ...result }) => result);
+    out.json(adopted.length === 0 ? attached : { adopted, attached });
+  }
   return Math.max(EXIT.ok, ...results.map((result) => result.exitCode));
 }

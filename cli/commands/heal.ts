@@ -52,6 +52,7 @@ export async function healCommand(session: Session, secretId: string, options: H
     redactor,
     minAgeMs: options.minAge,
     discovery: context.discovery,
+    trust: config,
     now: () => session.now(),
     ...(config.eventsEnabled
       ? {

@@ -6,6 +6,8 @@
  * room for a new key), given a `fetchRelated` that reads other secrets through Secrets Manager.
  */
 import type { DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
+import { SecretsStore } from '../../handlers/secrets.js';
+import { VersionReader } from '../../handlers/versions.js';
 import { InvalidSecretError, RotorError, UnknownEngineError } from '../../rotators/errors.js';
 import type { PreflightCheck } from '../../rotators/types.js';
 import { type AwsContext, EXIT, type GlobalOptions } from '../aws.js';
@@ -96,7 +98,14 @@ export async function runPreflight(
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), session.signal]);
   let parsed: ParsedCurrent;
   try {
-    parsed = await readCurrent(context, arn, session.registry(), session.scope, signal);
+    parsed = await readCurrent(
+      context,
+      arn,
+      session.registry(),
+      session.scope,
+      signal,
+      session.config().rdsMasters,
+    );
   } catch (error) {
     if (!(error instanceof RotorError)) throw error;
     checks.push({
@@ -119,6 +128,15 @@ export async function runPreflight(
   });
 
   const { rotator, value, managedDatabase } = parsed;
+  const reader = new VersionReader(
+    new SecretsStore(context.sm),
+    session.registry(),
+    session.scope,
+    signal,
+    context.discovery.forInvocation(signal),
+    session.config(),
+  );
+  reader.secretArn = arn;
   if (rotator.preflight === undefined) {
     checks.push({
       name: 'engine checks',
@@ -134,9 +152,11 @@ export async function runPreflight(
         signal,
         deadline: Date.now() + options.timeoutMs,
         fetchRelated: relatedFetcher(context, session.scope),
-        fetchMaster: async (id) => ({ value: await relatedFetcher(context, session.scope)(id) }),
+        // The master and its binding as the rotation function resolves them (ROTOR_MASTERS etc. in
+        // the CLI's environment, RDS for a master RDS manages), and the adoption record.
+        fetchMaster: reader.fetchMaster,
         secretArn: arn,
-        adopted: async () => [],
+        adopted: () => reader.adopted(arn),
         ...(managedDatabase === undefined ? {} : { managedDatabase }),
       })),
     );

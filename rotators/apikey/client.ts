@@ -2,9 +2,10 @@
  * The API-key engine's "driver": HTTP calls to a provider, as its description says.
  *
  * The only file that calls `fetch` (Node's global, no dependency). It adds the management
- * credential, retries what is safe to send again, honours `Retry-After`, never follows redirects
- * and stays within the step's deadline. Response bodies are never quoted in errors: a provider may
- * echo a key in them.
+ * credential, encodes bodies (JSON or form), follows a list's pages (on the provider's origin only)
+ * and refuses an incomplete list, retries what is safe to send again, honours `Retry-After` and
+ * rate-limit headers, never follows redirects and stays within the step's deadline. Response
+ * bodies are never quoted in errors: a provider may echo a key in them.
  */
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -84,6 +85,15 @@ export interface ClientOptions {
   readonly signal: AbortSignal;
   /** Epoch milliseconds by which every call must have returned. */
   readonly deadline: number;
+  /**
+   * The provider's rate-limit state, shared by every client of one provider in this container:
+   * epoch milliseconds before which no request goes (the provider said its budget is spent).
+   */
+  readonly budget?: RateBudget;
+}
+
+export interface RateBudget {
+  notBefore: number;
 }
 
 /** Statuses worth another try: the provider did not handle the request, or failed doing it. */
@@ -96,20 +106,62 @@ type Operation = 'create' | 'list' | 'revoke' | 'activate' | 'probe';
 interface Exchange {
   readonly status: number;
   readonly body: unknown;
+  readonly headers: { get(name: string): string | null };
 }
 
 export class ProviderClient {
+  readonly #budget: RateBudget;
+
   constructor(
     private readonly provider: Provider,
     private readonly options: ClientOptions,
     /** The management credential; absent for a client that only probes. */
     private readonly admin?: AdminCredential,
-  ) {}
+  ) {
+    this.#budget = options.budget ?? { notBefore: 0 };
+  }
 
-  /** Every live key, as listed by the provider. */
+  /**
+   * Every live key, as listed by the provider, following its pages. A list that says it has more
+   * than was read (a `total` above the count, `hasMore` still set, a next link nobody declared how
+   * to follow, more pages than `maxPages`) fails with a ProviderError: rotor never reconciles
+   * against part of a list, which would leave keys live while reporting success.
+   */
   async list(): Promise<ListedKey[]> {
-    const { status, body } = await this.#send('list', this.provider.list, {});
-    this.#expect('list', status, [200]);
+    const { list } = this.provider;
+    const pagination = list.pagination;
+    const keys = new Map<string, ListedKey>();
+    const seen = new Set<string>();
+    let url: URL | undefined;
+    if (pagination?.style === 'page') {
+      url = this.#withQuery(this.#url('list', list, {}), {
+        [pagination.pageParam]: String(pagination.firstPage),
+        ...(pagination.sizeParam === undefined ? {} : { [pagination.sizeParam]: String(pagination.size) }),
+      });
+    }
+    for (let page = 1; ; page++) {
+      const exchange = await this.#send('list', list, {}, {}, url);
+      this.#expect('list', exchange.status, [200]);
+      const items = this.#items(exchange.body);
+      for (const key of items) keys.set(key.id, key);
+      const next = this.#nextPage(exchange, items.length, url ?? this.#url('list', list, {}));
+      // A page that adds nothing new would loop: the provider ignores the page parameter.
+      if (next !== undefined && items.length > 0 && items.every((key) => seen.has(key.id))) {
+        throw this.#truncated('a page repeated the previous one; the provider ignores the page parameter');
+      }
+      for (const key of items) seen.add(key.id);
+      if (next === undefined) {
+        this.#checkComplete(exchange, keys.size);
+        return [...keys.values()];
+      }
+      if (page >= (pagination?.maxPages ?? 1)) {
+        throw this.#truncated(`more than ${pagination?.maxPages ?? 1} pages (list.pagination.maxPages)`);
+      }
+      url = next;
+    }
+  }
+
+  #items(body: unknown): ListedKey[] {
     const paths = this.provider.list.response;
     const items = readPath(body, paths.items);
     if (!Array.isArray(items))
@@ -127,6 +179,107 @@ export class ProviderClient {
         ...(createdAt === undefined ? {} : { createdAt }),
       };
     });
+  }
+
+  /** The next page's URL, or undefined on the last page. Throws when there is more that cannot be followed. */
+  #nextPage(exchange: Exchange, count: number, current: URL): URL | undefined {
+    const pagination = this.provider.list.pagination;
+    const linkNext = nextLink(exchange.headers.get('link'));
+    if (pagination === undefined) return undefined;
+    switch (pagination.style) {
+      case 'page': {
+        if (count < pagination.size || count === 0) return undefined;
+        const number = Number(current.searchParams.get(pagination.pageParam) ?? pagination.firstPage);
+        return this.#withQuery(current, { [pagination.pageParam]: String(number + 1) });
+      }
+      case 'cursor': {
+        const cursor = scalar(readPath(exchange.body, pagination.next));
+        return cursor === undefined ? undefined : this.#withQuery(current, { [pagination.param]: cursor });
+      }
+      case 'next-link': {
+        const link = scalar(readPath(exchange.body, pagination.next));
+        return link === undefined ? undefined : this.#follow(link);
+      }
+      case 'link-header':
+        return linkNext === undefined ? undefined : this.#follow(linkNext);
+    }
+  }
+
+  /**
+   * After the last page: the provider's own count and flags must agree that nothing is left, those
+   * the description declares and those providers commonly send (a next link, a cursor, a total).
+   */
+  #checkComplete(exchange: Exchange, count: number): void {
+    const { total, hasMore } = this.provider.list.response;
+    const how =
+      this.provider.list.pagination === undefined
+        ? ', and the description does not say how to follow it (list.pagination)'
+        : '';
+    if (
+      this.provider.list.pagination?.style !== 'link-header' &&
+      nextLink(exchange.headers.get('link')) !== undefined
+    ) {
+      throw this.#truncated(`a Link header with rel="next" on the last page read${how}`);
+    }
+    if (total !== undefined) {
+      const announced = Number(scalar(readPath(exchange.body, total)));
+      if (Number.isFinite(announced) && announced > count) {
+        throw this.#truncated(
+          `the provider counts ${announced} keys (list.response.total) and ${count} were listed`,
+        );
+      }
+    }
+    if (hasMore !== undefined && readPath(exchange.body, hasMore) === true) {
+      throw this.#truncated('the last page followed still says more follow (list.response.hasMore)');
+    }
+    const signal = undeclaredMore(exchange.body, count);
+    if (signal !== undefined) throw this.#truncated(`${signal}${how}`);
+  }
+
+  /** A next link, resolved against the provider: on its origin and under its base path, or refused. */
+  #follow(link: string): URL {
+    const base = this.provider.baseUrl;
+    const basePath = base.pathname.replace(/\/+$/, '');
+    let url: URL;
+    try {
+      url = new URL(link, base.origin);
+    } catch {
+      throw this.#truncated('a next link that is not a URL');
+    }
+    if (
+      url.origin !== base.origin ||
+      !url.pathname.startsWith(`${basePath}/`) ||
+      url.username ||
+      url.password
+    ) {
+      throw new ProviderError(
+        `${this.target} list: a next-page link points away from the provider's base URL; rotor never sends the admin credential there`,
+      );
+    }
+    url.hash = '';
+    return url;
+  }
+
+  #withQuery(url: URL, params: Record<string, string>): URL {
+    const next = new URL(url.href);
+    for (const [name, value] of Object.entries(params)) next.searchParams.set(name, value);
+    return next;
+  }
+
+  #url(operation: Operation, template: RequestTemplate, values: TemplateValues): URL {
+    const url = requestUrl(this.provider, template, this.#values(operation, values));
+    if (url === undefined) {
+      throw new ProviderError(
+        `${this.target} ${operation}: a key id would take the request outside the base URL`,
+      );
+    }
+    return url;
+  }
+
+  #truncated(detail: string): ProviderError {
+    return new ProviderError(
+      `${this.target} list: the list of keys is incomplete (${detail}); rotor reconciles only against a complete list`,
+    );
   }
 
   /**
@@ -227,24 +380,30 @@ export class ProviderClient {
     template: RequestTemplate,
     values: TemplateValues,
     extraHeaders: Record<string, string> = {},
+    /** A URL already built (a list's next page); otherwise the template's. */
+    at?: URL,
   ): Promise<Exchange> {
     const { provider, options } = this;
-    // The probe proves the key alone: the admin credential never goes with it.
-    const admin = operation === 'probe' ? undefined : this.admin;
-    const withAdmin: TemplateValues = admin === undefined ? values : { ...values, admin };
+    const withAdmin = this.#values(operation, values);
     let url: URL | undefined;
     const headers: Record<string, string> = { accept: 'application/json' };
     let body: string | undefined;
     try {
-      url = requestUrl(provider, template, withAdmin);
+      url = at ?? requestUrl(provider, template, withAdmin);
       if (operation !== 'probe') {
         headers[provider.auth.header.toLowerCase()] = render(provider.auth.value, withAdmin);
       }
       for (const [name, value] of Object.entries(template.headers))
         headers[name.toLowerCase()] = render(value, withAdmin);
       if (template.body !== undefined) {
-        body = JSON.stringify(renderJson(template.body as Json, withAdmin));
-        headers['content-type'] ??= 'application/json';
+        const rendered = renderJson(template.body as Json, withAdmin);
+        if (template.encoding === 'form') {
+          body = formBody(rendered);
+          headers['content-type'] ??= 'application/x-www-form-urlencoded';
+        } else {
+          body = JSON.stringify(rendered);
+          headers['content-type'] ??= 'application/json';
+        }
       }
     } catch (error) {
       if (error instanceof MissingValueError) throw this.#missing(operation, error.variable);
@@ -266,6 +425,7 @@ export class ProviderClient {
     const mayRetry = (status: number) => status === 429 || (template.idempotent && TRANSIENT.has(status));
 
     for (let attempt = 1; ; attempt++) {
+      await this.#waitForBudget(operation);
       let exchange: (Exchange & { retryAfterMs?: number }) | undefined;
       let failure: RotorError | undefined;
       try {
@@ -291,6 +451,43 @@ export class ProviderClient {
         );
       }
     }
+  }
+
+  /**
+   * Waits until the rate-limit window the provider announced (`X-RateLimit-Remaining: 0` with a
+   * reset) has passed, or fails at once with a retryable error when it ends past the deadline.
+   */
+  async #waitForBudget(operation: Operation): Promise<void> {
+    const wait = this.#budget.notBefore - Date.now();
+    if (wait <= 0) return;
+    if (Date.now() + wait >= this.options.deadline) {
+      throw new ProviderError(
+        `${this.target} ${operation}: the provider's rate limit is spent until after the Lambda deadline`,
+        429,
+        { retryable: true },
+      );
+    }
+    try {
+      await this.options.sleep(wait, this.options.signal);
+    } catch {
+      throw new DeadlineExceededError(
+        `${this.target} ${operation}: ran out of time while waiting for the rate limit`,
+      );
+    }
+    if (this.#budget.notBefore <= Date.now()) this.#budget.notBefore = 0;
+  }
+
+  /**
+   * The values a request is rendered with. The probe proves the key alone: the admin credential
+   * never goes with it, only the fields the description declares public (identifiers).
+   */
+  #values(operation: Operation, values: TemplateValues): TemplateValues {
+    const { admin } = this;
+    if (admin === undefined) return values;
+    if (operation !== 'probe') return { ...values, admin };
+    if (typeof admin === 'string') return values;
+    const identifiers = Object.entries(admin).filter(([field]) => this.provider.publicAdminFields.has(field));
+    return { ...values, admin: Object.fromEntries(identifiers) };
   }
 
   /** Half the exponential bound plus a random half, so that many Lambdas do not retry in step. */
@@ -327,10 +524,18 @@ export class ProviderClient {
       if (text === undefined) {
         throw new ProviderError(`${this.target} ${operation}: response body larger than ${MAX_BODY} bytes`);
       }
-      const retryAfterMs = retryAfter(response.headers.get('retry-after'));
+      const limits = rateLimit(response.headers);
+      // The budget is spent: the next call waits for the window to reset (within the deadline).
+      if (limits.remaining === 0 && limits.resetMs !== undefined) {
+        this.#budget.notBefore = Date.now() + limits.resetMs;
+      }
+      const retryAfterMs =
+        retryAfter(response.headers.get('retry-after')) ??
+        (response.status === 429 ? limits.resetMs : undefined);
       return {
         status: response.status,
         body: parseJson(text),
+        headers: response.headers,
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       };
     } catch (error) {
@@ -396,4 +601,107 @@ function timestamp(value: unknown): number | undefined {
     return Number.isNaN(parsed) ? undefined : parsed;
   }
   return undefined;
+}
+
+/** A flat object as `application/x-www-form-urlencoded`; lists repeat their field. */
+function formBody(body: Json): string {
+  const form = new URLSearchParams();
+  for (const [field, value] of Object.entries(body as Record<string, Json>)) {
+    for (const item of Array.isArray(value) ? value : [value]) form.append(field, String(item));
+  }
+  return form.toString();
+}
+
+/** The `rel="next"` target of a `Link` header (RFC 8288), if any. */
+export function nextLink(header: string | null): string | undefined {
+  if (header === null) return undefined;
+  for (const part of header.split(/,(?=\s*<)/)) {
+    const match = /^\s*<([^>]*)>(.*)$/.exec(part);
+    if (match === null) continue;
+    const rels =
+      /;\s*rel\s*=\s*"?([^";]*)"?/i
+        .exec(match[2] as string)?.[1]
+        ?.toLowerCase()
+        .split(/\s+/) ?? [];
+    if (rels.includes('next')) return match[1];
+  }
+  return undefined;
+}
+
+/**
+ * Signs of more pages that providers commonly put in a list's body, checked on the last page read
+ * (`count` is every key listed so far): a list that still announces more is incomplete.
+ */
+function undeclaredMore(body: unknown, count: number): string | undefined {
+  const present = (path: string) => {
+    const value = readPath(body, path);
+    return (typeof value === 'string' && value !== '') || (typeof value === 'number' && value > 0);
+  };
+  // A bare `next` counts only as a link (a path or URL): other providers use the word for other things.
+  const next = readPath(body, 'next');
+  if (typeof next === 'string' && /^(\/|https?:\/\/)/.test(next)) return 'a next page at "next"';
+  for (const path of [
+    'next_page_uri',
+    'links.next',
+    'next_cursor',
+    'meta.next_cursor',
+    'meta.page.next_cursor',
+  ]) {
+    if (present(path)) return `a next page at "${path}"`;
+  }
+  if (readPath(body, 'has_more') === true || readPath(body, 'meta.has_more') === true) return 'has_more set';
+  for (const path of [
+    'meta.page.total_filtered_count',
+    'meta.page.total_count',
+    'result_info.total_count',
+    'total_count',
+    'total',
+  ]) {
+    const total = readPath(body, path);
+    if (typeof total === 'number' && total > count)
+      return `a total of ${total} keys at "${path}" for ${count} listed`;
+  }
+  const pages = readPath(body, 'result_info.total_pages');
+  const page = readPath(body, 'result_info.page');
+  if (typeof pages === 'number' && pages > (typeof page === 'number' ? page : 1)) {
+    return `${pages} pages at "result_info.total_pages"`;
+  }
+  return undefined;
+}
+
+/**
+ * What a response says of the provider's rate limit: `X-RateLimit-*`, `RateLimit-*` (and the
+ * structured `RateLimit: limit=.., remaining=.., reset=..`). A reset above 10^9 is an epoch time in
+ * seconds (GitHub, SendGrid), otherwise seconds from now (Datadog, the IETF draft).
+ */
+export function rateLimit(headers: { get(name: string): string | null }): {
+  remaining?: number;
+  resetMs?: number;
+} {
+  const first = (...names: string[]) => {
+    for (const name of names) {
+      const value = headers.get(name);
+      if (value !== null && value.trim() !== '') return value.trim();
+    }
+    return undefined;
+  };
+  const structured = first('ratelimit');
+  const field = (name: string) =>
+    structured === undefined
+      ? undefined
+      : new RegExp(`(?:^|[,;\\s])${name}=(\\d+)`, 'i').exec(structured)?.[1];
+  const remainingText =
+    first('x-ratelimit-remaining', 'ratelimit-remaining', 'x-rate-limit-remaining') ?? field('remaining');
+  const resetText = first('x-ratelimit-reset', 'ratelimit-reset', 'x-rate-limit-reset') ?? field('reset');
+  const remaining =
+    remainingText !== undefined && /^\d+$/.test(remainingText) ? Number(remainingText) : undefined;
+  let resetMs: number | undefined;
+  if (resetText !== undefined && /^\d+(\.\d+)?$/.test(resetText)) {
+    const value = Number(resetText);
+    resetMs = Math.max(0, Math.ceil(value > 1e9 ? value * 1000 - Date.now() : value * 1000));
+  }
+  return {
+    ...(remaining === undefined ? {} : { remaining }),
+    ...(resetMs === undefined ? {} : { resetMs }),
+  };
 }

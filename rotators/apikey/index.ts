@@ -1,3 +1,3 @@
 export type { Fetch, Sleep } from './client.js';
 export { type ApiKeyRotatorOptions, type ApiKeySecret, createApiKeyRotator } from './rotator.js';
-export { ENGINE as API_KEY_ENGINE } from './secret.js';
+export { ENGINE as API_KEY_ENGINE, KeyNames, keyTag } from './secret.js';

@@ -3,9 +3,10 @@
  *
  * A description says where the provider is (`baseUrl`), how management calls authenticate (one
  * header whose value is a template over the admin credential), the four requests rotor needs
- * (create, list, revoke, probe) plus an optional activate, where the interesting fields sit in
- * responses, and how many keys may be live at once. Nothing in a description is code: templates
- * substitute named variables only, and paths are dot paths or JSON pointers.
+ * (create, list, revoke, probe) plus an optional activate, how each body is encoded (JSON or
+ * form), how the list pages, where the interesting fields sit in responses, and how many keys may
+ * be live at once. Nothing in a description is code: templates substitute named variables or the
+ * base64 of a concatenation (`{{base64(keyId ":" key)}}`), and paths are dot paths or JSON pointers.
  *
  * Security: a description decides where the admin credential and the keys are sent, so it is
  * validated before use. Requests go to `baseUrl`'s origin only: path templates are paths (no
@@ -14,6 +15,7 @@
  * access logs would keep them: `{{key}}` and `{{admin...}}` are refused in paths.
  */
 import * as v from 'valibot';
+import { expandPreset } from './presets.js';
 
 /** A JSON value, as found in a body template. */
 export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
@@ -30,16 +32,47 @@ export interface RequestTemplate {
   /** Path (and query) appended to the base URL's path; variables are URL-encoded. */
   readonly path: string;
   readonly headers: Readonly<Record<string, string>>;
-  /** JSON body template; string leaves are rendered, the structure is kept. */
+  /** Body template; string leaves are rendered, the structure is kept. */
   readonly body?: Json;
+  /** How the body is sent: JSON, or `application/x-www-form-urlencoded` (a flat object). */
+  readonly encoding: 'json' | 'form';
   /** Whether the client may send it again after a failure or a 5xx. */
   readonly idempotent: boolean;
 }
+
+/**
+ * How a list is paged, in the styles real APIs use:
+ * - `page`: a page number (and size) in the query, e.g. Datadog `page[number]`/`page[size]`,
+ *   Cloudflare `page`/`per_page`; a page shorter than the size is the last one;
+ * - `cursor`: the next page's cursor or token, read from the body at `next`, sent back as `param`
+ *   (`next_cursor`, `PageToken`); none means the last page;
+ * - `next-link`: the next page's URL or path, read from the body at `next` (`next_page_uri`,
+ *   `links.next`);
+ * - `link-header`: the `Link` header's `rel="next"` (RFC 8288).
+ * Links are followed only on the provider's origin and under its base path.
+ */
+export type Pagination = (
+  | {
+      readonly style: 'page';
+      readonly pageParam: string;
+      readonly sizeParam?: string | undefined;
+      readonly size: number;
+      readonly firstPage: number;
+    }
+  | { readonly style: 'cursor'; readonly param: string; readonly next: string }
+  | { readonly style: 'next-link'; readonly next: string }
+  | { readonly style: 'link-header' }
+) & { readonly maxPages: number };
 
 export interface Provider {
   /** The name it is registered under, or `inline` for a description kept in the secret. */
   readonly name: string;
   readonly baseUrl: URL;
+  /**
+   * Fields of the admin secret that are identifiers, not credentials (an account or application
+   * id): they may appear in paths and in the probe. Every other admin field is a credential.
+   */
+  readonly publicAdminFields: ReadonlySet<string>;
   readonly auth: { readonly header: string; readonly value: string };
   /** How many keys the provider lets live at once (the current one and the new one need 2). */
   readonly maxLiveKeys: number;
@@ -57,43 +90,102 @@ export interface Provider {
       readonly id: string;
       readonly name: string;
       readonly createdAt?: string | undefined;
+      /** The number of keys across all pages, when the provider says: more than listed is a truncated list. */
+      readonly total?: string | undefined;
+      /** A flag saying more pages follow (`has_more`): still true after the last page followed is a truncated list. */
+      readonly hasMore?: string | undefined;
     };
+    readonly pagination?: Pagination | undefined;
   };
   readonly revoke: RequestTemplate & { readonly okStatuses: readonly number[] };
-  readonly probe: RequestTemplate & { readonly expectStatus: readonly number[] };
+  readonly probe: RequestTemplate & {
+    readonly expectStatus: readonly number[];
+    /**
+     * For providers whose new keys take a while to work everywhere ("might not be immediately
+     * visible"): testSecret probes the pending key again, with backoff, while it answers one of
+     * `notYetStatuses`, for at most `maxWaitMs` (and never past the step's deadline). After that
+     * the same answer means the key was refused.
+     */
+    readonly propagation?:
+      | {
+          readonly maxWaitMs: number;
+          readonly notYetStatuses: readonly number[];
+          readonly baseDelayMs: number;
+        }
+      | undefined;
+  };
   readonly activate?: RequestTemplate & { readonly okStatuses: readonly number[] };
 }
 
-/** Variables a template may use; `admin.*` stands for every `admin.<field>`. */
-type Variable = 'token' | 'name' | 'keyId' | 'key' | 'admin' | 'admin.*';
+/**
+ * Variables a template may use; `admin.*` stands for every credential field `admin.<field>`,
+ * `admin.public` for the fields the description declares public (identifiers).
+ */
+type Variable = 'token' | 'name' | 'keyId' | 'key' | 'admin' | 'admin.*' | 'admin.public';
 
-/** What each request may refer to. The probe proves the key alone, so it never sees the admin credential. */
+/**
+ * What each request may refer to. The probe proves the key alone, so it never sees the admin
+ * credential (only its public identifiers, such as an application id some probes need).
+ */
 const ALLOWED: Readonly<Record<string, readonly Variable[]>> = {
-  auth: ['admin', 'admin.*'],
-  create: ['token', 'name', 'admin', 'admin.*'],
-  list: ['admin', 'admin.*'],
-  revoke: ['keyId', 'admin', 'admin.*'],
-  activate: ['keyId', 'admin', 'admin.*'],
-  probe: ['key', 'keyId'],
+  auth: ['admin', 'admin.*', 'admin.public'],
+  create: ['token', 'name', 'admin', 'admin.*', 'admin.public'],
+  list: ['admin', 'admin.*', 'admin.public'],
+  revoke: ['keyId', 'admin', 'admin.*', 'admin.public'],
+  activate: ['keyId', 'admin', 'admin.*', 'admin.public'],
+  probe: ['key', 'keyId', 'admin.public'],
 };
 
 /** Credentials never go into a URL: proxies and access logs keep URLs. */
 const NEVER_IN_PATH: readonly Variable[] = ['key', 'admin', 'admin.*'];
 
-const VARIABLE = /\{\{\s*([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?)\s*\}\}/g;
+/** One `{{...}}`: a variable, or `base64(` operands `)` where operands are variables and quoted literals. */
+const EXPRESSION = /\{\{([^{}]*)\}\}/g;
+const NAME = /^[A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?$/;
+const OPERAND = /\s*(?:"([^"{}\\]*)"|'([^'{}\\]*)'|([A-Za-z][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)?))\s*/y;
 
-/** The variables a template names, e.g. `['admin.token']`; throws on stray braces. */
+type Operand = { readonly literal: string } | { readonly variable: string };
+type Expression = { readonly variable: string } | { readonly base64: readonly Operand[] };
+
+function parseExpression(inner: string): Expression {
+  const text = inner.trim();
+  if (NAME.test(text)) return { variable: text };
+  const call = /^base64\((.*)\)$/s.exec(text);
+  if (call === null) throw new TemplateSyntaxError();
+  const body = call[1] as string;
+  const operands: Operand[] = [];
+  for (let at = 0; at < body.length; ) {
+    OPERAND.lastIndex = at;
+    const match = OPERAND.exec(body);
+    if (match === null || OPERAND.lastIndex === at) throw new TemplateSyntaxError();
+    const literal = match[1] ?? match[2];
+    operands.push(literal === undefined ? { variable: match[3] as string } : { literal });
+    at = OPERAND.lastIndex;
+  }
+  if (!operands.some((operand) => 'variable' in operand)) throw new TemplateSyntaxError();
+  return { base64: operands };
+}
+
+function expressionVariables(expression: Expression): string[] {
+  if ('variable' in expression) return [expression.variable];
+  return expression.base64.flatMap((operand) => ('variable' in operand ? [operand.variable] : []));
+}
+
+/** The variables a template names, e.g. `['admin.token']`; throws on stray braces or a bad expression. */
 function templateVariables(template: string): string[] {
-  const names = [...template.matchAll(VARIABLE)].map((match) => match[1] as string);
-  const rest = template.replace(VARIABLE, '');
+  const names = [...template.matchAll(EXPRESSION)].flatMap((match) =>
+    expressionVariables(parseExpression(match[1] as string)),
+  );
+  const rest = template.replace(EXPRESSION, '');
   if (rest.includes('{{') || rest.includes('}}')) throw new TemplateSyntaxError();
   return names;
 }
 
 class TemplateSyntaxError extends Error {}
 
-function variableKind(name: string): Variable | undefined {
-  if (name.startsWith('admin.')) return 'admin.*';
+function variableKind(name: string, publicFields: ReadonlySet<string>): Variable | undefined {
+  if (name.startsWith('admin.'))
+    return publicFields.has(name.slice('admin.'.length)) ? 'admin.public' : 'admin.*';
   return (['token', 'name', 'keyId', 'key', 'admin'] as const).find((known) => known === name);
 }
 
@@ -115,7 +207,14 @@ export class MissingValueError extends Error {
 
 /** Renders a template; `encode` is applied to every substituted value (URL-encoding in paths). */
 export function render(template: string, values: TemplateValues, encode = (s: string) => s): string {
-  return template.replace(VARIABLE, (_match, name: string) => encode(lookup(name, values)));
+  return template.replace(EXPRESSION, (_match, inner: string) => {
+    const expression = parseExpression(inner);
+    if ('variable' in expression) return encode(lookup(expression.variable, values));
+    const joined = expression.base64
+      .map((operand) => ('literal' in operand ? operand.literal : lookup(operand.variable, values)))
+      .join('');
+    return encode(Buffer.from(joined, 'utf8').toString('base64'));
+  });
 }
 
 function lookup(name: string, values: TemplateValues): string {
@@ -240,12 +339,41 @@ function requestEntries() {
     ),
     headers: v.optional(v.record(headerName, headerValue)),
     body: v.optional(json),
+    encoding: v.optional(v.picklist(['json', 'form'], 'must be "json" or "form"')),
   };
 }
+
+const queryParam = v.pipe(
+  v.string(),
+  v.regex(
+    /^[A-Za-z0-9_.[\]-]{1,64}$/,
+    'must be a query parameter name of at most 64 letters, digits or _.[]-',
+  ),
+);
+
+const maxPages = v.optional(int(1, 1000), 100);
+
+const PaginationSchema = v.variant('style', [
+  v.strictObject({
+    style: v.literal('page'),
+    pageParam: queryParam,
+    sizeParam: v.optional(queryParam),
+    size: int(1, 1000),
+    firstPage: v.optional(int(0, 1), 1),
+    maxPages,
+  }),
+  v.strictObject({ style: v.literal('cursor'), param: queryParam, next: pathSyntax, maxPages }),
+  v.strictObject({ style: v.literal('next-link'), next: pathSyntax, maxPages }),
+  v.strictObject({ style: v.literal('link-header'), maxPages }),
+]);
 
 const DescriptionSchema = v.strictObject({
   baseUrl: v.pipe(v.string(), v.maxLength(2048, 'must be at most 2048 characters')),
   auth: v.strictObject({ header: headerName, value: headerValue }),
+  publicAdminFields: v.optional(
+    v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be admin secret field names'))),
+    [],
+  ),
   maxLiveKeys: v.optional(
     v.pipe(
       v.number(),
@@ -275,7 +403,10 @@ const DescriptionSchema = v.strictObject({
       id: pathSyntax,
       name: pathSyntax,
       createdAt: v.optional(pathSyntax),
+      total: v.optional(pathSyntax),
+      hasMore: v.optional(pathSyntax),
     }),
+    pagination: v.optional(PaginationSchema),
   }),
   revoke: v.strictObject({
     ...requestEntries(),
@@ -286,6 +417,13 @@ const DescriptionSchema = v.strictObject({
     ...requestEntries(),
     idempotent: v.optional(v.boolean()),
     expectStatus: v.optional(statusList),
+    propagation: v.optional(
+      v.strictObject({
+        maxWaitMs: int(100, 600_000),
+        notYetStatuses: v.optional(statusList, [401, 403, 404]),
+        baseDelayMs: v.optional(int(10, 60_000), 500),
+      }),
+    ),
   }),
   activate: v.optional(
     v.strictObject({
@@ -323,16 +461,25 @@ function fail(field: string, expected: string): never {
   throw new Invalid({ field, expected });
 }
 
-function checkTemplate(template: string, field: string, request: string, inPath: boolean): void {
+function checkTemplate(
+  template: string,
+  field: string,
+  request: string,
+  inPath: boolean,
+  publicFields: ReadonlySet<string>,
+): void {
   let names: string[];
   try {
     names = templateVariables(template);
   } catch {
-    fail(field, 'has a "{{" or "}}" that is not a {{variable}}');
+    fail(
+      field,
+      'has a "{{" or "}}" that is not a {{variable}} or a {{base64(...)}} of variables and quoted text',
+    );
   }
   const allowed = ALLOWED[request] ?? [];
   for (const name of names) {
-    const kind = variableKind(name);
+    const kind = variableKind(name, publicFields);
     if (kind === undefined || !allowed.includes(kind)) {
       fail(field, `uses {{${name}}}; ${request} templates may use ${allowed.map(shown).join(', ')}`);
     }
@@ -343,14 +490,22 @@ function checkTemplate(template: string, field: string, request: string, inPath:
 }
 
 function shown(variable: Variable): string {
-  return variable === 'admin.*' ? '{{admin.<field>}}' : `{{${variable}}}`;
+  if (variable === 'admin.*') return '{{admin.<field>}}';
+  if (variable === 'admin.public') return '{{admin.<public field>}}';
+  return `{{${variable}}}`;
 }
 
-function checkJsonTemplate(template: Json, field: string, request: string): void {
-  if (typeof template === 'string') checkTemplate(template, field, request, false);
+function checkJsonTemplate(
+  template: Json,
+  field: string,
+  request: string,
+  publicFields: ReadonlySet<string>,
+): void {
+  if (typeof template === 'string') checkTemplate(template, field, request, false, publicFields);
   else if (typeof template === 'object' && template !== null) {
     // Arrays too: their entries are keyed by index.
-    for (const [key, item] of Object.entries(template)) checkJsonTemplate(item, `${field}.${key}`, request);
+    for (const [key, item] of Object.entries(template))
+      checkJsonTemplate(item, `${field}.${key}`, request, publicFields);
   }
 }
 
@@ -369,8 +524,13 @@ function checkBaseUrl(raw: string): URL {
   return url;
 }
 
-function checkPath(template: string, field: string, request: string): void {
-  checkTemplate(template, field, request, true);
+function checkPath(
+  template: string,
+  field: string,
+  request: string,
+  publicFields: ReadonlySet<string>,
+): void {
+  checkTemplate(template, field, request, true, publicFields);
   // A path, never a location: no scheme, no authority, no backslashes, no climbing out of the base path.
   if (!template.startsWith('/') || template.startsWith('//'))
     fail(field, 'must be a path starting with a single /');
@@ -394,23 +554,47 @@ function requestVariables(raw: Pick<RawRequest, 'path' | 'headers' | 'body'>): s
   return strings.flatMap(templateVariables);
 }
 
-function compileRequest(raw: RawRequest, request: string): RequestTemplate {
-  checkPath(raw.path, `${request}.path`, request);
+function compileRequest(
+  raw: RawRequest,
+  request: string,
+  publicFields: ReadonlySet<string>,
+): RequestTemplate {
+  checkPath(raw.path, `${request}.path`, request, publicFields);
   for (const [name, value] of Object.entries(raw.headers ?? {})) {
-    checkTemplate(value, `${request}.headers.${name}`, request, false);
+    checkTemplate(value, `${request}.headers.${name}`, request, false, publicFields);
   }
+  const encoding = raw.encoding ?? 'json';
   if (raw.body !== undefined) {
     if (raw.method === 'GET' || raw.method === 'HEAD')
       fail(`${request}.body`, `is not allowed on a ${raw.method} request`);
-    checkJsonTemplate(raw.body, `${request}.body`, request);
+    checkJsonTemplate(raw.body, `${request}.body`, request, publicFields);
+    if (encoding === 'form' && !isFlatForm(raw.body)) {
+      fail(
+        `${request}.body`,
+        'must be an object of strings, numbers, booleans or lists of them to be sent as a form',
+      );
+    }
+  } else if (raw.encoding !== undefined) {
+    fail(`${request}.encoding`, 'is set, but the request has no body');
   }
   return {
     method: raw.method,
     path: raw.path,
     headers: raw.headers ?? {},
     ...(raw.body === undefined ? {} : { body: raw.body }),
+    encoding,
     idempotent: raw.idempotent ?? IDEMPOTENT_METHODS.has(raw.method),
   };
+}
+
+const isScalar = (value: Json): boolean => ['string', 'number', 'boolean'].includes(typeof value);
+
+/** A body a form can carry: one level of fields, each a scalar or a list of scalars (repeated). */
+function isFlatForm(body: Json): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  return Object.values(body).every(
+    (value) => isScalar(value) || (Array.isArray(value) && value.every((item: Json) => isScalar(item))),
+  );
 }
 
 /**
@@ -422,34 +606,47 @@ export function compileProvider(
   name: string,
   raw: unknown,
 ): { provider: Provider; issue?: undefined } | { provider?: undefined; issue: DescriptionIssue } {
-  const result = v.safeParse(DescriptionSchema, raw, { abortEarly: true });
+  // A preset by name (`{"preset": "twilio"}`) becomes a full description, validated like any other.
+  const expanded = expandPreset(raw);
+  if (expanded.issue !== undefined) return { issue: expanded.issue };
+  const result = v.safeParse(DescriptionSchema, expanded.description, { abortEarly: true });
   if (!result.success) return { issue: schemaIssue(result.issues[0]) };
   const d = result.output;
   try {
     const baseUrl = checkBaseUrl(d.baseUrl);
-    checkTemplate(d.auth.value, 'auth.value', 'auth', false);
+    const publicFields: ReadonlySet<string> = new Set(d.publicAdminFields);
+    checkTemplate(d.auth.value, 'auth.value', 'auth', false, publicFields);
     if (templateVariables(d.auth.value).length === 0)
       fail('auth.value', 'must use the admin credential ({{admin}} or {{admin.<field>}})');
     const create = compileRequest(
       { ...d.create, idempotent: d.create.idempotencyKeyHeader !== undefined },
       'create',
+      publicFields,
     );
-    const list = compileRequest(d.list, 'list');
+    const list = compileRequest(d.list, 'list', publicFields);
     if (!requestVariables(d.create).includes('name')) {
       // The name is how a retried step recognises the key it minted: without it, keys leak.
       fail('create.body', 'must send the key name ({{name}}) so a retried step can find the key it minted');
     }
-    const revoke = compileRequest(d.revoke, 'revoke');
+    if (d.create.response.id === d.create.response.key) {
+      // Algolia, for one: revoking would put the key in a URL, where access logs keep it.
+      fail(
+        'create.response.id',
+        'names the key itself: a provider that identifies keys by their value would need the key in a URL to revoke it, which rotor never does',
+      );
+    }
+    const revoke = compileRequest(d.revoke, 'revoke', publicFields);
     if (!requestVariables(d.revoke).includes('keyId')) {
       fail('revoke.path', 'must name the key to revoke ({{keyId}})');
     }
-    const probe = compileRequest(d.probe, 'probe');
+    const probe = compileRequest(d.probe, 'probe', publicFields);
     if (!requestVariables(d.probe).includes('key')) {
       fail('probe.headers', 'must send the key ({{key}}) in a header or the body');
     }
     const provider: Provider = {
       name,
       baseUrl,
+      publicAdminFields: publicFields,
       auth: d.auth,
       maxLiveKeys: d.maxLiveKeys,
       timeoutMs: d.timeoutMs,
@@ -461,14 +658,22 @@ export function compileProvider(
           : { idempotencyKeyHeader: d.create.idempotencyKeyHeader }),
         response: d.create.response,
       },
-      list: { ...list, response: d.list.response },
+      list: {
+        ...list,
+        response: d.list.response,
+        ...(d.list.pagination === undefined ? {} : { pagination: d.list.pagination }),
+      },
       revoke: { ...revoke, okStatuses: d.revoke.okStatuses ?? [200, 202, 204, 404, 410] },
-      probe: { ...probe, expectStatus: d.probe.expectStatus ?? [200] },
+      probe: {
+        ...probe,
+        expectStatus: d.probe.expectStatus ?? [200],
+        ...(d.probe.propagation === undefined ? {} : { propagation: d.probe.propagation }),
+      },
       ...(d.activate === undefined
         ? {}
         : {
             activate: {
-              ...compileRequest(d.activate, 'activate'),
+              ...compileRequest(d.activate, 'activate', publicFields),
               okStatuses: d.activate.okStatuses ?? [200, 201, 202, 204],
             },
           }),

@@ -2,11 +2,15 @@ import {
   AuthenticationFailedError,
   ConfigurationError,
   DeadlineExceededError,
+  ForeignKeyError,
   InvalidSecretError,
+  MasterBindingError,
   ProviderError,
   RotorError,
+  UnmanagedUserError,
   VerificationFailedError,
 } from '../errors.js';
+import { matchesPattern } from '../trust.js';
 import type { PreflightCheck, RequestBase, Rotator } from '../types.js';
 import {
   type AdminCredential,
@@ -15,10 +19,11 @@ import {
   type ListedKey,
   ProviderClient,
   parseAdmin,
+  type RateBudget,
   type Sleep,
 } from './client.js';
 import { compileProvider, type Provider } from './provider.js';
-import { ENGINE, type GracePolicy, gracePolicy, parseApiKeyFields } from './secret.js';
+import { ENGINE, type GracePolicy, gracePolicy, KeyNames, parseApiKeyFields } from './secret.js';
 
 /** An API-key secret, parsed, with its provider description resolved. */
 export interface ApiKeySecret {
@@ -27,9 +32,12 @@ export interface ApiKeySecret {
   readonly keyId: string;
   readonly apiKey: string;
   readonly grace: GracePolicy;
-  /** Keys rotor mints for this secret are named `<keyNamePrefix><rotation token>`. */
-  readonly keyNamePrefix: string;
-  /** The key this one replaced (written by rotor). */
+  /**
+   * A human-readable label for the keys rotor mints for this secret, added after the tag derived
+   * from the secret's ARN (see `KeyNames`); it never replaces the tag.
+   */
+  readonly keyNamePrefix?: string;
+  /** The key this one replaced (written by rotor; trusted only as far as the provider's list proves it). */
   readonly previousKeyId?: string;
   /** When rotor minted this key, epoch milliseconds (written by rotor): the start of the previous key's grace. */
   readonly keyCreatedAt?: number;
@@ -55,9 +63,11 @@ export interface ApiKeyRotatorOptions {
   readonly now?: () => number;
 }
 
-const DEFAULT_PREFIX = 'rotor-';
-/** Secrets Manager's own tokens are UUIDs: the part of a managed key's name after the prefix. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** A key id the secret names, where it names it (for messages). */
+interface Claim {
+  readonly id: string | undefined;
+  readonly where: string;
+}
 
 /**
  * Rotates API keys at an HTTP provider described by data.
@@ -74,11 +84,18 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  *   expired. Nothing runs on its own in between: schedule rotations accordingly.
  *
  * Retirement reconciles against the provider's list rather than trusting one remembered id: any
- * key rotor minted for this secret (named `<keyNamePrefix><uuid>`) or that the secret records as
- * replaced, and that is neither the current key nor a previous key still in grace, is revoked.
- * Keys rotor did not mint and does not know are never touched. At the provider's live-key limit,
- * createPending makes room by revoking such keys, the in-grace previous key included (its grace
- * ends early), and never the current key.
+ * key rotor minted for this secret (named `rotor-<ARN tag>-[<label>-]<uuid>`) or that the secret
+ * records as replaced, and that is neither the current key nor a previous key still in grace, is
+ * revoked. At the provider's live-key limit, createPending makes room by revoking such keys, the
+ * in-grace previous key included (its grace ends early), and never the current key.
+ *
+ * Whose key is whose is decided by the provider, never by the secret: a key is this secret's when
+ * the name the provider lists for it starts with the secret's tag, or when an operator adopted its
+ * id for this secret (`request.adopted()`: a hand-made first key, keys minted by versions before
+ * the tag). A `keyId` or `previousKeyId` naming a listed key that is not this secret's is refused
+ * with ForeignKeyError before anything changes; keys rotor cannot prove are this secret's are never
+ * revoked. Keys the secret names but the provider does not list are never acted on either: rotor
+ * revokes only ids it has just read from the provider's list.
  */
 export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
   const providers = new Map<string, Provider>();
@@ -100,6 +117,8 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
   const fetch = options.fetch ?? ((url, init) => globalThis.fetch(url, init));
   const sleep = options.sleep ?? defaultSleep;
   const now = options.now ?? Date.now;
+  /** Each provider's rate-limit state, shared by the calls this container makes to it. */
+  const budgets = new WeakMap<Provider, RateBudget>();
 
   function resolveProvider(value: string | Readonly<Record<string, unknown>>, label: string): Provider {
     if (typeof value === 'string') {
@@ -118,6 +137,15 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
       throw new InvalidSecretError(
         'provider',
         'must be a provider name: this function accepts no inline provider description',
+        label,
+      );
+    }
+    // Which admin fields are mere identifiers (allowed in URLs and the probe) is the function's
+    // decision: a writer declaring the credential "public" would have it put in URLs.
+    if (Object.hasOwn(value, 'publicAdminFields')) {
+      throw new InvalidSecretError(
+        'provider.publicAdminFields',
+        "may only be declared in the function's own provider descriptions",
         label,
       );
     }
@@ -141,20 +169,47 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     admin?: AdminCredential,
   ): ProviderClient {
     const { signal, deadline } = request;
-    return new ProviderClient(secret.provider, { fetch, sleep, signal, deadline }, admin);
+    let budget = budgets.get(secret.provider);
+    if (budget === undefined) {
+      budget = { notBefore: 0 };
+      budgets.set(secret.provider, budget);
+    }
+    return new ProviderClient(secret.provider, { fetch, sleep, signal, deadline, budget }, admin);
   }
 
-  /** A client for management calls, with the admin credential read from `adminSecretArn`. */
+  /**
+   * A client for management calls, with the admin credential read from `adminSecretArn`. The
+   * admin secret's own fields, written by whoever holds the provider account (not by the rotated
+   * secret's writer), may bind it: `provider` (a name or list of names) to the provider
+   * descriptions its credential may be sent with, `manages` (ARN patterns, `*` and `?`) to the
+   * rotated secrets that may use it. A secret naming a bound admin secret outside its binding is
+   * refused before anything is sent.
+   */
   async function connect(secret: ApiKeySecret, request: Omit<RequestBase, 'token' | 'step'>) {
-    return clientFor(secret, request, parseAdmin(await request.fetchRelated(secret.adminSecretArn)));
+    const admin = parseAdmin(await request.fetchRelated(secret.adminSecretArn));
+    if (typeof admin === 'object') {
+      const bound = boundList(admin.provider);
+      if (bound !== undefined && !bound.includes(secret.provider.name)) {
+        throw new MasterBindingError(
+          `the admin secret ${secret.adminSecretArn} is bound to provider ${bound.map((p) => `"${p}"`).join(', ')} ` +
+            `and this secret names provider "${secret.provider.name}": its credential is never sent elsewhere`,
+        );
+      }
+      const manages = boundList(admin.manages);
+      if (manages !== undefined && !manages.some((pattern) => matchesPattern(request.secretArn, pattern))) {
+        throw new UnmanagedUserError(
+          `the admin secret ${secret.adminSecretArn} manages keys for other secrets (its "manages" patterns do not match this secret's ARN)`,
+        );
+      }
+    }
+    return clientFor(secret, request, admin);
   }
 
-  /** Whether `key` is one rotor minted for this secret. */
-  function minted(secret: ApiKeySecret, key: ListedKey): boolean {
-    const { name } = key;
-    return (
-      name?.startsWith(secret.keyNamePrefix) === true && UUID.test(name.slice(secret.keyNamePrefix.length))
-    );
+  /** A binding field of the admin secret: a string or a list of strings; anything else binds to nothing. */
+  function boundList(value: unknown): string[] | undefined {
+    if (value === undefined) return undefined;
+    if (typeof value === 'string') return [value];
+    return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
   }
 
   /** Whether the key `secret` replaced is still within its grace period. */
@@ -170,43 +225,151 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
   }
 
   /**
-   * The listed keys to revoke: minted for this secret or known to be older than `current`, and
-   * neither `current` nor the key it replaced while that is in grace. `before` is AWSPREVIOUS,
-   * when known: its key is the replaced one, its own previous key is two generations old.
+   * What decides, for one request, whether a listed key is this secret's: its provider-side name
+   * carries the secret's tag, or an operator adopted its id (read only when a name does not
+   * decide). Throws ForeignKeyError when `keyNamePrefix` claims another secret's tag.
    */
-  function retirable(keys: readonly ListedKey[], current: ApiKeySecret, before?: ApiKeySecret) {
-    const replaced = [current.previousKeyId, before?.keyId];
-    const older = new Set([...replaced, before?.previousKeyId]);
-    const keep = new Set([current.keyId, ...(previousInGrace(current) ? replaced : [])]);
-    return keys.filter((key) => !keep.has(key.id) && (minted(current, key) || older.has(key.id)));
+  function ownership(secret: ApiKeySecret, request: Pick<RequestBase, 'secretArn' | 'adopted'>) {
+    const names = new KeyNames(request.secretArn, secret.keyNamePrefix);
+    let adopted: Promise<ReadonlySet<string>> | undefined;
+    return {
+      names,
+      async owns(key: ListedKey): Promise<boolean> {
+        if (names.carriesTag(key.name)) return true;
+        adopted ??= request.adopted().then((ids) => new Set(ids));
+        return (await adopted).has(key.id);
+      },
+      /**
+       * Refuses (ForeignKeyError, before anything changes) when a key id the secret names is
+       * listed by the provider and is not this secret's. Ids the provider does not list are left
+       * alone: rotor acts only on listed keys.
+       */
+      async assertOwned(keys: readonly ListedKey[], claims: readonly Claim[]): Promise<void> {
+        const refused: string[] = [];
+        for (const { id, where } of claims) {
+          const key = id === undefined ? undefined : keys.find((listed) => listed.id === id);
+          if (key !== undefined && !(await this.owns(key))) refused.push(`${where} ${key.id}`);
+        }
+        if (refused.length === 0) return;
+        throw new ForeignKeyError(
+          `refused to act on ${refused.join(', ')}: the provider's name for ${refused.length === 1 ? 'it' : 'them'} ` +
+            `does not start with this secret's tag "${names.prefix}" and no operator adopted ${refused.length === 1 ? 'it' : 'them'} ` +
+            "for this secret. rotor revokes only keys it can prove are this secret's; if a key is, adopt it " +
+            '(rotor attach <secret> --adopt <key id>); otherwise correct the secret',
+        );
+      },
+    };
+  }
+
+  type Ownership = ReturnType<typeof ownership>;
+
+  /**
+   * The listed keys to revoke now: minted by rotor for this secret, or named by the secret as
+   * older than `current`; never `current`'s key, nor the key it replaced while that is in grace.
+   * `before` is AWSPREVIOUS, when known: its key is the replaced one, its own previous key is two
+   * generations old. Refuses (ForeignKeyError) when a key the secret names for retirement is not
+   * this secret's, before anything is revoked.
+   */
+  async function retirable(
+    own: Ownership,
+    keys: readonly ListedKey[],
+    current: ApiKeySecret,
+    before?: ApiKeySecret,
+  ): Promise<ListedKey[]> {
+    const older: Claim[] = [
+      { id: current.previousKeyId, where: 'previousKeyId of AWSCURRENT' },
+      { id: before?.keyId, where: 'keyId of AWSPREVIOUS' },
+      { id: before?.previousKeyId, where: 'previousKeyId of AWSPREVIOUS' },
+    ];
+    const inGrace = previousInGrace(current) ? [current.previousKeyId, before?.keyId] : [];
+    const keep = new Set([current.keyId, ...inGrace]);
+    const due = older.filter((claim) => claim.id !== undefined && !keep.has(claim.id));
+    await own.assertOwned(keys, due);
+    const dueIds = new Set(due.map((claim) => claim.id));
+    return keys.filter((key) => !keep.has(key.id) && (own.names.minted(key.name) || dueIds.has(key.id)));
   }
 
   /** createPending's room at the limit: what may go, oldest first (the current key never). */
-  function evictable(keys: readonly ListedKey[], current: ApiKeySecret): ListedKey[] {
+  function evictable(own: Ownership, keys: readonly ListedKey[], current: ApiKeySecret): ListedKey[] {
+    // `previousKeyId` was proven this secret's before this is called.
     return keys
-      .filter((key) => key.id !== current.keyId && (minted(current, key) || key.id === current.previousKeyId))
+      .filter(
+        (key) => key.id !== current.keyId && (own.names.minted(key.name) || key.id === current.previousKeyId),
+      )
       .sort((a, b) => (a.createdAt ?? 0) - (b.createdAt ?? 0));
+  }
+
+  /** AWSCURRENT's own keys: proven this secret's before anything is minted or revoked. */
+  function currentClaims(current: ApiKeySecret): Claim[] {
+    return [
+      { id: current.keyId, where: 'keyId of AWSCURRENT' },
+      { id: current.previousKeyId, where: 'previousKeyId of AWSCURRENT' },
+    ];
   }
 
   async function revokeAll(client: ProviderClient, keys: readonly ListedKey[]): Promise<void> {
     for (const key of keys) await client.revoke(key.id);
   }
 
-  /** Proves `secret`'s key works with the provider's probe, or throws a typed error. */
-  async function probe(secret: ApiKeySecret, request: Omit<RequestBase, 'token' | 'step'>): Promise<void> {
-    const client = clientFor(secret, request);
-    const status = await client.probe(secret.apiKey, secret.keyId);
-    const { expectStatus } = secret.provider.probe;
-    if (expectStatus.includes(status)) return;
-    if (status === 401 || status === 403) {
-      throw new AuthenticationFailedError(`${client.target} probe: the key was refused (HTTP ${status})`);
+  /**
+   * Proves `secret`'s key works with the provider's probe, or throws a typed error. With
+   * `waitForPropagation` (testSecret, for a key just minted) and a description that declares
+   * propagation, a "not yet" answer is asked again with backoff within the declared bound and the
+   * step's deadline: after the bound it is a refusal; cut short by the deadline, a retryable
+   * DeadlineExceededError (Secrets Manager runs testSecret again, with the same key).
+   */
+  async function probe(
+    secret: ApiKeySecret,
+    request: Omit<RequestBase, 'token' | 'step'>,
+    waitForPropagation = false,
+  ): Promise<void> {
+    // The admin secret is read only for its public identifiers (an application id, say): the
+    // client never sends its credential fields with a probe.
+    const client =
+      secret.provider.publicAdminFields.size > 0
+        ? await connect(secret, request)
+        : clientFor(secret, request);
+    const { expectStatus, propagation } = secret.provider.probe;
+    // Counted in waits asked for, not by a clock: the bound holds however long each probe takes.
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      const status = await client.probe(secret.apiKey, secret.keyId);
+      if (expectStatus.includes(status)) return;
+      if (waitForPropagation && propagation?.notYetStatuses.includes(status)) {
+        const wait = Math.min(5_000, propagation.baseDelayMs * 2 ** (attempt - 1));
+        if (waited + wait <= propagation.maxWaitMs) {
+          if (Date.now() + wait >= request.deadline) {
+            throw new DeadlineExceededError(
+              `${client.target} probe: the new key is not live yet (HTTP ${status}) and the step has no time left to wait for it`,
+            );
+          }
+          try {
+            await sleep(wait, request.signal);
+          } catch {
+            throw new DeadlineExceededError(
+              `${client.target} probe: ran out of time waiting for the new key`,
+            );
+          }
+          waited += wait;
+          continue;
+        }
+      }
+      if (status === 401 || status === 403) {
+        const after =
+          waitForPropagation && propagation !== undefined
+            ? ` after waiting ${waited} ms for it to propagate`
+            : '';
+        throw new AuthenticationFailedError(
+          `${client.target} probe: the key was refused (HTTP ${status})${after}`,
+        );
+      }
+      if (status === 429 || status >= 500) {
+        throw new ProviderError(`${client.target} probe: HTTP ${status}`, status, { retryable: true });
+      }
+      throw new VerificationFailedError(
+        `${client.target} probe: HTTP ${status} with the key, expected ${expectStatus.join(' or ')}`,
+      );
     }
-    if (status === 429 || status >= 500) {
-      throw new ProviderError(`${client.target} probe: HTTP ${status}`, status, { retryable: true });
-    }
-    throw new VerificationFailedError(
-      `${client.target} probe: HTTP ${status} with the key, expected ${expectStatus.join(' or ')}`,
-    );
   }
 
   return {
@@ -221,7 +384,7 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
         keyId: fields.keyId,
         apiKey: fields.apiKey,
         grace: gracePolicy(fields.gracePolicy),
-        keyNamePrefix: fields.keyNamePrefix ?? DEFAULT_PREFIX,
+        ...(fields.keyNamePrefix === undefined ? {} : { keyNamePrefix: fields.keyNamePrefix }),
         ...(fields.previousKeyId === undefined ? {} : { previousKeyId: fields.previousKeyId }),
         ...(keyCreatedAt === undefined ? {} : { keyCreatedAt }),
       };
@@ -236,30 +399,33 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     },
 
     /**
-     * Mints a key named `<keyNamePrefix><token>`. Runs only while no pending value is stored, so
+     * Mints a key named `<tag>-[<label>-]<token>`. Runs only while no pending value is stored, so
      * any key already named for this token was minted by an attempt whose value was lost (the
      * response dropped, or the Lambda died before PutSecretValue): it is revoked, never reused or
-     * left live. Reconciles first (expired grace, orphans of abandoned rotations), then makes room
-     * at the live-key limit. A create whose outcome is unknown (network error, 5xx) is recovered
-     * once in the same call: the key it may have made is found by name and revoked, and another
-     * is minted.
+     * left live. First proves that the keys AWSCURRENT names are this secret's (ForeignKeyError
+     * otherwise, nothing minted or revoked), then reconciles (expired grace, orphans of abandoned
+     * rotations), then makes room at the live-key limit. A create whose outcome is unknown
+     * (network error, 5xx) is recovered once in the same call: the key it may have made is found by
+     * name and revoked, and another is minted.
      */
     async createPending({ current, currentValue, token, ...request }) {
+      const own = ownership(current, request);
       const client = await connect(current, request);
-      const name = `${current.keyNamePrefix}${token}`;
+      const name = own.names.nameFor(token);
       for (let attempt = 1; ; attempt++) {
         let keys = await client.list();
-        const stale = retirable(keys, current);
-        // Named for this token: minted by an attempt whose value was lost (the name check covers
-        // tokens that are not UUIDs, which `retirable` leaves alone).
+        await own.assertOwned(keys, currentClaims(current));
+        const stale = await retirable(own, keys, current);
+        // Named for this token under this secret's tag: minted by an attempt whose value was lost
+        // (the name check covers tokens that are not UUIDs, which `minted` leaves alone).
         const retire = keys.filter(
-          (key) => key.id !== current.keyId && (key.name === name || stale.includes(key)),
+          (key) => key.id !== current.keyId && (own.names.mintedFor(key.name, token) || stale.includes(key)),
         );
         await revokeAll(client, retire);
         keys = keys.filter((key) => !retire.includes(key));
         const excess = keys.length + 1 - current.provider.maxLiveKeys;
         if (excess > 0) {
-          const room = evictable(keys, current);
+          const room = evictable(own, keys, current);
           if (room.length < excess) {
             throw new ProviderError(
               `${client.target} allows ${current.provider.maxLiveKeys} live keys and has ${keys.length}, of which ` +
@@ -290,28 +456,40 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     /**
      * Activates the pending key when the provider needs it; otherwise nothing. The current key
      * stays valid either way. Activating an active key must be accepted by the provider
-     * (`activate.okStatuses`), which makes a replay harmless.
+     * (`activate.okStatuses`), which makes a replay harmless. Only the key the provider lists as
+     * minted for this secret in this rotation is activated (ForeignKeyError otherwise): a pending
+     * value naming another key cannot switch that key on.
      */
-    async apply({ pending, ...request }) {
+    async apply({ pending, token, ...request }) {
       if (pending.provider.activate === undefined) return;
+      const own = ownership(pending, request);
       const client = await connect(pending, request);
-      await client.activate(pending.keyId);
+      const key = (await client.list()).find((listed) => listed.id === pending.keyId);
+      if (key === undefined || !own.names.mintedFor(key.name, token)) {
+        throw new ForeignKeyError(
+          `refused to activate keyId of AWSPENDING ${pending.keyId}: the provider lists no key of that id named ` +
+            `for this rotation under this secret's tag "${own.names.prefix}"`,
+        );
+      }
+      await client.activate(key.id);
     },
 
     /** Calls the probe with the pending key. Changes nothing (the probe must be a read). */
     async test({ pending, ...request }) {
-      await probe(pending, request);
+      await probe(pending, request, true);
       return undefined;
     },
 
     /**
      * Retires what the grace policy retires, by reconciling the provider's list with the current
-     * key and AWSPREVIOUS. Idempotent: a replay finds nothing left to revoke.
+     * key and AWSPREVIOUS. Idempotent: a replay finds nothing left to revoke. A key the secret names
+     * for retirement that is not this secret's is refused (ForeignKeyError) before anything is revoked.
      */
     async finish({ current, previous, ...request }) {
+      const own = ownership(current, request);
       const client = await connect(current, request);
       const before = await previous();
-      await revokeAll(client, retirable(await client.list(), current, before));
+      await revokeAll(client, await retirable(own, await client.list(), current, before));
     },
 
     /** Checks the admin credential, the current key, and room for a new key. Changes nothing. */
@@ -326,6 +504,7 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
         }
       };
       let keys: ListedKey[] = [];
+      let own: Ownership | undefined;
       await check(
         'admin credential lists keys',
         'check adminSecretArn and the admin credential',
@@ -338,8 +517,18 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
         await probe(current, request);
         return 'the probe accepts the current key';
       });
+      await check(
+        "the keys AWSCURRENT names are this secret's",
+        'adopt a hand-made or older key with rotor attach --adopt <key id>, or correct keyId, previousKeyId and keyNamePrefix',
+        async () => {
+          own = ownership(current, request);
+          await own.assertOwned(keys, currentClaims(current));
+          return `their provider-side names carry this secret's tag "${own.names.prefix}" or an operator adopted them`;
+        },
+      );
       await check('room for a new key', 'revoke a key by hand or raise maxLiveKeys', async () => {
-        const free = current.provider.maxLiveKeys - keys.length + evictable(keys, current).length;
+        const room = own === undefined ? [] : evictable(own, keys, current);
+        const free = current.provider.maxLiveKeys - keys.length + room.length;
         if (free < 1)
           throw new ProviderError(`no room: ${keys.length} of ${current.provider.maxLiveKeys} live keys`);
         return `${keys.length} of ${current.provider.maxLiveKeys} live keys`;

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import * as v from 'valibot';
+import { ForeignKeyError } from '../errors.js';
 import { parseSecret, secretRefSchema } from '../schema.js';
 
 /** The value of the secret's `engine` field for API keys. */
@@ -22,10 +24,11 @@ const GRACE = /^(none|until-next-rotation|[1-9]\d{0,6}[smhd])$/;
  * ```
  *
  * `provider` names a description registered with the function, or (only when the function allows
- * the host) is a description itself. `keyNamePrefix` scopes the keys rotor mints for this secret
- * (`<prefix><rotation token>`): secrets sharing one provider account need prefixes of their own.
- * rotor writes `previousKeyId` and `keyCreatedAt` itself, to retire the key it replaced on time.
- * Any other field is the application's and is kept as it is.
+ * the host) is a description itself. Keys rotor mints for a secret are named after the secret's
+ * ARN (see `KeyNames`); `keyNamePrefix` only adds a human-readable part to those names. rotor
+ * writes `previousKeyId` and `keyCreatedAt` itself, to retire the key it replaced on time, but
+ * revokes a key the secret names only when the provider's own name for it proves it is this
+ * secret's. Any other field is the application's and is kept as it is.
  */
 const ApiKeySecretSchema = v.looseObject({
   engine: v.literal(ENGINE),
@@ -90,4 +93,85 @@ export function gracePolicy(text: string | undefined): GracePolicy {
   if (text === 'none') return { kind: 'none' };
   const unit = text.slice(-1) as keyof typeof UNIT_MS;
   return { kind: 'duration', ms: Number(text.slice(0, -1)) * UNIT_MS[unit] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whose key is whose
+
+/** Hex digits of SHA-256(secret ARN) in a tag: 48 bits, and ARNs end with a suffix AWS picks. */
+const TAG_HEX_DIGITS = 12;
+/** Any secret's tag, in a name already lower-cased. */
+const ANY_TAG = /rotor-[0-9a-f]{12}(?![0-9a-f])/g;
+const UUID_TAIL = /(?:^|-)([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
+
+/**
+ * Lower-cases ASCII letters only. Unicode case mapping can turn a non-ASCII character into an
+ * ASCII one (the Kelvin sign becomes `k`): a provider-side name must spell the tag in ASCII.
+ */
+function asciiLower(text: string): string {
+  return text.replace(/[A-Z]/g, (letter) => String.fromCharCode(letter.charCodeAt(0) + 32));
+}
+
+/** `rotor-` and 12 hex digits of SHA-256 of the secret's ARN: no two secrets share it. */
+export function keyTag(secretArn: string): string {
+  return `rotor-${createHash('sha256').update(secretArn, 'utf8').digest('hex').slice(0, TAG_HEX_DIGITS)}`;
+}
+
+/**
+ * The names of the keys rotor mints for one secret, and what a provider-side name proves.
+ *
+ * A minted key is named `<tag>-[<label>-]<rotation token>`: the tag (from the secret's ARN) comes
+ * first, so that a provider cutting long names keeps it, and no label a writer chooses can make a
+ * name start with another secret's tag. Only the name the provider lists counts, never what the
+ * secret says about a key. Comparisons fold ASCII case (providers that upper-case names still
+ * find their keys; hex tags that differ stay different under folding).
+ */
+export class KeyNames {
+  /** e.g. `rotor-3fa94c1d07be-`. */
+  readonly prefix: string;
+  readonly #label: string | undefined;
+
+  /**
+   * @param keyNamePrefix the secret's `keyNamePrefix`: a human-readable label. One that names
+   *   another secret's tag is refused (ForeignKeyError): a writer may label keys, never claim them.
+   */
+  constructor(secretArn: string, keyNamePrefix?: string) {
+    const tag = keyTag(secretArn);
+    this.prefix = `${tag}-`;
+    const label = keyNamePrefix?.replace(/[-_.:]+$/, '');
+    const tags = [...asciiLower(keyNamePrefix ?? '').matchAll(ANY_TAG)].map((match) => match[0]);
+    if (tags.some((other) => other !== tag)) {
+      throw new ForeignKeyError(
+        `keyNamePrefix names another secret's key tag: it may only add a label to this secret's tag "${tag}", never replace it`,
+      );
+    }
+    // The tag alone (or the former default `rotor-`) adds nothing: no label.
+    this.#label =
+      label === undefined || label === '' || asciiLower(label) === 'rotor' || asciiLower(label) === tag
+        ? undefined
+        : label;
+  }
+
+  /** The name of the key minted in the rotation `token`. */
+  nameFor(token: string): string {
+    return `${this.prefix}${this.#label === undefined ? '' : `${this.#label}-`}${token}`;
+  }
+
+  /** The name carries this secret's tag where rotor puts it: the provider-side proof of ownership. */
+  carriesTag(name: string | undefined): boolean {
+    return name !== undefined && asciiLower(name).startsWith(this.prefix);
+  }
+
+  /** The name is one rotor gives the keys it mints for this secret (tag, label, token UUID). */
+  minted(name: string | undefined): boolean {
+    return this.carriesTag(name) && UUID_TAIL.test(asciiLower(name as string).slice(this.prefix.length));
+  }
+
+  /** The name is the one rotor gave (under any label) the key minted for this secret in rotation `token`. */
+  mintedFor(name: string | undefined, token: string): boolean {
+    if (!this.carriesTag(name)) return false;
+    const rest = asciiLower(name as string).slice(this.prefix.length);
+    const tail = asciiLower(token);
+    return rest === tail || rest.endsWith(`-${tail}`);
+  }
 }

@@ -22,7 +22,9 @@ describe.skipIf(skipApiKey)('API-key rotator contract', () => {
       let count = 0;
       return {
         rotator: f.rotator,
-        freshSecret: async () => f.secretFor(f.provider.keys.mint(`app-${++count}`), { gracePolicy }),
+        // Each named with the contract secret's tag, as an operator names a first key made by hand.
+        freshSecret: async () =>
+          f.secretFor(f.provider.keys.mint(`${f.names().prefix}app-${++count}`), { gracePolicy }),
         fetchRelated: async (id) => {
           if (id !== f.adminSecretArn) throw new Error(`unexpected related secret ${id}`);
           return f.adminSecret;

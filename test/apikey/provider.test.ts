@@ -289,6 +289,20 @@ describe('descriptions that would send credentials elsewhere', () => {
     expect(parsed.provider.baseUrl.host).toBe('api.example.com');
     expect(act).toThrow(/field "provider.create.path"/);
   });
+
+  it('refuses an inline description that declares admin fields public (they would go into URLs)', () => {
+    // Prepare
+    const rotator = createApiKeyRotator({ providers: {}, inlineProviderHosts: ['api.example.com'] });
+    const leaky = {
+      ...valid(),
+      publicAdminFields: ['token'],
+      revoke: { method: 'DELETE', path: '/keys/{{keyId}}?t={{admin.token}}' },
+    };
+    // Act
+    const act = () => rotator.parse({ value: { ...secret, provider: leaky }, label: 'AWSCURRENT' });
+    // Assess
+    expect(act).toThrow(/field "provider.publicAdminFields" may only be declared in the function's own/);
+  });
 });
 
 describe('API-key secrets', () => {

@@ -2,12 +2,19 @@
  * API-key rotations end to end: the reference provider over HTTP, the local AWS stack, the real
  * SDK and rotor's real step machine, driven by RotateSecret.
  */
+import { randomUUID } from 'node:crypto';
 import { format } from 'node:util';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  PutSecretValueCommand,
+  RotateSecretCommand,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ProviderKey } from '../../local/apiKeyProvider.js';
 import type { RotationRecord } from '../../local/stack.js';
 import type { ApiKeyRotatorOptions } from '../../rotators/apikey/index.js';
+import { KeyNames } from '../../rotators/apikey/secret.js';
+import { CliRunner } from '../cli/support.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 import { mintedFor, type ProviderFixture, skipApiKey, startProviderFixture } from './support.js';
 
@@ -70,8 +77,16 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     });
     stopped = false;
     await h.createSecret(JSON.parse(f.adminSecret) as Record<string, unknown>, f.adminSecretArn);
-    const first = f.provider.keys.mint('app');
-    const arn = await h.createSecret(f.secretFor(first, options.secret ?? {}));
+    // The operator names the first key with the secret's tag (the other way in is adopting it),
+    // which needs the ARN first: the secret is created, then given the key's value.
+    const arn = await h.createSecret({});
+    const first = f.provider.keys.mint(`${new KeyNames(arn).prefix}app`);
+    await h.sm.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        SecretString: JSON.stringify(f.secretFor(first, options.secret ?? {})),
+      }),
+    );
     return { arn, first };
   }
 
@@ -215,7 +230,7 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     const current = await h.value(arn);
     expect(record.status).toBe('succeeded');
     expect(record.attempts).toHaveLength(1);
-    expect(mintedFor(f.provider, record.token)).toHaveLength(1);
+    expect(mintedFor(f.provider, record.token, arn)).toHaveLength(1);
     expect(live()).toEqual([first.id, current.keyId]);
   });
 
@@ -242,7 +257,7 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     const record = await lastRotation(arn);
     const current = await h.value(arn);
     expect(record.status).toBe('succeeded');
-    expect(mintedFor(f.provider, record.token).map((key) => key.revokedAt === undefined)).toEqual([
+    expect(mintedFor(f.provider, record.token, arn).map((key) => key.revokedAt === undefined)).toEqual([
       false,
       true,
     ]);
@@ -263,7 +278,7 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     const current = await h.value(arn);
     expect(record.status).toBe('succeeded');
     expect(record.attempts).toHaveLength(2);
-    expect(mintedFor(f.provider, record.token).map((key) => key.revokedAt === undefined)).toEqual([
+    expect(mintedFor(f.provider, record.token, arn).map((key) => key.revokedAt === undefined)).toEqual([
       false,
       true,
     ]);
@@ -354,6 +369,92 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     expect(record.attempts[0]?.error?.name).toBe('InvalidSecretError');
     expect(failedSteps()[0]).toMatchObject({ field: 'provider.baseUrl', label: 'AWSCURRENT' });
     expect(f.provider.requests).toEqual([]);
+  });
+
+  it('a hand-made first key nobody adopted is refused at createSecret (ForeignKeyError, security category): nothing minted, AWSCURRENT unchanged and working', async () => {
+    // Prepare
+    await setup();
+    const handMade = f.provider.keys.mint('app');
+    const arn = await h.createSecret(f.secretFor(handMade));
+    const before = await h.value(arn);
+    // Act
+    await h.rotate(arn);
+    // Assess
+    expect((await lastRotation(arn)).status).toBe('failed');
+    expect(failedSteps()[0]).toMatchObject({
+      name: 'ForeignKeyError',
+      category: 'security',
+      step: 'createSecret',
+      retryable: false,
+    });
+    expect(String(failedSteps()[0]?.message)).toContain(handMade.id);
+    expect(f.provider.requests.filter((r) => r.operation === 'create' || r.operation === 'revoke')).toEqual(
+      [],
+    );
+    expect(await h.value(arn)).toEqual(before);
+    expect(await f.canLogin(handMade.value)).toBe(true);
+  });
+
+  it('a rotation abandoned for good (its AWSPENDING cleared, as heal does) has its minted key revoked by the next rotation', async () => {
+    // Prepare: testSecret keeps being refused, so the rotation fails with its key minted.
+    const { arn, first } = await setup({ maxLiveKeys: 3 });
+    f.provider.faults.fail('probe', 401, 3);
+    await h.rotate(arn);
+    const failed = await lastRotation(arn);
+    const abandoned = mintedFor(f.provider, failed.token, arn);
+    await h.sm.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: arn,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: failed.token,
+      }),
+    );
+    // Act
+    await h.rotate(arn);
+    // Assess
+    const current = await h.value(arn);
+    expect(failed.status).toBe('failed');
+    expect(abandoned.map((key) => key.revokedAt === undefined)).toEqual([false]);
+    expect((await lastRotation(arn)).status).toBe('succeeded');
+    expect(live()).toEqual([first.id, current.keyId]);
+  });
+
+  it('a hand-made first key adopted with rotor attach --adopt rotates, and is retired on schedule; adopted for another secret it is refused', async () => {
+    // Prepare
+    await setup({ maxLiveKeys: 5 });
+    const cli = new CliRunner(h.stack.endpoint, { env: { ROTOR_OPERATOR: 'ops@example', NO_COLOR: '1' } });
+    const handMade = f.provider.keys.mint('app');
+    const name = `apikey/adopted-${randomUUID().slice(0, 8)}`;
+    const arn = await h.createSecret(f.secretFor(handMade), name);
+    const other = f.provider.keys.mint('other-app');
+    const otherName = `apikey/other-${randomUUID().slice(0, 8)}`;
+    const otherArn = await h.createSecret(f.secretFor(other), otherName);
+    const adopted = await cli.run('attach', name, '--adopt', handMade.id);
+    // The other secret's writer names the adopted key as its own previous key.
+    await cli.run('attach', otherName, '--adopt', other.id);
+    await h.sm.send(
+      new PutSecretValueCommand({
+        SecretId: otherArn,
+        SecretString: JSON.stringify(f.secretFor(other, { previousKeyId: handMade.id })),
+      }),
+    );
+    // Act
+    await h.rotate(otherArn);
+    const survivedOther = await f.canLogin(handMade.value);
+    await h.rotate(arn);
+    const second = await h.value(arn);
+    const keptInGrace = await f.canLogin(handMade.value);
+    await h.rotate(arn);
+    // Assess
+    expect(adopted.code).toBe(0);
+    expect(survivedOther).toBe(true);
+    expect(keptInGrace).toBe(true);
+    expect(await f.canLogin(handMade.value)).toBe(false);
+    expect(await f.canLogin(second.apiKey as string)).toBe(true);
+    const refused = h.stack.rotations.history.filter((r) => r.secretArn === otherArn).at(-1);
+    expect(refused?.status).toBe('failed');
+    expect(refused?.attempts[0]?.error?.name).toBe('ForeignKeyError');
+    expect(await f.canLogin(other.value)).toBe(true);
   });
 
   it('no key value or admin credential appears in logs, events or errors', () => {

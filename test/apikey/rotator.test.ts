@@ -102,7 +102,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('mints a key named after the token and keeps the current key live', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const token = randomUUID();
       // Act
       const pending = await createPending(f, f.secretFor(first, { owner: 'billing' }), token);
@@ -121,7 +121,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('called again for the token (the value was never stored) revokes the key it minted and mints another', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const token = randomUUID();
       const lost = await createPending(f, f.secretFor(first), token);
       // Act
@@ -135,7 +135,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('recovers a create whose response was lost: the key made is revoked and another minted', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const token = randomUUID();
       f.provider.faults.loseCreateResponse();
       // Act
@@ -150,7 +150,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('fails with a retryable error when creates keep being lost, and the next attempt leaves no orphan', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const token = randomUUID();
       f.provider.faults.loseCreateResponse(2);
       // Act
@@ -166,7 +166,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('at the live-key limit revokes the previous key to make room, never the current one', async () => {
       // Prepare
       const f = await start({ provider: { maxLiveKeys: 2 } });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const second = await rotate(f, f.secretFor(first));
       expect(live(f)).toHaveLength(2);
       // Act
@@ -179,7 +179,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('at the live-key limit with no key rotor may revoke fails with a clear error and changes nothing', async () => {
       // Prepare
       const f = await start({ provider: { maxLiveKeys: 2 } });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const foreign = f.provider.keys.mint('ci-pipeline');
       // Act
       const error = await caught(createPending(f, f.secretFor(first)));
@@ -193,8 +193,8 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('revokes keys left by abandoned rotations of this secret', async () => {
       // Prepare
       const f = await start({ provider: { maxLiveKeys: 5 } });
-      const first = f.provider.keys.mint('app');
-      const abandoned = f.provider.keys.mint(`rotor-${randomUUID()}`);
+      const first = f.firstKey();
+      const abandoned = f.provider.keys.mint(`${f.names().prefix}${randomUUID()}`);
       // Act
       const pending = await createPending(f, f.secretFor(first));
       // Assess
@@ -205,7 +205,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('never touches keys of another secret sharing the provider (another keyNamePrefix)', async () => {
       // Prepare
       const f = await start({ provider: { maxLiveKeys: 5 } });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const other = f.provider.keys.mint(`rotor-billing-${randomUUID()}`);
       const unrelated = f.provider.keys.mint('ci-pipeline');
       // Act
@@ -221,7 +221,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('retries a 5xx on an idempotent call (list) with backoff', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       f.provider.faults.fail('list', 503, 2);
       // Act
       await createPending(f, f.secretFor(first));
@@ -235,7 +235,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('gives up on a 5xx after the configured attempts with a retryable ProviderError', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       f.provider.faults.fail('list', 500, 10);
       // Act
       const error = await caught(createPending(f, f.secretFor(first)));
@@ -248,7 +248,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('never resends a create after a 5xx: it looks for the key by name first, then mints once more', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       f.provider.faults.fail('create', 500);
       // Act
       const pending = await createPending(f, f.secretFor(first));
@@ -265,7 +265,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('resends a create when the provider takes an idempotency key', async () => {
       // Prepare
       const f = await start({ provider: { idempotency: true } });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       f.provider.faults.fail('create', 503);
       // Act
       const pending = await createPending(f, f.secretFor(first));
@@ -284,7 +284,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('does not retry a 4xx', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const second = await rotate(f, f.secretFor(first));
       f.provider.faults.fail('revoke', 400);
       const revokesBefore = f.provider.requests.filter((r) => r.operation === 'revoke').length;
@@ -299,7 +299,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('honours Retry-After on a 429', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       f.provider.faults.throttle('list', 2);
       // Act
       await createPending(f, f.secretFor(first));
@@ -313,7 +313,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('retries a throttled create, which the provider did not handle', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       f.provider.faults.throttle('create', 1);
       // Act
       const pending = await createPending(f, f.secretFor(first));
@@ -325,7 +325,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('fails fast with a retryable error when Retry-After ends past the deadline', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       f.provider.faults.throttle('list', 3600);
       // Act
       const error = await caught(createPending(f, f.secretFor(first)));
@@ -338,7 +338,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('retries an idempotent call that got no answer within the request timeout', async () => {
       // Prepare
       const f = await start({ describe: (d) => ({ ...d, timeoutMs: 200 }) });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       f.provider.faults.slow('list', 2_000);
       // Act
       await createPending(f, f.secretFor(first));
@@ -349,7 +349,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('stops at the Lambda deadline with DeadlineExceededError', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const current = f.rotator.parse({ value: f.secretFor(first), label: 'AWSCURRENT' });
       f.provider.faults.slow('list', 5_000);
       // Act
@@ -368,7 +368,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('reports a refused admin credential as AuthenticationFailedError', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const current = f.rotator.parse({ value: f.secretFor(first), label: 'AWSCURRENT' });
       const request = {
         ...f.request('createSecret'),
@@ -391,7 +391,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('reports a 403 on a management call as PermissionDeniedError', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       f.provider.faults.fail('create', 403);
       // Act
       const error = await caught(createPending(f, f.secretFor(first)));
@@ -416,7 +416,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
       await new Promise<void>((resolve) => redirecting.listen(0, '127.0.0.1', resolve));
       const redirectUrl = `http://127.0.0.1:${(redirecting.address() as AddressInfo).port}/v1`;
       const f = await start({ describe: (d) => ({ ...d, baseUrl: redirectUrl }) });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       try {
         // Act
         const error = await caught(createPending(f, f.secretFor(first)));
@@ -439,7 +439,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
       const f = await start({
         describe: (d) => ({ ...d, auth: { header: 'Authorization', value: 'Bearer {{admin}}' } }),
       });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const current = f.rotator.parse({ value: f.secretFor(first), label: 'AWSCURRENT' });
       const request = { ...f.request('createSecret'), fetchRelated: async () => f.provider.adminToken };
       // Act
@@ -456,7 +456,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('missing the field the description names is a ConfigurationError naming the field', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const current = f.rotator.parse({ value: f.secretFor(first), label: 'AWSCURRENT' });
       const request = {
         ...f.request('createSecret'),
@@ -482,13 +482,19 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('activates the pending key when the provider requires it, and a replay is harmless', async () => {
       // Prepare
       const f = await start({ provider: { requireActivation: true } });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const current = f.rotator.parse({ value: f.secretFor(first), label: 'AWSCURRENT' });
-      const pendingValue = await createPending(f, f.secretFor(first));
+      const token = randomUUID();
+      const pendingValue = await createPending(f, f.secretFor(first), token);
       const pending = f.rotator.parse({ value: pendingValue, label: 'AWSPENDING' });
       const inactive = await f.canLogin(pendingValue.apiKey as string);
       const apply = () =>
-        f.rotator.apply({ ...f.request('setSecret'), current, pending, previous: async () => undefined });
+        f.rotator.apply({
+          ...f.request('setSecret', { token }),
+          current,
+          pending,
+          previous: async () => undefined,
+        });
       // Act
       await apply();
       await apply();
@@ -501,7 +507,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('test fails with AuthenticationFailedError for a key that is not live', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const second = await rotate(f, f.secretFor(first, { gracePolicy: 'none' }));
       const revoked = f.rotator.parse({ value: f.secretFor(first), label: 'AWSPENDING' });
       // Act
@@ -516,7 +522,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('test sends the key alone: no admin credential goes with the probe', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const pending = f.rotator.parse({ value: f.secretFor(first), label: 'AWSPENDING' });
       // Act
       await f.rotator.test({ ...f.request('testSecret'), pending, current: async () => pending });
@@ -531,7 +537,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('none: the replaced key is revoked at finish', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       // Act
       const second = await rotate(f, f.secretFor(first, { gracePolicy: 'none' }));
       // Assess
@@ -542,7 +548,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('until-next-rotation: the replaced key stays valid until the next finish revokes it', async () => {
       // Prepare
       const f = await start({ provider: { maxLiveKeys: 3 } });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       // Act
       const second = await rotate(f, f.secretFor(first));
       const validDuringGrace = await f.canLogin(first.value);
@@ -556,7 +562,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('duration: the replaced key stays valid within the period', async () => {
       // Prepare
       const f = await start({ provider: { maxLiveKeys: 3 } });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const second = await rotate(f, f.secretFor(first, { gracePolicy: '2h' }));
       f.clock.advance(HOUR);
       // Act
@@ -568,7 +574,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('duration: the first createPending after the period revokes the replaced key', async () => {
       // Prepare
       const f = await start({ provider: { maxLiveKeys: 3 } });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const second = await rotate(f, f.secretFor(first, { gracePolicy: '2h' }));
       f.clock.advance(3 * HOUR);
       // Act
@@ -581,7 +587,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('duration: a finish replayed after the period revokes the replaced key', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const second = await rotate(f, f.secretFor(first, { gracePolicy: '30m' }));
       const validDuringGrace = await f.canLogin(first.value);
       f.clock.advance(HOUR);
@@ -595,9 +601,9 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('is idempotent, and reconciles against the list rather than one remembered id', async () => {
       // Prepare
       const f = await start({ provider: { maxLiveKeys: 5 } });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const second = await rotate(f, f.secretFor(first, { gracePolicy: 'none' }));
-      const orphan = f.provider.keys.mint(`rotor-${randomUUID()}`);
+      const orphan = f.provider.keys.mint(`${f.names().prefix}${randomUUID()}`);
       // Act
       await finish(f, second, f.secretFor(first));
       await finish(f, second, undefined);
@@ -611,7 +617,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('reports the admin credential, the current key and room for a new key, changing nothing', async () => {
       // Prepare
       const f = await start();
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       const current = f.rotator.parse({ value: f.secretFor(first), label: 'AWSCURRENT' });
       // Act
       const checks = await f.rotator.preflight({ ...f.request('createSecret'), current });
@@ -619,6 +625,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
       expect(checks.map((check) => [check.name, check.ok])).toEqual([
         ['admin credential lists keys', true],
         ['current key passes the probe', true],
+        ["the keys AWSCURRENT names are this secret's", true],
         ['room for a new key', true],
       ]);
       expect(f.provider.requests.every((r) => r.operation === 'list' || r.operation === 'probe')).toBe(true);
@@ -627,7 +634,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     it('reports a revoked current key and a provider at its limit, with fixes', async () => {
       // Prepare
       const f = await start({ provider: { maxLiveKeys: 2 } });
-      const first = f.provider.keys.mint('app');
+      const first = f.firstKey();
       f.provider.keys.mint('ci-pipeline');
       const stale = f.rotator.parse({
         value: f.secretFor(first, { apiKey: 'rk_live_revoked' }),

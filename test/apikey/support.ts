@@ -7,6 +7,7 @@ import {
   startApiKeyProvider,
 } from '../../local/apiKeyProvider.js';
 import { type ApiKeyRotatorOptions, createApiKeyRotator, type Fetch } from '../../rotators/apikey/index.js';
+import { KeyNames } from '../../rotators/apikey/secret.js';
 import type { Step } from '../../rotators/errors.js';
 import type { RequestBase } from '../../rotators/types.js';
 import { skipEngine, TEST_SECRET_ARN } from '../support/engines.js';
@@ -36,8 +37,19 @@ export interface ProviderFixture {
   readonly clock: { now: number; advance(ms: number): void };
   /** A secret value for a key made by hand (the application's first key). */
   secretFor(key: ProviderKey, extra?: Record<string, unknown>): Record<string, unknown>;
-  /** A request base with a fresh token unless one is given. */
-  request(step: Step, options?: { token?: string; deadlineMs?: number }): RequestBase;
+  /** Key ids an operator adopted, by secret ARN (what `request.adopted()` answers). */
+  readonly adoptions: Map<string, string[]>;
+  /** Records that an operator adopted `key` for `secretArn` (default: the test secret). */
+  adopt(key: ProviderKey, secretArn?: string): void;
+  /**
+   * The application's first key, made by hand and adopted by an operator for `secretArn`
+   * (default: the test secret): the documented way to bring a hand-made key under rotor.
+   */
+  firstKey(name?: string, secretArn?: string): ProviderKey;
+  /** How rotor names the keys of `secretArn` (default: the test secret). */
+  names(secretArn?: string): KeyNames;
+  /** A request base with a fresh token unless one is given, for the test secret unless another is named. */
+  request(step: Step, options?: { token?: string; deadlineMs?: number; secretArn?: string }): RequestBase;
   /** Whether a key value authenticates at the protected endpoint, over HTTP. */
   canLogin(apiKey: string): Promise<boolean>;
   stop(): Promise<void>;
@@ -49,11 +61,13 @@ export async function startProviderFixture(
     /** Changes to the provider's description before it is registered. */
     describe?: (description: Record<string, unknown>) => Record<string, unknown>;
     rotator?: Partial<ApiKeyRotatorOptions>;
+    /** Fields added to the admin secret (`{"token": ...}`), such as an account id. */
+    admin?: Record<string, unknown>;
   } = {},
 ): Promise<ProviderFixture> {
   const provider = await startApiKeyProvider(options.provider);
   const adminSecretArn = `apikey-admin-${randomUUID()}`;
-  const adminSecret = JSON.stringify({ token: provider.adminToken });
+  const adminSecret = JSON.stringify({ token: provider.adminToken, ...options.admin });
   const waits: number[] = [];
   const sent: SentRequest[] = [];
   const clock = {
@@ -77,10 +91,22 @@ export async function startProviderFixture(
     now: () => clock.now,
     ...options.rotator,
   });
+  const adoptions = new Map<string, string[]>();
+  const adopt = (key: ProviderKey, secretArn = TEST_SECRET_ARN) => {
+    adoptions.set(secretArn, [...(adoptions.get(secretArn) ?? []), key.id]);
+  };
   return {
     provider,
     rotator,
     adminSecretArn,
+    adoptions,
+    adopt,
+    firstKey: (name = 'app', secretArn = TEST_SECRET_ARN) => {
+      const key = provider.keys.mint(name);
+      adopt(key, secretArn);
+      return key;
+    },
+    names: (secretArn = TEST_SECRET_ARN) => new KeyNames(secretArn),
     adminSecret,
     waits,
     sent,
@@ -100,8 +126,8 @@ export async function startProviderFixture(
         deadline: Date.now() + ms,
         token: requestOptions.token ?? randomUUID(),
         step,
-        secretArn: TEST_SECRET_ARN,
-        adopted: async () => [],
+        secretArn: requestOptions.secretArn ?? TEST_SECRET_ARN,
+        adopted: async () => adoptions.get(requestOptions.secretArn ?? TEST_SECRET_ARN) ?? [],
         fetchRelated: async (id) => {
           if (id !== adminSecretArn) throw new Error(`unexpected related secret ${id}`);
           return adminSecret;
@@ -122,7 +148,12 @@ export async function startProviderFixture(
   };
 }
 
-/** Keys minted for a rotation token (named `rotor-<token>`). */
-export function mintedFor(provider: ApiKeyProvider, token: string): ProviderKey[] {
-  return provider.keys.all().filter((key) => key.name === `rotor-${token}`);
+/** Keys minted for a rotation token of `secretArn` (default: the test secret). */
+export function mintedFor(
+  provider: ApiKeyProvider,
+  token: string,
+  secretArn = TEST_SECRET_ARN,
+): ProviderKey[] {
+  const names = new KeyNames(secretArn);
+  return provider.keys.all().filter((key) => names.mintedFor(key.name, token));
 }

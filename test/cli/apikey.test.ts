@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApiKeyProvider, startApiKeyProvider } from '../../local/apiKeyProvider.js';
-import { createApiKeyRotator } from '../../rotators/apikey/index.js';
+import { createApiKeyRotator, keyTag } from '../../rotators/apikey/index.js';
 import { skipApiKey } from '../apikey/support.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 import { CliRunner, everySecretString, sensitiveValues } from './support.js';
@@ -30,6 +30,8 @@ describe.skipIf(skipApiKey)('rotor CLI with API keys', () => {
       { engine: 'apikey', provider: 'local', adminSecretArn: adminArn, keyId: first.id, apiKey: first.value },
       name,
     );
+    // rotor retires only keys named under the secret's tag (or adopted): the operator renames it.
+    provider.keys.rename(first.id, `${keyTag(arn)}-app`);
     await cli.run(
       'attach',
       arn,

@@ -35,16 +35,18 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       },
     });
     cli = new CliRunner(h.stack.endpoint);
-    masterArn = await h.createSecret(JSON.parse(db.masterSecret), uniqueName('cli_master'));
+    // Masters name their own endpoint and TLS: a rotated secret never decides where they log in.
+    const endpoint = { host: db.server.host, port: db.server.port, ssl: false };
+    masterArn = await h.createSecret(
+      { ...JSON.parse(db.masterSecret), ...endpoint },
+      uniqueName('cli_master'),
+    );
     passwords.add(db.master.password);
     // A managing role without CREATEROLE: it cannot manage the clone.
     const weak = { username: uniqueName('weak_master'), password: newPassword() };
     passwords.add(weak.password);
     await db.sql(`CREATE ROLE ${weak.username} LOGIN PASSWORD '${weak.password}'`);
-    weakMasterArn = await h.createSecret(
-      db.masterValue({ username: weak.username, password: weak.password }),
-      uniqueName('cli_weak_master'),
-    );
+    weakMasterArn = await h.createSecret({ ...weak, ...endpoint }, uniqueName('cli_weak_master'));
 
     // Rotation functions that die part-way, as a Lambda can: how rotations get stuck.
     const dying = (name: string, dieAt: RotationEvent['Step']) =>

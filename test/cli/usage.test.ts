@@ -85,7 +85,12 @@ describe('rotor CLI conventions', () => {
     [
       'a missing required option',
       ['attach', 'x', '--schedule', 'rate(1 days)'],
-      /--function <arn\|name>' not specified/,
+      /attach needs --function and --schedule \(or --adopt\)/,
+    ],
+    [
+      '--function without --schedule',
+      ['attach', 'x', '--function', 'f'],
+      /attach --function needs --schedule/,
     ],
     ['a bad duration', ['heal', 'x', '--min-age', 'soon'], /expected a duration such as 90s/],
     ['a bad schedule', ['attach', 'x', '--function', 'f', '--schedule', 'monthly'], /rate\(N days\)/],

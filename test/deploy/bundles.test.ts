@@ -17,6 +17,7 @@ import { type ApiKeyProvider, startApiKeyProvider } from '../../local/apiKeyProv
 import { connectAdmin, MACHINE_HOST, MACHINE_PORT, type MysqlAdmin, uniqueName } from '../../local/mysql.js';
 import { type LocalPostgres, startPostgres } from '../../local/postgres.js';
 import type { RotationFunction } from '../../local/stack.js';
+import { keyTag } from '../../rotators/apikey/index.js';
 import { skipEngine } from '../support/engines.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 
@@ -80,6 +81,8 @@ describe('the bundled functions', () => {
       keyId: first.id,
       apiKey: first.value,
     });
+    // rotor retires only keys named under the secret's tag (or adopted): the operator renames it.
+    provider.keys.rename(first.id, `${keyTag(arn)}-first`);
     // Act
     const rotation = await rotateWith('apikey', arn);
     // Assess

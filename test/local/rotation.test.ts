@@ -300,10 +300,11 @@ describe('retries', () => {
 
   it('fails a step that outlives the function timeout', async () => {
     // Prepare
-    const slow = await startTestStack({ rotation: { timeoutMs: 40, attempts: 1 } });
+    // A limit far above what createSecret takes on a loaded 2-core machine, far below the pause.
+    const slow = await startTestStack({ rotation: { timeoutMs: 1_000, attempts: 1 } });
     const { fn } = protocolFunction(slow.sm, {
       during: (step) =>
-        step === 'setSecret' ? new Promise((resolve) => setTimeout(resolve, 150)) : undefined,
+        step === 'setSecret' ? new Promise((resolve) => setTimeout(resolve, 3_000)) : undefined,
     });
     const functionArn = slow.stack.registerFunction('slow', fn);
     const arn = await slow.createSecret();
@@ -313,13 +314,13 @@ describe('retries', () => {
       new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: functionArn }),
     );
     const record = await slow.stack.waitForRotation(arn, out.VersionId ?? '');
-    await new Promise((resolve) => setTimeout(resolve, 150));
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
     await slow.close();
 
     // Assess
     const step = record?.attempts[0]?.steps[1];
     expect(step?.outcome).toBe('timedOut');
-    expect(step?.error).toEqual({ name: 'Sandbox.Timedout', message: 'Task timed out after 0.04 seconds' });
+    expect(step?.error).toEqual({ name: 'Sandbox.Timedout', message: 'Task timed out after 1.00 seconds' });
     expect(record?.status).toBe('failed');
   });
 });

@@ -52,8 +52,11 @@ class Ports {
         label: 'AWSCURRENT',
       });
     if (managedDatabase === undefined) throw new Error('the fixture value names no instance');
-    this.byInstance.set(String(value.dbInstanceIdentifier), managedDatabase);
-    this.byUser.set(String(value.username), managedDatabase);
+    // The stage file binds the fixture's secrets to their instances (rdsMasters), as the step
+    // machine then marks the port.
+    const bound = { ...managedDatabase, boundToSecret: true };
+    this.byInstance.set(String(value.dbInstanceIdentifier), bound);
+    this.byUser.set(String(value.username), bound);
   }
 
   /** The rotator as the step machine drives it: every call gets the port of its secret's instance. */

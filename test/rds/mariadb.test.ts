@@ -55,6 +55,7 @@ describe.skipIf(skipMariadb)('RDS for MariaDB through the step machine (rds-mast
       strategy: 'rds-master',
       ssl: false,
     });
+    on.bindRdsMaster(arn, { dbInstanceIdentifier: id });
     return { id, account, password, arn };
   }
 
@@ -94,6 +95,7 @@ describe.skipIf(skipMariadb)('RDS for MariaDB through the step machine (rds-mast
       strategy: 'rds-master',
       ssl: false,
     });
+    h.bindRdsMaster(arn, { dbClusterIdentifier: id });
 
     // Act
     await h.rotate(arn);
@@ -167,6 +169,7 @@ describe.skipIf(skipMariadb)('RDS for MariaDB through the step machine (rds-mast
       strategy: 'rds-master',
       ssl: false,
     });
+    h.bindRdsMaster(arn, { dbInstanceIdentifier: id });
 
     // Act
     await h.rotate(arn);

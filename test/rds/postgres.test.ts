@@ -99,6 +99,7 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
       strategy: 'rds-master',
       ssl: false,
     });
+    h.bindRdsMaster(arn, { dbInstanceIdentifier: id });
 
     // Act
     await h.rotate(arn);
@@ -139,6 +140,7 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
       strategy: 'rds-master',
       ssl: false,
     });
+    h.bindRdsMaster(arn, { dbClusterIdentifier: id });
 
     // Act
     await h.rotate(arn);
@@ -166,6 +168,7 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
         strategy: 'rds-master',
         ssl: false,
       });
+      slow.bindRdsMaster(arn, { dbInstanceIdentifier: id });
       const before = await slow.labels(arn);
 
       // Act
@@ -204,6 +207,7 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
       strategy: 'rds-master',
       ssl: false,
     });
+    h.bindRdsMaster(arn, { dbInstanceIdentifier: id });
     const before = await h.labels(arn);
 
     // Act
@@ -235,6 +239,7 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
       strategy: 'rds-master',
       ssl: false,
     });
+    h.bindRdsMaster(arn, { dbInstanceIdentifier: id });
 
     // Act
     await h.rotate(arn);
@@ -309,6 +314,7 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
       strategy: 'rds-master',
       ssl: false,
     });
+    h.bindRdsMaster(arn, { dbInstanceIdentifier: id });
     h.stack.registerFunction('stage-only', async () => ({}));
     const token = randomUUID();
     await h.sm.send(
@@ -331,6 +337,7 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
       redactor,
       minAgeMs: 0,
       discovery: new RdsDiscovery({ rds: () => h.rdsClient, secretsManager: h.sm }),
+      trust: h.config,
     });
 
     // Act
@@ -360,16 +367,16 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
       const never = await instance(loud, { applyChanges: 'never' });
       const arns: string[] = [];
       for (const { id, role, password } of [ok, never]) {
-        arns.push(
-          await loud.createSecret({
-            engine: 'postgres',
-            username: role,
-            password,
-            dbInstanceIdentifier: id,
-            strategy: 'rds-master',
-            ssl: false,
-          }),
-        );
+        const arn = await loud.createSecret({
+          engine: 'postgres',
+          username: role,
+          password,
+          dbInstanceIdentifier: id,
+          strategy: 'rds-master',
+          ssl: false,
+        });
+        loud.bindRdsMaster(arn, { dbInstanceIdentifier: id });
+        arns.push(arn);
       }
 
       // Act

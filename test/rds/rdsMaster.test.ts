@@ -4,9 +4,16 @@
  * (a stand-in for RDS's answers, not for a server: the suites in this folder run the real thing).
  */
 import { describe, expect, it } from 'vitest';
-import { InvalidSecretError, UnsupportedError, VerificationFailedError } from '../../rotators/errors.js';
 import {
+  InvalidSecretError,
+  UnboundDatabaseError,
+  UnsupportedError,
+  VerificationFailedError,
+} from '../../rotators/errors.js';
+import {
+  applyMasterPassword,
   checkRdsSecret,
+  rdsMasterChecks,
   rdsPasswordProblem,
   requireManagedDatabase,
   rollbackMasterPassword,
@@ -120,6 +127,50 @@ describe('rds-master parse checks', () => {
     // Assess
     if (problem === undefined) expect(found).toBeUndefined();
     else expect(found).toMatch(problem);
+  });
+});
+
+describe('rds-master trust: the stage file binds the secret to the database', () => {
+  it('refuses apply, test and rollback for a database not bound to the secret, before any ModifyDB call', async () => {
+    // Prepare
+    const { db, set } = port({ boundToSecret: false });
+    let logins = 0;
+    const logsIn = async () => {
+      logins++;
+      return false;
+    };
+
+    // Act
+    const required = thrown(() => requireManagedDatabase({ managedDatabase: db }));
+    const applied = await applyMasterPassword(db, 'Pending-password-1', logsIn).catch((e: unknown) => e);
+    const waited = await waitForMasterPassword(db, logsIn, soon(1_000), brisk).catch((e: unknown) => e);
+    const rolledBack = await rollbackMasterPassword(db, 'Writer-chosen-1', logsIn).catch((e: unknown) => e);
+
+    // Assess
+    for (const error of [required, applied, waited, rolledBack]) {
+      expect(error).toBeInstanceOf(UnboundDatabaseError);
+      expect((error as UnboundDatabaseError).category).toBe('security');
+      expect((error as Error).message).toMatch(/RDS DB instance "orders".*rdsMasters/);
+    }
+    expect(set).toEqual([]);
+    expect(logins).toBe(0);
+  });
+});
+
+describe('rds-master preflight', () => {
+  it('reports whether the stage file binds the secret to the database, with the fix', () => {
+    // Act
+    const bound = rdsMasterChecks('postgres', port().db).find((c) => c.name === 'rds binding');
+    const unbound = rdsMasterChecks('postgres', port({ boundToSecret: false }).db).find(
+      (c) => c.name === 'rds binding',
+    );
+
+    // Assess
+    expect(bound?.ok).toBe(true);
+    expect(unbound).toMatchObject({
+      ok: false,
+      fix: expect.stringMatching(/rdsMasters .*ROTOR_RDS_MASTERS/),
+    });
   });
 });
 

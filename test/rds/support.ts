@@ -24,6 +24,11 @@ export const mysql = createMysqlRotator({ rdsWait: BRISK });
 export interface RdsHarness extends RotationHarness {
   rds: LocalRds;
   rdsClient: RDSClient;
+  /** Binds a secret to the database rds-master may reset (the stage file's `rdsMasters`). */
+  bindRdsMaster(
+    secret: string,
+    database: { dbInstanceIdentifier: string } | { dbClusterIdentifier: string },
+  ): void;
 }
 
 /** The local stack, rotor's step machine and a local RDS endpoint it reaches through client-rds. */
@@ -45,6 +50,13 @@ export async function startRdsHarness(options: {
     ...harness,
     rds,
     rdsClient,
+    bindRdsMaster(secret, database) {
+      harness.config.rdsMasters.push(
+        'dbInstanceIdentifier' in database
+          ? { secret, kind: 'instance', identifier: database.dbInstanceIdentifier }
+          : { secret, kind: 'cluster', identifier: database.dbClusterIdentifier },
+      );
+    },
     async close() {
       await harness.close();
       rdsClient.destroy();

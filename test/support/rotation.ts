@@ -25,6 +25,11 @@ export interface RotationHarness {
   eb: EventBridgeClient;
   handler: RotationHandler;
   functionArn: string;
+  /**
+   * The function's live configuration: a test may add bindings (masters, rdsMasters) before it
+   * rotates, as an operator would by deploying the stage file.
+   */
+  config: Config;
   /** Creates a secret holding `value` (JSON) and returns its ARN. */
   createSecret(value: Record<string, unknown>, name?: string): Promise<string>;
   /** RotateSecret with rotor as the function, then waits until the rotation (and retries) settled. */
@@ -69,6 +74,9 @@ export async function startRotationHarness(options: HarnessOptions): Promise<Rot
     ...readConfig({ ROTOR_LOG_LEVEL: 'SILENT', ROTOR_METRICS: 'off' }),
     ...options.config,
   };
+  // Copies: a test's bindings stay its harness's own.
+  config.masters = [...config.masters];
+  config.rdsMasters = [...config.rdsMasters];
   const handler = createRotationHandler({
     rotators: options.rotators,
     secretsManager: sm,
@@ -86,6 +94,7 @@ export async function startRotationHarness(options: HarnessOptions): Promise<Rot
     eb,
     handler,
     functionArn,
+    config,
     async createSecret(value, name = `test/${randomUUID()}`) {
       const out = await sm.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(value) }));
       return out.ARN as string;

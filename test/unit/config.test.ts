@@ -105,3 +105,154 @@ describe('CLI configuration from the environment', () => {
     expect(colours).toEqual([true, true, false]);
   });
 });
+
+describe('trust configuration (ROTOR_MASTERS, ROTOR_RDS_MASTERS, ROTOR_ADOPTIONS_SECRET)', () => {
+  it('has no binding and the default adoption record when nothing is set', () => {
+    // Act
+    const config = readConfig({});
+    // Assess
+    expect(config.masters).toEqual([]);
+    expect(config.rdsMasters).toEqual([]);
+    expect(config.adoptionsSecret).toBe('rotor/adoptions');
+  });
+
+  it('reads master bindings by hosts, instance and cluster, with port, TLS and manages patterns', () => {
+    // Prepare
+    const masters = [
+      {
+        secret: 'prod/orders/master',
+        hosts: ['db.example.com'],
+        port: 6432,
+        tls: { mode: 'verify-ca', serverName: 'db.internal' },
+        manages: ['app_*'],
+      },
+      {
+        secret: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:billing',
+        dbInstanceIdentifier: 'billing',
+      },
+      { secret: 'rds!cluster-1', dbClusterIdentifier: 'orders-cluster' },
+      { secret: 'legacy', host: 'legacy.example.com' },
+    ];
+    // Act
+    const config = readConfig({
+      ROTOR_MASTERS: JSON.stringify(masters),
+      ROTOR_ADOPTIONS_SECRET: 'ops/adoptions',
+    });
+    // Assess
+    expect(config.masters).toEqual([
+      masters[0],
+      masters[1],
+      masters[2],
+      { secret: 'legacy', hosts: ['legacy.example.com'] },
+    ]);
+    expect(config.adoptionsSecret).toBe('ops/adoptions');
+  });
+
+  it('reads rds-master bindings as a kind and an identifier', () => {
+    // Act
+    const config = readConfig({
+      ROTOR_RDS_MASTERS: JSON.stringify([
+        { secret: 'prod/orders/master', dbInstanceIdentifier: 'orders' },
+        { secret: 'prod/billing/master', dbClusterIdentifier: 'billing-cluster' },
+      ]),
+    });
+    // Assess
+    expect(config.rdsMasters).toEqual([
+      { secret: 'prod/orders/master', kind: 'instance', identifier: 'orders' },
+      { secret: 'prod/billing/master', kind: 'cluster', identifier: 'billing-cluster' },
+    ]);
+  });
+
+  it.each([
+    ['ROTOR_MASTERS', '[{"secret": "m"', /ROTOR_MASTERS must be JSON/],
+    ['ROTOR_MASTERS', '{"secret": "m"}', /ROTOR_MASTERS must be a JSON array/],
+    ['ROTOR_MASTERS', '["m"]', /ROTOR_MASTERS, entry 0: must be a JSON object/],
+    ['ROTOR_MASTERS', '[{"hosts": ["db"]}]', /ROTOR_MASTERS, entry 0: field "secret" must be the name/],
+    ['ROTOR_MASTERS', '[{"secret": "m"}]', /ROTOR_MASTERS, entry 0: field "hosts" is required: exactly one/],
+    [
+      'ROTOR_MASTERS',
+      '[{"secret": "a", "hosts": ["db"]}, {"secret": "m", "hosts": ["db"], "dbInstanceIdentifier": "orders"}]',
+      /ROTOR_MASTERS, entry 1: field "dbInstanceIdentifier" must not be set together with hosts/,
+    ],
+    ['ROTOR_MASTERS', '[{"secret": "m", "hosts": []}]', /entry 0: field "hosts" must be a non-empty array/],
+    [
+      'ROTOR_MASTERS',
+      '[{"secret": "m", "hosts": ["db"], "port": 0}]',
+      /entry 0: field "port" must be a port/,
+    ],
+    [
+      'ROTOR_MASTERS',
+      '[{"secret": "m", "hosts": ["db"], "tls": {"mode": "prefer"}}]',
+      /entry 0: field "tls.mode" must be one of verify-full, verify-ca, disable/,
+    ],
+    [
+      'ROTOR_MASTERS',
+      '[{"secret": "m", "hosts": ["db"], "tls": {"mode": "verify-ca", "ca": "not a pem"}}]',
+      /entry 0: field "tls.ca" must be a PEM certificate/,
+    ],
+    [
+      'ROTOR_MASTERS',
+      '[{"secret": "m", "dbInstanceIdentifier": "no--double"}]',
+      /entry 0: field "dbInstanceIdentifier" must be an RDS DB instance identifier/,
+    ],
+    [
+      'ROTOR_MASTERS',
+      '[{"secret": "m", "hosts": ["db"], "manage": ["a"]}]',
+      /entry 0: field "manage" is not known/,
+    ],
+    [
+      'ROTOR_MASTERS',
+      '[{"secret": "m", "hosts": ["db"], "manages": "app_*"}]',
+      /field "manages" must be a non-empty array/,
+    ],
+    [
+      'ROTOR_RDS_MASTERS',
+      '[{"secret": "s"}]',
+      /ROTOR_RDS_MASTERS, entry 0: field "dbInstanceIdentifier" or dbClusterIdentifier is required/,
+    ],
+    [
+      'ROTOR_RDS_MASTERS',
+      '[{"secret": "s", "dbInstanceIdentifier": "a", "dbClusterIdentifier": "b"}]',
+      /ROTOR_RDS_MASTERS, entry 0: field "dbInstanceIdentifier" must not be set together/,
+    ],
+    ['ROTOR_RDS_MASTERS', '[{"dbInstanceIdentifier": "a"}]', /ROTOR_RDS_MASTERS, entry 0: field "secret"/],
+    [
+      'ROTOR_RDS_MASTERS',
+      '[{"secret": "s", "hosts": ["db"]}]',
+      /ROTOR_RDS_MASTERS, entry 0: field "hosts" is not known/,
+    ],
+  ])(
+    'refuses %s=%s with a ConfigurationError naming the variable, the entry and the field',
+    (key, raw, message) => {
+      // Act
+      const act = () => readConfig({ [key]: raw });
+      // Assess
+      expect(act).toThrow(ConfigurationError);
+      expect(act).toThrow(message);
+    },
+  );
+});
+
+describe('the trust configuration deploy writes', () => {
+  it("parses every function's ROTOR_MASTERS / ROTOR_RDS_MASTERS of the example stage, entry for entry", async () => {
+    // Prepare
+    const { loadStage } = await import('../../deploy/stage.js');
+    const stage = loadStage('deploy/stages/example.yml', { service: 'rotor', stage: 'example' });
+
+    // Act
+    const configs = (['postgres', 'mysql', 'heal'] as const).map((fn) =>
+      readConfig({
+        ROTOR_MASTERS: stage.config.mastersJson[fn],
+        ROTOR_RDS_MASTERS: stage.config.rdsMastersJson[fn],
+        ROTOR_ADOPTIONS_SECRET: stage.config.adoptionsSecret,
+      }),
+    );
+
+    // Assess
+    const heal = configs[2];
+    expect(heal?.masters.length).toBe(stage.config.masters.length);
+    expect(heal?.rdsMasters.length).toBe(stage.config.rdsMasters.length);
+    expect(heal?.masters.length).toBeGreaterThan(0);
+    for (const config of configs) expect(config.adoptionsSecret).toBe(stage.config.adoptionsSecret);
+  });
+});

@@ -294,8 +294,15 @@ export class Lab {
       });
     }
     if (lab.pg !== undefined) {
+      // Masters name their own endpoint (and TLS): where a master's credential goes is never
+      // decided by a rotated secret.
       lab.pgMasterArn = await lab.createSecret(
-        JSON.parse(lab.pg.masterSecret) as Value,
+        {
+          ...(JSON.parse(lab.pg.masterSecret) as Value),
+          host: lab.pg.server.host,
+          port: lab.pg.server.port,
+          ssl: false,
+        },
         `rel/pg-master-${randomUUID()}`,
       );
     }

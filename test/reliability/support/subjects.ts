@@ -5,6 +5,7 @@
  */
 import pg from 'pg';
 import type { ApiKeyProvider } from '../../../local/apiKeyProvider.js';
+import { keyTag } from '../../../rotators/apikey/index.js';
 import { nativePasswordHash, quoteAccount } from '../../../rotators/mysql/sql.js';
 import { loginAs } from '../../mysql/support.js';
 import { newPassword, uniqueName } from '../../postgres/support.js';
@@ -196,7 +197,10 @@ function apikey(gracePolicy: 'until-next-rotation' | 'none'): Subject {
         apiKey: first.value,
         ...(grace ? {} : { gracePolicy }),
       };
-      return { arn: await lab.createSecret(initial), initial, base: first.id, provider };
+      const arn = await lab.createSecret(initial);
+      // rotor retires only keys named under the secret's tag (or adopted): the operator renames it.
+      provider.keys.rename(first.id, `${keyTag(arn)}-app`);
+      return { arn, initial, base: first.id, provider };
     },
     async logsIn(_lab, instance, value) {
       const provider = need(instance.provider, 'a provider');
@@ -219,7 +223,8 @@ function apikey(gracePolicy: 'until-next-rotation' | 'none'): Subject {
     documented: (_instance, current, previous) =>
       sorted(grace && previous !== undefined ? [current.keyId, previous.keyId] : [current.keyId]),
     async byHand(lab, instance, current) {
-      const key = need(instance.provider, 'a provider').keys.mint('by-hand');
+      // Made by hand under the secret's tag, so that a later rotation may retire it.
+      const key = need(instance.provider, 'a provider').keys.mint(`${keyTag(instance.arn)}-by-hand`);
       lab.canary.secret(key.value, 'API key');
       // As rotor does, the replaced key is recorded, so that the next rotation can retire it.
       return { ...current, keyId: key.id, apiKey: key.value, previousKeyId: current.keyId };

@@ -1,0 +1,258 @@
+/**
+ * Ready provider descriptions for providers teams use, by name: a registered description
+ * `{"preset": "<name>", ...options}` expands to the full description below (provider.ts format),
+ * then is validated like any other. Each preset follows its provider's documented API and is
+ * tested against a local fake of it (local/providerFakes.ts, test/apikey/presets.test.ts).
+ *
+ * | preset       | admin secret (adminSecretArn) fields                   | options                                   |
+ * |--------------|--------------------------------------------------------|-------------------------------------------|
+ * | `datadog`    | `apiKey`, `appKey` (with `api_keys_read`/`_write`)     | `site` (default `datadoghq.com`)          |
+ * | `sendgrid`   | `apiKey` (a key allowed to manage API keys)            | `region` (`global`, `eu`), `scopes`       |
+ * | `cloudflare` | `token` (a user API token with "API Tokens Write")    | `policies` (required: the new tokens')    |
+ * | `twilio`     | `accountSid` (public: used in paths), `authToken`      | none                                      |
+ *
+ * Every preset also takes `baseUrl` (another region or a proxy; still https, checked like any
+ * base URL) and `maxLiveKeys`.
+ */
+import type { Json } from './provider.js';
+
+/** Where a preset's options are wrong. */
+export interface PresetIssue {
+  readonly field: string;
+  readonly expected: string;
+}
+
+type Options = Readonly<Record<string, unknown>>;
+type Preset = {
+  readonly options: readonly string[];
+  build(options: Options): Record<string, unknown> | PresetIssue;
+};
+
+const COMMON = ['preset', 'baseUrl', 'maxLiveKeys'];
+
+/** The options every preset takes, as description fields. */
+function common(options: Options, baseUrl: string): Record<string, unknown> {
+  return {
+    baseUrl: options.baseUrl ?? baseUrl,
+    ...(options.maxLiveKeys === undefined ? {} : { maxLiveKeys: options.maxLiveKeys }),
+  };
+}
+
+const PRESETS: Readonly<Record<string, Preset>> = {
+  /**
+   * Datadog API keys v2: https://docs.datadoghq.com/api/latest/key-management/ (both admin keys on
+   * every management call; JSON:API bodies; `page[number]` from 0, `page[size]` at most 100;
+   * `meta.page.total_filtered_count`), GET /api/v1/validate for the probe
+   * (https://docs.datadoghq.com/api/latest/authentication/).
+   */
+  datadog: {
+    options: [...COMMON, 'site'],
+    build(options) {
+      const site = options.site ?? 'datadoghq.com';
+      if (typeof site !== 'string' || !/^[a-z0-9]+(?:[.-][a-z0-9]+)*$/.test(site)) {
+        return {
+          field: 'site',
+          expected: 'must be a Datadog site such as "datadoghq.com" or "datadoghq.eu"',
+        };
+      }
+      const headers = { 'DD-APPLICATION-KEY': '{{admin.appKey}}' };
+      return {
+        ...common(options, `https://api.${site}/api`),
+        auth: { header: 'DD-API-KEY', value: '{{admin.apiKey}}' },
+        maxLiveKeys: options.maxLiveKeys ?? 1000,
+        create: {
+          method: 'POST',
+          path: '/v2/api_keys',
+          headers,
+          body: { data: { type: 'api_keys', attributes: { name: '{{name}}' } } },
+          response: { id: 'data.id', key: 'data.attributes.key' },
+        },
+        list: {
+          method: 'GET',
+          path: '/v2/api_keys',
+          headers,
+          response: {
+            items: 'data',
+            id: 'id',
+            name: 'attributes.name',
+            createdAt: 'attributes.created_at',
+            total: 'meta.page.total_filtered_count',
+          },
+          pagination: {
+            style: 'page',
+            pageParam: 'page[number]',
+            sizeParam: 'page[size]',
+            size: 100,
+            firstPage: 0,
+          },
+        },
+        revoke: { method: 'DELETE', path: '/v2/api_keys/{{keyId}}', headers },
+        probe: { method: 'GET', path: '/v1/validate', headers: { 'DD-API-KEY': '{{key}}' } },
+      };
+    },
+  },
+
+  /**
+   * SendGrid v3 API keys: https://www.twilio.com/docs/sendgrid/api-reference/api-keys (Bearer;
+   * `{"name", "scopes"}`; at most 100 keys per account, so one `limit=100` list is all of them),
+   * GET /v3/scopes for the probe.
+   */
+  sendgrid: {
+    options: [...COMMON, 'region', 'scopes'],
+    build(options) {
+      const region = options.region ?? 'global';
+      if (region !== 'global' && region !== 'eu')
+        return { field: 'region', expected: 'must be "global" or "eu"' };
+      const scopes = options.scopes;
+      if (
+        scopes !== undefined &&
+        (!Array.isArray(scopes) ||
+          scopes.length === 0 ||
+          !scopes.every((s) => typeof s === 'string' && /^[a-z0-9_.-]{1,128}$/.test(s)))
+      ) {
+        return {
+          field: 'scopes',
+          expected: 'must be a non-empty list of SendGrid scopes such as "mail.send"',
+        };
+      }
+      return {
+        ...common(
+          options,
+          region === 'eu' ? 'https://api.eu.sendgrid.com/v3' : 'https://api.sendgrid.com/v3',
+        ),
+        auth: { header: 'Authorization', value: 'Bearer {{admin.apiKey}}' },
+        maxLiveKeys: options.maxLiveKeys ?? 100,
+        create: {
+          method: 'POST',
+          path: '/api_keys',
+          body: { name: '{{name}}', ...(scopes === undefined ? {} : { scopes: scopes as Json }) },
+          response: { id: 'api_key_id', key: 'api_key' },
+        },
+        list: {
+          method: 'GET',
+          path: '/api_keys?limit=100',
+          response: { items: 'result', id: 'api_key_id', name: 'name' },
+        },
+        revoke: { method: 'DELETE', path: '/api_keys/{{keyId}}' },
+        probe: { method: 'GET', path: '/scopes', headers: { Authorization: 'Bearer {{key}}' } },
+      };
+    },
+  },
+
+  /**
+   * Cloudflare user API tokens: https://developers.cloudflare.com/api/resources/user/subresources/tokens/
+   * (policies required at creation; `page`/`per_page` at most 50 with `result_info.total_count`;
+   * the secret is `result.value`), GET /user/tokens/verify with the token for the probe.
+   */
+  cloudflare: {
+    options: [...COMMON, 'policies'],
+    build(options) {
+      const { policies } = options;
+      if (
+        !Array.isArray(policies) ||
+        policies.length === 0 ||
+        !policies.every((p) => typeof p === 'object' && p !== null && !Array.isArray(p))
+      ) {
+        return {
+          field: 'policies',
+          expected:
+            'is required: the Cloudflare policies of the tokens rotor mints (a non-empty list of objects)',
+        };
+      }
+      return {
+        ...common(options, 'https://api.cloudflare.com/client/v4'),
+        auth: { header: 'Authorization', value: 'Bearer {{admin.token}}' },
+        maxLiveKeys: options.maxLiveKeys ?? 1000,
+        create: {
+          method: 'POST',
+          path: '/user/tokens',
+          body: { name: '{{name}}', policies: policies as Json },
+          response: { id: 'result.id', key: 'result.value' },
+        },
+        list: {
+          method: 'GET',
+          path: '/user/tokens',
+          response: {
+            items: 'result',
+            id: 'id',
+            name: 'name',
+            createdAt: 'issued_on',
+            total: 'result_info.total_count',
+          },
+          pagination: { style: 'page', pageParam: 'page', sizeParam: 'per_page', size: 50, firstPage: 1 },
+        },
+        revoke: { method: 'DELETE', path: '/user/tokens/{{keyId}}' },
+        probe: { method: 'GET', path: '/user/tokens/verify', headers: { Authorization: 'Bearer {{key}}' } },
+      };
+    },
+  },
+
+  /**
+   * Twilio Key resource v2010: https://www.twilio.com/docs/iam/api-keys/key-resource-v2010
+   * (form-encoded `FriendlyName`; Basic AccountSid:AuthToken; paging by `next_page_uri`). A
+   * Standard key cannot read the Keys or Accounts resources, so the probe reads Messages with
+   * Basic `<key sid>:<secret>`.
+   */
+  twilio: {
+    options: COMMON,
+    build(options) {
+      const account = '/Accounts/{{admin.accountSid}}';
+      return {
+        ...common(options, 'https://api.twilio.com/2010-04-01'),
+        publicAdminFields: ['accountSid'],
+        auth: { header: 'Authorization', value: 'Basic {{base64(admin.accountSid ":" admin.authToken)}}' },
+        maxLiveKeys: options.maxLiveKeys ?? 1000,
+        create: {
+          method: 'POST',
+          path: `${account}/Keys.json`,
+          encoding: 'form',
+          body: { FriendlyName: '{{name}}' },
+          response: { id: 'sid', key: 'secret' },
+        },
+        list: {
+          method: 'GET',
+          path: `${account}/Keys.json?PageSize=50`,
+          response: { items: 'keys', id: 'sid', name: 'friendly_name', createdAt: 'date_created' },
+          pagination: { style: 'next-link', next: 'next_page_uri' },
+        },
+        revoke: { method: 'DELETE', path: `${account}/Keys/{{keyId}}.json` },
+        probe: {
+          method: 'GET',
+          path: `${account}/Messages.json?PageSize=1`,
+          headers: { Authorization: 'Basic {{base64(keyId ":" key)}}' },
+        },
+      };
+    },
+  },
+};
+
+/** The names `preset` may take. */
+export const PRESET_NAMES: readonly string[] = Object.keys(PRESETS);
+
+/**
+ * Expands `{"preset": name, ...options}` into a full description, or says what is wrong. A value
+ * without `preset` is returned as it is.
+ */
+export function expandPreset(
+  raw: unknown,
+): { description: unknown; issue?: undefined } | { issue: PresetIssue } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !('preset' in raw)) {
+    return { description: raw };
+  }
+  const options = raw as Options;
+  const preset = typeof options.preset === 'string' ? PRESETS[options.preset] : undefined;
+  if (preset === undefined || !Object.hasOwn(PRESETS, options.preset as string)) {
+    return { issue: { field: 'preset', expected: `must be one of ${PRESET_NAMES.join(', ')}` } };
+  }
+  const unknown = Object.keys(options).find((field) => !preset.options.includes(field));
+  if (unknown !== undefined) {
+    return {
+      issue: {
+        field: unknown.slice(0, 64),
+        expected: `is not an option of preset "${String(options.preset)}" (it takes ${preset.options.slice(1).join(', ')})`,
+      },
+    };
+  }
+  const built = preset.build(options);
+  return 'expected' in built ? { issue: built as PresetIssue } : { description: built };
+}
