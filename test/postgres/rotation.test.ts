@@ -277,11 +277,80 @@ describe.skipIf(skipPostgres).each(FLAVORS)(
       expect(failures.length).toBeGreaterThan(0);
       for (const failure of failures) {
         expect(failure.detail.step).toBe('setSecret');
-        expect((failure.detail.error as { name: string }).name).toBe('UnprovenUserError');
+        expect(failure.detail.error).toMatchObject({ name: 'UnprovenUserError', category: 'security' });
       }
       expect(await db.sql('SELECT 1 FROM pg_roles WHERE rolname = $1', [`${victim}_clone`])).toEqual([]);
       expect(await db.snapshot(victim)).toBe(before);
       expect(await db.canLogin(victim, victimPassword)).toBe(true);
+    });
+
+    it('alternating-users: a master bound by the stage file (its secret holds no host) rotates the users its manages patterns allow, and refuses another with UnmanagedUserError in the security category', async () => {
+      // Prepare: an RDS-style master secret (username and password only), bound as an operator
+      // would in the stage file's masters:, managing the "bound_" roles only.
+      const boundMaster = await harness.createSecret(
+        { username: db.master.username, password: db.master.password },
+        uniqueName('bound-master'),
+      );
+      harness.config.masters.push({
+        secret: boundMaster,
+        hosts: [db.server.host],
+        port: db.server.port,
+        tls: { mode: 'disable' },
+        manages: ['bound_*'],
+      });
+      const managed = await userSecret('bound', { masterarn: boundMaster });
+      const other = await userSecret('unbound', { masterarn: boundMaster });
+      const otherBefore = await db.snapshot(String(other.value.username));
+      // Act
+      await harness.rotate(managed.arn);
+      await harness.rotate(other.arn);
+      // Assess
+      const rotated = await current(managed.arn);
+      expect(rotated.username).toBe(`${managed.value.username}_clone`);
+      expect(await db.canLogin(rotated.username, rotated.password)).toBe(true);
+      const failures = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === other.arn);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.detail.error).toMatchObject({ name: 'UnmanagedUserError', category: 'security' });
+      }
+      expect(await db.snapshot(String(other.value.username))).toBe(otherBefore);
+      expect(
+        await db.sql('SELECT 1 FROM pg_roles WHERE rolname = $1', [`${other.value.username}_clone`]),
+      ).toEqual([]);
+    });
+
+    it('alternating-users: a secret pointing a stage-file-bound master at another port fails with MasterBindingError; the master logs in nowhere', async () => {
+      // Prepare: the master is bound to the test server; the writer names another port.
+      const boundMaster = await harness.createSecret(
+        { username: db.master.username, password: db.master.password },
+        uniqueName('bound-master'),
+      );
+      harness.config.masters.push({
+        secret: boundMaster,
+        hosts: [db.server.host],
+        port: db.server.port,
+        tls: { mode: 'disable' },
+      });
+      const password = newPassword();
+      const name = uniqueName('moved');
+      await db.createUser(name, password);
+      passwords.add(password);
+      const arn = await harness.createSecret(
+        db.secret(name, password, { masterarn: boundMaster, port: db.server.port + 1 }),
+      );
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      const failures = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.detail.error).toMatchObject({ name: 'MasterBindingError', category: 'security' });
+      }
+      expect(await db.canLogin(name, password)).toBe(true);
     });
 
     it('the statement log never contains a plaintext password, across every rotation of this file', async () => {
