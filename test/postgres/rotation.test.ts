@@ -353,6 +353,48 @@ describe.skipIf(skipPostgres).each(FLAVORS)(
       expect(await db.canLogin(name, password)).toBe(true);
     });
 
+    it('alternating-users: a clone rotor did not make is refused with ForeignAccountError until the adoption record lists it; then rotor marks and uses it', async () => {
+      // Prepare: a clone made by AWS's template (a member of the owner, no rotor marker).
+      const { value: owner, arn } = await userSecret('legacy', { masterarn: masterArn });
+      const clone = `${owner.username}_clone`;
+      const clonePassword = newPassword();
+      await db.createUser(clone, clonePassword);
+      passwords.add(clonePassword);
+      await db.sql(`GRANT "${owner.username}" TO "${clone}"`);
+      const cloneBefore = await db.snapshot(clone);
+      await harness.rotate(arn);
+      const refused = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+      const cloneAfterRefusal = await db.snapshot(clone);
+      // Act: an operator adopts the clone for this secret (what rotor attach --adopt records).
+      await harness.createSecret(
+        { adoptions: [{ secret: arn, username: clone, adoptedAt: new Date().toISOString(), by: 'test' }] },
+        'rotor/adoptions',
+      );
+      // Secrets Manager's next attempt of the same rotation (the token still AWSPENDING).
+      const token = String((await harness.labels(arn)).AWSPENDING);
+      const outcomes = [];
+      for (const step of ['setSecret', 'testSecret', 'finishSecret'] as const) {
+        outcomes.push((await harness.invoke(step, arn, token)).result);
+      }
+      // Assess
+      expect(outcomes).toEqual(['done', 'done', 'done']);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const failure of refused) {
+        expect(failure.detail.error).toMatchObject({ name: 'ForeignAccountError', category: 'security' });
+      }
+      expect(cloneAfterRefusal).toBe(cloneBefore);
+      const after = await current(arn);
+      expect(after.username).toBe(clone);
+      expect(await db.canLogin(after.username, after.password)).toBe(true);
+      const [marker] = await db.sql<{ d: string }>(
+        "SELECT shobj_description(oid, 'pg_authid') AS d FROM pg_roles WHERE rolname = $1",
+        [clone],
+      );
+      expect(marker?.d).toBe(`rotor clone of ${owner.username}`);
+    });
+
     it('the statement log never contains a plaintext password, across every rotation of this file', async () => {
       // Prepare: one more rotation of each strategy, so this test stands on its own.
       const single = await userSecret('log');
