@@ -4,6 +4,7 @@
  * the API-key rotator's `fetch` and `sleep`, and a middleware on the AWS SDK clients.
  */
 import { setTimeout as delay } from 'node:timers/promises';
+import tls from 'node:tls';
 import type { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Fetch, Sleep } from '../rotators/apikey/index.js';
@@ -55,7 +56,22 @@ export const COUNT = {
   query: 'db.queries',
   httpRequest: 'http.requests',
   retryWait: 'http.retryWaits',
+  /** Secure contexts built in the process (by rotor or a driver): `tls.createSecureContext` calls. */
+  secureContext: 'tls.secureContexts',
+  /** PutEvents calls that ended while no other call of the function ran: the step waited for them. */
+  awaitedPutEvents: 'events.awaitedPutEvents',
 } as const;
+
+/** Single-user window marks: the password change (setSecret) and the promotion (finishSecret). */
+export interface WindowMarks {
+  /** performance.now() when the last password-changing statement completed. */
+  changedAt?: number | undefined;
+  /** performance.now() when UpdateSecretVersionStage (AWSCURRENT moved) completed. */
+  promotedAt?: number | undefined;
+}
+
+/** Statements that change a login's password (PostgreSQL ALTER ROLE, MySQL ALTER USER / SET PASSWORD). */
+const PASSWORD_CHANGE = /^\s*(ALTER\s+(ROLE|USER)\b[\s\S]*\b(PASSWORD|IDENTIFIED)\b|SET\s+PASSWORD\b)/i;
 
 export interface MeterReading {
   /** Time inside database and provider calls (connect, statements, close, HTTP, retry waits). */
@@ -68,15 +84,54 @@ export interface MeterReading {
 export class Meter {
   readonly #time = new TimeSplit();
   readonly #counts: Counts = {};
+  /** Calls in flight other than PutEvents (database, provider, Secrets Manager). */
+  #othersActive = 0;
+  readonly marks: WindowMarks = {};
 
   /** Times a database or provider call. */
-  target<T>(work: () => Promise<T>): Promise<T> {
-    return this.#time.time('target', work);
+  async target<T>(work: () => Promise<T>): Promise<T> {
+    this.#othersActive++;
+    try {
+      return await this.#time.time('target', work);
+    } finally {
+      this.#othersActive--;
+    }
   }
 
-  /** Times an AWS SDK call. */
-  aws<T>(work: () => Promise<T>): Promise<T> {
-    return this.#time.time('aws', work);
+  /** Times an AWS SDK call (Secrets Manager). */
+  async aws<T>(work: () => Promise<T>): Promise<T> {
+    this.#othersActive++;
+    try {
+      return await this.#time.time('aws', work);
+    } finally {
+      this.#othersActive--;
+    }
+  }
+
+  /**
+   * Times a PutEvents call, and counts it as awaited when it ends while nothing else of the
+   * function runs (a Started event overlapped with the step's work is not awaited).
+   */
+  async events<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await this.#time.time('aws', work);
+    } finally {
+      if (this.#othersActive === 0) this.count(COUNT.awaitedPutEvents);
+    }
+  }
+
+  /** Marks a statement's completion: a password change starts the single-user window. */
+  statementDone(sql: string): void {
+    if (PASSWORD_CHANGE.test(sql)) this.marks.changedAt = performance.now();
+  }
+
+  /** Counts every secure context the process builds from now on. */
+  countSecureContexts(): void {
+    const original = tls.createSecureContext;
+    tls.createSecureContext = (...args) => {
+      this.count(COUNT.secureContext);
+      return original(...args);
+    };
   }
 
   count(name: string): void {
@@ -96,9 +151,15 @@ export function meteredPostgres(meter: Meter, connect: ConnectPostgres): Connect
     meter.count(COUNT.session);
     const metered: PgSession = {
       target: session.target,
-      query: <R>(sql: string, params?: readonly unknown[], options?: Parameters<PgSession['query']>[2]) => {
+      query: async <R>(
+        sql: string,
+        params?: readonly unknown[],
+        options?: Parameters<PgSession['query']>[2],
+      ) => {
         meter.count(COUNT.query);
-        return meter.target(() => session.query<R>(sql, params, options));
+        const rows = await meter.target(() => session.query<R>(sql, params, options));
+        meter.statementDone(sql);
+        return rows;
       },
       close: () => meter.target(() => session.close()),
     };
@@ -115,9 +176,11 @@ export function meteredMysql(meter: Meter, connect: ConnectMysql): ConnectMysql 
     const metered: MysqlSession = {
       server: session.server,
       account: session.account,
-      query: (sql, what) => {
+      query: async (sql, what) => {
         meter.count(COUNT.query);
-        return meter.target(() => session.query(sql, what));
+        const rows = await meter.target(() => session.query(sql, what));
+        meter.statementDone(sql);
+        return rows;
       },
       close: () => meter.target(() => session.close()),
     };
@@ -148,15 +211,20 @@ export function meteredSleep(meter: Meter): Sleep {
 
 /** Times every call of an SDK client, serialisation and retries included. */
 export function meterSecretsManager(client: SecretsManagerClient, meter: Meter): SecretsManagerClient {
-  client.middlewareStack.add((next) => (args) => meter.aws(() => next(args)), {
-    step: 'initialize',
-    name: 'rotorBenchTimer',
-  });
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await meter.aws(() => next(args));
+      if (context.commandName === 'UpdateSecretVersionStageCommand')
+        meter.marks.promotedAt = performance.now();
+      return result;
+    },
+    { step: 'initialize', name: 'rotorBenchTimer' },
+  );
   return client;
 }
 
 export function meterEventBridge(client: EventBridgeClient, meter: Meter): EventBridgeClient {
-  client.middlewareStack.add((next) => (args) => meter.aws(() => next(args)), {
+  client.middlewareStack.add((next) => (args) => meter.events(() => next(args)), {
     step: 'initialize',
     name: 'rotorBenchTimer',
   });

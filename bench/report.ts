@@ -43,7 +43,7 @@ function sumOf(stats: CountStats): CountStat {
 }
 
 function label(s: StrategyResult): string[] {
-  return [s.engine, s.strategy];
+  return [s.engine, s.strategy, s.transport === 'tls' ? 'TLS' : 'plain'];
 }
 
 function latencyTable(strategies: readonly StrategyResult[]): string {
@@ -51,9 +51,11 @@ function latencyTable(strategies: readonly StrategyResult[]): string {
     [
       'engine',
       'strategy',
+      'transport',
       'n',
       'total p50',
       'p95',
+      'window p50/p95',
       'function p50',
       'p95',
       'create p50/p95',
@@ -69,6 +71,7 @@ function latencyTable(strategies: readonly StrategyResult[]): string {
       String(s.rotations),
       ms(s.totalMs.p50),
       ms(s.totalMs.p95),
+      s.windowMs === undefined ? '-' : `${ms(s.windowMs.p50)}/${ms(s.windowMs.p95)}`,
       ms(s.functionMs.p50),
       ms(s.functionMs.p95),
       ...['createSecret', 'setSecret', 'testSecret', 'finishSecret'].map((step) => {
@@ -87,10 +90,13 @@ function callsTable(strategies: readonly StrategyResult[]): string {
     [
       'engine',
       'strategy',
+      'transport',
       'container',
       'Secrets Manager',
       'by operation',
-      'EventBridge',
+      'PutEvents',
+      'awaited',
+      'TLS contexts',
       'db attempts',
       'sessions',
       'statements',
@@ -105,6 +111,8 @@ function callsTable(strategies: readonly StrategyResult[]): string {
         count(s.secretsManager.total),
         formatOps(medians(byOperation)),
         count(sumOf(s.eventBridge)),
+        count(s.target['events.awaitedPutEvents']),
+        count(s.target['tls.secureContexts']),
         count(s.target['db.connectAttempts']),
         count(s.target['db.sessions']),
         count(s.target['db.queries']),
@@ -128,9 +136,48 @@ function stepsTable(strategies: readonly StrategyResult[]): string {
     ]),
   );
   return table(
-    ['engine', 'strategy', 'step', 'Secrets Manager calls', 'db attempts', 'sessions', 'statements', 'HTTP'],
+    [
+      'engine',
+      'strategy',
+      'transport',
+      'step',
+      'Secrets Manager calls',
+      'db attempts',
+      'sessions',
+      'statements',
+      'HTTP',
+    ],
     rows,
   );
+}
+
+/** TLS p50 against plaintext p50 for every strategy measured both ways. */
+function tlsTable(strategies: readonly StrategyResult[]): string | undefined {
+  const rows = strategies
+    .filter((s) => s.transport === 'tls' && s.rotations > 0)
+    .flatMap((tls) => {
+      const plain = strategies.find(
+        (p) =>
+          p.transport === 'plaintext' &&
+          p.engine === tls.engine &&
+          p.strategy === tls.strategy &&
+          p.container === tls.container &&
+          p.rotations > 0,
+      );
+      if (plain === undefined) return [];
+      return [
+        [
+          tls.engine,
+          tls.strategy,
+          tls.container,
+          ms(plain.totalMs.p50),
+          ms(tls.totalMs.p50),
+          (tls.totalMs.p50 / plain.totalMs.p50).toFixed(2),
+        ],
+      ];
+    });
+  if (rows.length === 0) return undefined;
+  return table(['engine', 'strategy', 'container', 'plaintext', 'TLS', 'TLS / plaintext'], rows);
 }
 
 export function formatReport(results: BenchResults): string {
@@ -171,6 +218,20 @@ export function formatReport(results: BenchResults): string {
     // In run order: each strategy's warm run, then its cold run.
     out.push('', '   Calls per rotation (median; range when it varied)', callsTable(rotation.strategies));
     out.push('', '   Per step, warm container (medians)', stepsTable(warm));
+    const tls = tlsTable(rotation.strategies);
+    if (tls !== undefined) {
+      out.push(
+        '',
+        '   Verified TLS against plaintext, same server, engine, strategy and container (total p50 ms)',
+        tls,
+      );
+    }
+    out.push(
+      '',
+      '   window = single-user: the password change in setSecret → AWSCURRENT moved in finishSecret (a client holding',
+      '   the old password is refused meanwhile); awaited = PutEvents that ended while nothing else of the step ran;',
+      '   TLS contexts = tls.createSecureContext calls in the process (rotor or driver) during the rotation',
+    );
     if (rotation.scramVerifierMs !== undefined) {
       out.push(
         '',
@@ -185,9 +246,9 @@ export function formatReport(results: BenchResults): string {
     }
     for (const s of rotation.strategies) {
       if (s.failure !== undefined)
-        out.push(`   FAILED ${s.engine} ${s.strategy} (${s.container}): ${s.failure}`);
+        out.push(`   FAILED ${s.engine} ${s.strategy} ${s.transport} (${s.container}): ${s.failure}`);
       if (s.verified !== 'ok')
-        out.push(`   NOT VERIFIED ${s.engine} ${s.strategy} (${s.container}): ${s.verified}`);
+        out.push(`   NOT VERIFIED ${s.engine} ${s.strategy} ${s.transport} (${s.container}): ${s.verified}`);
     }
   }
 

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Case, EngineFixture } from './fixtures/fixture.js';
-import { COUNT } from './meter.js';
+import { COUNT, type Meter } from './meter.js';
 import { addCounts, type Counts, diffCounts, median, type Summary, summarize } from './stats.js';
 import type { Container, Invocation, World } from './world.js';
 
@@ -21,6 +21,8 @@ interface StepSample {
 }
 
 interface RotationSample {
+  /** Single-user window: password changed (setSecret) → AWSCURRENT moved (finishSecret). */
+  windowMs?: number;
   totalMs: number;
   functionMs: number;
   targetMs: number;
@@ -40,6 +42,7 @@ export type CountStats = Record<string, CountStat>;
 export interface StrategyResult {
   engine: string;
   strategy: string;
+  transport: 'plaintext' | 'tls';
   container: Container;
   /** Rotations measured (warm-up left out). */
   rotations: number;
@@ -59,6 +62,11 @@ export interface StrategyResult {
    * provider call ran (an event published in the background overlaps the step's own work).
    */
   awsMs: Summary;
+  /**
+   * Single-user strategies: from the password change in setSecret to AWSCURRENT moving in
+   * finishSecret, when a client holding the old password is refused.
+   */
+  windowMs?: Summary;
   /** Orchestration overhead: function time minus database / provider time. */
   overheadMs: Summary;
   /** The overhead without the AWS SDK calls: rotor's own work in the process. */
@@ -83,6 +91,7 @@ export interface CompactSample {
   functionMs: number;
   targetMs: number;
   awsMs: number;
+  windowMs?: number;
   secretsManager: number;
   eventBridge: number;
   connectAttempts: number;
@@ -99,6 +108,7 @@ function compact(sample: RotationSample): CompactSample {
     functionMs: round(sample.functionMs),
     targetMs: round(sample.targetMs),
     awsMs: round(sample.awsMs),
+    ...(sample.windowMs === undefined ? {} : { windowMs: round(sample.windowMs) }),
     secretsManager: total((step) => step.secretsManager),
     eventBridge: total((step) => step.eventBridge),
     connectAttempts: sample.steps.reduce((sum, step) => sum + (step.target[COUNT.connectAttempt] ?? 0), 0),
@@ -161,6 +171,7 @@ export function failureOf(record: Awaited<ReturnType<World['rotate']>>): string 
 
 export interface MeasureOptions {
   world: World;
+  meter: Meter;
   fixture: EngineFixture;
   kase: Case;
   functionArn: string;
@@ -169,26 +180,66 @@ export interface MeasureOptions {
   rotations: number;
 }
 
+/** One rotation of `kase`: its sample, or why it failed. */
+async function rotateOnce(options: MeasureOptions, kase: Case): Promise<RotationSample | string> {
+  const { world, fixture, functionArn } = options;
+  const token = randomUUID();
+  const servedBefore = fixture.served?.() ?? {};
+  const first = world.invocations.length;
+  const { marks } = options.meter;
+  marks.changedAt = undefined;
+  marks.promotedAt = undefined;
+  const started = performance.now();
+  const record = await world.rotate(kase.arn, functionArn, token);
+  const totalMs = performance.now() - started;
+  if (typeof record === 'string' || record.status !== 'succeeded') return failureOf(record);
+  const invocations = world.invocations.slice(first).filter((invocation) => invocation.token === token);
+  const sample = sampleOf(totalMs, invocations, diffCounts(fixture.served?.() ?? {}, servedBefore));
+  if (marks.changedAt !== undefined && marks.promotedAt !== undefined && marks.promotedAt > marks.changedAt) {
+    sample.windowMs = marks.promotedAt - marks.changedAt;
+  }
+  return sample;
+}
+
 /** Rotates one secret `warmup + rotations` times and summarises the measured rotations. */
 export async function measureStrategy(options: MeasureOptions): Promise<StrategyResult> {
-  const { world, fixture, kase, functionArn } = options;
-  const samples: RotationSample[] = [];
-  let failure: string | undefined;
+  const [result] = await measureInterleaved({ ...options, kases: [options.kase] });
+  return result as StrategyResult;
+}
+
+/**
+ * Rotates several secrets (the plaintext and TLS variants of one strategy) in turn, one rotation
+ * of each per round, so that every variant sees the same load on a shared machine: their ratio
+ * then means something even when absolute times drift.
+ */
+export async function measureInterleaved(
+  options: Omit<MeasureOptions, 'kase'> & { kases: readonly Case[] },
+): Promise<StrategyResult[]> {
+  const runs = options.kases.map((kase) => ({
+    kase,
+    samples: [] as RotationSample[],
+    failure: undefined as string | undefined,
+  }));
   for (let i = 0; i < options.warmup + options.rotations; i++) {
-    const token = randomUUID();
-    const servedBefore = fixture.served?.() ?? {};
-    const first = world.invocations.length;
-    const started = performance.now();
-    const record = await world.rotate(kase.arn, functionArn, token);
-    const totalMs = performance.now() - started;
-    if (typeof record === 'string' || record.status !== 'succeeded') {
-      failure = `rotation ${i + 1}: ${failureOf(record)}`;
-      break;
+    for (const run of runs) {
+      if (run.failure !== undefined) continue;
+      const outcome = await rotateOnce({ ...options, kase: run.kase }, run.kase);
+      if (typeof outcome === 'string') run.failure = `rotation ${i + 1}: ${outcome}`;
+      else if (i >= options.warmup) run.samples.push(outcome);
     }
-    if (i < options.warmup) continue;
-    const invocations = world.invocations.slice(first).filter((invocation) => invocation.token === token);
-    samples.push(sampleOf(totalMs, invocations, diffCounts(fixture.served?.() ?? {}, servedBefore)));
   }
+  const results: StrategyResult[] = [];
+  for (const run of runs)
+    results.push(await summarise({ ...options, kase: run.kase }, run.samples, run.failure));
+  return results;
+}
+
+async function summarise(
+  options: MeasureOptions,
+  samples: RotationSample[],
+  failure: string | undefined,
+): Promise<StrategyResult> {
+  const { world, fixture, kase } = options;
   const problem = await fixture.verify(world, kase.arn);
   const perStep: StrategyResult['perStep'] = {};
   for (const step of STEPS) {
@@ -198,9 +249,11 @@ export async function measureStrategy(options: MeasureOptions): Promise<Strategy
       target: medianCounts(steps.map((s) => s.target)),
     };
   }
+  const windows = samples.flatMap((s) => (s.windowMs === undefined ? [] : [s.windowMs]));
   return {
     engine: kase.engine,
     strategy: kase.strategy,
+    transport: kase.transport,
     container: options.container,
     rotations: samples.length,
     ...(failure === undefined ? {} : { failure }),
@@ -215,6 +268,7 @@ export async function measureStrategy(options: MeasureOptions): Promise<Strategy
     ),
     targetMs: summarize(samples.map((s) => s.targetMs)),
     awsMs: summarize(samples.map((s) => s.awsMs)),
+    ...(kase.strategy === 'single-user' && windows.length > 0 ? { windowMs: summarize(windows) } : {}),
     overheadMs: summarize(samples.map((s) => s.functionMs - s.targetMs)),
     inProcessMs: summarize(samples.map((s) => s.functionMs - s.targetMs - s.awsMs)),
     secretsManager: countStats(
@@ -229,6 +283,8 @@ export async function measureStrategy(options: MeasureOptions): Promise<Strategy
         s.steps.reduce((all, step) => addCounts(all, step.target), {
           [COUNT.connectAttempt]: 0,
           [COUNT.session]: 0,
+          [COUNT.secureContext]: 0,
+          [COUNT.awaitedPutEvents]: 0,
         } as Counts),
       ),
     ),

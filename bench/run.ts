@@ -19,14 +19,14 @@ import { type Config, readConfig } from '../handlers/config.js';
 import { scramSha256Verifier } from '../rotators/postgres/scram.js';
 import { measureColdStart } from './coldStart.js';
 import { startApiKeyFixture } from './fixtures/apikey.js';
-import { type EngineFixture, newPassword } from './fixtures/fixture.js';
+import { type Case, type EngineFixture, newPassword } from './fixtures/fixture.js';
 import { startMysqlFixture } from './fixtures/mysql.js';
 import { startPostgresFixture } from './fixtures/postgres.js';
 import { describeMachine } from './machine.js';
 import { Meter } from './meter.js';
 import { type BenchOptions, parseOptions, USAGE, UsageError } from './options.js';
 import { formatReport } from './report.js';
-import { measureStrategy, type StrategyResult } from './rotations.js';
+import { measureInterleaved, type StrategyResult } from './rotations.js';
 import { runScale, type ScaleResult } from './scale.js';
 import { median } from './stats.js';
 import { type BenchResults, evaluateTargets } from './targets.js';
@@ -120,7 +120,12 @@ async function perRotation(session: Session, options: BenchOptions, meter: Meter
     for (const fixture of fixtures) {
       const warm = world.register(`bench-${fixture.engine}-warm`, fixture.rotators, 'warm');
       const cold = world.register(`bench-${fixture.engine}-cold`, fixture.rotators, 'cold');
+      // The variants of one strategy (plaintext, TLS) are measured together, rotation by rotation.
+      const groups = new Map<string, Case[]>();
       for (const kase of await fixture.cases(world)) {
+        groups.set(kase.strategy, [...(groups.get(kase.strategy) ?? []), kase]);
+      }
+      for (const kases of groups.values()) {
         let failed = false;
         for (const [container, functionArn, rotations, warmup] of [
           ['warm', warm, options.rotations, options.warmup],
@@ -128,22 +133,26 @@ async function perRotation(session: Session, options: BenchOptions, meter: Meter
         ] as const) {
           // After a failure the secret's AWSPENDING is stuck (nothing retries it): go on with the next.
           if (rotations === 0 || failed) continue;
+          const first = kases[0] as Case;
           progress(
-            `${kase.engine} ${kase.strategy}, ${container} container: ${warmup} + ${rotations} rotations`,
+            `${first.engine} ${first.strategy} (${kases.map((k) => k.transport).join(' and ')}, interleaved), ${container} container: ${warmup} + ${rotations} rotations each`,
           );
-          const result = await measureStrategy({
+          const results = await measureInterleaved({
             world,
+            meter,
             fixture,
-            kase,
+            kases,
             functionArn,
             container,
             warmup,
             rotations,
           });
-          rotationsRun.count += warmup + result.rotations;
-          strategies.push(result);
-          failed = result.failure !== undefined;
-          if (failed || result.verified !== 'ok') session.failed = true;
+          for (const result of results) {
+            rotationsRun.count += warmup + result.rotations;
+            strategies.push(result);
+            if (result.failure !== undefined) failed = true;
+            if (result.failure !== undefined || result.verified !== 'ok') session.failed = true;
+          }
         }
       }
     }
@@ -261,6 +270,7 @@ async function main(): Promise<number> {
       results.coldStart = await measureColdStart(ROOT, options.importRuns);
     }
     const meter = new Meter();
+    meter.countSecureContexts();
     const config = functionConfig(options);
     if (options.parts.includes('rotation')) await perRotation(session, options, meter, config);
     if (options.parts.includes('scale')) await scale(session, options, meter, config);

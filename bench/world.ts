@@ -5,8 +5,9 @@
  * Two ways to host a function:
  * - `warm`: one handler (one step machine, one set of SDK clients, one version cache) serves every
  *   step, as a warm Lambda container does;
- * - `cold`: every invocation gets a fresh handler and fresh SDK clients, as if each step landed on
- *   a new container (module load itself is measured separately, on the real bundles).
+ * - `cold`: every invocation gets a fresh handler, fresh SDK clients and no secure context, as if
+ *   each step landed on a new container (module load itself is measured separately, on the real
+ *   bundles).
  */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import {
@@ -23,6 +24,7 @@ import {
   type RotationRecord,
   startLocalStack,
 } from '../local/stack.js';
+import { forgetTlsState } from '../rotators/tls.js';
 import type { AnyRotator } from '../rotators/types.js';
 import { type Meter, type MeterReading, meterEventBridge, meterSecretsManager } from './meter.js';
 import { type Counts, diffCounts } from './stats.js';
@@ -104,6 +106,8 @@ export async function startWorld(options: WorldOptions): Promise<World> {
       return createRotationHandler({ rotators: rotators(), ...aws, config });
     }
     return async (event, context) => {
+      // A new container also starts without secure contexts (the modules stay loaded here).
+      forgetTlsState();
       const aws = functionClients();
       try {
         return await createRotationHandler({ rotators: rotators(), ...aws, config })(event, context);

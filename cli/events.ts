@@ -10,16 +10,10 @@
  * Neither source carries a secret value: events and log lines are built from names and scrubbed.
  */
 import { type CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
+import type { RotationEventKind } from '../handlers/rotationState.js';
 import type { Step } from '../rotators/errors.js';
 
-export type RotorEventKind =
-  | 'step-started'
-  | 'step-succeeded'
-  | 'step-failed'
-  | 'rotation-succeeded'
-  | 'rotation-failed'
-  | 'healed'
-  | 'heal-needed';
+export type RotorEventKind = RotationEventKind;
 
 /** One thing that happened to a secret's rotation. */
 export interface RotorEventRecord {
@@ -34,16 +28,27 @@ export interface RotorEventRecord {
   readonly attempt?: number;
   readonly durationMs?: number;
   /** The error's class and message (messages are built from names, never values). */
-  readonly error?: { readonly name: string; readonly message?: string };
+  readonly error?: { readonly name: string; readonly message?: string; readonly reason?: string };
   /** Heal events: the decision taken or needed. */
   readonly decision?: string;
   /** Free text the source gave (a service event's reason, a heal reason). */
   readonly note?: string;
+  /** What a step reported beside success (privilege drift, a fallback it needed). */
+  readonly warnings?: readonly string[];
+  /**
+   * The label a step had to fall back to (`AWSPREVIOUS`: AWSCURRENT's password was wrong on the
+   * target and the rotation logged in with the previous one).
+   */
+  readonly fallback?: string;
+  /** `service`: Secrets Manager's own event; otherwise rotor's. */
+  readonly source?: 'service';
 }
 
 export interface RotationEvents {
   /** A description for messages: `local stack events`, `CloudWatch Logs /aws/lambda/...`. */
   readonly description: string;
+  /** Whether the source has Secrets Manager's own rotation events too (not only rotor's steps). */
+  readonly includesServiceEvents: boolean;
   /** The secret's events at or after `since`, oldest first. `functionArn` says where to look on AWS. */
   forSecret(secretArn: string, options?: { since?: Date; functionArn?: string }): Promise<RotorEventRecord[]>;
 }
@@ -75,7 +80,14 @@ function common(fields: Record<string, unknown>): Omit<RotorEventRecord, 'time' 
   const error = object(fields.error);
   const errorName = str(error?.name);
   const errorMessage = str(error?.message);
+  const errorReason = str(error?.reason);
+  const warnings = Array.isArray(fields.warnings)
+    ? fields.warnings.filter((warning): warning is string => typeof warning === 'string')
+    : [];
+  const fallback = str(fields.fallback);
   return {
+    ...(warnings.length === 0 ? {} : { warnings }),
+    ...(fallback === undefined ? {} : { fallback }),
     ...(versionId === undefined ? {} : { versionId }),
     ...(step !== undefined && STEPS.has(step) ? { step: step as Step } : {}),
     ...(engine === undefined ? {} : { engine }),
@@ -84,7 +96,13 @@ function common(fields: Record<string, unknown>): Omit<RotorEventRecord, 'time' 
     ...(durationMs === undefined ? {} : { durationMs }),
     ...(errorName === undefined
       ? {}
-      : { error: { name: errorName, ...(errorMessage === undefined ? {} : { message: errorMessage }) } }),
+      : {
+          error: {
+            name: errorName,
+            ...(errorMessage === undefined ? {} : { message: errorMessage }),
+            ...(errorReason === undefined ? {} : { reason: errorReason }),
+          },
+        }),
   };
 }
 
@@ -106,6 +124,19 @@ const DETAIL_KINDS: Readonly<Record<string, RotorEventKind>> = {
   'Rotation Succeeded': 'rotation-succeeded',
   'Rotation Healed': 'healed',
   'Rotation Heal Needed': 'heal-needed',
+};
+
+/**
+ * Secrets Manager's CloudTrail events about rotation. `RotationSucceeded` is left out: rotor's own
+ * `Rotation Succeeded` says the same with the token.
+ */
+const SERVICE_KINDS: Readonly<Record<string, RotorEventKind>> = {
+  RotationStarted: 'rotation-started',
+  RotationFailed: 'rotation-failed',
+  RotationAbandoned: 'rotation-abandoned',
+  TestRotationStarted: 'test-started',
+  TestRotationSucceeded: 'test-passed',
+  TestRotationFailed: 'test-failed',
 };
 
 /**
@@ -146,8 +177,9 @@ export function fromEventBridge(event: StoredEventShape, rotorSource: string): R
     const secretArn = str(object(detail.additionalEventData)?.SecretId) ?? event.resources[0];
     if (secretArn === undefined) return undefined;
     const note = str(object(detail.additionalEventData)?.errorMessage) ?? str(detail.errorMessage);
-    if (name === 'RotationFailed') {
-      return { time, kind: 'rotation-failed', secretArn, ...(note === undefined ? {} : { note }) };
+    const kind = name === undefined ? undefined : SERVICE_KINDS[name];
+    if (kind !== undefined) {
+      return { time, kind, secretArn, source: 'service', ...(note === undefined ? {} : { note }) };
     }
   }
   return undefined;
@@ -156,6 +188,7 @@ export function fromEventBridge(event: StoredEventShape, rotorSource: string): R
 /** The local stack's event store. */
 export class LocalStackEvents implements RotationEvents {
   readonly description: string;
+  readonly includesServiceEvents = true;
 
   constructor(
     private readonly endpoint: string,
@@ -264,6 +297,7 @@ export function filterPatternFor(secretArn: string): string {
 /** rotor's step lines in the rotation function's CloudWatch log group. */
 export class CloudWatchEvents implements RotationEvents {
   readonly description: string;
+  readonly includesServiceEvents = false;
 
   constructor(
     private readonly client: CloudWatchLogsClient,
@@ -307,5 +341,6 @@ export class CloudWatchEvents implements RotationEvents {
 /** A source that knows nothing (events unavailable): every outcome shows as `unknown`. */
 export const NO_EVENTS: RotationEvents = {
   description: 'no event source',
+  includesServiceEvents: false,
   forSecret: async () => [],
 };

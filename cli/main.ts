@@ -27,8 +27,8 @@ export type { Io } from './io.js';
 const EXIT_CODES = `
 Exit codes:
   0  ok
-  1  the operation found a failure (a failed check or rotation, an overdue or stuck secret,
-     a stuck rotation not healed)
+  1  the operation found a failure (a failed check or rotation, a failed, stuck or overdue
+     secret, a failed or stuck rotation not healed)
   2  bad usage or input (unknown option, secret not found, a value that does not parse)
   3  AWS or network error (access denied, bad credentials, endpoint unreachable)
 
@@ -151,7 +151,7 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('status')
     .description(
-      'A table of the secrets with rotation: engine, strategy, dates, overdue, stuck AWSPENDING, replicas, last outcome. Exits 1 when any row shows a problem.',
+      'A table of the secrets with rotation: engine, strategy, dates, overdue, state (healthy, rotating, failed, stuck, never-rotated, not-rotor), replicas, last outcome. Exits 1 when any row shows a problem (failed, stuck, overdue, invalid value, failed configuration test).',
     )
     .option('--prefix <prefix>', 'only secrets whose name starts with this')
     .option('--all', 'include secrets without rotation')
@@ -201,13 +201,16 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('heal')
     .description(
-      'Explain what to do with a stuck rotation (AWSPENDING left on a version that is not AWSCURRENT): roll forward when the target already accepts the pending credential, abandon when only the current one works, or leave it to a person. Changes something only with --yes. Exits 1 while a stuck rotation is left.',
+      'Explain what to do with a failed or stuck rotation (AWSPENDING left on a version that is not AWSCURRENT): roll forward when the target already accepts the pending credential, abandon when only the current one works, or leave it to a person (naming the cause: network, TLS, authentication, privilege, probe query, ...). Changes something only with --yes. A rotation still running is left alone. Exits 1 while a failed or stuck rotation is left, 0 otherwise.',
     )
     .argument('<secret>', 'secret name or ARN')
     .option('-y, --yes', 'carry the decision out')
-    .option('--force', 'ignore --min-age')
+    .option('--force', 'judge even a rotation that looks like it is running')
     .addOption(
-      new Option('--min-age <duration>', 'leave a younger AWSPENDING alone: its rotation may be running')
+      new Option(
+        '--min-age <duration>',
+        'an AWSPENDING with no event for this long counts as stuck, not running',
+      )
         .argParser(duration)
         .default(3_600_000, '60m'),
     )
@@ -265,7 +268,15 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       positiveInteger('--schedule-seconds', 86_400),
       60,
     )
-    .addHelpText('after', examples('rotor local', 'rotor local --port 4599 --state .rotor-local/state.json'))
+    .option('--rehearse', 'also stage one secret per common failure under rehearse/ (see RUNBOOK.md)')
+    .addHelpText(
+      'after',
+      examples(
+        'rotor local',
+        'rotor local --port 4599 --state .rotor-local/state.json',
+        'rotor local --rehearse',
+      ),
+    )
     .action(async (_options, command: Command) => {
       const options = command.optsWithGlobals<Omit<LocalOptions, 'region'> & { region?: string }>();
       done(await localCommand(session, { ...options, region: options.region ?? 'us-east-1' }));

@@ -5,8 +5,9 @@
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { type BuildOptions, type BuildResult, build } from 'esbuild';
+import { type BuildOptions, type BuildResult, build, type Plugin } from 'esbuild';
 import { parse } from 'yaml';
 
 /** serverless-esbuild's own options, which it removes before calling esbuild. */
@@ -31,6 +32,8 @@ const PLUGIN_OPTIONS = new Set([
   'stripEntryResolveExtensions',
   'disposeContext',
   'config',
+  // A path to a file exporting the plugins: serverless-esbuild requires it (below: the same).
+  'plugins',
 ]);
 
 export interface ServerlessFunctions {
@@ -69,9 +72,13 @@ export async function readServerlessFunctions(root: string): Promise<ServerlessF
       throw new Error(`serverless.yml: no source file for handler "${handler}" of ${name}`);
     functions[name] = entry;
   }
+  const plugins =
+    typeof fromFile.plugins === 'string'
+      ? (createRequire(join(root, 'package.json'))(join(root, fromFile.plugins)) as Plugin[])
+      : [];
   return {
     runtime: `${file.provider?.runtime ?? '?'} ${file.provider?.architecture ?? 'x86_64'}`,
-    esbuildOptions: { ...(options as BuildOptions), external },
+    esbuildOptions: { ...(options as BuildOptions), external, plugins },
     functions,
   };
 }

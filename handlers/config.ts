@@ -13,6 +13,11 @@ export interface Config {
   eventSource: string;
   /** Whether to publish events at all (tests of pure logic turn it off). */
   eventsEnabled: boolean;
+  /**
+   * Whether each step also publishes `Rotation Step Started` (`ROTOR_EVENTS_STEP_STARTED=on`). Off
+   * by default: a step then publishes one event, its outcome, in one PutEvents.
+   */
+  stepStartedEvents: boolean;
   /** Whether to emit metrics (EMF on stdout). */
   metricsEnabled: boolean;
   /** Powertools log level: DEBUG, INFO, WARN, ERROR, CRITICAL or SILENT. */
@@ -369,6 +374,7 @@ export function readConfig(env: Env = process.env): Config {
     eventBusName: env.ROTOR_EVENT_BUS || 'default',
     eventSource,
     eventsEnabled: env.ROTOR_EVENTS !== 'off',
+    stepStartedEvents: env.ROTOR_EVENTS_STEP_STARTED === 'on',
     metricsEnabled: env.ROTOR_METRICS !== 'off',
     logLevel: logLevel as LogLevel,
     metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE || 'rotor',

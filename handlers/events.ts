@@ -36,6 +36,8 @@ export interface PublishOutcome {
 
 const RETRYABLE = new Set(['InternalFailure', 'ThrottlingException']);
 const BACKOFF_MS = [50, 200, 800];
+/** Undelivered failure events kept for the next publish, at most (the newest). */
+const MAX_KEPT = 20;
 
 export interface EventPublisherOptions {
   busName: string;
@@ -54,10 +56,24 @@ export class EventPublisher {
     private readonly options: EventPublisherOptions,
   ) {}
 
-  async publish(events: readonly RotorEvent[]): Promise<PublishOutcome> {
+  /** Entries that must not be lost and could not be delivered yet (see `keepUndelivered`). */
+  #undelivered: PutEventsRequestEntry[] = [];
+
+  /**
+   * Sends `events` in one PutEvents (per 10), re-sending retryable failures. With
+   * `keepUndelivered`, entries that still failed are kept and sent again, first, with the next
+   * publish of this container (failure events: the next step or retry carries them). Whatever is
+   * kept is already scrubbed: it holds no secret.
+   */
+  async publish(
+    events: readonly RotorEvent[],
+    options: { keepUndelivered?: boolean } = {},
+  ): Promise<PublishOutcome> {
     if (events.length === 0) return { sent: 0, failed: 0 };
     const { busName, source, redactor } = this.options;
-    let pending: PutEventsRequestEntry[] = events.map((event) => ({
+    const carried = this.#undelivered;
+    this.#undelivered = [];
+    const fresh: PutEventsRequestEntry[] = events.map((event) => ({
       EventBusName: busName,
       Source: source,
       DetailType: event.detailType,
@@ -65,6 +81,8 @@ export class EventPublisher {
       // Scrubbed once more: an error message may quote something it should not have.
       Detail: JSON.stringify(redactor.scrubDeep(event.detail)),
     }));
+    const keep = new Set<PutEventsRequestEntry>(options.keepUndelivered ? [...carried, ...fresh] : carried);
+    let pending: PutEventsRequestEntry[] = [...carried, ...fresh];
     let lastReason = '';
     let failed = 0;
     const sleep = this.options.sleep ?? ((ms: number) => new Promise((resolve) => setTimeout(resolve, ms)));
@@ -81,7 +99,11 @@ export class EventPublisher {
             if (result.ErrorCode === undefined || entry === undefined) return;
             lastReason = result.ErrorCode;
             if (RETRYABLE.has(result.ErrorCode)) retry.push(entry);
-            else failed++;
+            else {
+              // Refused for good (malformed, too large): keeping it would only fail again.
+              failed++;
+              keep.delete(entry);
+            }
           });
         } catch (error) {
           // The whole call failed after the SDK's own retries: the batch is worth another try.
@@ -90,12 +112,15 @@ export class EventPublisher {
         }
       }
       const delay = (this.options.backoffMs ?? BACKOFF_MS)[attempt];
-      if (retry.length > 0 && delay === undefined) failed += retry.length;
+      if (retry.length > 0 && delay === undefined) {
+        failed += retry.length;
+        this.#undelivered = retry.filter((entry) => keep.has(entry)).slice(-MAX_KEPT);
+      }
       if (retry.length === 0 || delay === undefined) break;
       await sleep(delay);
       pending = retry;
     }
     if (failed > 0) this.options.onFailure?.(failed, lastReason);
-    return { sent: events.length - failed, failed };
+    return { sent: carried.length + events.length - failed, failed };
   }
 }

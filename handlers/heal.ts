@@ -13,18 +13,26 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
+import { CAUSE_FIX, type CauseClass, causeClass, causeLine } from '../rotators/causes.js';
 import { asRotorError, type RotorError } from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
 import type { TrustConfig } from './config.js';
 import type { EventPublisher } from './events.js';
 import type { Redactor } from './redact.js';
+import {
+  type RotationFailure,
+  type RotationStateName,
+  rotationState,
+  type StateEvent,
+} from './rotationState.js';
+import { runbookUrl } from './runbook.js';
 import { CURRENT, PENDING, PREVIOUS, type SecretsStore } from './secrets.js';
 import { type Discovery, type Loaded, VersionReader } from './versions.js';
 
 export type HealDecision =
   /** No AWSPENDING, or AWSPENDING on the AWSCURRENT version: nothing is stuck. */
   | 'healthy'
-  /** AWSPENDING is younger than the minimum age: a rotation may still be running. */
+  /** The rotation state is `rotating`: a step runs or a retry is due (or, with no events, AWSPENDING is younger than the minimum age). */
   | 'in-progress'
   /** The target accepts the pending credential: promote it to AWSCURRENT. */
   | 'roll-forward'
@@ -40,11 +48,21 @@ export interface HealReport {
   reason: string;
   pendingVersionId?: string;
   currentVersionId?: string;
+  /** The rotation state the decision rests on (handlers/rotationState.ts). */
+  state: RotationStateName;
+  /** `failed`: the failing step and error. */
+  failure?: RotationFailure;
   /** Whether the pending / current credential passed the rotator's test (when tried). */
   pendingWorks?: boolean;
   currentWorks?: boolean;
+  /** Why a credential failed: `<class> (<error name>): <message>`, codes in words. */
   pendingError?: string;
   currentError?: string;
+  /** The class of each failure's cause (network, TLS, authentication, privilege, probe query, ...). */
+  pendingCause?: CauseClass;
+  currentCause?: CauseClass;
+  /** `manual`: the cause to fix first (of the credential that got furthest), with what to do in `reason`. */
+  cause?: CauseClass;
   /** Age of the stuck pending version, in seconds. */
   pendingAgeSeconds?: number;
   /** Whether the decision was carried out. */
@@ -57,8 +75,20 @@ export interface HealerDeps {
   registry: Registry;
   redactor: Redactor;
   publisher?: EventPublisher;
-  /** A pending version younger than this is left alone (a rotation may be running). Default 1 h. */
+  /**
+   * A pending version with no sign of life for this long is stuck rather than rotating (the state
+   * model's quiet window). Default 1 h.
+   */
   minAgeMs?: number;
+  /**
+   * rotor's and the service's events of a secret, so that the state is judged as `rotor status`
+   * judges it (the CLI reads them; the heal function has none and relies on the age alone).
+   */
+  events?: (secretArn: string, functionArn: string | undefined) => Promise<readonly StateEvent[]>;
+  /** Whether those events include the service's own rotation events (see StateFacts). */
+  serviceEventsVisible?: boolean;
+  /** The runbook's URL, for the `runbook` link of heal events (default: the repository's RUNBOOK.md). */
+  runbookBaseUrl?: string;
   /**
    * Enriches versions before they are parsed, as the step machine does (RDS endpoint discovery,
    * handlers/rds.ts), so that RDS secrets are judged the way their rotation judges them.
@@ -72,9 +102,25 @@ export interface HealerDeps {
 export interface HealOptions {
   /** Carry the decision out. Without it, only report. */
   apply?: boolean;
-  /** Ignore the minimum age. */
+  /** Judge even a rotation that looks like it is running. */
   force?: boolean;
+  /**
+   * Publish `Rotation Heal Needed` when nothing was done (default true: the scheduled function's
+   * report is what pages). An operator looking with `rotor heal` is not news: the CLI turns it off.
+   */
+  announceNeeded?: boolean;
   signal?: AbortSignal;
+}
+
+/** Causes that happen after a successful login: the credential itself works. */
+const LOGGED_IN = new Set<CauseClass>(['probe-query', 'privilege']);
+
+/** Of two failures, the one to fix first: a failure after login beats a refused login. */
+export function decisiveCause(pending: CauseClass | undefined, current: CauseClass | undefined): CauseClass {
+  for (const cause of ['security', 'probe-query', 'privilege', 'configuration'] as const) {
+    if (pending === cause || current === cause) return cause;
+  }
+  return current ?? pending ?? 'internal';
 }
 
 export class Healer {
@@ -90,7 +136,7 @@ export class Healer {
         report.acted = true;
       }
       report.reason = this.deps.redactor.scrub(report.reason);
-      await this.#publish(report);
+      if (report.acted || options.announceNeeded !== false) await this.#publish(report);
       return report;
     } finally {
       scope.close();
@@ -107,40 +153,69 @@ export class Healer {
     const secret = await store.describe(secretId, signal);
     const pendingId = secret.versionOf(PENDING);
     const currentId = secret.versionOf(CURRENT);
+    const stuck = pendingId !== undefined && pendingId !== currentId;
+    const created = stuck
+      ? (
+          await client.send(
+            new ListSecretVersionIdsCommand({
+              SecretId: secret.arn,
+              IncludeDeprecated: true,
+              MaxResults: 100,
+            }),
+            { abortSignal: signal },
+          )
+        ).Versions?.find((v) => v.VersionId === pendingId)?.CreatedDate
+      : undefined;
+    // Events are best effort: without them the state rests on the labels and the age.
+    let eventsRead = this.deps.events !== undefined;
+    const events =
+      stuck && this.deps.events !== undefined
+        ? await this.deps.events(secret.arn, secret.rotationLambdaArn).catch(() => {
+            eventsRead = false;
+            return [];
+          })
+        : [];
+    const now = this.deps.now?.() ?? Date.now();
+    const state = rotationState({
+      now,
+      rotationEnabled: secret.rotationEnabled,
+      ...(secret.rotationLambdaArn === undefined ? {} : { functionArn: secret.rotationLambdaArn }),
+      ...(secret.lastRotated === undefined ? {} : { lastRotated: secret.lastRotated }),
+      stages: Object.fromEntries(secret.versions),
+      ...(created === undefined ? {} : { pendingCreated: created }),
+      events,
+      serviceEventsVisible: eventsRead && this.deps.serviceEventsVisible === true,
+      timing: { quietMs: this.deps.minAgeMs ?? 3_600_000 },
+    });
     const base = {
       secretArn: secret.arn,
+      state: state.state,
+      ...(state.failure === undefined ? {} : { failure: state.failure }),
       ...(pendingId ? { pendingVersionId: pendingId } : {}),
       ...(currentId ? { currentVersionId: currentId } : {}),
       acted: false,
     };
-    if (pendingId === undefined || pendingId === currentId) {
+    if (!stuck) {
       return {
         ...base,
         decision: 'healthy',
-        reason: 'no rotation is stuck: AWSPENDING is absent or on AWSCURRENT',
+        reason: `no rotation is stuck: AWSPENDING is absent or on AWSCURRENT (${state.state}: ${state.reason})`,
       };
     }
-    const listed = await client.send(
-      new ListSecretVersionIdsCommand({ SecretId: secret.arn, IncludeDeprecated: true, MaxResults: 100 }),
-      { abortSignal: signal },
-    );
-    const created = listed.Versions?.find((v) => v.VersionId === pendingId)?.CreatedDate;
-    const now = this.deps.now?.() ?? Date.now();
-    const ageMs = created ? now - created.getTime() : Number.POSITIVE_INFINITY;
     const withAge = {
       ...base,
-      ...(Number.isFinite(ageMs) ? { pendingAgeSeconds: Math.round(ageMs / 1000) } : {}),
+      ...(state.pendingAgeSeconds === undefined ? {} : { pendingAgeSeconds: state.pendingAgeSeconds }),
     };
-    const minAgeMs = this.deps.minAgeMs ?? 3_600_000;
-    if (!options.force && ageMs < minAgeMs) {
+    if (!options.force && state.state === 'rotating') {
       return {
         ...withAge,
         decision: 'in-progress',
-        reason: `AWSPENDING is ${Math.round(ageMs / 1000)} s old: a rotation may still be running (wait ${Math.round(minAgeMs / 60_000)} min or use --force)`,
+        reason: `${state.reason}: a rotation is running; wait for it to end (or use --force)`,
       };
     }
+    const why = state.state === 'failed' || state.state === 'stuck' ? `${state.reason}. ` : '';
     if (currentId === undefined) {
-      return { ...withAge, decision: 'manual', reason: 'the secret has no AWSCURRENT version' };
+      return { ...withAge, decision: 'manual', reason: `${why}The secret has no AWSCURRENT version` };
     }
 
     const reader = new VersionReader(
@@ -157,39 +232,44 @@ export class Healer {
       return asRotorError(error);
     });
     const currentCheck = await this.#works(secret.arn, current, current, reader, signal, pendingId);
+    const currentFacts = {
+      currentWorks: currentCheck.ok,
+      ...(currentCheck.error ? { currentError: currentCheck.error } : {}),
+      ...(currentCheck.cause ? { currentCause: currentCheck.cause } : {}),
+    };
     if (pending === undefined || !('rotator' in pending)) {
-      const why =
+      const unusable =
         pending === undefined
           ? 'createSecret never stored a value, so nothing was applied to the target'
           : `the pending value is not usable (${pending.message})`;
       return currentCheck.ok
         ? {
             ...withAge,
+            ...currentFacts,
             decision: 'abandon',
-            currentWorks: true,
-            reason: `${why}; the current credential works`,
+            reason: `${why}${unusable}; the current credential works`,
           }
         : {
             ...withAge,
+            ...currentFacts,
             decision: 'manual',
-            currentWorks: false,
-            ...(currentCheck.error ? { currentError: currentCheck.error } : {}),
-            reason: `${why}, and the current credential fails too (${currentCheck.error})`,
+            cause: currentCheck.cause ?? 'internal',
+            reason: `${why}${unusable}, and the current credential fails too: ${currentCheck.error}. What to do: ${CAUSE_FIX[currentCheck.cause ?? 'internal']}`,
           };
     }
     const pendingCheck = await this.#works(secret.arn, pending, current, reader, signal, pendingId);
     const checks = {
       pendingWorks: pendingCheck.ok,
-      currentWorks: currentCheck.ok,
       ...(pendingCheck.error ? { pendingError: pendingCheck.error } : {}),
-      ...(currentCheck.error ? { currentError: currentCheck.error } : {}),
+      ...(pendingCheck.cause ? { pendingCause: pendingCheck.cause } : {}),
+      ...currentFacts,
     };
     if (pendingCheck.ok) {
       return {
         ...withAge,
         ...checks,
         decision: 'roll-forward',
-        reason: `the target accepts the pending credential${currentCheck.ok ? '' : ' (and no longer the current one)'}: promoting it finishes the rotation`,
+        reason: `${why}The target accepts the pending credential${currentCheck.ok ? '' : ' (and no longer the current one)'}: promoting it finishes the rotation`,
       };
     }
     if (currentCheck.ok) {
@@ -197,14 +277,24 @@ export class Healer {
         ...withAge,
         ...checks,
         decision: 'abandon',
-        reason: `the pending credential does not work (${pendingCheck.error}) and the current one does: clearing AWSPENDING lets rotation start afresh`,
+        reason: `${why}The pending credential does not work (${pendingCheck.error}) and the current one does: clearing AWSPENDING lets rotation start afresh`,
       };
     }
+    // Neither passes. The credential that got furthest names what to fix first: one that logs in
+    // and then fails the probe (or a privilege) is not a password problem, whatever the other says.
+    const cause = decisiveCause(pendingCheck.cause, currentCheck.cause);
+    const holdsPending =
+      pendingCheck.cause !== undefined &&
+      LOGGED_IN.has(pendingCheck.cause) &&
+      currentCheck.cause === 'authentication'
+        ? ' The target already holds the pending password (it logs in): once that is fixed, heal rolls forward.'
+        : '';
     return {
       ...withAge,
       ...checks,
+      cause,
       decision: 'manual',
-      reason: `neither credential works (pending: ${pendingCheck.error}; current: ${currentCheck.error}); nothing was changed`,
+      reason: `${why}Neither credential passes the rotator's test (pending: ${pendingCheck.error}; current: ${currentCheck.error}); nothing was changed. What to do: ${CAUSE_FIX[cause]}.${holdsPending}`,
     };
   }
 
@@ -216,7 +306,7 @@ export class Healer {
     reader: VersionReader,
     signal: AbortSignal,
     token: string,
-  ): Promise<{ ok: boolean; error?: string }> {
+  ): Promise<{ ok: boolean; error?: string; cause?: CauseClass }> {
     try {
       await candidate.rotator.test({
         signal,
@@ -234,7 +324,12 @@ export class Healer {
       return { ok: true };
     } catch (error) {
       const rotorError: RotorError = asRotorError(error);
-      return { ok: false, error: `${rotorError.name}: ${this.deps.redactor.scrub(rotorError.detail)}` };
+      const facts = {
+        ...rotorError.toJSON(),
+        name: rotorError.name,
+        message: this.deps.redactor.scrub(rotorError.detail),
+      };
+      return { ok: false, error: causeLine(facts), cause: causeClass(facts) };
     }
   }
 
@@ -288,7 +383,15 @@ export class Healer {
       {
         detailType: report.acted ? 'Rotation Healed' : 'Rotation Heal Needed',
         secretArn: report.secretArn,
-        detail: { ...report },
+        detail: {
+          ...report,
+          // Where the page's reader goes next: the entry of the error that failed the rotation,
+          // else the entry of the event itself.
+          runbook: runbookUrl(
+            report.failure?.error ?? (report.acted ? 'Rotation Healed' : 'Rotation Heal Needed'),
+            this.deps.runbookBaseUrl,
+          ),
+        },
       },
     ]);
   }

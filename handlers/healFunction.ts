@@ -18,6 +18,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
 import { createApiKeyRotator } from '../rotators/apikey/index.js';
+import type { CauseClass } from '../rotators/causes.js';
 import { asRotorError, ConfigurationError } from '../rotators/errors.js';
 import { mysqlRotator } from '../rotators/mysql/index.js';
 import { postgresRotator } from '../rotators/postgres/index.js';
@@ -29,6 +30,7 @@ import { type HealDecision, Healer } from './heal.js';
 import { createLogger } from './observability.js';
 import { RdsDiscovery } from './rds.js';
 import { redactor } from './redact.js';
+import type { RotationStateName } from './rotationState.js';
 import { CURRENT, PENDING, SecretsStore } from './secrets.js';
 
 /** Every engine rotor ships, configured from the function's configuration. */
@@ -56,6 +58,10 @@ export interface HealHandlerOptions {
 export interface HealOutcome {
   secretArn: string;
   decision?: HealDecision;
+  /** The rotation state the decision rests on (the age alone: this function reads no events). */
+  state?: RotationStateName;
+  /** `manual`: the class of the cause to fix first (network, authentication, probe-query, ...). */
+  cause?: CauseClass;
   acted: boolean;
   reason?: string;
   pendingVersionId?: string;
@@ -194,6 +200,8 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
         summary.outcomes.push({
           secretArn: arn,
           decision: report.decision,
+          state: report.state,
+          ...(report.cause === undefined ? {} : { cause: report.cause }),
           acted: report.acted,
           reason: report.reason,
           pendingVersionId: report.pendingVersionId ?? pending,
@@ -201,6 +209,7 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
         logger.info('heal decision', {
           secretArn: arn,
           decision: report.decision,
+          state: report.state,
           acted: report.acted,
           reason: report.reason,
           pendingVersionId: report.pendingVersionId ?? pending,

@@ -31,6 +31,9 @@ export interface SecretDescription {
   tags: ReadonlyMap<string, string>;
   /** VersionId → its staging labels. */
   versions: ReadonlyMap<string, readonly string[]>;
+  /** The rotation function the secret names, and when it last rotated (the rotation state needs both). */
+  rotationLambdaArn?: string;
+  lastRotated?: Date;
   /** The VersionId holding `label`, if any. */
   versionOf(label: string): string | undefined;
 }
@@ -120,6 +123,8 @@ export class SecretsStore {
       rotationEnabled: out.RotationEnabled === true,
       tags: new Map((out.Tags ?? []).map((tag) => [tag.Key ?? '', tag.Value ?? ''])),
       versions,
+      ...(out.RotationLambdaARN === undefined ? {} : { rotationLambdaArn: out.RotationLambdaARN }),
+      ...(out.LastRotatedDate === undefined ? {} : { lastRotated: out.LastRotatedDate }),
       versionOf: (label) => [...versions].find(([, labels]) => labels.includes(label))?.[0],
     };
   }
@@ -198,7 +203,11 @@ export class SecretsStore {
     this.cache.forgetSecret(`related:${token}`);
   }
 
-  /** Another secret's AWSCURRENT value, read now. */
+  /**
+   * Another secret's AWSCURRENT value, read now. The stage is named although AWS defaults to it:
+   * an endpoint that gets the default wrong (one widely used emulator answers AWSPREVIOUS once the
+   * master itself was rotated) must not hand rotor an old master password.
+   */
   async getCurrent(secretId: string, signal?: AbortSignal): Promise<string | undefined> {
     return (await this.#getCurrentOutput(secretId, signal)).SecretString;
   }

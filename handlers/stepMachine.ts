@@ -74,8 +74,13 @@ export function parseEvent(raw: unknown): RotationEvent {
 export interface StepMachineDeps {
   store: SecretsStore;
   registry: Registry;
-  /** The trust keys (master bindings, rds-master bindings, adoption record) default to none. */
-  config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'> & Partial<TrustConfig>;
+  /**
+   * The trust keys (master bindings, rds-master bindings, adoption record) default to none;
+   * `stepStartedEvents` to off.
+   */
+  config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'> &
+    Partial<TrustConfig> &
+    Partial<Pick<Config, 'stepStartedEvents'>>;
   redactor: Redactor;
   logger: Logger;
   metrics: StepMetrics;
@@ -172,7 +177,11 @@ export class StepMachine {
         ...(enricher === undefined ? {} : { enricher }),
       };
       const outcome = await this.#dispatch(invocation, () => {
-        startedEvent = this.#publish(invocation as Invocation, 'Rotation Step Started', {});
+        // Optional, and never awaited here: it is sent while the step works. The outcome waits
+        // for it, so that Started always arrives before the step's outcome.
+        if (this.deps.config.stepStartedEvents === true) {
+          startedEvent = this.#publish(invocation as Invocation, 'Rotation Step Started', {});
+        }
       });
       await this.#succeeded(invocation, outcome, startedEvent);
       return outcome;
@@ -300,12 +309,24 @@ export class StepMachine {
     }
   }
 
-  /** createSecret: store a pending value unless one is already stored under the token. */
+  /**
+   * createSecret: store a pending value unless one is already stored under the token.
+   *
+   * A value this container stored is known without a call. Otherwise a rotator whose createPending
+   * changes nothing gets no read first: the value is built and put, and PutSecretValue itself says
+   * whether another was stored under the token before (ResourceExistsException: a crashed earlier
+   * run or a concurrent one); that value wins and is read. Other rotators (those that mint
+   * credentials elsewhere) read first and build a value only while none is stored.
+   */
   async #createSecret(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<void> {
     const { store } = this.deps;
     const token = inv.event.ClientRequestToken;
     this.#rotationStarts.set(token, inv.started);
-    const existing = await store.getVersion(secret.arn, token, PENDING, inv.signal);
+    const known = store.cache.get(secret.arn, token);
+    const existing =
+      known !== undefined || current.rotator.createPendingChangesNothing !== true
+        ? await store.getVersion(secret.arn, token, PENDING, inv.signal)
+        : undefined;
     if (existing !== undefined) {
       // A replay: the value stored by the earlier run stands. Validate it, never regenerate it.
       inv.scope.addSecretString(existing);
@@ -329,8 +350,9 @@ export class StepMachine {
     await inv.reader.parseWith(secret.arn, current, serialised, PENDING);
     const stored = await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal);
     if (!stored) {
-      // Another invocation stored a value for this token first: that value wins. Ours is dropped.
-      this.deps.logger.warn('pending value already stored by a concurrent invocation; keeping it', {
+      // Another value was stored under this token first (an earlier run, or a concurrent
+      // invocation): that value wins. Ours is dropped, and the stored one is validated.
+      this.deps.logger.warn('a pending value was already stored under this token; keeping it', {
         secretArn: secret.arn,
         versionId: token,
       });
@@ -498,13 +520,16 @@ export class StepMachine {
     if (inv === undefined) return; // Not a rotation event: nothing to attribute an event to.
     metrics.step(inv.engine ?? 'unknown', inv.event.Step, false, durationMs);
     await startedEvent;
-    await this.#send([
-      this.#event(inv, 'Rotation Step Failed', {
-        durationMs,
-        error: error.toJSON(),
-        ...(inv.rolledBack === undefined ? {} : { rolledBack: inv.rolledBack }),
-      }),
-    ]);
+    await this.#send(
+      [
+        this.#event(inv, 'Rotation Step Failed', {
+          durationMs,
+          error: error.toJSON(),
+          ...(inv.rolledBack === undefined ? {} : { rolledBack: inv.rolledBack }),
+        }),
+      ],
+      { keepUndelivered: true },
+    );
   }
 
   #describe(inv: Invocation): Record<string, unknown> {
@@ -526,8 +551,9 @@ export class StepMachine {
     return this.#send([this.#event(inv, detailType, extra)]);
   }
 
-  async #send(events: RotorEvent[]): Promise<void> {
-    await this.deps.publisher?.publish(events);
+  /** One PutEvents (the publisher splits only past 10 entries; a step sends at most 2). */
+  async #send(events: RotorEvent[], options?: { keepUndelivered?: boolean }): Promise<void> {
+    await this.deps.publisher?.publish(events, options);
   }
 }
 

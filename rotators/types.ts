@@ -206,11 +206,21 @@ export interface Rotator<S = unknown> {
   strategy(secret: S): string;
 
   /**
+   * `true` when createPending changes nothing anywhere (it may read: a master login to choose a
+   * user name): the step machine may then call it before knowing whether a value is already
+   * stored under the token, and learn that from PutSecretValue itself (a different value stored
+   * earlier is refused, and that value wins), saving a read. Absent: the stored value is read
+   * first and createPending runs only while there is none.
+   */
+  readonly createPendingChangesNothing?: boolean;
+
+  /**
    * Builds the pending value from the current one.
    *
-   * Called only while no pending value is stored. It may be called again for the same token if
-   * the step died before the value was stored: a rotator that mints credentials elsewhere must
-   * find what it minted for `token` and revoke it (its value is lost) rather than leak it.
+   * Called only while no pending value is stored, unless `createPendingChangesNothing` (its
+   * result is then dropped when one was). It may be called again for the same token if the step
+   * died before the value was stored: a rotator that mints credentials elsewhere must find what
+   * it minted for `token` and revoke it (its value is lost) rather than leak it.
    */
   createPending(request: CreatePendingRequest<S>): Promise<CreatePendingResponse>;
 

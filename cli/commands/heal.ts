@@ -1,16 +1,25 @@
 /**
- * `rotor heal <secret>`: explains what the Healer would do with a stuck rotation (roll forward,
- * abandon, leave for a person) and does it only with `--yes`. The decision rests on the rotator's
- * own non-mutating test of each credential, so it is the judgement the rotation itself would make.
+ * `rotor heal <secret>`: explains what the Healer would do with a failed or stuck rotation (roll
+ * forward, abandon, leave for a person) and does it only with `--yes`. Whether the rotation is
+ * failed, stuck or still running is the rotation state model's answer (handlers/rotationState.ts),
+ * from the same events `rotor status` reads, so the two never disagree: a failed rotation is healed
+ * without `--force`. The decision rests on the rotator's own non-mutating test of each credential,
+ * so it is the judgement the rotation itself would make; each failure names its cause's class.
+ *
+ * Exit codes: 0 when nothing is left to do (healthy, a rotation still running, or healed now);
+ * 1 while a failed or stuck rotation is left (not carried out without --yes, or a person must look).
  */
 import { EventPublisher } from '../../handlers/events.js';
 import { Healer, type HealReport } from '../../handlers/heal.js';
 import { redactor } from '../../handlers/redact.js';
+import { runbookUrl } from '../../handlers/runbook.js';
 import { SecretsStore } from '../../handlers/secrets.js';
+import { CAUSE_WORDS } from '../../rotators/causes.js';
 import { EXIT, type GlobalOptions } from '../aws.js';
 import { oldNote } from '../io.js';
 import { describeSecret } from '../secrets.js';
 import type { Session } from '../session.js';
+import { readEvents, STATE_EVENTS_MS } from '../state.js';
 
 export interface HealOptions extends GlobalOptions {
   yes?: boolean;
@@ -35,7 +44,7 @@ function plan(report: HealReport, done: boolean): string {
 
 function works(ok: boolean | undefined, error: string | undefined): string {
   if (ok === undefined) return 'not tested';
-  return ok ? 'works' : `fails (${error ?? 'unknown error'})`;
+  return ok ? 'works' : `fails: ${error ?? 'unknown error'}`;
 }
 
 export async function healCommand(session: Session, secretId: string, options: HealOptions): Promise<number> {
@@ -52,6 +61,16 @@ export async function healCommand(session: Session, secretId: string, options: H
     redactor,
     minAgeMs: options.minAge,
     discovery: context.discovery,
+    // The same events `rotor status` judges with.
+    events: async () => {
+      const read = await readEvents(context, secret, new Date(session.now() - STATE_EVENTS_MS));
+      if (read.note !== undefined) {
+        session.term.progress(`judging without events: ${read.note}`);
+        throw new Error(read.note);
+      }
+      return read.events;
+    },
+    serviceEventsVisible: context.events.includesServiceEvents,
     trust: config,
     now: () => session.now(),
     ...(config.eventsEnabled
@@ -70,6 +89,8 @@ export async function healCommand(session: Session, secretId: string, options: H
   const report = await healer.heal(secret.ARN ?? secretId, {
     apply: options.yes === true,
     force: options.force === true,
+    // Looking is not news: only what was done is published (Rotation Healed).
+    announceNeeded: false,
     signal: AbortSignal.any([AbortSignal.timeout(120_000), session.signal]),
   });
 
@@ -81,6 +102,7 @@ export async function healCommand(session: Session, secretId: string, options: H
   }
   const colour = report.decision === 'healthy' ? 'green' : report.decision === 'manual' ? 'red' : 'yellow';
   out.line(`heal ${name} (${report.secretArn})`);
+  out.line(`  state     ${report.state}`);
   out.line(`  decision  ${out.paint(colour, report.decision)}`);
   out.line(`  why       ${report.reason}`);
   if (report.pendingVersionId !== undefined && report.decision !== 'healthy') {
@@ -99,11 +121,14 @@ export async function healCommand(session: Session, secretId: string, options: H
   } else if (stuck) {
     out.line(`would ${plan(report, false)}. Nothing was changed: run again with --yes to do it`);
   } else if (report.decision === 'manual') {
+    const cause = report.cause ?? report.currentCause ?? report.pendingCause;
     out.line(
-      'nothing was changed: a person must look (fix the credential on the target, then run heal again)',
+      `nothing was changed: a person must look${cause === undefined ? '' : ` (cause: ${CAUSE_WORDS[cause]})`}; fix it, then run heal again`,
     );
   } else if (report.decision === 'in-progress') {
-    out.line('nothing was changed: wait for the rotation to end, or use --force / a smaller --min-age');
+    out.line('nothing was changed: the rotation is running; wait for it to end (or use --force)');
   }
+  const error = report.failure?.error;
+  if (error !== undefined && report.decision !== 'healthy') out.line(`runbook: ${runbookUrl(error)}`);
   return code;
 }

@@ -3,12 +3,24 @@
  *
  * What only the CLI can see (rotation configured, no stuck AWSPENDING, the value parses for its
  * engine) comes first; then the engine's own checks (`Rotator.preflight`: logins, privileges,
- * room for a new key), given a `fetchRelated` that reads other secrets through Secrets Manager.
+ * room for a new key), given a `fetchRelated` that reads other secrets through Secrets Manager;
+ * then the rotator's own testSecret with AWSCURRENT as the pending value, as Secrets Manager's
+ * configuration test does it (login, identity, the probe query; never a change). Each failed
+ * check names the class of its cause (network, TLS, authentication, privilege, probe query,
+ * provider, configuration) and the codes it quotes in words.
  */
 import type { DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
 import { SecretsStore } from '../../handlers/secrets.js';
 import { VersionReader } from '../../handlers/versions.js';
-import { InvalidSecretError, RotorError, UnknownEngineError } from '../../rotators/errors.js';
+import {
+  CAUSE_FIX,
+  CAUSE_WORDS,
+  type CauseClass,
+  causeClass,
+  causeLine,
+  explainCodes,
+} from '../../rotators/causes.js';
+import { asRotorError, InvalidSecretError, RotorError, UnknownEngineError } from '../../rotators/errors.js';
 import type { PreflightCheck } from '../../rotators/types.js';
 import { type AwsContext, EXIT, type GlobalOptions } from '../aws.js';
 import { oldNote, type Terminal } from '../io.js';
@@ -34,6 +46,27 @@ export interface PreflightResult {
   readonly parsed?: ParsedCurrent;
   /** Why it did not parse, when it did not. */
   readonly invalid?: RotorError;
+}
+
+/**
+ * The class of a failed check's cause. The engines' checks carry no error name, so their name and
+ * detail decide; undefined when neither says.
+ */
+export function checkCause(check: PreflightCheck): CauseClass | undefined {
+  if (check.ok) return undefined;
+  const cause = (check as { cause?: unknown }).cause;
+  if (typeof cause === 'string' && cause in CAUSE_WORDS) return cause as CauseClass;
+  const { name, detail } = check;
+  if (/^(rotation configured|no stuck rotation|secret value)$/.test(name)) return 'configuration';
+  if (/probe/i.test(name) || /probe query/i.test(detail)) return 'probe-query';
+  if (/privilege|grant/i.test(name) || /lacks|permission denied|SQLSTATE 42501|not allowed/i.test(detail))
+    return 'privilege';
+  if (/\bTLS\b|certificate/i.test(detail)) return 'tls';
+  if (/refused the login|SCRAM|password|authentication|SQLSTATE 28|error (1045|1698)/i.test(detail))
+    return 'authentication';
+  if (/connect|refused|timed out|timeout|DNS|resolve|unreachable|reach/i.test(detail)) return 'network';
+  if (/provider/i.test(name) || /provider|HTTP \d{3}/i.test(detail)) return 'provider';
+  return undefined;
 }
 
 /** Whether a check list passed. */
@@ -143,6 +176,7 @@ export async function runPreflight(
       ok: true,
       detail: `the ${parsed.engine} rotator has no preflight checks`,
     });
+    checks.push(await testCheck(parsed, arn, context, session, signal, options.timeoutMs, reader));
     return { secret, checks, parsed };
   }
   try {
@@ -166,12 +200,57 @@ export async function runPreflight(
       ok: false,
       detail:
         error instanceof RotorError
-          ? `${error.name}: ${error.detail}`
+          ? causeLine({ ...error.toJSON(), message: error.detail })
           : `unexpected ${error instanceof Error ? error.name : typeof error}`,
       fix: 'See the detail',
     });
   }
+  checks.push(await testCheck(parsed, arn, context, session, signal, options.timeoutMs, reader));
   return { secret, checks, parsed };
+}
+
+/**
+ * The rotator's testSecret with AWSCURRENT as the pending value: what Secrets Manager's
+ * configuration test runs (a login, the identity check, the probe query), never a change.
+ */
+async function testCheck(
+  parsed: ParsedCurrent,
+  arn: string,
+  context: AwsContext,
+  session: Session,
+  signal: AbortSignal,
+  timeoutMs: number,
+  reader: VersionReader,
+): Promise<PreflightCheck> {
+  const name = 'test (as testSecret)';
+  const { rotator, value, managedDatabase } = parsed;
+  try {
+    const response = await rotator.test({
+      pending: value,
+      current: async () => value,
+      signal,
+      deadline: Date.now() + timeoutMs,
+      token: 'rotor-preflight',
+      step: 'testSecret',
+      fetchRelated: relatedFetcher(context, session.scope),
+      // As the engine checks above: the master and its binding, and the adoption record.
+      fetchMaster: reader.fetchMaster,
+      secretArn: arn,
+      adopted: () => reader.adopted(arn),
+      ...(managedDatabase === undefined ? {} : { managedDatabase }),
+    });
+    const warnings = response?.warnings ?? [];
+    return {
+      name,
+      ok: true,
+      detail: `AWSCURRENT passes the rotator's test${(value as { probeQuery?: unknown }).probeQuery === undefined ? '' : ' (probe query included)'}${warnings.length === 0 ? '' : `; warnings: ${warnings.join('; ')}`}`,
+    };
+  } catch (error) {
+    const rotorError = asRotorError(error);
+    const facts = { ...rotorError.toJSON(), message: rotorError.detail };
+    const cls = causeClass(facts);
+    return { name, ok: false, detail: causeLine(facts), fix: CAUSE_FIX[cls], cause: cls } as PreflightCheck;
+  }
 }
 
 /** One line per check; the fix under each failed one. */
@@ -180,18 +259,29 @@ export function printChecks(term: Terminal, checks: readonly PreflightCheck[]): 
   const width = Math.max(...checks.map((check) => check.name.length));
   for (const check of checks) {
     const mark = check.ok ? out.paint('green', 'PASS') : out.paint('red', 'FAIL');
-    out.line(`  ${mark}  ${check.name.padEnd(width)}  ${check.detail}`);
+    const cause = checkCause(check);
+    const detail = explainCodes(check.detail);
+    // A detail that already starts with its class (the test check) does not say it twice.
+    const suffix =
+      cause === undefined || detail.startsWith(`${CAUSE_WORDS[cause]} (`)
+        ? ''
+        : `  [cause: ${CAUSE_WORDS[cause]}]`;
+    out.line(`  ${mark}  ${check.name.padEnd(width)}  ${detail}${suffix}`);
     if (!check.ok && check.fix !== undefined) out.line(`        ${' '.repeat(width)}  fix: ${check.fix}`);
   }
 }
 
 export function checksJson(checks: readonly PreflightCheck[]) {
-  return checks.map((check) => ({
-    name: check.name,
-    ok: check.ok,
-    detail: check.detail,
-    ...(check.fix === undefined ? {} : { fix: check.fix }),
-  }));
+  return checks.map((check) => {
+    const cause = checkCause(check);
+    return {
+      name: check.name,
+      ok: check.ok,
+      detail: explainCodes(check.detail),
+      ...(cause === undefined ? {} : { cause }),
+      ...(check.fix === undefined ? {} : { fix: check.fix }),
+    };
+  });
 }
 
 export async function preflightCommand(

@@ -3,19 +3,26 @@
  * (RotateSecret without rules changes nothing else) and, with `--wait`, follows it step by step
  * from rotor's events until it succeeds, fails, or the timeout passes.
  *
- * How the end is recognised: success when the new version is AWSCURRENT; failure when Secrets
- * Manager reports RotationFailed (the local stack does; on AWS that event goes to EventBridge, not
- * to the logs), when the version disappears, or — on AWS — when a step failed and nothing else
- * happened for a while (the service's own retries come within seconds).
+ * The end is recognised with the rotation state model (handlers/rotationState.ts), as `status` and
+ * `heal` judge it: success when the new version is AWSCURRENT; failure when the state is `failed`
+ * (Secrets Manager's RotationFailed, or a failed step followed by more silence than its retries
+ * take) or `stuck`, or when the version stops being AWSPENDING (cleared, or abandoned by a manual
+ * put-secret-value). When Secrets Manager refuses to start because a previous rotation is still
+ * running (just attached, or being reattempted), `--wait` follows that one instead.
  */
 import { randomUUID } from 'node:crypto';
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { type RotationState, rotationState } from '../../handlers/rotationState.js';
+import { runbookUrl } from '../../handlers/runbook.js';
 import { CURRENT, PENDING } from '../../handlers/secrets.js';
+import { CAUSE_WORDS, causeClass, explainCodes } from '../../rotators/causes.js';
+import { StageConflictError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, type GlobalOptions } from '../aws.js';
 import type { RotorEventRecord } from '../events.js';
 import { formatAge, type Printer } from '../io.js';
-import { describeSecret, stuckPendingVersion } from '../secrets.js';
+import { describeSecret, listVersions } from '../secrets.js';
 import { type Session, sleep } from '../session.js';
+import { readState, stateFacts } from '../state.js';
 
 export interface RotateOptions extends GlobalOptions {
   wait?: boolean;
@@ -33,10 +40,18 @@ interface StepLine {
   error?: { name: string; message?: string };
 }
 
-/** A step machine error message without its `<step> of <arn>: ` prefix (the line already says both). */
+/**
+ * A step machine error message without its `<step> of <arn>: ` prefix (the line already says
+ * both), with the SQLSTATE or MySQL error number it quotes in words.
+ */
 export function shortError(error: { name: string; message?: string }): string {
-  const message = (error.message ?? '').replace(/^\w+ of \S+: /, '');
+  const message = explainCodes((error.message ?? '').replace(/^\w+ of \S+: /, ''));
   return message === '' ? error.name : `${error.name}: ${message}`;
+}
+
+/** `<class of the cause>: <short error>`, e.g. `probe query: VerificationFailedError: ...`. */
+export function errorWithCause(error: { name: string; message?: string; reason?: string }): string {
+  return `${CAUSE_WORDS[causeClass(error)]}: ${shortError(error)}`;
 }
 
 /** One output line for a step's outcome. */
@@ -45,15 +60,13 @@ export function stepLine(printer: Printer, event: RotorEventRecord): string {
   const result = ok ? printer.paint('green', 'succeeded') : printer.paint('red', 'FAILED   ');
   const duration = event.durationMs === undefined ? '' : formatAge(event.durationMs);
   const attempt = event.attempt === undefined ? '' : `attempt ${event.attempt}`;
-  const error = event.error === undefined ? '' : `  ${shortError(event.error)}`;
+  const error = event.error === undefined ? '' : `  ${errorWithCause(event.error)}`;
   return `  ${(event.step ?? '?').padEnd(12)}  ${result}  ${duration.padStart(7)}  ${attempt}${error}`;
 }
 
 const eventKey = (event: RotorEventRecord) =>
   `${event.kind}|${event.step ?? ''}|${event.attempt ?? ''}|${event.time.toISOString()}`;
 
-/** How long a failed step may be followed by silence before the rotation counts as failed (AWS only). */
-const SETTLE_MS = 120_000;
 /** Step events are asked for from this long before the start: clocks differ a little. */
 const SKEW_MS = 60_000;
 
@@ -74,14 +87,39 @@ export async function rotateCommand(
     );
     return EXIT.usage;
   }
-  const startedAt = session.now();
-  const token = randomUUID();
-  await aws(
-    context,
-    'secretsmanager:RotateSecret',
-    name,
-    context.sm.send(new RotateSecretCommand({ SecretId: arn, ClientRequestToken: token })),
-  );
+  let startedAt = session.now();
+  let token: string = randomUUID();
+  let created = new Date(startedAt);
+  try {
+    await aws(
+      context,
+      'secretsmanager:RotateSecret',
+      name,
+      context.sm.send(new RotateSecretCommand({ SecretId: arn, ClientRequestToken: token })),
+    );
+  } catch (error) {
+    // Refused because AWSPENDING is on another version: what that version is doing decides what to say.
+    if (!(error instanceof StageConflictError)) throw error;
+    const now = await describeSecret(context, arn);
+    const versions = await listVersions(context, arn);
+    const { state } = await readState(context, now, session.now(), { versions });
+    const pending = state.pendingVersionId;
+    if (state.state !== 'rotating' || pending === undefined || !options.wait) {
+      const what =
+        state.state === 'rotating'
+          ? `a rotation is already running (${state.reason}): follow it with \`rotor rotate ${name} --wait\` or \`rotor history ${name}\``
+          : `${state.state}: ${state.reason}. Secrets Manager reattempts it; \`rotor heal ${name}\` says whether to roll it forward or clear it`;
+      session.term.err.line(`rotor: ${name}: a previous rotation isn't complete: ${what}`);
+      return EXIT.failure;
+    }
+    // A rotation is running (just attached, or the service reattempting): follow that one.
+    token = pending;
+    created = versions.find((version) => version.VersionId === pending)?.CreatedDate ?? created;
+    startedAt = created.getTime();
+    if (!options.json) {
+      out.line(`a rotation of ${name} is already running (${state.reason}): following version ${token}`);
+    }
+  }
   if (!options.wait) {
     if (options.json) out.json({ secret: name, arn, versionId: token, outcome: 'started' });
     else out.line(`rotation of ${name} started: version ${token} (follow it with \`rotor history ${name}\`)`);
@@ -92,16 +130,11 @@ export async function rotateCommand(
   const followed = await follow(session, context, {
     arn,
     token,
-    functionArn,
-    startedAt,
+    created,
     timeoutMs: options.timeout * 1000,
     print: !options.json,
   });
-  // Only a rotation that ended can be stuck: one still running holds AWSPENDING as it should.
-  const stuck =
-    followed.outcome === 'failed'
-      ? stuckPendingVersion((await describeSecret(context, arn)).VersionIdsToStages)
-      : undefined;
+  const left = followed.state?.pendingVersionId;
   if (options.json) {
     out.json({
       secret: name,
@@ -110,8 +143,10 @@ export async function rotateCommand(
       outcome: followed.outcome,
       durationMs: followed.durationMs,
       steps: followed.steps,
+      ...(followed.state === undefined ? {} : { state: followed.state.state }),
+      ...(followed.state?.failure === undefined ? {} : { failure: followed.state.failure }),
       ...(followed.reason === undefined ? {} : { reason: followed.reason }),
-      ...(stuck === undefined ? {} : { stuckPendingVersionId: stuck }),
+      ...(left === undefined ? {} : { pendingVersionId: left }),
     });
   } else {
     const took = formatAge(followed.durationMs);
@@ -127,14 +162,17 @@ export async function rotateCommand(
       case 'interrupted':
         out.line(`stopped following after ${took}; the rotation goes on in Secrets Manager`);
         break;
-      default:
+      default: {
         out.line(
           `${out.paint('red', 'rotation failed')} after ${took}: ${followed.reason ?? 'see the steps above'}`,
         );
+        const error = followed.state?.failure?.error;
+        if (error !== undefined) out.line(`runbook: ${runbookUrl(error)}`);
+      }
     }
-    if (stuck !== undefined) {
+    if (left !== undefined && followed.outcome === 'failed') {
       out.line(
-        `AWSPENDING is stuck on version ${stuck}: the next rotation will be refused until \`rotor heal ${name}\` clears it`,
+        `AWSPENDING is left on version ${left}: the next rotation is refused until it is cleared; \`rotor heal ${name}\` decides (no --force needed for a failed rotation)`,
       );
     }
   }
@@ -146,6 +184,8 @@ interface Followed {
   durationMs: number;
   steps: StepLine[];
   reason?: string;
+  /** The rotation state when following ended (rotate, status, heal and history judge alike). */
+  state?: RotationState;
 }
 
 async function follow(
@@ -154,33 +194,39 @@ async function follow(
   target: {
     arn: string;
     token: string;
-    functionArn: string;
-    startedAt: number;
+    /** When the followed version was created (this command's RotateSecret, or the running rotation's). */
+    created: Date;
     timeoutMs: number;
     print: boolean;
   },
 ): Promise<Followed> {
   const { out, progress } = session.term;
-  const { arn, token, startedAt } = target;
+  const { arn, token } = target;
+  const startedAt = target.created.getTime();
+  const followingSince = session.now();
   const since = new Date(startedAt - SKEW_MS);
+  const versions = [{ VersionId: token, CreatedDate: target.created }];
   const seen = new Set<string>();
   const steps: StepLine[] = [];
-  let lastActivity = session.now();
-  let lastKind: RotorEventRecord['kind'] | undefined;
   let eventsWarned = false;
   let currentPolls = 0;
   let succeededEvent = false;
-  const result = (outcome: Outcome, reason?: string): Followed => ({
+  const result = (outcome: Outcome, reason?: string, state?: RotationState): Followed => ({
     outcome,
     durationMs: session.now() - startedAt,
     steps,
     ...(reason === undefined ? {} : { reason }),
+    ...(state === undefined ? {} : { state }),
   });
 
   for (;;) {
+    const secret = await describeSecret(context, arn);
     let events: RotorEventRecord[] = [];
     try {
-      events = await context.events.forSecret(arn, { since, functionArn: target.functionArn });
+      events = await context.events.forSecret(arn, {
+        since,
+        ...(secret.RotationLambdaARN === undefined ? {} : { functionArn: secret.RotationLambdaARN }),
+      });
     } catch (error) {
       if (!eventsWarned) {
         eventsWarned = true;
@@ -189,21 +235,17 @@ async function follow(
         );
       }
     }
-    let failedReason: string | undefined;
+    let abandoned = false;
     for (const event of events) {
-      // The service's RotationFailed carries no token: only one from after this rotation started is
-      // about it (a failure healed a minute ago is not).
-      const ours =
-        event.versionId === token ||
-        (event.versionId === undefined &&
-          event.kind === 'rotation-failed' &&
-          event.time.getTime() >= startedAt - 1_000);
-      if (!ours) continue;
+      if (event.versionId !== token) {
+        // The service's events carry no token: an abandon after this rotation began is about it.
+        if (event.kind === 'rotation-abandoned' && event.time.getTime() >= startedAt - 1_000)
+          abandoned = true;
+        continue;
+      }
       const key = eventKey(event);
       if (seen.has(key)) continue;
       seen.add(key);
-      lastActivity = session.now();
-      lastKind = event.kind;
       if (event.kind === 'step-started') {
         if (target.print) progress(`  ${event.step ?? '?'} started (attempt ${event.attempt ?? '?'})`);
       } else if (event.kind === 'step-succeeded' || event.kind === 'step-failed') {
@@ -215,16 +257,17 @@ async function follow(
           ...(event.error === undefined ? {} : { error: event.error }),
         });
         if (target.print) out.line(stepLine(out, event));
+        if (target.print && event.fallback !== undefined) {
+          out.line(
+            `  ${out.paint('yellow', 'warning')}: ${event.step ?? 'the step'} logged in with ${event.fallback}: AWSCURRENT's credential did not work on the target`,
+          );
+        }
       } else if (event.kind === 'rotation-succeeded') {
         succeededEvent = true;
-      } else if (event.kind === 'rotation-failed') {
-        failedReason = event.note ?? 'Secrets Manager reported RotationFailed';
       }
     }
-    if (failedReason !== undefined) return result('failed', lastFailure(steps) ?? failedReason);
 
-    const stages = (await describeSecret(context, arn)).VersionIdsToStages ?? {};
-    const labels = stages[token];
+    const labels = secret.VersionIdsToStages?.[token];
     if (labels?.includes(CURRENT)) {
       // Promoted. The last step's event may still be on its way: wait for it a little.
       currentPolls++;
@@ -232,20 +275,34 @@ async function follow(
     } else if (labels === undefined || !labels.includes(PENDING)) {
       return result(
         'failed',
-        `version ${token} is no longer AWSPENDING (someone cancelled or cleared the rotation)`,
+        abandoned
+          ? `version ${token} was abandoned: someone put a new AWSCURRENT by hand (put-secret-value) while it rotated; AWSCURRENT changed`
+          : `version ${token} is no longer AWSPENDING (someone cancelled or cleared the rotation)`,
       );
-    } else if (!context.local && lastKind === 'step-failed' && session.now() - lastActivity > SETTLE_MS) {
-      return result('failed', lastFailure(steps) ?? 'a step failed');
+    } else {
+      const visible = !eventsWarned && context.events.includesServiceEvents;
+      const state = rotationState(stateFacts(secret, session.now(), events, versions, undefined, visible));
+      if (state.state === 'failed' || state.state === 'stuck') {
+        return result('failed', failureReason(state, steps), state);
+      }
     }
-    if (session.now() - startedAt > target.timeoutMs) return result('timed-out');
+    if (session.now() - followingSince > target.timeoutMs) return result('timed-out');
     if (session.signal.aborted) return result('interrupted');
     await sleep(session.pollIntervalMs, session.signal);
   }
 }
 
-function lastFailure(steps: readonly StepLine[]): string | undefined {
+/** What failed, in one sentence: the step and error with its cause's class, and the attempts. */
+function failureReason(state: RotationState, steps: readonly StepLine[]): string {
   const failed = steps.findLast((step) => step.result === 'failed');
-  if (failed === undefined) return undefined;
-  const attempts = Math.max(...steps.map((step) => step.attempt ?? 1));
-  return `${failed.step} failed${failed.error === undefined ? '' : ` (${shortError(failed.error)})`}, after ${attempts} attempt${attempts === 1 ? '' : 's'}`;
+  const f = state.failure;
+  if (f === undefined) return state.reason;
+  const error =
+    failed?.error !== undefined
+      ? errorWithCause(failed.error)
+      : f.error === undefined
+        ? undefined
+        : errorWithCause({ name: f.error });
+  const attempts = f.attempts ?? Math.max(0, ...steps.map((step) => step.attempt ?? 1));
+  return `${f.step ?? failed?.step ?? 'a step'} failed${error === undefined ? '' : ` (${error})`}${attempts > 0 ? `, after ${attempts} attempt${attempts === 1 ? '' : 's'}` : ''}${f.evidence === 'service' ? '; Secrets Manager gave up' : ''}`;
 }

@@ -1,18 +1,21 @@
 /**
  * `rotor status`: every secret with rotation, one row each: engine and strategy (from the parsed
  * AWSCURRENT, whose other fields are never shown), whether rotation is enabled, the last and next
- * rotation, whether it is overdue, a stuck AWSPENDING with its age, the replicas, and the last
- * outcome rotor's events tell of.
+ * rotation, whether it is overdue, the rotation state (handlers/rotationState.ts: healthy,
+ * rotating, failed, stuck, never-rotated, not-rotor), the replicas, the last outcome rotor's events
+ * tell of, the configuration test's outcome, and any fallback or warning the last rotation reported.
  */
 import {
   type DescribeSecretResponse,
   ListSecretsCommand,
   type SecretListEntry,
 } from '@aws-sdk/client-secrets-manager';
+import type { RotationFailure, RotationStateName, TestOutcome } from '../../handlers/rotationState.js';
+import { runbookUrl } from '../../handlers/runbook.js';
 import { RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, type GlobalOptions } from '../aws.js';
 import type { RotorEventRecord } from '../events.js';
-import { formatAgeSeconds, formatDate, table } from '../io.js';
+import { formatAgeSeconds, formatDate, type Printer, table } from '../io.js';
 import {
   describeSecret,
   engineNamed,
@@ -24,6 +27,7 @@ import {
   stuckPendingVersion,
 } from '../secrets.js';
 import type { Session } from '../session.js';
+import { readState } from '../state.js';
 import { shortError } from './rotate.js';
 
 export interface StatusOptions extends GlobalOptions {
@@ -33,7 +37,14 @@ export interface StatusOptions extends GlobalOptions {
 }
 
 export interface LastOutcome {
-  readonly result: 'succeeded' | 'failed' | 'healed' | 'heal-needed';
+  readonly result:
+    | 'succeeded'
+    | 'failed'
+    | 'healed'
+    | 'heal-needed'
+    | 'abandoned'
+    | 'test-passed'
+    | 'test-failed';
   readonly time: string;
   readonly step?: string;
   readonly error?: string;
@@ -54,7 +65,17 @@ export interface SecretStatus {
   lastRotated?: string;
   nextRotation?: string;
   overdue: Overdue;
+  /** The rotation state (handlers/rotationState.ts), and why, in a sentence. */
+  state: RotationStateName;
+  stateReason: string;
+  /** `failed`: the step and error; `runbook` links the error's entry. */
+  failure?: RotationFailure & { runbook?: string };
+  /** AWSPENDING left on a version of its own, while the state is `failed` or `stuck`. */
   stuckPending?: { versionId: string; ageSeconds?: number };
+  /** The latest configuration test (RotateImmediately=false) the events tell of. */
+  lastTest?: TestOutcome;
+  /** What the last completed rotation reported beside success: a fallback (AWSPREVIOUS), warnings. */
+  lastRotationNotes?: { versionId?: string; fallback?: string; warnings: string[] };
   replicas: { region: string; status: string; message?: string }[];
   /** `null`: the events say nothing (or cannot be read). */
   lastOutcome: LastOutcome | null;
@@ -94,6 +115,12 @@ export function lastOutcome(events: readonly RotorEventRecord[]): LastOutcome | 
           time,
           ...(event.decision === undefined ? {} : { decision: event.decision }),
         };
+      case 'rotation-abandoned':
+        return { result: 'abandoned', time };
+      case 'test-passed':
+        return { result: 'test-passed', time };
+      case 'test-failed':
+        return { result: 'test-failed', time, ...(event.note === undefined ? {} : { error: event.note }) };
       default:
         break;
     }
@@ -101,15 +128,36 @@ export function lastOutcome(events: readonly RotorEventRecord[]): LastOutcome | 
   return null;
 }
 
-/** Whether a row shows something an operator must act on. */
+/**
+ * Whether a row shows something an operator must act on: a failed or stuck rotation, an overdue
+ * secret, a value that does not parse, or a configuration test that failed and was not followed
+ * by a rotation. A failure that was healed since is history, not a problem.
+ */
 export function hasProblem(status: SecretStatus): boolean {
   return (
+    status.state === 'failed' ||
+    status.state === 'stuck' ||
     status.overdue.overdue ||
-    status.stuckPending !== undefined ||
     status.invalid !== undefined ||
-    status.lastOutcome?.result === 'failed' ||
-    status.lastOutcome?.result === 'heal-needed'
+    (status.state === 'never-rotated' && status.lastTest?.result === 'failed')
   );
+}
+
+/** The fallback and warnings the last completed rotation reported (its step events say so). */
+export function lastRotationNotes(
+  events: readonly RotorEventRecord[],
+): SecretStatus['lastRotationNotes'] | undefined {
+  const done = events.findLast(
+    (event) =>
+      event.kind === 'rotation-succeeded' ||
+      (event.kind === 'step-succeeded' && event.step === 'finishSecret'),
+  );
+  if (done?.versionId === undefined) return undefined;
+  const own = events.filter((event) => event.versionId === done.versionId && event.kind === 'step-succeeded');
+  const fallback = own.find((event) => event.fallback !== undefined)?.fallback;
+  const warnings = [...new Set(own.flatMap((event) => event.warnings ?? []))];
+  if (fallback === undefined && warnings.length === 0) return undefined;
+  return { versionId: done.versionId, ...(fallback === undefined ? {} : { fallback }), warnings };
 }
 
 /** Runs `work` over `items`, at most `limit` at a time, keeping the order. */
@@ -177,6 +225,8 @@ async function statusOf(
     ...(secret.LastRotatedDate === undefined ? {} : { lastRotated: secret.LastRotatedDate.toISOString() }),
     ...(secret.NextRotationDate === undefined ? {} : { nextRotation: secret.NextRotationDate.toISOString() }),
     overdue: overdue(secret, session.now()),
+    state: 'healthy',
+    stateReason: '',
     replicas: (secret.ReplicationStatus ?? []).map((replica) => ({
       region: replica.Region ?? '?',
       status: replica.Status ?? '?',
@@ -210,29 +260,58 @@ async function statusOf(
   }
 
   const stuck = stuckPendingVersion(secret.VersionIdsToStages);
-  if (stuck !== undefined) {
-    const created = (await listVersions(context, arn)).find((v) => v.VersionId === stuck)?.CreatedDate;
-    status.stuckPending = {
-      versionId: stuck,
-      ...(created === undefined
-        ? {}
-        : { ageSeconds: Math.round((session.now() - created.getTime()) / 1000) }),
+  const versions = stuck === undefined ? undefined : await listVersions(context, arn);
+  const read = await readState(context, secret, session.now(), versions === undefined ? {} : { versions });
+  if (read.eventsNote !== undefined) warn(`last outcomes unknown: ${read.eventsNote}`);
+  const { state } = read;
+  status.state = state.state;
+  status.stateReason = state.reason;
+  if (state.failure !== undefined) {
+    status.failure = {
+      ...state.failure,
+      ...(state.failure.error === undefined ? {} : { runbook: runbookUrl(state.failure.error) }),
     };
   }
-
-  try {
-    const since = new Date(session.now() - 35 * 86_400_000);
-    const events = await context.events.forSecret(arn, {
-      since,
-      ...(secret.RotationLambdaARN === undefined ? {} : { functionArn: secret.RotationLambdaARN }),
-    });
-    status.lastOutcome = lastOutcome(events);
-  } catch (error) {
-    warn(
-      `last outcomes unknown: cannot read ${context.events.description} (${error instanceof Error ? error.name : 'error'})`,
-    );
+  if (stuck !== undefined && (state.state === 'failed' || state.state === 'stuck')) {
+    status.stuckPending = {
+      versionId: stuck,
+      ...(state.pendingAgeSeconds === undefined ? {} : { ageSeconds: state.pendingAgeSeconds }),
+    };
   }
+  if (state.lastTest !== undefined) status.lastTest = state.lastTest;
+  const notes = lastRotationNotes(read.events);
+  if (notes !== undefined) status.lastRotationNotes = notes;
+  status.lastOutcome = read.eventsNote === undefined ? lastOutcome(read.events) : null;
   return status;
+}
+
+function stateCell(out: Printer, status: SecretStatus): string {
+  switch (status.state) {
+    case 'healthy':
+      return out.paint('green', 'healthy');
+    case 'rotating':
+      return out.paint('yellow', 'rotating');
+    case 'failed': {
+      const f = status.failure;
+      return out.paint(
+        'red',
+        `failed${f?.step === undefined ? '' : ` in ${f.step}`}${f?.error === undefined ? '' : ` (${f.error})`}`,
+      );
+    }
+    case 'stuck': {
+      const pending = status.stuckPending;
+      return out.paint(
+        'red',
+        `stuck${pending === undefined ? '' : ` ${pending.versionId.slice(0, 8)} (${pending.ageSeconds === undefined ? '?' : formatAgeSeconds(pending.ageSeconds)})`}`,
+      );
+    }
+    case 'never-rotated':
+      return status.lastTest === undefined
+        ? 'never rotated'
+        : `never rotated, test ${status.lastTest.result}`;
+    default:
+      return 'not rotor';
+  }
 }
 
 function outcomeCell(outcome: LastOutcome | null): string {
@@ -245,6 +324,12 @@ function outcomeCell(outcome: LastOutcome | null): string {
       return `failed ${when}${outcome.step === undefined ? '' : ` in ${outcome.step}`}${outcome.error === undefined ? '' : ` (${shortError({ name: outcome.error })})`}`;
     case 'healed':
       return `healed ${when}${outcome.decision === undefined ? '' : ` (${outcome.decision})`}`;
+    case 'abandoned':
+      return `abandoned ${when} (AWSCURRENT put by hand)`;
+    case 'test-passed':
+      return `test passed ${when}`;
+    case 'test-failed':
+      return `test failed ${when}`;
     default:
       return `heal needed ${when}${outcome.decision === undefined ? '' : ` (${outcome.decision})`}`;
   }
@@ -282,12 +367,7 @@ export async function statusCommand(session: Session, options: StatusOptions): P
     formatDate(status.lastRotated === undefined ? undefined : new Date(status.lastRotated)),
     formatDate(status.nextRotation === undefined ? undefined : new Date(status.nextRotation)),
     status.overdue.overdue ? out.paint('red', 'OVERDUE') : 'no',
-    status.stuckPending === undefined
-      ? '-'
-      : out.paint(
-          'red',
-          `${status.stuckPending.versionId.slice(0, 8)} (${status.stuckPending.ageSeconds === undefined ? '?' : formatAgeSeconds(status.stuckPending.ageSeconds)})`,
-        ),
+    stateCell(out, status),
     status.replicas.length === 0 ? '-' : status.replicas.map((r) => `${r.region}:${r.status}`).join(', '),
     outcomeCell(status.lastOutcome),
   ]);
@@ -301,7 +381,7 @@ export async function statusCommand(session: Session, options: StatusOptions): P
       'LAST ROTATED',
       'NEXT ROTATION',
       'OVERDUE',
-      'STUCK PENDING',
+      'STATE',
       'REPLICAS',
       'LAST OUTCOME',
     ],
@@ -310,10 +390,27 @@ export async function statusCommand(session: Session, options: StatusOptions): P
   for (const status of statuses) {
     if (status.invalid !== undefined) out.line(`${status.name}: ${status.invalid}`);
     if (status.overdue.overdue) out.line(`${status.name}: overdue: ${status.overdue.reason}`);
-    if (status.stuckPending !== undefined) {
+    if (status.state === 'failed' || status.state === 'stuck') {
+      const runbook = status.failure?.runbook === undefined ? '' : `; runbook: ${status.failure.runbook}`;
       out.line(
-        `${status.name}: AWSPENDING stuck on version ${status.stuckPending.versionId}: see \`rotor heal ${status.name}\``,
+        `${status.name}: ${status.state}: ${status.stateReason}: see \`rotor heal ${status.name}\`${runbook}`,
       );
+    } else if (status.state === 'rotating') {
+      out.line(`${status.name}: rotating: ${status.stateReason}`);
+    }
+    if (status.lastTest !== undefined && status.state !== 'rotating') {
+      out.line(
+        `${status.name}: configuration test ${status.lastTest.result} ${formatDate(new Date(status.lastTest.time))}${status.lastTest.error === undefined ? '' : ` (${status.lastTest.error})`}`,
+      );
+    }
+    const notes = status.lastRotationNotes;
+    if (notes?.fallback !== undefined) {
+      out.line(
+        `${status.name}: ${out.paint('yellow', 'warning')}: the last rotation logged in with ${notes.fallback}: AWSCURRENT's credential did not work on the target before it`,
+      );
+    }
+    for (const warning of notes?.warnings ?? []) {
+      out.line(`${status.name}: ${out.paint('yellow', 'warning')}: ${warning}`);
     }
   }
   return problems > 0 ? EXIT.failure : EXIT.ok;

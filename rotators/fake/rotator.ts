@@ -15,6 +15,8 @@ export function createFakeRotator(targets: ReadonlyMap<string, FakeTarget>) {
   };
   return {
     engines: ['fake'],
+    /** Generates a password; nothing else. */
+    createPendingChangesNothing: true,
     parse: ({ value, label }) => parseFakeSecret(value, label),
     strategy: () => 'single-user',
     async createPending({ currentValue, generatePassword }) {

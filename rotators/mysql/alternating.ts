@@ -106,6 +106,22 @@ function text(value: unknown): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : String(value ?? '');
 }
 
+/** Whether the pending password logs in as `target` (refusals are false; anything else throws). */
+async function pendingLogsIn(loginAsTarget: () => Promise<MysqlSession>, target: Account): Promise<boolean> {
+  let own: MysqlSession;
+  try {
+    own = await loginAsTarget();
+  } catch (error) {
+    if (error instanceof AuthenticationFailedError) return false;
+    throw error;
+  }
+  try {
+    return sameAccount(own.account, target);
+  } finally {
+    await own.close();
+  }
+}
+
 /** Creates the catalogue when missing and records `clone` as `owner`'s. */
 async function record(session: MysqlSession, clone: Account, owner: Account): Promise<void> {
   const what = `record ${formatAccount(clone)} in rotor's catalogue (${CATALOGUE.database}.${CATALOGUE.table})`;
@@ -267,6 +283,24 @@ export async function applyAlternating({
     password: pending.password,
     ...(plugin === undefined ? {} : { plugin }),
   };
+  /**
+   * MySQL checks every IDENTIFIED BY against the account's password history, the password set a
+   * moment ago included: with password_history >= 1 or a reuse interval, a retry after a failure
+   * later in this step (or the 1396 race below) is refused with 3638. Refused so, the statement
+   * changed nothing; when the pending password already logs in as the clone, an earlier attempt
+   * set it, which is what this one came to do. (Checked after the refusal, not before, so that an
+   * ordinary rotation adds no refused login to the clone's FAILED_LOGIN_ATTEMPTS count.)
+   */
+  const setPassword = async () => {
+    try {
+      await session.query(
+        setAccountPassword(server, password),
+        `set the password of ${formatAccount(target)}`,
+      );
+    } catch (error) {
+      if (causeCode(error) !== '3638' || !(await pendingLogsIn(loginAsTarget, target))) throw error;
+    }
+  };
   if (targetOptions === undefined) {
     try {
       await session.query(createAccount(server, password), `create the account ${formatAccount(target)}`);
@@ -274,13 +308,10 @@ export async function applyAlternating({
       // Error 1396: the account exists after all. The same step run twice at once: the other run
       // created it since it was read. Setting its password is what this run came to do.
       if ((error as { cause?: { code?: unknown } }).cause?.code !== '1396') throw error;
-      await session.query(
-        setAccountPassword(server, password),
-        `set the password of ${formatAccount(target)}`,
-      );
+      await setPassword();
     }
   } else {
-    await session.query(setAccountPassword(server, password), `set the password of ${formatAccount(target)}`);
+    await setPassword();
     if (server.flavour === 'mysql' && atLeast(server, 8, 0, 14)) {
       // A secondary password left from an earlier dual-password setup would still log in.
       await session.query(discardOldPassword(target), `discard the old password of ${formatAccount(target)}`);
@@ -325,8 +356,8 @@ export async function applyAlternating({
   }
   if (optionsKey(primaryOptions) !== optionsKey(targetOptions)) {
     await session.query(
-      alterAccountOptions(server, target, primaryOptions),
-      `copy the TLS requirement and limits to ${formatAccount(target)}`,
+      alterAccountOptions(server, target, primaryOptions, targetOptions),
+      `copy the TLS requirement, limits and password policy to ${formatAccount(target)}`,
     );
   }
 }

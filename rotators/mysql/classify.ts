@@ -35,6 +35,10 @@ const AUTH_ERRNOS = new Map<number, string>([
   [1698, 'access denied (the account requires another authentication method)'],
   [1130, 'no account matches this user from this client host'],
   [1251, 'the server requires an authentication method the client does not support'],
+  [
+    1524,
+    "the account's authentication plugin is not loaded (MySQL 8.4 disables mysql_native_password by default)",
+  ],
   [1820, 'the password has expired'],
   [1862, 'the password has expired'],
   [3118, 'the account is locked'],
@@ -55,6 +59,63 @@ const PRIVILEGE_ERRNOS = new Set([
   1410, // GRANT to a non-existing user without CREATE USER
   3530, // MySQL: role not granted / not allowed
   3892, // MySQL: password_require_current
+]);
+
+/**
+ * MySQL 8 refusals of a password statement, each with what to do (the numbers are mysqld_error.h's;
+ * what causes them: sql/auth/sql_user.cc, and the manual's "Password Management"). None is fixed by
+ * retrying the same statement.
+ */
+const MYSQL8_ACCOUNT_ERRNOS = new Map<number, [typeof ConfigurationError | typeof UnsupportedError, string]>([
+  [
+    3638,
+    [
+      ConfigurationError,
+      "the account's password history or reuse interval (password_history, password_reuse_interval, or the account's PASSWORD HISTORY / PASSWORD REUSE INTERVAL) refused a password it held before, so rotor cannot set it again (a single-user rollback cannot restore AWSCURRENT's password this way): let this rotation fail so that the next one draws a new password, or reset the account's password by hand, or relax the policy for this account",
+    ],
+  ],
+  [
+    3891,
+    [
+      ConfigurationError,
+      "REPLACE named a password that is not the account's primary one (a secondary password or an abandoned rotation's password is in the way): reset the account's password to AWSCURRENT's, or set masterarn so that a managing user changes it",
+    ],
+  ],
+  [
+    3894,
+    [
+      UnsupportedError,
+      'RETAIN CURRENT PASSWORD cannot keep a password across a change of authentication plugin: move the account to its new plugin by hand (ALTER USER ... IDENTIFIED WITH ...) before rotating',
+    ],
+  ],
+  [
+    1524,
+    [
+      ConfigurationError,
+      'the authentication plugin is not loaded (MySQL 8.4 disables mysql_native_password by default and 9.0 removes it): move the account to caching_sha2_password (ALTER USER ... IDENTIFIED WITH caching_sha2_password BY ...), or load the plugin (--mysql-native-password=ON)',
+    ],
+  ],
+  [
+    3878,
+    [
+      ConfigurationError,
+      'the account has an empty password, which RETAIN CURRENT PASSWORD cannot keep as the second one: give the account the AWSCURRENT password first',
+    ],
+  ],
+  [
+    3895,
+    [
+      ConfigurationError,
+      'an empty password cannot be set while RETAIN CURRENT PASSWORD keeps the current one',
+    ],
+  ],
+  [
+    4058,
+    [
+      ConfigurationError,
+      "authentication_policy names another plugin for the first factor than the account uses: grant AUTHENTICATION_POLICY_ADMIN to the user running the statement, or move the account to the policy's plugin",
+    ],
+  ],
 ]);
 
 /** Server refusals of a connection that say nothing about the credentials: retry later. */
@@ -150,6 +211,11 @@ export function classifyMysqlError(error: unknown, context: ClassifyContext): Ro
           `${target}: the server's password validation refused the new password (${ref}); align rotor's password policy (ROTOR_PASSWORD_LENGTH, ROTOR_PASSWORD_EXCLUDE_CHARACTERS) with validate_password / simple_password_check, or on MariaDB set strict_password_validation=OFF (rotor sends hashes, which cannot be validated)`,
           { cause },
         );
+      }
+      const mysql8 = MYSQL8_ACCOUNT_ERRNOS.get(errno);
+      if (mysql8 !== undefined) {
+        const [Kind, explanation] = mysql8;
+        return new Kind(`${target}: ${explanation} (${ref})`, { cause });
       }
       if (errno === 1372 || errno === 1827) {
         return new UnsupportedError(

@@ -13,9 +13,9 @@
  */
 import { createHash } from 'node:crypto';
 import { isIP, connect as netConnect } from 'node:net';
-import { type AuthPlugin, type Connection, createConnection, type SslOptions } from 'mysql2';
+import { type AuthPlugin, type Connection, createConnection } from 'mysql2';
 import { DeadlineExceededError, InsecureAuthenticationError } from '../errors.js';
-import { nodeTlsOptions, type TlsSettings } from '../tls.js';
+import { driverSslOptions, type TlsSettings } from '../tls.js';
 import { classifyMysqlError } from './classify.js';
 import type { Connect, ConnectOptions, MysqlSession, Row } from './session.js';
 import {
@@ -29,29 +29,6 @@ import {
 
 /** Longest wait for a connection, whatever the deadline: a silent host should fail fast enough to retry. */
 const MAX_CONNECT_MS = 10_000;
-
-/**
- * mysql2's TLS options for a secret's settings. The objects are reused: mysql2 caches the secure
- * context (about 130 CA certificates) per options object.
- */
-const sslCache = new Map<string, SslOptions>();
-
-function sslOptions(settings: TlsSettings, host: string): SslOptions | undefined {
-  const node = nodeTlsOptions(settings, host);
-  if (node === undefined) return undefined;
-  const key = `${settings.mode}\0${settings.ca ?? ''}`;
-  let ssl = sslCache.get(key);
-  if (ssl === undefined) {
-    ssl = {
-      ca: node.ca as string[],
-      rejectUnauthorized: true,
-      // mysql2 checks the certificate against the host it dials (or, below, tlsServerName).
-      verifyIdentity: settings.mode === 'verify-full',
-    };
-    sslCache.set(key, ssl);
-  }
-  return ssl;
-}
 
 /** Whether the connection's server is authenticated by its certificate (any mode but `disable`). */
 export function isVerifiedTls(settings: TlsSettings): boolean {
@@ -137,7 +114,7 @@ export const connectMysql: Connect = async (options: ConnectOptions): Promise<My
   if (signal.aborted || remaining(deadline) <= 0) {
     throw new DeadlineExceededError(`${target}: no time left to connect before the Lambda deadline`);
   }
-  const ssl = sslOptions(options.tls, host);
+  const ssl = driverSslOptions(options.tls);
   // mysql2 verifies the certificate against (and sends SNI for) the host it is given. To verify
   // another name (tlsServerName: a tunnel, a proxy), it is given that name and dials the real host
   // through its stream option.

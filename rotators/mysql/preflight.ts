@@ -17,6 +17,7 @@ import { alternateOf, catalogueOwner, userNameLimit } from './alternating.js';
 import type { MysqlLogin, MysqlSecret } from './secret.js';
 import type { MysqlSession } from './session.js';
 import {
+  atLeast,
   CATALOGUE,
   describeServer,
   dualPasswordState,
@@ -62,21 +63,25 @@ function describeError(error: unknown): string {
 /** Global privileges of the session's user and its active roles, from SHOW GRANTS. */
 async function globalPrivileges(
   session: MysqlSession,
-): Promise<{ has(privilege: string): boolean; grantOption: boolean }> {
+): Promise<{ has(privilege: string): boolean; grantOption: boolean; updatesMysql: boolean }> {
   const rows = await session.query('SHOW GRANTS', 'read its own grants');
   const privileges = new Set<string>();
   let grantOption = false;
+  let updatesMysql = false;
   for (const row of rows) {
     const line = String(Object.values(row)[0] ?? '');
+    const onMysql = /^GRANT (.+?) ON `mysql`\.\* TO /.exec(line);
+    if (onMysql !== null) {
+      const granted = (onMysql[1] as string).split(',').map((p) => p.trim().toUpperCase());
+      if (granted.includes('UPDATE') || granted.includes('ALL PRIVILEGES')) updatesMysql = true;
+    }
     const match = /^GRANT (.+?) ON \*\.\* TO (.*)$/.exec(line);
     if (match === null) continue;
     for (const privilege of (match[1] as string).split(',')) privileges.add(privilege.trim().toUpperCase());
     if (/ WITH GRANT OPTION\b/.test(match[2] as string)) grantOption = true;
   }
-  return {
-    has: (privilege) => privileges.has('ALL PRIVILEGES') || privileges.has(privilege),
-    grantOption,
-  };
+  const has = (privilege: string) => privileges.has('ALL PRIVILEGES') || privileges.has(privilege);
+  return { has, grantOption, updatesMysql: updatesMysql || has('UPDATE') };
 }
 
 /** Whether a SELECT / SHOW works for this session (privilege probe without changing anything). */
@@ -153,6 +158,13 @@ export async function runPreflight(context: PreflightContext): Promise<Preflight
       // rds-master sends no password to the server (RDS sets it): hash acceptance does not matter.
       if (session.server.flavour === 'mariadb' && current.strategy !== 'rds-master') {
         await checkHashesAccepted(session, check);
+      }
+      if (
+        session.server.flavour === 'mysql' &&
+        atLeast(session.server, 8, 0, 3) &&
+        current.strategy !== 'rds-master'
+      ) {
+        await checkPasswordReuse(session, current, check);
       }
       if (dualSelf) await checkDualPrivileges(session, current, check, 'the account itself');
     }
@@ -256,6 +268,38 @@ async function checkCatalogue(admin: MysqlSession, check: Check): Promise<void> 
   );
 }
 
+/**
+ * MySQL 8: the global password history and reuse interval (an account may override them; reading
+ * mysql.user needs a privilege the account may lack). Informational: rotor never sets a password
+ * the account held before, except where it says so below, so the rotation itself is not at risk.
+ */
+async function checkPasswordReuse(session: MysqlSession, current: MysqlSecret, check: Check): Promise<void> {
+  try {
+    const [row] = await session.query(
+      'SELECT @@GLOBAL.password_history AS history, @@GLOBAL.password_reuse_interval AS reuseInterval',
+      'read the password history settings',
+    );
+    const history = Number(row?.history ?? 0);
+    const interval = Number(row?.reuseInterval ?? 0);
+    const active = history > 0 || interval > 0;
+    const consequence =
+      current.strategy === 'single-user'
+        ? "a rollback after a failed test cannot set AWSCURRENT's password again (error 3638), so the pending one stays"
+        : current.strategy === 'dual-password'
+          ? "after an abandoned rotation AWSCURRENT's password is kept, not set again, where mysql.user's verifiers (or a refused REPLACE) show it is the secondary; otherwise setting it again can be refused (error 3638)"
+          : 'a retried step recognises the password it already set';
+    check(
+      'password history',
+      true,
+      active
+        ? `password_history ${history}, password_reuse_interval ${interval} days (globally; accounts may override): ${consequence}`
+        : 'no global password history or reuse interval (accounts may set their own)',
+    );
+  } catch (error) {
+    check('password history', false, describeError(error), 'See the detail.');
+  }
+}
+
 /** MariaDB refuses hashed passwords while a validation plugin is on and strict_password_validation is set. */
 async function checkHashesAccepted(session: MysqlSession, check: Check): Promise<void> {
   try {
@@ -333,12 +377,18 @@ async function checkDualPrivileges(
     }
     return;
   }
+  // RETAIN CURRENT PASSWORD on one's own account: APPLICATION_PASSWORD_ADMIN, or what makes a user
+  // privileged for credential changes (CREATE USER, or UPDATE on the mysql schema: sql_user.cc
+  // is_privileged_user_for_credential_change); on another account: CREATE USER.
   const privilege = self ? 'APPLICATION_PASSWORD_ADMIN' : 'CREATE USER';
-  const ok = (grants?.has(privilege) ?? false) || (grants?.has('CREATE USER') ?? false);
+  const ok =
+    (grants?.has(privilege) ?? false) ||
+    (grants?.has('CREATE USER') ?? false) ||
+    (self && (grants?.updatesMysql ?? false));
   check(
     `privilege ${privilege}`,
     ok,
-    `${who} ${ok ? 'has' : 'lacks'} ${privilege} (RETAIN CURRENT PASSWORD needs it)`,
+    `${who} ${ok ? 'has' : 'lacks'} ${self ? 'APPLICATION_PASSWORD_ADMIN (or CREATE USER, or UPDATE on mysql)' : privilege} (RETAIN CURRENT PASSWORD needs it)`,
     `GRANT ${privilege} ON *.* TO ${formatAccount(session.account)}`,
   );
 }

@@ -32,14 +32,16 @@
  * statements it rewrites before logging (see ./sql.ts). Every login goes over TLS, verified with
  * the host name, unless the secret says plaintext (../tls.ts).
  *
- * Exercised for real: MariaDB 10.11 (every strategy, TLS on a throwaway server). MySQL 8's
- * statements (RETAIN CURRENT PASSWORD, REPLACE, default roles, plugins) are unit-tested for their
- * exact text and decision logic only: no MySQL server was available.
+ * Exercised for real: MariaDB 10.11 (every strategy, TLS on a throwaway server). MySQL 8.0 / 8.4
+ * and Aurora MySQL 3: no server was available; every strategy runs against a model of MySQL's
+ * documented account semantics (test/mysql/model/mysql8.ts) through every fault and retry order,
+ * and the exact statements per version are pinned (test/mysql/mysql8Sql.test.ts).
  */
 import {
   AuthenticationFailedError,
   ConfigurationError,
   InvalidSecretError,
+  PermissionDeniedError,
   RotorError,
   UnsupportedError,
   VerificationFailedError,
@@ -69,8 +71,10 @@ import {
 } from './secret.js';
 import type { Connect, MysqlSession } from './session.js';
 import {
+  atLeast,
   changeOwnPassword,
   describeServer,
+  discardOldPassword,
   dualPasswordState,
   dualPasswordSupport,
   formatAccount,
@@ -78,8 +82,10 @@ import {
   parseAuthMethods,
   passwordVerifies,
   sameAccount,
+  secondaryPasswordOf,
   selectGlobalPriv,
   selectPrimaryPassword,
+  selectSecondaryPassword,
   setDualPassword,
   setPrimaryPassword,
 } from './sql.js';
@@ -331,18 +337,54 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     try {
       assertIdentity(session, current.account, used);
       // Logging in with the pending password means the change was made by an earlier attempt.
-      if (used === 'AWSPENDING') return;
-      assertServerSupported(session);
-      await session.query(
-        changeOwnPassword(session.server, {
-          account: current.account,
-          newPassword: pending.password,
-          loginPassword: password,
-        }),
-        `change the password of ${formatAccount(current.account)}`,
-      );
+      if (used !== 'AWSPENDING') {
+        assertServerSupported(session);
+        const what = `change the password of ${formatAccount(current.account)}`;
+        try {
+          await session.query(
+            changeOwnPassword(session.server, {
+              account: current.account,
+              newPassword: pending.password,
+              loginPassword: password,
+            }),
+            what,
+          );
+        } catch (error) {
+          // MySQL compares REPLACE with the primary password only (3891, nothing changed): the
+          // login used a secondary left from earlier dual-password use. Without REPLACE the
+          // account may still change its own password unless password_require_current is on.
+          if (!(error instanceof RotorError) || errorCode(error) !== '3891') throw error;
+          await session.query(
+            setPrimaryPassword(session.server, {
+              account: current.account,
+              password: pending.password,
+              self: true,
+            }),
+            what,
+          );
+        }
+      }
+      await discardOwnSecondary(session, current.account);
     } finally {
       await session.close();
+    }
+  }
+
+  /**
+   * single-user on MySQL 8.0.14+: a secondary password (from earlier dual-password use) would keep
+   * logging in after the rotation. Discarding one's own needs APPLICATION_PASSWORD_ADMIN (or
+   * CREATE USER, or UPDATE on mysql); without it the secondary stays, as it was before rotor
+   * (README: single-user), and the rotation goes on.
+   */
+  async function discardOwnSecondary(session: MysqlSession, account: MysqlSecret['account']): Promise<void> {
+    if (session.server.flavour !== 'mysql' || !atLeast(session.server, 8, 0, 14)) return;
+    try {
+      await session.query(
+        discardOldPassword(account),
+        `discard the old password of ${formatAccount(account)}`,
+      );
+    } catch (error) {
+      if (!(error instanceof PermissionDeniedError)) throw error;
     }
   }
 
@@ -463,14 +505,18 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
    * after an abandoned rotation (its pending password P1 became primary, AWSCURRENT's C secondary):
    * retaining then would keep P1 and drop C. So:
    * - applied already when the pending and the current password both log in (a replay);
-   * - run by the managing user: unless the stored primary verifies C (read from mysql.user;
-   *   mysql_native_password and caching_sha2_password), C is made primary first (`IDENTIFIED BY C`,
-   *   which keeps the secondary: C logs in throughout), then `IDENTIFIED BY N RETAIN`;
+   * - run by the managing user: when the stored primary verifies C (read from mysql.user;
+   *   mysql_native_password and caching_sha2_password), `IDENTIFIED BY N RETAIN`; when the stored
+   *   secondary (User_attributes' additional_password) verifies C, `IDENTIFIED BY N` alone, which
+   *   keeps the secondary and never sets C again (a password history would refuse that, 3638);
+   *   when neither can be told, C is made primary first (`IDENTIFIED BY C`, which keeps the
+   *   secondary: C logs in throughout), then `IDENTIFIED BY N RETAIN`;
    * - run by the account: `... REPLACE C RETAIN` is refused (3891) exactly when C is not the
-   *   primary, changing nothing; then C is made primary (REPLACE with the pending password when
-   *   that is what logged in) and the statement runs again.
-   * Every step leaves C logging in. test/mysql/dualPassword.test.ts drives it through a model of
-   * MySQL's documented semantics.
+   *   primary, changing nothing; having logged in with C, C is then the secondary and
+   *   `IDENTIFIED BY N` alone keeps it (else C is made primary, with REPLACE of the pending
+   *   password when that is what logged in, and the statement runs again).
+   * Every step leaves C logging in. test/mysql/dualPassword.test.ts and
+   * test/mysql/mysql8Flows.test.ts drive it through models of MySQL's documented semantics.
    */
   async function applyMysqlDualPassword(
     request: ApplyRequest<MysqlSecret>,
@@ -501,6 +547,11 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
         }),
         `make the AWSCURRENT password the primary one of ${formatAccount(account)}`,
       );
+    // With C the secondary, `IDENTIFIED BY N` without RETAIN gives (N, C) at once: the secondary
+    // "remains unchanged", and C is never set again (a password history or reuse interval would
+    // refuse that with 3638).
+    const keepSecondary = () =>
+      session.query(setPrimaryPassword(server, { account, password: pending.password, self }), what);
     if (self) {
       try {
         await session.query(retain, what);
@@ -508,7 +559,9 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
         // 3891: REPLACE does not name the primary: C is not primary. Nothing was changed.
         if (!(error instanceof RotorError) || errorCode(error) !== '3891') throw error;
         try {
-          await makePrimary();
+          // Logged in with C, which is not the primary: C is the secondary.
+          if (used === 'AWSCURRENT') await keepSecondary();
+          else await makePrimary();
         } catch (inner) {
           if (!(inner instanceof RotorError) || errorCode(inner) !== '3892') throw inner;
           throw new ConfigurationError(
@@ -516,12 +569,63 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
             { cause: inner },
           );
         }
-        await session.query(retain, what);
+        if (used !== 'AWSCURRENT') await session.query(retain, what);
       }
       return;
     }
-    if ((await primaryVerifies(session, account, current.password)) !== true) await makePrimary();
-    await session.query(retain, what);
+    const stored = await storedPasswords(session, account, current.password);
+    if (stored.primary === true || (stored.primary === undefined && (await previousLogsIn(request)))) {
+      // Without a verifier to read (sha256_password, no SELECT on mysql.user), AWSPREVIOUS logging
+      // in shows the ordinary state (C primary, AWSPREVIOUS secondary): an abandoned rotation's
+      // RETAIN would have dropped AWSPREVIOUS. C is then not set again (a password history would
+      // refuse it, 3638).
+      await session.query(retain, what);
+    } else if (stored.secondary === true) {
+      await keepSecondary();
+    } else {
+      await makePrimary();
+      await session.query(retain, what);
+    }
+  }
+
+  /** Whether AWSPREVIOUS (another password of the same account) logs in; false without one. */
+  async function previousLogsIn(request: ApplyRequest<MysqlSecret>): Promise<boolean> {
+    const previous = await request.previous();
+    if (
+      previous === undefined ||
+      previous.password === request.current.password ||
+      !sameAccount(previous.account, request.current.account)
+    ) {
+      return false;
+    }
+    return logsIn(request, { ...request.current, password: previous.password }, 'AWSPREVIOUS');
+  }
+
+  /**
+   * Whether the account's stored primary, and else its secondary (mysql.user.User_attributes'
+   * `additional_password`, MySQL 8.0.14+), verify `password`; undefined when that cannot be read
+   * or told.
+   */
+  async function storedPasswords(
+    session: MysqlSession,
+    account: MysqlSecret['account'],
+    password: string,
+  ): Promise<{ primary: boolean | undefined; secondary: boolean | undefined }> {
+    const primary = await primaryVerifies(session, account, password);
+    if (primary !== false) return { primary, secondary: undefined };
+    try {
+      const [row] = await session.query(
+        selectSecondaryPassword(session.server, account),
+        `read the secondary password of ${formatAccount(account)}`,
+      );
+      const stored = secondaryPasswordOf(row);
+      return {
+        primary,
+        secondary: stored === undefined ? undefined : passwordVerifies(stored.plugin, stored.value, password),
+      };
+    } catch {
+      return { primary, secondary: undefined };
+    }
   }
 
   /** Whether the account's stored primary verifies `password`; undefined when that cannot be read or told. */
@@ -577,6 +681,8 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
 
   return {
     engines: ENGINES,
+    /** createPending only reads (see there): PutSecretValue alone tells whether a value is stored. */
+    createPendingChangesNothing: true,
 
     parse: ({ value, label, managedDatabase }) => parseMysqlSecret(value, label, managedDatabase),
 

@@ -34,6 +34,10 @@ export interface Account {
 
 /** Reads the flavour and version from `SELECT VERSION()` (e.g. `10.11.6-MariaDB-0+deb12u1`, `8.0.36`). */
 export function parseServerVersion(text: string): Pick<ServerInfo, 'flavour' | 'version'> | undefined {
+  // Aurora MySQL 3 answers VERSION() with the MySQL version (8.0.x); its engine version string
+  // (`8.0.mysql_aurora.3.05.2`) is read as the oldest MySQL any Aurora MySQL 3 is compatible
+  // with, 8.0.23, should a server ever report it.
+  if (/^8\.0\.mysql_aurora\.3\./i.test(text)) return { flavour: 'mysql', version: [8, 0, 23] };
   const match = /^(\d+)\.(\d+)\.(\d+)/.exec(text);
   if (match === null) return undefined;
   return {
@@ -261,7 +265,25 @@ export function selectAccount(server: ServerInfo, account: Account): string {
     server.flavour === 'mariadb'
       ? `, max_statement_time, ${atLeast(server, 10, 0, 5) ? 'default_role' : "'' AS default_role"}`
       : '';
-  return `SELECT plugin, ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, max_updates, max_connections, max_user_connections${mariadb} FROM mysql.user WHERE ${whereAccount(server, account)}`;
+  return `SELECT plugin, ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, max_updates, max_connections, max_user_connections${mariadb}${mysqlPolicyColumns(server)} FROM mysql.user WHERE ${whereAccount(server, account)}`;
+}
+
+/**
+ * MySQL: the columns of mysql.user holding an account's password and lock policy, by the version
+ * that added them (5.7.6 password_lifetime and account_locked; 8.0.3 the history and reuse
+ * columns; 8.0.13 Password_require_current; 8.0.14 User_attributes, which holds
+ * FAILED_LOGIN_ATTEMPTS / PASSWORD_LOCK_TIME from 8.0.19 and COMMENT / ATTRIBUTE from 8.0.21).
+ */
+function mysqlPolicyColumns(server: ServerInfo): string {
+  if (server.flavour !== 'mysql') return '';
+  return [
+    ...(atLeast(server, 5, 7, 6) ? ['password_lifetime', 'account_locked'] : []),
+    ...(atLeast(server, 8, 0, 3) ? ['Password_reuse_history', 'Password_reuse_time'] : []),
+    ...(atLeast(server, 8, 0, 13) ? ['Password_require_current'] : []),
+    ...(atLeast(server, 8, 0, 14) ? ['User_attributes'] : []),
+  ]
+    .map((column) => `, ${column}`)
+    .join('');
 }
 
 /** MariaDB 10.4+: the account's authentication methods as JSON (`auth_or` lists the alternatives). */
@@ -428,6 +450,34 @@ export function selectPrimaryPassword(server: ServerInfo, account: Account): str
   return `SELECT plugin, authentication_string AS authenticationString FROM mysql.user WHERE ${whereAccount(server, account)}`;
 }
 
+/** MySQL 8.0.14+: the account's plugin and User_attributes, whose `additional_password` is the secondary's stored string. */
+export function selectSecondaryPassword(server: ServerInfo, account: Account): string {
+  return `SELECT plugin, User_attributes AS userAttributes FROM mysql.user WHERE ${whereAccount(server, account)}`;
+}
+
+/** The secondary password's stored string from a `selectSecondaryPassword` row; undefined when there is none or it cannot be read. */
+export function secondaryPasswordOf(
+  row: Readonly<Record<string, unknown>> | undefined,
+): { plugin: string; value: string } | undefined {
+  if (row === undefined) return undefined;
+  const raw = row.userAttributes;
+  let json: unknown;
+  try {
+    json =
+      typeof raw === 'string'
+        ? JSON.parse(raw)
+        : Buffer.isBuffer(raw)
+          ? JSON.parse(raw.toString('utf8'))
+          : raw;
+  } catch {
+    // JSON.parse quotes its input in the message, and that input holds password verifiers.
+    return undefined;
+  }
+  const value = (json as { additional_password?: unknown } | null)?.additional_password;
+  if (typeof value !== 'string' || value === '') return undefined;
+  return { plugin: String(row.plugin ?? ''), value };
+}
+
 /**
  * MySQL: makes `password` the account's primary password, keeping its secondary ("If an account
  * has a secondary password and you change its primary password without specifying RETAIN CURRENT
@@ -467,6 +517,118 @@ export interface AccountOptions {
   maxUserConnections: number;
   /** MariaDB only: seconds, as the server prints it (e.g. `1.500000`). */
   maxStatementTime?: string;
+  /** MySQL only: the password and lock policy, as far as the server version has it. */
+  policy?: MysqlAccountPolicy;
+}
+
+/**
+ * A MySQL account's own password and lock policy (ALTER USER's password_option / lock_option and
+ * COMMENT / ATTRIBUTE). `DEFAULT` follows the global variable. Undefined fields: the server has
+ * no such column. A manual PASSWORD EXPIRE is not copied: the clone gets a fresh password.
+ */
+export interface MysqlAccountPolicy {
+  lifetime?: 'DEFAULT' | 'NEVER' | number;
+  locked?: boolean;
+  history?: 'DEFAULT' | number;
+  reuseInterval?: 'DEFAULT' | number;
+  requireCurrent?: 'DEFAULT' | 'Y' | 'N';
+  failedLoginAttempts?: number;
+  /** Days, or -1 for UNBOUNDED (as User_attributes stores it). */
+  passwordLockTime?: number;
+  /** User_attributes' `metadata` (COMMENT / ATTRIBUTE), a JSON object. */
+  metadata?: Record<string, unknown>;
+}
+
+function nullableCount(value: unknown): 'DEFAULT' | number {
+  return value === null || value === undefined ? 'DEFAULT' : count(value);
+}
+
+/** The policy columns of a MySQL `selectAccount` row; undefined on a row without them. */
+function mysqlPolicyFromRow(row: Readonly<Record<string, unknown>>): MysqlAccountPolicy | undefined {
+  if (!('password_lifetime' in row)) return undefined;
+  const policy: MysqlAccountPolicy = {};
+  const lifetime = nullableCount(row.password_lifetime);
+  policy.lifetime = lifetime === 0 ? 'NEVER' : lifetime;
+  policy.locked = text(row.account_locked).toUpperCase() === 'Y';
+  if ('Password_reuse_history' in row) policy.history = nullableCount(row.Password_reuse_history);
+  if ('Password_reuse_time' in row) policy.reuseInterval = nullableCount(row.Password_reuse_time);
+  if ('Password_require_current' in row) {
+    const value = text(row.Password_require_current).toUpperCase();
+    policy.requireCurrent = value === 'Y' ? 'Y' : value === 'N' ? 'N' : 'DEFAULT';
+  }
+  if ('User_attributes' in row) {
+    let attributes: Record<string, unknown> = {};
+    const raw = row.User_attributes;
+    if (raw !== null && raw !== undefined) {
+      try {
+        const parsed = typeof raw === 'string' || Buffer.isBuffer(raw) ? JSON.parse(text(raw)) : raw;
+        if (typeof parsed === 'object' && parsed !== null) attributes = parsed as Record<string, unknown>;
+      } catch {
+        // JSON.parse quotes its input, which holds a password verifier (additional_password).
+        throw new TypeError('mysql.user.User_attributes holds unreadable JSON');
+      }
+    }
+    const locking = attributes.Password_locking as Record<string, unknown> | undefined;
+    policy.failedLoginAttempts = Number(locking?.failed_login_attempts ?? 0);
+    policy.passwordLockTime = Number(locking?.password_lock_time_days ?? 0);
+    if (!Number.isSafeInteger(policy.failedLoginAttempts) || !Number.isSafeInteger(policy.passwordLockTime)) {
+      throw new TypeError('mysql.user.User_attributes holds an unreadable Password_locking');
+    }
+    const metadata = attributes.metadata;
+    policy.metadata =
+      typeof metadata === 'object' && metadata !== null ? (metadata as Record<string, unknown>) : {};
+  }
+  return policy;
+}
+
+/**
+ * ALTER USER's password and lock options giving an account `policy`. `replaced` (the target's own
+ * metadata) lets ATTRIBUTE, which merges like JSON_MERGE_PATCH, remove keys the primary lacks.
+ */
+export function policyClauses(
+  server: ServerInfo,
+  policy: MysqlAccountPolicy,
+  replaced?: MysqlAccountPolicy,
+): string[] {
+  const q = (value: string) => quoteString(value, server.noBackslashEscapes);
+  const clauses: string[] = [];
+  if (policy.lifetime !== undefined) {
+    clauses.push(
+      policy.lifetime === 'DEFAULT' || policy.lifetime === 'NEVER'
+        ? `PASSWORD EXPIRE ${policy.lifetime}`
+        : `PASSWORD EXPIRE INTERVAL ${policy.lifetime} DAY`,
+    );
+  }
+  if (policy.history !== undefined) clauses.push(`PASSWORD HISTORY ${policy.history}`);
+  if (policy.reuseInterval !== undefined) {
+    clauses.push(
+      policy.reuseInterval === 'DEFAULT'
+        ? 'PASSWORD REUSE INTERVAL DEFAULT'
+        : `PASSWORD REUSE INTERVAL ${policy.reuseInterval} DAY`,
+    );
+  }
+  if (policy.requireCurrent !== undefined) {
+    clauses.push(
+      {
+        Y: 'PASSWORD REQUIRE CURRENT',
+        N: 'PASSWORD REQUIRE CURRENT OPTIONAL',
+        DEFAULT: 'PASSWORD REQUIRE CURRENT DEFAULT',
+      }[policy.requireCurrent],
+    );
+  }
+  if (policy.failedLoginAttempts !== undefined && atLeast(server, 8, 0, 19)) {
+    clauses.push(`FAILED_LOGIN_ATTEMPTS ${policy.failedLoginAttempts}`);
+    clauses.push(
+      `PASSWORD_LOCK_TIME ${policy.passwordLockTime === -1 ? 'UNBOUNDED' : (policy.passwordLockTime ?? 0)}`,
+    );
+  }
+  if (policy.locked !== undefined) clauses.push(policy.locked ? 'ACCOUNT LOCK' : 'ACCOUNT UNLOCK');
+  if (policy.metadata !== undefined && atLeast(server, 8, 0, 21)) {
+    const patch: Record<string, unknown> = { ...policy.metadata };
+    for (const key of Object.keys(replaced?.metadata ?? {})) if (!(key in patch)) patch[key] = null;
+    if (Object.keys(patch).length > 0) clauses.push(`ATTRIBUTE ${q(JSON.stringify(patch))}`);
+  }
+  return clauses;
 }
 
 function text(value: unknown): string {
@@ -486,6 +648,7 @@ export function accountOptionsFromRow(row: Readonly<Record<string, unknown>>): A
   const statementTime = row.max_statement_time;
   const seconds = statementTime === undefined ? undefined : text(statementTime) || '0';
   if (seconds !== undefined && !/^\d+(\.\d+)?$/.test(seconds)) throw new TypeError('max_statement_time');
+  const policy = mysqlPolicyFromRow(row);
   return {
     plugin: text(row.plugin),
     sslType: text(row.ssl_type).toUpperCase(),
@@ -497,6 +660,7 @@ export function accountOptionsFromRow(row: Readonly<Record<string, unknown>>): A
     maxConnections: count(row.max_connections),
     maxUserConnections: count(row.max_user_connections),
     ...(seconds === undefined ? {} : { maxStatementTime: seconds }),
+    ...(policy === undefined ? {} : { policy }),
   };
 }
 
@@ -528,7 +692,12 @@ export function requireClause(server: ServerInfo, options: AccountOptions): stri
  * primary account's). Every limit is written, zeros included, so a stale limit on the other
  * account is reset.
  */
-export function alterAccountOptions(server: ServerInfo, target: Account, options: AccountOptions): string {
+export function alterAccountOptions(
+  server: ServerInfo,
+  target: Account,
+  options: AccountOptions,
+  replaced?: AccountOptions,
+): string {
   const limits = [
     `MAX_QUERIES_PER_HOUR ${options.maxQuestions}`,
     `MAX_UPDATES_PER_HOUR ${options.maxUpdates}`,
@@ -538,7 +707,13 @@ export function alterAccountOptions(server: ServerInfo, target: Account, options
       ? [`MAX_STATEMENT_TIME ${options.maxStatementTime}`]
       : []),
   ];
-  return `ALTER USER ${quoteAccount(target)} ${requireClause(server, options)} WITH ${limits.join(' ')}`;
+  const policy =
+    server.flavour === 'mysql' && options.policy !== undefined
+      ? policyClauses(server, options.policy, replaced?.policy)
+          .map((clause) => ` ${clause}`)
+          .join('')
+      : '';
+  return `ALTER USER ${quoteAccount(target)} ${requireClause(server, options)} WITH ${limits.join(' ')}${policy}`;
 }
 
 /**

@@ -858,6 +858,8 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
 
   return {
     engines: ENGINES,
+    /** createPending only reads (see there): PutSecretValue alone tells whether a value is stored. */
+    createPendingChangesNothing: true,
 
     parse: ({ value, label, managedDatabase }) => parsePostgresSecret(value, label, managedDatabase),
 

@@ -248,6 +248,66 @@ describe('events from EventBridge (the local stack)', () => {
       time: new Date('2026-11-25T17:53:12.000Z'),
       kind: 'rotation-failed',
       secretArn: ARN,
+      source: 'service',
+    });
+  });
+
+  it("reads the service's other rotation events: started, abandoned, and the configuration test's", () => {
+    // Prepare
+    const service = (eventName: string) => ({
+      source: 'aws.secretsmanager',
+      detailType: 'AWS Service Event via CloudTrail',
+      detail: JSON.stringify({ eventName, additionalEventData: { SecretId: ARN } }),
+      resources: [],
+      time: '2026-11-25T17:53:12.000Z',
+    });
+
+    // Act
+    const kinds = [
+      'RotationStarted',
+      'RotationAbandoned',
+      'TestRotationStarted',
+      'TestRotationSucceeded',
+      'TestRotationFailed',
+      'RotationSucceeded',
+    ].map((name) => fromEventBridge(service(name), 'rotor')?.kind);
+
+    // Assess: RotationSucceeded is left to rotor's own event, which carries the token.
+    expect(kinds).toEqual([
+      'rotation-started',
+      'rotation-abandoned',
+      'test-started',
+      'test-passed',
+      'test-failed',
+      undefined,
+    ]);
+  });
+
+  it('keeps the fallback, the warnings and the error reason a step reported', () => {
+    // Act
+    const record = fromEventBridge(
+      {
+        source: 'rotor',
+        detailType: 'Rotation Step Succeeded',
+        detail: JSON.stringify({
+          secretArn: ARN,
+          versionId: 'v'.repeat(36),
+          step: 'setSecret',
+          fallback: 'AWSPREVIOUS',
+          warnings: ['role drift', 7],
+          error: { name: 'TargetUnreachableError', reason: 'tls' },
+        }),
+        resources: [ARN],
+        time: '2026-11-25T17:53:12.000Z',
+      },
+      'rotor',
+    );
+
+    // Assess
+    expect(record).toMatchObject({
+      fallback: 'AWSPREVIOUS',
+      warnings: ['role drift'],
+      error: { name: 'TargetUnreachableError', reason: 'tls' },
     });
   });
 

@@ -99,6 +99,11 @@ describe('scheduled heal function', () => {
     expect([await h.labels(forward.arn), await h.labels(abandon.arn)]).toEqual(before);
     const needed = h.rotorEvents().filter((event) => event.detailType === 'Rotation Heal Needed');
     expect(needed.map((event) => event.detail.secretArn).sort()).toEqual([forward.arn, abandon.arn].sort());
+    // The state the decision rests on, and where the page's reader goes next.
+    expect(needed.map((event) => event.detail)).toEqual([
+      expect.objectContaining({ state: 'stuck', runbook: 'RUNBOOK.md#rotation-heal-needed' }),
+      expect.objectContaining({ state: 'stuck', runbook: 'RUNBOOK.md#rotation-heal-needed' }),
+    ]);
   });
 
   it('heal mode: rolls forward and abandons, so that rotation runs again, and publishes Healed', async () => {

@@ -285,7 +285,7 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(await db.canLogin(username, (await h.value(arn)).password)).toBe(true);
     });
 
-    it('--wait exits 1 when the rotation fails, shows the failing step, and says AWSPENDING is stuck', async () => {
+    it('--wait exits 1 when the rotation fails, shows the failing step with its cause, and says AWSPENDING is left', async () => {
       // Prepare: the probe fails, so testSecret fails on every attempt (and rolls the password back).
       const { arn, name, username, password } = await userSecret(prefix(), { probeQuery: 'SELECT 1/0' });
       await h.sm.send(
@@ -303,10 +303,13 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
 
       // Assess
       expect(result.code).toBe(1);
-      expect(result.stdout).toMatch(/testSecret +FAILED +\d+ ms +attempt 3 +VerificationFailedError/);
+      expect(result.stdout).toMatch(
+        /testSecret +FAILED +\d+ ms +attempt 3 +probe query: VerificationFailedError/,
+      );
       expect(result.stdout).toContain('rotation failed after');
+      expect(result.stdout).toContain('runbook: RUNBOOK.md#verificationfailederror');
       const labels = await h.labels(arn);
-      expect(result.stdout).toContain(`AWSPENDING is stuck on version ${labels.AWSPENDING}`);
+      expect(result.stdout).toContain(`AWSPENDING is left on version ${labels.AWSPENDING}`);
       expect(await db.canLogin(username, password)).toBe(true);
     });
 
@@ -374,7 +377,9 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(result.code).toBe(1);
       expect(result.stdout).toContain('decision  roll-forward');
       expect(result.stdout).toContain(`pending   version ${token}`);
-      expect(result.stdout).toMatch(/current +version \S+: fails \(AuthenticationFailedError/);
+      expect(result.stdout).toMatch(
+        /current +version \S+: fails: authentication \(AuthenticationFailedError\)/,
+      );
       expect(result.stdout).toContain('Nothing was changed: run again with --yes');
       expect(await h.labels(arn)).toEqual(labels);
     });
@@ -431,19 +436,23 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(await db.canLogin(username, password)).toBe(true);
     });
 
-    it('leaves a young AWSPENDING alone (in progress) and exits 0', async () => {
+    it('heals a rotation Secrets Manager gave up on at once, however young, without --force', async () => {
       // Prepare
       const { arn, name } = await userSecret(prefix());
-      await rotateWith(arn, 'rotor-dies-at-set');
-      const labels = await h.labels(arn);
+      const token = await rotateWith(arn, 'rotor-dies-at-set');
 
       // Act
-      const result = await cli.json<{ decision: string; acted: boolean }>('heal', name, '--yes');
+      const result = await cli.json<{ decision: string; acted: boolean; state: string }>(
+        'heal',
+        name,
+        '--yes',
+      );
 
       // Assess
       expect(result.code).toBe(0);
-      expect(result.value).toMatchObject({ decision: 'in-progress', acted: false });
-      expect(await h.labels(arn)).toEqual(labels);
+      expect(result.value).toMatchObject({ state: 'failed', decision: 'abandon', acted: true });
+      expect((await h.labels(arn)).AWSPENDING).toBeUndefined();
+      expect(Object.keys(await h.labels(arn))).not.toContain(token);
     });
   });
 
@@ -461,11 +470,11 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(result.code).toBe(0);
       const [header, row] = result.stdout.split('\n');
       expect(header).toMatch(
-        /^NAME +ENGINE +STRATEGY +ENABLED +LAST ROTATED +NEXT ROTATION +OVERDUE +STUCK PENDING +REPLICAS +LAST OUTCOME$/,
+        /^NAME +ENGINE +STRATEGY +ENABLED +LAST ROTATED +NEXT ROTATION +OVERDUE +STATE +REPLICAS +LAST OUTCOME$/,
       );
       expect(row).toMatch(
         new RegExp(
-          `^${name} +postgres +single-user +yes +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ +\\d{4}-.* +no +- +- +succeeded `,
+          `^${name} +postgres +single-user +yes +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ +\\d{4}-.* +no +healthy +- +succeeded `,
         ),
       );
     });
@@ -499,7 +508,7 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(result.stdout).toContain(`${name}: overdue: the next rotation was due`);
     });
 
-    it('shows a stuck AWSPENDING with its age, and exits 1', async () => {
+    it('shows a failed rotation with its step, and exits 1', async () => {
       // Prepare
       const p = prefix();
       const { arn, name } = await userSecret(p);
@@ -511,9 +520,11 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       // Assess
       expect(result.code).toBe(1);
       expect(result.stdout).toMatch(
-        new RegExp(`^${name} .* ${token.slice(0, 8)} \\((just now|\\d+ s)\\) .* failed .*setSecret`, 'm'),
+        new RegExp(`^${name} .* no +failed in setSecret \\(Error\\) .* failed .*setSecret`, 'm'),
       );
-      expect(result.stdout).toContain(`AWSPENDING stuck on version ${token}`);
+      expect(result.stdout).toContain(
+        `${name}: failed: the rotation failed in setSecret (Error) after 3 attempts: Secrets Manager gave up; AWSPENDING is left on version ${token}: see \`rotor heal ${name}\``,
+      );
     });
 
     it('--json gives every field for scripts', async () => {
@@ -537,6 +548,8 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
           function: h.stack.functionArn('rotor-dies-at-set'),
           schedule: 'rate(30 days)',
           overdue: { overdue: false, reason: 'on schedule' },
+          state: 'failed',
+          failure: expect.objectContaining({ step: 'setSecret', attempts: 3, evidence: 'service' }),
           stuckPending: { versionId: token, ageSeconds: expect.any(Number) },
           replicas: [],
           // The Lambda died before the step machine could log the step: only the service's RotationFailed tells.
@@ -645,7 +658,10 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
         'step-succeeded:createSecret',
         'step-succeeded:createSecret',
       ]);
-      expect(result.value.otherEvents.map((event) => event.kind)).toEqual(['rotation-failed']);
+      expect(result.value.otherEvents.map((event) => event.kind)).toEqual([
+        'rotation-started',
+        'rotation-failed',
+      ]);
     });
   });
 

@@ -10,6 +10,7 @@ import {
   InternalError,
   PermissionDeniedError,
   TargetUnreachableError,
+  UnsupportedError,
 } from '../../rotators/errors.js';
 import { type ClassifyContext, classifyMysqlError } from '../../rotators/mysql/classify.js';
 
@@ -58,6 +59,32 @@ describe('classifyMysqlError', () => {
     // Assess
     expect(error).toBeInstanceOf(AuthenticationFailedError);
     expect(error.message).toContain(`error ${errno}`);
+  });
+
+  it.each([
+    [3638, ConfigurationError, /password history or reuse interval/],
+    [3891, ConfigurationError, /REPLACE named a password that is not the account's primary/],
+    [3894, UnsupportedError, /change of authentication plugin/],
+    [1524, ConfigurationError, /mysql_native_password by default/],
+    [3878, ConfigurationError, /empty password/],
+    [4058, ConfigurationError, /AUTHENTICATION_POLICY_ADMIN/],
+  ])('names a fix for MySQL 8 password statement error %i, not retryable', (errno, Kind, fix) => {
+    // Act
+    const error = classifyMysqlError(driverError(errno, 'ER_WHATEVER'), STATEMENT);
+    // Assess
+    expect(error).toBeInstanceOf(Kind);
+    expect(error.message).toMatch(fix);
+    expect(error.message).toContain(`error ${errno}`);
+    expect(error.retryable).toBe(false);
+    expect(error.message).not.toContain('S3cret-pw');
+  });
+
+  it("calls a login to an account whose plugin is not loaded (8.4's mysql_native_password) an authentication failure", () => {
+    // Act
+    const error = classifyMysqlError(driverError(1524, 'ER_PLUGIN_IS_NOT_LOADED'), LOGIN);
+    // Assess
+    expect(error).toBeInstanceOf(AuthenticationFailedError);
+    expect(error.message).toContain('mysql_native_password');
   });
 
   it('refuses to fall back to plaintext when the server offers no TLS', () => {

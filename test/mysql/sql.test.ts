@@ -271,8 +271,9 @@ describe('reads', () => {
     // Assess
     expect(mariadb).toContain('max_statement_time, default_role FROM mysql.user');
     expect(mysql).toBe(
-      "SELECT plugin, ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, max_updates, max_connections, max_user_connections FROM mysql.user WHERE User = 'app' AND Host = '%'",
+      "SELECT plugin, ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, max_updates, max_connections, max_user_connections, password_lifetime, account_locked, Password_reuse_history, Password_reuse_time, Password_require_current, User_attributes FROM mysql.user WHERE User = 'app' AND Host = '%'",
     );
+    expect(mariadb).not.toContain('password_lifetime');
   });
 
   it('read MySQL 8 default roles from mysql.default_roles', () => {

@@ -77,24 +77,62 @@ describe('step machine: a complete rotation', () => {
       .slice(eventsBefore)
       .filter((e) => e.detail.secretArn === arn);
     expect(events.map((e) => `${e.detailType}:${e.detail.step}`)).toEqual([
-      'Rotation Step Started:createSecret',
       'Rotation Step Succeeded:createSecret',
-      'Rotation Step Started:setSecret',
       'Rotation Step Succeeded:setSecret',
-      'Rotation Step Started:testSecret',
       'Rotation Step Succeeded:testSecret',
-      'Rotation Step Started:finishSecret',
       'Rotation Step Succeeded:finishSecret',
       'Rotation Succeeded:finishSecret',
     ]);
-    expect(events[1]?.detail).toMatchObject({
+    expect(events[0]?.detail).toMatchObject({
       secretArn: arn,
       versionId: labels.AWSCURRENT,
       engine: 'fake',
       strategy: 'single-user',
       attempt: 1,
     });
-    expect(typeof events[1]?.detail.durationMs).toBe('number');
+    expect(typeof events[0]?.detail.durationMs).toBe('number');
+  });
+
+  it('publishes one PutEvents per step by default, Rotation Succeeded in the same call as the last step', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    h.stack.eventBridge.resetCalls();
+
+    // Act
+    await h.rotate(arn);
+
+    // Assess
+    expect(h.stack.eventBridge.calls).toEqual({ PutEvents: 4 });
+  });
+
+  it('publishes Rotation Step Started before each outcome when configured', async () => {
+    // Prepare
+    const started = await startRotationHarness({
+      rotators: [createFakeRotator(targets)],
+      config: { stepStartedEvents: true },
+    });
+    try {
+      const { arn } = await fixture({}, started);
+
+      // Act
+      await started.rotate(arn);
+
+      // Assess
+      const events = started.rotorEvents().filter((e) => e.detail.secretArn === arn);
+      expect(events.map((e) => `${e.detailType}:${e.detail.step}`)).toEqual([
+        'Rotation Step Started:createSecret',
+        'Rotation Step Succeeded:createSecret',
+        'Rotation Step Started:setSecret',
+        'Rotation Step Succeeded:setSecret',
+        'Rotation Step Started:testSecret',
+        'Rotation Step Succeeded:testSecret',
+        'Rotation Step Started:finishSecret',
+        'Rotation Step Succeeded:finishSecret',
+        'Rotation Succeeded:finishSecret',
+      ]);
+    } finally {
+      await started.close();
+    }
   });
 
   it('stores the pending value with VersionStages [AWSPENDING] and forwards the RotationToken', async () => {

@@ -12,12 +12,22 @@ describe('configuration from the environment', () => {
       eventBusName: 'default',
       eventSource: 'rotor',
       eventsEnabled: true,
+      stepStartedEvents: false,
       metricsEnabled: true,
       logLevel: 'INFO',
       passwordPolicy: {},
       apiKeyProviders: {},
       apiKeyInlineHosts: [],
     });
+  });
+
+  it('publishes Rotation Step Started only when ROTOR_EVENTS_STEP_STARTED is on', () => {
+    // Act
+    const on = readConfig({ ROTOR_EVENTS_STEP_STARTED: 'on' });
+    const other = readConfig({ ROTOR_EVENTS_STEP_STARTED: 'yes' });
+    // Assess
+    expect(on.stepStartedEvents).toBe(true);
+    expect(other.stepStartedEvents).toBe(false);
   });
 
   it('reads password policy overrides', () => {
