@@ -9,6 +9,7 @@
  */
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { CliConfig } from '../handlers/config.js';
@@ -45,6 +46,8 @@ export interface AwsContext {
    * (or is one of RDS's own) is parsed with the database's host, port and engine filled in.
    */
   readonly discovery: Discovery;
+  /** Lambda, built on first use: the rotation function's tags (`rotor:engines`). */
+  readonly lambda: () => LambdaClient;
   /** The endpoint is rotor's local stack. */
   readonly local: boolean;
   /** Where Secrets Manager is, for messages: an URL or `AWS`. */
@@ -73,17 +76,21 @@ export async function connectAws(
     });
     // The local stack serves no RDS: a secret naming a database gets its refusal, never real AWS.
     const rds = lazy(() => new RDSClient({ ...base, endpoint }));
+    // The local stack's Lambda stand-in answers GetFunction for its registered functions.
+    const lambda = lazy(() => new LambdaClient({ ...base, endpoint }));
     return {
       sm,
       eb,
       events: new LocalStackEvents(endpoint.replace(/\/+$/, ''), rotorSource),
       discovery: new RdsDiscovery({ rds: rds.get, secretsManager: sm }),
+      lambda: lambda.get,
       local: true,
       where: endpoint,
       close: () => {
         sm.destroy();
         eb.destroy();
         rds.built?.destroy();
+        lambda.built?.destroy();
       },
     };
   }
@@ -98,11 +105,13 @@ export async function connectAws(
   });
   const logs = new CloudWatchLogsClient(base);
   const rds = lazy(() => new RDSClient(base));
+  const lambda = lazy(() => new LambdaClient(base));
   return {
     sm,
     eb,
     events: new CloudWatchEvents(logs, options.logGroup),
     discovery: new RdsDiscovery({ rds: rds.get, secretsManager: sm }),
+    lambda: lambda.get,
     local: false,
     where: endpoint ?? 'AWS',
     close: () => {
@@ -110,6 +119,7 @@ export async function connectAws(
       eb.destroy();
       logs.destroy();
       rds.built?.destroy();
+      lambda.built?.destroy();
     },
   };
 }

@@ -29,6 +29,11 @@ export interface Io {
   signal?: AbortSignal;
   /** The clock, epoch milliseconds (default `Date.now`). */
   now?: () => number;
+  /**
+   * Asks the person at the terminal and returns the answer; absent when nobody can answer (not
+   * a terminal, a script): then a question is a refusal. The entry point sets it on a terminal.
+   */
+  ask?: (question: string) => Promise<string>;
 }
 
 const CODES = {
@@ -178,14 +183,16 @@ export function oldNote(seconds: number): string {
 }
 
 /**
- * Parses a duration such as `90s`, `60m`, `4h`, `7d` (a bare number is minutes) into milliseconds.
+ * Parses a duration such as `90s`, `5m`, `4h`, `7d` into milliseconds: the one unit syntax every
+ * CLI option takes. A bare number is read in `bareUnit` (what each option meant before units:
+ * minutes for `--min-age`, seconds for `--timeout`), kept for compatibility and deprecated.
  * Returns undefined when the text is not one.
  */
-export function parseDuration(text: string): number | undefined {
+export function parseDuration(text: string, bareUnit: 's' | 'm' = 'm'): number | undefined {
   const match = /^(\d{1,7})\s*(s|m|min|h|d)?$/.exec(text.trim());
   if (match === null) return undefined;
   const value = Number(match[1]);
-  const unit = match[2] ?? 'm';
+  const unit = match[2] ?? bareUnit;
   const factor = { s: 1_000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000 }[unit] ?? 60_000;
   return value * factor;
 }

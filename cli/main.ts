@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { asRotorError, RotorError } from '../rotators/errors.js';
 import { EXIT, exitCodeOf } from './aws.js';
-import { attachCommand, validSchedule, validWindow } from './commands/attach.js';
+import { attachCommand, scheduleUsageProblem, validWindow } from './commands/attach.js';
 import { healCommand } from './commands/heal.js';
 import { historyCommand } from './commands/history.js';
 import { type LocalOptions, localCommand } from './commands/local.js';
@@ -61,10 +61,29 @@ function duration(text: string): number {
   return ms;
 }
 
+/**
+ * `--timeout`: a duration (`90s`, `5m`, `1h`) in whole seconds, at most `maxSeconds`. A bare
+ * number is seconds, as before units (deprecated: the help says so).
+ */
+function timeoutSeconds(maxSeconds: number) {
+  return (text: string): number => {
+    const ms = parseDuration(text, 's');
+    if (ms === undefined || ms < 1_000 || ms > maxSeconds * 1_000) {
+      throw new InvalidArgumentError(
+        `--timeout must be a duration from 1s to ${maxSeconds}s, such as 90s, 5m or 1h.`,
+      );
+    }
+    return Math.ceil(ms / 1_000);
+  };
+}
+
+const BARE_SECONDS = '; a bare number is seconds (deprecated: add the unit)';
+
 function schedule(text: string): string {
-  if (!validSchedule(text.trim())) {
+  const problem = scheduleUsageProblem(text.trim());
+  if (problem !== undefined) {
     throw new InvalidArgumentError(
-      'expected "rate(N days)", "rate(N hours)" or "cron(...)" (Secrets Manager schedule expressions).',
+      `expected "rate(N days)", "rate(N hours)" or "cron(...)" as Secrets Manager accepts them: ${problem}.`,
     );
   }
   return text.trim();
@@ -134,7 +153,11 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .option('--window <hours>', 'rotation window, 1h to 24h (default: the rest of the day)', window)
     .option('--no-rotate-immediately', 'only test the configuration (testSecret) now; rotate on the schedule')
     .option('--skip-preflight', 'attach even when preflight checks fail (the value must still parse)')
-    .option('--timeout <seconds>', 'preflight time limit', positiveInteger('--timeout', 600), 30)
+    .option(
+      '--replace',
+      'replace the rotation function a secret is already configured with (refused otherwise)',
+    )
+    .option('--timeout <duration>', `preflight time limit (90s, 5m)${BARE_SECONDS}`, timeoutSeconds(600), 30)
     .option('--json', 'JSON output')
     .addHelpText(
       'after',
@@ -151,16 +174,21 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('status')
     .description(
-      'A table of the secrets with rotation: engine, strategy, dates, overdue, state (healthy, rotating, failed, stuck, never-rotated, not-rotor), replicas, last outcome. Exits 1 when any row shows a problem (failed, stuck, overdue, invalid value, failed configuration test).',
+      "A table of the secrets rotor's functions rotate: dates, overdue, state (healthy, rotating, failed, stuck, never-rotated, not-rotor), replicas, last outcome (engine and strategy with --deep). Exits 1 when any row shows a problem (failed, stuck, overdue, invalid value, failed configuration test).",
     )
     .option('--prefix <prefix>', 'only secrets whose name starts with this')
-    .option('--all', 'include secrets without rotation')
+    .option('--all', "include secrets whose rotation by rotor's functions is turned off")
+    .option(
+      '--deep',
+      'read each value: engine, strategy, and a value that does not parse (needs GetSecretValue)',
+    )
     .option('--json', 'JSON output')
     .addHelpText(
       'after',
       examples(
         'rotor status',
         'rotor status --prefix prod/ --json',
+        'rotor status --all --deep',
         'rotor status --endpoint http://127.0.0.1:4566',
       ),
     )
@@ -171,15 +199,25 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('rotate')
     .description(
-      'Rotate now with the configured function and rules. With --wait, follow it step by step until it ends; exits 1 when it fails (AWSPENDING stuck) or times out.',
+      'Rotate now with the configured function and rules. With --wait, follow it step by step until it ends; with --follow, start nothing and follow the rotation already running. Exits 1 when it fails (AWSPENDING stuck) or times out.',
     )
     .argument('<secret>', 'secret name or ARN')
     .option('--wait', 'follow the rotation step by step until it ends')
-    .option('--timeout <seconds>', 'how long --wait follows', positiveInteger('--timeout', 86_400), 600)
+    .option('--follow', 'start nothing: follow the rotation already running until it ends')
+    .option(
+      '--timeout <duration>',
+      `how long --wait / --follow follow (5m, 1h)${BARE_SECONDS}`,
+      timeoutSeconds(86_400),
+      600,
+    )
     .option('--json', 'JSON output (the outcome and steps)')
     .addHelpText(
       'after',
-      examples('rotor rotate prod/orders-db', 'rotor rotate prod/orders-db --wait --timeout 300'),
+      examples(
+        'rotor rotate prod/orders-db',
+        'rotor rotate prod/orders-db --wait --timeout 5m',
+        'rotor rotate prod/orders-db --follow',
+      ),
     )
     .action(async (secret: string, _options, command: Command) => {
       done(await rotateCommand(session, secret, command.optsWithGlobals()));
@@ -191,7 +229,12 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       "Check, without changing anything, what a rotation will need: rotation settings, no stuck AWSPENDING, the value parses, and the engine's own checks (logins, privileges). Exits 1 if any check fails.",
     )
     .argument('<secret>', 'secret name or ARN')
-    .option('--timeout <seconds>', 'time limit of the engine checks', positiveInteger('--timeout', 600), 30)
+    .option(
+      '--timeout <duration>',
+      `time limit of the engine checks (90s, 5m)${BARE_SECONDS}`,
+      timeoutSeconds(600),
+      30,
+    )
     .option('--json', 'JSON output')
     .addHelpText('after', examples('rotor preflight prod/orders-db', 'rotor preflight prod/orders-db --json'))
     .action(async (secret: string, _options, command: Command) => {
@@ -209,7 +252,7 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .addOption(
       new Option(
         '--min-age <duration>',
-        'an AWSPENDING with no event for this long counts as stuck, not running',
+        'an AWSPENDING with no event for this long counts as stuck, not running (15m, 2h; a bare number is minutes, deprecated: add the unit)',
       )
         .argParser(duration)
         .default(3_600_000, '60m'),
@@ -316,6 +359,17 @@ function report(session: Session, error: unknown): number {
   return exitCodeOf(rotorError);
 }
 
+/** One question on the terminal (stderr, so stdout stays the command's output). */
+async function askOnTerminal(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await terminal.question(question);
+  } finally {
+    terminal.close();
+  }
+}
+
 /** The process entry: real streams, Ctrl-C stops long commands (twice: at once), the exit code. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<void> {
   const controller = new AbortController();
@@ -333,6 +387,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       stderr: process.stderr,
       env: process.env,
       signal: controller.signal,
+      ...(process.stdin.isTTY && process.stderr.isTTY ? { ask: askOnTerminal } : {}),
     });
   } finally {
     process.off('SIGINT', interrupt);

@@ -6,17 +6,12 @@
  * what was expected.
  */
 import * as v from 'valibot';
+// Engines by the function that rotates them: one catalogue, shared with the CLI and the local stack.
+import { FUNCTION_ENGINES, type RotationFunctionKey } from '../handlers/functions.js';
 import { isRdsIdentifier } from '../rotators/rdsMaster.js';
 import { scheduleProblem, windowProblem } from './schedule.js';
 
-/** Engines by the function that rotates them. */
-export const FUNCTION_ENGINES = {
-  postgres: ['postgres', 'aurora-postgresql'],
-  mysql: ['mysql', 'aurora-mysql', 'mariadb'],
-  apikey: ['apikey'],
-} as const;
-
-export type RotationFunctionKey = keyof typeof FUNCTION_ENGINES;
+export { FUNCTION_ENGINES, type RotationFunctionKey };
 
 export const STRATEGIES = [
   'single-user',
@@ -27,6 +22,19 @@ export const STRATEGIES = [
 ] as const;
 
 const ENGINES = Object.values(FUNCTION_ENGINES).flat();
+
+/** PagerDuty Events API v2 severities. */
+export const PAGERDUTY_SEVERITIES = ['critical', 'error', 'warning', 'info'] as const;
+
+/**
+ * Placeholder for the runbook's URL: the repository's RUNBOOK.md on its Git host. A deployment
+ * sets `runbookUrl:` to its own copy (README, "Deploy to an account").
+ */
+export const DEFAULT_RUNBOOK_URL = 'https://github.com/your-org/rotor/blob/main/RUNBOOK.md';
+
+/** An EventBridge event bus ARN: partition, region, account, name. */
+export const EVENT_BUS_ARN =
+  /^arn:aws[a-z-]*:events:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):event-bus\/([\w.\-/]{1,256})$/;
 
 /** A schedule Secrets Manager accepts (deploy/schedule.ts holds its documented rules). */
 const scheduleSchema = v.pipe(
@@ -101,6 +109,19 @@ const secretReference = v.pipe(
     isSecretReference,
     'must be a secret name (letters, digits and /_+=.@-), a name another service manages (rds!db-…, rds!cluster-…) or a secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
   ),
+);
+
+/**
+ * A secret CloudFormation resolves at deploy time (`{{resolve:secretsmanager:<id>}}`): a name or a
+ * full ARN (CloudFormation needs the whole ARN, suffix included, when given an ARN).
+ */
+const dynamicSecretReference = v.pipe(
+  secretReference,
+  v.check(
+    (id) => !id.startsWith('arn:') || isFullSecretArn(id),
+    'must be a secret name or its full ARN (ending in -XXXXXX): CloudFormation resolves no partial ARN',
+  ),
+  v.check((id) => !isServiceManaged(id), 'must be a secret of your own, not one another service manages'),
 );
 
 /** The database engines (every engine but the API-key one). */
@@ -228,8 +249,57 @@ const configSchema = v.strictObject({
         v.array(v.pipe(v.string(), v.url(), v.startsWith('https://', 'must be an https:// URL'))),
         [],
       ),
+      /**
+       * PagerDuty Events API v2 through an EventBridge API destination. `routingKeySecret`: a
+       * secret whose value (plain text) is the integration's routing key; CloudFormation resolves
+       * it into the connection (kept by EventBridge in Secrets Manager), never into a rule.
+       */
+      pagerDuty: v.optional(
+        v.strictObject({
+          routingKeySecret: dynamicSecretReference,
+          severity: v.optional(
+            v.picklist(PAGERDUTY_SEVERITIES, `must be one of: ${PAGERDUTY_SEVERITIES.join(', ')}`),
+            'critical',
+          ),
+        }),
+      ),
+      /**
+       * Slack incoming webhook through an EventBridge API destination. `webhookSecret`: a secret
+       * whose value (plain text) is the webhook URL (https://hooks.slack.com/services/...).
+       */
+      slack: v.optional(v.strictObject({ webhookSecret: dynamicSecretReference })),
     }),
     { email: [], https: [] },
+  ),
+  /**
+   * The RUNBOOK.md every page links to (`<runbookUrl>#<entry>`): the deployment's own copy, a wiki
+   * page, or the file on the repository's Git host. No `#` fragment (each page adds its entry's).
+   */
+  runbookUrl: v.optional(
+    v.pipe(
+      v.string('must be an https:// URL'),
+      v.url('must be an https:// URL'),
+      v.startsWith('https://', 'must be an https:// URL'),
+      v.check(
+        (url) => !url.includes('#'),
+        'must be the runbook page without a #fragment (each page adds its entry)',
+      ),
+      v.check(
+        (url) => !/[\s"<>\\]/.test(url),
+        'must not contain spaces, quotes, < > or backslashes (it is written into the pages)',
+      ),
+    ),
+    DEFAULT_RUNBOOK_URL,
+  ),
+  /**
+   * An EventBridge bus in another account (its ARN) that receives rotor's events and Secrets
+   * Manager's rotation events, for organisations that page centrally.
+   */
+  centralEventBus: v.optional(
+    v.pipe(
+      v.string('must be an event bus ARN'),
+      v.regex(EVENT_BUS_ARN, 'must be an event bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)'),
+    ),
   ),
   vpc: v.optional(
     v.strictObject({
@@ -456,6 +526,53 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
         `relatedSecrets.apikey.${index} (${id})`,
         `also readable by a database function (${other}): the API-key function may not read a database master, nor a database function an admin secret`,
       );
+    }
+  }
+
+  const { pagerDuty, slack } = parsed.onCall;
+  for (const [where, id] of [
+    ['onCall.pagerDuty.routingKeySecret', pagerDuty?.routingKeySecret],
+    ['onCall.slack.webhookSecret', slack?.webhookSecret],
+  ] as const) {
+    if (id !== undefined && (listed.has(secretKey(id)) || rdsKeys.has(secretKey(id)))) {
+      fail(
+        `${where} (${id})`,
+        'must not be rotated by rotor: CloudFormation reads it once, at deploy, so a rotated value would stop the pages',
+      );
+    }
+  }
+  if (pagerDuty !== undefined) {
+    inRegion(`onCall.pagerDuty.routingKeySecret (${pagerDuty.routingKeySecret})`, pagerDuty.routingKeySecret);
+  }
+  if (slack !== undefined)
+    inRegion(`onCall.slack.webhookSecret (${slack.webhookSecret})`, slack.webhookSecret);
+
+  // The admin secrets a provider description pins are read by the API-key function: it must be
+  // allowed to read them, and they must be secret ids (the function checks them again at start).
+  const adminReadable = new Set(parsed.relatedSecrets.apikey.map(secretKey));
+  for (const [name, description] of Object.entries(parsed.apiKeyProviders)) {
+    if (typeof description !== 'object' || description === null) continue;
+    const { adminSecret, adminSecrets } = description as { adminSecret?: unknown; adminSecrets?: unknown };
+    const pins: [string, unknown][] = [
+      ...(adminSecret === undefined ? [] : [['adminSecret', adminSecret] as [string, unknown]]),
+      ...(Array.isArray(adminSecrets)
+        ? adminSecrets.map((id, index): [string, unknown] => [`adminSecrets.${index}`, id])
+        : adminSecrets === undefined
+          ? []
+          : [['adminSecrets', adminSecrets] as [string, unknown]]),
+    ];
+    for (const [field, id] of pins) {
+      const where = `apiKeyProviders.${name}.${field}`;
+      if (typeof id !== 'string' || !isSecretReference(id)) {
+        fail(where, 'must be a secret name, partial ARN or full ARN (adminSecrets: a list of them)');
+      }
+      inRegion(`${where} (${id})`, id as string);
+      if (!adminReadable.has(secretKey(id as string))) {
+        fail(
+          `${where} (${id})`,
+          'is not listed under relatedSecrets.apikey, so the apikey function could not read it: list it there',
+        );
+      }
     }
   }
 

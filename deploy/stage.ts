@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { ENGINES_TAG, enginesTagValue, FUNCTION_ENGINES } from '../handlers/functions.js';
 import { type DeployConfig, DeployConfigError, parseDeployConfig } from './config.js';
 import { buildResources, HEAL_FUNCTION, mastersJson, rdsMastersJson, type ServiceNames } from './template.js';
 
@@ -12,6 +13,11 @@ export interface Stage {
     /** ROTOR_MASTERS / ROTOR_RDS_MASTERS by function: each database function gets its engines' only. */
     mastersJson: Record<'postgres' | 'mysql' | 'heal', string>;
     rdsMastersJson: Record<'postgres' | 'mysql' | 'heal', string>;
+    /**
+     * Each rotation function's Lambda tags: `rotor:engines` names the engines it rotates, which
+     * `rotor attach` / `rotor preflight` check against a secret's engine (handlers/functions.ts).
+     */
+    functionTags: Record<'postgres' | 'mysql' | 'apikey', Record<string, string>>;
   };
   resources: ReturnType<typeof buildResources>;
   /**
@@ -87,6 +93,11 @@ export function loadStage(file: string, names: ServiceNames, display = file): St
         postgres: rdsMastersJson(config, 'postgres'),
         mysql: rdsMastersJson(config, 'mysql'),
         heal: rdsMastersJson(config, HEAL_FUNCTION),
+      },
+      functionTags: {
+        postgres: { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES.postgres) },
+        mysql: { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES.mysql) },
+        apikey: { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES.apikey) },
       },
     },
     resources: buildResources(config, names),

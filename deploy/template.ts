@@ -5,6 +5,7 @@
  * region come from CloudFormation pseudo parameters at deploy time, never from AWS at packaging.
  */
 import { createHash } from 'node:crypto';
+import { runbookUrl } from '../handlers/runbook.js';
 import {
   type DeployConfig,
   FUNCTION_ENGINES,
@@ -334,6 +335,363 @@ export function scheduleLogicalId(id: string): string {
 const ON_CALL_TOPIC = 'RotorOnCallTopic';
 /** The error category of refused trust boundaries (rotators/errors.ts TrustBoundaryError). */
 const SECURITY = 'security';
+export const PAGING_ROLE = 'RotorPagingRole';
+export const PAGERDUTY_CONNECTION = 'RotorPagerDutyConnection';
+export const PAGERDUTY_DESTINATION = 'RotorPagerDutyDestination';
+export const SLACK_CONNECTION = 'RotorSlackConnection';
+export const SLACK_DESTINATION = 'RotorSlackDestination';
+export const CENTRAL_BUS_ROLE = 'RotorCentralBusRole';
+/** PagerDuty Events API v2's endpoint. */
+export const PAGERDUTY_EVENTS_URL = 'https://events.pagerduty.com/v2/enqueue';
+/**
+ * The PagerDuty deduplication key of a secret's incident. Secrets Manager's own `RotationFailed`
+ * carries no rotation token, and the next successful rotation (which resolves the incident) runs
+ * with a new token: so one secret has one open incident at a time, keyed by its ARN.
+ */
+export const dedupKey = (secretPlaceholder: string) => `rotor:${secretPlaceholder}`;
+
+/** Secrets Manager's rotation events (CloudTrail service events) that the central bus receives. */
+export const AWS_ROTATION_EVENTS = [
+  'RotationStarted',
+  'RotationSucceeded',
+  'RotationFailed',
+  'RotationAbandoned',
+  'TestRotationStarted',
+  'TestRotationSucceeded',
+  'TestRotationFailed',
+] as const;
+
+const AWS_SERVICE_EVENT = 'AWS Service Event via CloudTrail';
+
+/** A resolved secret as a CloudFormation dynamic reference (resolved at deploy, never in the template). */
+export function secretDynamicReference(id: string): string {
+  return `{{resolve:secretsmanager:${id}:SecretString}}`;
+}
+
+/** One kind of page: the events it is for, and its text built from what those events carry. */
+interface Page {
+  /** Rule logical id. */
+  id: string;
+  description: string;
+  /** The bus the events arrive on (AWS's events: the default bus). */
+  bus: string;
+  pattern: Json;
+  /** Placeholders: `secret` (the secret's ARN) always; others as the event carries them. */
+  paths: Record<string, string>;
+  /** One paragraph, `<placeholders>` for the event's fields; no double quote. */
+  text: string;
+  /** One line for PagerDuty's summary (at most 1024 characters there): the text is in custom_details. */
+  summary: string;
+  /** The runbook link: a URL, or `<runbook>` when the event carries it. */
+  runbook: string;
+  severity: string;
+  /** PagerDuty's class of the incident. */
+  kind: string;
+}
+
+function eventRule(bus: string, description: string, pattern: Json, targets: Json[]): Json {
+  return {
+    Type: 'AWS::Events::Rule',
+    Properties: {
+      Description: description,
+      ...(bus === 'default' ? {} : { EventBusName: bus }),
+      EventPattern: pattern,
+      Targets: targets,
+    },
+  };
+}
+
+/** The pages: only what needs a person, one page per incident (README, "On-call"). */
+function pages(config: DeployConfig): Page[] {
+  const base = config.runbookUrl;
+  const pagerDutySeverity = config.onCall.pagerDuty?.severity ?? 'critical';
+  const aws = (eventName: string): Json => ({
+    source: ['aws.secretsmanager'],
+    'detail-type': [AWS_SERVICE_EVENT],
+    detail: { eventName: [eventName] },
+  });
+  const awsPaths = { secret: '$.detail.additionalEventData.SecretId' };
+  const refused: Page[] = (
+    [
+      ['RotorTrustBoundaryRefusedRule', [{ exists: false }], ''],
+      [
+        'RotorTrustBoundaryRefusedRolledBackRule',
+        [true],
+        " The event says rolledBack: true: after the failed test, the server's password was put back to AWSCURRENT's.",
+      ],
+      [
+        'RotorTrustBoundaryRefusedNotRolledBackRule',
+        [false],
+        " The event says rolledBack: false: putting the server's password back to AWSCURRENT's after the failed test did not complete, so AWSCURRENT may not log in.",
+      ],
+    ] as const
+  ).flatMap(([id, rollback, sentence]) =>
+    // The entry of the error when the event links it (`detail.runbook`), else the section's.
+    [false, true].map((linked) => {
+      const runbook = linked ? '<runbook>' : runbookUrl('TrustBoundaryError', base);
+      return {
+        id: linked ? id.replace(/Rule$/, 'LinkedRule') : id,
+        description: `Pages on-call when rotor refuses a trust boundary (Rotation Step Failed with error category security${sentence === '' ? '' : `, rolledBack ${id.includes('Not') ? 'false' : 'true'}`}${linked ? ', with a runbook link' : ''})`,
+        bus: config.eventBus,
+        pattern: {
+          source: [config.eventSource],
+          'detail-type': ['Rotation Step Failed'],
+          detail: { error: { category: [SECURITY] }, rolledBack: rollback, runbook: [{ exists: linked }] },
+        },
+        paths: {
+          secret: '$.resources[0]',
+          step: '$.detail.step',
+          error: '$.detail.error.name',
+          reason: '$.detail.error.message',
+          ...(linked ? { runbook: '$.detail.runbook' } : {}),
+        },
+        text: `rotor REFUSED A TRUST BOUNDARY in step <step> of the rotation of <secret>: <error>: <reason>.${sentence} Somebody may be trying to use rotor beyond this secret. Next: find who last wrote <secret> (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, bind it in the stage file (masters, rdsMasters) or adopt the user (rotor attach --adopt), then rotor rotate <secret> --wait; rotor status <secret> shows the rotation's state. Runbook: ${runbook}${linked ? '' : ' (then the entry of <error>)'}.`,
+        summary: 'rotor refused a trust boundary: <error> in step <step> of <secret>',
+        runbook,
+        severity: 'critical',
+        kind: 'trust boundary refused',
+      };
+    }),
+  );
+  return [
+    {
+      id: 'AwsRotationFailedRule',
+      description: "Pages on-call once per failed rotation: Secrets Manager's own RotationFailed",
+      bus: 'default',
+      pattern: aws('RotationFailed'),
+      paths: awsPaths,
+      text: `Secrets Manager gave up the rotation of <secret> (RotationFailed): the rotation failed for good, after its retries. This event does not say whether AWSCURRENT still logs in: rotor status <secret> says, with the failing step and error; rotor history <secret> lists every attempt. Runbook: ${runbookUrl('RotationFailed', base)} (then the entry of the error rotor status names).`,
+      summary: 'The rotation of <secret> failed for good (RotationFailed)',
+      runbook: runbookUrl('RotationFailed', base),
+      severity: pagerDutySeverity,
+      kind: 'rotation failed',
+    },
+    {
+      id: 'AwsTestRotationFailedRule',
+      description:
+        "Pages on-call when Secrets Manager's test of a rotation configuration fails (TestRotationFailed)",
+      bus: 'default',
+      pattern: aws('TestRotationFailed'),
+      paths: awsPaths,
+      text: `Secrets Manager's test of the rotation configuration of <secret> failed (TestRotationFailed): the first rotation would fail the same way. Next: rotor preflight <secret>, fix what it shows, then attach again. Runbook: ${runbookUrl('TestRotationFailed', base)}.`,
+      summary: 'The rotation test of <secret> failed (TestRotationFailed)',
+      runbook: runbookUrl('TestRotationFailed', base),
+      severity: pagerDutySeverity,
+      kind: 'rotation test failed',
+    },
+    {
+      id: 'AwsRotationAbandonedRule',
+      description: 'Pages on-call when a value put by hand abandons a rotation (RotationAbandoned)',
+      bus: 'default',
+      pattern: aws('RotationAbandoned'),
+      paths: awsPaths,
+      text: `Secrets Manager abandoned the rotation of <secret> (RotationAbandoned): a new AWSCURRENT was put by hand during the rotation (the rotation was abandoned). Whether the value put by hand logs in is not in this event: rotor preflight <secret> tests it; CloudTrail PutSecretValue names who put it. Runbook: ${runbookUrl('RotationAbandoned', base)}.`,
+      summary: 'The rotation of <secret> was abandoned: a new AWSCURRENT was put by hand',
+      runbook: runbookUrl('RotationAbandoned', base),
+      severity: 'warning',
+      kind: 'rotation abandoned',
+    },
+    ...refused,
+    ...(
+      [
+        ['RotorHealNeededRule', true],
+        ['RotorHealNeededNoRunbookRule', false],
+      ] as const
+    ).map(([id, linked]) => ({
+      id,
+      description: `Pages on-call when rotor's heal function finds a rotation it left for a person (Rotation Heal Needed${linked ? '' : ' without a runbook link'})`,
+      bus: config.eventBus,
+      pattern: {
+        source: [config.eventSource],
+        'detail-type': ['Rotation Heal Needed'],
+        detail: { runbook: [{ exists: linked }] },
+      },
+      paths: {
+        secret: '$.resources[0]',
+        state: '$.detail.state',
+        decision: '$.detail.decision',
+        reason: '$.detail.reason',
+        ...(linked ? { runbook: '$.detail.runbook' } : {}),
+      },
+      text: `rotor's heal function found the rotation of <secret> <state> and did not heal it (decision <decision>): <reason> Next: rotor heal <secret> says why; --yes carries the decision out. Runbook: ${linked ? '<runbook>' : runbookUrl('Rotation Heal Needed', base)}`,
+      summary: 'The rotation of <secret> is <state> and needs a person (decision <decision>)',
+      runbook: linked ? '<runbook>' : runbookUrl('Rotation Heal Needed', base),
+      severity: pagerDutySeverity,
+      kind: 'rotation heal needed',
+    })),
+  ];
+}
+
+function pagingTargets(config: DeployConfig, names: ServiceNames, page: Page): Json[] {
+  const targets: Json[] = [
+    {
+      Id: 'on-call',
+      Arn: ref(ON_CALL_TOPIC),
+      InputTransformer: { InputPathsMap: page.paths, InputTemplate: JSON.stringify(page.text) },
+    },
+  ];
+  if (config.onCall.pagerDuty !== undefined) {
+    targets.push({
+      Id: 'pagerduty',
+      Arn: getAtt(PAGERDUTY_DESTINATION, 'Arn'),
+      RoleArn: getAtt(PAGING_ROLE, 'Arn'),
+      InputTransformer: {
+        InputPathsMap: page.paths,
+        // routing_key: added by the connection (a secret body parameter), never written here.
+        InputTemplate: JSON.stringify({
+          event_action: 'trigger',
+          dedup_key: dedupKey('<secret>'),
+          payload: {
+            summary: page.summary,
+            source: '<secret>',
+            severity: page.severity,
+            component: 'rotor',
+            group: `${names.service}-${names.stage}`,
+            class: page.kind,
+            custom_details: { page: page.text },
+          },
+          links: [{ href: page.runbook, text: 'Runbook' }],
+        }),
+      },
+    });
+  }
+  if (config.onCall.slack !== undefined) {
+    targets.push({
+      Id: 'slack',
+      Arn: getAtt(SLACK_DESTINATION, 'Arn'),
+      RoleArn: getAtt(PAGING_ROLE, 'Arn'),
+      InputTransformer: { InputPathsMap: page.paths, InputTemplate: JSON.stringify({ text: page.text }) },
+    });
+  }
+  return targets;
+}
+
+/** A role EventBridge assumes for this account's rules only. */
+function eventsRole(description: string, statements: Json[]): Json {
+  return {
+    Type: 'AWS::IAM::Role',
+    Properties: {
+      Description: description,
+      AssumeRolePolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Effect: 'Allow',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sts:AssumeRole',
+            Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
+          },
+        ],
+      },
+      Policies: [{ PolicyName: 'rotor', PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
+    },
+  };
+}
+
+/** PagerDuty and Slack: connections, API destinations, the role that invokes them. */
+function pagingDestinations(config: DeployConfig, names: ServiceNames): Json {
+  const resources: Json = {};
+  const { pagerDuty, slack } = config.onCall;
+  const prefix = `${names.service}-${names.stage}`;
+  if (pagerDuty !== undefined) {
+    const routingKey = secretDynamicReference(pagerDuty.routingKeySecret);
+    resources[PAGERDUTY_CONNECTION] = {
+      Type: 'AWS::Events::Connection',
+      Properties: {
+        Name: `${prefix}-pagerduty`,
+        Description: `rotor on-call (${names.stage}): PagerDuty Events API v2; the routing key comes from ${pagerDuty.routingKeySecret}`,
+        AuthorizationType: 'API_KEY',
+        AuthParameters: {
+          // The Events API reads the routing key from the body; a connection needs an
+          // authorization, so the same key also goes in a header PagerDuty ignores.
+          ApiKeyAuthParameters: { ApiKeyName: 'X-Routing-Key', ApiKeyValue: routingKey },
+          InvocationHttpParameters: {
+            BodyParameters: [{ Key: 'routing_key', Value: routingKey, IsValueSecret: true }],
+          },
+        },
+      },
+    };
+    resources[PAGERDUTY_DESTINATION] = {
+      Type: 'AWS::Events::ApiDestination',
+      Properties: {
+        Name: `${prefix}-pagerduty`,
+        ConnectionArn: getAtt(PAGERDUTY_CONNECTION, 'Arn'),
+        InvocationEndpoint: PAGERDUTY_EVENTS_URL,
+        HttpMethod: 'POST',
+        InvocationRateLimitPerSecond: 10,
+      },
+    };
+  }
+  if (slack !== undefined) {
+    resources[SLACK_CONNECTION] = {
+      Type: 'AWS::Events::Connection',
+      Properties: {
+        Name: `${prefix}-slack`,
+        Description: `rotor on-call (${names.stage}): Slack incoming webhook; its URL (the credential) comes from ${slack.webhookSecret}`,
+        AuthorizationType: 'API_KEY',
+        // An incoming webhook's credential is its URL (the destination's endpoint, below); the
+        // connection an API destination needs carries no credential.
+        AuthParameters: { ApiKeyAuthParameters: { ApiKeyName: 'X-Rotor-Stage', ApiKeyValue: prefix } },
+      },
+    };
+    resources[SLACK_DESTINATION] = {
+      Type: 'AWS::Events::ApiDestination',
+      Properties: {
+        Name: `${prefix}-slack`,
+        ConnectionArn: getAtt(SLACK_CONNECTION, 'Arn'),
+        InvocationEndpoint: secretDynamicReference(slack.webhookSecret),
+        HttpMethod: 'POST',
+        InvocationRateLimitPerSecond: 1,
+      },
+    };
+  }
+  const destinations = [
+    ...(pagerDuty === undefined ? [] : [PAGERDUTY_DESTINATION]),
+    ...(slack === undefined ? [] : [SLACK_DESTINATION]),
+  ];
+  if (destinations.length > 0) {
+    resources[PAGING_ROLE] = eventsRole(
+      `rotor on-call (${names.stage}): invokes the paging API destinations`,
+      [
+        {
+          Sid: 'InvokePagingDestinations',
+          Effect: 'Allow',
+          Action: 'events:InvokeApiDestination',
+          Resource: destinations.map((id) => getAtt(id, 'Arn')),
+        },
+      ],
+    );
+  }
+  return resources;
+}
+
+/** `centralEventBus`: rotor's events and Secrets Manager's rotation events, forwarded as they are. */
+function centralBus(config: DeployConfig, names: ServiceNames): Json {
+  const bus = config.centralEventBus;
+  if (bus === undefined) return {};
+  const target = { Id: 'central-bus', Arn: bus, RoleArn: getAtt(CENTRAL_BUS_ROLE, 'Arn') };
+  return {
+    [CENTRAL_BUS_ROLE]: eventsRole(`rotor (${names.stage}): forwards rotation events to the central bus`, [
+      { Sid: 'PutEventsOnCentralBus', Effect: 'Allow', Action: 'events:PutEvents', Resource: bus },
+    ]),
+    RotorEventsToCentralBusRule: eventRule(
+      config.eventBus,
+      "Forwards rotor's events to the central event bus",
+      { source: [config.eventSource] },
+      [target],
+    ),
+    AwsRotationEventsToCentralBusRule: eventRule(
+      'default',
+      "Forwards Secrets Manager's rotation events to the central event bus",
+      {
+        source: ['aws.secretsmanager'],
+        'detail-type': [AWS_SERVICE_EVENT],
+        detail: { eventName: [...AWS_ROTATION_EVENTS] },
+      },
+      [target],
+    ),
+  };
+}
 
 function onCall(config: DeployConfig, names: ServiceNames): Json {
   const resources: Json = {
@@ -352,6 +710,7 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
       Properties: { TopicArn: ref(ON_CALL_TOPIC), ...subscription },
     };
   });
+  const paged = pages(config);
   resources.RotorOnCallTopicPolicy = {
     Type: 'AWS::SNS::TopicPolicy',
     Properties: {
@@ -373,28 +732,22 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
             Principal: { Service: 'events.amazonaws.com' },
             Action: 'sns:Publish',
             Resource: ref(ON_CALL_TOPIC),
-            Condition: {
-              ArnEquals: {
-                'aws:SourceArn': [
-                  getAtt('RotorStepFailedRule', 'Arn'),
-                  getAtt('RotorTrustBoundaryRefusedRule', 'Arn'),
-                  getAtt('AwsRotationFailedRule', 'Arn'),
-                ],
-              },
-            },
+            Condition: { ArnEquals: { 'aws:SourceArn': paged.map((page) => getAtt(page.id, 'Arn')) } },
           },
         ],
       },
     },
   };
 
-  const what = (step: string) =>
-    `AWSCURRENT still holds the previous, working credential. Next: run "rotor status" and "rotor history <secret>" to see the failure, fix its cause, then "rotor rotate <secret> --wait"; if AWSPENDING is stuck, "rotor heal <secret>". (${step})`;
+  // Not paging: one incident pages once (AWS's RotationFailed, or a refusal). These stay metrics and
+  // alarms for dashboards; the events that page name the secret.
+  const notPaging =
+    'Not paging: a rotation that fails for good pages once, on Secrets Manager\'s RotationFailed (a refused trust boundary: its own page). Look: "rotor status" for the state, "rotor history <secret>" for each attempt.';
   resources.RotorTestSecretFailedAlarm = {
     Type: 'AWS::CloudWatch::Alarm',
     Properties: {
       AlarmName: `${names.service}-${names.stage}-test-secret-failed`,
-      AlarmDescription: `rotor: a rotation's testSecret step failed, so the new credential did not work and was not promoted. The "Rotation Step Failed" event sent to this topic names the secret and the error. ${what('metric TestSecretFailed')}`,
+      AlarmDescription: `rotor: an attempt of a rotation's testSecret step failed: the new credential was not promoted (Secrets Manager may retry). ${notPaging} (metric TestSecretFailed)`,
       Namespace: 'rotor',
       MetricName: 'TestSecretFailed',
       Dimensions: [{ Name: 'service', Value: `${names.service}-${names.stage}` }],
@@ -404,15 +757,13 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
-      AlarmActions: [ref(ON_CALL_TOPIC)],
-      OKActions: [ref(ON_CALL_TOPIC)],
     },
   };
   resources.RotorTrustBoundaryRefusedAlarm = {
     Type: 'AWS::CloudWatch::Alarm',
     Properties: {
       AlarmName: `${names.service}-${names.stage}-trust-boundary-refused`,
-      AlarmDescription: `rotor REFUSED A TRUST BOUNDARY: a rotation step would have sent a master or admin credential somewhere nothing trusted decided, acted for a user nobody proved to hold, or touched an account, key or database not bound to the secret; rotor refused and changed nothing. Somebody may be trying to turn rotor against credentials beyond their secret: the "Rotation Step Failed" event (error category "security") names the secret and the rule. Next: find who last wrote that secret (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, an operator binds it in the stage file (masters, rdsMasters) or adopts the user (rotor attach --adopt). Never retry before that. (metric TrustBoundaryRefused)`,
+      AlarmDescription: `rotor REFUSED A TRUST BOUNDARY: a rotation step would have sent a master or admin credential somewhere nothing trusted decided, acted for a user nobody proved to hold, or touched an account, key or database not bound to the secret; rotor refused the step. Somebody may be trying to turn rotor against credentials beyond their secret: the "Rotation Step Failed" event (error category "security") names the secret and the rule. Next: find who last wrote that secret (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, an operator binds it in the stage file (masters, rdsMasters) or adopts the user (rotor attach --adopt). Never retry before that. Runbook: ${runbookUrl('TrustBoundaryError', config.runbookUrl)} (metric TrustBoundaryRefused)`,
       Namespace: 'rotor',
       MetricName: 'TrustBoundaryRefused',
       Dimensions: [{ Name: 'service', Value: `${names.service}-${names.stage}` }],
@@ -430,7 +781,7 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
       Type: 'AWS::CloudWatch::Alarm',
       Properties: {
         AlarmName: `${functionName(names, fn)}-errors`,
-        AlarmDescription: `rotor: the ${fn} rotation function failed (a step raised an error or the function crashed or timed out). Its "Rotation Step Failed" events name the secret and step. ${what(`function ${functionName(names, fn)}`)}`,
+        AlarmDescription: `rotor: the ${fn} function failed an invocation (a step raised an error, or the function crashed or timed out). ${notPaging} (function ${functionName(names, fn)})`,
         Namespace: 'AWS/Lambda',
         MetricName: 'Errors',
         Dimensions: [{ Name: 'FunctionName', Value: ref(functionLogicalId(fn)) }],
@@ -440,95 +791,37 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
         Threshold: 1,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         TreatMissingData: 'notBreaching',
-        AlarmActions: [ref(ON_CALL_TOPIC)],
       },
     };
   }
-  resources.RotorStepFailedRule = {
-    Type: 'AWS::Events::Rule',
-    Properties: {
-      Description: 'Pages on-call when a rotor rotation step fails (refused trust boundaries: next rule)',
-      EventBusName: config.eventBus,
-      EventPattern: {
-        source: [config.eventSource],
-        'detail-type': ['Rotation Step Failed'],
-        $or: [
-          { detail: { error: { category: [{ exists: false }] } } },
-          { detail: { error: { category: [{ 'anything-but': SECURITY }] } } },
-        ],
-      },
-      Targets: [
+  for (const page of paged) {
+    resources[page.id] = eventRule(
+      page.bus,
+      page.description,
+      page.pattern,
+      pagingTargets(config, names, page),
+    );
+  }
+  if (config.onCall.pagerDuty !== undefined) {
+    // The incident ends when the secret next rotates: the same key as the trigger.
+    resources.RotorPagerDutyResolveRule = eventRule(
+      config.eventBus,
+      "Resolves the secret's PagerDuty incident when its next rotation succeeds",
+      { source: [config.eventSource], 'detail-type': ['Rotation Succeeded'] },
+      [
         {
-          Id: 'on-call',
-          Arn: ref(ON_CALL_TOPIC),
+          Id: 'pagerduty',
+          Arn: getAtt(PAGERDUTY_DESTINATION, 'Arn'),
+          RoleArn: getAtt(PAGING_ROLE, 'Arn'),
           InputTransformer: {
-            InputPathsMap: {
-              secret: '$.detail.secretArn',
-              step: '$.detail.step',
-              engine: '$.detail.engine',
-              attempt: '$.detail.attempt',
-              error: '$.detail.error.name',
-              reason: '$.detail.error.message',
-            },
-            InputTemplate:
-              '"rotor: step <step> of the rotation of <secret> (engine <engine>, attempt <attempt>) failed with <error>: <reason>. AWSCURRENT still holds the previous, working credential. Next: fix the cause, then rotor rotate <secret> --wait; if AWSPENDING is stuck, rotor heal <secret>."',
+            InputPathsMap: { secret: '$.resources[0]' },
+            InputTemplate: JSON.stringify({ event_action: 'resolve', dedup_key: dedupKey('<secret>') }),
           },
         },
       ],
-    },
-  };
-  resources.RotorTrustBoundaryRefusedRule = {
-    Type: 'AWS::Events::Rule',
-    Properties: {
-      Description:
-        'Pages on-call when rotor refuses a trust boundary (a step failed with error category security)',
-      EventBusName: config.eventBus,
-      EventPattern: {
-        source: [config.eventSource],
-        'detail-type': ['Rotation Step Failed'],
-        detail: { error: { category: [SECURITY] } },
-      },
-      Targets: [
-        {
-          Id: 'on-call',
-          Arn: ref(ON_CALL_TOPIC),
-          InputTransformer: {
-            InputPathsMap: {
-              secret: '$.detail.secretArn',
-              step: '$.detail.step',
-              engine: '$.detail.engine',
-              error: '$.detail.error.name',
-              reason: '$.detail.error.message',
-            },
-            InputTemplate:
-              '"rotor REFUSED A TRUST BOUNDARY in step <step> of the rotation of <secret> (engine <engine>): <error>: <reason>. Nothing was changed and no master or admin credential was used for it; AWSCURRENT still holds the previous, working credential. Somebody may be trying to use rotor beyond this secret. Next: find who last wrote <secret> (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, bind it in the stage file (masters, rdsMasters) or adopt the user (rotor attach --adopt), then rotor rotate <secret> --wait; clear a stuck AWSPENDING with rotor heal <secret>."',
-          },
-        },
-      ],
-    },
-  };
-  resources.AwsRotationFailedRule = {
-    Type: 'AWS::Events::Rule',
-    Properties: {
-      Description: "Pages on-call on Secrets Manager's own RotationFailed / RotationAbandoned events",
-      EventPattern: {
-        source: ['aws.secretsmanager'],
-        'detail-type': ['AWS Service Event via CloudTrail'],
-        detail: { eventName: ['RotationFailed', 'RotationAbandoned'] },
-      },
-      Targets: [
-        {
-          Id: 'on-call',
-          Arn: ref(ON_CALL_TOPIC),
-          InputTransformer: {
-            InputPathsMap: { event: '$.detail.eventName', secret: '$.detail.additionalEventData.SecretId' },
-            InputTemplate:
-              '"Secrets Manager reports <event> for <secret>. AWSCURRENT is unchanged. Next: rotor history <secret> for the failing step, fix the cause, rotor heal <secret> if AWSPENDING is stuck, then rotor rotate <secret> --wait."',
-          },
-        },
-      ],
-    },
-  };
+    );
+  }
+  Object.assign(resources, pagingDestinations(config, names), centralBus(config, names));
   return resources;
 }
 

@@ -18,6 +18,12 @@ export interface Config {
    * by default: a step then publishes one event, its outcome, in one PutEvents.
    */
   stepStartedEvents: boolean;
+  /**
+   * Where RUNBOOK.md is published (`ROTOR_RUNBOOK_URL`, written by the deploy from the stage file's
+   * `runbookUrl`): failure and heal events link their error's entry there. Default: the path of
+   * the runbook in the repository.
+   */
+  runbookUrl?: string;
   /** Whether to emit metrics (EMF on stdout). */
   metricsEnabled: boolean;
   /** Powertools log level: DEBUG, INFO, WARN, ERROR, CRITICAL or SILENT. */
@@ -375,6 +381,7 @@ export function readConfig(env: Env = process.env): Config {
     eventSource,
     eventsEnabled: env.ROTOR_EVENTS !== 'off',
     stepStartedEvents: env.ROTOR_EVENTS_STEP_STARTED === 'on',
+    ...(env.ROTOR_RUNBOOK_URL ? { runbookUrl: env.ROTOR_RUNBOOK_URL } : {}),
     metricsEnabled: env.ROTOR_METRICS !== 'off',
     logLevel: logLevel as LogLevel,
     metricsNamespace: env.POWERTOOLS_METRICS_NAMESPACE || 'rotor',

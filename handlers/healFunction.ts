@@ -137,6 +137,7 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
       redactor,
       minAgeMs: config.healMinAgeMs,
       trust: config,
+      ...(config.runbookUrl === undefined ? {} : { runbookBaseUrl: config.runbookUrl }),
       // Judged as their rotation judges them: RDS secrets get their database's endpoint first.
       discovery: new RdsDiscovery({
         rds: () => {

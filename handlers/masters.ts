@@ -5,46 +5,13 @@
  *
  * Secret ids in the configuration are matched the way Secrets Manager resolves them, against the
  * ARN and name Secrets Manager itself answered: a name; a partial ARN (the ARN without the `-` and
- * 6 random characters Secrets Manager appends); or the full ARN.
+ * 6 random characters Secrets Manager appends); or the full ARN (`namesSecret`, rotators/trust.ts).
  */
 import { ConfigurationError, MasterBindingError } from '../rotators/errors.js';
-import type { MasterBinding } from '../rotators/trust.js';
+import { type MasterBinding, namesSecret } from '../rotators/trust.js';
 import type { ManagedDatabase } from '../rotators/types.js';
 import type { MasterEntry, RdsMasterEntry, TrustConfig } from './config.js';
 import type { SecretIdentity } from './secrets.js';
-
-/** The name in a full secret ARN (`arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf`). */
-export function nameFromArn(arn: string): string | undefined {
-  return /^arn:[\w-]+:secretsmanager:[^:]*:[^:]*:secret:(.+)-[A-Za-z0-9]{6}$/.exec(arn)?.[1];
-}
-
-/** Region and account of a secret ARN. */
-function homeOf(arn: string): string | undefined {
-  return /^arn:[\w-]+:secretsmanager:([^:]*):([^:]*):secret:/.exec(arn)?.slice(1, 3).join(':');
-}
-
-/**
- * Whether `configured` (a name, partial ARN or full ARN) names `secret`. `secret.arn` is the full
- * ARN Secrets Manager answered; its name is derived from it when not given. A name resolves, as
- * in Secrets Manager, in the caller's own account and region: when `home` (an ARN of the
- * deployment's, e.g. the rotated secret's) is given, a secret of another account or region with
- * the same name is not named by it.
- */
-export function namesSecret(
-  configured: string,
-  secret: { arn: string; name?: string },
-  home?: string,
-): boolean {
-  if (configured.startsWith('arn:')) {
-    if (configured === secret.arn) return true;
-    // A partial ARN: the full one without `-` and its 6 random characters.
-    return /-[A-Za-z0-9]{6}$/.test(secret.arn) && configured === secret.arn.slice(0, -7);
-  }
-  const name = secret.name ?? nameFromArn(secret.arn) ?? secret.arn;
-  if (configured !== name) return false;
-  const where = home === undefined ? undefined : homeOf(home);
-  return where === undefined || homeOf(secret.arn) === undefined || homeOf(secret.arn) === where;
-}
 
 /** RDS endpoints of an instance or cluster, for a binding that names one. */
 export interface RdsEndpoints {

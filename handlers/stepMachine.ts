@@ -8,6 +8,7 @@
  * after promotion.
  */
 import type { Logger } from '@aws-lambda-powertools/logger';
+import { describeCause } from '../rotators/causes.js';
 import {
   asRotorError,
   InvalidEventError,
@@ -25,6 +26,7 @@ import type { EventPublisher, RotorDetailType, RotorEvent } from './events.js';
 import type { StepMetrics } from './observability.js';
 import { generatePassword, resolvePolicy } from './password.js';
 import type { RedactionScope, Redactor } from './redact.js';
+import { runbookUrl } from './runbook.js';
 import { CURRENT, PENDING, PREVIOUS, type SecretDescription, type SecretsStore } from './secrets.js';
 import { type Discovery, type Loaded, type ValueEnricher, VersionReader } from './versions.js';
 
@@ -80,7 +82,7 @@ export interface StepMachineDeps {
    */
   config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'> &
     Partial<TrustConfig> &
-    Partial<Pick<Config, 'stepStartedEvents'>>;
+    Partial<Pick<Config, 'stepStartedEvents' | 'runbookUrl'>>;
   redactor: Redactor;
   logger: Logger;
   metrics: StepMetrics;
@@ -248,7 +250,30 @@ export class StepMachine {
         break;
       }
       case 'testSecret': {
-        const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING);
+        const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING).catch((error: unknown) => {
+          if (error instanceof VersionNotFoundError) return undefined;
+          throw error;
+        });
+        if (pending === undefined) {
+          // Only a configuration test (RotateImmediately: false) runs testSecret on an AWSPENDING
+          // version createSecret never filled (a rotation's attempt starts with createSecret). What
+          // that temporary version holds is not documented: when it holds nothing, the
+          // configuration to test is AWSCURRENT's, which this step tests without changing anything.
+          const current = await this.#load(inv, secret.arn, currentId, CURRENT);
+          anchor = current;
+          announce();
+          this.deps.logger.warn('AWSPENDING has no value (a configuration test): testing AWSCURRENT', {
+            secretArn: secret.arn,
+            versionId: token,
+          });
+          const response = await current.rotator.test({
+            ...this.#request(inv, current),
+            pending: current.value,
+            current: async () => current.value,
+          });
+          warnings = response?.warnings;
+          break;
+        }
         anchor = pending;
         announce();
         const current = once(() => inv.reader.loadWith(pending, secret.arn, currentId, CURRENT));
@@ -415,6 +440,7 @@ export class StepMachine {
       token: inv.event.ClientRequestToken,
       step: inv.event.Step,
       fetchRelated: inv.reader.fetchRelated,
+      fetchRelatedSecret: inv.reader.fetchRelatedSecret,
       fetchMaster: inv.reader.fetchMaster,
       secretArn: inv.secretArn,
       adopted: () => inv.reader.adopted(inv.secretArn),
@@ -526,6 +552,9 @@ export class StepMachine {
           durationMs,
           error: error.toJSON(),
           ...(inv.rolledBack === undefined ? {} : { rolledBack: inv.rolledBack }),
+          // What on-call reads first: the class of the cause in words, and the runbook entry.
+          cause: describeCause({ ...error.toJSON(), message: error.detail }),
+          runbook: runbookUrl(error.name, this.deps.config.runbookUrl),
         }),
       ],
       { keepUndelivered: true },

@@ -267,6 +267,9 @@ export class VersionReader {
   /** `fetchRelated` for rotator requests: another secret's AWSCURRENT, registered for redaction. */
   readonly fetchRelated = async (secretId: string): Promise<string> => (await this.#related(secretId)).value;
 
+  /** `fetchRelatedSecret` for rotator requests: `fetchRelated` with the ARN and name Secrets Manager answered. */
+  readonly fetchRelatedSecret = async (secretId: string): Promise<RelatedSecret> => this.#related(secretId);
+
   async #related(secretId: string): Promise<RelatedSecret> {
     const related = await this.store.getRelatedSecret(secretId, this.rotationToken, this.signal);
     if (related === undefined) {

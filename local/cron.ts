@@ -22,6 +22,12 @@ interface CronFields {
   months: Set<number>;
   daysOfWeek: Set<number> | 'any';
   years: Set<number> | 'any';
+  /** Day-of-month `L`: the last day of the month. */
+  lastDayOfMonth?: boolean;
+  /** Day-of-week `<day>L`: the last such weekday of the month (0 = Sunday). */
+  lastWeekdays?: Set<number>;
+  /** Day-of-week `<day>#<n>`: the n-th such weekday of the month. */
+  nthWeekdays?: { day: number; nth: number }[];
 }
 
 /** Why an expression was refused; the caller words the AWS error. */
@@ -78,14 +84,39 @@ function parseCronFields(body: string): CronFields {
   if ((dom === '?') === (dow === '?')) {
     throw new ScheduleError('exactly one of day-of-month and day-of-week must be ?');
   }
+  // `L` (last day of the month), `<day>L` (last such weekday) and `<day>#<n>` (n-th weekday) are
+  // days of their own; the other items are values and ranges.
+  const domItems = dom === '?' ? [] : dom.split(',');
+  const dowItems = dow === '?' ? [] : dow.split(',');
+  const plainDom = domItems.filter((item) => item !== 'L');
+  const lastWeekdays = new Set<number>();
+  const nthWeekdays: { day: number; nth: number }[] = [];
+  const plainDow: string[] = [];
+  for (const item of dowItems) {
+    const nth = /^(.+)#([1-5])$/.exec(item);
+    if (nth !== null)
+      nthWeekdays.push({ day: fieldValue(nth[1] ?? '', 1, 7, DAYS) - 1, nth: Number(nth[2]) });
+    else if (item === 'L') lastWeekdays.add(6);
+    else if (/^.+L$/.test(item)) lastWeekdays.add(fieldValue(item.slice(0, -1), 1, 7, DAYS) - 1);
+    else plainDow.push(item);
+  }
   return {
     minutes: parseField(minutes, 0, 59),
     hours: parseField(hours, 0, 23),
-    daysOfMonth: dom === '?' ? 'any' : parseField(dom, 1, 31),
+    daysOfMonth:
+      dom === '?' ? 'any' : plainDom.length === 0 ? new Set() : parseField(plainDom.join(','), 1, 31),
     months: parseField(month, 1, 12, MONTHS),
     // AWS numbers days of the week 1 (SUN) to 7 (SAT); store them as JavaScript's 0 to 6.
-    daysOfWeek: dow === '?' ? 'any' : new Set([...parseField(dow, 1, 7, DAYS)].map((day) => day - 1)),
+    daysOfWeek:
+      dow === '?'
+        ? 'any'
+        : plainDow.length === 0
+          ? new Set()
+          : new Set([...parseField(plainDow.join(','), 1, 7, DAYS)].map((day) => day - 1)),
     years: year === '*' ? 'any' : parseField(year, 1970, 2199),
+    lastDayOfMonth: domItems.includes('L'),
+    lastWeekdays,
+    nthWeekdays,
   };
 }
 
@@ -137,8 +168,19 @@ function nextCronMatch(fields: CronFields, from: Date): Date | undefined {
 function dayMatches(fields: CronFields, day: Date): boolean {
   if (fields.years !== 'any' && !fields.years.has(day.getUTCFullYear())) return false;
   if (!fields.months.has(day.getUTCMonth() + 1)) return false;
-  if (fields.daysOfMonth !== 'any' && !fields.daysOfMonth.has(day.getUTCDate())) return false;
-  return fields.daysOfWeek === 'any' || fields.daysOfWeek.has(day.getUTCDay());
+  const date = day.getUTCDate();
+  const weekday = day.getUTCDay();
+  const daysInMonth = new Date(Date.UTC(day.getUTCFullYear(), day.getUTCMonth() + 1, 0)).getUTCDate();
+  if (fields.daysOfMonth !== 'any') {
+    const last = fields.lastDayOfMonth === true && date === daysInMonth;
+    if (!last && !fields.daysOfMonth.has(date)) return false;
+  }
+  if (fields.daysOfWeek === 'any') return true;
+  if (fields.daysOfWeek.has(weekday)) return true;
+  if (fields.lastWeekdays?.has(weekday) === true && date + 7 > daysInMonth) return true;
+  return (
+    fields.nthWeekdays?.some((rule) => rule.day === weekday && Math.ceil(date / 7) === rule.nth) === true
+  );
 }
 
 /** The first minute of the day (0 to 1439) at or after `earliest` that the schedule allows. */

@@ -24,6 +24,7 @@ import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
 import { type Config, type MasterEntry, readConfig } from '../handlers/config.js';
 import { createRotationHandler, type RotationHandler } from '../handlers/createHandler.js';
+import { ENGINES_TAG, enginesTagValue } from '../handlers/functions.js';
 import { createApiKeyRotator, keyTag } from '../rotators/apikey/index.js';
 import { mysqlRotator } from '../rotators/mysql/index.js';
 import { postgresRotator } from '../rotators/postgres/index.js';
@@ -99,6 +100,8 @@ async function setUp(providers: Record<string, unknown>): Promise<Demo> {
     stack.registerFunction(
       name,
       narrated(createRotationHandler({ rotators, secretsManager: sm, eventBridge: eb, config })),
+      // As deploy tags rotor's functions: the engines it rotates.
+      { [ENGINES_TAG]: enginesTagValue(rotators.flatMap((rotator) => rotator.engines)) },
     );
   return {
     stack,
@@ -359,6 +362,7 @@ async function apiKeyDemo(demo: Demo, provider: ApiKeyProvider): Promise<void> {
   console.log(dim(`  reference provider on ${provider.url} (at most 2 live keys)`));
   const first = provider.keys.mint('hand-made-first-key');
   const adminArn = await createSecret(demo, 'demo/apikey/admin', { token: provider.adminToken });
+  console.log(dim('  stage file: apiKeyProviders: {reference: {..., adminSecret: demo/apikey/admin}}'));
   console.log(
     `  ${bold('keep-until-next-rotation')} secret demo/apikey/payments (the previous key stays valid as a grace period)`,
   );
@@ -391,7 +395,9 @@ async function apiKeyDemo(demo: Demo, provider: ApiKeyProvider): Promise<void> {
 async function main(): Promise<void> {
   console.log(bold('rotor demo: rotating real credentials against a local AWS stack'));
   const provider = await startApiKeyProvider();
-  const demo = await setUp({ reference: provider.description });
+  // The provider description pins its admin secret (a stage file's apiKeyProviders entry with
+  // adminSecret): a secret naming any other admin secret is refused before it is read.
+  const demo = await setUp({ reference: { ...provider.description, adminSecret: 'demo/apikey/admin' } });
   console.log(dim(`  local Secrets Manager + EventBridge on ${demo.stack.endpoint}`));
   try {
     await postgresDemo(demo);

@@ -9,6 +9,7 @@ import type { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { type Config, readConfig } from '../handlers/config.js';
 import { createRotationHandler } from '../handlers/createHandler.js';
+import { ENGINES_TAG, enginesTagValue, FUNCTION_ENGINES } from '../handlers/functions.js';
 import { rdsDiscovery } from '../handlers/rds.js';
 import { createApiKeyRotator } from '../rotators/apikey/index.js';
 import { mysqlRotator } from '../rotators/mysql/index.js';
@@ -22,6 +23,13 @@ export const LOCAL_FUNCTIONS = {
   mysql: 'rotor-local-mysql',
   apikey: 'rotor-local-apikey',
 } as const;
+
+/** Each local function's Lambda tags, as deploy sets them: `rotor:engines` (register with these). */
+export const LOCAL_FUNCTION_TAGS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  [LOCAL_FUNCTIONS.postgres]: { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES.postgres) },
+  [LOCAL_FUNCTIONS.mysql]: { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES.mysql) },
+  [LOCAL_FUNCTIONS.apikey]: { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES.apikey) },
+};
 
 export interface LocalFunctionOptions {
   /**

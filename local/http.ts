@@ -52,6 +52,12 @@ export interface JsonServerRoutes {
   readonly targets: Readonly<Record<string, OperationHandler>>;
   /** Extra read-only routes by exact path, e.g. `/_rotor/events`. */
   readonly get: Readonly<Record<string, GetHandler>>;
+  /**
+   * Read-only REST routes by path prefix, given the rest of the path (URL-decoded): the local
+   * Lambda's `GET /2015-03-31/functions/<name>` (GetFunction, a REST-JSON API). Errors are sent
+   * with `x-amzn-ErrorType`, which the REST-JSON clients read.
+   */
+  readonly getPrefix?: Readonly<Record<string, (rest: string, query: URLSearchParams) => unknown>>;
 }
 
 export interface JsonServer {
@@ -99,7 +105,7 @@ async function handleRequest(
 ): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   if (request.method === 'GET') {
-    const route = routes.get[url.pathname];
+    const route = routes.get[url.pathname] ?? prefixRoute(routes, url.pathname);
     if (route === undefined) return sendJson(response, 404, { message: `no route ${url.pathname}` });
     try {
       return sendJson(response, 200, route(url.searchParams));
@@ -126,6 +132,16 @@ async function handleRequest(
     }
     sendError(response, asAwsError(error));
   }
+}
+
+function prefixRoute(routes: JsonServerRoutes, path: string): GetHandler | undefined {
+  for (const [prefix, handler] of Object.entries(routes.getPrefix ?? {})) {
+    if (path.startsWith(prefix) && path.length > prefix.length) {
+      const rest = decodeURIComponent(path.slice(prefix.length));
+      return (query) => handler(rest, query);
+    }
+  }
+  return undefined;
 }
 
 function splitTarget(target: string | undefined): [string, string] {

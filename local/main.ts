@@ -9,10 +9,13 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultFunctions } from './functions.js';
+import { defaultFunctions, LOCAL_FUNCTION_TAGS } from './functions.js';
+import type { RotationSettings } from './rotations.js';
 import { type LocalStack, startLocalStack } from './stack.js';
 
-const USAGE = `usage: npm run local -- [--port 4566] [--host 127.0.0.1] [--state <file>] [--region us-east-1] [--schedule-seconds 60]`;
+const USAGE = `usage: npm run local -- [--port 4566] [--host 127.0.0.1] [--state <file>] [--region us-east-1] [--schedule-seconds 60]
+                     [--attempts 3] [--backoff-ms 20] [--config-test-pending copy-of-current|empty]
+  (the last three are inferences about Secrets Manager, not documented by AWS: see README, "The local stack")`;
 
 /** What `npm run local` and `rotor local` take. */
 export interface ServeOptions {
@@ -22,6 +25,8 @@ export interface ServeOptions {
   readonly stateFile?: string;
   /** How often due rotations start; 0 turns the schedule off. */
   readonly scheduleSeconds: number;
+  /** The service behaviour that rests on inference (retries, the configuration test's AWSPENDING). */
+  readonly rotation?: Partial<Pick<RotationSettings, 'attempts' | 'backoffMs' | 'configurationTestPending'>>;
 }
 
 /**
@@ -36,9 +41,11 @@ export async function serveLocalStack(options: ServeOptions): Promise<{ stack: L
     ...(options.stateFile === undefined ? {} : { stateFile: options.stateFile }),
     // 0 turns the schedule off; otherwise due rotations start as the real service starts them.
     ...(options.scheduleSeconds === 0 ? {} : { scheduleIntervalMs: options.scheduleSeconds * 1000 }),
+    ...(options.rotation === undefined ? {} : { rotation: options.rotation }),
   });
   const functions = await defaultFunctions(stack);
-  for (const [name, fn] of Object.entries(functions)) stack.registerFunction(name, fn);
+  for (const [name, fn] of Object.entries(functions))
+    stack.registerFunction(name, fn, LOCAL_FUNCTION_TAGS[name]);
   return { stack, banner: banner(stack, Object.keys(functions), options.stateFile) };
 }
 
@@ -50,6 +57,9 @@ async function main(): Promise<void> {
       state: { type: 'string' },
       region: { type: 'string', default: 'us-east-1' },
       'schedule-seconds': { type: 'string', default: '60' },
+      attempts: { type: 'string' },
+      'backoff-ms': { type: 'string' },
+      'config-test-pending': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -59,7 +69,14 @@ async function main(): Promise<void> {
   }
   const port = Number(values.port);
   const scheduleSeconds = Number(values['schedule-seconds']);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535 || !(scheduleSeconds >= 0)) {
+  const rotation = rotationFlags(values.attempts, values['backoff-ms'], values['config-test-pending']);
+  if (
+    !Number.isInteger(port) ||
+    port < 0 ||
+    port > 65_535 ||
+    !(scheduleSeconds >= 0) ||
+    rotation === undefined
+  ) {
     console.error(USAGE);
     process.exitCode = 2;
     return;
@@ -71,9 +88,34 @@ async function main(): Promise<void> {
     region: values.region,
     ...(values.state === undefined ? {} : { stateFile: values.state }),
     scheduleSeconds,
+    rotation,
   });
   console.log(banner);
   stopOnSignal(stack);
+}
+
+/** The inference settings from their flags, or undefined when one is not valid. */
+export function rotationFlags(
+  attempts: string | undefined,
+  backoffMs: string | undefined,
+  configTestPending: string | undefined,
+): NonNullable<ServeOptions['rotation']> | undefined {
+  const count = attempts === undefined ? undefined : Number(attempts);
+  const pause = backoffMs === undefined ? undefined : Number(backoffMs);
+  if (count !== undefined && !(Number.isInteger(count) && count >= 1 && count <= 20)) return undefined;
+  if (pause !== undefined && !(Number.isInteger(pause) && pause >= 0 && pause <= 600_000)) return undefined;
+  if (
+    configTestPending !== undefined &&
+    configTestPending !== 'copy-of-current' &&
+    configTestPending !== 'empty'
+  ) {
+    return undefined;
+  }
+  return {
+    ...(count === undefined ? {} : { attempts: count }),
+    ...(pause === undefined ? {} : { backoffMs: pause }),
+    ...(configTestPending === undefined ? {} : { configurationTestPending: configTestPending }),
+  };
 }
 
 function banner(stack: LocalStack, functions: readonly string[], stateFile: string | undefined): string {

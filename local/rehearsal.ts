@@ -81,7 +81,8 @@ export async function stageRehearsal(stack: LocalStack, prefix = 'rehearse'): Pr
     const eb = new EventBridgeClient(stack.clientConfig);
     const config = {
       ...readConfig({ ROTOR_LOG_LEVEL: 'SILENT', ROTOR_METRICS: 'off' }),
-      apiKeyProviders: { reference: provider.description },
+      // The description pins its admin secret (created below), as a stage file's entry would.
+      apiKeyProviders: { reference: { ...provider.description, adminSecret: `${prefix}/provider-admin` } },
     };
     const postgresFn = stack.registerFunction(
       REHEARSAL_FUNCTIONS.postgres,

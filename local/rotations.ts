@@ -51,6 +51,11 @@ export interface RotationSettings {
    * false: recordings of the real service show it left on the version that became AWSCURRENT.
    */
   readonly clearPendingOnSuccess: boolean;
+  /**
+   * What the temporary AWSPENDING version of a configuration test (`RotateImmediately: false`)
+   * holds: a copy of AWSCURRENT (default) or no value. AWS does not document it: an inference.
+   */
+  readonly configurationTestPending: 'copy-of-current' | 'empty';
 }
 
 export const defaultRotationSettings: RotationSettings = {
@@ -59,6 +64,7 @@ export const defaultRotationSettings: RotationSettings = {
   timeoutMs: 30_000,
   reattemptStuck: true,
   clearPendingOnSuccess: false,
+  configurationTestPending: 'copy-of-current',
 };
 
 export interface RotationError {
@@ -131,6 +137,8 @@ interface RegisteredFunction {
   readonly name: string;
   readonly arn: string;
   readonly fn: RotationFunction;
+  /** Lambda tags (`rotor:engines` names the engines it rotates): what GetFunction returns. */
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 export interface LocalRotationsOptions {
@@ -156,10 +164,10 @@ export class LocalRotations implements RotationDriver {
   // ---------------------------------------------------------------- functions
 
   /** Registers a rotation function by name or full Lambda ARN. Returns its ARN. */
-  register(nameOrArn: string, fn: RotationFunction): string {
+  register(nameOrArn: string, fn: RotationFunction, tags: Readonly<Record<string, string>> = {}): string {
     const name = functionName(nameOrArn);
     const arn = nameOrArn.startsWith('arn:') ? nameOrArn : this.functionArn(name);
-    const registered = { name, arn, fn };
+    const registered = { name, arn, fn, tags: { ...tags } };
     this.byName.set(name, registered);
     this.byArn.set(arn, registered);
     return arn;
@@ -168,6 +176,21 @@ export class LocalRotations implements RotationDriver {
   /** The ARN a function of this name has in the stack's region and account. */
   functionArn(name: string): string {
     return `arn:aws:lambda:${this.options.region}:${this.options.accountId}:function:${name}`;
+  }
+
+  /** A registered function's name, ARN and tags (the local Lambda's GetFunction), or undefined. */
+  describe(
+    nameOrArn: string,
+  ): { name: string; arn: string; tags: Readonly<Record<string, string>> } | undefined {
+    const registered = this.resolve(nameOrArn);
+    return registered === undefined
+      ? undefined
+      : { name: registered.name, arn: registered.arn, tags: registered.tags };
+  }
+
+  /** What a configuration test's AWSPENDING version holds (RotationSettings). */
+  get configurationTestPending(): RotationSettings['configurationTestPending'] {
+    return this.options.settings.configurationTestPending;
   }
 
   canInvoke(lambdaArn: string): boolean {

@@ -8,6 +8,7 @@
  * `LocalRotations` (./rotations.js), attached with `attachRotations`.
  */
 import { randomInt, randomUUID } from 'node:crypto';
+import { scheduleProblem, windowProblem } from '../deploy/schedule.js';
 import { everyDays, nextOccurrence, parseDuration, parseScheduleExpression, type Schedule } from './cron.js';
 import {
   AwsError,
@@ -113,6 +114,8 @@ export interface RotationDriver {
   isRunning(secretArn: string, token?: string): boolean;
   /** Stops the secret's running job before its next step. */
   stop(secretArn: string, reason: 'cancelled' | 'abandoned'): void;
+  /** What a configuration test's AWSPENDING holds (an inference: AWS does not document it). */
+  readonly configurationTestPending?: 'copy-of-current' | 'empty';
 }
 
 /** Publishes one of AWS's own CloudTrail service events (RotationAbandoned, ...). */
@@ -308,6 +311,7 @@ export class LocalSecretsManager {
       );
     }
     if (token === undefined) throw new AwsError('InvalidRequestException', NEED_TOKEN);
+    if (!serviceOwned) refuseSystemTags(tags?.map((tag) => tag.Key));
 
     const existing = this.findByName(name);
     if (existing !== undefined) return this.createSecretAgain(existing, token, value);
@@ -681,8 +685,12 @@ export class LocalSecretsManager {
       );
     }
     if (!rotateImmediately) {
-      // Configuration test: a temporary pending version holding a copy of the current value.
-      this.addVersion(secret, token, this.holderOf(secret, AWSCURRENT)?.value, [AWSPENDING]);
+      // Configuration test: a temporary pending version holding a copy of the current value (or,
+      // configured, none: what AWS puts there is inferred, not documented).
+      const copy = this.rotations?.configurationTestPending !== 'empty';
+      this.addVersion(secret, token, copy ? this.holderOf(secret, AWSCURRENT)?.value : undefined, [
+        AWSPENDING,
+      ]);
       this.changed();
       this.startJob(secret, token, 'test', 'api');
       return response;
@@ -879,6 +887,7 @@ export class LocalSecretsManager {
     const secretId = v.string('SecretId', { required: true, min: 1, max: 2048 });
     const tags = readTags(v, 'Tags', true);
     v.check();
+    refuseSystemTags(tags?.map((tag) => tag.Key));
     const secret = this.requireActive(secretId ?? '');
     const merged = new Map((secret.tags ?? []).map((tag) => [tag.Key, tag]));
     for (const tag of tags ?? []) merged.set(tag.Key, tag);
@@ -895,6 +904,7 @@ export class LocalSecretsManager {
     const secretId = v.string('SecretId', { required: true, min: 1, max: 2048 });
     const keys = v.list('TagKeys', { required: true });
     v.check();
+    refuseSystemTags(keys?.map(String));
     const secret = this.requireActive(secretId ?? '');
     const removed = new Set(keys?.map(String));
     secret.tags = (secret.tags ?? []).filter((tag) => !removed.has(tag.Key));
@@ -1160,6 +1170,18 @@ function readStages(v: InputValidator, member: string): string[] | undefined {
   });
 }
 
+/**
+ * AWS reserves the `aws:` prefix (any case) for tags its services set (RDS on its master secrets,
+ * CloudFormation on stacks' resources): callers can neither add nor remove them. The message is
+ * Secrets Manager's own for TagResource.
+ */
+function refuseSystemTags(keys: readonly string[] | undefined): void {
+  const reserved = keys?.find((key) => key.toLowerCase().startsWith('aws:'));
+  if (reserved !== undefined) {
+    throw new AwsError('InvalidParameterException', `You can't modify system tags. Tag key: '${reserved}'.`);
+  }
+}
+
 function readTags(v: InputValidator, member: string, required = false): Tag[] | undefined {
   const list = v.list(member, { required });
   if (list === undefined) return undefined;
@@ -1223,6 +1245,11 @@ function readRotationRules(v: InputValidator): RotationRules | undefined {
       "You can't specify both AutomaticallyAfterDays and ScheduleExpression in RotationRules.",
     );
   }
+  // Secrets Manager's documented schedule rules (deploy/schedule.ts, shared with the stage file and
+  // `rotor attach`); the error type is the one AWS returns for other bad RotationRules.
+  const problem = rotationRulesProblem(rules);
+  if (problem !== undefined)
+    throw new AwsError('InvalidParameterException', `Invalid RotationRules: ${problem}.`);
   try {
     if (rules.ScheduleExpression !== undefined) parseScheduleExpression(rules.ScheduleExpression);
     if (rules.Duration !== undefined) parseDuration(rules.Duration);
@@ -1230,6 +1257,19 @@ function readRotationRules(v: InputValidator): RotationRules | undefined {
     throw new AwsError('InvalidParameterException', `Invalid RotationRules: ${(error as Error).message}.`);
   }
   return rules;
+}
+
+function rotationRulesProblem(rules: RotationRules): string | undefined {
+  const expression =
+    rules.ScheduleExpression ??
+    (rules.AutomaticallyAfterDays === undefined ? undefined : `rate(${rules.AutomaticallyAfterDays} days)`);
+  if (rules.ScheduleExpression !== undefined) {
+    const problem = scheduleProblem(rules.ScheduleExpression);
+    if (problem !== undefined) return `ScheduleExpression ${problem}`;
+  }
+  if (rules.Duration === undefined || expression === undefined) return undefined;
+  const problem = windowProblem(expression, rules.Duration);
+  return problem === undefined ? undefined : `Duration ${problem}`;
 }
 
 function scheduleOf(rules: RotationRules | undefined): Schedule | undefined {

@@ -70,8 +70,11 @@ export interface LocalStack {
   readonly eventBridge: LocalEventBridge;
   /** The rotation engine: history, `wait`, `attempts()`. */
   readonly rotations: LocalRotations;
-  /** Registers a rotation function by name or Lambda ARN; returns its ARN. */
-  registerFunction(nameOrArn: string, fn: RotationFunction): string;
+  /**
+   * Registers a rotation function by name or Lambda ARN; returns its ARN. `tags` are its Lambda
+   * tags (GetFunction returns them): `rotor:engines` names the engines it rotates.
+   */
+  registerFunction(nameOrArn: string, fn: RotationFunction, tags?: Readonly<Record<string, string>>): string;
   /** `arn:aws:lambda:<region>:<account>:function:<name>`. */
   functionArn(name: string): string;
   /** Spread into `new SecretsManagerClient(...)` / `new EventBridgeClient(...)`. */
@@ -84,6 +87,7 @@ export interface LocalStack {
   readonly env: {
     readonly AWS_ENDPOINT_URL_SECRETS_MANAGER: string;
     readonly AWS_ENDPOINT_URL_EVENTBRIDGE: string;
+    readonly AWS_ENDPOINT_URL_LAMBDA: string;
     readonly AWS_REGION: string;
     readonly AWS_ACCESS_KEY_ID: string;
     readonly AWS_SECRET_ACCESS_KEY: string;
@@ -162,6 +166,8 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         '/_rotor/rotations': (query) => rotationQuery(query, secretsManager, rotations),
         '/_rotor/calls': () => ({ secretsManager: secretsManager.calls, eventBridge: eventBridge.calls }),
       },
+      // Lambda stands in as registered functions; GetFunction tells the CLI their tags.
+      getPrefix: { '/2015-03-31/functions/': (name) => getFunction(rotations, name) },
     },
     { host: options.host ?? '127.0.0.1', port: options.port ?? 0 },
   );
@@ -180,12 +186,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
     secretsManager,
     eventBridge,
     rotations,
-    registerFunction: (nameOrArn, fn) => rotations.register(nameOrArn, fn),
+    registerFunction: (nameOrArn, fn, tags) => rotations.register(nameOrArn, fn, tags),
     functionArn: (name) => rotations.functionArn(name),
     clientConfig: { endpoint: server.url, region, credentials: { ...CREDENTIALS } },
     env: {
       AWS_ENDPOINT_URL_SECRETS_MANAGER: server.url,
       AWS_ENDPOINT_URL_EVENTBRIDGE: server.url,
+      AWS_ENDPOINT_URL_LAMBDA: server.url,
       AWS_REGION: region,
       AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
@@ -201,6 +208,18 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
       })();
       return stopped;
     },
+  };
+}
+
+/** Lambda GetFunction for a registered function: its configuration (name, ARN) and tags. */
+function getFunction(rotations: LocalRotations, nameOrArn: string): unknown {
+  const found = rotations.describe(nameOrArn);
+  if (found === undefined) {
+    throw new AwsError('ResourceNotFoundException', `Function not found: ${nameOrArn}`, 404);
+  }
+  return {
+    Configuration: { FunctionName: found.name, FunctionArn: found.arn, State: 'Active' },
+    Tags: found.tags,
   };
 }
 

@@ -40,6 +40,67 @@ export interface MasterCredential {
   readonly binding?: MasterBinding;
 }
 
+// ---------------------------------------------------------------------------------------------
+// Secret ids as Secrets Manager resolves them (pure: callers pass the ARNs Secrets Manager answered)
+
+/** The name in a full secret ARN (`arn:aws:secretsmanager:<region>:<account>:secret:<name>-AbCdEf`). */
+export function nameFromArn(arn: string): string | undefined {
+  return /^arn:[\w-]+:secretsmanager:[^:]*:[^:]*:secret:(.+)-[A-Za-z0-9]{6}$/.exec(arn)?.[1];
+}
+
+/** Region and account of a secret ARN. */
+export function homeOf(arn: string): string | undefined {
+  return /^arn:[\w-]+:secretsmanager:([^:]*):([^:]*):secret:/.exec(arn)?.slice(1, 3).join(':');
+}
+
+/**
+ * Whether `configured` (a name, partial ARN or full ARN) names `secret`. `secret.arn` is the full
+ * ARN Secrets Manager answered; its name is derived from it when not given. A name resolves, as
+ * in Secrets Manager, in the caller's own account and region: when `home` (an ARN of the
+ * deployment's, e.g. the rotated secret's) is given, a secret of another account or region with
+ * the same name is not named by it.
+ */
+export function namesSecret(
+  configured: string,
+  secret: { arn: string; name?: string },
+  home?: string,
+): boolean {
+  if (configured.startsWith('arn:')) {
+    if (configured === secret.arn) return true;
+    // A partial ARN: the full one without `-` and its 6 random characters.
+    return /-[A-Za-z0-9]{6}$/.test(secret.arn) && configured === secret.arn.slice(0, -7);
+  }
+  const name = secret.name ?? nameFromArn(secret.arn) ?? secret.arn;
+  if (configured !== name) return false;
+  const where = home === undefined ? undefined : homeOf(home);
+  return where === undefined || homeOf(secret.arn) === undefined || homeOf(secret.arn) === where;
+}
+
+/**
+ * Whether the secret id `reference`, as a secret's writer wrote it (a name, partial ARN or full
+ * ARN), names the secret `configured` names, judged without reading either: an identical id; or
+ * the same secret in another form, where a name resolves in `home`'s account and region (the
+ * rotated secret's ARN). A full ARN compared with a name or partial ARN is taken at its face
+ * (name and 6 random characters); where the function can, it checks again against the ARN Secrets
+ * Manager answered (`namesSecret`).
+ */
+export function refersToSecret(reference: string, configured: string, home?: string): boolean {
+  if (reference === configured) return true;
+  const where = home === undefined ? undefined : homeOf(home);
+  const inHome = (arn: string) => where === undefined || homeOf(arn) === where;
+  const refIsArn = reference.startsWith('arn:');
+  const confIsArn = configured.startsWith('arn:');
+  if (refIsArn && nameFromArn(reference) !== undefined && namesSecret(configured, { arn: reference }, home))
+    return true;
+  if (confIsArn && nameFromArn(configured) !== undefined && namesSecret(reference, { arn: configured }, home))
+    return true;
+  // A name and a partial ARN (the ARN without its random characters) of the same secret.
+  const partialName = (arn: string) => /^arn:[\w-]+:secretsmanager:[^:]*:[^:]*:secret:(.+)$/.exec(arn)?.[1];
+  if (refIsArn && !confIsArn) return partialName(reference) === configured && inHome(reference);
+  if (confIsArn && !refIsArn) return partialName(configured) === reference && inHome(configured);
+  return false;
+}
+
 /** A host and port a connection dials. */
 export interface Endpoint {
   readonly host: string;

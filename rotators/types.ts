@@ -26,6 +26,14 @@ export interface RequestBase {
    */
   readonly fetchRelated: (secretId: string) => Promise<string>;
   /**
+   * `fetchRelated` with the identity Secrets Manager answered (its full ARN and name), for a check
+   * that the id a secret's writer wrote resolved to the secret the configuration names. Optional:
+   * callers that cannot tell leave it out, and rotators then judge the id as written.
+   */
+  readonly fetchRelatedSecret?: (
+    secretId: string,
+  ) => Promise<{ readonly value: string; readonly arn: string; readonly name?: string }>;
+  /**
    * Reads a master secret (`masterarn`) like `fetchRelated`, together with its binding: where its
    * credential may be used and for which users, as decided by something the rotated secret's writer
    * cannot change (the stage file, or RDS for a master secret RDS manages). See ./trust.ts.

@@ -2,11 +2,15 @@
  * `rotor attach <secret...>`: turns rotation on for existing secrets (RotateSecret with the
  * function, the schedule and the window). A secret is refused, and left exactly as it was, when
  * its value does not parse for its engine (the error names the field) or, unless
- * `--skip-preflight`, when a preflight check fails.
+ * `--skip-preflight`, when a preflight check fails. Whatever the flags, it is refused when the
+ * function does not rotate the secret's engine (cli/functionEngines.ts), and when another rotation
+ * function is configured on it, unless `--replace`.
  */
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { RotorError } from '../../rotators/errors.js';
+import { scheduleProblem, windowProblem } from '../../deploy/schedule.js';
+import { ConfigurationError, RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, exitCodeOf, type GlobalOptions } from '../aws.js';
+import { ENGINE_CHECK } from '../functionEngines.js';
 import { functionArnFor } from '../secrets.js';
 import type { Session } from '../session.js';
 import { type AdoptionResult, adopt, printAdoptions } from './adopt.js';
@@ -21,16 +25,21 @@ export interface AttachOptions extends GlobalOptions {
   window?: string;
   rotateImmediately: boolean;
   skipPreflight?: boolean;
+  /** Replace a rotation function other than `--function` that the secret is configured with. */
+  replace?: boolean;
   json?: boolean;
   timeout?: number;
 }
 
-/** `rate(N days)`, `rate(N hours)` or `cron(...)`, as Secrets Manager accepts them. */
-export function validSchedule(text: string): boolean {
-  return /^rate\(\s*[1-9]\d{0,2}\s+(day|days|hour|hours)\s*\)$/.test(text) || /^cron\(.+\)$/.test(text);
+/**
+ * Why Secrets Manager would refuse a schedule, or undefined: its documented rules
+ * (deploy/schedule.ts, shared with the stage file and the local stack).
+ */
+export function scheduleUsageProblem(text: string): string | undefined {
+  return scheduleProblem(text);
 }
 
-/** `1h` to `24h`: Secrets Manager's rotation window. */
+/** `1h` to `24h`: Secrets Manager's rotation window (how it fits the schedule is checked with both). */
 export function validWindow(text: string): boolean {
   const match = /^(\d{1,2})h$/.exec(text);
   return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 24;
@@ -56,8 +65,10 @@ async function attachOne(
   const preflight = await runPreflight(session, context, secretId, {
     withRotation: false,
     timeoutMs: (options.timeout ?? 30) * 1000,
+    function: options.function as string,
   });
   const arn = preflight.secret.ARN ?? secretId;
+  const functionArn = functionArnFor(options.function as string, arn);
   const base = { secret: preflight.secret.Name ?? secretId, arn };
   if (preflight.invalid !== undefined) {
     // The value must parse whatever the flags: a rotation could only fail on it.
@@ -69,6 +80,45 @@ async function attachOne(
       exitCode: exitCodeOf(preflight.invalid),
     };
   }
+  // Another function already rotates it: replacing it is a decision, never a side effect.
+  const configured = preflight.secret.RotationLambdaARN;
+  // Without --replace, a person at a terminal may say yes; a script (or --json) is refused.
+  const replacing = configured !== undefined && configured !== functionArn;
+  const confirmed =
+    options.replace === true ||
+    (replacing &&
+      !options.json &&
+      session.io.ask !== undefined &&
+      /^y(es)?$/i.test(
+        (
+          await session.io.ask(
+            `${base.secret} is rotated by ${configured}: replace it with ${functionArn}? [y/N] `,
+          )
+        ).trim(),
+      ));
+  if (replacing && !confirmed) {
+    const error = new ConfigurationError(
+      `it is already rotated by ${configured}${preflight.secret.RotationEnabled === false ? ' (rotation disabled)' : ''}: add --replace to configure ${functionArn} instead`,
+    );
+    return {
+      ...base,
+      attached: false,
+      refused: { reason: error.message, error: error.toJSON() },
+      exitCode: EXIT.usage,
+    };
+  }
+  // A function that does not rotate the secret's engine is refused whatever the flags.
+  const engine = preflight.checks.find((check) => check.name === ENGINE_CHECK);
+  if (engine !== undefined && !engine.ok) {
+    const error = new ConfigurationError(engine.detail);
+    return {
+      ...base,
+      attached: false,
+      refused: { reason: engine.detail, error: error.toJSON() },
+      checks: checksJson(preflight.checks),
+      exitCode: EXIT.usage,
+    };
+  }
   if (!options.skipPreflight && !passed(preflight.checks)) {
     return {
       ...base,
@@ -78,7 +128,6 @@ async function attachOne(
       exitCode: EXIT.failure,
     };
   }
-  const functionArn = functionArnFor(options.function as string, arn);
   const out = await aws(
     context,
     'secretsmanager:RotateSecret',
@@ -120,6 +169,12 @@ export async function attachCommand(
     err.line(`${err.paint('red', 'rotor: error:')} attach --function needs --schedule`);
     return EXIT.usage;
   }
+  // The window must fit the schedule (not past midnight UTC, not into the next window), as AWS checks.
+  const windowIssue =
+    options.window === undefined || options.schedule === undefined
+      ? undefined
+      : windowProblem(options.schedule, options.window);
+  if (windowIssue !== undefined) throw new ConfigurationError(`--window ${options.window}: ${windowIssue}`);
   const context = await session.aws(options);
   // Adoptions first: the attach's preflight and first rotation then see them.
   const adopted: AdoptionResult[] = [];

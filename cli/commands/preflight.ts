@@ -23,9 +23,11 @@ import {
 import { asRotorError, InvalidSecretError, RotorError, UnknownEngineError } from '../../rotators/errors.js';
 import type { PreflightCheck } from '../../rotators/types.js';
 import { type AwsContext, EXIT, type GlobalOptions } from '../aws.js';
+import { engineCheck, functionEngines } from '../functionEngines.js';
 import { oldNote, type Terminal } from '../io.js';
 import {
   describeSecret,
+  functionArnFor,
   listVersions,
   type ParsedCurrent,
   readCurrent,
@@ -105,7 +107,8 @@ export async function runPreflight(
   session: Session,
   context: AwsContext,
   secretId: string,
-  options: { withRotation: boolean; timeoutMs: number },
+  /** `function`: the rotation function (name or ARN) attach will set; else the configured one. */
+  options: { withRotation: boolean; timeoutMs: number; function?: string },
 ): Promise<PreflightResult> {
   const secret = await describeSecret(context, secretId);
   const arn = secret.ARN ?? secretId;
@@ -159,6 +162,12 @@ export async function runPreflight(
     ok: true,
     detail: `engine ${parsed.engine}, strategy ${parsed.strategy}`,
   });
+  // The function that will rotate it (attach's --function, else the configured one) must rotate its engine.
+  const functionArn =
+    options.function === undefined ? secret.RotationLambdaARN : functionArnFor(options.function, arn);
+  if (functionArn !== undefined) {
+    checks.push(engineCheck(functionArn, parsed.engine, await functionEngines(context, functionArn)));
+  }
 
   const { rotator, value, managedDatabase } = parsed;
   const reader = new VersionReader(

@@ -8,7 +8,8 @@
  * (Secrets Manager's RotationFailed, or a failed step followed by more silence than its retries
  * take) or `stuck`, or when the version stops being AWSPENDING (cleared, or abandoned by a manual
  * put-secret-value). When Secrets Manager refuses to start because a previous rotation is still
- * running (just attached, or being reattempted), `--wait` follows that one instead.
+ * running (just attached, or being reattempted), `--wait` follows that one instead. `--follow`
+ * starts nothing and follows the rotation already running (its AWSPENDING version) the same way.
  */
 import { randomUUID } from 'node:crypto';
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
@@ -26,6 +27,8 @@ import { readState, stateFacts } from '../state.js';
 
 export interface RotateOptions extends GlobalOptions {
   wait?: boolean;
+  /** Start nothing: follow the rotation that is running (the AWSPENDING version) until it ends. */
+  follow?: boolean;
   timeout: number;
   json?: boolean;
 }
@@ -90,43 +93,63 @@ export async function rotateCommand(
   let startedAt = session.now();
   let token: string = randomUUID();
   let created = new Date(startedAt);
-  try {
-    await aws(
-      context,
-      'secretsmanager:RotateSecret',
-      name,
-      context.sm.send(new RotateSecretCommand({ SecretId: arn, ClientRequestToken: token })),
-    );
-  } catch (error) {
-    // Refused because AWSPENDING is on another version: what that version is doing decides what to say.
-    if (!(error instanceof StageConflictError)) throw error;
-    const now = await describeSecret(context, arn);
+  if (options.follow) {
+    // Resume watching: start nothing, follow the AWSPENDING version that is not AWSCURRENT.
     const versions = await listVersions(context, arn);
-    const { state } = await readState(context, now, session.now(), { versions });
+    const { state } = await readState(context, secret, session.now(), { versions });
     const pending = state.pendingVersionId;
-    if (state.state !== 'rotating' || pending === undefined || !options.wait) {
-      const what =
-        state.state === 'rotating'
-          ? `a rotation is already running (${state.reason}): follow it with \`rotor rotate ${name} --wait\` or \`rotor history ${name}\``
-          : `${state.state}: ${state.reason}. Secrets Manager reattempts it; \`rotor heal ${name}\` says whether to roll it forward or clear it`;
-      session.term.err.line(`rotor: ${name}: a previous rotation isn't complete: ${what}`);
-      return EXIT.failure;
+    if (pending === undefined) {
+      if (options.json) out.json({ secret: name, arn, outcome: 'none' });
+      else out.line(`no rotation of ${name} is running: AWSPENDING is absent or on AWSCURRENT`);
+      return EXIT.ok;
     }
-    // A rotation is running (just attached, or the service reattempting): follow that one.
     token = pending;
     created = versions.find((version) => version.VersionId === pending)?.CreatedDate ?? created;
     startedAt = created.getTime();
-    if (!options.json) {
-      out.line(`a rotation of ${name} is already running (${state.reason}): following version ${token}`);
+    if (!options.json) out.line(`following the rotation of ${name} with ${functionArn}: version ${token}`);
+  } else {
+    try {
+      await aws(
+        context,
+        'secretsmanager:RotateSecret',
+        name,
+        context.sm.send(new RotateSecretCommand({ SecretId: arn, ClientRequestToken: token })),
+      );
+    } catch (error) {
+      // Refused because AWSPENDING is on another version: what that version is doing decides what to say.
+      if (!(error instanceof StageConflictError)) throw error;
+      const now = await describeSecret(context, arn);
+      const versions = await listVersions(context, arn);
+      const { state } = await readState(context, now, session.now(), { versions });
+      const pending = state.pendingVersionId;
+      if (state.state !== 'rotating' || pending === undefined || !options.wait) {
+        const what =
+          state.state === 'rotating'
+            ? `a rotation is already running (${state.reason}): follow it with \`rotor rotate ${name} --wait\` or \`rotor history ${name}\``
+            : `${state.state}: ${state.reason}. Secrets Manager reattempts it; \`rotor heal ${name}\` says whether to roll it forward or clear it`;
+        session.term.err.line(`rotor: ${name}: a previous rotation isn't complete: ${what}`);
+        return EXIT.failure;
+      }
+      // A rotation is running (just attached, or the service reattempting): follow that one.
+      token = pending;
+      created = versions.find((version) => version.VersionId === pending)?.CreatedDate ?? created;
+      startedAt = created.getTime();
+      if (!options.json) {
+        out.line(`a rotation of ${name} is already running (${state.reason}): following version ${token}`);
+      }
     }
-  }
-  if (!options.wait) {
-    if (options.json) out.json({ secret: name, arn, versionId: token, outcome: 'started' });
-    else out.line(`rotation of ${name} started: version ${token} (follow it with \`rotor history ${name}\`)`);
-    return EXIT.ok;
+    if (!options.wait) {
+      if (options.json) out.json({ secret: name, arn, versionId: token, outcome: 'started' });
+      else
+        out.line(
+          `rotation of ${name} started: version ${token} (follow it with \`rotor rotate ${name} --follow\`)`,
+        );
+      return EXIT.ok;
+    }
+
+    if (!options.json) out.line(`rotating ${name} with ${functionArn}: version ${token}`);
   }
 
-  if (!options.json) out.line(`rotating ${name} with ${functionArn}: version ${token}`);
   const followed = await follow(session, context, {
     arn,
     token,
@@ -156,7 +179,7 @@ export async function rotateCommand(
         break;
       case 'timed-out':
         out.line(
-          `${out.paint('yellow', 'still running')} after ${took}: follow it with \`rotor history ${name}\``,
+          `${out.paint('yellow', 'still running')} after ${took}: follow it with \`rotor rotate ${name} --follow\``,
         );
         break;
       case 'interrupted':

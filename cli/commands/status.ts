@@ -1,9 +1,11 @@
 /**
- * `rotor status`: every secret with rotation, one row each: engine and strategy (from the parsed
- * AWSCURRENT, whose other fields are never shown), whether rotation is enabled, the last and next
- * rotation, whether it is overdue, the rotation state (handlers/rotationState.ts: healthy,
- * rotating, failed, stuck, never-rotated, not-rotor), the replicas, the last outcome rotor's events
- * tell of, the configuration test's outcome, and any fallback or warning the last rotation reported.
+ * `rotor status`: every secret rotated by rotor's functions (a function whose engines are known:
+ * its rotor:engines tag or rotor's name; `--all` adds those whose rotation is turned off), one row
+ * each: engine and strategy (with --deep only, from the parsed AWSCURRENT, whose other fields are
+ * never shown), whether rotation is enabled, the last and next rotation, whether it is overdue, the
+ * rotation state (handlers/rotationState.ts: healthy, rotating, failed, stuck, never-rotated,
+ * not-rotor), the replicas, the last outcome rotor's events tell of, the configuration test's
+ * outcome, and any fallback or warning the last rotation reported.
  */
 import {
   type DescribeSecretResponse,
@@ -15,6 +17,7 @@ import { runbookUrl } from '../../handlers/runbook.js';
 import { RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, type GlobalOptions } from '../aws.js';
 import type { RotorEventRecord } from '../events.js';
+import { functionEngines } from '../functionEngines.js';
 import { formatAgeSeconds, formatDate, type Printer, table } from '../io.js';
 import {
   describeSecret,
@@ -32,7 +35,10 @@ import { shortError } from './rotate.js';
 
 export interface StatusOptions extends GlobalOptions {
   prefix?: string;
+  /** Also secrets whose rotation (by one of rotor's functions) is turned off. */
   all?: boolean;
+  /** Read and parse each secret's value: engine, strategy, a value that does not parse. */
+  deep?: boolean;
   json?: boolean;
 }
 
@@ -195,12 +201,28 @@ async function listRotated(context: AwsContext, options: StatusOptions): Promise
       ),
     );
     for (const entry of page.SecretList ?? []) {
-      if (options.all || entry.RotationEnabled === true || entry.RotationLambdaARN !== undefined)
+      if (entry.RotationLambdaARN !== undefined && (options.all || entry.RotationEnabled === true))
         entries.push(entry);
     }
     token = page.NextToken;
   } while (token !== undefined);
-  return entries.sort((a, b) => (a.Name ?? '').localeCompare(b.Name ?? ''));
+  // Only secrets rotated by rotor's functions: another rotator's secrets are not rotor's to report.
+  const rotors = new Map<string, Promise<boolean>>();
+  const isRotors = (functionArn: string) => {
+    let known = rotors.get(functionArn);
+    if (known === undefined) {
+      known = functionEngines(context, functionArn).then(
+        (found) => found.engines !== undefined,
+        () => false,
+      );
+      rotors.set(functionArn, known);
+    }
+    return known;
+  };
+  const owned = await Promise.all(entries.map((entry) => isRotors(entry.RotationLambdaARN as string)));
+  return entries
+    .filter((_entry, index) => owned[index])
+    .sort((a, b) => (a.Name ?? '').localeCompare(b.Name ?? ''));
 }
 
 async function statusOf(
@@ -208,6 +230,7 @@ async function statusOf(
   context: AwsContext,
   entry: SecretListEntry,
   warn: (text: string) => void,
+  deep = false,
 ): Promise<SecretStatus> {
   const arn = entry.ARN ?? entry.Name ?? '?';
   const secret: DescribeSecretResponse = await describeSecret(context, arn);
@@ -237,7 +260,8 @@ async function statusOf(
 
   let text: string | undefined;
   try {
-    text = await readCurrentText(context, arn, session.scope);
+    // Values are read only when asked (--deep): listing needs no access to them.
+    if (deep) text = await readCurrentText(context, arn, session.scope);
   } catch (error) {
     // Listing may be allowed where reading values is not: the row shows what it can.
     if (!(error instanceof RotorError)) throw error;
@@ -346,7 +370,9 @@ export async function statusCommand(session: Session, options: StatusOptions): P
   };
   const entries = await listRotated(context, options);
   if (!options.json && entries.length > 5) session.term.progress(`reading ${entries.length} secrets...`);
-  const statuses = await mapLimited(entries, 4, (entry) => statusOf(session, context, entry, warn));
+  const statuses = await mapLimited(entries, 4, (entry) =>
+    statusOf(session, context, entry, warn, options.deep),
+  );
   const problems = statuses.filter(hasProblem).length;
 
   if (options.json) {
@@ -355,14 +381,16 @@ export async function statusCommand(session: Session, options: StatusOptions): P
   }
   if (statuses.length === 0) {
     out.line(
-      `no secret with rotation${options.prefix === undefined ? '' : ` whose name starts with "${options.prefix}"`}`,
+      `no secret rotated by rotor's functions${options.prefix === undefined ? '' : ` whose name starts with "${options.prefix}"`}`,
     );
     return EXIT.ok;
   }
   const rows = statuses.map((status) => [
     status.name,
-    status.engine ?? '?',
-    status.invalid === undefined ? (status.strategy ?? '?') : out.paint('red', 'INVALID VALUE'),
+    status.engine ?? (options.deep ? '?' : '-'),
+    status.invalid === undefined
+      ? (status.strategy ?? (options.deep ? '?' : '-'))
+      : out.paint('red', 'INVALID VALUE'),
     status.rotationEnabled ? 'yes' : out.paint('yellow', 'no'),
     formatDate(status.lastRotated === undefined ? undefined : new Date(status.lastRotated)),
     formatDate(status.nextRotation === undefined ? undefined : new Date(status.nextRotation)),

@@ -12,7 +12,8 @@
  * | `twilio`     | `accountSid` (public: used in paths), `authToken`      | none                                      |
  *
  * Every preset also takes `baseUrl` (another region or a proxy; still https, checked like any
- * base URL) and `maxLiveKeys`.
+ * base URL), `maxLiveKeys`, `adminSecret` / `adminSecrets` (the admin secrets it pins) and
+ * `manages` (the rotated secrets that may name it), see provider.ts.
  */
 import type { Json } from './provider.js';
 
@@ -28,13 +29,16 @@ type Preset = {
   build(options: Options): Record<string, unknown> | PresetIssue;
 };
 
-const COMMON = ['preset', 'baseUrl', 'maxLiveKeys'];
+const COMMON = ['preset', 'baseUrl', 'maxLiveKeys', 'adminSecret', 'adminSecrets', 'manages'];
 
 /** The options every preset takes, as description fields. */
 function common(options: Options, baseUrl: string): Record<string, unknown> {
   return {
     baseUrl: options.baseUrl ?? baseUrl,
     ...(options.maxLiveKeys === undefined ? {} : { maxLiveKeys: options.maxLiveKeys }),
+    ...(options.adminSecret === undefined ? {} : { adminSecret: options.adminSecret }),
+    ...(options.adminSecrets === undefined ? {} : { adminSecrets: options.adminSecrets }),
+    ...(options.manages === undefined ? {} : { manages: options.manages }),
   };
 }
 

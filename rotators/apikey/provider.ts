@@ -74,6 +74,19 @@ export interface Provider {
    */
   readonly publicAdminFields: ReadonlySet<string>;
   readonly auth: { readonly header: string; readonly value: string };
+  /**
+   * The admin secrets (names, partial or full ARNs) this description pins, from `adminSecret` /
+   * `adminSecrets`: a secret naming this provider must name one of them as `adminSecretArn`. Empty:
+   * none pinned (then an admin secret must bind itself with its own `provider` and `manages`).
+   * Always empty for a description kept inline in a secret (its writer would pin their own choice).
+   */
+  readonly adminSecrets: readonly string[];
+  /**
+   * ARN patterns (`*` any run, `?` one character) of the rotated secrets that may name this
+   * description (`manages`): absent, any secret the function rotates may. Like a pin, never taken
+   * from a description kept inline in a secret.
+   */
+  readonly manages?: readonly string[];
   /** How many keys the provider lets live at once (the current one and the new one need 2). */
   readonly maxLiveKeys: number;
   /** Per-request timeout in milliseconds (the Lambda deadline caps it further). */
@@ -367,8 +380,28 @@ const PaginationSchema = v.variant('style', [
   v.strictObject({ style: v.literal('link-header'), maxPages }),
 ]);
 
+const secretId = v.pipe(
+  v.string(),
+  v.regex(
+    /^[A-Za-z0-9/_+=.@!:-]{1,2048}$/,
+    'must be a secret name, partial ARN or full ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>)',
+  ),
+);
+
 const DescriptionSchema = v.strictObject({
   baseUrl: v.pipe(v.string(), v.maxLength(2048, 'must be at most 2048 characters')),
+  adminSecret: v.optional(secretId),
+  adminSecrets: v.optional(
+    v.pipe(v.array(secretId), v.minLength(1, 'must list at least one admin secret when present')),
+  ),
+  manages: v.optional(
+    v.array(
+      v.pipe(
+        v.string(),
+        v.regex(/^[A-Za-z0-9/_+=.@!:*?-]{1,2048}$/, 'must be secret ARN patterns (* and ? as wildcards)'),
+      ),
+    ),
+  ),
   auth: v.strictObject({ header: headerName, value: headerValue }),
   publicAdminFields: v.optional(
     v.array(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be admin secret field names'))),
@@ -647,6 +680,8 @@ export function compileProvider(
       name,
       baseUrl,
       publicAdminFields: publicFields,
+      adminSecrets: [...(d.adminSecret === undefined ? [] : [d.adminSecret]), ...(d.adminSecrets ?? [])],
+      ...(d.manages === undefined ? {} : { manages: d.manages }),
       auth: d.auth,
       maxLiveKeys: d.maxLiveKeys,
       timeoutMs: d.timeoutMs,

@@ -10,7 +10,7 @@ import {
   UnmanagedUserError,
   VerificationFailedError,
 } from '../errors.js';
-import { matchesPattern } from '../trust.js';
+import { matchesPattern, namesSecret, refersToSecret } from '../trust.js';
 import type { PreflightCheck, RequestBase, Rotator } from '../types.js';
 import {
   type AdminCredential,
@@ -142,15 +142,22 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     }
     // Which admin fields are mere identifiers (allowed in URLs and the probe) is the function's
     // decision: a writer declaring the credential "public" would have it put in URLs.
-    if (Object.hasOwn(value, 'publicAdminFields')) {
-      throw new InvalidSecretError(
-        'provider.publicAdminFields',
-        "may only be declared in the function's own provider descriptions",
-        label,
-      );
+    // Which admin secrets a description pins is the operator's decision too: a writer pinning their
+    // own choice would bind any admin secret to their description.
+    for (const field of ['publicAdminFields', 'adminSecret', 'adminSecrets', 'manages']) {
+      if (Object.hasOwn(value, field)) {
+        throw new InvalidSecretError(
+          `provider.${field}`,
+          "may only be declared in the function's own provider descriptions",
+          label,
+        );
+      }
     }
-    const { provider, issue } = compileProvider('inline', value);
-    if (issue !== undefined) throw new InvalidSecretError(`provider.${issue.field}`, issue.expected, label);
+    const compiled = compileProvider('inline', value);
+    if (compiled.issue !== undefined)
+      throw new InvalidSecretError(`provider.${compiled.issue.field}`, compiled.issue.expected, label);
+    const { manages: _never, ...inline } = compiled.provider;
+    const provider: Provider = { ...inline, adminSecrets: [] };
     const { host, hostname } = provider.baseUrl;
     if (!inlineHosts.has(hostname) && !inlineHosts.has(host)) {
       throw new InvalidSecretError(
@@ -179,28 +186,73 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
 
   /**
    * A client for management calls, with the admin credential read from `adminSecretArn`. The
-   * admin secret's own fields, written by whoever holds the provider account (not by the rotated
-   * secret's writer), may bind it: `provider` (a name or list of names) to the provider
-   * descriptions its credential may be sent with, `manages` (ARN patterns, `*` and `?`) to the
-   * rotated secrets that may use it. A secret naming a bound admin secret outside its binding is
-   * refused before anything is sent.
+   * rotated secret's writer chooses `adminSecretArn`, so the admin secret must be bound by
+   * something that writer cannot change, or nothing is read or sent:
+   * (a) the provider description (the function's configuration) pins it: `adminSecret` /
+   *     `adminSecrets` lists ids, and `adminSecretArn` must name one of them (names, partial and
+   *     full ARNs compared the way Secrets Manager resolves them), checked before the admin secret
+   *     is read; a pin is never taken from a description kept inline in a secret; or
+   * (b) the admin secret binds itself, in its own JSON (written by whoever holds the provider
+   *     account): `provider` (a name or list of names) to the descriptions its credential may be
+   *     sent with, and `manages` (ARN patterns, `*` and `?`) to the rotated secrets that may use it.
+   *     A self-binding needs both.
+   * A description's own `manages` (ARN patterns) limits which rotated secrets may name it at all,
+   * checked first: a pin alone lets any secret naming the description use its admin secret.
+   * Whichever binds it, fields the admin secret declares are enforced too. A refusal is a
+   * MasterBindingError (UnmanagedUserError for a `manages` that excludes this secret).
    */
   async function connect(secret: ApiKeySecret, request: Omit<RequestBase, 'token' | 'step'>) {
-    const admin = parseAdmin(await request.fetchRelated(secret.adminSecretArn));
-    if (typeof admin === 'object') {
-      const bound = boundList(admin.provider);
-      if (bound !== undefined && !bound.includes(secret.provider.name)) {
+    const { provider, adminSecretArn } = secret;
+    if (
+      provider.manages !== undefined &&
+      !provider.manages.some((pattern) => matchesPattern(request.secretArn, pattern))
+    ) {
+      throw new UnmanagedUserError(
+        `provider description "${provider.name}" serves other secrets (its "manages" patterns do not match this ` +
+          "secret's ARN): no admin secret is read or used for this secret through it",
+      );
+    }
+    const pins = provider.adminSecrets;
+    const pinned = pins.length > 0;
+    if (pinned && !pins.some((pin) => refersToSecret(adminSecretArn, pin, request.secretArn))) {
+      throw new MasterBindingError(
+        `the admin secret ${adminSecretArn} is not one that provider description "${provider.name}" pins ` +
+          `(adminSecret: ${pins.join(', ')}): its credential is never read for this secret`,
+      );
+    }
+    let text: string;
+    if (pinned && request.fetchRelatedSecret !== undefined) {
+      // The id as written passed; the secret Secrets Manager resolved it to must be a pinned one too
+      // (a full-ARN-looking id can be the partial ARN of another secret whose name ends in 6 characters).
+      const read = await request.fetchRelatedSecret(adminSecretArn);
+      if (!pins.some((pin) => namesSecret(pin, read, request.secretArn))) {
         throw new MasterBindingError(
-          `the admin secret ${secret.adminSecretArn} is bound to provider ${bound.map((p) => `"${p}"`).join(', ')} ` +
-            `and this secret names provider "${secret.provider.name}": its credential is never sent elsewhere`,
+          `the admin secret ${adminSecretArn} resolved to ${read.arn}, which provider description "${provider.name}" ` +
+            'does not pin (adminSecret): its credential is never sent for this secret',
         );
       }
-      const manages = boundList(admin.manages);
-      if (manages !== undefined && !manages.some((pattern) => matchesPattern(request.secretArn, pattern))) {
-        throw new UnmanagedUserError(
-          `the admin secret ${secret.adminSecretArn} manages keys for other secrets (its "manages" patterns do not match this secret's ARN)`,
-        );
-      }
+      text = read.value;
+    } else text = await request.fetchRelated(adminSecretArn);
+    const admin = parseAdmin(text);
+    const bound = typeof admin === 'object' ? boundList(admin.provider) : undefined;
+    const manages = typeof admin === 'object' ? boundList(admin.manages) : undefined;
+    if (!pinned && (bound === undefined || manages === undefined)) {
+      throw new MasterBindingError(
+        `admin secret ${adminSecretArn} is bound neither by provider description "${provider.name}" (adminSecret) ` +
+          'nor by its own provider and manages fields: rotor sends its credential nowhere until an operator pins it ' +
+          "in the function's provider description or the admin secret names both",
+      );
+    }
+    if (bound !== undefined && !bound.includes(provider.name)) {
+      throw new MasterBindingError(
+        `the admin secret ${adminSecretArn} is bound to provider ${bound.map((p) => `"${p}"`).join(', ')} ` +
+          `and this secret names provider "${provider.name}": its credential is never sent elsewhere`,
+      );
+    }
+    if (manages !== undefined && !manages.some((pattern) => matchesPattern(request.secretArn, pattern))) {
+      throw new UnmanagedUserError(
+        `the admin secret ${adminSecretArn} manages keys for other secrets (its "manages" patterns do not match this secret's ARN)`,
+      );
     }
     return clientFor(secret, request, admin);
   }

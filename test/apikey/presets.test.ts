@@ -46,11 +46,13 @@ describe.skipIf(skipApiKey)('API-key presets', () => {
 
   async function setUp(kind: FakeKind, options: Record<string, unknown> = CASES[kind].options) {
     fake = await startProviderFake(kind);
+    // The operator pins the admin secret in the preset entry, by name.
+    const adminName = `${kind}/admin-${randomUUID()}`;
     const rotator = createApiKeyRotator({
-      providers: { [kind]: { preset: kind, baseUrl: fake.baseUrl, ...options } },
+      providers: { [kind]: { preset: kind, baseUrl: fake.baseUrl, adminSecret: adminName, ...options } },
     });
     h = await startRotationHarness({ rotators: [rotator] });
-    const adminSecretArn = await h.createSecret(fake.adminSecret, `${kind}/admin-${randomUUID()}`);
+    const adminSecretArn = await h.createSecret(fake.adminSecret, adminName);
     return { fake, h, adminSecretArn };
   }
 
@@ -176,7 +178,9 @@ describe.skipIf(skipApiKey)('API-key presets', () => {
   it('a preset is usable by name from the function configuration (ROTOR_APIKEY_PROVIDERS, which the stage file apiKeyProviders becomes)', () => {
     // Prepare
     const config = readConfig({
-      ROTOR_APIKEY_PROVIDERS: JSON.stringify({ observability: { preset: 'datadog', site: 'datadoghq.eu' } }),
+      ROTOR_APIKEY_PROVIDERS: JSON.stringify({
+        observability: { preset: 'datadog', site: 'datadoghq.eu', adminSecret: 'dd-admin' },
+      }),
     });
     // Act
     const rotator = createApiKeyRotator({ providers: config.apiKeyProviders });
@@ -192,6 +196,7 @@ describe.skipIf(skipApiKey)('API-key presets', () => {
     });
     // Assess
     expect(parsed.provider.baseUrl.href).toBe('https://api.datadoghq.eu/api');
+    expect(parsed.provider.adminSecrets).toEqual(['dd-admin']);
     expect(parsed.provider.list.pagination).toMatchObject({
       style: 'page',
       pageParam: 'page[number]',

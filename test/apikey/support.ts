@@ -80,7 +80,11 @@ export async function startProviderFixture(
     sent.push({ method: init.method, url, headers: { ...init.headers } });
     return globalThis.fetch(url, init);
   };
-  const description = options.describe?.(provider.description) ?? provider.description;
+  // The operator pins the admin secret in the provider description (a description may pin its own).
+  const description = {
+    adminSecret: adminSecretArn,
+    ...(options.describe?.(provider.description) ?? provider.description),
+  };
   const rotator = createApiKeyRotator({
     providers: { local: description },
     fetch,

@@ -19,7 +19,8 @@ describe.skipIf(skipApiKey)('rotor CLI with API keys', () => {
 
   beforeAll(async () => {
     provider = await startApiKeyProvider({ maxLiveKeys: 3 });
-    const providers = { local: provider.description };
+    // The operator pins the provider's admin secret (by name) in its description.
+    const providers = { local: { ...provider.description, adminSecret: 'cli/apikey-admin' } };
     h = await startRotationHarness({ rotators: [createApiKeyRotator({ providers })] });
     // The CLI builds its rotators from the environment, like the function does.
     cli = new CliRunner(h.stack.endpoint, { env: { ROTOR_APIKEY_PROVIDERS: JSON.stringify(providers) } });
@@ -76,7 +77,7 @@ describe.skipIf(skipApiKey)('rotor CLI with API keys', () => {
     // Act
     const result = await cli.json<
       { name: string; engine: string; strategy: string; lastOutcome: { result: string } }[]
-    >('status', '--prefix', 'cli/apikey');
+    >('status', '--prefix', 'cli/apikey', '--deep');
 
     // Assess
     expect(result.value).toEqual([

@@ -1,7 +1,7 @@
 /** The CLI's pure decisions: overdue, stuck, names to ARNs, durations, outcomes, exit codes. */
 import { describe, expect, it } from 'vitest';
 import { awsFailure, EXIT, exitCodeOf } from '../../cli/aws.js';
-import { validSchedule, validWindow } from '../../cli/commands/attach.js';
+import { scheduleUsageProblem, validWindow } from '../../cli/commands/attach.js';
 import { validRegion } from '../../cli/commands/replicate.js';
 import { shortError } from '../../cli/commands/rotate.js';
 import { lastOutcome } from '../../cli/commands/status.js';
@@ -137,9 +137,11 @@ describe('function names', () => {
 describe('option values', () => {
   it('parses durations: seconds, minutes (the default unit), hours, days', () => {
     // Act
-    const values = ['90s', '60m', '15', '4h', '2d', 'soon', '-5m'].map(parseDuration);
+    const values = ['90s', '60m', '15', '4h', '2d', 'soon', '-5m'].map((text) => parseDuration(text));
+    const bareSeconds = ['90', '90s', '5m', '1h'].map((text) => parseDuration(text, 's'));
     // Assess
     expect(values).toEqual([90_000, 3_600_000, 900_000, 14_400_000, 2 * DAY, undefined, undefined]);
+    expect(bareSeconds).toEqual([90_000, 90_000, 300_000, 3_600_000]);
   });
 
   it('accepts the schedule expressions and windows Secrets Manager accepts', () => {
@@ -150,11 +152,13 @@ describe('option values', () => {
       'cron(0 3 ? * SUN *)',
       'every month',
       'rate(0 days)',
-    ].map(validSchedule);
+      'cron(30 22 ? * SUN 2027)',
+      'cron(0 22 ? * SUN 2027)',
+    ].map((text) => scheduleUsageProblem(text) === undefined);
     const windows = ['4h', '24h', '1h', '0h', '25h', '90m'].map(validWindow);
     const regions = ['eu-west-1', 'us-gov-west-1', 'EU-WEST-1', 'mars'].map(validRegion);
     // Assess
-    expect(schedules).toEqual([true, true, true, false, false]);
+    expect(schedules).toEqual([true, true, true, false, false, false, false]);
     expect(windows).toEqual([true, true, true, false, false, false]);
     expect(regions).toEqual([true, true, false, false]);
   });

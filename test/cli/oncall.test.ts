@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { PutSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES_TAG, enginesTagValue } from '../../handlers/functions.js';
 import type { RotationEvent } from '../../local/stack.js';
 import { postgresRotator } from '../../rotators/postgres/index.js';
 import { newPassword, skipPostgres, TestServer, uniqueName } from '../postgres/support.js';
@@ -48,10 +49,15 @@ describe.skipIf(skipPostgres)('on-call: one state, named causes (PostgreSQL on t
     h = await startRotationHarness({ rotators: [postgresRotator] });
     cli = new CliRunner(h.stack.endpoint);
     // rotor's function behind a gate: a rotation (or test) that is running for as long as the test wants.
-    h.stack.registerFunction('rotor-gated', async (event: RotationEvent, context) => {
-      await gate.opened;
-      return h.handler(event, context);
-    });
+    // Tagged as deploy tags rotor's functions (status lists only secrets rotor's functions rotate).
+    h.stack.registerFunction(
+      'rotor-gated',
+      async (event: RotationEvent, context) => {
+        await gate.opened;
+        return h.handler(event, context);
+      },
+      { [ENGINES_TAG]: enginesTagValue(postgresRotator.engines) },
+    );
   });
 
   afterAll(async () => {

@@ -41,6 +41,8 @@ describe('rotor output conventions', () => {
     const targetName = `target-${randomUUID()}`;
     targets.set(targetName, target);
     const arn = await h.createSecret({ engine: 'fake', target: targetName, username: 'app', password }, name);
+    // Rotated by rotor's function (rotation configured, nothing rotated yet): what status lists.
+    await h.rotate(arn, { rotateImmediately: false });
     return { arn, name };
   }
 

@@ -3,8 +3,13 @@
  * function, an embedded PostgreSQL 17 with SCRAM logins, and the CLI driven in-process.
  */
 import { randomUUID } from 'node:crypto';
-import { DescribeSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  RotateSecretCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENGINES_TAG } from '../../handlers/functions.js';
 import type { RotationEvent } from '../../local/stack.js';
 import { postgresRotator } from '../../rotators/postgres/index.js';
 import { newPassword, skipPostgres, TestServer, uniqueName } from '../postgres/support.js';
@@ -50,10 +55,14 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
 
     // Rotation functions that die part-way, as a Lambda can: how rotations get stuck.
     const dying = (name: string, dieAt: RotationEvent['Step']) =>
-      h.stack.registerFunction(name, async (event: RotationEvent, context) => {
-        if (event.Step === dieAt) throw new Error(`the Lambda died before ${dieAt}`);
-        return h.handler(event, context);
-      });
+      h.stack.registerFunction(
+        name,
+        async (event: RotationEvent, context) => {
+          if (event.Step === dieAt) throw new Error(`the Lambda died before ${dieAt}`);
+          return h.handler(event, context);
+        },
+        { [ENGINES_TAG]: 'postgres' },
+      );
     dying('rotor-dies-at-test', 'testSecret');
     dying('rotor-dies-at-set', 'setSecret');
   });
@@ -122,6 +131,200 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(current.password).not.toBe(password);
       expect(await db.canLogin(username, current.password)).toBe(true);
       expect(await db.canLogin(username, password)).toBe(false);
+    });
+
+    it('refuses a MySQL secret for a PostgreSQL function (its rotor:engines tag), exit 2, and changes nothing', async () => {
+      // Prepare
+      const name = `${prefix()}/mysql-app`;
+      const arn = await h.createSecret(
+        { engine: 'mysql', host: '127.0.0.1', port: 3306, username: 'app', password: newPassword() },
+        name,
+      );
+      h.stack.secretsManager.resetCalls();
+
+      // Act
+      const result = await cli.run('attach', name, '--function', 'rotor-test', '--schedule', 'rate(30 days)');
+
+      // Assess
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(`refused ${name}:`);
+      expect(result.stderr).toContain(
+        'rotates postgres, aurora-postgresql (its rotor:engines tag), not mysql',
+      );
+      expect(result.stderr).toContain('nothing was changed');
+      expect((await describeSecret(arn)).RotationEnabled).not.toBe(true);
+      expect(h.stack.secretsManager.calls.RotateSecret).toBeUndefined();
+    });
+
+    it("knows an untagged function by rotor's naming convention (rotor-<stage>-postgres) and refuses a mismatch even with --skip-preflight", async () => {
+      // Prepare
+      h.stack.registerFunction('rotor-untagged-postgres', h.handler);
+      const name = `${prefix()}/mysql-app`;
+      const arn = await h.createSecret(
+        { engine: 'mysql', host: '127.0.0.1', port: 3306, username: 'app', password: newPassword() },
+        name,
+      );
+
+      // Act
+      const result = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-untagged-postgres',
+        '--schedule',
+        'rate(30 days)',
+        '--skip-preflight',
+        '--json',
+      );
+
+      // Assess
+      expect(result.code).toBe(2);
+      const [out] = JSON.parse(result.stdout) as [{ attached: boolean; refused: { reason: string } }];
+      expect(out.attached).toBe(false);
+      expect(out.refused.reason).toContain('rotates postgres, aurora-postgresql (its name), not mysql');
+      expect((await describeSecret(arn)).RotationEnabled).not.toBe(true);
+    });
+
+    it('refuses a function whose engines it cannot tell (no tag, no rotor name), naming the tag to set', async () => {
+      // Prepare
+      h.stack.registerFunction('someone-elses-rotator', h.handler);
+      const { arn, name } = await userSecret(prefix());
+
+      // Act
+      const result = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'someone-elses-rotator',
+        '--schedule',
+        'rate(30 days)',
+      );
+
+      // Assess
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain('has no rotor:engines tag');
+      expect((await describeSecret(arn)).RotationEnabled).not.toBe(true);
+    });
+
+    it('preflight fails "function rotates this engine" for a secret already configured to the wrong function', async () => {
+      // Prepare
+      const name = `${prefix()}/mysql-app`;
+      const arn = await h.createSecret(
+        { engine: 'mysql', host: '127.0.0.1', port: 3306, username: 'app', password: newPassword() },
+        name,
+      );
+      await h.sm.send(
+        new RotateSecretCommand({
+          SecretId: arn,
+          RotationLambdaARN: h.stack.registerFunction('rotor-never-runs', async () => undefined, {
+            [ENGINES_TAG]: 'postgres',
+          }),
+          RotationRules: { ScheduleExpression: 'rate(30 days)' },
+          RotateImmediately: false,
+        }),
+      );
+      await h.stack.idle();
+
+      // Act
+      const result = await cli.run('preflight', name);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(
+        /FAIL {2}function rotates this engine +\S+ rotates postgres \(its rotor:engines tag\), not mysql/,
+      );
+    });
+
+    it('refuses to replace another rotation function without --replace, and replaces it with --replace', async () => {
+      // Prepare
+      const { arn, name } = await userSecret(prefix());
+      const other = h.stack.registerFunction('rotor-other-postgres', h.handler);
+      await rotateWith(arn, 'rotor-other-postgres');
+      h.stack.secretsManager.resetCalls();
+
+      // Act
+      const refused = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-test',
+        '--schedule',
+        'rate(30 days)',
+      );
+
+      // Assess
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(`it is already rotated by ${other}: add --replace`);
+      expect(h.stack.secretsManager.calls.RotateSecret).toBeUndefined();
+      expect((await describeSecret(arn)).RotationLambdaARN).toBe(other);
+
+      // Act
+      const replaced = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-test',
+        '--schedule',
+        'rate(30 days)',
+        '--replace',
+      );
+      await h.stack.idle();
+
+      // Assess
+      expect(replaced.code).toBe(0);
+      expect((await describeSecret(arn)).RotationLambdaARN).toBe(h.functionArn);
+    });
+
+    it.each([
+      ['y', 0, 'rotor-test'],
+      ['n', 2, 'rotor-asked-postgres'],
+    ])(
+      'asks on a terminal before replacing another function: answer %s, exit %i',
+      async (answer, code, after) => {
+        // Prepare
+        const { arn, name } = await userSecret(prefix());
+        h.stack.registerFunction('rotor-asked-postgres', h.handler);
+        await rotateWith(arn, 'rotor-asked-postgres');
+        const questions: string[] = [];
+        const terminal = new CliRunner(h.stack.endpoint, {
+          ask: async (question) => {
+            questions.push(question);
+            return answer;
+          },
+        });
+
+        // Act
+        const result = await terminal.run(
+          'attach',
+          name,
+          '--function',
+          'rotor-test',
+          '--schedule',
+          'rate(30 days)',
+        );
+        await h.stack.idle();
+
+        // Assess
+        expect(result.code).toBe(code);
+        expect(questions).toEqual([
+          `${name} is rotated by ${h.stack.functionArn('rotor-asked-postgres')}: replace it with ${h.functionArn}? [y/N] `,
+        ]);
+        expect((await describeSecret(arn)).RotationLambdaARN).toBe(h.stack.functionArn(after));
+      },
+    );
+
+    it('re-attaches to the same function without --replace (a new schedule)', async () => {
+      // Prepare
+      const { arn, name } = await userSecret(prefix());
+      await rotateWith(arn, 'rotor-test');
+
+      // Act
+      const result = await cli.run('attach', name, '--function', 'rotor-test', '--schedule', 'rate(7 days)');
+      await h.stack.idle();
+
+      // Assess
+      expect(result.code).toBe(0);
+      expect((await describeSecret(arn)).RotationRules?.ScheduleExpression).toBe('rate(7 days)');
     });
 
     it('refuses a secret whose value does not parse, naming the field, and changes nothing', async () => {
@@ -283,6 +486,60 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(result.stdout).toContain(`rotation succeeded in`);
       expect(result.stdout).toContain(`version ${labels.AWSCURRENT} is AWSCURRENT`);
       expect(await db.canLogin(username, (await h.value(arn)).password)).toBe(true);
+    });
+
+    it('--follow resumes watching a rotation already running, to its end, without starting another', async () => {
+      // Prepare: a rotation held before its first step, started by someone else.
+      const { arn, name, username } = await userSecret(prefix());
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const held = h.stack.registerFunction(
+        'rotor-held-postgres',
+        async (event: RotationEvent, context) => {
+          await gate;
+          return h.handler(event, context);
+        },
+        { [ENGINES_TAG]: 'postgres' },
+      );
+      const started = await h.sm.send(
+        new RotateSecretCommand({
+          SecretId: arn,
+          RotationLambdaARN: held,
+          RotationRules: { ScheduleExpression: 'rate(30 days)' },
+        }),
+      );
+      h.stack.secretsManager.resetCalls();
+
+      // Act
+      const following = cli.run('rotate', name, '--follow', '--timeout', '1m');
+      setTimeout(release, 200);
+      const result = await following;
+      await h.stack.idle();
+
+      // Assess
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain(
+        `following the rotation of ${name} with ${held}: version ${started.VersionId}`,
+      );
+      expect(result.stdout).toMatch(/finishSecret +succeeded/);
+      expect(result.stdout).toContain(`version ${started.VersionId} is AWSCURRENT`);
+      expect(h.stack.secretsManager.calls.RotateSecret).toBeUndefined();
+      expect(await db.canLogin(username, (await h.value(arn)).password)).toBe(true);
+    });
+
+    it('--follow says so when no rotation is running', async () => {
+      // Prepare
+      const { arn, name } = await userSecret(prefix());
+      await rotateWith(arn, 'rotor-test');
+
+      // Act
+      const result = await cli.json<{ outcome: string }>('rotate', name, '--follow');
+
+      // Assess
+      expect(result.code).toBe(0);
+      expect(result.value.outcome).toBe('none');
     });
 
     it('--wait exits 1 when the rotation fails, shows the failing step with its cause, and says AWSPENDING is left', async () => {
@@ -464,7 +721,7 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       await rotateWith(arn, 'rotor-test');
 
       // Act
-      const result = await cli.run('status', '--prefix', p);
+      const result = await cli.run('status', '--prefix', p, '--deep');
 
       // Assess
       expect(result.code).toBe(0);
@@ -477,6 +734,45 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
           `^${name} +postgres +single-user +yes +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\dZ +\\d{4}-.* +no +healthy +- +succeeded `,
         ),
       );
+    });
+
+    it("lists only secrets rotor's functions rotate, reads no value without --deep, and an unrelated non-JSON secret fails nothing", async () => {
+      // Prepare
+      const p = prefix();
+      const { arn, name } = await userSecret(p);
+      await rotateWith(arn, 'rotor-test');
+      await h.sm.send(new CreateSecretCommand({ Name: `${p}/plain-text`, SecretString: 'not json at all' }));
+      const foreign = `${p}/rotated-by-someone-else`;
+      await h.sm.send(new CreateSecretCommand({ Name: foreign, SecretString: 'not json either' }));
+      await h.sm.send(
+        new RotateSecretCommand({
+          SecretId: foreign,
+          RotationLambdaARN: h.stack.registerFunction('someone-elses-rotation', async () => undefined),
+          RotationRules: { ScheduleExpression: 'rate(30 days)' },
+          RotateImmediately: false,
+        }),
+      );
+      await h.stack.idle();
+      h.stack.secretsManager.resetCalls();
+
+      // Act
+      const listed = await cli.json<{ name: string; engine?: string }[]>('status', '--all', '--prefix', p);
+      const reads = h.stack.secretsManager.calls.GetSecretValue;
+      const deep = await cli.json<{ name: string; engine?: string }[]>(
+        'status',
+        '--all',
+        '--deep',
+        '--prefix',
+        p,
+      );
+
+      // Assess
+      expect(listed.code).toBe(0);
+      expect(listed.value.map((row) => row.name)).toEqual([name]);
+      expect(listed.value[0]?.engine).toBeUndefined();
+      expect(reads).toBeUndefined();
+      expect(deep.code).toBe(0);
+      expect(deep.value).toEqual([expect.objectContaining({ name, engine: 'postgres' })]);
     });
 
     it('marks a secret whose next rotation date has passed as overdue, and exits 1', async () => {
@@ -534,7 +830,7 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       const token = await rotateWith(arn, 'rotor-dies-at-set');
 
       // Act
-      const result = await cli.json<Record<string, unknown>[]>('status', '--prefix', p);
+      const result = await cli.json<Record<string, unknown>[]>('status', '--prefix', p, '--deep');
 
       // Assess
       expect(result.code).toBe(1);

@@ -88,7 +88,14 @@ export async function everySecretString(sm: SecretsManagerClient): Promise<strin
 export function sensitiveValues(secretStrings: readonly string[]): Set<string> {
   const sensitive = new Set<string>();
   for (const text of secretStrings) {
-    const json = JSON.parse(text) as Record<string, unknown>;
+    let json: Record<string, unknown>;
+    try {
+      json = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      // A secret that is not JSON (someone else's) is sensitive as a whole.
+      if (text.length >= 8) sensitive.add(text);
+      continue;
+    }
     for (const key of ['password', 'apiKey', 'token']) {
       const value = json[key];
       if (typeof value === 'string' && value.length >= 8) sensitive.add(value);

@@ -4,7 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  CancelRotateSecretCommand,
+  ListSecretsCommand,
+  RotateSecretCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../cli/main.js';
 import { FakeTarget } from '../../rotators/fake/client.js';
@@ -44,6 +49,8 @@ describe('rotor CLI conventions', () => {
     const targetName = `target-${randomUUID()}`;
     targets.set(targetName, target);
     const arn = await h.createSecret({ engine: 'fake', target: targetName, username: 'app', password }, name);
+    // Rotated by rotor's function (rotation configured, nothing rotated yet): what status lists.
+    await h.rotate(arn, { rotateImmediately: false });
     return { arn, name };
   }
 
@@ -70,6 +77,20 @@ describe('rotor CLI conventions', () => {
     expect(result.stdout).toContain(`Examples:\n  $ rotor ${command}`);
   });
 
+  it.each([
+    ['rotate', '--timeout <duration>', 'a bare number is seconds (deprecated'],
+    ['preflight', '--timeout <duration>', 'a bare number is seconds (deprecated'],
+    ['attach', '--timeout <duration>', 'a bare number is seconds (deprecated'],
+    ['heal', '--min-age <duration>', 'a bare number is minutes, deprecated'],
+  ])('%s takes %s with units, and says a bare number is deprecated', async (command, option, note) => {
+    // Act
+    const result = await offline(command, '--help');
+
+    // Assess
+    expect(result.stdout).toContain(option);
+    expect(result.stdout.replace(/\s+/g, ' ')).toContain(note);
+  });
+
   it('explains that replicas keep rotating on the primary', async () => {
     // Act
     const result = await offline('replicate', '--help');
@@ -93,11 +114,36 @@ describe('rotor CLI conventions', () => {
       /attach --function needs --schedule/,
     ],
     ['a bad duration', ['heal', 'x', '--min-age', 'soon'], /expected a duration such as 90s/],
+    [
+      'a bad --timeout',
+      ['rotate', 'x', '--timeout', 'soon'],
+      /--timeout must be a duration from 1s to 86400s, such as 90s, 5m or 1h/,
+    ],
+    [
+      'a --timeout over its limit',
+      ['preflight', 'x', '--timeout', '2h'],
+      /--timeout must be a duration from 1s to 600s/,
+    ],
     ['a bad schedule', ['attach', 'x', '--function', 'f', '--schedule', 'monthly'], /rate\(N days\)/],
     [
       'a bad window',
       ['attach', 'x', '--function', 'f', '--schedule', 'rate(1 days)', '--window', '30h'],
       /1h to 24h/,
+    ],
+    [
+      'a schedule Secrets Manager refuses (minutes not 0, a year)',
+      ['attach', 'x', '--function', 'f', '--schedule', 'cron(30 22 ? * SUN 2027)'],
+      /cron minutes must be 0, not "30"/,
+    ],
+    [
+      'a window passing midnight UTC',
+      ['attach', 'x', '--function', 'f', '--schedule', 'cron(0 22 * * ? *)', '--window', '4h'],
+      /--window 4h: the window opening at 22:00 UTC would pass midnight/,
+    ],
+    [
+      'a window longer than an hourly rate',
+      ['attach', 'x', '--function', 'f', '--schedule', 'rate(6 hours)', '--window', '8h'],
+      /longer than the 6 hours between rotations/,
     ],
   ])('exits 2 on %s, saying what is wrong', async (_what, argv, message) => {
     // Act
@@ -235,9 +281,20 @@ describe('rotor CLI conventions', () => {
       { engine: 'postgres', host: 'db.invalid', username: 'app', password: `pw-${randomUUID()}`, ssl: false },
       name,
     );
+    // Rotation by a rotor function (known by its name), then turned off: listed with --all.
+    await h.sm.send(
+      new RotateSecretCommand({
+        SecretId: name,
+        RotationLambdaARN: h.stack.registerFunction('rotor-binary-postgres', async () => undefined),
+        RotationRules: { ScheduleExpression: 'rate(30 days)' },
+        RotateImmediately: false,
+      }),
+    );
+    await h.stack.idle();
+    await h.sm.send(new CancelRotateSecretCommand({ SecretId: name }));
     const child = spawn(
       process.execPath,
-      ['cli/rotor.mjs', 'status', '--all', '--prefix', 'usage/binary', '--json'],
+      ['cli/rotor.mjs', 'status', '--all', '--deep', '--prefix', 'usage/binary', '--json'],
       {
         cwd: new URL('../..', import.meta.url),
         env: { ...process.env, ...h.stack.env },

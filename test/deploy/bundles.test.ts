@@ -22,6 +22,8 @@ import { skipEngine } from '../support/engines.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
+/** The API-key provider's admin secret, by name. */
+const APIKEY_ADMIN = `bundle/apikey-admin-${randomUUID()}`;
 const skip = (engine: string) => skipEngine(engine);
 
 let dir: string;
@@ -40,7 +42,10 @@ beforeAll(async () => {
     ...h.stack.env,
     ROTOR_LOG_LEVEL: 'SILENT',
     ROTOR_METRICS: 'off',
-    ROTOR_APIKEY_PROVIDERS: JSON.stringify({ reference: provider.description }),
+    // The description pins its admin secret, as the stage file's apiKeyProviders entry would.
+    ROTOR_APIKEY_PROVIDERS: JSON.stringify({
+      reference: { ...provider.description, adminSecret: APIKEY_ADMIN },
+    }),
   });
   dir = await mkdtemp(join(tmpdir(), 'rotor-bundles-'));
   const config = await readServerlessFunctions(ROOT);
@@ -72,7 +77,7 @@ async function rotateWith(fn: string, arn: string) {
 describe('the bundled functions', () => {
   it.skipIf(skip('apikey'))('apikey: mints, verifies and promotes a key', async () => {
     // Prepare
-    const adminArn = await h.createSecret({ token: provider.adminToken });
+    const adminArn = await h.createSecret({ token: provider.adminToken }, APIKEY_ADMIN);
     const first = provider.keys.mint('first');
     const arn = await h.createSecret({
       engine: 'apikey',

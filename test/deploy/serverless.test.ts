@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FUNCTION_ENGINES } from '../../handlers/functions.js';
 import { providerDescription } from './providers.js';
 
 const run = promisify(execFile);
@@ -92,6 +93,15 @@ describe('osls package (offline) for the example stage', () => {
         ROTOR_EVENT_SOURCE: 'rotor',
         POWERTOOLS_SERVICE_NAME: 'rotor-example',
       });
+    }
+  });
+
+  it('tags each rotation function with the engines it rotates (rotor:engines), as attach and preflight read it', () => {
+    for (const fn of FUNCTIONS) {
+      // Assess
+      const tags = template.Resources[fnId(fn)]?.Properties.Tags as { Key: string; Value: string }[];
+      const engines = tags?.find((tag) => tag.Key === 'rotor:engines')?.Value.split(' ');
+      expect(engines, fn).toEqual([...FUNCTION_ENGINES[fn]]);
     }
   });
 
@@ -293,7 +303,7 @@ describe('osls package (offline) for the example stage', () => {
     });
   });
 
-  it('pages on-call: an SNS topic with the configured subscriptions, alarms and rules pointing at it', () => {
+  it('pages on-call once per incident: the topic and its subscriptions, the refusal alarm, rules for what needs a person', () => {
     // Assess: subscriptions
     const subscriptions = resourcesOf('AWS::SNS::Subscription').map(([, r]) => r.Properties);
     expect(subscriptions).toEqual([
@@ -304,16 +314,14 @@ describe('osls package (offline) for the example stage', () => {
         Endpoint: 'https://events.example-pager.com/integrations/rotor',
       },
     ]);
-    // Assess: alarms
+    // Assess: alarms. Only the refusal alarm pages; TestSecretFailed and function errors stay
+    // metrics (an incident pages once, on RotationFailed).
     const alarms = Object.fromEntries(resourcesOf('AWS::CloudWatch::Alarm'));
-    const testFailed = alarms.RotorTestSecretFailedAlarm?.Properties as Record<string, unknown>;
-    expect(testFailed).toMatchObject({
+    expect(alarms.RotorTestSecretFailedAlarm?.Properties).toMatchObject({
       Namespace: 'rotor',
       MetricName: 'TestSecretFailed',
       Dimensions: [{ Name: 'service', Value: 'rotor-example' }],
-      AlarmActions: [{ Ref: 'RotorOnCallTopic' }],
     });
-    expect(String(testFailed.AlarmDescription)).toMatch(/testSecret.*AWSCURRENT.*rotor heal/s);
     expect(alarms.RotorTrustBoundaryRefusedAlarm?.Properties).toMatchObject({
       Namespace: 'rotor',
       MetricName: 'TrustBoundaryRefused',
@@ -324,75 +332,191 @@ describe('osls package (offline) for the example stage', () => {
       AlarmActions: [{ Ref: 'RotorOnCallTopic' }],
     });
     expect(String(alarms.RotorTrustBoundaryRefusedAlarm?.Properties.AlarmDescription)).toMatch(
-      /REFUSED A TRUST BOUNDARY.*changed nothing.*rotor attach --adopt/s,
+      /REFUSED A TRUST BOUNDARY.*rotor attach --adopt.*RUNBOOK\.md#trustboundaryerror/s,
     );
-    for (const fn of FUNCTIONS) {
+    const paging = Object.entries(alarms).filter(
+      ([, alarm]) => alarm.Properties.AlarmActions !== undefined || alarm.Properties.OKActions !== undefined,
+    );
+    expect(paging.map(([id]) => id)).toEqual(['RotorTrustBoundaryRefusedAlarm']);
+    for (const fn of [...FUNCTIONS, 'heal']) {
       const id = `Rotor${fn.charAt(0).toUpperCase()}${fn.slice(1)}ErrorsAlarm`;
       expect(alarms[id]?.Properties).toMatchObject({
         Namespace: 'AWS/Lambda',
         MetricName: 'Errors',
         Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnId(fn) } }],
-        AlarmActions: [{ Ref: 'RotorOnCallTopic' }],
       });
     }
-    // Assess: rules
+    // Assess: rules. No rule for each attempt's Rotation Step Failed; refusals by their own rules.
     const rules = Object.fromEntries(resourcesOf('AWS::Events::Rule'));
-    expect(rules.RotorStepFailedRule?.Properties).toMatchObject({
-      EventBusName: 'default',
-      EventPattern: { source: ['rotor'], 'detail-type': ['Rotation Step Failed'] },
+    expect(rules.RotorStepFailedRule).toBeUndefined();
+    expect(rules.AwsRotationFailedRule?.Properties.EventPattern).toEqual({
+      source: ['aws.secretsmanager'],
+      'detail-type': ['AWS Service Event via CloudTrail'],
+      detail: { eventName: ['RotationFailed'] },
     });
-    // Refused trust boundaries have their own rule and message; the general rule leaves them out.
+    expect(rules.AwsTestRotationFailedRule?.Properties.EventPattern).toMatchObject({
+      detail: { eventName: ['TestRotationFailed'] },
+    });
+    expect(rules.AwsRotationAbandonedRule?.Properties.EventPattern).toMatchObject({
+      detail: { eventName: ['RotationAbandoned'] },
+    });
     expect(rules.RotorTrustBoundaryRefusedRule?.Properties).toMatchObject({
-      EventBusName: 'default',
       EventPattern: {
         source: ['rotor'],
         'detail-type': ['Rotation Step Failed'],
-        detail: { error: { category: ['security'] } },
+        detail: {
+          error: { category: ['security'] },
+          rolledBack: [{ exists: false }],
+          runbook: [{ exists: false }],
+        },
+      },
+    });
+    expect(rules.RotorTrustBoundaryRefusedRolledBackRule?.Properties.EventPattern).toMatchObject({
+      detail: { error: { category: ['security'] }, rolledBack: [true] },
+    });
+    expect(rules.RotorTrustBoundaryRefusedNotRolledBackRule?.Properties.EventPattern).toMatchObject({
+      detail: { error: { category: ['security'] }, rolledBack: [false] },
+    });
+    expect(rules.RotorHealNeededRule?.Properties.EventPattern).toEqual({
+      source: ['rotor'],
+      'detail-type': ['Rotation Heal Needed'],
+      detail: { runbook: [{ exists: true }] },
+    });
+    const paged = [
+      'AwsRotationFailedRule',
+      'AwsTestRotationFailedRule',
+      'AwsRotationAbandonedRule',
+      'RotorTrustBoundaryRefusedRule',
+      'RotorTrustBoundaryRefusedLinkedRule',
+      'RotorTrustBoundaryRefusedRolledBackRule',
+      'RotorTrustBoundaryRefusedRolledBackLinkedRule',
+      'RotorTrustBoundaryRefusedNotRolledBackRule',
+      'RotorTrustBoundaryRefusedNotRolledBackLinkedRule',
+      'RotorHealNeededRule',
+      'RotorHealNeededNoRunbookRule',
+    ];
+    for (const id of paged) {
+      const targets = (rules[id]?.Properties.Targets ?? []) as {
+        Id: string;
+        Arn: unknown;
+        InputTransformer: { InputPathsMap: Record<string, string>; InputTemplate: string };
+      }[];
+      expect(
+        targets.map((t) => t.Id),
+        id,
+      ).toEqual(['on-call', 'pagerduty', 'slack']);
+      const text = JSON.parse(targets[0]?.InputTransformer.InputTemplate ?? '""') as string;
+      expect(targets[0]?.Arn).toEqual({ Ref: 'RotorOnCallTopic' });
+      // Built from the event's fields: every placeholder has a path, and no sentence claims
+      // AWSCURRENT works.
+      for (const [, name] of text.matchAll(/<([a-z]+)>/g)) {
+        expect(targets[0]?.InputTransformer.InputPathsMap, `${id} <${name}>`).toHaveProperty(name as string);
+      }
+      expect(text, id).not.toMatch(/still holds the previous, working credential|AWSCURRENT is unchanged/);
+      expect(text, id).toMatch(
+        /Runbook: (https:\/\/github\.com\/your-org\/rotor\/blob\/main\/RUNBOOK\.md#[a-z-]+|<runbook>)/,
+      );
+      const pagerDuty = JSON.parse(targets[1]?.InputTransformer.InputTemplate ?? '{}') as Record<
+        string,
+        unknown
+      >;
+      expect(pagerDuty).toMatchObject({ event_action: 'trigger', dedup_key: 'rotor:<secret>' });
+    }
+    expect(((rules.AwsRotationAbandonedRule?.Properties.Targets ?? []) as unknown[])[0]).toMatchObject({
+      InputTransformer: {
+        InputPathsMap: { secret: '$.detail.additionalEventData.SecretId' },
+        InputTemplate: expect.stringContaining(
+          'a new AWSCURRENT was put by hand during the rotation (the rotation was abandoned)',
+        ),
       },
     });
     expect(
-      ((rules.RotorStepFailedRule as Resource).Properties.EventPattern as Record<string, unknown>).$or,
-    ).toEqual([
-      { detail: { error: { category: [{ exists: false }] } } },
-      { detail: { error: { category: [{ 'anything-but': 'security' }] } } },
-    ]);
-    const securityTarget = (
-      (rules.RotorTrustBoundaryRefusedRule as Resource).Properties.Targets as Record<string, unknown>[]
-    )[0];
-    expect(securityTarget).toMatchObject({
-      Arn: { Ref: 'RotorOnCallTopic' },
-      InputTransformer: { InputPathsMap: { secret: '$.detail.secretArn', error: '$.detail.error.name' } },
+      ((rules.RotorTrustBoundaryRefusedRolledBackRule?.Properties.Targets ?? []) as unknown[])[0],
+    ).toMatchObject({
+      InputTransformer: {
+        InputPathsMap: { secret: '$.resources[0]', step: '$.detail.step', error: '$.detail.error.name' },
+        InputTemplate: expect.stringContaining('The event says rolledBack: true'),
+      },
     });
-    expect(JSON.stringify(securityTarget)).toMatch(/REFUSED A TRUST BOUNDARY.*<secret>.*<error>: <reason>/);
     const topicPolicy = template.Resources.RotorOnCallTopicPolicy?.Properties.PolicyDocument as {
       Statement: { Condition?: { ArnEquals?: Record<string, unknown[]> } }[];
     };
-    expect(
-      topicPolicy.Statement.flatMap((s) => s.Condition?.ArnEquals?.['aws:SourceArn'] ?? []),
-    ).toContainEqual({
-      'Fn::GetAtt': ['RotorTrustBoundaryRefusedRule', 'Arn'],
-    });
-    expect(rules.AwsRotationFailedRule?.Properties).toMatchObject({
-      EventPattern: {
-        source: ['aws.secretsmanager'],
-        detail: { eventName: ['RotationFailed', 'RotationAbandoned'] },
+    expect(topicPolicy.Statement.flatMap((s) => s.Condition?.ArnEquals?.['aws:SourceArn'] ?? [])).toEqual(
+      paged.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })),
+    );
+  });
+
+  it('pages PagerDuty and Slack through API destinations whose credentials come from the named secrets', () => {
+    // Prepare
+    const routingKey = '{{resolve:secretsmanager:rotor/on-call/pagerduty-routing-key:SecretString}}';
+    const connection = template.Resources.RotorPagerDutyConnection as Resource;
+    const slack = template.Resources.RotorSlackDestination as Resource;
+    const rules = Object.fromEntries(resourcesOf('AWS::Events::Rule'));
+
+    // Assess
+    expect(connection.Type).toBe('AWS::Events::Connection');
+    expect(connection.Properties.AuthParameters).toMatchObject({
+      InvocationHttpParameters: {
+        BodyParameters: [{ Key: 'routing_key', Value: routingKey, IsValueSecret: true }],
       },
     });
-    for (const rule of [
-      rules.RotorStepFailedRule,
-      rules.RotorTrustBoundaryRefusedRule,
-      rules.AwsRotationFailedRule,
-    ]) {
-      const targets = (rule?.Properties.Targets ?? []) as {
-        Arn: unknown;
-        InputTransformer: { InputTemplate: string };
-      }[];
-      const target = targets[0];
-      expect(target?.Arn).toEqual({ Ref: 'RotorOnCallTopic' });
-      expect(target?.InputTransformer.InputTemplate).toMatch(/<secret>.*AWSCURRENT.*rotor heal <secret>/s);
-    }
-    expect(rules.RotorStepFailedRule?.Properties.Targets).toMatchObject([
-      { InputTransformer: { InputPathsMap: { secret: '$.detail.secretArn', step: '$.detail.step' } } },
+    expect(template.Resources.RotorPagerDutyDestination?.Properties).toMatchObject({
+      InvocationEndpoint: 'https://events.pagerduty.com/v2/enqueue',
+      HttpMethod: 'POST',
+      ConnectionArn: { 'Fn::GetAtt': ['RotorPagerDutyConnection', 'Arn'] },
+    });
+    expect(slack.Properties.InvocationEndpoint).toBe(
+      '{{resolve:secretsmanager:rotor/on-call/slack-webhook:SecretString}}',
+    );
+    expect(statementsOf('RotorPagingRole')).toEqual([
+      {
+        Sid: 'InvokePagingDestinations',
+        Effect: 'Allow',
+        Action: 'events:InvokeApiDestination',
+        Resource: [
+          { 'Fn::GetAtt': ['RotorPagerDutyDestination', 'Arn'] },
+          { 'Fn::GetAtt': ['RotorSlackDestination', 'Arn'] },
+        ],
+      },
+    ]);
+    expect(rules.RotorPagerDutyResolveRule?.Properties).toMatchObject({
+      EventPattern: { source: ['rotor'], 'detail-type': ['Rotation Succeeded'] },
+      Targets: [
+        {
+          Arn: { 'Fn::GetAtt': ['RotorPagerDutyDestination', 'Arn'] },
+          RoleArn: { 'Fn::GetAtt': ['RotorPagingRole', 'Arn'] },
+          InputTransformer: {
+            InputPathsMap: { secret: '$.resources[0]' },
+            InputTemplate: '{"event_action":"resolve","dedup_key":"rotor:<secret>"}',
+          },
+        },
+      ],
+    });
+  });
+
+  it('forwards rotor’s and Secrets Manager’s rotation events to the central bus, with a role that may only put events there', () => {
+    // Prepare
+    const bus = 'arn:aws:events:eu-west-1:444455556666:event-bus/rotation-central';
+    const rules = Object.fromEntries(resourcesOf('AWS::Events::Rule'));
+    const target = { Id: 'central-bus', Arn: bus, RoleArn: { 'Fn::GetAtt': ['RotorCentralBusRole', 'Arn'] } };
+
+    // Assess
+    expect(rules.RotorEventsToCentralBusRule?.Properties).toMatchObject({
+      EventPattern: { source: ['rotor'] },
+      Targets: [target],
+    });
+    expect(rules.AwsRotationEventsToCentralBusRule?.Properties).toMatchObject({
+      EventPattern: {
+        source: ['aws.secretsmanager'],
+        'detail-type': ['AWS Service Event via CloudTrail'],
+        detail: {
+          eventName: expect.arrayContaining(['RotationFailed', 'RotationSucceeded', 'RotationAbandoned']),
+        },
+      },
+      Targets: [target],
+    });
+    expect(statementsOf('RotorCentralBusRole')).toEqual([
+      { Sid: 'PutEventsOnCentralBus', Effect: 'Allow', Action: 'events:PutEvents', Resource: bus },
     ]);
   });
 
@@ -424,7 +548,8 @@ describe('osls package (offline) for the example stage', () => {
       },
     });
     expect(template.Resources.RotorHealErrorsAlarm?.Properties).toMatchObject({
-      AlarmActions: [{ Ref: 'RotorOnCallTopic' }],
+      MetricName: 'Errors',
+      Dimensions: [{ Name: 'FunctionName', Value: { Ref: 'HealLambdaFunction' } }],
     });
   });
 
@@ -489,6 +614,18 @@ describe('osls package with a bad stage file or bad options', () => {
       'region: eu-west-1\nmasters:\n  - secret: rds!db-0a1b2c3d-4e5f-6789-abcd-ef0123456789\n    engine: postgres\n    host: db.example.com\n    dbInstanceIdentifier: orders\n',
       [],
       /^rotor: .*masters\.0 \(rds!db-0a1b2c3d-4e5f-6789-abcd-ef0123456789\): needs exactly one of host, hosts, dbInstanceIdentifier, dbClusterIdentifier/,
+    ],
+    [
+      'a PagerDuty option',
+      'region: eu-west-1\nonCall:\n  pagerDuty:\n    routingKeySecret: rotor/pd\n    severity: high\n',
+      [],
+      /^rotor: deploy\/stages\/tmp\d+\.yml: onCall\.pagerDuty\.severity: must be one of: critical, error, warning, info$/,
+    ],
+    [
+      'a central event bus',
+      'region: eu-west-1\ncentralEventBus: arn:aws:sns:eu-west-1:444455556666:rotation-central\n',
+      [],
+      /^rotor: deploy\/stages\/tmp\d+\.yml: centralEventBus: must be an event bus ARN/,
     ],
     [
       'a --region other than the stage file’s',

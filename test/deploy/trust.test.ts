@@ -439,8 +439,49 @@ describe('related secrets and the adoption record', () => {
       },
       /secrets\.0\.id \(rds!db-.*\): is managed by another service/,
     ],
+    [
+      'a provider pinning an admin secret the API-key function may not read',
+      {
+        relatedSecrets: { apikey: ['prod/payments/admin'] },
+        apiKeyProviders: { dd: { preset: 'datadog', adminSecret: 'prod/other/admin' } },
+      },
+      /apiKeyProviders\.dd\.adminSecret \(prod\/other\/admin\): is not listed under relatedSecrets\.apikey/,
+    ],
+    [
+      'a provider pinning a database master (which the API-key function may not read)',
+      {
+        masters: [{ secret: 'prod/m', engine: 'mysql', host: 'a' }],
+        apiKeyProviders: { dd: { preset: 'datadog', adminSecrets: ['prod/m'] } },
+      },
+      /apiKeyProviders\.dd\.adminSecrets\.0 \(prod\/m\): is not listed under relatedSecrets\.apikey/,
+    ],
+    [
+      'a provider pin that is not a secret id',
+      {
+        relatedSecrets: { apikey: ['prod/payments/admin'] },
+        apiKeyProviders: { dd: { preset: 'datadog', adminSecret: ['prod/payments/admin'] } },
+      },
+      /apiKeyProviders\.dd\.adminSecret: must be a secret name, partial ARN or full ARN/,
+    ],
   ])('refuses %s', (_name, change, message) => {
     // Assess
     expect(refusal({ region: REGION, ...change })).toMatch(message);
   });
+
+  it.each([
+    ['name', 'prod/payments/admin'],
+    ['partial ARN', arn('prod/payments/admin')],
+    ['full ARN', `${arn('prod/payments/admin')}-AbCdEf`],
+  ])(
+    'accepts a provider pinning, by %s, an admin secret listed under relatedSecrets.apikey',
+    (_form, pin) => {
+      // Act
+      const parsed = parseDeployConfig(
+        { ...base, apiKeyProviders: { payments: { preset: 'datadog', adminSecret: pin } } },
+        'deploy/stages/test.yml',
+      );
+      // Assess
+      expect(parsed.apiKeyProviders).toEqual({ payments: { preset: 'datadog', adminSecret: pin } });
+    },
+  );
 });

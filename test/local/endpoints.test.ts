@@ -2,8 +2,16 @@
  * The `/_rotor/*` routes (events, rotation history, calls, health) and the in-process event
  * store, which tests and the CLI read instead of a real EventBridge target.
  */
+
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { GetFunctionCommand, LambdaClient } from '@aws-sdk/client-lambda';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  RotateSecretCommand,
+  TagResourceCommand,
+  UntagResourceCommand,
+} from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { protocolFunction, startTestStack, type TestStack } from './support.js';
 
@@ -201,11 +209,81 @@ describe('GET /_rotor/rotations and /_rotor/calls', () => {
 });
 
 describe('the stack handle', () => {
+  it('answers Lambda GetFunction for a registered function with its tags, and ResourceNotFoundException otherwise', async () => {
+    // Prepare
+    const lambda = new LambdaClient(t.stack.clientConfig);
+    const arn = t.stack.registerFunction('tagged-fn', async () => undefined, { 'rotor:engines': 'postgres' });
+
+    // Act
+    const found = await lambda.send(new GetFunctionCommand({ FunctionName: arn }));
+    const byName = await lambda.send(new GetFunctionCommand({ FunctionName: 'tagged-fn' }));
+    const missing = await lambda.send(new GetFunctionCommand({ FunctionName: 'no-such-fn' })).catch((e) => e);
+    lambda.destroy();
+
+    // Assess
+    expect(found.Configuration).toMatchObject({ FunctionName: 'tagged-fn', FunctionArn: arn });
+    expect(found.Tags).toEqual({ 'rotor:engines': 'postgres' });
+    expect(byName.Configuration?.FunctionArn).toBe(arn);
+    expect((missing as Error).name).toBe('ResourceNotFoundException');
+  });
+
+  it.each([
+    [
+      'CreateSecret',
+      () =>
+        new CreateSecretCommand({
+          Name: `tags-${Date.now()}`,
+          SecretString: '{}',
+          Tags: [{ Key: 'aws:rds:primaryDBInstanceArn', Value: 'x' }],
+        }),
+    ],
+    [
+      'TagResource',
+      (arn: string) => new TagResourceCommand({ SecretId: arn, Tags: [{ Key: 'AWS:owner', Value: 'x' }] }),
+    ],
+    [
+      'UntagResource',
+      (arn: string) => new UntagResourceCommand({ SecretId: arn, TagKeys: ['aws:rds:primaryDBInstanceArn'] }),
+    ],
+  ] as const)(
+    'refuses aws: tags from callers in %s, as Secrets Manager does',
+    async (_operation, command) => {
+      // Prepare
+      const arn = await t.createSecret();
+
+      // Act
+      const error = await t.sm.send(command(arn) as never).catch((caught: Error) => caught);
+
+      // Assess
+      expect((error as Error).name).toBe('InvalidParameterException');
+      expect((error as Error).message).toMatch(/^You can't modify system tags\. Tag key: '(aws|AWS):/);
+    },
+  );
+
+  it('keeps the aws:rds tags of a secret a service creates (RDS-managed master secrets)', async () => {
+    // Prepare
+    const tags = [
+      { Key: 'aws:rds:primaryDBInstanceArn', Value: 'arn:aws:rds:us-east-1:123456789012:db:orders' },
+    ];
+
+    // Act
+    const created = t.stack.secretsManager.createServiceSecret({
+      Name: `rds!db-${Date.now()}`,
+      SecretString: '{}',
+      Tags: tags,
+    });
+    const described = await t.sm.send(new DescribeSecretCommand({ SecretId: created.ARN }));
+
+    // Assess
+    expect(described.Tags).toEqual(tags);
+  });
+
   it('offers the environment a separate process needs, without touching process.env', () => {
     // Assess
     expect(t.stack.env).toEqual({
       AWS_ENDPOINT_URL_SECRETS_MANAGER: t.stack.endpoint,
       AWS_ENDPOINT_URL_EVENTBRIDGE: t.stack.endpoint,
+      AWS_ENDPOINT_URL_LAMBDA: t.stack.endpoint,
       AWS_REGION: 'us-east-1',
       AWS_ACCESS_KEY_ID: 'rotor-local',
       AWS_SECRET_ACCESS_KEY: 'rotor-local',

@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { describe, expect, it } from 'vitest';
+import { rotationFlags, serveLocalStack } from '../../local/main.js';
 
 describe('npm run local', () => {
   it('prints the endpoints and export lines, serves, and exits 0 on SIGINT', async () => {
@@ -46,5 +47,43 @@ describe('npm run local', () => {
     expect(output).toContain('export AWS_REGION=us-east-1');
     expect(output).toContain(`${endpoint}/_rotor/events`);
     expect(code).toBe(0);
+  });
+});
+
+describe('npm run local: the settings that rest on inference', () => {
+  it.each([
+    [
+      ['3', '20', 'copy-of-current'],
+      { attempts: 3, backoffMs: 20, configurationTestPending: 'copy-of-current' },
+    ],
+    [[undefined, undefined, 'empty'], { configurationTestPending: 'empty' }],
+    [[undefined, undefined, undefined], {}],
+    [['0', undefined, undefined], undefined],
+    [[undefined, '-1', undefined], undefined],
+    [[undefined, undefined, 'copy'], undefined],
+  ] as const)('reads --attempts --backoff-ms --config-test-pending %j', (flags, expected) => {
+    // Act
+    const settings = rotationFlags(
+      ...(flags as [string | undefined, string | undefined, string | undefined]),
+    );
+
+    // Assess
+    expect(settings).toEqual(expected);
+  });
+
+  it('serves the stack with them', async () => {
+    // Act
+    const { stack } = await serveLocalStack({
+      port: 0,
+      host: '127.0.0.1',
+      region: 'us-east-1',
+      scheduleSeconds: 0,
+      rotation: { attempts: 1, configurationTestPending: 'empty' },
+    });
+    const pending = stack.rotations.configurationTestPending;
+    await stack.stop();
+
+    // Assess
+    expect(pending).toBe('empty');
   });
 });

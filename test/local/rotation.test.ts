@@ -11,6 +11,7 @@ import {
   RotateSecretCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { defaultRotationSettings } from '../../local/rotations.js';
 import { eventually, failure, gate, protocolFunction, startTestStack, type TestStack } from './support.js';
 
 const DAY_MS = 86_400_000;
@@ -276,10 +277,38 @@ describe('retries', () => {
 
     // Assess
     expect(record?.status).toBe('failed');
-    expect(record?.attempts).toHaveLength(3);
+    expect(record?.attempts).toHaveLength(defaultRotationSettings.attempts);
     expect(await t.labels(arn)).toEqual({ AWSCURRENT: before.AWSCURRENT, AWSPENDING: out.VersionId });
     expect((await t.sm.send(new DescribeSecretCommand({ SecretId: arn }))).LastRotatedDate).toBeUndefined();
   });
+
+  it.each([1, 2, 5])(
+    'retries as many times as configured (attempts: %i): the count is an inference, not documented',
+    async (attempts) => {
+      // Prepare
+      const counted = await startTestStack({ rotation: { attempts, backoffMs: 0 } });
+      try {
+        const { fn } = protocolFunction(counted.sm);
+        const functionArn = counted.stack.registerFunction('counted-attempts', async (event, context) => {
+          if (event.Step === 'setSecret') throw new Error('setSecret fails');
+          return fn(event, context);
+        });
+        const arn = await counted.createSecret();
+
+        // Act
+        const out = await counted.sm.send(
+          new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: functionArn }),
+        );
+        const record = await counted.stack.waitForRotation(arn, out.VersionId ?? '');
+
+        // Assess
+        expect(record?.status).toBe('failed');
+        expect(record?.attempts).toHaveLength(attempts);
+      } finally {
+        await counted.close();
+      }
+    },
+  );
 
   it('counts a finishSecret that did not promote the token as a failed attempt', async () => {
     // Prepare
@@ -451,6 +480,37 @@ describe('RotateImmediately: false', () => {
       .filter((event) => event.detail.includes(arn))
       .map((event) => JSON.parse(event.detail).eventName);
     expect(names).toEqual(['TestRotationStarted', 'TestRotationSucceeded']);
+  });
+
+  it('can hold no value in the temporary AWSPENDING instead (configurationTestPending: empty; AWS does not say)', async () => {
+    // Prepare
+    const empty = await startTestStack({ rotation: { configurationTestPending: 'empty' } });
+    try {
+      const arn = await empty.createSecret('{"password":"current"}');
+      const seen: string[] = [];
+      const { fn } = protocolFunction(empty.sm);
+      const functionArn = empty.stack.registerFunction('empty-pending', async (event, context) => {
+        const pending = await empty.sm
+          .send(new GetSecretValueCommand({ SecretId: arn, VersionStage: 'AWSPENDING' }))
+          .then(
+            (out) => out.SecretString ?? '',
+            (error: Error) => error.name,
+          );
+        seen.push(`${event.Step}:${pending}`);
+        return fn(event, context);
+      });
+
+      // Act
+      const out = await empty.sm.send(
+        new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: functionArn, RotateImmediately: false }),
+      );
+      await empty.stack.waitForRotation(arn, out.VersionId ?? '');
+
+      // Assess
+      expect(seen).toEqual(['testSecret:ResourceNotFoundException']);
+    } finally {
+      await empty.close();
+    }
   });
 
   it('records a failed configuration test without rotating', async () => {
@@ -631,6 +691,92 @@ describe('the rotation schedule', () => {
     // Assess: 2030-01-01 is a Tuesday; the next Monday 16:00 UTC is the 7th.
     expect(described.NextRotationDate?.toISOString()).toBe('2030-01-07T16:00:00.000Z');
   });
+
+  it.each([
+    [{ ScheduleExpression: 'cron(30 22 ? * SUN 2027)' }, /cron minutes must be 0/],
+    [{ ScheduleExpression: 'cron(0 22 ? * SUN 2027)' }, /cron year must be \*/],
+    [{ ScheduleExpression: 'rate(3 hours)' }, /at most every 4 hours/],
+    [{ ScheduleExpression: 'cron(0 22 * * ? *)', Duration: '4h' }, /would pass midnight/],
+    [{ ScheduleExpression: 'rate(6 hours)', Duration: '8h' }, /longer than the 6 hours between rotations/],
+    [{ AutomaticallyAfterDays: 30, Duration: '25h' }, /1h to 24h/],
+  ])(
+    'refuses RotationRules %o as Secrets Manager does (InvalidParameterException), changing nothing',
+    async (rules, why) => {
+      // Prepare
+      const arn = await t.createSecret();
+      const fn = register();
+
+      // Act
+      const error = await failure(() =>
+        t.sm.send(
+          new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: fn.arn, RotationRules: rules }),
+        ),
+      );
+
+      // Assess
+      expect(error.name).toBe('InvalidParameterException');
+      expect(error.message).toMatch(why);
+      const described = await t.sm.send(new DescribeSecretCommand({ SecretId: arn }));
+      expect(described.RotationEnabled).not.toBe(true);
+    },
+  );
+
+  it.each([
+    [{ ScheduleExpression: 'cron(0 4/12 * * ? *)', Duration: '4h' }],
+    [{ ScheduleExpression: 'cron(0 16 L * ? *)', Duration: '8h' }],
+    [{ ScheduleExpression: 'rate(4 hours)', Duration: '4h' }],
+    [{ ScheduleExpression: 'cron(0 0 ? * SUN#1 *)', Duration: '24h' }],
+  ])("accepts AWS's example RotationRules %o", async (rules) => {
+    // Prepare
+    const arn = await t.createSecret();
+    const fn = register();
+
+    // Act
+    await t.sm.send(
+      new RotateSecretCommand({
+        SecretId: arn,
+        RotationLambdaARN: fn.arn,
+        RotationRules: rules,
+        RotateImmediately: false,
+      }),
+    );
+    await t.stack.idle();
+
+    // Assess
+    const described = await t.sm.send(new DescribeSecretCommand({ SecretId: arn }));
+    expect(described.RotationRules).toMatchObject(rules);
+  });
+
+  it.each([
+    ['cron(0 16 L * ? *)', '2030-01-31T16:00:00.000Z'],
+    ['cron(0 0 ? * SUN#1 *)', '2030-01-06T00:00:00.000Z'],
+    ['cron(0 3 ? * 6L *)', '2030-01-25T03:00:00.000Z'],
+  ])(
+    'computes NextRotationDate of %s (last day, n-th and last weekday of the month)',
+    async (expression, next) => {
+      // Prepare
+      const now = new Date('2030-01-01T10:00:00Z');
+      const timed = await startTestStack({ clock: () => now });
+      const functionArn = timed.stack.registerFunction('cron-l', protocolFunction(timed.sm).fn);
+      const arn = await timed.createSecret();
+
+      // Act
+      await timed.sm.send(
+        new RotateSecretCommand({
+          SecretId: arn,
+          RotationLambdaARN: functionArn,
+          RotationRules: { ScheduleExpression: expression },
+          RotateImmediately: false,
+        }),
+      );
+      await timed.stack.idle();
+      const described = await timed.sm.send(new DescribeSecretCommand({ SecretId: arn }));
+      await timed.close();
+
+      // Assess
+      expect(described.NextRotationDate?.toISOString()).toBe(next);
+    },
+  );
 
   it('refuses an invalid ScheduleExpression with InvalidParameterException', async () => {
     // Prepare

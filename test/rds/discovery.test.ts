@@ -274,19 +274,16 @@ describe('RDS endpoint discovery', () => {
 
   it("finds an RDS-managed secret's database from its aws:rds tags (username and password only)", async () => {
     // Prepare
-    const created = await sm.send(
-      new CreateSecretCommand({
-        Name: `rds-db-${Date.now()}`,
-        SecretString: JSON.stringify(user),
-        Tags: [
-          { Key: 'aws:rds:primaryDBInstanceArn', Value: 'arn:aws:rds:us-east-1:123456789012:db:orders' },
-        ],
-      }),
-    );
+    // As RDS creates its master secrets: `rds!db-…`, tagged by the service (callers cannot set aws: tags).
+    const created = stack.secretsManager.createServiceSecret({
+      Name: `rds!db-${Date.now()}`,
+      SecretString: JSON.stringify(user),
+      Tags: [{ Key: 'aws:rds:primaryDBInstanceArn', Value: 'arn:aws:rds:us-east-1:123456789012:db:orders' }],
+    });
 
     // Act
     const { value, managedDatabase } = await enricher().enrich(user, {
-      secretArn: created.ARN as string,
+      secretArn: created.ARN,
       label: 'AWSCURRENT',
     });
 
@@ -297,24 +294,43 @@ describe('RDS endpoint discovery', () => {
 
   it('finds a cluster from the aws:rds:primaryDBClusterArn tag', async () => {
     // Prepare
-    const created = await sm.send(
-      new CreateSecretCommand({
-        Name: `rds-cluster-${Date.now()}`,
-        SecretString: JSON.stringify(user),
-        Tags: [
-          { Key: 'aws:rds:primaryDBClusterArn', Value: 'arn:aws:rds:us-east-1:123456789012:cluster:billing' },
-        ],
-      }),
-    );
+    const created = stack.secretsManager.createServiceSecret({
+      Name: `rds!cluster-${Date.now()}`,
+      SecretString: JSON.stringify(user),
+      Tags: [
+        { Key: 'aws:rds:primaryDBClusterArn', Value: 'arn:aws:rds:us-east-1:123456789012:cluster:billing' },
+      ],
+    });
 
     // Act
     const { managedDatabase } = await enricher().enrich(user, {
-      secretArn: created.ARN as string,
+      secretArn: created.ARN,
       label: 'AWSCURRENT',
     });
 
     // Assess
     expect(managedDatabase).toMatchObject({ kind: 'cluster', identifier: 'billing' });
+  });
+
+  it('cannot be fooled by a caller: Secrets Manager refuses aws:rds tags on a secret anyone creates', async () => {
+    // Act
+    const error = await sm
+      .send(
+        new CreateSecretCommand({
+          Name: `not-rds-${Date.now()}`,
+          SecretString: JSON.stringify(user),
+          Tags: [
+            { Key: 'aws:rds:primaryDBInstanceArn', Value: 'arn:aws:rds:us-east-1:123456789012:db:orders' },
+          ],
+        }),
+      )
+      .catch((caught: Error) => caught);
+
+    // Assess
+    expect(error).toMatchObject({
+      name: 'InvalidParameterException',
+      message: "You can't modify system tags. Tag key: 'aws:rds:primaryDBInstanceArn'.",
+    });
   });
 
   it('makes no call at all for a secret that names no database (host or engine given)', async () => {

@@ -5,7 +5,7 @@
  * delay RDS takes, when RDS applies a ModifyDB* request).
  */
 import { randomUUID } from 'node:crypto';
-import { CreateSecretCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Healer } from '../../handlers/heal.js';
 import { RdsDiscovery } from '../../handlers/rds.js';
@@ -266,14 +266,13 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
     passwords.add(password);
     await db.createUser(user, password);
     // `ssl: false` only because the local server has no TLS; RDS's own secrets carry no host or engine.
-    const created = await h.sm.send(
-      new CreateSecretCommand({
-        Name: `rds-tagged-${randomUUID()}`,
-        SecretString: JSON.stringify({ username: user, password, ssl: false }),
-        Tags: [{ Key: 'aws:rds:primaryDBInstanceArn', Value: `arn:aws:rds:us-east-1:123456789012:db:${id}` }],
-      }),
-    );
-    const arn = created.ARN as string;
+    // Created as RDS creates its secrets (the `aws:` tags are the service's own; callers cannot set them).
+    const created = h.stack.secretsManager.createServiceSecret({
+      Name: `rds!db-${randomUUID()}`,
+      SecretString: JSON.stringify({ username: user, password, ssl: false }),
+      Tags: [{ Key: 'aws:rds:primaryDBInstanceArn', Value: `arn:aws:rds:us-east-1:123456789012:db:${id}` }],
+    });
+    const arn = created.ARN;
 
     // Act
     await h.rotate(arn);

@@ -599,7 +599,7 @@ function inline(change: (description: Record<string, unknown>) => Record<string,
 async function allowInline({ lab, instance }: CaseContext): Promise<void> {
   lab.keys?.use(
     createApiKeyRotator({
-      providers: { local: instance.provider?.description ?? {} },
+      providers: { local: lab.keys?.registered(instance.provider) ?? {} },
       inlineProviderHosts: ['api.example.com', '127.0.0.1'],
       fetch: lab.injector.fetch((url, init) => globalThis.fetch(url, init)),
       sleep: async () => undefined,
@@ -785,10 +785,11 @@ const APIKEY_VALUES: readonly ValueCase[] = [
     refusal: { error: 'InvalidSecretError', field: 'provider.baseUrl' },
   },
   {
-    name: 'API key: adminSecretArn naming a secret that is not an admin credential',
+    // The provider description pins its admin secret: any other is refused before it is read.
+    name: 'API key: adminSecretArn naming a secret that is not the provider’s admin secret',
     subject: keyGrace,
     current: (v, { unrelatedArn }) => ({ ...v, adminSecretArn: unrelatedArn }),
-    refusal: { error: 'ConfigurationError' },
+    refusal: { error: 'MasterBindingError' },
   },
   {
     name: 'API key: adminSecretArn naming a secret that does not exist',
@@ -797,7 +798,7 @@ const APIKEY_VALUES: readonly ValueCase[] = [
       ...v,
       adminSecretArn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:nobody-AbCdEf',
     }),
-    refusal: { error: 'AwsCallError' },
+    refusal: { error: 'MasterBindingError' },
   },
 ];
 
@@ -932,7 +933,7 @@ describe.skipIf(skip.postgres && skip.mariadb && skip.apikey)('hostile input', (
         const { lab } = ref;
         const instance = await keyGrace.create(lab);
         const description = {
-          ...(instance.provider?.description ?? {}),
+          ...(lab.keys?.registered(instance.provider) ?? {}),
           baseUrl: `${(redirector as Server & { url?: string }).url}/v1`,
         };
         lab.keys?.use(

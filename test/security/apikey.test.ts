@@ -11,10 +11,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProviderKey } from '../../local/apiKeyProvider.js';
+import { type ApiKeyProvider, startApiKeyProvider } from '../../local/apiKeyProvider.js';
 import { createApiKeyRotator } from '../../rotators/apikey/index.js';
 import { KeyNames, keyTag } from '../../rotators/apikey/secret.js';
 import {
   ForeignKeyError,
+  InvalidSecretError,
   MasterBindingError,
   TrustBoundaryError,
   UnmanagedUserError,
@@ -553,9 +555,9 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
     it('an admin secret bound to one provider is never sent with another description, even of the same host', async () => {
       // Prepare
       const f = await start({ admin: { provider: 'local' } });
-      const both = createApiKeyRotator({
-        providers: { local: f.provider.description, elsewhere: f.provider.description },
-      });
+      // Both descriptions pin the admin secret: its own provider field still decides.
+      const pinned = { ...f.provider.description, adminSecret: f.adminSecretArn };
+      const both = createApiKeyRotator({ providers: { local: pinned, elsewhere: pinned } });
       const a = f.firstKey('team-a-app', A);
       const value = { ...f.secretFor(a), provider: 'elsewhere' };
       const requests = f.provider.requests.length;
@@ -598,6 +600,297 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       expect((error as UnmanagedUserError).category).toBe('security');
       expect(refusedRequests).toBe(0);
       expect(isLive(f, pendingB.keyId)).toBe(true);
+    });
+  });
+
+  describe('admin secrets are bound', () => {
+    /** Team B's admin secret, as Secrets Manager names it. */
+    const HOME = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:';
+    const B_ADMIN = `${HOME}team-b/provider-admin-Qw12Er`;
+    const A_ADMIN = `${HOME}team-a/provider-admin-Zx34Cv`;
+    const accounts: ApiKeyProvider[] = [];
+
+    afterEach(async () => {
+      for (const account of accounts.splice(0)) await account.stop();
+    });
+
+    /**
+     * Two provider accounts, team A's (the writer's) and team B's (the victim's), registered as
+     * `team-a` and `team-b` with the descriptions `describe` makes; each admin secret readable by
+     * its full ARN (or any other form naming it), and what was read, sent and served recorded.
+     */
+    async function twoAccounts(
+      options: {
+        describe?: (description: Value, admin: string) => Value;
+        admins?: { a?: Value; b?: Value };
+        inlineProviderHosts?: string[];
+      } = {},
+    ) {
+      const teamA = await startApiKeyProvider({ maxLiveKeys: 20 });
+      const teamB = await startApiKeyProvider({ maxLiveKeys: 20 });
+      accounts.push(teamA, teamB);
+      const describe = options.describe ?? ((description, admin) => ({ ...description, adminSecret: admin }));
+      const sent: { url: string; headers: Record<string, string> }[] = [];
+      const rotator = createApiKeyRotator({
+        providers: {
+          'team-a': describe(teamA.description, A_ADMIN),
+          'team-b': describe(teamB.description, B_ADMIN),
+        },
+        fetch: (url, init) => {
+          sent.push({ url, headers: { ...init.headers } });
+          return globalThis.fetch(url, init);
+        },
+        ...(options.inlineProviderHosts === undefined
+          ? {}
+          : { inlineProviderHosts: options.inlineProviderHosts }),
+      });
+      const admins = [
+        { arn: A_ADMIN, value: JSON.stringify({ token: teamA.adminToken, ...options.admins?.a }) },
+        { arn: B_ADMIN, value: JSON.stringify({ token: teamB.adminToken, ...options.admins?.b }) },
+      ];
+      const read: string[] = [];
+      const first = teamA.keys.mint('team-a-app');
+      /** Resolves an id the way Secrets Manager does (name, partial or full ARN, in this account). */
+      const resolve = (id: string) =>
+        admins.find(
+          ({ arn }) => id === arn || id === arn.slice(0, -7) || `${HOME}${id}` === arn.slice(0, -7),
+        );
+      /** What Secrets Manager answers for an id: `resolved` overrides it (a look-alike id). */
+      type Resolver = (id: string) => { arn: string; value: string } | undefined;
+      const request = (step: 'createSecret' | 'testSecret', resolved?: Resolver) => ({
+        signal: AbortSignal.timeout(20_000),
+        deadline: Date.now() + 20_000,
+        token: randomUUID(),
+        step,
+        secretArn: A,
+        adopted: async () => [first.id],
+        fetchRelated: async (id: string) => {
+          read.push(id);
+          const found = resolve(id);
+          if (found === undefined) throw new Error(`no secret ${id}`);
+          return found.value;
+        },
+        fetchRelatedSecret: async (id: string) => {
+          read.push(id);
+          const found = resolved?.(id) ?? resolve(id);
+          if (found === undefined) throw new Error(`no secret ${id}`);
+          return { value: found.value, arn: found.arn };
+        },
+        fetchMaster: async (id: string) => {
+          throw new Error(`unexpected master secret ${id}`);
+        },
+      });
+      const value = (fields: Value): Value => ({
+        engine: 'apikey',
+        provider: 'team-a',
+        adminSecretArn: A_ADMIN,
+        keyId: first.id,
+        apiKey: first.value,
+        ...fields,
+      });
+      const createPendingFor = (currentValue: Value, resolved?: Resolver) =>
+        rotator.createPending({
+          ...request('createSecret', resolved),
+          current: rotator.parse({ value: currentValue, label: 'AWSCURRENT' }),
+          currentValue,
+          generatePassword: noPassword,
+        });
+      /** Whether any request the client sent, to anyone, carried team B's admin credential. */
+      const carriedB = () => sent.some(({ headers }) => JSON.stringify(headers).includes(teamB.adminToken));
+      return { teamA, teamB, admins, rotator, read, sent, first, value, createPendingFor, carriedB };
+    }
+
+    function expectBinding(error: unknown, ...mentions: RegExp[]): void {
+      expect(error).toBeInstanceOf(MasterBindingError);
+      expect(error).toBeInstanceOf(TrustBoundaryError);
+      expect((error as MasterBindingError).toJSON()).toMatchObject({
+        name: 'MasterBindingError',
+        category: 'security',
+      });
+      expect((error as MasterBindingError).retryable).toBe(false);
+      for (const mention of mentions) expect((error as Error).message).toMatch(mention);
+    }
+
+    it('a writer naming another provider’s admin secret is refused before it is read; the credential reaches no provider', async () => {
+      // Prepare
+      const w = await twoAccounts();
+      const attacks = [
+        w.value({ adminSecretArn: B_ADMIN }),
+        w.value({ adminSecretArn: 'team-b/provider-admin' }),
+        w.value({ adminSecretArn: B_ADMIN.slice(0, -7) }),
+      ];
+      // Act
+      const refusals = [];
+      for (const attack of attacks) refusals.push(await caught(w.createPendingFor(attack)));
+      // Assess
+      for (const refusal of refusals)
+        expectBinding(refusal, /team-b\/provider-admin/, /"team-a"/, /adminSecret/);
+      expect(w.read).toEqual([]);
+      expect(w.sent).toEqual([]);
+      expect(w.carriedB()).toBe(false);
+      expect(w.teamA.requests).toEqual([]);
+      expect(w.teamB.requests).toEqual([]);
+      expect(w.teamB.keys.all()).toEqual([]);
+    });
+
+    it('an id that looks like the pinned secret’s full ARN but resolves to another secret is refused after the read, before anything is sent', async () => {
+      // Prepare: pinned by name; the id reads as a full ARN of that name (other random characters),
+      // and Secrets Manager resolves it as the partial ARN of a secret named `<name>-Hj78Kl`.
+      const w = await twoAccounts({ describe: (d) => ({ ...d, adminSecret: 'team-a/provider-admin' }) });
+      const lookalike = `${HOME}team-a/provider-admin-Hj78Kl`;
+      const other = { arn: `${lookalike}-Mn90Pq`, value: w.admins[1]?.value ?? '' };
+      // Act
+      const error = await caught(
+        w.createPendingFor(w.value({ adminSecretArn: lookalike }), (id) =>
+          id === lookalike ? other : undefined,
+        ),
+      );
+      // Assess
+      expectBinding(error, /resolved to .*provider-admin-Hj78Kl-Mn90Pq/, /does not pin/);
+      expect(w.sent).toEqual([]);
+      expect(w.carriedB()).toBe(false);
+      expect(w.teamA.requests).toEqual([]);
+      expect(w.teamB.requests).toEqual([]);
+    });
+
+    it('an admin secret bound by nothing (no pin, neither provider nor manages of its own) is refused, nothing sent', async () => {
+      // Prepare
+      const w = await twoAccounts({ describe: (description) => description });
+      // Act
+      const own = await caught(w.createPendingFor(w.value({})));
+      const victims = await caught(
+        w.createPendingFor(w.value({ provider: 'team-b', adminSecretArn: B_ADMIN })),
+      );
+      // Assess
+      for (const refusal of [own, victims]) {
+        expectBinding(
+          refusal,
+          /bound neither by provider description "team-[ab]" \(adminSecret\) nor by its own provider and manages fields/,
+        );
+      }
+      expect(w.sent).toEqual([]);
+      expect(w.teamA.requests).toEqual([]);
+      expect(w.teamB.requests).toEqual([]);
+      expect(w.teamB.keys.all()).toEqual([]);
+    });
+
+    it.each([
+      ['name', 'team-a/provider-admin', A_ADMIN],
+      ['partial ARN', A_ADMIN.slice(0, -7), A_ADMIN],
+      ['full ARN', A_ADMIN, A_ADMIN],
+      ['full ARN, the secret naming it by name', A_ADMIN, 'team-a/provider-admin'],
+      [
+        'list (adminSecrets), the secret naming it by partial ARN',
+        [B_ADMIN, 'team-a/provider-admin'],
+        A_ADMIN.slice(0, -7),
+      ],
+    ])('a pinned admin secret works when pinned by %s', async (_form, pin, written) => {
+      // Prepare
+      const w = await twoAccounts({
+        describe: (d, admin) =>
+          admin === A_ADMIN
+            ? { ...d, ...(Array.isArray(pin) ? { adminSecrets: pin } : { adminSecret: pin }) }
+            : d,
+      });
+      // Act
+      const { pending } = await w.createPendingFor(w.value({ adminSecretArn: written }));
+      // Assess
+      expect(w.teamA.keys.get(String(pending.keyId))?.revokedAt).toBeUndefined();
+      expect(w.read).toEqual([written]);
+      expect(w.carriedB()).toBe(false);
+    });
+
+    it('a pin by name does not name a secret of that name in another account', async () => {
+      // Prepare
+      const w = await twoAccounts({ describe: (d) => ({ ...d, adminSecret: 'team-a/provider-admin' }) });
+      const foreign = 'arn:aws:secretsmanager:us-east-1:210987654321:secret:team-a/provider-admin-Zx34Cv';
+      // Act
+      const error = await caught(w.createPendingFor(w.value({ adminSecretArn: foreign })));
+      // Assess
+      expectBinding(error, /not one that provider description "team-a" pins/);
+      expect(w.read).toEqual([]);
+      expect(w.sent).toEqual([]);
+    });
+
+    it('a self-bound admin secret with provider but no manages is refused; with both it works', async () => {
+      // Prepare
+      const w = await twoAccounts({
+        describe: (description) => description,
+        admins: { a: { provider: 'team-a' }, b: { provider: 'team-b', manages: [A] } },
+      });
+      // Act
+      const half = await caught(w.createPendingFor(w.value({})));
+      const { pending } = await w.createPendingFor(w.value({ provider: 'team-b', adminSecretArn: B_ADMIN }));
+      // Assess
+      expectBinding(half, /bound neither by provider description "team-a"/);
+      expect(w.teamA.requests).toEqual([]);
+      expect(w.teamB.keys.get(String(pending.keyId))?.revokedAt).toBeUndefined();
+    });
+
+    it('a description’s own manages keeps other teams’ secrets from minting keys in its account with its pinned admin secret', async () => {
+      // Prepare: team B's description pins B's admin secret and serves team B's secrets only.
+      const w = await twoAccounts({
+        describe: (d, admin) => ({
+          ...d,
+          adminSecret: admin,
+          manages: [admin === B_ADMIN ? `${HOME}team-b/*` : A],
+        }),
+      });
+      // Act
+      const error = await caught(
+        w.createPendingFor(w.value({ provider: 'team-b', adminSecretArn: B_ADMIN })),
+      );
+      const { pending } = await w.createPendingFor(w.value({}));
+      // Assess
+      expect(error).toBeInstanceOf(UnmanagedUserError);
+      expect((error as UnmanagedUserError).toJSON()).toMatchObject({ category: 'security' });
+      expect((error as Error).message).toMatch(/provider description "team-b" serves other secrets/);
+      expect(w.read).toEqual([A_ADMIN]);
+      expect(w.carriedB()).toBe(false);
+      expect(w.teamB.requests).toEqual([]);
+      expect(w.teamB.keys.all()).toEqual([]);
+      expect(w.teamA.keys.get(String(pending.keyId))?.revokedAt).toBeUndefined();
+    });
+
+    it('an inline provider description cannot pin an admin secret nor say which secrets it serves (refused as the secret’s own fields)', async () => {
+      // Prepare
+      const w = await twoAccounts({
+        describe: (description) => description,
+        inlineProviderHosts: ['127.0.0.1'],
+      });
+      const inline = (pin: Value) => w.value({ provider: { ...w.teamA.description, ...pin } });
+      // Act
+      const refusals = [
+        (() => {
+          try {
+            return w.rotator.parse({ value: inline({ adminSecret: A_ADMIN }), label: 'AWSCURRENT' });
+          } catch (error) {
+            return error;
+          }
+        })(),
+        (() => {
+          try {
+            return w.rotator.parse({ value: inline({ adminSecrets: [A_ADMIN] }), label: 'AWSCURRENT' });
+          } catch (error) {
+            return error;
+          }
+        })(),
+        (() => {
+          try {
+            return w.rotator.parse({ value: inline({ manages: [A] }), label: 'AWSCURRENT' });
+          } catch (error) {
+            return error;
+          }
+        })(),
+      ];
+      const unpinned = await caught(w.createPendingFor(inline({})));
+      // Assess
+      expect(refusals[0]).toBeInstanceOf(InvalidSecretError);
+      expect(refusals[0]).toMatchObject({ field: 'provider.adminSecret' });
+      expect(refusals[1]).toMatchObject({ field: 'provider.adminSecrets' });
+      expect(refusals[2]).toMatchObject({ field: 'provider.manages' });
+      expectBinding(unpinned, /bound neither by provider description "inline"/);
+      expect(w.sent).toEqual([]);
     });
   });
 

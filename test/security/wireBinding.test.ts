@@ -301,7 +301,8 @@ describe('a master secret RDS manages', () => {
   });
 
   it('is looked at only for rds! names, and only by functions with RDS discovery (no DescribeSecret otherwise)', async () => {
-    // Prepare: RDS's tag on a secret whose name is not RDS's, and a real rds! secret.
+    // Prepare: RDS's tag on a secret whose name is not RDS's (which Secrets Manager refuses to a
+    // caller, as the local stack does), and a real rds! secret.
     const id = unique('pg');
     rds.registerInstance({
       identifier: id,
@@ -310,15 +311,22 @@ describe('a master secret RDS manages', () => {
       masterUsername: 'postgres',
     });
     const tags = { 'aws:rds:primaryDBInstanceArn': `arn:aws:rds:us-east-1:123456789012:db:${id}` };
-    const plain = await createSecret(unique('masters/tagged'), masterValue, tags);
+    const refused = await createSecret(unique('masters/tagged'), masterValue, tags).catch((e: Error) => e);
+    // Another service's secret carrying RDS's tag (only the service hook can make one): not an rds! name.
+    const plain = stack.secretsManager.createServiceSecret({
+      Name: `other!${randomUUID()}`,
+      SecretString: JSON.stringify(masterValue),
+      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+    });
     const managed = await createSecret(`rds!db-${randomUUID()}`, masterValue, tags);
     const describes = stack.secretsManager.requests('DescribeSecret').length;
 
     // Act
-    const ofPlain = await reader({}).fetchMaster(plain.arn);
+    const ofPlain = await reader({}).fetchMaster(plain.ARN);
     const withoutDiscovery = await reader({}, { rds: false }).fetchMaster(managed.arn);
 
     // Assess
+    expect((refused as Error).name).toBe('InvalidParameterException');
     expect(ofPlain.binding).toBeUndefined();
     expect(withoutDiscovery.binding).toBeUndefined();
     expect(stack.secretsManager.requests('DescribeSecret').length).toBe(describes);

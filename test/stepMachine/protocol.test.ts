@@ -12,6 +12,7 @@ import {
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FakeTarget } from '../../rotators/fake/client.js';
 import { createFakeRotator } from '../../rotators/fake/index.js';
+import { postgresRotator } from '../../rotators/postgres/index.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 import { captureStdout } from '../support/stdout.js';
 
@@ -367,6 +368,59 @@ describe('step machine: refusals', () => {
     await expect(
       h.sm.send(new GetSecretValueCommand({ SecretId: arn, VersionStage: 'AWSPENDING' })),
     ).rejects.toThrow(/can't find/);
+  });
+
+  it.each(['copy-of-current', 'empty'] as const)(
+    'passes a configuration test (RotateImmediately: false) whatever the temporary AWSPENDING holds (%s: AWS does not document it)',
+    async (configurationTestPending) => {
+      // Prepare
+      const local = await startRotationHarness({
+        rotators: [createFakeRotator(targets)],
+        stack: { rotation: { configurationTestPending } },
+      });
+      try {
+        const { arn, target } = await fixture({}, local);
+        const before = await local.labels(arn);
+
+        // Act
+        await local.rotate(arn, { rotateImmediately: false });
+
+        // Assess
+        const record = local.stack.rotations.history.findLast((entry) => entry.secretArn === arn);
+        expect(record?.kind).toBe('test');
+        expect(record?.status).toBe('succeeded');
+        expect(await local.labels(arn)).toEqual(before);
+        expect(() => target.login('app', 'initial-password-1')).not.toThrow();
+      } finally {
+        await local.close();
+      }
+    },
+  );
+
+  it('names the engines of the function that was invoked, not of every function, when it refuses an engine', async () => {
+    // Prepare: a PostgreSQL-only function (as deployed) and a MySQL secret configured to it.
+    const postgresOnly = await startRotationHarness({ rotators: [postgresRotator] });
+    try {
+      const arn = await postgresOnly.createSecret({
+        engine: 'mysql',
+        host: '127.0.0.1',
+        username: 'app',
+        password: 'p4ssw0rd-x',
+      });
+      const token = await postgresOnly.stagePending(arn);
+
+      // Act
+      const error = await caught(postgresOnly.invoke('createSecret', arn, token));
+
+      // Assess
+      expect(error.name).toBe('UnknownEngineError');
+      expect(error.message).toContain(
+        'no rotator for engine "mysql" in this function (it rotates: postgres, aurora-postgresql)',
+      );
+      expect(error.message).not.toMatch(/mariadb|apikey|fake/);
+    } finally {
+      await postgresOnly.close();
+    }
   });
 
   it.each([

@@ -135,6 +135,9 @@ describe('a refusal at a trust boundary', () => {
     expect(String((failed[0]?.detail.error as { message: string } | undefined)?.message)).toMatch(
       /names no host and no binding/,
     );
+    // The page is built from what the event says: the cause in words and the runbook entry.
+    expect(failed[0]?.detail.cause).toMatchObject({ class: 'security' });
+    expect(failed[0]?.detail.runbook).toMatch(/RUNBOOK\.md#masterbindingerror$/);
     // Nothing was changed: the fake target still takes the original password.
     expect(() => target.login('app', password)).not.toThrow();
   });
@@ -156,6 +159,8 @@ describe('a refusal at a trust boundary', () => {
       .filter((event) => event.detailType === 'Rotation Step Failed' && event.detail.secretArn === arn);
     expect(failed[0]?.detail.error).toMatchObject({ name: 'TargetUnreachableError' });
     expect(failed[0]?.detail.error).not.toHaveProperty('category');
+    expect(failed[0]?.detail.cause).toMatchObject({ class: 'network' });
+    expect(failed[0]?.detail.runbook).toMatch(/RUNBOOK\.md#targetunreachableerror$/);
   });
 
   it('lets a master bound by the stage file through to its bound host', async () => {

@@ -2,6 +2,7 @@
  * A rotation harness for integration tests: the local AWS stack, the real SDK clients pointed at
  * it, and rotor's real step machine registered as the rotation function.
  */
+
 import { randomUUID } from 'node:crypto';
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { RDSClient } from '@aws-sdk/client-rds';
@@ -14,6 +15,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { type Config, readConfig } from '../../handlers/config.js';
 import { createRotationHandler, type RotationHandler } from '../../handlers/createHandler.js';
+import { ENGINES_TAG, enginesTagValue } from '../../handlers/functions.js';
 import { rdsDiscovery } from '../../handlers/rds.js';
 import { type LocalStack, type LocalStackOptions, startLocalStack } from '../../local/stack.js';
 import type { Step } from '../../rotators/errors.js';
@@ -85,7 +87,10 @@ export async function startRotationHarness(options: HarnessOptions): Promise<Rot
     eventBackoffMs: [1, 2, 4],
     discovery: rdsDiscovery(options.rds),
   });
-  stack.registerFunction('rotor-test', handler);
+  // Tagged as deploy tags rotor's functions: `rotor attach` / `preflight` read its engines.
+  stack.registerFunction('rotor-test', handler, {
+    [ENGINES_TAG]: enginesTagValue(options.rotators.flatMap((rotator) => rotator.engines)),
+  });
   const functionArn = stack.functionArn('rotor-test');
 
   const harness: RotationHarness = {

@@ -30,6 +30,15 @@ describe('configuration from the environment', () => {
     expect(other.stepStartedEvents).toBe(false);
   });
 
+  it('reads where the runbook is published (ROTOR_RUNBOOK_URL), absent by default', () => {
+    // Act
+    const set = readConfig({ ROTOR_RUNBOOK_URL: 'https://example.com/rotor/RUNBOOK.md' });
+    const unset = readConfig({});
+    // Assess
+    expect(set.runbookUrl).toBe('https://example.com/rotor/RUNBOOK.md');
+    expect(unset.runbookUrl).toBeUndefined();
+  });
+
   it('reads password policy overrides', () => {
     // Act
     const config = readConfig({ ROTOR_PASSWORD_LENGTH: '40', ROTOR_PASSWORD_EXCLUDE_CHARACTERS: '-._' });

@@ -1,13 +1,8 @@
 /** Matching configured secret ids the way Secrets Manager resolves them, and the adoption record (pure logic). */
 import { describe, expect, it } from 'vitest';
-import {
-  adoptedFor,
-  boundToSecret,
-  nameFromArn,
-  namesSecret,
-  parseAdoptions,
-} from '../../handlers/masters.js';
+import { adoptedFor, boundToSecret, parseAdoptions } from '../../handlers/masters.js';
 import { ConfigurationError } from '../../rotators/errors.js';
+import { nameFromArn, namesSecret } from '../../rotators/trust.js';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/orders/master-AbC123';
 const master = { arn: ARN, name: 'prod/orders/master' };

@@ -171,6 +171,12 @@ export class MariadbBed {
  */
 export class ApiKeyBed {
   readonly providers: ApiKeyProvider[] = [];
+  readonly #registered = new Map<ApiKeyProvider, Record<string, unknown>>();
+
+  /** `provider`'s description as registered under `local`: with its admin secret pinned. */
+  registered(provider: ApiKeyProvider | undefined): Record<string, unknown> {
+    return (provider === undefined ? undefined : this.#registered.get(provider)) ?? {};
+  }
   #target: Rotator<ApiKeySecret> | undefined;
   readonly rotator: Rotator<ApiKeySecret>;
 
@@ -213,9 +219,12 @@ export class ApiKeyBed {
       { token: provider.adminToken },
       `rel/apikey-admin-${randomUUID()}`,
     );
+    // The operator pins the admin secret in the provider description.
+    const registered = { ...provider.description, adminSecret: adminSecretArn };
+    this.#registered.set(provider, registered);
     this.use(
       createApiKeyRotator({
-        providers: { local: provider.description },
+        providers: { local: registered },
         fetch: this.fetch,
         // Retries are immediate: the suites count outcomes, never time them.
         sleep: async () => undefined,
