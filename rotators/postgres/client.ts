@@ -4,16 +4,26 @@
  * It turns a login into a `PgSession` and every driver failure into a RotorError whose message is
  * built from names and SQLSTATE codes only: a driver or server message can quote the statement
  * (and so a password verifier), a connection parameter or a host, so none is forwarded.
+ *
+ * No replayable credential leaves without verified TLS: the server chooses the authentication
+ * method, and a server that asks for `password` (cleartext) or MD5 would receive the password, or
+ * a hash that logs in as the role anywhere the same password is set. Unless the connection is
+ * verified TLS (verify-full or verify-ca), such a request is refused with
+ * InsecureAuthenticationError and nothing is sent. SCRAM-SHA-256 sends nothing replayable, and its
+ * last message proves the server knows the role's verifier. node-postgres emits the request on its
+ * connection before it asks for the password (a function here): a listener put in front of
+ * node-postgres's own notes the method, and the password function refuses.
  */
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import {
   AuthenticationFailedError,
   DeadlineExceededError,
+  InsecureAuthenticationError,
   InternalError,
   InvalidSecretError,
   PermissionDeniedError,
-  type RotorError,
+  RotorError,
   safeCause,
   TargetUnreachableError,
 } from '../errors.js';
@@ -23,10 +33,21 @@ import type { PostgresLogin } from './secret.js';
 
 export type Row = Record<string, unknown>;
 
+/**
+ * How the server authenticated the login: `scram` (the SCRAM exchange completed, so the server
+ * proved it knows the role's verifier), `password` / `md5` (only ever over verified TLS), or `none`
+ * (the server let the role in without asking: trust).
+ */
+export type PgAuthentication = 'scram' | 'password' | 'md5' | 'none';
+
 /** One logged-in connection. Statements run one at a time. */
 export interface PgSession {
   /** `PostgreSQL at host:port` (for messages). */
   readonly target: string;
+  /** Absent only from a session a test or benchmark wraps without it. */
+  readonly authentication?: PgAuthentication;
+  /** Whether the connection is TLS with a verified certificate (verify-full or verify-ca). */
+  readonly verifiedTls?: boolean;
   /**
    * Runs one statement. `purpose` words the error ("set the password of role "x""). With
    * `extended`, the extended protocol is used even without parameters: it refuses several
@@ -56,7 +77,18 @@ interface DriverClient {
   query(config: { text: string; values?: unknown[]; queryMode?: 'extended' }): Promise<{ rows: Row[] }>;
   end(): Promise<void>;
   on(event: 'error', listener: (error: Error) => void): unknown;
+  connection?: {
+    stream?: { destroy(): void };
+    prependListener(event: string, listener: () => void): unknown;
+  };
 }
+
+/** The authentication requests node-postgres's connection emits, and what each sends. */
+const AUTH_REQUESTS: readonly [string, PgAuthentication][] = [
+  ['authenticationCleartextPassword', 'password'],
+  ['authenticationMD5Password', 'md5'],
+  ['authenticationSASLFinal', 'scram'],
+];
 
 /** A login that cannot connect within this long fails, leaving time for a fallback login. */
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -72,12 +104,23 @@ export const connectPostgres: ConnectPostgres = async ({ login, signal, deadline
     throw new DeadlineExceededError(`${target}: no time left to log in before the Lambda deadline`);
   }
   const tls: ConnectionOptions | undefined = nodeTlsOptions(login.tls, login.host);
+  // Both modes other than disable verify the certificate chain (tls.ts): rejectUnauthorized.
+  const verifiedTls = tls !== undefined && tls.rejectUnauthorized === true;
+  let authentication: PgAuthentication = 'none';
   const client = new pg.Client({
     host: login.host,
     port: login.port,
     database: login.dbname,
     user: login.username,
-    password: login.password,
+    // Called by node-postgres right before it answers an authentication request.
+    password: async () => {
+      if ((authentication === 'password' || authentication === 'md5') && !verifiedTls) {
+        throw new InsecureAuthenticationError(
+          `${target}: the server asked for the password of role "${login.username}" ${authentication === 'password' ? 'in cleartext (password authentication)' : 'as an MD5 hash (md5 authentication, replayable)'} on a connection that is not verified TLS: nothing was sent. Use scram-sha-256 in pg_hba.conf, or verified TLS (tlsMode verify-full or verify-ca)`,
+        );
+      }
+      return login.password;
+    },
     ssl: tls ?? false,
     // Bind SCRAM to the TLS channel when the server offers it (SCRAM-SHA-256-PLUS).
     enableChannelBinding: tls !== undefined,
@@ -86,9 +129,22 @@ export const connectPostgres: ConnectPostgres = async ({ login, signal, deadline
     statement_timeout: Math.max(1, remaining),
     query_timeout: Math.max(1, remaining),
     application_name: 'rotor',
-  }) as unknown as DriverClient & { connection?: { stream?: { destroy(): void } } };
+  }) as unknown as DriverClient;
   // An error on an idle connection is emitted as an event; unhandled, it would crash the process.
   client.on('error', () => undefined);
+  // In front of node-postgres's own listeners: the method is known before anything is answered.
+  // Without its connection object the guard cannot hold, so no login is attempted (fail closed).
+  const connection = client.connection;
+  if (typeof connection?.prependListener !== 'function') {
+    throw new InternalError(
+      `${target}: the PostgreSQL driver exposes no connection to guard its authentication`,
+    );
+  }
+  for (const [event, method] of AUTH_REQUESTS) {
+    connection.prependListener(event, () => {
+      authentication = method;
+    });
+  }
   const abort = () => client.connection?.stream?.destroy();
   signal.addEventListener('abort', abort, { once: true });
   const release = () => signal.removeEventListener('abort', abort);
@@ -98,11 +154,13 @@ export const connectPostgres: ConnectPostgres = async ({ login, signal, deadline
   } catch (error) {
     release();
     await client.end().catch(() => undefined);
-    throw loginFailure(error, target, login.username, signal);
+    throw error instanceof RotorError ? error : loginFailure(error, target, login.username, signal);
   }
 
   return {
     target,
+    authentication,
+    verifiedTls,
     async query<R>(
       sql: string,
       params?: readonly unknown[],

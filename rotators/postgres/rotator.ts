@@ -32,12 +32,36 @@
  * clone's setup gone) is reported in TestResponse.warnings; setSecret restores the clone's setup
  * whenever the clone is the pending role.
  *
+ * Clone names: `<owner>_clone` (AWS's convention) when it fits in 63 bytes; a longer owner's name
+ * is cut and a short hash of the full name added (`<cut>_<8 hex>_clone`), so two owners sharing a
+ * prefix never share a clone. Clones named by the old rule (cut, no hash) are still recognised.
+ *
+ * Clones are rotor's only: the managing user marks every clone it creates, in the same
+ * transaction, with a role comment `rotor clone of <owner>` (COMMENT ON ROLE needs CREATEROLE, and
+ * ADMIN OPTION on the role since PostgreSQL 16: a role cannot mark itself, and the secret's writer
+ * cannot write it). rotor changes an existing role of the clone's name, or the owner through it,
+ * only when it carries that marker naming this owner; otherwise ForeignAccountError names it and
+ * nothing changes. Upgrading (clones made before markers, or by AWS's template): an operator
+ * adopts the clone for the secret (`rotor attach --adopt <clone>`; rotor then marks it at the next
+ * rotation), or marks it as a CREATEROLE role with the statement the error message gives.
+ *
  * Which role is the owner: a role whose name does not end in `_clone` is an owner. A name ending
- * in `_clone` may be a clone whose owner's name was cut to fit 63 bytes, so the owner is read from
- * the server: the role the clone's `role` setting names (if it exists and the name is its clone
- * name: this survives a lost membership), else the name without the suffix if the clone is a
- * member of it (a clone made by AWS's template). Otherwise the role is an owner itself (a user
- * really named `data_clone` rotates with `data_clone_clone`).
+ * in `_clone` is a clone when rotor's marker says so (naming an existing owner whose clone name it
+ * is); without a marker, the older evidence (its `role` setting, else membership in the name
+ * without the suffix) still names the pair so createPending picks the right partner, but apply
+ * refuses to act on it until it is marked or adopted. A name ending in `_clone` with neither is
+ * an owner itself (a user really named `data_clone` rotates with `data_clone_clone`).
+ *
+ * Trust (SECURITY.md): the secret's writer may not be trusted with the master.
+ * - The master logs in only where its own secret (host, port, TLS keys) or its binding says, and
+ *   the secret's host and port must be that endpoint (MasterBindingError, before any connection).
+ * - Before the master acts for the pair, the rotation proves it holds it: AWSCURRENT (else
+ *   AWSPREVIOUS) logs in as the secret's user or its partner in this very step, to the bound
+ *   endpoint, authenticated by SCRAM or over verified TLS (a server that lets anyone in proves
+ *   nothing); or an operator adopted the user. Both roles must match the binding's `manages`
+ *   patterns (default: the secret's own pair). UnprovenUserError / UnmanagedUserError otherwise.
+ * - rds-master asks RDS to reset a master password only after the same proof (or adoption).
+ * - No login sends a cleartext or MD5 password without verified TLS (client.ts).
  *
  * `rds-master`: the master user of an RDS database, rotated through the RDS API (../rdsMaster.ts):
  * apply asks RDS to set the pending password, test waits until RDS applied it, rollback asks RDS
@@ -48,7 +72,10 @@
 import {
   AuthenticationFailedError,
   DeadlineExceededError,
+  ForeignAccountError,
+  InsecureAuthenticationError,
   InvalidSecretError,
+  MasterBindingError,
   PermissionDeniedError,
   RotorError,
   TargetUnreachableError,
@@ -65,6 +92,8 @@ import {
   rollbackMasterPassword,
   waitForMasterPassword,
 } from '../rdsMaster.js';
+import type { TlsSettings } from '../tls.js';
+import { authorizeActingFor, bindMasterEndpoint, type MasterBinding, matchesPattern } from '../trust.js';
 import type {
   ApplyRequest,
   PreflightCheck,
@@ -77,6 +106,7 @@ import type {
 import { type ConnectPostgres, connectPostgres, describeTarget, type PgSession } from './client.js';
 import { isScramSafe, scramSha256Verifier } from './scram.js';
 import {
+  DEFAULT_PORT,
   ENGINES,
   type PostgresLogin,
   type PostgresSecret,
@@ -87,13 +117,17 @@ import {
   alterCloneSql,
   BEGIN_READ_ONLY_SQL,
   BEGIN_SQL,
+  CLONE_MARKER_PREFIX,
   CLONE_OWNER_SQL,
   CLONE_SUFFIX,
   COMMIT_SQL,
+  cloneMarker,
   cloneUsername,
   createCloneSql,
   grantOwnerSql,
+  isCloneNameOf,
   MASTER_RIGHTS_SQL,
+  markCloneSql,
   pairStateSql,
   quoteIdentifier,
   RESET_ROLE_SQL,
@@ -117,6 +151,17 @@ interface Pair {
   clone: string;
 }
 
+/** Where the managing user logs in, as its own secret or its binding decided, and its binding. */
+interface MasterAccess {
+  login: PostgresLogin;
+  binding?: MasterBinding;
+  /** The `masterarn` (for messages). */
+  secretId: string;
+}
+
+/** Which of the secret's own stored credentials logged in during this step. */
+type Proof = 'AWSCURRENT' | 'AWSPREVIOUS' | undefined;
+
 interface Whoami {
   session_user: string;
   current_user: string;
@@ -131,6 +176,7 @@ interface PairState {
   inherits: boolean | null;
   can_set: boolean | null;
   clone_settings: string[] | null;
+  clone_marker: string | null;
   clone_owned: number | null;
   clone_grants: number | null;
 }
@@ -171,8 +217,8 @@ function describeTls(login: PostgresLogin): string {
  * `current` is the clone of `pending`. createPending chose `pending` that way.
  */
 function pairOf(current: string, pending: string): Pair & { pendingIs: 'owner' | 'clone' } {
-  if (pending === cloneUsername(current)) return { owner: current, clone: pending, pendingIs: 'clone' };
-  if (current === cloneUsername(pending)) return { owner: pending, clone: current, pendingIs: 'owner' };
+  if (isCloneNameOf(pending, current)) return { owner: current, clone: pending, pendingIs: 'clone' };
+  if (isCloneNameOf(current, pending)) return { owner: pending, clone: current, pendingIs: 'owner' };
   throw new InvalidSecretError(
     'username',
     `must be the alternating partner of role "${current}" (its clone "${cloneUsername(current)}" or its owner)`,
@@ -257,10 +303,15 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     }
   }
 
+  /**
+   * The managing user's login: its credential from its own secret; where it logs in (and over
+   * which TLS) from that secret's own fields or its binding, never from the rotated secret, whose
+   * host and port must be that endpoint. Throws MasterBindingError before any connection is made.
+   */
   async function masterLogin(
     secret: PostgresSecret,
-    fetchRelated: RequestBase['fetchRelated'],
-  ): Promise<PostgresLogin> {
+    fetchMaster: RequestBase['fetchMaster'],
+  ): Promise<MasterAccess> {
     if (secret.masterarn === undefined) {
       throw new InvalidSecretError(
         'masterarn',
@@ -268,7 +319,101 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
         'AWSCURRENT',
       );
     }
-    return parseMasterSecret(await fetchRelated(secret.masterarn), secret);
+    const { value, binding } = await fetchMaster(secret.masterarn);
+    const master = parseMasterSecret(value);
+    const endpoint = bindMasterEndpoint({
+      masterSecretId: secret.masterarn,
+      master: {
+        ...(master.host === undefined ? {} : { host: master.host }),
+        ...(master.port === undefined ? {} : { port: master.port }),
+        ...(master.tls === undefined ? {} : { tls: master.tls }),
+      },
+      ...(binding === undefined ? {} : { binding }),
+      rotated: { host: secret.host, port: secret.port },
+      defaultPort: DEFAULT_PORT,
+    });
+    return {
+      login: {
+        host: endpoint.host,
+        port: endpoint.port,
+        dbname: master.dbname ?? secret.dbname,
+        username: master.username,
+        password: master.password,
+        tls: endpoint.tls,
+      },
+      ...(binding === undefined ? {} : { binding }),
+      secretId: secret.masterarn,
+    };
+  }
+
+  /**
+   * Proof of possession: which of the secret's own stored credentials (AWSCURRENT, else
+   * AWSPREVIOUS) logs in now, during this step, as one of `accounts` (the secret's user and its
+   * pair partner). Each login goes to the secret's endpoint (for alternating users the master's
+   * bound endpoint: bindMasterEndpoint checked they are the same) over `tls`, and counts only when
+   * the server authenticated it (a completed SCRAM exchange, or a password over verified TLS) and
+   * `session_user` is that account: a server that lets anyone in proves nothing.
+   */
+  async function proveOwnAccount(
+    request: Deadline & { current: PostgresSecret; previous?: () => Promise<PostgresSecret | undefined> },
+    accounts: readonly string[],
+    tls: TlsSettings,
+  ): Promise<Proof> {
+    const { current } = request;
+    const candidates: [Exclude<Proof, undefined>, () => Promise<PostgresSecret | undefined>][] = [
+      ['AWSCURRENT', async () => current],
+      ['AWSPREVIOUS', request.previous ?? (async () => undefined)],
+    ];
+    for (const [label, read] of candidates) {
+      const value = await read();
+      if (value === undefined || !accounts.includes(value.username)) continue;
+      if (value.host !== current.host || value.port !== current.port) continue;
+      const session = await tryLogin(
+        { ...loginOf(current, value.password), username: value.username, tls },
+        request,
+      );
+      if (session === undefined) continue;
+      try {
+        if (session.authentication === 'none' && session.verifiedTls !== true) continue;
+        const who = await whoami(session);
+        if (who.session_user === value.username) return label;
+      } finally {
+        await session.close();
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Before the master acts for the pair (creates or re-passwords the clone, sets the owner's
+   * password): both roles must be allowed by the binding's `manages` (default: the secret's own
+   * user and its clone), and the rotation must prove it holds one of them (`proveOwnAccount`), or
+   * an operator adopted one of them for this secret. Throws UnmanagedUserError /
+   * UnprovenUserError; changes nothing, and the master has not logged in yet.
+   */
+  async function authorizeForPair(
+    request: ApplyRequest<PostgresSecret>,
+    master: MasterAccess,
+    pair: Pair,
+  ): Promise<void> {
+    const { current } = request;
+    // The proof travels like the master: to the bound endpoint, over the master's TLS when it is
+    // verified (the rotated secret's TLS keys are its writer's choice), else the secret's own.
+    const tls = master.login.tls.mode === 'disable' ? current.tls : master.login.tls;
+    const accounts = [pair.owner, pair.clone];
+    const provenBy = await proveOwnAccount(request, accounts, tls);
+    const adopted = provenBy === undefined ? await request.adopted() : [];
+    const adoptedPair = accounts.some((account) => adopted.includes(account));
+    for (const user of accounts) {
+      authorizeActingFor({
+        user,
+        own: accounts,
+        ...(master.binding === undefined ? {} : { binding: master.binding }),
+        ...(provenBy === undefined ? {} : { provenBy }),
+        adopted: adoptedPair ? [user] : [],
+        actor: `the managing user of ${master.secretId}`,
+      });
+    }
   }
 
   /** Whether these credentials log in (false only when the server refuses them). */
@@ -292,13 +437,49 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
         'AWSPENDING',
       );
     }
-    await applyMasterPassword(requireManagedDatabase(request), pending.password, () =>
-      logsIn(loginOf(pending), request),
-    );
+    const db = requireManagedDatabase(request);
+    // The database a secret names is its writer's choice, and its master user's name is public:
+    // RDS resets the password only for a writer who proves holding it (or an adopted user).
+    const provenBy = await proveOwnAccount(request, [current.username], current.tls);
+    let adopted: readonly string[] = [];
+    if (provenBy === undefined) {
+      // A replay after RDS applied this very change: nothing is asked of RDS, so nothing to prove.
+      if (!(await db.masterPasswordChangePending()) && (await logsIn(loginOf(pending), request))) return;
+      adopted = await request.adopted();
+    }
+    authorizeActingFor({
+      user: current.username,
+      own: [current.username],
+      ...(provenBy === undefined ? {} : { provenBy }),
+      adopted,
+      actor: 'the RDS API',
+    });
+    await applyMasterPassword(db, pending.password, () => logsIn(loginOf(pending), request));
+  }
+
+  /**
+   * rds-master rollback puts AWSCURRENT's password on the master: right after this rotation's own
+   * change (the pending password logs in, or RDS still has a change in flight), never as a way to
+   * set a password the secret's writer chose. When neither AWSCURRENT nor AWSPENDING logs in and
+   * RDS has nothing pending, this rotation changed nothing to undo: only an adopted user is reset.
+   */
+  async function guardRdsRollback(request: RollbackRequest<PostgresSecret>): Promise<void> {
+    const { current, pending } = request;
+    const db = request.managedDatabase;
+    if (db === undefined || db.managesMasterPassword) return;
+    if (await db.masterPasswordChangePending()) return;
+    if (await logsIn(loginOf(current), request)) return;
+    if (await logsIn(loginOf(pending), request)) return;
+    authorizeActingFor({
+      user: current.username,
+      own: [current.username],
+      adopted: await request.adopted(),
+      actor: 'the RDS API (rollback)',
+    });
   }
 
   /** Logs in as the managing user; a refusal says so (its secret, not the rotated one, is wrong). */
-  async function masterSession(login: PostgresLogin, request: Deadline): Promise<PgSession> {
+  async function masterSession({ login }: MasterAccess, request: Deadline): Promise<PgSession> {
     try {
       return await connect({ login, signal: request.signal, deadline: request.deadline });
     } catch (error) {
@@ -323,11 +504,18 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     };
   }
 
-  /** The owner/clone pair `username` belongs to, read from the server (see the top comment). */
+  /**
+   * The owner/clone pair `username` belongs to, read from the server (see the top comment). Only
+   * rotor's marker is proof that a role is rotor's clone; the older evidence (role setting,
+   * membership) names the pair of a clone made before markers, which apply then refuses to change
+   * until an operator marks or adopts it.
+   */
   async function resolvePair(session: PgSession, username: string): Promise<Pair> {
     if (!username.endsWith(CLONE_SUFFIX)) return { owner: username, clone: cloneUsername(username) };
     const [row] = await session.query<{
       settings: string[] | null;
+      marker: string | null;
+      marker_owner_exists: boolean;
       setting_role_exists: boolean;
       member_of: string[];
     }>(CLONE_OWNER_SQL, [username], { purpose: `read the memberships of role "${username}"` });
@@ -338,9 +526,13 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
         'AWSCURRENT',
       );
     }
-    // The role setting rotor wrote names the owner even when the membership was lost (drift).
+    if (row.marker?.startsWith(CLONE_MARKER_PREFIX) && row.marker_owner_exists) {
+      const owner = row.marker.slice(CLONE_MARKER_PREFIX.length);
+      if (isCloneNameOf(username, owner)) return { owner, clone: username };
+    }
+    // Before markers: the role setting rotor wrote names the owner even when the membership was lost.
     const fromSetting = roleSetting(row.settings);
-    if (fromSetting !== undefined && row.setting_role_exists && cloneUsername(fromSetting) === username) {
+    if (fromSetting !== undefined && row.setting_role_exists && isCloneNameOf(username, fromSetting)) {
       return { owner: fromSetting, clone: username };
     }
     // A clone made by AWS's template: a member of the name without the suffix.
@@ -401,14 +593,19 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
 
   /**
    * alternating-users apply: as the managing user, set the pending role's password; when the
-   * pending role is the clone, create it if needed and (re)establish its membership in the owner
-   * and its `role` setting, in one transaction (role DDL is transactional in PostgreSQL). The role
-   * in AWSCURRENT is never touched.
+   * pending role is the clone, create it if needed (marked as rotor's, see the top comment) and
+   * (re)establish its membership in the owner and its `role` setting, in one transaction (role DDL
+   * is transactional in PostgreSQL). The role in AWSCURRENT is never touched.
+   * Before any of it: the master's endpoint is bound (MasterBindingError before it logs in), the
+   * rotation proves it holds the pair (UnprovenUserError, UnmanagedUserError), and an existing
+   * clone must carry rotor's marker naming the owner (ForeignAccountError), unless an operator
+   * adopted it, in which case it is marked now.
    */
   async function applyAlternating(request: ApplyRequest<PostgresSecret>): Promise<void> {
     const { current, pending } = request;
     const pair = pairOf(current.username, pending.username);
-    const master = await masterLogin(current, request.fetchRelated);
+    const master = await masterLogin(current, request.fetchMaster);
+    await authorizeForPair(request, master, pair);
     const session = await masterSession(master, request);
     try {
       const { version_num } = await whoami(session);
@@ -420,18 +617,21 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
           pair.pendingIs === 'owner' ? 'AWSPENDING' : 'AWSCURRENT',
         );
       }
-      const verifier = scramSha256Verifier(pending.password);
-      if (pair.pendingIs === 'owner') {
-        await session.query(setPasswordSql(pair.owner, verifier), undefined, {
-          purpose: `set the password of role "${pair.owner}"`,
-        });
-        return;
-      }
       const { owner, clone } = pair;
-      const inherits = state.is_member === true && state.inherits === true && state.can_set === true;
+      const marked = state.clone_marker === cloneMarker(owner);
+      if (state.clone_exists && !marked && !(await request.adopted()).includes(clone)) {
+        throw new ForeignAccountError(
+          `role "${clone}" on ${session.target} exists but is not marked as rotor's clone of "${owner}" (rotor marks the clones its managing user creates): rotor changes neither it nor "${owner}" through it. If it is this secret's clone, an operator adopts it (rotor attach --adopt "${clone}") or marks it as a role with CREATEROLE: ${markCloneSql(clone, owner)}`,
+        );
+      }
+      const verifier = scramSha256Verifier(pending.password);
       await session.query(BEGIN_SQL, undefined, { purpose: 'begin a transaction' });
       try {
-        if (state.clone_exists) {
+        if (pair.pendingIs === 'owner') {
+          await session.query(setPasswordSql(owner, verifier), undefined, {
+            purpose: `set the password of role "${owner}"`,
+          });
+        } else if (state.clone_exists) {
           await session.query(alterCloneSql(clone, verifier), undefined, {
             purpose: `set the password of role "${clone}"`,
           });
@@ -440,15 +640,23 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
             purpose: `create role "${clone}"`,
           });
         }
-        if (!inherits) {
-          await session.query(grantOwnerSql(owner, clone, major(version_num)), undefined, {
-            purpose: `grant role "${owner}" to "${clone}"`,
+        if ((state.clone_exists || pair.pendingIs === 'clone') && !marked) {
+          await session.query(markCloneSql(clone, owner), undefined, {
+            purpose: `mark role "${clone}" as rotor's clone of "${owner}" (COMMENT ON ROLE)`,
           });
         }
-        if (roleSetting(state.clone_settings) !== owner) {
-          await session.query(setCloneRoleSql(clone, owner), undefined, {
-            purpose: `make role "${clone}" act as "${owner}" (ALTER ROLE ... SET role)`,
-          });
+        if (pair.pendingIs === 'clone') {
+          const inherits = state.is_member === true && state.inherits === true && state.can_set === true;
+          if (!inherits) {
+            await session.query(grantOwnerSql(owner, clone, major(version_num)), undefined, {
+              purpose: `grant role "${owner}" to "${clone}"`,
+            });
+          }
+          if (roleSetting(state.clone_settings) !== owner) {
+            await session.query(setCloneRoleSql(clone, owner), undefined, {
+              purpose: `make role "${clone}" act as "${owner}" (ALTER ROLE ... SET role)`,
+            });
+          }
         }
         await session.query(COMMIT_SQL, undefined, { purpose: 'commit the role changes' });
       } catch (error) {
@@ -569,23 +777,28 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     checks: PreflightCheck[],
   ): Promise<void> {
     const { current } = request;
-    let master: PostgresLogin;
+    let access: MasterAccess;
     try {
-      master = await masterLogin(current, request.fetchRelated);
+      access = await masterLogin(current, request.fetchMaster);
       checks.push({
         name: 'master secret',
         ok: true,
-        detail: `managing role "${master.username}" on ${describeTarget(master)}`,
+        detail: `managing role "${access.login.username}" on ${describeTarget(access.login)} ${describeTls(access.login)}, as ${access.binding === undefined ? 'the master secret itself says' : `the ${access.binding.source} binds it`}`,
       });
     } catch (error) {
       checks.push({
         name: 'master secret',
         ok: false,
         detail: errorDetail(error),
-        fix: "Point masterarn at a secret whose JSON holds the managing role's username and password (and host, port, dbname when they differ)",
+        fix:
+          error instanceof MasterBindingError
+            ? `Name where the master logs in, outside this secret: "host" (and "port", TLS keys) in the master secret, or a "masters" entry binding ${current.masterarn} in the stage file; and give this secret that host and port`
+            : "Point masterarn at a secret whose JSON holds the managing role's username, password and host (and port, dbname, TLS keys when they differ)",
       });
       return;
     }
+    const master = access.login;
+    const managed = access.binding?.manages;
     const { check, session, who } = await loginCheck('master login', master, request);
     checks.push(check);
     if (session === undefined || who === undefined) return;
@@ -596,6 +809,25 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       });
       const state = await pairState(session, who.version_num, pair);
       checks.push(masterRightsCheck(master.username, pair, rights, state));
+      if (managed !== undefined) {
+        const outside = [pair.owner, pair.clone].filter(
+          (user) => !managed.some((pattern) => matchesPattern(user, pattern)),
+        );
+        checks.push(
+          outside.length === 0
+            ? {
+                name: 'managed users',
+                ok: true,
+                detail: `the binding's manages patterns allow "${pair.owner}" and "${pair.clone}"`,
+              }
+            : {
+                name: 'managed users',
+                ok: false,
+                detail: `the binding's manages patterns (${managed.join(', ')}) do not allow ${outside.map((u) => `"${u}"`).join(' and ')}`,
+                fix: `Add a pattern for ${outside.map((u) => `"${u}"`).join(' and ')} to the "manages" of the master's stage file entry`,
+              },
+        );
+      }
       checks.push(cloneCheck(pair, state));
       const drift = (state.clone_owned ?? 0) + (state.clone_grants ?? 0);
       checks.push(
@@ -643,7 +875,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       let username = current.username;
       if (current.strategy === 'alternating-users') {
         if (current.username.endsWith(CLONE_SUFFIX)) {
-          const master = await masterLogin(current, request.fetchRelated);
+          const master = await masterLogin(current, request.fetchMaster);
           const session = await masterSession(master, request);
           try {
             const pair = await resolvePair(session, current.username);
@@ -743,6 +975,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     async rollback(request: RollbackRequest<PostgresSecret>) {
       const { current, pending } = request;
       if (current.strategy === RDS_MASTER) {
+        await guardRdsRollback(request);
         await rollbackMasterPassword(request.managedDatabase, current.password, () =>
           logsIn(loginOf(current), request),
         );
@@ -810,6 +1043,9 @@ function errorDetail(error: unknown): string {
 }
 
 function loginFix(error: unknown): string {
+  if (error instanceof InsecureAuthenticationError) {
+    return "Make the role's login use SCRAM: scram-sha-256 in pg_hba.conf and the password set again with password_encryption = scram-sha-256 (or connect over verified TLS: tlsMode verify-full or verify-ca)";
+  }
   if (error instanceof AuthenticationFailedError) {
     return "Check the username and password, and that pg_hba.conf lets this role in from the Lambda's network (scram-sha-256)";
   }
@@ -890,6 +1126,14 @@ function cloneCheck(pair: Pair, state: PairState): PreflightCheck {
       name,
       ok: true,
       detail: `role "${pair.clone}" does not exist yet: the first rotation creates it as a member of "${pair.owner}"`,
+    };
+  }
+  if (state.clone_marker !== cloneMarker(pair.owner)) {
+    return {
+      name,
+      ok: false,
+      detail: `role "${pair.clone}" exists but is not marked as rotor's clone of "${pair.owner}": rotation refuses to change it (ForeignAccountError)`,
+      fix: `If it is this secret's clone: rotor attach --adopt "${pair.clone}", or as a role with CREATEROLE: ${markCloneSql(pair.clone, pair.owner)}; else rename it or rotate another user`,
     };
   }
   const setUp =

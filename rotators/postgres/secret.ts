@@ -4,6 +4,8 @@
  * - `engine`: `postgres` | `aurora-postgresql`; `host`; `port` (number or numeric string, default
  *   5432); `username`; `password`; `dbname` (default `postgres`).
  * - `masterarn`: ARN or name of the secret of a user allowed to manage this one (alternating users).
+ *   That secret names its own `host` (and `port`, TLS keys), or a binding in the stage file does:
+ *   the rotated secret's host and port must be that endpoint (../trust.ts).
  * - `strategy`: `single-user` | `alternating-users` | `rds-master`; default `alternating-users` when
  *   `masterarn` is set, else `single-user`. `rds-master` rotates an RDS master user through the
  *   RDS API (../rdsMaster.ts).
@@ -133,27 +135,31 @@ const MasterSecretSchema = v.looseObject({
 /** The label master-secret errors carry, so a message says which secret is wrong. */
 export const MASTER_LABEL = 'masterarn secret';
 
+/** What the managing user's secret itself says: its credential, and where it lives if it says so. */
+export interface MasterSecret {
+  username: string;
+  password: string;
+  host?: string;
+  port?: number;
+  dbname?: string;
+  /** Only when the master secret sets TLS keys itself. */
+  tls?: TlsSettings;
+}
+
 /**
- * Parses the managing user's secret (the JSON `masterarn` points to). Where it has no host, port
- * or database, the rotated secret's are used; its TLS keys, when it has any, replace the rotated
- * secret's (it may live behind another endpoint).
+ * Parses the managing user's secret (the JSON `masterarn` points to). Nothing is filled in from
+ * the rotated secret: where the master logs in is decided by its own host, port and TLS keys or by
+ * its binding (../trust.ts `bindMasterEndpoint`), never by the secret being rotated, whose writer
+ * may not be trusted with the master.
  */
-export function parseMasterSecret(text: string, secret: PostgresSecret): PostgresLogin {
+export function parseMasterSecret(text: string): MasterSecret {
   const parsed = parseRelatedSecret(MasterSecretSchema, text, MASTER_LABEL);
-  const ownTls = hasTlsKeys(parsed);
-  const host = parsed.host ?? secret.host;
-  let tls = ownTls ? resolveTls(parsed) : secret.tls;
-  if (!ownTls && host !== secret.host && tls.serverName !== undefined) {
-    // The rotated secret's server name describes its own endpoint, not the master's.
-    const { serverName: _ignored, ...rest } = tls;
-    tls = rest;
-  }
   return {
-    host,
-    port: parsed.port ?? secret.port,
-    dbname: parsed.dbname ?? secret.dbname,
     username: parsed.username,
     password: parsed.password,
-    tls,
+    ...(parsed.host === undefined ? {} : { host: parsed.host }),
+    ...(parsed.port === undefined ? {} : { port: parsed.port }),
+    ...(parsed.dbname === undefined ? {} : { dbname: parsed.dbname }),
+    ...(hasTlsKeys(parsed) ? { tls: resolveTls(parsed) } : {}),
   };
 }

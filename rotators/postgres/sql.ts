@@ -7,6 +7,7 @@
  * to hold only base64 characters, `$` and `:` before it is written between single quotes.
  */
 
+import { CLONE_SUFFIX, cloneName } from '../trust.js';
 import { VERIFIER_PATTERN } from './scram.js';
 import { MAX_IDENTIFIER_BYTES } from './secret.js';
 
@@ -41,14 +42,52 @@ export function truncateUtf8(text: string, maxBytes: number): string {
   return text.slice(0, end);
 }
 
-export const CLONE_SUFFIX = '_clone';
+export { CLONE_SUFFIX };
 
 /**
- * The alternating partner of an owner role: `<owner>_clone` (AWS's convention), the owner's name
- * cut on a character boundary when the result would pass PostgreSQL's 63-byte limit.
+ * The alternating partner of an owner role: `<owner>_clone` (AWS's convention) when it fits in
+ * PostgreSQL's 63 bytes; else the owner's name is cut and a short hash of the full name keeps two
+ * owners with the same prefix apart (`<cut>_<8 hex>_clone`, ../trust.ts `cloneName`).
  */
 export function cloneUsername(owner: string): string {
+  return cloneName(owner, MAX_IDENTIFIER_BYTES);
+}
+
+/**
+ * The clone name rotor used before clone names carried a hash: the owner's name cut to fit, then
+ * `_clone`. Two owners sharing a 57-byte prefix got the same one; only read, to recognise pairs
+ * made back then (a new clone of a long name gets `cloneUsername`).
+ */
+export function legacyCloneUsername(owner: string): string {
   return truncateUtf8(owner, MAX_IDENTIFIER_BYTES - CLONE_SUFFIX.length) + CLONE_SUFFIX;
+}
+
+/** Whether `clone` is a name rotor gives (or gave) to `owner`'s clone. */
+export function isCloneNameOf(clone: string, owner: string): boolean {
+  return clone === cloneUsername(owner) || clone === legacyCloneUsername(owner);
+}
+
+/**
+ * The marker rotor's master puts on a clone it creates (a role comment): only a role with
+ * CREATEROLE (and, on PostgreSQL 16+, ADMIN OPTION on the clone) or a superuser may write one, so
+ * a role cannot mark itself, and the secret's writer cannot write it at all.
+ */
+export const CLONE_MARKER_PREFIX = 'rotor clone of ';
+
+export function cloneMarker(owner: string): string {
+  return `${CLONE_MARKER_PREFIX}${owner}`;
+}
+
+/** A SQL string literal for any text without NUL (E'' with doubled backslashes when it has any). */
+export function quoteLiteral(text: string): string {
+  if (text.includes('\0')) throw new RangeError('a literal cannot hold NUL');
+  const quoted = text.replaceAll("'", "''");
+  return text.includes('\\') ? `E'${quoted.replaceAll('\\', '\\\\')}'` : `'${quoted}'`;
+}
+
+/** Marks `clone` as rotor's clone of `owner` (see `CLONE_MARKER_PREFIX`). */
+export function markCloneSql(clone: string, owner: string): string {
+  return `COMMENT ON ROLE ${quoteIdentifier(clone)} IS ${quoteLiteral(cloneMarker(owner))}`;
 }
 
 /** `ALTER ROLE ... PASSWORD` with a client-computed verifier: the plaintext never reaches the server. */
@@ -109,6 +148,7 @@ export function pairStateSql(major: number): string {
   ${inherits} AS inherits,
   ${canSet} AS can_set,
   (SELECT s.setconfig::text[] FROM pg_db_role_setting s WHERE s.setrole = c.oid AND s.setdatabase = 0) AS clone_settings,
+  shobj_description(c.oid, 'pg_authid') AS clone_marker,
   (SELECT count(*)::int FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = c.oid AND d.deptype = 'o') AS clone_owned,
   (SELECT count(*)::int FROM pg_shdepend d WHERE d.refclassid = 'pg_authid'::regclass AND d.refobjid = c.oid AND d.deptype = 'a') AS clone_grants
 FROM (SELECT 1) AS one
@@ -129,10 +169,14 @@ export function roleSetting(settings: readonly string[] | null | undefined): str
 }
 
 /**
- * What tells the owner of a role named like a clone ($1): its `role` setting (and whether that
- * role exists) and the roles it is a direct member of.
+ * What tells the owner of a role named like a clone ($1): rotor's marker (a role comment, and
+ * whether the role it names exists), its `role` setting (and whether that role exists) and the
+ * roles it is a direct member of. Only the marker is trusted to decide what rotor may change; the
+ * rest recognises pairs made before markers existed.
  */
 export const CLONE_OWNER_SQL = `SELECT s.settings,
+  shobj_description(c.oid, 'pg_authid') AS marker,
+  EXISTS (SELECT 1 FROM pg_roles r WHERE '${CLONE_MARKER_PREFIX}' || r.rolname = shobj_description(c.oid, 'pg_authid')) AS marker_owner_exists,
   EXISTS (SELECT 1 FROM pg_roles r WHERE 'role=' || r.rolname = ANY(s.settings)) AS setting_role_exists,
   ARRAY(SELECT o.rolname::text FROM pg_auth_members m JOIN pg_roles o ON o.oid = m.roleid WHERE m.member = c.oid) AS member_of
 FROM pg_roles c

@@ -233,7 +233,7 @@ describe.skipIf(skipPostgres).each(FLAVORS)(
     it('alternating-users: wrong master credentials fail setSecret with a typed error; AWSCURRENT untouched', async () => {
       // Prepare
       const wrongMaster = await harness.createSecret(
-        { username: db.master.username, password: 'wrong-master-password' },
+        db.masterValue({ password: 'wrong-master-password' }),
         uniqueName('wrong-master'),
       );
       const { value: before, arn } = await userSecret('badmaster', { masterarn: wrongMaster });
@@ -256,6 +256,143 @@ describe.skipIf(skipPostgres).each(FLAVORS)(
       expect(await db.sql('SELECT 1 FROM pg_roles WHERE rolname = $1', [`${before.username}_clone`])).toEqual(
         [],
       );
+    });
+
+    it('alternating-users: a writer naming another role with any password fails setSecret with UnprovenUserError; the role is untouched', async () => {
+      // Prepare: the victim's role exists; the writer's secret names it with a password of theirs.
+      const victimPassword = newPassword();
+      const victim = uniqueName('victim');
+      await db.createUser(victim, victimPassword);
+      passwords.add(victimPassword);
+      const before = await db.snapshot(victim);
+      const arn = await harness.createSecret(
+        db.secret(victim, 'the-writers-guess', { masterarn: masterArn }),
+      );
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      const failures = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.detail.step).toBe('setSecret');
+        expect(failure.detail.error).toMatchObject({ name: 'UnprovenUserError', category: 'security' });
+      }
+      expect(await db.sql('SELECT 1 FROM pg_roles WHERE rolname = $1', [`${victim}_clone`])).toEqual([]);
+      expect(await db.snapshot(victim)).toBe(before);
+      expect(await db.canLogin(victim, victimPassword)).toBe(true);
+    });
+
+    it('alternating-users: a master bound by the stage file (its secret holds no host) rotates the users its manages patterns allow, and refuses another with UnmanagedUserError in the security category', async () => {
+      // Prepare: an RDS-style master secret (username and password only), bound as an operator
+      // would in the stage file's masters:, managing the "bound_" roles only.
+      const boundMaster = await harness.createSecret(
+        { username: db.master.username, password: db.master.password },
+        uniqueName('bound-master'),
+      );
+      harness.config.masters.push({
+        secret: boundMaster,
+        hosts: [db.server.host],
+        port: db.server.port,
+        tls: { mode: 'disable' },
+        manages: ['bound_*'],
+      });
+      const managed = await userSecret('bound', { masterarn: boundMaster });
+      const other = await userSecret('unbound', { masterarn: boundMaster });
+      const otherBefore = await db.snapshot(String(other.value.username));
+      // Act
+      await harness.rotate(managed.arn);
+      await harness.rotate(other.arn);
+      // Assess
+      const rotated = await current(managed.arn);
+      expect(rotated.username).toBe(`${managed.value.username}_clone`);
+      expect(await db.canLogin(rotated.username, rotated.password)).toBe(true);
+      const failures = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === other.arn);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.detail.error).toMatchObject({ name: 'UnmanagedUserError', category: 'security' });
+      }
+      expect(await db.snapshot(String(other.value.username))).toBe(otherBefore);
+      expect(
+        await db.sql('SELECT 1 FROM pg_roles WHERE rolname = $1', [`${other.value.username}_clone`]),
+      ).toEqual([]);
+    });
+
+    it('alternating-users: a secret pointing a stage-file-bound master at another port fails with MasterBindingError; the master logs in nowhere', async () => {
+      // Prepare: the master is bound to the test server; the writer names another port.
+      const boundMaster = await harness.createSecret(
+        { username: db.master.username, password: db.master.password },
+        uniqueName('bound-master'),
+      );
+      harness.config.masters.push({
+        secret: boundMaster,
+        hosts: [db.server.host],
+        port: db.server.port,
+        tls: { mode: 'disable' },
+      });
+      const password = newPassword();
+      const name = uniqueName('moved');
+      await db.createUser(name, password);
+      passwords.add(password);
+      const arn = await harness.createSecret(
+        db.secret(name, password, { masterarn: boundMaster, port: db.server.port + 1 }),
+      );
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      const failures = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.detail.error).toMatchObject({ name: 'MasterBindingError', category: 'security' });
+      }
+      expect(await db.canLogin(name, password)).toBe(true);
+    });
+
+    it('alternating-users: a clone rotor did not make is refused with ForeignAccountError until the adoption record lists it; then rotor marks and uses it', async () => {
+      // Prepare: a clone made by AWS's template (a member of the owner, no rotor marker).
+      const { value: owner, arn } = await userSecret('legacy', { masterarn: masterArn });
+      const clone = `${owner.username}_clone`;
+      const clonePassword = newPassword();
+      await db.createUser(clone, clonePassword);
+      passwords.add(clonePassword);
+      await db.sql(`GRANT "${owner.username}" TO "${clone}"`);
+      const cloneBefore = await db.snapshot(clone);
+      await harness.rotate(arn);
+      const refused = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+      const cloneAfterRefusal = await db.snapshot(clone);
+      // Act: an operator adopts the clone for this secret (what rotor attach --adopt records).
+      await harness.createSecret(
+        { adoptions: [{ secret: arn, username: clone, adoptedAt: new Date().toISOString(), by: 'test' }] },
+        'rotor/adoptions',
+      );
+      // Secrets Manager's next attempt of the same rotation (the token still AWSPENDING).
+      const token = String((await harness.labels(arn)).AWSPENDING);
+      const outcomes = [];
+      for (const step of ['setSecret', 'testSecret', 'finishSecret'] as const) {
+        outcomes.push((await harness.invoke(step, arn, token)).result);
+      }
+      // Assess
+      expect(outcomes).toEqual(['done', 'done', 'done']);
+      expect(refused.length).toBeGreaterThan(0);
+      for (const failure of refused) {
+        expect(failure.detail.error).toMatchObject({ name: 'ForeignAccountError', category: 'security' });
+      }
+      expect(cloneAfterRefusal).toBe(cloneBefore);
+      const after = await current(arn);
+      expect(after.username).toBe(clone);
+      expect(await db.canLogin(after.username, after.password)).toBe(true);
+      const [marker] = await db.sql<{ d: string }>(
+        "SELECT shobj_description(oid, 'pg_authid') AS d FROM pg_roles WHERE rolname = $1",
+        [clone],
+      );
+      expect(marker?.d).toBe(`rotor clone of ${owner.username}`);
     });
 
     it('the statement log never contains a plaintext password, across every rotation of this file', async () => {

@@ -63,10 +63,11 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
     return db.secret(name, password, extra);
   }
 
-  /** createPending → apply → test, as the step machine runs them. */
+  /** createPending → apply → test, as the step machine runs them (`adopted`: the operator's adoptions). */
   async function rotate(
     currentValue: Record<string, unknown>,
     rotator = postgresRotator,
+    adopted: readonly string[] = [],
   ): Promise<{ pendingValue: Record<string, unknown>; warnings: readonly string[] }> {
     const current = rotator.parse({ value: currentValue, label: 'AWSCURRENT' });
     const { pending: pendingValue } = await rotator.createPending({
@@ -78,6 +79,7 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
     const pending = rotator.parse({ value: pendingValue, label: 'AWSPENDING' });
     await rotator.apply({
       ...rotatorRequest('setSecret', related()),
+      adopted: async () => adopted,
       current,
       pending,
       previous: async () => undefined,
@@ -411,8 +413,8 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
       expect(pendingValue.username).toBe(`${first.username}_clone`);
     });
 
-    it("adopts a clone made by AWS's template (a member without role setting) and warns about what it owns", async () => {
-      // Prepare: the old clone owns a table in its own name.
+    it("takes over a clone made by AWS's template (a member without role setting) once an operator adopted it, marks it, and warns about what it owns", async () => {
+      // Prepare: the old clone owns a table in its own name; it carries no rotor marker.
       const ownerValue = await freshUser('aws', { masterarn: MASTER_ARN });
       const owner = String(ownerValue.username);
       const clonePassword = newPassword();
@@ -421,10 +423,17 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
       const oldClone = await db.connectAs(`${owner}_clone`, clonePassword);
       await oldClone.query(`CREATE TABLE ${uniqueName('legacy')} (x int)`);
       await oldClone.end();
+      const unadopted = rotate(ownerValue);
+      await expect(unadopted).rejects.toMatchObject({ name: 'ForeignAccountError' });
       // Act
-      const { pendingValue, warnings } = await rotate(ownerValue);
+      const { pendingValue, warnings } = await rotate(ownerValue, postgresRotator, [`${owner}_clone`]);
       // Assess
       expect(pendingValue.username).toBe(`${owner}_clone`);
+      const [marker] = await db.sql<{ d: string }>(
+        "SELECT shobj_description(oid, 'pg_authid') AS d FROM pg_roles WHERE rolname = $1",
+        [`${owner}_clone`],
+      );
+      expect(marker?.d).toBe(`rotor clone of ${owner}`);
       expect(warnings.join('\n')).toContain(`role "${owner}_clone" owns 1 object(s)`);
       const client = await db.connectAs(`${owner}_clone`, String(pendingValue.password));
       const [who] = (await client.query('SELECT current_user::text AS c')).rows;
@@ -472,7 +481,7 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
         { ...currentValue, username: `${currentValue.username}_clone`, password: newPassword() },
         'AWSPENDING',
       );
-      const wrong = JSON.stringify({ username: db.master.username, password: 'not-the-master-password' });
+      const wrong = JSON.stringify(db.masterValue({ password: 'not-the-master-password' }));
       // Act
       const result = postgresRotator.apply({
         ...rotatorRequest('setSecret', { [MASTER_ARN]: wrong }),
@@ -504,7 +513,7 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
       // Act
       const result = postgresRotator.apply({
         ...rotatorRequest('setSecret', {
-          [MASTER_ARN]: JSON.stringify({ username: weak, password: weakPassword }),
+          [MASTER_ARN]: JSON.stringify(db.masterValue({ username: weak, password: weakPassword })),
         }),
         current,
         pending,
@@ -647,7 +656,7 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
         `CREATE ROLE ${weak} LOGIN ${db.version >= 16 ? 'CREATEROLE' : ''} PASSWORD '${weakPassword}'`,
       );
       const current = parse(await freshUser('prefix', { masterarn: MASTER_ARN }));
-      const master = JSON.stringify({ username: weak, password: weakPassword });
+      const master = JSON.stringify(db.masterValue({ username: weak, password: weakPassword }));
       // Act
       const checks = await postgresRotator.preflight({
         ...rotatorRequest('setSecret', { [MASTER_ARN]: master }),

@@ -98,45 +98,45 @@ describe('parsePostgresSecret', () => {
 });
 
 describe('parseMasterSecret', () => {
-  const secret = parsePostgresSecret(
-    { ...RDS, masterarn: 'arn:master', tlsServerName: 'db.internal' },
-    'AWSCURRENT',
-  );
-
-  it('defaults host, port, dbname and TLS from the rotated secret', () => {
+  it("takes nothing from the rotated secret: only the master's own fields", () => {
     // Act
-    const master = parseMasterSecret(
-      JSON.stringify({ username: 'master', password: 'master-password' }),
-      secret,
-    );
-    // Assess
-    expect(master).toEqual({
-      host: secret.host,
-      port: 5432,
-      dbname: 'orders',
-      username: 'master',
-      password: 'master-password',
-      tls: { mode: 'verify-full', serverName: 'db.internal' },
-    });
+    const master = parseMasterSecret(JSON.stringify({ username: 'master', password: 'master-password' }));
+    // Assess: no host, port, dbname or TLS appear that the master secret does not hold.
+    expect(master).toEqual({ username: 'master', password: 'master-password' });
   });
 
-  it('uses its own TLS keys when it has any, and drops a server name meant for another host', () => {
+  it('keeps its own host, port, dbname and TLS keys', () => {
     // Act
-    const own = parseMasterSecret(JSON.stringify({ username: 'm', password: 'p', ssl: false }), secret);
-    const elsewhere = parseMasterSecret(
-      JSON.stringify({ username: 'm', password: 'p', host: 'proxy.local' }),
-      secret,
+    const own = parseMasterSecret(
+      JSON.stringify({
+        username: 'm',
+        password: 'p',
+        host: 'db.internal',
+        port: '6432',
+        dbname: 'x',
+        ssl: false,
+      }),
+    );
+    const verified = parseMasterSecret(
+      JSON.stringify({ username: 'm', password: 'p', host: 'db.internal', tlsServerName: 'db' }),
     );
     // Assess
-    expect(own.tls).toEqual({ mode: 'disable' });
-    expect(elsewhere.tls).toEqual({ mode: 'verify-full' });
+    expect(own).toEqual({
+      username: 'm',
+      password: 'p',
+      host: 'db.internal',
+      port: 6432,
+      dbname: 'x',
+      tls: { mode: 'disable' },
+    });
+    expect(verified.tls).toEqual({ mode: 'verify-full', serverName: 'db' });
   });
 
   it('names the missing field of the master secret', () => {
     // Act
     let error: unknown;
     try {
-      parseMasterSecret(JSON.stringify({ username: 'master' }), secret);
+      parseMasterSecret(JSON.stringify({ username: 'master' }));
     } catch (caught) {
       error = caught;
     }
@@ -148,6 +148,6 @@ describe('parseMasterSecret', () => {
 
   it('refuses a master secret that is not JSON', () => {
     // Act / Assess
-    expect(() => parseMasterSecret('not json', secret)).toThrow(InvalidSecretError);
+    expect(() => parseMasterSecret('not json')).toThrow(InvalidSecretError);
   });
 });

@@ -5,7 +5,11 @@ import {
   cloneUsername,
   createCloneSql,
   grantOwnerSql,
+  isCloneNameOf,
+  legacyCloneUsername,
+  markCloneSql,
   quoteIdentifier,
+  quoteLiteral,
   quoteVerifier,
   roleSetting,
   setCloneRoleSql,
@@ -72,21 +76,43 @@ describe('cloneUsername', () => {
     expect(cloneUsername('a'.repeat(57))).toBe(`${'a'.repeat(57)}_clone`);
   });
 
-  it('cuts a long owner name to fit 63 bytes, on a character boundary', () => {
-    // Prepare: 'é' is 2 bytes, '角' is 3: 57 bytes cannot end inside either.
+  it('cuts a long owner name to fit 63 bytes, on a character boundary, with a hash of the full name', () => {
+    // Prepare: 'é' is 2 bytes, '角' is 3: a cut cannot end inside either.
     const ascii = 'a'.repeat(63);
     const twoByte = `a${'é'.repeat(31)}`; // 63 bytes
     const threeByte = `ab${'角'.repeat(20)}x`; // 63 bytes
     // Act
     const clones = [ascii, twoByte, threeByte].map(cloneUsername);
-    // Assess
-    expect(clones[0]).toBe(`${'a'.repeat(57)}_clone`);
-    expect(clones[1]).toBe(`a${'é'.repeat(28)}_clone`); // 57 bytes of name
-    expect(clones[2]).toBe(`ab${'角'.repeat(18)}_clone`); // 56 bytes: a third byte would split 角
+    // Assess: <cut>_<8 hex>_clone
+    expect(clones[0]).toMatch(new RegExp(`^${'a'.repeat(48)}_[0-9a-f]{8}_clone$`));
+    expect(clones[1]).toMatch(new RegExp(`^a${'é'.repeat(23)}_[0-9a-f]{8}_clone$`)); // 47 bytes of name
+    expect(clones[2]).toMatch(new RegExp(`^ab${'角'.repeat(15)}_[0-9a-f]{8}_clone$`)); // 47 bytes
     for (const clone of clones) {
       expect(Buffer.byteLength(clone, 'utf8')).toBeLessThanOrEqual(63);
       expect(clone).not.toContain('\uFFFD');
     }
+  });
+
+  it('gives two owners sharing a 57-byte prefix different clones (the old cut names collided)', () => {
+    // Prepare
+    const prefix = 'p'.repeat(57);
+    const [a, b] = [`${prefix}_a`, `${prefix}_b`];
+    // Act
+    const clones = [cloneUsername(a), cloneUsername(b)];
+    // Assess
+    expect(legacyCloneUsername(a)).toBe(legacyCloneUsername(b));
+    expect(clones[0]).not.toBe(clones[1]);
+    expect(isCloneNameOf(String(clones[0]), a)).toBe(true);
+    expect(isCloneNameOf(String(clones[0]), b)).toBe(false);
+  });
+
+  it('marks a clone with a comment naming its owner, quoted as a literal whatever the name', () => {
+    // Act / Assess
+    expect(markCloneSql('app_clone', 'app')).toBe(`COMMENT ON ROLE "app_clone" IS 'rotor clone of app'`);
+    expect(markCloneSql(`o'k"_clone`, `o'k"`)).toBe(
+      `COMMENT ON ROLE "o'k""_clone" IS 'rotor clone of o''k"'`,
+    );
+    expect(quoteLiteral('a\\b')).toBe("E'a\\\\b'");
   });
 
   it('truncateUtf8 never splits a surrogate pair', () => {

@@ -58,8 +58,24 @@ export class TestServer {
     return this.server.version;
   }
 
+  /**
+   * The managing role's secret: its own host and port (where its credential may go; nothing in a
+   * rotated secret can move it), and ssl: false (the suites' servers have no TLS).
+   */
   get masterSecret(): string {
-    return JSON.stringify({ username: this.master.username, password: this.master.password });
+    return JSON.stringify(this.masterValue());
+  }
+
+  /** The master secret's value, with `extra` keys (or `undefined` to drop one). */
+  masterValue(extra: Record<string, unknown> = {}): Record<string, unknown> {
+    return {
+      username: this.master.username,
+      password: this.master.password,
+      host: this.server.host,
+      port: this.server.port,
+      ssl: false,
+      ...extra,
+    };
   }
 
   /** Runs SQL as the superuser. */

@@ -3,88 +3,13 @@
  * when the secret says so, and never a silent fallback. A throwaway CA and a certificate for
  * `localhost` are made with openssl for this file.
  */
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalPostgres, startPostgres } from '../../local/postgres.js';
 import { TargetUnreachableError } from '../../rotators/errors.js';
 import { connectPostgres, type PostgresSecret, postgresRotator } from '../../rotators/postgres/index.js';
+import { type Certificates, makeCertificates } from './certificates.js';
 import { FLAVORS, newPassword, rotatorRequest, skipPostgres, TestServer, uniqueName } from './support.js';
-
-const exec = promisify(execFile);
-
-interface Certificates {
-  dir: string;
-  caPem: string;
-  certFile: string;
-  keyFile: string;
-}
-
-async function makeCertificates(): Promise<Certificates> {
-  const dir = await mkdtemp(join(tmpdir(), 'rotor-tls-'));
-  const file = (name: string) => join(dir, name);
-  await exec('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-keyout',
-    file('ca.key'),
-    '-out',
-    file('ca.crt'),
-    '-subj',
-    '/CN=rotor test CA',
-    '-addext',
-    'basicConstraints=critical,CA:TRUE',
-    '-addext',
-    'keyUsage=critical,keyCertSign,cRLSign',
-  ]);
-  await exec('openssl', [
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    file('server.key'),
-    '-out',
-    file('server.csr'),
-    '-subj',
-    '/CN=localhost',
-  ]);
-  await writeFile(
-    file('server.ext'),
-    'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n',
-  );
-  await exec('openssl', [
-    'x509',
-    '-req',
-    '-in',
-    file('server.csr'),
-    '-CA',
-    file('ca.crt'),
-    '-CAkey',
-    file('ca.key'),
-    '-CAcreateserial',
-    '-days',
-    '1',
-    '-out',
-    file('server.crt'),
-    '-extfile',
-    file('server.ext'),
-  ]);
-  return {
-    dir,
-    caPem: await readFile(file('ca.crt'), 'utf8'),
-    certFile: file('server.crt'),
-    keyFile: file('server.key'),
-  };
-}
 
 describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL TLS on the %s server', (flavor) => {
   let certificates: Certificates;
