@@ -1,0 +1,321 @@
+/**
+ * Red team: attacks on rotor's trust boundaries by someone who can write one rotated secret (any
+ * staging label), or who is an ordinary database user, and wants more than that secret. Each test
+ * asserts that the attack gets nothing: a typed error, nothing changed, the victim's AWSCURRENT
+ * still logs in. A test marked `it.fails` is an attack that WORKS today (a hole): its comment
+ * starting with `HOLE:` says how, and what is at fault.
+ *
+ * Real server: embedded PostgreSQL 17 with SCRAM (test/postgres/support.ts); a fake server on
+ * loopback (test/support/fakePostgres.ts) records every byte a client sends. Pure functions of
+ * rotators/trust.ts are attacked directly.
+ */
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type PostgresSecret, postgresRotator } from '../../rotators/postgres/index.js';
+import { cloneUsername } from '../../rotators/postgres/sql.js';
+import { bindMasterEndpoint, cloneName, type MasterBinding, matchesPattern } from '../../rotators/trust.js';
+import type { RequestBase } from '../../rotators/types.js';
+import {
+  MASTER_ARN,
+  newPassword,
+  rotatorRequest,
+  skipPostgres,
+  TestServer,
+  uniqueName,
+} from '../postgres/support.js';
+import { type FakeAuthMethod, type FakePostgres, startFakePostgres } from '../support/fakePostgres.js';
+
+type Value = Record<string, unknown>;
+
+/** What an attempt threw (or `undefined`), for asserting its type and message. */
+async function failure(work: Promise<unknown>): Promise<Error | undefined> {
+  try {
+    await work;
+  } catch (error) {
+    return error as Error;
+  }
+  return undefined;
+}
+
+describe('trust.ts under attack (pure)', () => {
+  const binding: MasterBinding = { source: 'stage file', hosts: ['db.example.com'], port: 5432 };
+  const bind = (host: string, port = 5432) =>
+    bindMasterEndpoint({
+      masterSecretId: MASTER_ARN,
+      master: {},
+      binding,
+      rotated: { host, port },
+      defaultPort: 5432,
+    });
+
+  it.each([
+    'db.example.com.',
+    ' db.example.com',
+    'db.example.com ',
+    'db.example.com.evil.net',
+    'evil.net#db.example.com',
+    'user@db.example.com',
+    'db.example.com:5432',
+    'db.example.com\u0000.evil.net',
+    'db.exampIe.com',
+    'ｄｂ.example.com',
+  ])('a rotated host %j that only looks like the bound host is refused (MasterBindingError)', (host) => {
+    // Prepare: the binding names db.example.com; the writer crafts a look-alike.
+    // Act
+    let error: unknown;
+    try {
+      bind(host);
+    } catch (caught) {
+      error = caught;
+    }
+    // Assess
+    expect((error as Error | undefined)?.name).toBe('MasterBindingError');
+  });
+
+  it('a bound host in other case is dialled as the same name, on the bound port only', () => {
+    // Prepare / Act
+    const endpoint = bind('DB.Example.COM');
+    let error: unknown;
+    try {
+      bind('db.example.com', 5433);
+    } catch (caught) {
+      error = caught;
+    }
+    // Assess
+    expect(endpoint.host.toLowerCase()).toBe('db.example.com');
+    expect(endpoint.port).toBe(5432);
+    expect((error as Error | undefined)?.name).toBe('MasterBindingError');
+  });
+
+  it('manages patterns are literal apart from * and ?: regex characters, case and prefixes give nothing', () => {
+    // Prepare: patterns an operator wrote; names a writer would like to slip through.
+    const cases: [string, string][] = [
+      ['APP_x', 'app_*'],
+      ['xapp_y', 'app_*'],
+      ['app', 'app_*'],
+      ['appXy', 'app.y'],
+      ['app_x\nvictim', 'app_?'],
+      ['a', 'a|victim'],
+      ['victim', 'a|victim'],
+      ['team_a', '(team_a)+b'],
+    ];
+    // Act
+    const matched = cases.filter(([name, pattern]) => matchesPattern(name, pattern));
+    // Assess
+    expect(matched).toEqual([]);
+  });
+
+  it.each([
+    [63, 'x'],
+    [32, 'y'],
+    [80, 'z'],
+  ] as const)(
+    'clone names within %i bytes stay unique for owners sharing a long prefix, multi-byte included',
+    (max, letter) => {
+      // Prepare: owners that differ only after the cut, some with multi-byte characters at the cut.
+      const base = letter.repeat(max);
+      const owners = [
+        `${base}1`,
+        `${base}2`,
+        `${letter.repeat(max - 10)}éééééé1`,
+        `${letter.repeat(max - 10)}éééééé2`,
+        `${letter.repeat(max - 9)}😀😀😀1`,
+        `${letter.repeat(max - 9)}😀😀😀2`,
+      ];
+      // Act
+      const clones = owners.map((owner) => cloneName(owner, max));
+      // Assess
+      expect(new Set(clones).size).toBe(owners.length);
+      for (const clone of clones) expect(Buffer.byteLength(clone, 'utf8')).toBeLessThanOrEqual(max);
+      for (const clone of clones) expect(clone).not.toMatch(/\uFFFD/);
+    },
+  );
+});
+
+describe.skipIf(skipPostgres)('PostgreSQL red team (embedded PostgreSQL 17, SCRAM)', () => {
+  let db: TestServer;
+  const fakes: FakePostgres[] = [];
+
+  beforeAll(async () => {
+    db = await TestServer.start('embedded');
+  });
+
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  afterEach(async () => {
+    for (const fake of fakes.splice(0)) await fake.close();
+  });
+
+  async function fake(method: FakeAuthMethod): Promise<FakePostgres> {
+    const server = await startFakePostgres(method, {});
+    fakes.push(server);
+    return server;
+  }
+
+  function request(step: RequestBase['step'], master: Value = db.masterValue()): RequestBase {
+    const base = rotatorRequest(step, { [MASTER_ARN]: JSON.stringify(master) });
+    return {
+      ...base,
+      fetchMaster: async (id) => ({ value: await base.fetchRelated(id) }),
+      adopted: async () => [],
+    };
+  }
+
+  function parse(value: Value, label = 'AWSCURRENT'): PostgresSecret {
+    return postgresRotator.parse({ value, label });
+  }
+
+  async function user(prefix: string, extra: Value = {}, name = uniqueName(prefix)): Promise<Value> {
+    const password = newPassword();
+    await db.createUser(name, password);
+    return db.secret(name, password, extra);
+  }
+
+  async function roleExists(name: string): Promise<boolean> {
+    return (await db.sql('SELECT 1 FROM pg_roles WHERE rolname = $1', [name])).length > 0;
+  }
+
+  /** apply with a pending value the writer rewrote after createPending. */
+  async function applyPending(currentValue: Value, pendingValue: Value, master?: Value): Promise<void> {
+    await postgresRotator.apply({
+      ...request('setSecret', master),
+      current: parse(currentValue),
+      pending: parse(pendingValue, 'AWSPENDING'),
+      previous: async () => undefined,
+    });
+  }
+
+  async function expectUntouched(victim: Value, before: string): Promise<void> {
+    expect(await db.canLogin(victim.username, victim.password)).toBe(true);
+    expect(await db.snapshot(String(victim.username))).toBe(before);
+  }
+
+  it("AWSPENDING rewritten after createPending to name the victim's clone: refused (InvalidSecretError), no clone made", async () => {
+    // Prepare: the writer holds their own role; the pending value names the victim's clone.
+    const victim = await user('rt_victim');
+    const before = await db.snapshot(String(victim.username));
+    const writer = await user('rt_writer', { masterarn: MASTER_ARN });
+    const victimClone = cloneUsername(String(victim.username));
+    // Act
+    const error = await failure(
+      applyPending(writer, { ...writer, username: victimClone, password: newPassword() }),
+    );
+    // Assess
+    expect(error?.name).toBe('InvalidSecretError');
+    expect(await roleExists(victimClone)).toBe(false);
+    await expectUntouched(victim, before);
+  });
+
+  it('AWSPENDING rewritten to another host: refused before any connection, the fake server gets nothing', async () => {
+    // Prepare
+    const trap = await fake('password');
+    const writer = await user('rt_host', { masterarn: MASTER_ARN });
+    const pending = {
+      ...writer,
+      username: cloneUsername(String(writer.username)),
+      password: newPassword(),
+      host: trap.host,
+      port: trap.port,
+    };
+    // Act
+    const error = await failure(applyPending(writer, pending));
+    // Assess
+    expect(error?.name).toBe('InvalidSecretError');
+    expect(error?.message).toMatch(/host|port/);
+    expect(trap.connections()).toBe(0);
+  });
+
+  it("single-user with AWSPENDING naming the victim: refused (InvalidSecretError), the victim's password unchanged", async () => {
+    // Prepare
+    const victim = await user('rt_su_victim');
+    const before = await db.snapshot(String(victim.username));
+    const writer = await user('rt_su_writer');
+    // Act
+    const error = await failure(
+      applyPending(writer, { ...writer, username: victim.username, password: newPassword() }),
+    );
+    // Assess
+    expect(error?.name).toBe('InvalidSecretError');
+    await expectUntouched(victim, before);
+  });
+
+  it("the writer's clone name truncated by the server (owner of 70 bytes) proves nothing and touches no one", async () => {
+    // Prepare: the server cuts names to 63 bytes; the writer's secret names a 70-byte user whose
+    // first 63 bytes are the victim's role.
+    const victimName = `rt_cut_${'v'.repeat(56)}`.slice(0, 63);
+    const victim = await user('', {}, victimName);
+    const before = await db.snapshot(victimName);
+    const writer = { ...victim, username: `${victimName}zzzzzzz`, password: 'any', masterarn: MASTER_ARN };
+    // Act
+    const error = await failure(
+      applyPending(writer, {
+        ...writer,
+        username: cloneUsername(String(writer.username)),
+        password: newPassword(),
+      }),
+    );
+    // Assess: refused as a name the server would cut (or, at worst, as unproven).
+    expect(['InvalidSecretError', 'UnprovenUserError']).toContain(error?.name);
+    await expectUntouched(victim, before);
+  });
+
+  // HOLE: the master logs in to the database the ROTATED secret names (`dbname`) when its own
+  // secret has none (RDS-managed master secrets never have one): rotators/postgres/rotator.ts
+  // masterLogin, `dbname: master.dbname ?? secret.dbname`. A database owner (an ordinary, very
+  // common setup: the application's role owns its database) sets
+  // `ALTER DATABASE <theirs> SET search_path = evil, pg_catalog`; the master's session then
+  // resolves unqualified names of rotor's own SQL (current_setting in WHOAMI_SQL, pg_roles,
+  // shobj_description, pg_has_role, count …) in the writer's schema first, and runs the writer's
+  // function with the master's privileges: here it re-passwords another team's role (it could as
+  // well grant itself any role the master administers, or forge the clone marker rotor reads).
+  // rotators/postgres/client.ts connectPostgres never pins search_path. Fix: pin the master's (and
+  // every) session with the startup option `options: '-c search_path=pg_catalog'` (a startup
+  // option overrides ALTER DATABASE/ROLE settings), schema-qualify every catalog object in sql.ts
+  // (pg_catalog.current_setting, pg_catalog.pg_roles, …), and connect the master to its own dbname
+  // (or `postgres`), never to the rotated secret's.
+  it.fails("a database owner's search_path makes the master run the writer's function: the victim's password stays unchanged", async () => {
+    // Prepare: the writer's role owns its database, puts a function named like one rotor calls in
+    // a schema of its own, and puts that schema before pg_catalog in the database's search_path.
+    const victim = await user('rt_sp_victim');
+    const before = await db.snapshot(String(victim.username));
+    const writer = await user('rt_sp_writer', { masterarn: MASTER_ARN });
+    const database = uniqueName('rt_sp_db');
+    await db.sql(
+      `CREATE DATABASE ${pg.escapeIdentifier(database)} OWNER ${pg.escapeIdentifier(String(writer.username))}`,
+    );
+    const own = new pg.Client({
+      host: String(writer.host),
+      port: Number(writer.port),
+      user: String(writer.username),
+      password: String(writer.password),
+      database,
+    });
+    await own.connect();
+    await own.query('CREATE SCHEMA evil');
+    await own.query('GRANT USAGE ON SCHEMA evil TO PUBLIC');
+    await own.query(`CREATE FUNCTION evil.current_setting(text) RETURNS text LANGUAGE plpgsql AS $fn$
+BEGIN
+  BEGIN
+    EXECUTE pg_catalog.format('ALTER ROLE %I PASSWORD %L', ${pg.escapeLiteral(String(victim.username))}, 'owned-by-the-writer');
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  RETURN pg_catalog.current_setting($1);
+END $fn$`);
+    await own.query(`ALTER DATABASE ${pg.escapeIdentifier(database)} SET search_path = evil, pg_catalog`);
+    await own.end();
+    const secret = { ...writer, dbname: database };
+    // Act: an ordinary rotation of the writer's own secret (proof holds: it is their role).
+    await failure(
+      applyPending(secret, {
+        ...secret,
+        username: cloneUsername(String(writer.username)),
+        password: newPassword(),
+      }),
+    );
+    // Assess: the victim's password must be as it was.
+    expect(await db.canLogin(victim.username, 'owned-by-the-writer')).toBe(false);
+    await expectUntouched(victim, before);
+  });
+});
