@@ -318,4 +318,55 @@ END $fn$`);
     expect(await db.canLogin(victim.username, 'owned-by-the-writer')).toBe(false);
     await expectUntouched(victim, before);
   });
+
+  // HOLE: the same without touching any setting (CVE-2018-1058 style). Since PostgreSQL 15 the
+  // `public` schema belongs to the database's owner, and the default search_path
+  // ("$user", public) still includes it after pg_catalog. For a call with an untyped literal
+  // argument, PostgreSQL prefers a candidate taking `text` (the preferred string type) over
+  // pg_catalog's taking `name`: `shobj_description(c.oid, 'pg_authid')` in pairStateSql and
+  // CLONE_OWNER_SQL (rotators/postgres/sql.ts) resolves to the writer's
+  // public.shobj_description(oid, text), run by the master with the master's privileges (it could
+  // equally return a forged "rotor clone of …" marker). Fix as above: pin
+  // search_path=pg_catalog in the startup options of every rotor session, qualify catalog names
+  // and cast literals (`'pg_authid'::pg_catalog.name`), connect the master to its own database.
+  it.fails("a database owner's public.shobj_description(oid, text) is not run by the master: the victim's password stays unchanged", async () => {
+    // Prepare: the writer owns its database (so its public schema) and defines an overload that
+    // wins over pg_catalog's for rotor's call; no setting is changed.
+    const victim = await user('rt_pub_victim');
+    const before = await db.snapshot(String(victim.username));
+    const writer = await user('rt_pub_writer', { masterarn: MASTER_ARN });
+    const database = uniqueName('rt_pub_db');
+    await db.sql(
+      `CREATE DATABASE ${pg.escapeIdentifier(database)} OWNER ${pg.escapeIdentifier(String(writer.username))}`,
+    );
+    const own = new pg.Client({
+      host: String(writer.host),
+      port: Number(writer.port),
+      user: String(writer.username),
+      password: String(writer.password),
+      database,
+    });
+    await own.connect();
+    await own.query(`CREATE FUNCTION public.shobj_description(oid, text) RETURNS text LANGUAGE plpgsql AS $fn$
+BEGIN
+  BEGIN
+    EXECUTE pg_catalog.format('ALTER ROLE %I PASSWORD %L', ${pg.escapeLiteral(String(victim.username))}, 'owned-by-the-writer');
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  RETURN pg_catalog.shobj_description($1, $2::pg_catalog.name);
+END $fn$`);
+    await own.end();
+    const secret = { ...writer, dbname: database };
+    // Act: an ordinary rotation of the writer's own secret.
+    await failure(
+      applyPending(secret, {
+        ...secret,
+        username: cloneUsername(String(writer.username)),
+        password: newPassword(),
+      }),
+    );
+    // Assess
+    expect(await db.canLogin(victim.username, 'owned-by-the-writer')).toBe(false);
+    await expectUntouched(victim, before);
+  });
 });
