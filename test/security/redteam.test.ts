@@ -369,4 +369,40 @@ END $fn$`);
     expect(await db.canLogin(victim.username, 'owned-by-the-writer')).toBe(false);
     await expectUntouched(victim, before);
   });
+
+  // HOLE: connecting the master to its own database is not enough. Here the master secret names
+  // its own dbname (`postgres`), and the writer only has CREATE on that database's public schema
+  // (the default for everyone before PostgreSQL 15, still common on RDS; granted here as the test
+  // server grants it to its users). The overload in public is run by the master all the same.
+  // The fix must pin search_path=pg_catalog (startup option) and qualify catalog names.
+  it.fails("an overload in the public schema of the master's own database is not run by the master: the victim's password stays unchanged", async () => {
+    // Prepare
+    const victim = await user('rt_own_victim');
+    const before = await db.snapshot(String(victim.username));
+    const writer = await user('rt_own_writer', { masterarn: MASTER_ARN });
+    const own = await db.connectAs(String(writer.username), String(writer.password));
+    await own.query(`CREATE FUNCTION public.shobj_description(oid, text) RETURNS text LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF pg_catalog.session_user() = 'rotor_master' THEN
+    BEGIN
+      EXECUTE pg_catalog.format('ALTER ROLE %I PASSWORD %L', ${pg.escapeLiteral(String(victim.username))}, 'owned-by-the-writer');
+    EXCEPTION WHEN OTHERS THEN NULL;
+    END;
+  END IF;
+  RETURN pg_catalog.shobj_description($1, $2::pg_catalog.name);
+END $fn$`);
+    await own.end();
+    const master = db.masterValue({ dbname: 'postgres' });
+    // Act
+    await failure(
+      applyPending(
+        writer,
+        { ...writer, username: cloneUsername(String(writer.username)), password: newPassword() },
+        master,
+      ),
+    );
+    // Assess
+    expect(await db.canLogin(victim.username, 'owned-by-the-writer')).toBe(false);
+    await expectUntouched(victim, before);
+  });
 });
