@@ -11,10 +11,19 @@
  */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { mysqlRotator } from '../../rotators/mysql/index.js';
+import type { Account } from '../../rotators/mysql/sql.js';
 import { type PostgresSecret, postgresRotator } from '../../rotators/postgres/index.js';
 import { cloneUsername } from '../../rotators/postgres/sql.js';
 import { bindMasterEndpoint, cloneName, type MasterBinding, matchesPattern } from '../../rotators/trust.js';
 import type { RequestBase } from '../../rotators/types.js';
+import {
+  loginAs,
+  MariadbTestBed,
+  MASTER_ARN as MYSQL_MASTER_ARN,
+  rejection,
+  skipMysql,
+} from '../mysql/support.js';
 import {
   MASTER_ARN,
   newPassword,
@@ -404,5 +413,73 @@ END $fn$`);
     // Assess
     expect(await db.canLogin(victim.username, 'owned-by-the-writer')).toBe(false);
     await expectUntouched(victim, before);
+  });
+});
+
+describe.skipIf(skipMysql)("MariaDB red team (the machine's MariaDB)", () => {
+  let bed: MariadbTestBed;
+
+  beforeAll(async () => {
+    bed = await MariadbTestBed.start();
+  });
+
+  afterAll(async () => {
+    await bed?.cleanup();
+  });
+
+  function request(step: RequestBase['step']): RequestBase {
+    return {
+      ...rotatorRequest(step),
+      fetchMaster: async (id) => {
+        if (id !== MYSQL_MASTER_ARN) throw new Error(`unexpected master secret ${id}`);
+        return { value: bed.masterSecret() };
+      },
+      adopted: async () => [],
+    };
+  }
+
+  const state = async (account: Account) =>
+    JSON.stringify({ priv: await bed.admin.globalPriv(account), grants: await bed.admin.grants(account) });
+
+  it("a writer holding user@localhost claims user@'%' (another team's account of the same name) with accountHost: UnprovenUserError, no clone", async () => {
+    // Prepare: the victim's account 'u'@'%' has write grants; the writer's own account has the
+    // same user name on a more specific host (so its password logs in from here), SELECT only.
+    const victim = await bed.secret(
+      {},
+      { grants: ['GRANT SELECT, INSERT, UPDATE, DELETE ON `{db}`.* TO {account}'] },
+    );
+    const user = String(victim.username);
+    const before = await state({ user, host: '%' });
+    const writerPassword = newPassword();
+    for (const host of ['localhost', '127.0.0.1', '::1']) {
+      bed.accounts.push({ user, host });
+      await bed.admin.createAccount({ user, host }, writerPassword, [`GRANT USAGE ON *.* TO {account}`]);
+    }
+    const me = await loginAs({ username: user, password: writerPassword });
+    const attack = { ...victim, password: writerPassword, masterarn: MYSQL_MASTER_ARN };
+    const current = mysqlRotator.parse({ value: attack, label: 'AWSCURRENT' });
+    // Act
+    const error = await rejection(
+      (async () => {
+        const { pending } = await mysqlRotator.createPending({
+          ...request('createSecret'),
+          current,
+          currentValue: attack,
+          generatePassword: newPassword,
+        });
+        await mysqlRotator.apply({
+          ...request('setSecret'),
+          current,
+          pending: mysqlRotator.parse({ value: pending, label: 'AWSPENDING' }),
+          previous: async () => undefined,
+        });
+      })(),
+    );
+    // Assess: the writer's password logs in here, but as its own account, which proves nothing.
+    expect(me).toMatch(new RegExp(`^${user}@(localhost|127\\.0\\.0\\.1|::1)$`));
+    expect(error).toMatchObject({ name: 'UnprovenUserError' });
+    expect(await bed.admin.globalPriv({ user: `${user}_clone`, host: '%' })).toBeUndefined();
+    // Its authentication (password hash) and grants are as they were.
+    expect(await state({ user, host: '%' })).toBe(before);
   });
 });
