@@ -9,6 +9,8 @@
  * loopback (test/support/fakePostgres.ts) records every byte a client sends. Pure functions of
  * rotators/trust.ts are attacked directly.
  */
+
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mysqlRotator } from '../../rotators/mysql/index.js';
@@ -17,6 +19,7 @@ import { type PostgresSecret, postgresRotator } from '../../rotators/postgres/in
 import { cloneUsername } from '../../rotators/postgres/sql.js';
 import { bindMasterEndpoint, cloneName, type MasterBinding, matchesPattern } from '../../rotators/trust.js';
 import type { RequestBase } from '../../rotators/types.js';
+import { skipApiKey, startProviderFixture } from '../apikey/support.js';
 import {
   loginAs,
   MariadbTestBed,
@@ -524,5 +527,40 @@ describe.skipIf(skipMysql)("MariaDB red team (the machine's MariaDB)", () => {
     expect(await bed.admin.globalPriv({ user: `${user}_clone`, host: '%' })).toBeUndefined();
     // Its authentication (password hash) and grants are as they were.
     expect(await state({ user, host: '%' })).toBe(before);
+  });
+});
+
+describe.skipIf(skipApiKey)('API-key red team (the reference provider)', () => {
+  const VICTIM = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:team-b/payments-XyZ123';
+
+  it("a provider-account user's key named for the victim's next rotation is revoked, never handed to the victim", async () => {
+    // Prepare: the victim's secret holds its adopted first key; an ordinary user of the shared
+    // provider account (who knows the victim's ARN, so its tag, and has seen the rotation token)
+    // makes a key under exactly the name rotor would mint, hoping rotor adopts it as the
+    // victim's new key (whose value that user then knows).
+    const f = await startProviderFixture({ provider: { maxLiveKeys: 20 } });
+    try {
+      const first = f.firstKey('team-b-app', VICTIM);
+      const currentValue = f.secretFor(first);
+      const token = randomUUID();
+      const planted = f.provider.keys.mint(f.names(VICTIM).nameFor(token));
+      // Act
+      const { pending } = await f.rotator.createPending({
+        ...f.request('createSecret', { token, secretArn: VICTIM }),
+        current: f.rotator.parse({ value: currentValue, label: 'AWSCURRENT' }),
+        currentValue,
+        generatePassword: () => {
+          throw new Error('an API-key rotation never asks for a password');
+        },
+      });
+      // Assess: the planted key is revoked and the victim's new key is another one.
+      expect(pending.keyId).not.toBe(planted.id);
+      expect(pending.apiKey).not.toBe(planted.value);
+      expect(f.provider.keys.get(planted.id)?.revokedAt).toBeDefined();
+      expect(await f.canLogin(planted.value)).toBe(false);
+      expect(await f.canLogin(first.value)).toBe(true);
+    } finally {
+      await f.stop();
+    }
   });
 });
