@@ -18,7 +18,7 @@ import type { Account } from '../../rotators/mysql/sql.js';
 import { type PostgresSecret, postgresRotator } from '../../rotators/postgres/index.js';
 import { cloneUsername } from '../../rotators/postgres/sql.js';
 import { bindMasterEndpoint, cloneName, type MasterBinding, matchesPattern } from '../../rotators/trust.js';
-import type { RequestBase } from '../../rotators/types.js';
+import type { ManagedDatabase, RequestBase } from '../../rotators/types.js';
 import { skipApiKey, startProviderFixture } from '../apikey/support.js';
 import {
   loginAs,
@@ -459,6 +459,86 @@ END $fn$`);
     // Assess
     expect(await db.canLogin(victim.username, 'owned-by-the-writer')).toBe(false);
     await expectUntouched(victim, before);
+  });
+
+  /** A ManagedDatabase stand-in (bound by the stage file, for the worst case) recording every reset. */
+  function rds(masterUsername: string, bound = true) {
+    const set: string[] = [];
+    const port: ManagedDatabase = {
+      kind: 'instance',
+      identifier: 'orders',
+      engine: 'postgres',
+      masterUsername,
+      managesMasterPassword: false,
+      boundToSecret: bound,
+      setMasterPassword: async (password) => {
+        set.push(password);
+      },
+      masterPasswordChangePending: async () => false,
+    };
+    return { port, set };
+  }
+
+  function rdsRequest(step: RequestBase['step'], port: ManagedDatabase): RequestBase {
+    return { ...request(step), managedDatabase: port };
+  }
+
+  it("rds-master rollback with AWSCURRENT on a server that lets anyone in: RDS never sets the writer's password", async () => {
+    // Prepare: the writer's AWSCURRENT names the master user, a password of their choosing, and a
+    // server of theirs that accepts any login (so "AWSCURRENT logs in" holds there).
+    const trap = await fake('trust');
+    const master = await user('rt_rds_trust');
+    const { port, set } = rds(String(master.username));
+    const value = {
+      ...master,
+      strategy: 'rds-master',
+      dbInstanceIdentifier: 'orders',
+      host: trap.host,
+      port: trap.port,
+    };
+    const current = postgresRotator.parse({
+      value: { ...value, password: 'writer-chosen-password' },
+      label: 'AWSCURRENT',
+      managedDatabase: port,
+    });
+    const pending = postgresRotator.parse({
+      value: { ...value, password: newPassword() },
+      label: 'AWSPENDING',
+      managedDatabase: port,
+    });
+    // Act
+    await failure(postgresRotator.rollback({ ...rdsRequest('testSecret', port), current, pending }));
+    // Assess
+    expect(set).toEqual([]);
+    expect(await db.canLogin(master.username, master.password)).toBe(true);
+  });
+
+  it('rds-master for a database the stage file does not bind, with a proven AWSCURRENT: UnboundDatabaseError, RDS never asked', async () => {
+    // Prepare: the writer really holds this master (proof would pass), but the database the secret
+    // names is not bound to it.
+    const master = await user('rt_rds_unbound');
+    const { port, set } = rds(String(master.username), false);
+    const value = { ...master, strategy: 'rds-master', dbInstanceIdentifier: 'orders' };
+    // Act
+    const error = await failure(
+      (async () => {
+        const current = postgresRotator.parse({ value, label: 'AWSCURRENT', managedDatabase: port });
+        const pending = postgresRotator.parse({
+          value: { ...value, password: newPassword() },
+          label: 'AWSPENDING',
+          managedDatabase: port,
+        });
+        await postgresRotator.apply({
+          ...rdsRequest('setSecret', port),
+          current,
+          pending,
+          previous: async () => undefined,
+        });
+      })(),
+    );
+    // Assess
+    expect(error?.name).toBe('UnboundDatabaseError');
+    expect(set).toEqual([]);
   });
 });
 
