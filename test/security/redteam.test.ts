@@ -643,4 +643,39 @@ describe.skipIf(skipApiKey)('API-key red team (the reference provider)', () => {
       await f.stop();
     }
   });
+
+  it("heal's roll-forward of a hostile pending that names the victim's key id (with the writer's working key value): the victim's key stays live", async () => {
+    // Prepare: the writer's secret A and the victim's B share a provider account. The writer puts
+    // an AWSPENDING holding its own working key value but the victim's key id; heal's test (the
+    // probe) passes with that value, so heal promotes it and runs finish with it as AWSCURRENT,
+    // the writer's real key id as AWSPREVIOUS.
+    const ATTACKER = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:team-a/app-AbC123';
+    const f = await startProviderFixture({ provider: { maxLiveKeys: 20 } });
+    try {
+      const victimKey = f.firstKey('team-b-app', VICTIM);
+      const own = f.firstKey('team-a-app', ATTACKER);
+      const previousValue = f.secretFor(own);
+      const hostile = { ...previousValue, keyId: victimKey.id, previousKeyId: victimKey.id };
+      // Act
+      const error = await failure(
+        f.rotator.finish({
+          ...f.request('finishSecret', { secretArn: ATTACKER }),
+          current: f.rotator.parse({ value: hostile, label: 'AWSCURRENT' }),
+          previous: async () => f.rotator.parse({ value: previousValue, label: 'AWSPREVIOUS' }),
+        }),
+      );
+      // Assess: refused, or at least nothing of the victim's revoked (its key is "current" to rotor,
+      // which never revokes the current key); only keys of the writer's may be touched.
+      expect([undefined, 'ForeignKeyError']).toContain(error?.name);
+      const revoked = f.provider.keys
+        .all()
+        .filter((key) => key.revokedAt !== undefined)
+        .map((key) => key.id);
+      expect(revoked.filter((id) => id !== own.id)).toEqual([]);
+      expect(f.provider.keys.get(victimKey.id)?.revokedAt).toBeUndefined();
+      expect(await f.canLogin(victimKey.value)).toBe(true);
+    } finally {
+      await f.stop();
+    }
+  });
 });
