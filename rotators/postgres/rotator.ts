@@ -273,6 +273,15 @@ async function onceMoreAfterWriteConflict(apply: () => Promise<void>): Promise<v
   }
 }
 
+/** Whether the server checked the credential of this session (the proof of `proveOwnAccount`). */
+function provesPossession(session: PgSession): boolean {
+  if (session.authentication === 'scram') return true;
+  return (
+    (session.authentication === 'password' || session.authentication === 'md5') &&
+    session.verifiedTls === true
+  );
+}
+
 function isNetworkOrDeadline(error: unknown): boolean {
   return error instanceof TargetUnreachableError || error instanceof DeadlineExceededError;
 }
@@ -374,7 +383,10 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       );
       if (session === undefined) continue;
       try {
-        if (session.authentication === 'none' && session.verifiedTls !== true) continue;
+        // Only a login the server checked proves anything: SCRAM, or a password (or MD5) the client
+        // sent over verified TLS. A server that let the session in without asking (trust), or a
+        // session whose authentication is unknown, proves nothing.
+        if (!provesPossession(session)) continue;
         const who = await whoami(session);
         if (who.session_user === value.username) return label;
       } finally {
