@@ -93,7 +93,7 @@ import {
   waitForMasterPassword,
 } from '../rdsMaster.js';
 import type { TlsSettings } from '../tls.js';
-import { authorizeActingFor, bindMasterEndpoint, type MasterBinding, matchesPattern } from '../trust.js';
+import { authorizeActingFor, bindMaster, type MasterBinding, matchesPattern } from '../trust.js';
 import type {
   ApplyRequest,
   PreflightCheck,
@@ -328,16 +328,10 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
         'AWSCURRENT',
       );
     }
-    const { value, binding } = await fetchMaster(secret.masterarn);
-    const master = parseMasterSecret(value);
-    const endpoint = bindMasterEndpoint({
+    const { master, endpoint, binding } = await bindMaster({
+      fetchMaster,
       masterSecretId: secret.masterarn,
-      master: {
-        ...(master.host === undefined ? {} : { host: master.host }),
-        ...(master.port === undefined ? {} : { port: master.port }),
-        ...(master.tls === undefined ? {} : { tls: master.tls }),
-      },
-      ...(binding === undefined ? {} : { binding }),
+      parse: parseMasterSecret,
       rotated: { host: secret.host, port: secret.port },
       defaultPort: DEFAULT_PORT,
     });
