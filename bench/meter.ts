@@ -151,6 +151,8 @@ export function meteredPostgres(meter: Meter, connect: ConnectPostgres): Connect
     meter.count(COUNT.session);
     const metered: PgSession = {
       target: session.target,
+      ...(session.authentication === undefined ? {} : { authentication: session.authentication }),
+      ...(session.verifiedTls === undefined ? {} : { verifiedTls: session.verifiedTls }),
       query: async <R>(
         sql: string,
         params?: readonly unknown[],

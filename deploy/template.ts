@@ -232,27 +232,32 @@ function sharedStatements(config: DeployConfig, fn: RotationFunctionKey | typeof
   return statements;
 }
 
-function role(description: string, statements: Json[], inVpc: boolean): Json {
+/** An IAM role a service assumes, with one inline policy `rotor`. */
+function serviceRole(
+  description: string,
+  trust: { Effect: 'Allow'; Principal: { Service: string }; Action: 'sts:AssumeRole'; Condition?: Json },
+  statements: Json[],
+  managedPolicyArns: Json[] = [],
+): Json {
   return {
     Type: 'AWS::IAM::Role',
     Properties: {
       Description: description,
-      AssumeRolePolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
-        ],
-      },
-      ...(inVpc
-        ? {
-            ManagedPolicyArns: [
-              sub('arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole'),
-            ],
-          }
-        : {}),
+      AssumeRolePolicyDocument: { Version: '2012-10-17', Statement: [trust] },
+      ...(managedPolicyArns.length === 0 ? {} : { ManagedPolicyArns: managedPolicyArns }),
       Policies: [{ PolicyName: 'rotor', PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
     },
   };
+}
+
+/** A role for a Lambda function (in a VPC: with the managed policy for its network interfaces). */
+function role(description: string, statements: Json[], inVpc: boolean): Json {
+  return serviceRole(
+    description,
+    { Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' }, Action: 'sts:AssumeRole' },
+    statements,
+    inVpc ? [sub('arn:${AWS::Partition}:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole')] : [],
+  );
 }
 
 function rotationRole(config: DeployConfig, names: ServiceNames, fn: RotationFunctionKey): Json {
@@ -568,24 +573,16 @@ function pagingTargets(config: DeployConfig, names: ServiceNames, page: Page): J
 
 /** A role EventBridge assumes for this account's rules only. */
 function eventsRole(description: string, statements: Json[]): Json {
-  return {
-    Type: 'AWS::IAM::Role',
-    Properties: {
-      Description: description,
-      AssumeRolePolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Effect: 'Allow',
-            Principal: { Service: 'events.amazonaws.com' },
-            Action: 'sts:AssumeRole',
-            Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
-          },
-        ],
-      },
-      Policies: [{ PolicyName: 'rotor', PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
+  return serviceRole(
+    description,
+    {
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
     },
-  };
+    statements,
+  );
 }
 
 /** PagerDuty and Slack: connections, API destinations, the role that invokes them. */

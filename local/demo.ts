@@ -33,7 +33,7 @@ import { quoteIdentifier as quoteIdent, quoteVerifier } from '../rotators/postgr
 import type { AnyRotator } from '../rotators/types.js';
 import { type ApiKeyProvider, startApiKeyProvider } from './apiKeyProvider.js';
 import { connectAdmin, MACHINE_HOST, MACHINE_PORT, type MysqlAdmin } from './mysql.js';
-import { type LocalPostgres, startPostgres } from './postgres.js';
+import { type LocalPostgres, startPostgres, superuserClient } from './postgres.js';
 import { type LocalStack, startLocalStack } from './stack.js';
 
 const tty = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -182,13 +182,7 @@ async function postgresDemo(demo: Demo): Promise<void> {
     ),
   );
   try {
-    const admin = new pg.Client({
-      host: server.host,
-      port: server.port,
-      user: server.superuser.username,
-      password: server.superuser.password,
-      database: 'postgres',
-    });
+    const admin = superuserClient(server);
     await admin.connect();
     const secret = (length = 24) => randomBytes(length).toString('base64url');
     const single = { username: 'orders_app', password: secret() };

@@ -18,6 +18,7 @@ import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import pg from 'pg';
 
 export type PostgresFlavor = 'embedded' | 'system';
 
@@ -50,6 +51,17 @@ const SUPERUSER = 'postgres';
 const exec = promisify(execFile);
 
 /** A port nobody listens on right now on 127.0.0.1. */
+/** A client (not yet connected) logged in as the server's superuser, on database `postgres`. */
+export function superuserClient(server: Pick<LocalPostgres, 'host' | 'port' | 'superuser'>): pg.Client {
+  return new pg.Client({
+    host: server.host,
+    port: server.port,
+    user: server.superuser.username,
+    password: server.superuser.password,
+    database: 'postgres',
+  });
+}
+
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();

@@ -25,7 +25,6 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import pg from 'pg';
 import { readConfig } from '../handlers/config.js';
 import { createRotationHandler } from '../handlers/createHandler.js';
 import { createApiKeyRotator } from '../rotators/apikey/index.js';
@@ -34,7 +33,7 @@ import { postgresRotator } from '../rotators/postgres/index.js';
 import { scramSha256Verifier } from '../rotators/postgres/scram.js';
 import { quoteIdentifier, quoteVerifier } from '../rotators/postgres/sql.js';
 import { startApiKeyProvider } from './apiKeyProvider.js';
-import { startPostgres } from './postgres.js';
+import { startPostgres, superuserClient } from './postgres.js';
 import type { LocalStack } from './stack.js';
 
 /** The functions the rehearsal's secrets rotate with (registered on the stack). */
@@ -98,13 +97,7 @@ export async function stageRehearsal(stack: LocalStack, prefix = 'rehearse'): Pr
       }),
     );
 
-    const admin = new pg.Client({
-      host: server.host,
-      port: server.port,
-      user: server.superuser.username,
-      password: server.superuser.password,
-      database: 'postgres',
-    });
+    const admin = superuserClient(server);
     await admin.connect();
     const base = { engine: 'postgres', host: server.host, port: server.port, dbname: 'postgres', ssl: false };
     const create = async (name: string, value: Record<string, unknown>) =>

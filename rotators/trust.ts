@@ -252,3 +252,38 @@ export function cloneName(owner: string, maxBytes: number): string {
   const tail = `_${hash}${CLONE_SUFFIX}`;
   return `${truncateUtf8(owner, maxBytes - tail.length)}${tail}`;
 }
+
+/** What an engine's parser makes of a master secret: at least its own endpoint fields. */
+export interface MasterSecretFields {
+  readonly host?: string | undefined;
+  readonly port?: number | undefined;
+  readonly tls?: TlsSettings | undefined;
+}
+
+/**
+ * The one way an engine reaches its master: reads the master secret and its binding
+ * (`fetchMaster`), parses it with the engine's parser, and decides with `bindMasterEndpoint` where
+ * and over which TLS its credential may go, before any connection is made.
+ */
+export async function bindMaster<M extends MasterSecretFields>(input: {
+  readonly fetchMaster: (secretId: string) => Promise<MasterCredential>;
+  readonly masterSecretId: string;
+  readonly parse: (text: string) => M;
+  readonly rotated: Endpoint;
+  readonly defaultPort: number;
+}): Promise<{ master: M; endpoint: Endpoint & { tls: TlsSettings }; binding?: MasterBinding }> {
+  const { value, binding } = await input.fetchMaster(input.masterSecretId);
+  const master = input.parse(value);
+  const endpoint = bindMasterEndpoint({
+    masterSecretId: input.masterSecretId,
+    master: {
+      ...(master.host === undefined ? {} : { host: master.host }),
+      ...(master.port === undefined ? {} : { port: master.port }),
+      ...(master.tls === undefined ? {} : { tls: master.tls }),
+    },
+    ...(binding === undefined ? {} : { binding }),
+    rotated: input.rotated,
+    defaultPort: input.defaultPort,
+  });
+  return { master, endpoint, ...(binding === undefined ? {} : { binding }) };
+}

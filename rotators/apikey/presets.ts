@@ -15,7 +15,7 @@
  * base URL), `maxLiveKeys`, `adminSecret` / `adminSecrets` (the admin secrets it pins) and
  * `manages` (the rotated secrets that may name it), see provider.ts.
  */
-import type { Json } from './provider.js';
+import type { Json } from './json.js';
 
 /** Where a preset's options are wrong. */
 export interface PresetIssue {

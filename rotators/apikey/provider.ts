@@ -15,10 +15,10 @@
  * access logs would keep them: `{{key}}` and `{{admin...}}` are refused in paths.
  */
 import * as v from 'valibot';
+import type { Json } from './json.js';
 import { expandPreset } from './presets.js';
 
-/** A JSON value, as found in a body template. */
-export type Json = null | boolean | number | string | readonly Json[] | { readonly [key: string]: Json };
+export type { Json };
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 type Method = (typeof METHODS)[number];

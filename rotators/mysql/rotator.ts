@@ -56,7 +56,7 @@ import {
   rollbackMasterPassword,
   waitForMasterPassword,
 } from '../rdsMaster.js';
-import { authorizeActingFor, bindMasterEndpoint, type MasterBinding } from '../trust.js';
+import { authorizeActingFor, bindMaster, type MasterBinding } from '../trust.js';
 import type { ApplyRequest, RequestBase, RollbackRequest, Rotator } from '../types.js';
 import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';
 import { connectMysql } from './client.js';
@@ -178,16 +178,10 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     if (secretId === undefined) {
       throw new InvalidSecretError('masterarn', `is required for strategy ${secret.strategy}`, 'AWSCURRENT');
     }
-    const { value, binding } = await request.fetchMaster(secretId);
-    const master = parseMasterSecret(value);
-    const endpoint = bindMasterEndpoint({
+    const { master, endpoint, binding } = await bindMaster({
+      fetchMaster: request.fetchMaster,
       masterSecretId: secretId,
-      master: {
-        ...(master.host === undefined ? {} : { host: master.host }),
-        ...(master.port === undefined ? {} : { port: master.port }),
-        ...(master.tls === undefined ? {} : { tls: master.tls }),
-      },
-      ...(binding === undefined ? {} : { binding }),
+      parse: parseMasterSecret,
       rotated: { host: secret.host, port: secret.port },
       defaultPort: DEFAULT_PORT,
     });

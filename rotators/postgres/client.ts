@@ -44,7 +44,7 @@ export type PgAuthentication = 'scram' | 'password' | 'md5' | 'none';
 export interface PgSession {
   /** `PostgreSQL at host:port` (for messages). */
   readonly target: string;
-  /** Absent only from a session a test or benchmark wraps without it. */
+  /** How the server authenticated the session. Absent (a wrapper that drops it): proves nothing. */
   readonly authentication?: PgAuthentication;
   /** Whether the connection is TLS with a verified certificate (verify-full or verify-ca). */
   readonly verifiedTls?: boolean;

@@ -93,7 +93,7 @@ import {
   waitForMasterPassword,
 } from '../rdsMaster.js';
 import type { TlsSettings } from '../tls.js';
-import { authorizeActingFor, bindMasterEndpoint, type MasterBinding, matchesPattern } from '../trust.js';
+import { authorizeActingFor, bindMaster, type MasterBinding, matchesPattern } from '../trust.js';
 import type {
   ApplyRequest,
   PreflightCheck,
@@ -273,6 +273,15 @@ async function onceMoreAfterWriteConflict(apply: () => Promise<void>): Promise<v
   }
 }
 
+/** Whether the server checked the credential of this session (the proof of `proveOwnAccount`). */
+function provesPossession(session: PgSession): boolean {
+  if (session.authentication === 'scram') return true;
+  return (
+    (session.authentication === 'password' || session.authentication === 'md5') &&
+    session.verifiedTls === true
+  );
+}
+
 function isNetworkOrDeadline(error: unknown): boolean {
   return error instanceof TargetUnreachableError || error instanceof DeadlineExceededError;
 }
@@ -319,16 +328,10 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
         'AWSCURRENT',
       );
     }
-    const { value, binding } = await fetchMaster(secret.masterarn);
-    const master = parseMasterSecret(value);
-    const endpoint = bindMasterEndpoint({
+    const { master, endpoint, binding } = await bindMaster({
+      fetchMaster,
       masterSecretId: secret.masterarn,
-      master: {
-        ...(master.host === undefined ? {} : { host: master.host }),
-        ...(master.port === undefined ? {} : { port: master.port }),
-        ...(master.tls === undefined ? {} : { tls: master.tls }),
-      },
-      ...(binding === undefined ? {} : { binding }),
+      parse: parseMasterSecret,
       rotated: { host: secret.host, port: secret.port },
       defaultPort: DEFAULT_PORT,
     });
@@ -374,7 +377,10 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       );
       if (session === undefined) continue;
       try {
-        if (session.authentication === 'none' && session.verifiedTls !== true) continue;
+        // Only a login the server checked proves anything: SCRAM, or a password (or MD5) the client
+        // sent over verified TLS. A server that let the session in without asking (trust), or a
+        // session whose authentication is unknown, proves nothing.
+        if (!provesPossession(session)) continue;
         const who = await whoami(session);
         if (who.session_user === value.username) return label;
       } finally {

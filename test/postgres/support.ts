@@ -9,6 +9,7 @@ import {
   type PostgresFlavor,
   type StartPostgresOptions,
   startPostgres,
+  superuserClient,
 } from '../../local/postgres.js';
 import { newPassword, rotatorRequest, skipEngine } from '../support/engines.js';
 
@@ -36,13 +37,7 @@ export class TestServer {
 
   static async start(flavor: PostgresFlavor, options: StartPostgresOptions = {}): Promise<TestServer> {
     const server = await startPostgres({ flavor, logStatements: true, ...options });
-    const admin = new pg.Client({
-      host: server.host,
-      port: server.port,
-      user: server.superuser.username,
-      password: server.superuser.password,
-      database: 'postgres',
-    });
+    const admin = superuserClient(server);
     admin.on('error', () => undefined);
     await admin.connect();
     // The statement log must show only what the rotator sends: the setup's own passwords stay out.

@@ -153,6 +153,8 @@ export class Injector {
       const session = await connect(request);
       return {
         target: session.target,
+        ...(session.authentication === undefined ? {} : { authentication: session.authentication }),
+        ...(session.verifiedTls === undefined ? {} : { verifiedTls: session.verifiedTls }),
         query: (sql, params, options) =>
           this.operation('db', options?.purpose ?? firstWord(sql), () => session.query(sql, params, options)),
         close: () => session.close(),
