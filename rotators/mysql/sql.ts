@@ -6,8 +6,9 @@
  * Two rules shape every builder:
  * - A password reaches MariaDB only as a mysql_native_password hash computed here: MariaDB writes
  *   `IDENTIFIED BY '<plaintext>'` into its general and binary logs as received. MySQL rewrites
- *   `CREATE USER` / `ALTER USER ... IDENTIFIED BY` (and `REPLACE`) before logging them, and
- *   caching_sha2_password hashes are salted server-side, so MySQL gets those forms.
+ *   `CREATE USER` / `ALTER USER ... IDENTIFIED BY` (and `REPLACE`) before logging them, so MySQL
+ *   gets those forms, except where the secret asks for `mysqlPasswordHash: client`
+ *   (alternating-users): then `IDENTIFIED WITH caching_sha2_password AS '<stored string>'`.
  * - Names are quoted in forms whose meaning does not depend on the session's sql_mode: accounts and
  *   identifiers with backticks (no escape character in any mode), string literals according to
  *   the session's NO_BACKSLASH_ESCAPES, which the client reads when it connects.
