@@ -298,6 +298,36 @@ describe('alternating-users with mysqlPasswordHash client (IDENTIFIED WITH cachi
     });
   }
 
+  it('preflight: reports what client hashing gives up, and an account on another plugin as a failure with the fix', async () => {
+    // Prepare
+    const good = setup('alternating-users', { extra: CLIENT, globals: { password_history: 2 } });
+    const bad = setup('alternating-users', { extra: CLIENT });
+    const app = bad.model.account('app');
+    if (app === undefined) throw new Error('no app');
+    app.plugin = 'mysql_native_password';
+    const preflight = ({ rotation }: typeof good) =>
+      rotation.rotator.preflight({
+        ...rotatorRequest('createSecret', { [MASTER_ARN]: JSON.stringify(rotation.master) }),
+        current: rotation.rotator.parse({ value: rotation.current, label: 'AWSCURRENT' }),
+      });
+    // Act
+    const [goodChecks, badChecks] = [await preflight(good), await preflight(bad)];
+    // Assess
+    expect(goodChecks.find((c) => c.name === 'client-side password hash')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/validate_password and the password history cannot check it/),
+    });
+    expect(goodChecks.find((c) => c.name === 'password history')).toMatchObject({
+      detail: expect.stringMatching(/never checked against it/),
+    });
+    expect(badChecks.find((c) => c.name === 'client-side password hash')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/mysql_native_password/),
+      fix: expect.stringMatching(/mysqlPasswordHash to server/),
+    });
+    expect(bad.model.changes()).toEqual([]);
+  });
+
   it('a mysql_native_password primary: refused with a fix before anything changes', async () => {
     // Prepare
     const { model, rotation } = setup('alternating-users', { extra: CLIENT });
