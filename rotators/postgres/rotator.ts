@@ -460,7 +460,13 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       adopted,
       actor: 'the RDS API',
     });
-    await applyMasterPassword(db, pending.password, () => logsIn(loginOf(pending), request));
+    await applyMasterPassword(
+      db,
+      pending.password,
+      () => logsIn(loginOf(pending), request),
+      request,
+      options.rdsWait,
+    );
   }
 
   /**
@@ -982,8 +988,12 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       const { current, pending } = request;
       if (current.strategy === RDS_MASTER) {
         await guardRdsRollback(request);
-        await rollbackMasterPassword(request.managedDatabase, current.password, () =>
-          logsIn(loginOf(current), request),
+        await rollbackMasterPassword(
+          request.managedDatabase,
+          current.password,
+          () => logsIn(loginOf(current), request),
+          request,
+          options.rdsWait,
         );
         return;
       }
