@@ -246,7 +246,7 @@ describe('rds-master never modifies twice: apply and rollback wait while a chang
     expect(logins).toBe(1);
   });
 
-  it('apply asks RDS once the pending change (a rollback\'s) has landed and the password does not log in', async () => {
+  it("apply asks RDS once the pending change (a rollback's) has landed and the password does not log in", async () => {
     // Prepare
     const { db, set } = port({ pending: [true, false] });
 
@@ -276,7 +276,7 @@ describe('rds-master never modifies twice: apply and rollback wait while a chang
     expect(finished).toBeLessThanOrEqual(request.deadline);
   });
 
-  it('rollback while this rotation\'s change is pending waits for it, then asks RDS for AWSCURRENT once', async () => {
+  it("rollback while this rotation's change is pending waits for it, then asks RDS for AWSCURRENT once", async () => {
     // Prepare
     const { db, set } = port({ pending: [true, true, false] });
     let logins = 0;
