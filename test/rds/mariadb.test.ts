@@ -142,6 +142,31 @@ describe.skipIf(skipMariadb)('RDS for MariaDB through the step machine (rds-mast
     }
   });
 
+  it('a retry while the first change is still pending waits for it and modifies nothing again', async () => {
+    // Prepare: RDS takes longer than one invocation may wait; the service retries once.
+    const slow = await startRdsHarness({
+      rotators: [mysql],
+      stack: { rotation: { attempts: 2, timeoutMs: 6_000 } },
+    });
+    try {
+      const { id, account, arn } = await rdsMaster(slow, { applyDelayMs: 5_000 });
+
+      // Act
+      await slow.rotate(arn);
+
+      // Assess
+      const [failure, ...more] = failures(slow, arn);
+      expect(more).toEqual([]);
+      expect(failure).toMatchObject({ step: 'testSecret', error: { name: 'VerificationFailedError' } });
+      expect(succeeded(slow, arn)).toBe(true);
+      expect(await logsIn(account, (await slow.value(arn)).password)).toBe(true);
+      expect(slow.rds.count('ModifyDBInstance', id)).toBe(1);
+      expect(slow.rds.appliedChanges(id)).toBe(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('refuses a database whose master password RDS manages, explaining why, and changes nothing', async () => {
     // Prepare
     const { id, account, password, arn } = await rdsMaster(h, { manageMasterUserPassword: true });
