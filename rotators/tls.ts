@@ -124,6 +124,7 @@ export function useRuntimeCaFile(path: string | undefined): void {
   runtimeCaFile = path;
   runtimeCas = undefined;
   trusted = undefined;
+  coveredRegions = undefined;
   forgetTlsState();
 }
 
@@ -139,6 +140,22 @@ export function rdsCaRegions(pems: readonly string[]): string[] {
     if (found?.[1] !== undefined) regions.add(found[1]);
   }
   return [...regions].sort();
+}
+
+let coveredRegions: Set<string> | undefined;
+
+/**
+ * The region of an RDS endpoint (`<name>.<id>.<region>.rds.amazonaws.com`, `.com.cn` in China)
+ * whose RDS CAs neither source holds, or `undefined` (covered, or not an RDS endpoint). For
+ * preflight and error messages: such a host verifies only with `tlsCa`. Parses the trusted
+ * certificates' subjects on first use.
+ */
+export function uncoveredRdsRegion(host: string): string | undefined {
+  const found = /\.([a-z]{2}(?:-[a-z]+)+-\d+)\.rds\.amazonaws\.com(?:\.cn)?\.?$/i.exec(host);
+  const region = found?.[1]?.toLowerCase();
+  if (region === undefined) return undefined;
+  coveredRegions ??= new Set(rdsCaRegions(trustedRoots()));
+  return coveredRegions.has(region) ? undefined : region;
 }
 
 /**

@@ -19,6 +19,7 @@ import {
   rdsCaRegions,
   runtimeCaCertificates,
   trustedCas,
+  uncoveredRdsRegion,
   useRuntimeCaFile,
 } from '../../rotators/tls.js';
 
@@ -205,5 +206,20 @@ describe('RDS certificate authorities: the bundle and the Lambda runtime file', 
     // Assess
     expect(runtime).toEqual([]);
     expect(trusted.length).toBe(tls.rootCertificates.length + bundledRdsCertificates().length);
+  });
+
+  it('names the region of an RDS endpoint no source covers, and only then', () => {
+    // Prepare
+    const host = (region: string) => `orders.c0ffee123456.${region}.rds.amazonaws.com`;
+    useRuntimeCaFile(undefined);
+
+    // Act
+    const bundleOnly = [host('il-central-1'), host('eu-west-1'), 'db.example.com'].map(uncoveredRdsRegion);
+    useRuntimeCaFile(fixture.caFile);
+    const withRuntime = [host('il-central-1'), host('mx-central-1')].map(uncoveredRdsRegion);
+
+    // Assess
+    expect(bundleOnly).toEqual(['il-central-1', undefined, undefined]);
+    expect(withRuntime).toEqual([undefined, undefined]);
   });
 });
