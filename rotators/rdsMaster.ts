@@ -307,7 +307,7 @@ export async function waitForMasterPassword(
     if (now + pause > giveUpAt) {
       throw pending
         ? new VerificationFailedError(
-            `RDS has not applied the master password change to ${describe(db)} after ${seconds} s (still pending): the old password keeps working until it does. The rotation is retried: setSecret asks RDS again and testSecret waits again`,
+            `RDS has not applied the master password change to ${describe(db)} after ${seconds} s (still pending): the old password keeps working until it does. The rotation is retried: setSecret waits for this change (asking RDS nothing again) and testSecret waits again`,
             { retryable: true },
           )
         : new VerificationFailedError(
