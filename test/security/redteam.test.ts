@@ -2,8 +2,10 @@
  * Red team: attacks on rotor's trust boundaries by someone who can write one rotated secret (any
  * staging label), or who is an ordinary database user, and wants more than that secret. Each test
  * asserts that the attack gets nothing: a typed error, nothing changed, the victim's AWSCURRENT
- * still logs in. A test marked `it.fails` is an attack that WORKS today (a hole): its comment
- * starting with `HOLE:` says how, and what is at fault.
+ * still logs in. A comment starting with `WAS A HOLE:` marks an attack that worked when this suite
+ * was written; rotor was fixed and the test now proves the fix: master sessions pin their
+ * search_path to `pg_catalog, pg_temp` with a startup option (rotators/postgres/client.ts
+ * `catalogOnly`) and log in to the master's own database, never the rotated secret's.
  *
  * Real server: embedded PostgreSQL 17 with SCRAM (test/postgres/support.ts); a fake server on
  * loopback (test/support/fakePostgres.ts) records every byte a client sends. Pure functions of
@@ -273,7 +275,7 @@ describe.skipIf(skipPostgres)('PostgreSQL red team (embedded PostgreSQL 17, SCRA
     await expectUntouched(victim, before);
   });
 
-  // HOLE: the master logs in to the database the ROTATED secret names (`dbname`) when its own
+  // WAS A HOLE: the master logs in to the database the ROTATED secret names (`dbname`) when its own
   // secret has none (RDS-managed master secrets never have one): rotators/postgres/rotator.ts
   // masterLogin, `dbname: master.dbname ?? secret.dbname`. A database owner (an ordinary, very
   // common setup: the application's role owns its database) sets
@@ -287,7 +289,7 @@ describe.skipIf(skipPostgres)('PostgreSQL red team (embedded PostgreSQL 17, SCRA
   // option overrides ALTER DATABASE/ROLE settings), schema-qualify every catalog object in sql.ts
   // (pg_catalog.current_setting, pg_catalog.pg_roles, …), and connect the master to its own dbname
   // (or `postgres`), never to the rotated secret's.
-  it.fails("a database owner's search_path makes the master run the writer's function: the victim's password stays unchanged", async () => {
+  it("a database owner's search_path makes the master run the writer's function: the victim's password stays unchanged", async () => {
     // Prepare: the writer's role owns its database, puts a function named like one rotor calls in
     // a schema of its own, and puts that schema before pg_catalog in the database's search_path.
     const victim = await user('rt_sp_victim');
@@ -331,7 +333,7 @@ END $fn$`);
     await expectUntouched(victim, before);
   });
 
-  // HOLE: the same without touching any setting (CVE-2018-1058 style). Since PostgreSQL 15 the
+  // WAS A HOLE: the same without touching any setting (CVE-2018-1058 style). Since PostgreSQL 15 the
   // `public` schema belongs to the database's owner, and the default search_path
   // ("$user", public) still includes it after pg_catalog. For a call with an untyped literal
   // argument, PostgreSQL prefers a candidate taking `text` (the preferred string type) over
@@ -341,7 +343,7 @@ END $fn$`);
   // equally return a forged "rotor clone of …" marker). Fix as above: pin
   // search_path=pg_catalog in the startup options of every rotor session, qualify catalog names
   // and cast literals (`'pg_authid'::pg_catalog.name`), connect the master to its own database.
-  it.fails("a database owner's public.shobj_description(oid, text) is not run by the master: the victim's password stays unchanged", async () => {
+  it("a database owner's public.shobj_description(oid, text) is not run by the master: the victim's password stays unchanged", async () => {
     // Prepare: the writer owns its database (so its public schema) and defines an overload that
     // wins over pg_catalog's for rotor's call; no setting is changed.
     const victim = await user('rt_pub_victim');
@@ -382,12 +384,12 @@ END $fn$`);
     await expectUntouched(victim, before);
   });
 
-  // HOLE: connecting the master to its own database is not enough. Here the master secret names
+  // WAS A HOLE: connecting the master to its own database is not enough. Here the master secret names
   // its own dbname (`postgres`), and the writer only has CREATE on that database's public schema
   // (the default for everyone before PostgreSQL 15, still common on RDS; granted here as the test
   // server grants it to its users). The overload in public is run by the master all the same.
   // The fix must pin search_path=pg_catalog (startup option) and qualify catalog names.
-  it.fails("an overload in the public schema of the master's own database is not run by the master: the victim's password stays unchanged", async () => {
+  it("an overload in the public schema of the master's own database is not run by the master: the victim's password stays unchanged", async () => {
     // Prepare
     const victim = await user('rt_own_victim');
     const before = await db.snapshot(String(victim.username));
@@ -418,12 +420,12 @@ END $fn$`);
     await expectUntouched(victim, before);
   });
 
-  // HOLE: the same search_path attack through preflight (`rotor preflight`, the CLI's checks before
+  // WAS A HOLE: the same search_path attack through preflight (`rotor preflight`, the CLI's checks before
   // attach), which an operator runs on the writer's secret: preflightAlternating logs the master in
   // to the rotated secret's dbname with no proof of anything (rotators/postgres/rotator.ts
   // masterLogin, then MASTER_RIGHTS_SQL's unqualified current_setting / pg_has_role / pg_roles).
   // Fix as above.
-  it.fails("preflight (run by an operator) does not run the writer's function as the master: the victim's password stays unchanged", async () => {
+  it("preflight (run by an operator) does not run the writer's function as the master: the victim's password stays unchanged", async () => {
     // Prepare
     const victim = await user('rt_pre_victim');
     const before = await db.snapshot(String(victim.username));
@@ -664,9 +666,9 @@ describe.skipIf(skipApiKey)('API-key red team (the reference provider)', () => {
           previous: async () => f.rotator.parse({ value: previousValue, label: 'AWSPREVIOUS' }),
         }),
       );
-      // Assess: refused, or at least nothing of the victim's revoked (its key is "current" to rotor,
+      // Assess: refused loudly (ForeignKeyError), and nothing of the victim's revoked (its key is "current" to rotor,
       // which never revokes the current key); only keys of the writer's may be touched.
-      expect([undefined, 'ForeignKeyError']).toContain(error?.name);
+      expect(error?.name).toBe('ForeignKeyError');
       const revoked = f.provider.keys
         .all()
         .filter((key) => key.revokedAt !== undefined)
