@@ -468,7 +468,13 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       adopted,
       actor: 'the RDS API',
     });
-    await applyMasterPassword(db, pending.password, () => logsIn(loginOf(pending), request));
+    await applyMasterPassword(
+      db,
+      pending.password,
+      () => logsIn(loginOf(pending), request),
+      request,
+      options.rdsWait,
+    );
   }
 
   /**
@@ -983,16 +989,21 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     /**
      * single-user and rds-master (alternating users never touch the credential in use): after a
      * failed test, sets the AWSCURRENT password again so that clients holding it log in while the
-     * failure is looked into (rds-master: asks RDS, which applies it asynchronously, superseding a
-     * change still pending). Idempotent: when AWSCURRENT already logs in (nothing was applied, or
-     * it was rolled back before) and RDS has nothing pending, it changes nothing.
+     * failure is looked into (rds-master: first waits, within the deadline, for a change RDS still
+     * has pending, then asks RDS only if AWSCURRENT no longer logs in; never a second change on a
+     * pending one). Idempotent: when AWSCURRENT already logs in (nothing was applied, or it was
+     * rolled back before) and RDS has nothing pending, it changes nothing.
      */
     async rollback(request: RollbackRequest<PostgresSecret>) {
       const { current, pending } = request;
       if (current.strategy === RDS_MASTER) {
         await guardRdsRollback(request);
-        await rollbackMasterPassword(request.managedDatabase, current.password, () =>
-          logsIn(loginOf(current), request),
+        await rollbackMasterPassword(
+          request.managedDatabase,
+          current.password,
+          () => logsIn(loginOf(current), request),
+          request,
+          options.rdsWait,
         );
         return;
       }
