@@ -17,7 +17,7 @@ import { scheduleProblem, windowProblem } from '../../deploy/schedule.js';
 import { lastConfigurationTest, rotationState } from '../../handlers/rotationState.js';
 import { runbookUrl } from '../../handlers/runbook.js';
 import { PENDING } from '../../handlers/secrets.js';
-import { describeCause } from '../../rotators/causes.js';
+import { describeCause, explainCodes } from '../../rotators/causes.js';
 import { ConfigurationError, RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, exitCodeOf, type GlobalOptions } from '../aws.js';
 import type { RotorEventRecord } from '../events.js';
@@ -308,7 +308,10 @@ function failureOf(
   return {
     ...(step === undefined ? {} : { step }),
     error: error.name,
-    ...(error.message === undefined ? {} : { message: errorWithCause(error) }),
+    // The step machine's `<step> of <arn>: ` prefix dropped; SQLSTATE and MySQL codes in words.
+    ...(error.message === undefined
+      ? {}
+      : { message: explainCodes(error.message.replace(/^\w+ of \S+: /, '')) }),
     cause: cause.words,
     fix: cause.fix,
     runbook: runbookUrl(error.name),
