@@ -297,13 +297,19 @@ const SKEW_MS = 60_000;
 /** Polls after the test's AWSPENDING is gone for its outcome's event to arrive. */
 const ENDED_POLLS = 5;
 
+/** Error names RUNBOOK.md has entries for: rotor's errors, AWS's exceptions, Lambda's and the service's own. */
+const RUNBOOK_NAME = /^(?:[A-Z]\w+(?:Error|Exception)|Sandbox\.Timedout|RotationNotFinished|Interrupted)$/;
+
 /** Why it failed, from the failing step's error (or only its name): cause, fix, runbook. */
 function failureOf(
   reason: string,
   step: string | undefined,
   error: { name: string; message?: string; reason?: string } | undefined,
+  serviceEvent: 'RotationFailed' | 'TestRotationFailed',
 ): WaitFailure {
-  if (error === undefined) return { ...(step === undefined ? {} : { step }), reason };
+  if (error === undefined) {
+    return { ...(step === undefined ? {} : { step }), runbook: runbookUrl(serviceEvent), reason };
+  }
   const cause = describeCause(error);
   return {
     ...(step === undefined ? {} : { step }),
@@ -314,7 +320,8 @@ function failureOf(
       : { message: explainCodes(error.message.replace(/^\w+ of \S+: /, '')) }),
     cause: cause.words,
     fix: cause.fix,
-    runbook: runbookUrl(error.name),
+    // A bare `Error` (a function that died outside rotor's handler) has no entry: the service's event has.
+    runbook: runbookUrl(RUNBOOK_NAME.test(error.name) ? error.name : serviceEvent),
     reason,
   };
 }
@@ -350,6 +357,7 @@ async function waitForStart(
             followed.reason ?? 'the first rotation failed',
             failure?.step ?? failedStep?.step,
             error,
+            'RotationFailed',
           ),
         }
       : {}),
@@ -434,7 +442,12 @@ async function followTest(
       const step = lastFailedStep?.step ?? 'testSecret';
       return done(
         'failed',
-        failureOf(`${step} failed${error === undefined ? '' : ` (${errorWithCause(error)})`}`, step, error),
+        failureOf(
+          `${step} failed${error === undefined ? '' : ` (${errorWithCause(error)})`}`,
+          step,
+          error,
+          'TestRotationFailed',
+        ),
       );
     }
     if (ended) {
@@ -442,6 +455,7 @@ async function followTest(
       endedPolls++;
       if (endedPolls > ENDED_POLLS) {
         return done('failed', {
+          runbook: runbookUrl('TestRotationFailed'),
           reason: `the configuration test ended (version ${token} is no longer AWSPENDING) but no event tells its outcome: see \`rotor history\``,
         });
       }
@@ -451,7 +465,10 @@ async function followTest(
       if (state.pendingVersionId === token && (state.state === 'failed' || state.state === 'stuck')) {
         const f = state.failure;
         const error = lastFailedStep?.error ?? (f?.error === undefined ? undefined : { name: f.error });
-        return done('failed', failureOf(state.reason, f?.step ?? lastFailedStep?.step, error));
+        return done(
+          'failed',
+          failureOf(state.reason, f?.step ?? lastFailedStep?.step, error, 'TestRotationFailed'),
+        );
       }
     }
     if (session.now() - followingSince > target.timeoutMs) return done('timed-out');

@@ -502,6 +502,64 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(row?.lastTest).toMatchObject({ result: 'failed', error: 'AuthenticationFailedError' });
     });
 
+    it('exits 1 when the first rotation fails, naming the failing step and error', async () => {
+      // Prepare: a function that dies before setSecret on every attempt.
+      const { arn, name } = await userSecret(prefix());
+
+      // Act
+      const result = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-dies-at-set',
+        '--schedule',
+        'rate(30 days)',
+      );
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('first rotation FAILED after');
+      expect(result.stdout).toContain('  step:    setSecret');
+      // The function died outside rotor's handler (a bare Error): the service's event has the entry.
+      expect(result.stdout).toContain('  runbook: RUNBOOK.md#rotationfailed');
+      const labels = await h.labels(arn);
+      expect(labels.AWSPENDING).not.toBe(labels.AWSCURRENT);
+    });
+
+    it('--timeout bounds the wait: a test still running then exits 1 and says so', async () => {
+      // Prepare: a function whose testSecret takes 3 s.
+      const { name } = await userSecret(prefix());
+      h.stack.registerFunction(
+        'rotor-slow-postgres',
+        async (event: RotationEvent, context) => {
+          if (event.Step === 'testSecret') await new Promise((resolve) => setTimeout(resolve, 3_000));
+          return h.handler(event, context);
+        },
+        { [ENGINES_TAG]: 'postgres' },
+      );
+
+      // Act
+      const started = Date.now();
+      const result = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-slow-postgres',
+        '--schedule',
+        'rate(30 days)',
+        '--no-rotate-immediately',
+        '--timeout',
+        '1s',
+      );
+      const took = Date.now() - started;
+      await h.stack.idle();
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('configuration test still running after');
+      expect(took).toBeLessThan(3_000);
+    });
+
     it('--no-wait returns once attached, without the outcome', async () => {
       // Prepare
       const { name } = await userSecret(prefix());
