@@ -98,7 +98,8 @@ export interface WaitFailure {
 export interface WaitOutcome {
   for: 'configuration-test' | 'rotation';
   versionId: string;
-  outcome: 'passed' | 'succeeded' | 'failed' | 'timed-out' | 'interrupted';
+  /** `unknown`: the test ended but no event told how (events unreadable or too late). */
+  outcome: 'passed' | 'succeeded' | 'failed' | 'unknown' | 'timed-out' | 'interrupted';
   durationMs: number;
   steps: StepLine[];
   failure?: WaitFailure;
@@ -294,8 +295,8 @@ export async function attachCommand(
 
 /** Step events are asked for from this long before RotateSecret: clocks differ a little. */
 const SKEW_MS = 60_000;
-/** Polls after the test's AWSPENDING is gone for its outcome's event to arrive. */
-const ENDED_POLLS = 5;
+/** How long, after the test's AWSPENDING is gone, its outcome's event may take to arrive (logs lag). */
+const OUTCOME_LAG_MS = 60_000;
 
 /** Error names RUNBOOK.md has entries for: rotor's errors, AWS's exceptions, Lambda's and the service's own. */
 const RUNBOOK_NAME = /^(?:[A-Z]\w+(?:Error|Exception)|Sandbox\.Timedout|RotationNotFinished|Interrupted)$/;
@@ -383,7 +384,7 @@ async function followTest(
   const seen = new Set<string>();
   const steps: StepLine[] = [];
   let eventsWarned = false;
-  let endedPolls = 0;
+  let endedAt: number | undefined;
   const done = (outcome: WaitOutcome['outcome'], failure?: WaitFailure): WaitOutcome => ({
     for: 'configuration-test',
     versionId: token,
@@ -430,6 +431,11 @@ async function followTest(
         ...(event.error === undefined ? {} : { error: event.error }),
       });
       if (target.print) out.line(stepLine(out, event));
+      if (target.print && event.fallback !== undefined) {
+        out.line(
+          `  ${out.paint('yellow', 'warning')}: ${event.step ?? 'the step'} logged in with ${event.fallback}: AWSCURRENT's credential did not work on the target`,
+        );
+      }
     }
 
     const test = lastConfigurationTest(own);
@@ -452,9 +458,9 @@ async function followTest(
     }
     if (ended) {
       // The test is over; its outcome's event may still be on its way.
-      endedPolls++;
-      if (endedPolls > ENDED_POLLS) {
-        return done('failed', {
+      endedAt ??= session.now();
+      if (session.now() - endedAt > OUTCOME_LAG_MS || (eventsWarned && session.now() - endedAt > 0)) {
+        return done('unknown', {
           runbook: runbookUrl('TestRotationFailed'),
           reason: `the configuration test ended (version ${token} is no longer AWSPENDING) but no event tells its outcome: see \`rotor history\``,
         });
@@ -498,6 +504,11 @@ function printWait(session: Session, name: string, wait: WaitOutcome): void {
       return;
     case 'interrupted':
       out.line(`stopped waiting after ${took}; the ${what} goes on in Secrets Manager`);
+      return;
+    case 'unknown':
+      out.line(
+        `${out.paint('yellow', `${what} outcome unknown`)} after ${took}: ${wait.failure?.reason ?? ''}`,
+      );
       return;
     default: {
       const f = wait.failure;
