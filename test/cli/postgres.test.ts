@@ -424,7 +424,7 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(await db.canLogin(username, (await h.value(arn)).password)).toBe(true);
     });
 
-    it('prints the failing step, error, cause and runbook when the probe query fails, exits 1, and status agrees', async () => {
+    it('prints the failing step, error, cause and runbook when the probe query fails, exits 1, and status and history agree', async () => {
       // Prepare: the probe fails (division by zero); preflight would refuse it, so it is skipped.
       const p = prefix();
       const { name, username, password } = await userSecret(p, { probeQuery: 'SELECT 1/0' });
@@ -441,6 +441,7 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
         '--skip-preflight',
       );
       const status = await cli.run('status', '--prefix', p);
+      const history = await cli.run('history', name);
 
       // Assess
       expect(result.code).toBe(1);
@@ -453,6 +454,8 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(status.code).toBe(1);
       expect(status.stdout).toContain(`${name}: configuration test failed`);
       expect(status.stdout).toContain('VerificationFailedError');
+      expect(history.stdout).toContain('configuration test (its temporary version is gone)');
+      expect(history.stdout).toContain('configuration test FAILED');
       expect(await db.canLogin(username, password)).toBe(true);
     });
 
