@@ -563,6 +563,35 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
       expect(took).toBeLessThan(3_000);
     });
 
+    it('says the outcome is unknown, and exits 1, when the test ended but no event tells how', async () => {
+      // Prepare: the CLI's clock runs 40 days ahead of the stack's, 10 s further each time it is
+      // read: the stack's events fall outside the window attach reads, as logs that never arrive.
+      const { name } = await userSecret(prefix());
+      let ticks = 0;
+      const ahead = new CliRunner(h.stack.endpoint, {
+        now: () => Date.now() + 40 * DAY + 10_000 * ticks++,
+      });
+
+      // Act
+      const result = await ahead.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-test',
+        '--schedule',
+        'rate(30 days)',
+        '--no-rotate-immediately',
+        '--skip-preflight',
+      );
+      await h.stack.idle();
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('configuration test outcome unknown');
+      expect(result.stdout).toContain('no event tells its outcome');
+      expect(result.stdout).not.toContain('configuration test passed');
+    });
+
     it('--no-wait returns once attached, without the outcome', async () => {
       // Prepare
       const { name } = await userSecret(prefix());
