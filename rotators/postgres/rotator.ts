@@ -106,6 +106,7 @@ import type {
 import { type ConnectPostgres, connectPostgres, describeTarget, type PgSession } from './client.js';
 import { isScramSafe, scramSha256Verifier } from './scram.js';
 import {
+  DEFAULT_DBNAME,
   DEFAULT_PORT,
   ENGINES,
   type PostgresLogin,
@@ -303,9 +304,13 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
   }
 
   /** Logs in, or returns undefined when the server refuses these credentials (and only then). */
-  async function tryLogin(login: PostgresLogin, request: Deadline): Promise<PgSession | undefined> {
+  async function tryLogin(
+    login: PostgresLogin,
+    request: Deadline,
+    catalogOnly = false,
+  ): Promise<PgSession | undefined> {
     try {
-      return await connect({ login, signal: request.signal, deadline: request.deadline });
+      return await connect({ login, signal: request.signal, deadline: request.deadline, catalogOnly });
     } catch (error) {
       if (error instanceof AuthenticationFailedError) return undefined;
       throw error;
@@ -339,7 +344,9 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       login: {
         host: endpoint.host,
         port: endpoint.port,
-        dbname: master.dbname ?? secret.dbname,
+        // The master's own database, never the rotated secret's: a database the writer owns is
+        // theirs to fill with objects and settings (search_path is pinned as well, see client.ts).
+        dbname: master.dbname ?? DEFAULT_DBNAME,
         username: master.username,
         password: master.password,
         tls: endpoint.tls,
@@ -374,6 +381,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       const session = await tryLogin(
         { ...loginOf(current, value.password), username: value.username, tls },
         request,
+        true,
       );
       if (session === undefined) continue;
       try {
@@ -487,7 +495,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
   /** Logs in as the managing user; a refusal says so (its secret, not the rotated one, is wrong). */
   async function masterSession({ login }: MasterAccess, request: Deadline): Promise<PgSession> {
     try {
-      return await connect({ login, signal: request.signal, deadline: request.deadline });
+      return await connect({ login, signal: request.signal, deadline: request.deadline, catalogOnly: true });
     } catch (error) {
       if (error instanceof AuthenticationFailedError) {
         throw new AuthenticationFailedError(
@@ -740,11 +748,12 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     name: string,
     login: PostgresLogin,
     request: Deadline,
+    catalogOnly = false,
   ): Promise<{ check: PreflightCheck; session?: PgSession; who?: Whoami }> {
     const target = describeTarget(login);
     let session: PgSession;
     try {
-      session = await connect({ login, signal: request.signal, deadline: request.deadline });
+      session = await connect({ login, signal: request.signal, deadline: request.deadline, catalogOnly });
     } catch (error) {
       return { check: { name, ok: false, detail: errorDetail(error), fix: loginFix(error) } };
     }
@@ -805,7 +814,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     }
     const master = access.login;
     const managed = access.binding?.manages;
-    const { check, session, who } = await loginCheck('master login', master, request);
+    const { check, session, who } = await loginCheck('master login', master, request, true);
     checks.push(check);
     if (session === undefined || who === undefined) return;
     try {
