@@ -56,8 +56,9 @@ import {
   rollbackMasterPassword,
   waitForMasterPassword,
 } from '../rdsMaster.js';
+import { previousFallback } from '../fallback.js';
 import { authorizeActingFor, bindMaster, type MasterBinding } from '../trust.js';
-import type { ApplyRequest, RequestBase, RollbackRequest, Rotator } from '../types.js';
+import type { ApplyRequest, ApplyResponse, RequestBase, RollbackRequest, Rotator } from '../types.js';
 import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';
 import { connectMysql } from './client.js';
 import { runPreflight } from './preflight.js';
@@ -324,7 +325,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
   }
 
   /** single-user: the account sets its own password. */
-  async function applySingleUser(request: ApplyRequest<MysqlSecret>): Promise<void> {
+  async function applySingleUser(request: ApplyRequest<MysqlSecret>): Promise<ApplyResponse> {
     const { current, pending } = request;
     assertSameIdentity(current, pending, 'single-user');
     const { session, used, password } = await loginAsAccount(request);
@@ -362,6 +363,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     } finally {
       await session.close();
     }
+    return used === 'AWSPREVIOUS' ? previousFallback(formatAccount(current.account)) : {};
   }
 
   /**

@@ -93,9 +93,11 @@ import {
   waitForMasterPassword,
 } from '../rdsMaster.js';
 import type { TlsSettings } from '../tls.js';
+import { previousFallback } from '../fallback.js';
 import { authorizeActingFor, bindMaster, type MasterBinding, matchesPattern } from '../trust.js';
 import type {
   ApplyRequest,
+  ApplyResponse,
   PreflightCheck,
   PreflightRequest,
   RequestBase,
@@ -262,14 +264,14 @@ const WRITE_CONFLICTS = new Set(['23505', '42710', 'XX000', '40001', '40P01']);
  * pass reads the catalog again and finds the other run's work (the password in place, the clone
  * created), so both runs complete.
  */
-async function onceMoreAfterWriteConflict(apply: () => Promise<void>): Promise<void> {
+async function onceMoreAfterWriteConflict<T>(apply: () => Promise<T>): Promise<T> {
   try {
-    await apply();
+    return await apply();
   } catch (error) {
     const code =
       error instanceof RotorError ? (error.cause as { code?: unknown } | undefined)?.code : undefined;
     if (typeof code !== 'string' || !WRITE_CONFLICTS.has(code)) throw error;
-    await apply();
+    return await apply();
   }
 }
 
@@ -562,18 +564,20 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
    * - AWSPREVIOUS logs in: AWSCURRENT was replaced in Secrets Manager without the database: the
    *   database still has the older password, and changes from there.
    */
-  async function applySingleUser(request: ApplyRequest<PostgresSecret>): Promise<void> {
+  async function applySingleUser(request: ApplyRequest<PostgresSecret>): Promise<ApplyResponse> {
     const { current, pending } = request;
     let session = await tryLogin(loginOf(current), request);
+    let response: ApplyResponse = {};
     if (session === undefined) {
       const applied = await tryLogin(loginOf(current, pending.password), request);
       if (applied !== undefined) {
         await applied.close();
-        return;
+        return {};
       }
       const previous = await request.previous();
       if (previous !== undefined && previous.username === current.username) {
         session = await tryLogin(loginOf(current, previous.password), request);
+        if (session !== undefined) response = previousFallback(`role "${current.username}"`);
       }
       if (session === undefined) {
         throw new AuthenticationFailedError(
@@ -595,6 +599,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     } finally {
       await session.close();
     }
+    return response;
   }
 
   /**
@@ -922,7 +927,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
             'AWSPENDING',
           );
         }
-        await onceMoreAfterWriteConflict(() => applySingleUser(request));
+        return await onceMoreAfterWriteConflict(() => applySingleUser(request));
       } else {
         if (pending.username === current.username) {
           throw new InvalidSecretError(
