@@ -46,6 +46,7 @@ import {
   UnsupportedError,
   VerificationFailedError,
 } from '../errors.js';
+import { previousFallback } from '../fallback.js';
 import {
   applyMasterPassword,
   checkGeneratedPassword,
@@ -56,7 +57,6 @@ import {
   rollbackMasterPassword,
   waitForMasterPassword,
 } from '../rdsMaster.js';
-import { previousFallback } from '../fallback.js';
 import { authorizeActingFor, bindMaster, type MasterBinding } from '../trust.js';
 import type { ApplyRequest, ApplyResponse, RequestBase, RollbackRequest, Rotator } from '../types.js';
 import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';

@@ -82,6 +82,7 @@ import {
   UnsupportedError,
   VerificationFailedError,
 } from '../errors.js';
+import { previousFallback } from '../fallback.js';
 import {
   applyMasterPassword,
   checkGeneratedPassword,
@@ -93,7 +94,6 @@ import {
   waitForMasterPassword,
 } from '../rdsMaster.js';
 import type { TlsSettings } from '../tls.js';
-import { previousFallback } from '../fallback.js';
 import { authorizeActingFor, bindMaster, type MasterBinding, matchesPattern } from '../trust.js';
 import type {
   ApplyRequest,
