@@ -590,7 +590,7 @@ export class StepMachine {
    * it: AWSCURRENT's value as the pending one), within what is left of the deadline.
    * `true`: it passes; `false`: it fails as a credential or its test fails (authentication,
    * verification, a trust-boundary refusal); `undefined`: it could not be checked (another step,
-   * an error for which the check means nothing, no AWSCURRENT value, no time left, the target
+   * an invalid event, rotation turned off, a stage conflict, no AWSCURRENT value, no time left, the target
    * unreachable). Never throws: the step's own error is what is reported.
    */
   async #verifyCurrent(inv: Invocation, failure: RotorError): Promise<boolean | undefined> {
@@ -657,7 +657,7 @@ export function trustOf(config: Partial<TrustConfig>): TrustConfig {
 }
 
 /** Errors after which checking AWSCURRENT means nothing: the event or the secret's state is wrong. */
-const NOT_VERIFIABLE = [InvalidEventError, RotationNotEnabledError, StageConflictError, VersionNotFoundError];
+const NOT_VERIFIABLE = [InvalidEventError, RotationNotEnabledError, StageConflictError];
 
 /** Below this much time left, the check of AWSCURRENT after a failure is not started. */
 const MIN_VERIFY_MS = 500;
