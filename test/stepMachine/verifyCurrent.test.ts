@@ -121,7 +121,7 @@ describe('currentVerified after a failed step', () => {
     // Assess
     expect((error as Error).name).toBe('TargetUnreachableError');
     const [failure] = failures(arn);
-    expect((failure?.detail.error as { name: string }).name).toBe('TargetUnreachableError');
+    expect(failure?.detail.error).toMatchObject({ name: 'TargetUnreachableError' });
     expect(failure?.detail).not.toHaveProperty('currentVerified');
   });
 
