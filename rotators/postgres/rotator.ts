@@ -403,7 +403,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     request: ApplyRequest<PostgresSecret>,
     master: MasterAccess,
     pair: Pair,
-  ): Promise<void> {
+  ): Promise<Proof> {
     const { current } = request;
     // The proof travels like the master: to the bound endpoint, over the master's TLS when it is
     // verified (the rotated secret's TLS keys are its writer's choice), else the secret's own.
@@ -422,6 +422,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
         actor: `the managing user of ${master.secretId}`,
       });
     }
+    return provenBy;
   }
 
   /** Whether these credentials log in (false only when the server refuses them). */
@@ -612,11 +613,13 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
    * clone must carry rotor's marker naming the owner (ForeignAccountError), unless an operator
    * adopted it, in which case it is marked now.
    */
-  async function applyAlternating(request: ApplyRequest<PostgresSecret>): Promise<void> {
+  async function applyAlternating(request: ApplyRequest<PostgresSecret>): Promise<ApplyResponse> {
     const { current, pending } = request;
     const pair = pairOf(current.username, pending.username);
     const master = await masterLogin(current, request.fetchMaster);
-    await authorizeForPair(request, master, pair);
+    // AWSCURRENT's role never has its password changed by rotor: when only AWSPREVIOUS proved the
+    // pair, AWSCURRENT was changed elsewhere (and its users are failing), which on-call must see.
+    const provenBy = await authorizeForPair(request, master, pair);
     const session = await masterSession(master, request);
     try {
       const { version_num } = await whoami(session);
@@ -677,6 +680,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     } finally {
       await session.close();
     }
+    return provenBy === 'AWSPREVIOUS' ? previousFallback(`role "${current.username}"`) : {};
   }
 
   /** Drift between the two roles, as the pending role sees it. Throws when the clone would not act as the owner. */
@@ -936,7 +940,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
             'AWSPENDING',
           );
         }
-        await onceMoreAfterWriteConflict(() => applyAlternating(request));
+        return await onceMoreAfterWriteConflict(() => applyAlternating(request));
       }
     },
 

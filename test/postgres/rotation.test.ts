@@ -324,6 +324,32 @@ describe.skipIf(skipPostgres).each(FLAVORS)(
       }
     });
 
+    it('alternating-users: AWSCURRENT changed on the server by hand but AWSPREVIOUS right: the rotation proves the pair with AWSPREVIOUS, succeeds, and setSecret reports fallback AWSPREVIOUS', async () => {
+      // Prepare: one rotation (owner → clone), then the clone's password is changed by hand.
+      const { value: first, arn } = await userSecret('altfallback', { masterarn: masterArn });
+      await harness.rotate(arn);
+      const second = await current(arn);
+      const byHand = newPassword();
+      passwords.add(byHand);
+      await db.sql(`ALTER ROLE "${second.username}" PASSWORD '${byHand}'`);
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      const third = await current(arn);
+      expect(third.username).toBe(first.username);
+      expect(await db.canLogin(third.username, third.password)).toBe(true);
+      const set = harness
+        .rotorEvents()
+        .filter(
+          (e) =>
+            e.detailType === 'Rotation Step Succeeded' &&
+            e.detail.secretArn === arn &&
+            e.detail.step === 'setSecret',
+        );
+      expect(set.map((e) => e.detail.fallback ?? null)).toEqual([null, 'AWSPREVIOUS']);
+      expect(set[1]?.detail.warnings).toEqual([expect.stringContaining(`role "${second.username}"`)]);
+    });
+
     it('alternating-users: wrong master credentials fail setSecret with a typed error; AWSCURRENT untouched', async () => {
       // Prepare
       const wrongMaster = await harness.createSecret(
