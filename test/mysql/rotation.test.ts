@@ -126,6 +126,61 @@ describe.skipIf(skipMysql)('MySQL rotations through Secrets Manager (MariaDB)', 
     expect(await logsInAsAccount(value)).toBe(true);
   });
 
+  it('dual-password: AWSCURRENT replaced without the database but AWSPREVIOUS right: the managing user proves the account with AWSPREVIOUS, the rotation succeeds, and setSecret reports fallback AWSPREVIOUS', async () => {
+    // Prepare: the server has the first password; AWSCURRENT was replaced without the database.
+    const { value: first, arn } = await secretFor({ strategy: 'dual-password', masterarn: masterArn });
+    const replaced = newPassword();
+    await harness.sm.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        SecretString: JSON.stringify({ ...first, password: replaced }),
+      }),
+    );
+    // Act
+    await harness.rotate(arn);
+    // Assess
+    const after = await harness.value(arn);
+    expect(await logsInAsAccount(after)).toBe(true);
+    const set = harness
+      .rotorEvents()
+      .filter(
+        (e) =>
+          e.detailType === 'Rotation Step Succeeded' &&
+          e.detail.secretArn === arn &&
+          e.detail.step === 'setSecret',
+      );
+    expect(set.map((e) => e.detail.fallback ?? null)).toEqual(['AWSPREVIOUS']);
+    expect(
+      harness.rotorEvents().some((e) => e.detailType === 'Rotation Succeeded' && e.detail.secretArn === arn),
+    ).toBe(true);
+  });
+
+  it('alternating-users: AWSCURRENT changed on the server by hand but AWSPREVIOUS right: setSecret reports fallback AWSPREVIOUS', async () => {
+    // Prepare: one rotation (account → clone), then the clone's password is changed by hand.
+    const { value: first, arn } = await secretFor({ masterarn: masterArn });
+    await harness.rotate(arn);
+    const second = await harness.value(arn);
+    const account = second.username as string;
+    const host = String((second as { accountHost?: unknown }).accountHost ?? '%');
+    await bed.admin.query(`ALTER USER '${account}'@'${host}' IDENTIFIED BY '${newPassword()}'`);
+    expect(await logsInAsAccount(second)).toBe(false);
+    // Act
+    await harness.rotate(arn);
+    // Assess
+    const third = await harness.value(arn);
+    expect(third.username).toBe(first.username);
+    expect(await logsInAsAccount(third)).toBe(true);
+    const set = harness
+      .rotorEvents()
+      .filter(
+        (e) =>
+          e.detailType === 'Rotation Step Succeeded' &&
+          e.detail.secretArn === arn &&
+          e.detail.step === 'setSecret',
+      );
+    expect(set.map((e) => e.detail.fallback ?? null)).toEqual([null, 'AWSPREVIOUS']);
+  });
+
   it('dual-password: AWSCURRENT and AWSPREVIOUS both log in; the one before stops at the next rotation', async () => {
     // Prepare
     const { value: first, arn } = await secretFor({ strategy: 'dual-password', masterarn: masterArn });
