@@ -1,6 +1,7 @@
 /**
- * A rotation that needed AWSPREVIOUS, end to end: the step machine's setSecret event says so, and
- * `rotor status` and `rotor history` show it (the local stack, a real PostgreSQL with SCRAM).
+ * What the step machine reports about AWSCURRENT, end to end: a rotation that needed AWSPREVIOUS
+ * (`status`, `history`), and whether AWSCURRENT passed its test after a failure (`history`), on the
+ * local stack with a real PostgreSQL (SCRAM).
  */
 import { randomUUID } from 'node:crypto';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
@@ -68,5 +69,20 @@ describe.skipIf(skipPostgres)('a rotation that had to log in with AWSPREVIOUS (P
     ]) {
       for (const secret of [password, replaced, rotated]) expect(output).not.toContain(secret);
     }
+  });
+
+  it('history says whether AWSCURRENT still passed its test after a failed step', async () => {
+    // Prepare: AWSCURRENT's password is wrong on the server, and there is no AWSPREVIOUS.
+    const username = uniqueName('wrongcur');
+    const serverPassword = newPassword();
+    await db.createUser(username, serverPassword);
+    const name = `wrongcur-${randomUUID().slice(0, 8)}/${username}`;
+    const arn = await h.createSecret(db.secret(username, newPassword()), name);
+    await h.rotate(arn);
+    // Act
+    const history = await cli.run('history', name);
+    // Assess
+    expect(history.stdout).toMatch(/setSecret {2}FAILED.*AWSCURRENT FAILS its test too/);
+    expect(history.stdout).not.toContain('AWSCURRENT still passes its test');
   });
 });
