@@ -133,7 +133,7 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
   program
     .command('attach')
     .description(
-      'Turn rotation on for existing secrets. Refuses (and changes nothing for) a secret whose value does not parse for its engine, or whose preflight fails. With --adopt, records that rotor may act for an account (or API key) the secret does not prove it holds (an operator decision, kept in the adoption record).',
+      'Turn rotation on for existing secrets, then wait for the configuration test (--no-rotate-immediately) or first rotation and print its outcome (exit 1 when it fails or does not end within --timeout; --no-wait returns at once). Refuses (and changes nothing for) a secret whose value does not parse for its engine, or whose preflight fails. With --adopt, records that rotor may act for an account (or API key) the secret does not prove it holds (an operator decision, kept in the adoption record).',
     )
     .argument('<secret...>', 'secret names or ARNs')
     .option(
@@ -157,8 +157,16 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       '--replace',
       'replace the rotation function a secret is already configured with (refused otherwise)',
     )
-    .option('--timeout <duration>', `preflight time limit (90s, 5m)${BARE_SECONDS}`, timeoutSeconds(600), 30)
-    .option('--json', 'JSON output')
+    .option(
+      '--no-wait',
+      'return once attached, without waiting for the configuration test or first rotation to end',
+    )
+    .option(
+      '--timeout <duration>',
+      `time limit of the preflight checks (default 30s) and of the wait for the configuration test or first rotation (default 10m); 90s, 5m, 1h${BARE_SECONDS}`,
+      timeoutSeconds(86_400),
+    )
+    .option('--json', 'JSON output (with the outcome of the configuration test or first rotation)')
     .addHelpText(
       'after',
       examples(

@@ -164,6 +164,11 @@ export function parseAdoptions(text: string, recordId: string): AdoptionRecord {
     if (typeof e?.secret !== 'string' || who.length !== 1 || typeof who[0] !== 'string' || who[0] === '') {
       throw bad(`entry ${index} needs "secret" and exactly one of "username" or "keyId"`);
     }
+    // An adoption names its secret by ARN (as rotor attach --adopt writes it): a bare name would
+    // also name a secret of that name in another account or region rotated by the same function.
+    if (!/^arn:[\w-]+:secretsmanager:[^:]+:\d{12}:secret:.+$/.test(e.secret)) {
+      throw bad(`entry ${index} must name its secret by ARN, not by name`);
+    }
   });
   return { adoptions: adoptions as AdoptionEntry[] };
 }

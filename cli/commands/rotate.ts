@@ -33,9 +33,9 @@ export interface RotateOptions extends GlobalOptions {
   json?: boolean;
 }
 
-type Outcome = 'started' | 'succeeded' | 'failed' | 'timed-out' | 'interrupted';
+export type Outcome = 'started' | 'succeeded' | 'failed' | 'timed-out' | 'interrupted';
 
-interface StepLine {
+export interface StepLine {
   step: string;
   result: 'succeeded' | 'failed';
   attempt?: number;
@@ -202,7 +202,7 @@ export async function rotateCommand(
   return followed.outcome === 'succeeded' ? EXIT.ok : EXIT.failure;
 }
 
-interface Followed {
+export interface Followed {
   outcome: Outcome;
   durationMs: number;
   steps: StepLine[];
@@ -211,7 +211,8 @@ interface Followed {
   state?: RotationState;
 }
 
-async function follow(
+/** Follows one rotation (its token) until it succeeds, fails, times out or is interrupted: `rotate --wait`, `attach`. */
+export async function follow(
   session: Session,
   context: AwsContext,
   target: {

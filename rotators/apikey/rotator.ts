@@ -541,7 +541,12 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
       const own = ownership(current, request);
       const client = await connect(current, request);
       const before = await previous();
-      await revokeAll(client, await retirable(own, await client.list(), current, before));
+      const keys = await client.list();
+      // The promoted value's own keys must be this secret's too: a hostile value promoted by hand
+      // names another secret's key as its own. Nothing of it would be revoked (the current key is
+      // never revoked), but the attempt is refused loudly rather than kept quietly.
+      await own.assertOwned(keys, currentClaims(current));
+      await revokeAll(client, await retirable(own, keys, current, before));
     },
 
     /** Checks the admin credential, the current key, and room for a new key. Changes nothing. */

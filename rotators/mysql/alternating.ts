@@ -7,6 +7,7 @@
  */
 import {
   AuthenticationFailedError,
+  ConfigurationError,
   ForeignAccountError,
   InvalidSecretError,
   PermissionDeniedError,
@@ -24,6 +25,7 @@ import {
   CATALOGUE,
   CREATE_CATALOGUE_DATABASE,
   CREATE_CATALOGUE_TABLE,
+  cachingSha2Verifier,
   createAccount,
   describeServer,
   discardOldPassword,
@@ -258,6 +260,15 @@ export async function applyAlternating({
     }
     plugin = primaryOptions.plugin;
   }
+  // mysqlPasswordHash client: rotor computes the stored string, which exists for
+  // caching_sha2_password only here; any other plugin would need the password as text, so the
+  // rotation stops before anything changes rather than send it.
+  const clientHash = pending.mysqlPasswordHash === 'client' || current.mysqlPasswordHash === 'client';
+  if (clientHash && server.flavour === 'mysql' && plugin !== 'caching_sha2_password') {
+    throw new ConfigurationError(
+      `mysqlPasswordHash is client but ${formatAccount(primary)} authenticates with ${plugin ?? 'no password plugin'}: rotor computes only caching_sha2_password's stored string; move the account to caching_sha2_password or set mysqlPasswordHash to server. Nothing was changed`,
+    );
+  }
   const targetOptions = await accountRow(session, target);
   // Clones are rotor's only: an existing clone must be in rotor's catalogue as this owner's, and
   // when the target is the owner, the clone the secret holds must be recorded as that owner's.
@@ -282,6 +293,8 @@ export async function applyAlternating({
     account: target,
     password: pending.password,
     ...(plugin === undefined ? {} : { plugin }),
+    // A new salt per statement, as the server draws one per IDENTIFIED BY.
+    ...(clientHash && server.flavour === 'mysql' ? { verifier: cachingSha2Verifier(pending.password) } : {}),
   };
   /**
    * MySQL checks every IDENTIFIED BY against the account's password history, the password set a

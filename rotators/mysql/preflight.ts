@@ -233,6 +233,32 @@ export async function runPreflight(context: PreflightContext): Promise<Preflight
 type Check = (name: string, ok: boolean, detail: string, fix?: string) => void;
 
 /**
+ * MySQL, mysqlPasswordHash client: rotor computes only caching_sha2_password's stored string, and
+ * the clone keeps the primary's plugin, so the account must use caching_sha2_password.
+ */
+async function checkClientHash(admin: MysqlSession, current: MysqlSecret, check: Check): Promise<void> {
+  const account = formatAccount(current.account);
+  const fix =
+    'Move the account to caching_sha2_password (ALTER USER ... IDENTIFIED WITH caching_sha2_password BY ...), or set mysqlPasswordHash to server.';
+  try {
+    const [row] = await admin.query(selectAccount(admin.server, current.account), 'read mysql.user');
+    const plugin = row === undefined ? undefined : String(row.plugin ?? '');
+    check(
+      'client-side password hash',
+      plugin === 'caching_sha2_password',
+      plugin === 'caching_sha2_password'
+        ? `the new password reaches the server only as caching_sha2_password's stored string (IDENTIFIED WITH caching_sha2_password AS): validate_password and the password history cannot check it`
+        : plugin === undefined
+          ? `the account ${account} does not exist`
+          : `${account} authenticates with ${plugin}: mysqlPasswordHash client needs caching_sha2_password (the rotation would stop before changing anything)`,
+      fix,
+    );
+  } catch (error) {
+    check('client-side password hash', false, describeError(error), 'See the detail.');
+  }
+}
+
+/**
  * The master keeps rotor's catalogue of clones (rotor.accounts): it needs SELECT, INSERT and UPDATE
  * on it, and CREATE on the `rotor` database while the table does not exist yet.
  */
@@ -287,7 +313,9 @@ async function checkPasswordReuse(session: MysqlSession, current: MysqlSecret, c
         ? "a rollback after a failed test cannot set AWSCURRENT's password again (error 3638), so the pending one stays"
         : current.strategy === 'dual-password'
           ? "after an abandoned rotation AWSCURRENT's password is kept, not set again, where mysql.user's verifiers (or a refused REPLACE) show it is the secondary; otherwise setting it again can be refused (error 3638)"
-          : 'a retried step recognises the password it already set';
+          : current.mysqlPasswordHash === 'client'
+            ? 'the stored strings rotor sends (mysqlPasswordHash client) are recorded but never checked against it'
+            : 'a retried step recognises the password it already set';
     check(
       'password history',
       true,
@@ -435,6 +463,9 @@ async function checkAlternating(
       : accountRead.detail,
     `GRANT SELECT ON mysql.* TO ${who}`,
   );
+  if (admin.server.flavour === 'mysql' && current.mysqlPasswordHash === 'client') {
+    await checkClientHash(admin, current, check);
+  }
   await checkCatalogue(admin, check);
   try {
     const limit = await userNameLimit(admin);

@@ -678,7 +678,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       return;
     }
     await authorize(request, 'the RDS API', undefined, pair, pair, provenBy);
-    await applyMasterPassword(db, pending.password, () => logsIn(request, pending));
+    await applyMasterPassword(db, pending.password, () => logsIn(request, pending), request, options.rdsWait);
   }
 
   return {
@@ -818,8 +818,12 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     async rollback(request) {
       const { current } = request;
       if (current.strategy === RDS_MASTER) {
-        await rollbackMasterPassword(request.managedDatabase, current.password, () =>
-          logsIn(request, current, 'AWSCURRENT'),
+        await rollbackMasterPassword(
+          request.managedDatabase,
+          current.password,
+          () => logsIn(request, current, 'AWSCURRENT'),
+          request,
+          options.rdsWait,
         );
         return;
       }

@@ -17,6 +17,13 @@
  * - `primaryUsername`: written by alternating-users when the clone's name had to be truncated to
  *   the server's limit, so that the next rotation finds the way back.
  * - TLS: `ssl`, `tlsMode`, `tlsCa`, `tlsServerName` (see ../tls.ts).
+ * - `mysqlPasswordHash`: `server` (default) | `client`. `client`, with alternating-users only: on
+ *   MySQL the other account's password is sent as the caching_sha2_password stored string rotor
+ *   computes (`IDENTIFIED WITH caching_sha2_password AS '$A$005$...'`), never as text; the
+ *   account must use caching_sha2_password, and the server, never seeing the password, cannot
+ *   apply validate_password or the password history / reuse checks to it. MariaDB always gets a
+ *   hash. Not for single-user or dual-password: MySQL's `AS` takes neither REPLACE nor RETAIN
+ *   CURRENT PASSWORD (ALTER USER syntax), which those need.
  *
  * Unknown keys are allowed (applications keep their own there); the rotator builds the pending value
  * from the stored JSON, so neither they nor the representation of known keys change.
@@ -32,6 +39,10 @@ import { type Account, isReadOnlyProbe } from './sql.js';
 export const ENGINES = ['mysql', 'aurora-mysql', 'mariadb'] as const;
 export const STRATEGIES = ['single-user', 'alternating-users', 'dual-password', 'rds-master'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
+
+/** Who computes the stored string of a new password on MySQL: the server (from `IDENTIFIED BY`) or rotor. */
+export const PASSWORD_HASHING = ['server', 'client'] as const;
+export type PasswordHashing = (typeof PASSWORD_HASHING)[number];
 
 export const DEFAULT_PORT = 3306;
 export const ANY_HOST = '%';
@@ -107,6 +118,9 @@ const MysqlSecretSchema = v.looseObject({
     ),
   ),
   primaryUsername: v.optional(userNameSchema),
+  mysqlPasswordHash: v.optional(
+    v.picklist(PASSWORD_HASHING, `must be one of ${PASSWORD_HASHING.join(', ')}`),
+  ),
   ...tlsEntries,
   tlsServerName: tlsServerNameSchema,
   ...rdsEntries,
@@ -130,6 +144,7 @@ export interface MysqlSecret extends MysqlLogin {
   strategy: Strategy;
   probeQuery?: string;
   primaryUsername?: string;
+  mysqlPasswordHash: PasswordHashing;
 }
 
 /** `managedDatabase`: the RDS database the step machine found for the secret, if any. */
@@ -149,6 +164,14 @@ export function parseMysqlSecret(
       label,
     );
   }
+  const mysqlPasswordHash = parsed.mysqlPasswordHash ?? 'server';
+  if (mysqlPasswordHash === 'client' && strategy !== 'alternating-users') {
+    throw new InvalidSecretError(
+      'mysqlPasswordHash',
+      `must be server (or absent) for strategy ${strategy}: client works with alternating-users only (MySQL's IDENTIFIED WITH ... AS takes neither REPLACE nor RETAIN CURRENT PASSWORD${strategy === 'rds-master' ? ', and the RDS API takes the password itself' : ''})`,
+      label,
+    );
+  }
   return {
     engine: parsed.engine,
     host: parsed.host,
@@ -158,6 +181,7 @@ export function parseMysqlSecret(
     account: { user: parsed.username, host: parsed.accountHost ?? ANY_HOST },
     tls: resolveTls(parsed),
     strategy,
+    mysqlPasswordHash,
     ...(parsed.dbname === undefined ? {} : { dbname: parsed.dbname }),
     ...(parsed.masterarn === undefined ? {} : { masterarn: parsed.masterarn }),
     ...(parsed.probeQuery === undefined ? {} : { probeQuery: parsed.probeQuery }),

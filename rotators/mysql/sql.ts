@@ -6,13 +6,14 @@
  * Two rules shape every builder:
  * - A password reaches MariaDB only as a mysql_native_password hash computed here: MariaDB writes
  *   `IDENTIFIED BY '<plaintext>'` into its general and binary logs as received. MySQL rewrites
- *   `CREATE USER` / `ALTER USER ... IDENTIFIED BY` (and `REPLACE`) before logging them, and
- *   caching_sha2_password hashes are salted server-side, so MySQL gets those forms.
+ *   `CREATE USER` / `ALTER USER ... IDENTIFIED BY` (and `REPLACE`) before logging them, so MySQL
+ *   gets those forms, except where the secret asks for `mysqlPasswordHash: client`
+ *   (alternating-users): then `IDENTIFIED WITH caching_sha2_password AS '<stored string>'`.
  * - Names are quoted in forms whose meaning does not depend on the session's sql_mode: accounts and
  *   identifiers with backticks (no escape character in any mode), string literals according to
  *   the session's NO_BACKSLASH_ESCAPES, which the client reads when it connects.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { CLONE_SUFFIX, cloneName as sharedCloneName } from '../trust.js';
 
 export type Flavour = 'mysql' | 'mariadb';
@@ -223,11 +224,25 @@ export interface AccountPassword {
   password: string;
   /** MySQL: the plugin to keep (the primary account's). Ignored on MariaDB (always mysql_native_password). */
   plugin?: string;
+  /**
+   * MySQL, plugin caching_sha2_password only: the stored string (`cachingSha2Verifier`) to send
+   * with `IDENTIFIED WITH caching_sha2_password AS` instead of the password (the secret's
+   * `mysqlPasswordHash: client`). Ignored on MariaDB, which gets a hash anyway.
+   */
+  verifier?: string;
 }
 
-function identifiedBy(server: ServerInfo, password: string, plugin: string | undefined): string {
+function identifiedBy(server: ServerInfo, target: AccountPassword): string {
   const q = (value: string) => quoteString(value, server.noBackslashEscapes);
+  const { password, plugin, verifier } = target;
   if (server.flavour === 'mariadb') return `IDENTIFIED BY PASSWORD ${q(nativePasswordHash(password))}`;
+  if (verifier !== undefined) {
+    // Never the password in its place: only a stored string of the one plugin it is made for.
+    if (plugin !== 'caching_sha2_password' || !CACHING_SHA2_VERIFIER.test(verifier)) {
+      throw new TypeError('not a caching_sha2_password verifier for a caching_sha2_password account');
+    }
+    return `IDENTIFIED WITH caching_sha2_password AS ${q(verifier)}`;
+  }
   if (plugin === undefined) return `IDENTIFIED BY ${q(password)}`;
   if (!isMysqlPasswordPlugin(plugin)) throw new TypeError('not a password plugin');
   return `IDENTIFIED WITH ${plugin} BY ${q(password)}`;
@@ -235,12 +250,12 @@ function identifiedBy(server: ServerInfo, password: string, plugin: string | und
 
 /** alternating-users: creates the other account with its password. */
 export function createAccount(server: ServerInfo, target: AccountPassword): string {
-  return `CREATE USER ${quoteAccount(target.account)} ${identifiedBy(server, target.password, target.plugin)}`;
+  return `CREATE USER ${quoteAccount(target.account)} ${identifiedBy(server, target)}`;
 }
 
 /** alternating-users: replaces the other account's password (every method it had). */
 export function setAccountPassword(server: ServerInfo, target: AccountPassword): string {
-  return `ALTER USER ${quoteAccount(target.account)} ${identifiedBy(server, target.password, target.plugin)}`;
+  return `ALTER USER ${quoteAccount(target.account)} ${identifiedBy(server, target)}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -437,12 +452,37 @@ export function passwordVerifies(plugin: string, stored: string, password: strin
     return NATIVE_HASH.test(stored) ? stored === nativePasswordHash(password) : undefined;
   }
   if (plugin !== 'caching_sha2_password') return undefined;
-  const match = /^\$A\$([0-9A-F]{3})\$([\s\S]{20})([./0-9A-Za-z]{43})$/.exec(stored);
+  const match = CACHING_SHA2_VERIFIER.exec(stored);
   if (match === null) return undefined;
   const rounds = Number.parseInt(match[1] as string, 16) * 1000;
   return (
     sha256Crypt(Buffer.from(password, 'utf8'), Buffer.from(match[2] as string, 'latin1'), rounds) === match[3]
   );
+}
+
+/** caching_sha2_password's stored string with SHA-256-crypt (`$A$`, the only form MySQL 8.0 / 8.4 write). */
+const CACHING_SHA2_VERIFIER = /^\$A\$([0-9A-F]{3})\$([\s\S]{20})([./0-9A-Za-z]{43})$/;
+
+/** The rounds MySQL 8.0 / 8.4 use by default (`caching_sha2_password_digest_rounds`, written `005`). */
+export const CACHING_SHA2_ROUNDS = 5000;
+
+/**
+ * The string caching_sha2_password stores for `password` (mysql.user.authentication_string), as
+ * MySQL computes it (`sql/auth/sha2_password.cc`, `Caching_sha2_password::generate_stored_digest`
+ * and `serialize`): `$A$`, rounds / 1000 in three upper-case hex digits, `$`, a 20-byte salt, then
+ * the 43 characters of SHA-256-crypt of the password with that salt. MySQL draws the salt from
+ * bytes 1..127 other than `$`; the one drawn here comes from the crypt alphabet (`./0-9A-Za-z`, a
+ * subset of those), so the string needs no escaping and survives any connection character set.
+ * `salt` is for tests; a rotation always draws a new one. Checked against strings MySQL itself
+ * printed for known passwords (test/mysql/sql.test.ts).
+ */
+export function cachingSha2Verifier(password: string, salt?: Buffer): string {
+  const bytes = salt ?? Buffer.from(Array.from(randomBytes(20), (b) => CRYPT_ALPHABET.charCodeAt(b & 0x3f)));
+  if (bytes.length !== 20 || bytes.includes(0x24) || bytes.includes(0)) {
+    throw new TypeError('the salt must be 20 bytes without NUL or $');
+  }
+  const rounds = (CACHING_SHA2_ROUNDS / 1000).toString(16).toUpperCase().padStart(3, '0');
+  return `$A$${rounds}$${bytes.toString('latin1')}${sha256Crypt(Buffer.from(password, 'utf8'), bytes, CACHING_SHA2_ROUNDS)}`;
 }
 
 /** MySQL: the account's plugin and primary authentication string (what the primary password verifies against). */

@@ -66,6 +66,14 @@ export interface ConnectRequest {
   signal: AbortSignal;
   /** Epoch ms: connect and statement timeouts never reach past it. */
   deadline: number;
+  /**
+   * Pins the session's search_path to `pg_catalog, pg_temp` with a startup option, which wins over
+   * every `ALTER DATABASE` / `ALTER ROLE ... SET search_path`: for sessions of the managing role
+   * (and proof logins), so that no function, operator or view a database user created (in a
+   * schema of their own, or in `public`) can shadow a catalog one and run with the master's
+   * privileges. Never for the pending user's test session: its probe query uses its own path.
+   */
+  catalogOnly?: boolean;
 }
 
 /** Logs in; throws AuthenticationFailedError, TargetUnreachableError, DeadlineExceededError, ... */
@@ -93,11 +101,14 @@ const AUTH_REQUESTS: readonly [string, PgAuthentication][] = [
 /** A login that cannot connect within this long fails, leaving time for a fallback login. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
+/** The startup option of `catalogOnly` sessions (pg_temp last: it is never searched for functions). */
+export const CATALOG_ONLY_OPTIONS = '-c search_path=pg_catalog,pg_temp';
+
 export function describeTarget(login: Pick<PostgresLogin, 'host' | 'port'>): string {
   return `PostgreSQL at ${login.host}:${login.port}`;
 }
 
-export const connectPostgres: ConnectPostgres = async ({ login, signal, deadline }) => {
+export const connectPostgres: ConnectPostgres = async ({ login, signal, deadline, catalogOnly }) => {
   const target = describeTarget(login);
   const remaining = deadline - Date.now();
   if (signal.aborted || remaining <= 0) {
@@ -129,6 +140,7 @@ export const connectPostgres: ConnectPostgres = async ({ login, signal, deadline
     statement_timeout: Math.max(1, remaining),
     query_timeout: Math.max(1, remaining),
     application_name: 'rotor',
+    ...(catalogOnly === true ? { options: CATALOG_ONLY_OPTIONS } : {}),
   }) as unknown as DriverClient;
   // An error on an idle connection is emitted as an event; unhandled, it would crash the process.
   client.on('error', () => undefined);

@@ -108,6 +108,7 @@ import type {
 import { type ConnectPostgres, connectPostgres, describeTarget, type PgSession } from './client.js';
 import { isScramSafe, scramSha256Verifier } from './scram.js';
 import {
+  DEFAULT_DBNAME,
   DEFAULT_PORT,
   ENGINES,
   type PostgresLogin,
@@ -305,9 +306,13 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
   }
 
   /** Logs in, or returns undefined when the server refuses these credentials (and only then). */
-  async function tryLogin(login: PostgresLogin, request: Deadline): Promise<PgSession | undefined> {
+  async function tryLogin(
+    login: PostgresLogin,
+    request: Deadline,
+    catalogOnly = false,
+  ): Promise<PgSession | undefined> {
     try {
-      return await connect({ login, signal: request.signal, deadline: request.deadline });
+      return await connect({ login, signal: request.signal, deadline: request.deadline, catalogOnly });
     } catch (error) {
       if (error instanceof AuthenticationFailedError) return undefined;
       throw error;
@@ -341,7 +346,9 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       login: {
         host: endpoint.host,
         port: endpoint.port,
-        dbname: master.dbname ?? secret.dbname,
+        // The master's own database, never the rotated secret's: a database the writer owns is
+        // theirs to fill with objects and settings (search_path is pinned as well, see client.ts).
+        dbname: master.dbname ?? DEFAULT_DBNAME,
         username: master.username,
         password: master.password,
         tls: endpoint.tls,
@@ -376,6 +383,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       const session = await tryLogin(
         { ...loginOf(current, value.password), username: value.username, tls },
         request,
+        true,
       );
       if (session === undefined) continue;
       try {
@@ -463,7 +471,13 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
       adopted,
       actor: 'the RDS API',
     });
-    await applyMasterPassword(db, pending.password, () => logsIn(loginOf(pending), request));
+    await applyMasterPassword(
+      db,
+      pending.password,
+      () => logsIn(loginOf(pending), request),
+      request,
+      options.rdsWait,
+    );
   }
 
   /**
@@ -490,7 +504,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
   /** Logs in as the managing user; a refusal says so (its secret, not the rotated one, is wrong). */
   async function masterSession({ login }: MasterAccess, request: Deadline): Promise<PgSession> {
     try {
-      return await connect({ login, signal: request.signal, deadline: request.deadline });
+      return await connect({ login, signal: request.signal, deadline: request.deadline, catalogOnly: true });
     } catch (error) {
       if (error instanceof AuthenticationFailedError) {
         throw new AuthenticationFailedError(
@@ -749,11 +763,12 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     name: string,
     login: PostgresLogin,
     request: Deadline,
+    catalogOnly = false,
   ): Promise<{ check: PreflightCheck; session?: PgSession; who?: Whoami }> {
     const target = describeTarget(login);
     let session: PgSession;
     try {
-      session = await connect({ login, signal: request.signal, deadline: request.deadline });
+      session = await connect({ login, signal: request.signal, deadline: request.deadline, catalogOnly });
     } catch (error) {
       return { check: { name, ok: false, detail: errorDetail(error), fix: loginFix(error) } };
     }
@@ -814,7 +829,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     }
     const master = access.login;
     const managed = access.binding?.manages;
-    const { check, session, who } = await loginCheck('master login', master, request);
+    const { check, session, who } = await loginCheck('master login', master, request, true);
     checks.push(check);
     if (session === undefined || who === undefined) return;
     try {
@@ -983,16 +998,21 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     /**
      * single-user and rds-master (alternating users never touch the credential in use): after a
      * failed test, sets the AWSCURRENT password again so that clients holding it log in while the
-     * failure is looked into (rds-master: asks RDS, which applies it asynchronously, superseding a
-     * change still pending). Idempotent: when AWSCURRENT already logs in (nothing was applied, or
-     * it was rolled back before) and RDS has nothing pending, it changes nothing.
+     * failure is looked into (rds-master: first waits, within the deadline, for a change RDS still
+     * has pending, then asks RDS only if AWSCURRENT no longer logs in; never a second change on a
+     * pending one). Idempotent: when AWSCURRENT already logs in (nothing was applied, or it was
+     * rolled back before) and RDS has nothing pending, it changes nothing.
      */
     async rollback(request: RollbackRequest<PostgresSecret>) {
       const { current, pending } = request;
       if (current.strategy === RDS_MASTER) {
         await guardRdsRollback(request);
-        await rollbackMasterPassword(request.managedDatabase, current.password, () =>
-          logsIn(loginOf(current), request),
+        await rollbackMasterPassword(
+          request.managedDatabase,
+          current.password,
+          () => logsIn(loginOf(current), request),
+          request,
+          options.rdsWait,
         );
         return;
       }

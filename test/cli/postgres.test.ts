@@ -384,6 +384,239 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
     });
   });
 
+  describe('attach waits for the configuration test', () => {
+    it('prints that the configuration test passed and exits 0 for a working secret', async () => {
+      // Prepare
+      const { arn, name, password } = await userSecret(prefix());
+
+      // Act
+      const result = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-test',
+        '--schedule',
+        'rate(30 days)',
+        '--no-rotate-immediately',
+      );
+
+      // Assess
+      expect(result.code).toBe(0);
+      expect(result.stdout).toContain('configuration test started');
+      expect(result.stdout).toMatch(/testSecret +succeeded/);
+      expect(result.stdout).toContain(`configuration test passed in `);
+      expect((await h.value(arn)).password).toBe(password);
+    });
+
+    it('prints that the first rotation succeeded and exits 0 (RotateImmediately)', async () => {
+      // Prepare
+      const { arn, name, username } = await userSecret(prefix());
+
+      // Act
+      const result = await cli.run('attach', name, '--function', 'rotor-test', '--schedule', 'rate(30 days)');
+
+      // Assess: the rotation had ended when attach returned.
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/finishSecret +succeeded/);
+      const labels = await h.labels(arn);
+      expect(result.stdout).toContain(`first rotation succeeded in `);
+      expect(result.stdout).toContain(`version ${labels.AWSCURRENT} of ${name} is AWSCURRENT`);
+      expect(await db.canLogin(username, (await h.value(arn)).password)).toBe(true);
+    });
+
+    it('prints the failing step, error, cause and runbook when the probe query fails, exits 1, and status and history agree', async () => {
+      // Prepare: the probe fails (division by zero); preflight would refuse it, so it is skipped.
+      const p = prefix();
+      const { name, username, password } = await userSecret(p, { probeQuery: 'SELECT 1/0' });
+
+      // Act
+      const result = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-test',
+        '--schedule',
+        'rate(30 days)',
+        '--no-rotate-immediately',
+        '--skip-preflight',
+      );
+      const status = await cli.run('status', '--prefix', p);
+      const history = await cli.run('history', name);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stdout).toMatch(/testSecret +FAILED .*probe query: VerificationFailedError/);
+      expect(result.stdout).toContain('configuration test FAILED after');
+      expect(result.stdout).toContain('  step:    testSecret');
+      expect(result.stdout).toContain('  error:   VerificationFailedError');
+      expect(result.stdout).toContain('  cause:   probe query');
+      expect(result.stdout).toContain('  runbook: RUNBOOK.md#verificationfailederror');
+      expect(status.code).toBe(1);
+      expect(status.stdout).toContain(`${name}: configuration test failed`);
+      expect(status.stdout).toContain('VerificationFailedError');
+      expect(history.stdout).toContain('configuration test (its temporary version is gone)');
+      expect(history.stdout).toContain('configuration test FAILED');
+      expect(await db.canLogin(username, password)).toBe(true);
+    });
+
+    it('exits 1 with the authentication cause when the password is wrong on the server, and status agrees', async () => {
+      // Prepare: the server's password differs from the secret's.
+      const p = prefix();
+      const { name, username } = await userSecret(p);
+      const serverPassword = newPassword();
+      passwords.add(serverPassword);
+      await db.sql(`ALTER ROLE ${username} PASSWORD '${serverPassword}'`);
+
+      // Act
+      const result = await cli.json<
+        [{ attached: boolean; wait: { for: string; outcome: string; failure?: Record<string, string> } }]
+      >(
+        'attach',
+        name,
+        '--function',
+        'rotor-test',
+        '--schedule',
+        'rate(30 days)',
+        '--no-rotate-immediately',
+        '--skip-preflight',
+      );
+      const status = await cli.json<Array<{ name: string; lastTest?: { result: string; error?: string } }>>(
+        'status',
+        '--prefix',
+        p,
+      );
+
+      // Assess
+      expect(result.code).toBe(1);
+      const [attached] = result.value;
+      expect(attached.attached).toBe(true);
+      expect(attached.wait).toMatchObject({
+        for: 'configuration-test',
+        outcome: 'failed',
+        failure: {
+          step: 'testSecret',
+          error: 'AuthenticationFailedError',
+          cause: 'authentication',
+          runbook: 'RUNBOOK.md#authenticationfailederror',
+        },
+      });
+      expect(status.code).toBe(1);
+      const row = status.value.find((entry) => entry.name === name);
+      expect(row?.lastTest).toMatchObject({ result: 'failed', error: 'AuthenticationFailedError' });
+    });
+
+    it('exits 1 when the first rotation fails, naming the failing step and error', async () => {
+      // Prepare: a function that dies before setSecret on every attempt.
+      const { arn, name } = await userSecret(prefix());
+
+      // Act
+      const result = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-dies-at-set',
+        '--schedule',
+        'rate(30 days)',
+      );
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('first rotation FAILED after');
+      expect(result.stdout).toContain('  step:    setSecret');
+      // The function died outside rotor's handler (a bare Error): the service's event has the entry.
+      expect(result.stdout).toContain('  runbook: RUNBOOK.md#rotationfailed');
+      const labels = await h.labels(arn);
+      expect(labels.AWSPENDING).not.toBe(labels.AWSCURRENT);
+    });
+
+    it('--timeout bounds the wait: a test still running then exits 1 and says so', async () => {
+      // Prepare: a function whose testSecret takes 3 s.
+      const { name } = await userSecret(prefix());
+      h.stack.registerFunction(
+        'rotor-slow-postgres',
+        async (event: RotationEvent, context) => {
+          if (event.Step === 'testSecret') await new Promise((resolve) => setTimeout(resolve, 3_000));
+          return h.handler(event, context);
+        },
+        { [ENGINES_TAG]: 'postgres' },
+      );
+
+      // Act
+      const started = Date.now();
+      const result = await cli.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-slow-postgres',
+        '--schedule',
+        'rate(30 days)',
+        '--no-rotate-immediately',
+        '--timeout',
+        '1s',
+      );
+      const took = Date.now() - started;
+      await h.stack.idle();
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('configuration test still running after');
+      expect(took).toBeLessThan(3_000);
+    });
+
+    it('says the outcome is unknown, and exits 1, when the test ended but no event tells how', async () => {
+      // Prepare: the CLI's clock runs 40 days ahead of the stack's, 10 s further each time it is
+      // read: the stack's events fall outside the window attach reads, as logs that never arrive.
+      const { name } = await userSecret(prefix());
+      let ticks = 0;
+      const ahead = new CliRunner(h.stack.endpoint, {
+        now: () => Date.now() + 40 * DAY + 10_000 * ticks++,
+      });
+
+      // Act
+      const result = await ahead.run(
+        'attach',
+        name,
+        '--function',
+        'rotor-test',
+        '--schedule',
+        'rate(30 days)',
+        '--no-rotate-immediately',
+        '--skip-preflight',
+      );
+      await h.stack.idle();
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.stdout).toContain('configuration test outcome unknown');
+      expect(result.stdout).toContain('no event tells its outcome');
+      expect(result.stdout).not.toContain('configuration test passed');
+    });
+
+    it('--no-wait returns once attached, without the outcome', async () => {
+      // Prepare
+      const { name } = await userSecret(prefix());
+
+      // Act
+      const result = await cli.json<[{ attached: boolean; versionId: string; wait?: unknown }]>(
+        'attach',
+        name,
+        '--function',
+        'rotor-test',
+        '--schedule',
+        'rate(30 days)',
+        '--no-rotate-immediately',
+        '--no-wait',
+      );
+      await h.stack.idle();
+
+      // Assess
+      expect(result.code).toBe(0);
+      expect(result.value[0].attached).toBe(true);
+      expect(result.value[0].versionId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(result.value[0].wait).toBeUndefined();
+    });
+  });
+
   describe('preflight', () => {
     it('passes for an attached single-user secret: one line per check', async () => {
       // Prepare
@@ -789,6 +1022,8 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
           '--schedule',
           'rate(30 days)',
           '--no-rotate-immediately',
+          // The stack's clock is 40 days behind the CLI's: its events fall outside the wait's window.
+          '--no-wait',
         );
         await h.stack.idle();
       } finally {

@@ -83,7 +83,7 @@ describe('osls package (offline) for the example stage', () => {
       expect(props.Architectures).toEqual(['arm64']);
       expect(props.Handler).toBe(`handlers/${fn}.handler`);
       expect(props.Role).toEqual({ 'Fn::GetAtt': [roleOf(fn), 'Arn'] });
-      expect(props.Timeout).toBe(fn === 'apikey' ? 60 : 30);
+      expect(props.Timeout).toBe(fn === 'apikey' ? 60 : 120);
       const vpc = props.VpcConfig as { SubnetIds?: string[] } | undefined;
       if (fn === 'apikey') expect(vpc).toBeUndefined();
       else expect(vpc?.SubnetIds).toEqual(['subnet-0a1b2c3d4e5f60718']);

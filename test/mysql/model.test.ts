@@ -5,7 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { AuthenticationFailedError, RotorError } from '../../rotators/errors.js';
 import type { MysqlSession } from '../../rotators/mysql/session.js';
-import { type ModelOptions, MysqlModel, serverInfoOf } from './model/mysql8.js';
+import { cachingSha2Verifier } from '../../rotators/mysql/sql.js';
+import { type ModelAccount, type ModelOptions, MysqlModel, serverInfoOf } from './model/mysql8.js';
 
 function server(options: Partial<ModelOptions> = {}): MysqlModel {
   const model = new MysqlModel({ version: '8.0.36', ...options });
@@ -223,6 +224,65 @@ describe('password history and reuse (sql_user.cc auth_verify_password_history)'
     const later = await errnoOf(run(model, 'admin', 'admin-pw', "ALTER USER `app`@`%` IDENTIFIED BY 'P1'"));
     // Assess
     expect([soon, later]).toEqual(['3638', undefined]);
+  });
+});
+
+describe('IDENTIFIED WITH caching_sha2_password AS (Manual: ALTER USER syntax; sha2_password.cc, sql_user.cc)', () => {
+  it('stores the string given: the password it was made from logs in, another does not', async () => {
+    // Prepare
+    const model = server();
+    const stored = cachingSha2Verifier('P1');
+    // Act
+    await run(
+      model,
+      'admin',
+      'admin-pw',
+      `ALTER USER \`app\`@\`%\` IDENTIFIED WITH caching_sha2_password AS '${stored}'`,
+    );
+    await run(
+      model,
+      'admin',
+      'admin-pw',
+      `CREATE USER \`new\`@\`%\` IDENTIFIED WITH caching_sha2_password AS '${stored}'`,
+    );
+    // Assess
+    expect([model.accepts('app', 'P1'), model.accepts('app', 'C'), model.accepts('new', 'P1')]).toEqual([
+      true,
+      false,
+      true,
+    ]);
+    expect(model.userRow(model.account('app') as ModelAccount).authentication_string).toBe(stored);
+  });
+
+  it('takes neither RETAIN CURRENT PASSWORD nor REPLACE (1064); a malformed string is 1827', async () => {
+    // Prepare
+    const model = server();
+    const stored = cachingSha2Verifier('P1');
+    const alter = `ALTER USER \`app\`@\`%\` IDENTIFIED WITH caching_sha2_password AS '${stored}'`;
+    // Act
+    const retain = await errnoOf(run(model, 'admin', 'admin-pw', `${alter} RETAIN CURRENT PASSWORD`));
+    const replace = await errnoOf(run(model, 'app', 'C', `${alter} REPLACE 'C'`));
+    const malformed = await errnoOf(
+      run(model, 'admin', 'admin-pw', "ALTER USER `app`@`%` IDENTIFIED WITH caching_sha2_password AS 'P1'"),
+    );
+    // Assess
+    expect([retain, replace, malformed]).toEqual(['1064', '1064', '1827']);
+    expect(model.accepts('app', 'C')).toBe(true);
+  });
+
+  it('is not checked against the password history, but recorded in it (auth_verify_password_history)', async () => {
+    // Prepare
+    const model = server({ globals: { password_history: 2 } });
+    await run(model, 'admin', 'admin-pw', "ALTER USER `app`@`%` IDENTIFIED BY 'P1'");
+    const again = `ALTER USER \`app\`@\`%\` IDENTIFIED WITH caching_sha2_password AS '${cachingSha2Verifier('P1')}'`;
+    // Act
+    const sameAsHash = await errnoOf(run(model, 'admin', 'admin-pw', again));
+    const sameAsText = await errnoOf(
+      run(model, 'admin', 'admin-pw', "ALTER USER `app`@`%` IDENTIFIED BY 'P1'"),
+    );
+    // Assess
+    expect([sameAsHash, sameAsText]).toEqual([undefined, '3638']);
+    expect(model.accepts('app', 'P1')).toBe(true);
   });
 });
 

@@ -19,10 +19,15 @@ interface Setup {
   version?: string;
   globals?: Partial<ServerGlobals>;
   options?: Partial<ModelOptions>;
+  /** More keys of the rotated secret (e.g. mysqlPasswordHash). */
+  extra?: Value;
 }
 
 /** A server with `admin` (CREATE USER, SELECT on mysql) and `app` (password C), and the secret for `strategy`. */
-function setup(strategy: Strategy, { version = '8.0.36', globals = {}, options = {} }: Setup = {}) {
+function setup(
+  strategy: Strategy,
+  { version = '8.0.36', globals = {}, options = {}, extra = {} }: Setup = {},
+) {
   const model = new MysqlModel({ version, globals, ...options });
   model.addAccount({
     user: 'admin',
@@ -38,7 +43,7 @@ function setup(strategy: Strategy, { version = '8.0.36', globals = {}, options =
       ? { globalPrivileges: new Set(['APPLICATION_PASSWORD_ADMIN']) }
       : {}),
   });
-  const secret: Value = { engine: 'mysql', host: 'db.example.com', username: 'app', password: 'C' };
+  const secret: Value = { engine: 'mysql', host: 'db.example.com', username: 'app', password: 'C', ...extra };
   if (strategy === 'dual-password-self') secret.strategy = 'dual-password';
   else secret.strategy = strategy;
   if (strategy === 'dual-password' || strategy === 'alternating-users') secret.masterarn = MASTER_ARN;
@@ -251,6 +256,91 @@ describe('plugins and authentication_policy (clone keeps the primary plugin)', (
     // Assess
     expect(model.account('app_clone')?.plugin).toBe('mysql_native_password');
     expect([rotation.logsIn(rotation.current), rotation.logsIn(rotation.previous)]).toEqual([true, true]);
+  });
+});
+
+describe('alternating-users with mysqlPasswordHash client (IDENTIFIED WITH caching_sha2_password AS)', () => {
+  const CLIENT = { mysqlPasswordHash: 'client' };
+  for (const version of VERSIONS) {
+    it(`on ${version}: three rotations, no password in any statement, AWSCURRENT and AWSPREVIOUS log in`, async () => {
+      // Prepare
+      const { model, rotation } = setup('alternating-users', { version, extra: CLIENT });
+      // Act
+      for (let i = 0; i < 3; i++) await rotation.full();
+      // Assess
+      expect(rotation.violations).toEqual([]);
+      expect(model.log.filter((event) => /Pending-\d-pw/.test(event.sql))).toEqual([]);
+      expect([rotation.logsIn(rotation.current), rotation.logsIn(rotation.previous)]).toEqual([true, true]);
+    });
+  }
+
+  for (const when of ['before', 'after'] as const) {
+    it(`password_history 1, fault ${when} each statement, then retries: completes (AS is never checked against the history)`, async () => {
+      // Prepare
+      const settings = { globals: { password_history: 1 }, extra: CLIENT };
+      const count = await changesInCleanRotation('alternating-users', settings);
+      const failures: string[] = [];
+      // Act
+      for (let position = 1; position <= count; position++) {
+        const { model, rotation } = setup('alternating-users', settings);
+        await rotation.full();
+        faultAt(model, position, when);
+        try {
+          await rotation.full();
+        } catch (error) {
+          failures.push(`fault at ${position}: ${(error as Error).message}`);
+        }
+        failures.push(...rotation.violations.map((v) => `fault at ${position}: ${v}`));
+      }
+      // Assess
+      expect(count).toBeGreaterThan(0);
+      expect(failures).toEqual([]);
+    });
+  }
+
+  it('preflight: reports what client hashing gives up, and an account on another plugin as a failure with the fix', async () => {
+    // Prepare
+    const good = setup('alternating-users', { extra: CLIENT, globals: { password_history: 2 } });
+    const bad = setup('alternating-users', { extra: CLIENT });
+    const app = bad.model.account('app');
+    if (app === undefined) throw new Error('no app');
+    app.plugin = 'mysql_native_password';
+    const preflight = ({ rotation }: typeof good) =>
+      rotation.rotator.preflight({
+        ...rotatorRequest('createSecret', { [MASTER_ARN]: JSON.stringify(rotation.master) }),
+        current: rotation.rotator.parse({ value: rotation.current, label: 'AWSCURRENT' }),
+      });
+    // Act
+    const [goodChecks, badChecks] = [await preflight(good), await preflight(bad)];
+    // Assess
+    expect(goodChecks.find((c) => c.name === 'client-side password hash')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/validate_password and the password history cannot check it/),
+    });
+    expect(goodChecks.find((c) => c.name === 'password history')).toMatchObject({
+      detail: expect.stringMatching(/never checked against it/),
+    });
+    expect(badChecks.find((c) => c.name === 'client-side password hash')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/mysql_native_password/),
+      fix: expect.stringMatching(/mysqlPasswordHash to server/),
+    });
+    expect(bad.model.changes()).toEqual([]);
+  });
+
+  it('a mysql_native_password primary: refused with a fix before anything changes', async () => {
+    // Prepare
+    const { model, rotation } = setup('alternating-users', { extra: CLIENT });
+    const app = model.account('app');
+    if (app === undefined) throw new Error('no app');
+    app.plugin = 'mysql_native_password';
+    // Act
+    const result = rotation.full();
+    // Assess
+    await expect(result).rejects.toMatchObject({ name: 'ConfigurationError' });
+    await expect(result).rejects.toThrow(/caching_sha2_password or set mysqlPasswordHash to server/);
+    expect(model.changes()).toEqual([]);
+    expect(rotation.logsIn(rotation.current)).toBe(true);
   });
 });
 

@@ -5,7 +5,7 @@
  * the version is said next to the case.
  */
 import { describe, expect, it } from 'vitest';
-import { selectAccount } from '../../rotators/mysql/sql.js';
+import { passwordVerifies, selectAccount } from '../../rotators/mysql/sql.js';
 import { MysqlModel } from './model/mysql8.js';
 import { Rotation, type Value } from './model/rotation.js';
 import { MASTER_ARN } from './support.js';
@@ -128,6 +128,38 @@ describe.each(VERSIONS)('MySQL %s', (version) => {
       'GRANT SELECT ON `shop`.* TO `app_clone`@`%`',
       'ALTER USER `app_clone`@`%` REQUIRE NONE WITH MAX_QUERIES_PER_HOUR 0 MAX_UPDATES_PER_HOUR 0 MAX_CONNECTIONS_PER_HOUR 0 MAX_USER_CONNECTIONS 0 PASSWORD EXPIRE NEVER PASSWORD HISTORY DEFAULT PASSWORD REUSE INTERVAL DEFAULT PASSWORD REQUIRE CURRENT DEFAULT FAILED_LOGIN_ATTEMPTS 3 PASSWORD_LOCK_TIME UNBOUNDED ACCOUNT UNLOCK ATTRIBUTE \'{"comment":"owner\'\'s shop"}\'',
     ]);
+  });
+
+  it('alternating-users with mysqlPasswordHash client: the clone gets the stored string (AS), never the password', async () => {
+    // Prepare
+    const model = server(version);
+    const rotation = new Rotation(model, secret({ masterarn: MASTER_ARN, mysqlPasswordHash: 'client' }));
+    await rotation.full();
+    const first = model.changes().filter((sql) => !sql.startsWith('CREATE TABLE'));
+    const before = model.changes().length;
+    // Act
+    await rotation.full();
+    const back = model.changes().slice(before);
+    // Assess
+    const as = (account: string) =>
+      new RegExp(`^${account} IDENTIFIED WITH caching_sha2_password AS '(\\$A\\$005\\$[./0-9A-Za-z]{63})'$`);
+    expect(first).toEqual([
+      'CREATE DATABASE IF NOT EXISTS `rotor`',
+      "INSERT INTO `rotor`.`accounts` (`user`, `host`, owner_user, owner_host) VALUES ('app_clone', '%', 'app', '%') ON DUPLICATE KEY UPDATE owner_user = 'app', owner_host = '%', created_at = CURRENT_TIMESTAMP",
+      expect.stringMatching(as('CREATE USER `app_clone`@`%`')),
+      'GRANT SELECT ON `shop`.* TO `app_clone`@`%`',
+      'ALTER USER `app_clone`@`%` REQUIRE NONE WITH MAX_QUERIES_PER_HOUR 0 MAX_UPDATES_PER_HOUR 0 MAX_CONNECTIONS_PER_HOUR 0 MAX_USER_CONNECTIONS 0 PASSWORD EXPIRE DEFAULT PASSWORD HISTORY DEFAULT PASSWORD REUSE INTERVAL DEFAULT PASSWORD REQUIRE CURRENT DEFAULT FAILED_LOGIN_ATTEMPTS 0 PASSWORD_LOCK_TIME 0 ACCOUNT UNLOCK',
+    ]);
+    expect(back).toEqual([
+      expect.stringMatching(as('ALTER USER `app`@`%`')),
+      'ALTER USER `app`@`%` DISCARD OLD PASSWORD',
+    ]);
+    const created = as('CREATE USER `app_clone`@`%`').exec(first[2] as string)?.[1] as string;
+    const reset = as('ALTER USER `app`@`%`').exec(back[0] as string)?.[1] as string;
+    expect(passwordVerifies('caching_sha2_password', created, 'Pending-1-pw')).toBe(true);
+    expect(passwordVerifies('caching_sha2_password', reset, 'Pending-2-pw')).toBe(true);
+    expect(model.log.filter((event) => /Pending-\d-pw/.test(event.sql))).toEqual([]);
+    expect([rotation.logsIn(rotation.current), rotation.logsIn(rotation.previous)]).toEqual([true, true]);
   });
 
   it('alternating-users back to the primary: its password, the discard, nothing else when access is equal', async () => {

@@ -57,6 +57,28 @@ describe('parseMysqlSecret', () => {
     expect((error as InvalidSecretError).field).toBe(field);
     expect(String(error)).not.toContain('a\0b');
   });
+
+  it('mysqlPasswordHash: server by default; client with alternating-users; refused with the other strategies', () => {
+    // Act
+    const plain = parseMysqlSecret({ ...BASE, masterarn: 'arn:master' }, 'AWSCURRENT');
+    const client = parseMysqlSecret(
+      { ...BASE, masterarn: 'arn:master', mysqlPasswordHash: 'client' },
+      'AWSCURRENT',
+    );
+    const refused = ['single-user', 'dual-password'].map((strategy) =>
+      refusal({ ...BASE, masterarn: 'arn:master', strategy, mysqlPasswordHash: 'client' }),
+    );
+    const unknown = refusal({ ...BASE, masterarn: 'arn:master', mysqlPasswordHash: 'yes' });
+    // Assess
+    expect(plain.mysqlPasswordHash).toBe('server');
+    expect(client.mysqlPasswordHash).toBe('client');
+    for (const error of refused) {
+      expect(error).toBeInstanceOf(InvalidSecretError);
+      expect(error).toMatchObject({ field: 'mysqlPasswordHash' });
+      expect((error as Error).message).toMatch(/RETAIN CURRENT PASSWORD/);
+    }
+    expect(unknown).toMatchObject({ name: 'InvalidSecretError', field: 'mysqlPasswordHash' });
+  });
 });
 
 describe('parseMasterSecret', () => {

@@ -7,6 +7,7 @@ import {
   accountOptionsFromRow,
   alterAccountOptions,
   alternateName,
+  cachingSha2Verifier,
   changeOwnPassword,
   cloneName,
   createAccount,
@@ -531,6 +532,83 @@ describe('sha256Crypt (caching_sha2_password verifiers)', () => {
     expect(passwordVerifies('mysql_native_password', nativePasswordHash('pw'), 'pw')).toBe(true);
     expect(passwordVerifies('caching_sha2_password', '$A$005$short', 'pw')).toBeUndefined();
     expect(passwordVerifies('sha256_password', stored, 'pw')).toBeUndefined();
+  });
+});
+
+/**
+ * Strings MySQL printed for known passwords, as `SHOW CREATE USER` shows them with
+ * print_identified_with_as_hex (hex of mysql.user.authentication_string):
+ * - MYSQL_MANUAL: MySQL 8.0 Reference Manual, "SHOW CREATE USER Statement" (section 13.7.7.12,
+ *   https://dev.mysql.com/doc/refman/8.0/en/show-create-user.html, also as
+ *   https://docs.oracle.com/cd/E17952_01/mysql-8.0-ja/show-create-user.html): `CREATE USER
+ *   'u1'@'localhost' IDENTIFIED BY 'secret'`, then the hex below.
+ * - TIDB: pingcap/tidb `pkg/parser/auth/caching_sha2_test.go` (`foobarPwdSHA2Hash`, password
+ *   `foobar`), the vector TiDB checks its MySQL-compatible caching_sha2_password against.
+ */
+const MYSQL_MANUAL = {
+  password: 'secret',
+  hex: '244124303035240C7745603626313D613C4C10633E0A104B1E14135A544A7871567245614F4872344643546336546F624F6C7861326932752F45622F4F473273597557627139',
+};
+const TIDB = {
+  password: 'foobar',
+  hex: '24412430303524031A69251C34295C4B35167C7F1E5A7B63091349503974624D34504B5A424679354856336868686F52485A736E4A733368786E427575516C73446469496537',
+};
+
+describe('cachingSha2Verifier (mysqlPasswordHash client)', () => {
+  it.each([
+    ['the MySQL 8.0 manual (SHOW CREATE USER)', MYSQL_MANUAL],
+    ["TiDB's caching_sha2_password test", TIDB],
+  ])('reproduces the string MySQL stored for a known password: %s', (_source, vector) => {
+    // Prepare
+    const stored = Buffer.from(vector.hex, 'hex').toString('latin1');
+    const salt = Buffer.from(stored.slice(7, 27), 'latin1');
+    // Act
+    const computed = cachingSha2Verifier(vector.password, salt);
+    // Assess
+    expect(computed).toBe(stored);
+    expect(passwordVerifies('caching_sha2_password', stored, vector.password)).toBe(true);
+    expect(passwordVerifies('caching_sha2_password', stored, `${vector.password}x`)).toBe(false);
+  });
+
+  it('draws a new 20-character salt from the crypt alphabet each time; the string verifies the password', () => {
+    // Act
+    const first = cachingSha2Verifier('Pending-1-pw');
+    const second = cachingSha2Verifier('Pending-1-pw');
+    // Assess
+    expect(first).toMatch(/^\$A\$005\$[./0-9A-Za-z]{63}$/);
+    expect(first).not.toBe(second);
+    expect(passwordVerifies('caching_sha2_password', first, 'Pending-1-pw')).toBe(true);
+    expect(passwordVerifies('caching_sha2_password', second, 'Pending-1-pw')).toBe(true);
+    expect(() => cachingSha2Verifier('pw', Buffer.from('$'.repeat(20)))).toThrow(TypeError);
+  });
+
+  it('exact SQL: IDENTIFIED WITH caching_sha2_password AS the string, never the password', () => {
+    // Prepare
+    const verifier = cachingSha2Verifier('Pending-1-pw', Buffer.from('AbCdEfGhIjKlMnOpQrSt'));
+    const target = {
+      account: { user: 'app_clone', host: '%' },
+      password: 'Pending-1-pw',
+      plugin: 'caching_sha2_password',
+      verifier,
+    };
+    // Act
+    const create = createAccount(MYSQL8, target);
+    const alter = setAccountPassword(MYSQL8, target);
+    // Assess
+    expect(verifier).toBe(`$A$005$AbCdEfGhIjKlMnOpQrSt${verifier.slice(27)}`);
+    expect(create).toBe(
+      `CREATE USER \`app_clone\`@\`%\` IDENTIFIED WITH caching_sha2_password AS '${verifier}'`,
+    );
+    expect(alter).toBe(
+      `ALTER USER \`app_clone\`@\`%\` IDENTIFIED WITH caching_sha2_password AS '${verifier}'`,
+    );
+    expect(setAccountPassword(MARIADB, target)).toBe(
+      `ALTER USER \`app_clone\`@\`%\` IDENTIFIED BY PASSWORD '${nativePasswordHash('Pending-1-pw')}'`,
+    );
+    expect(() => setAccountPassword(MYSQL8, { ...target, plugin: 'mysql_native_password' })).toThrow(
+      TypeError,
+    );
+    expect(() => setAccountPassword(MYSQL8, { ...target, verifier: 'Pending-1-pw' })).toThrow(TypeError);
   });
 });
 

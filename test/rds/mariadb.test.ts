@@ -126,15 +126,42 @@ describe.skipIf(skipMariadb)('RDS for MariaDB through the step machine (rds-mast
       const [failure] = failures(slow, arn);
       expect(failure).toMatchObject({
         step: 'testSecret',
-        rolledBack: true,
+        rolledBack: false,
         error: { name: 'VerificationFailedError' },
       });
       expect(failure?.error.message).toMatch(
         /RDS has not applied the master password change .* \(still pending\)/,
       );
+      // setSecret asked once; the rollback waited for that change and asked nothing on top of it.
+      expect(slow.rds.count('ModifyDBInstance')).toBe(1);
       const pending = await slow.value(arn, 'AWSPENDING');
       expect(JSON.stringify(slow.rotorEvents())).not.toContain(String(pending.password));
       expect(JSON.stringify(slow.stack.rotations.history)).not.toContain(String(pending.password));
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('a retry while the first change is still pending waits for it and modifies nothing again', async () => {
+    // Prepare: RDS takes longer than one invocation may wait; the service retries once.
+    const slow = await startRdsHarness({
+      rotators: [mysql],
+      stack: { rotation: { attempts: 2, timeoutMs: 6_000 } },
+    });
+    try {
+      const { id, account, arn } = await rdsMaster(slow, { applyDelayMs: 5_000 });
+
+      // Act
+      await slow.rotate(arn);
+
+      // Assess
+      const [failure, ...more] = failures(slow, arn);
+      expect(more).toEqual([]);
+      expect(failure).toMatchObject({ step: 'testSecret', error: { name: 'VerificationFailedError' } });
+      expect(succeeded(slow, arn)).toBe(true);
+      expect(await logsIn(account, (await slow.value(arn)).password)).toBe(true);
+      expect(slow.rds.count('ModifyDBInstance', id)).toBe(1);
+      expect(slow.rds.appliedChanges(id)).toBe(1);
     } finally {
       await slow.close();
     }

@@ -182,15 +182,50 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
       expect(more).toEqual([]);
       expect(failure).toMatchObject({
         step: 'testSecret',
-        rolledBack: true,
+        rolledBack: false,
         error: { name: 'VerificationFailedError' },
       });
       expect(failure?.error.message).toMatch(
         /RDS has not applied the master password change to RDS DB instance ".*" after \d+ s \(still pending\)/,
       );
-      // setSecret asked once, the rollback asked for AWSCURRENT back (which RDS never applies either).
-      expect(slow.rds.count('ModifyDBInstance', id)).toBe(2);
+      // setSecret asked once; the rollback waited for that change and asked nothing on top of it.
+      expect(slow.rds.count('ModifyDBInstance', id)).toBe(1);
       passwords.add(String((await slow.value(arn, 'AWSPENDING')).password));
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it('rds-master: a retry while the first change is still pending waits for it and modifies nothing again', async () => {
+    // Prepare: RDS takes longer than one invocation may wait; the service retries once.
+    const slow = await startRdsHarness({
+      rotators: [postgres],
+      stack: { rotation: { attempts: 2, timeoutMs: 6_000 } },
+    });
+    try {
+      const { id, role, password } = await instance(slow, { applyDelayMs: 5_000 });
+      const arn = await slow.createSecret({
+        engine: 'postgres',
+        username: role,
+        password,
+        dbInstanceIdentifier: id,
+        strategy: 'rds-master',
+        ssl: false,
+      });
+      slow.bindRdsMaster(arn, { dbInstanceIdentifier: id });
+
+      // Act
+      await slow.rotate(arn);
+
+      // Assess
+      const after = await current(slow, arn);
+      const [failure, ...more] = failures(slow, arn);
+      expect(more).toEqual([]);
+      expect(failure).toMatchObject({ step: 'testSecret', error: { name: 'VerificationFailedError' } });
+      expect(succeeded(slow, arn)).toBe(true);
+      expect(await db.canLogin(role, after.password)).toBe(true);
+      expect(slow.rds.count('ModifyDBInstance', id)).toBe(1);
+      expect(slow.rds.appliedChanges(id)).toBe(1);
     } finally {
       await slow.close();
     }

@@ -142,9 +142,13 @@ describe('rds-master trust: the stage file binds the secret to the database', ()
 
     // Act
     const required = thrown(() => requireManagedDatabase({ managedDatabase: db }));
-    const applied = await applyMasterPassword(db, 'Pending-password-1', logsIn).catch((e: unknown) => e);
+    const applied = await applyMasterPassword(db, 'Pending-password-1', logsIn, soon(1_000), brisk).catch(
+      (e: unknown) => e,
+    );
     const waited = await waitForMasterPassword(db, logsIn, soon(1_000), brisk).catch((e: unknown) => e);
-    const rolledBack = await rollbackMasterPassword(db, 'Writer-chosen-1', logsIn).catch((e: unknown) => e);
+    const rolledBack = await rollbackMasterPassword(db, 'Writer-chosen-1', logsIn, soon(1_000), brisk).catch(
+      (e: unknown) => e,
+    );
 
     // Assess
     for (const error of [required, applied, waited, rolledBack]) {
@@ -219,32 +223,132 @@ describe("rds-master testSecret's wait", () => {
   });
 });
 
+describe('rds-master never modifies twice: apply and rollback wait while a change is pending', () => {
+  it('a retried apply while the first change is pending asks RDS nothing, waits, and finds the password in place', async () => {
+    // Prepare: the first attempt's change is still pending for three polls, then applied.
+    const { db, set } = port({ pending: [true, true, true, false] });
+    let logins = 0;
+
+    // Act
+    await applyMasterPassword(
+      db,
+      'Pending-password-1',
+      async () => {
+        logins++;
+        return true;
+      },
+      soon(5_000),
+      brisk,
+    );
+
+    // Assess
+    expect(set).toEqual([]);
+    expect(logins).toBe(1);
+  });
+
+  it("apply asks RDS once the pending change (a rollback's) has landed and the password does not log in", async () => {
+    // Prepare
+    const { db, set } = port({ pending: [true, false] });
+
+    // Act
+    await applyMasterPassword(db, 'Pending-password-1', async () => false, soon(5_000), brisk);
+
+    // Assess
+    expect(set).toEqual(['Pending-password-1']);
+  });
+
+  it('apply still pending at the deadline: retryable, nothing asked, the wait bounded by the deadline', async () => {
+    // Prepare
+    const { db, set } = port({ pending: [true] });
+    const request = soon(1_500);
+
+    // Act
+    const error = await applyMasterPassword(db, 'Pending-password-1', async () => true, request, brisk).catch(
+      (e: unknown) => e,
+    );
+    const finished = Date.now();
+
+    // Assess
+    expect(error).toBeInstanceOf(VerificationFailedError);
+    expect((error as VerificationFailedError).retryable).toBe(true);
+    expect((error as Error).message).toMatch(/still has a master password change pending.*never asks twice/);
+    expect(set).toEqual([]);
+    expect(finished).toBeLessThanOrEqual(request.deadline);
+  });
+
+  it("rollback while this rotation's change is pending waits for it, then asks RDS for AWSCURRENT once", async () => {
+    // Prepare
+    const { db, set } = port({ pending: [true, true, false] });
+    let logins = 0;
+
+    // Act
+    await rollbackMasterPassword(
+      db,
+      'Current-password-1',
+      async () => {
+        logins++;
+        return false;
+      },
+      soon(5_000),
+      brisk,
+    );
+
+    // Assess
+    expect(set).toEqual(['Current-password-1']);
+    expect(logins).toBe(1);
+  });
+
+  it('rollback still pending at the deadline asks nothing and fails retryably within the deadline', async () => {
+    // Prepare
+    const { db, set } = port({ pending: [true] });
+    let logins = 0;
+    const request = soon(1_500);
+
+    // Act
+    const error = await rollbackMasterPassword(
+      db,
+      'Current-password-1',
+      async () => {
+        logins++;
+        return false;
+      },
+      request,
+      brisk,
+    ).catch((e: unknown) => e);
+
+    // Assess
+    expect((error as VerificationFailedError).retryable).toBe(true);
+    expect(set).toEqual([]);
+    expect(logins).toBe(0);
+    expect(Date.now()).toBeLessThanOrEqual(request.deadline);
+  });
+
+  it("testSecret's wait ends before the deadline, keeping a reserve for the rollback", async () => {
+    // Prepare
+    const { db } = port({ pending: [true] });
+    const request = soon(3_000);
+
+    // Act
+    await waitForMasterPassword(db, async () => false, request, brisk).catch(() => undefined);
+    const left = request.deadline - Date.now();
+
+    // Assess: the reserve (20 % of the time left, at least 1 s) is kept back, no more than one
+    // poll's pause beyond it.
+    expect(left).toBeGreaterThanOrEqual(900);
+    expect(left).toBeLessThan(1_200);
+  });
+});
+
 describe('rds-master rollback', () => {
   it('does nothing when AWSCURRENT logs in and RDS has nothing pending', async () => {
     // Prepare
     const { db, set } = port({ pending: [false] });
 
     // Act
-    await rollbackMasterPassword(db, 'Current-password-1', async () => true);
+    await rollbackMasterPassword(db, 'Current-password-1', async () => true, soon(5_000), brisk);
 
     // Assess
     expect(set).toEqual([]);
-  });
-
-  it('asks RDS for AWSCURRENT back when a change is pending, without logging in', async () => {
-    // Prepare
-    const { db, set } = port({ pending: [true] });
-    let logins = 0;
-
-    // Act
-    await rollbackMasterPassword(db, 'Current-password-1', async () => {
-      logins++;
-      return true;
-    });
-
-    // Assess
-    expect(set).toEqual(['Current-password-1']);
-    expect(logins).toBe(0);
   });
 
   it('asks RDS for AWSCURRENT back when it no longer logs in', async () => {
@@ -252,7 +356,7 @@ describe('rds-master rollback', () => {
     const { db, set } = port({ pending: [false] });
 
     // Act
-    await rollbackMasterPassword(db, 'Current-password-1', async () => false);
+    await rollbackMasterPassword(db, 'Current-password-1', async () => false, soon(5_000), brisk);
 
     // Assess
     expect(set).toEqual(['Current-password-1']);

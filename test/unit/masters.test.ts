@@ -106,6 +106,11 @@ describe('the adoption record', () => {
       /entry 0 needs "secret" and exactly one/,
     ],
     [
+      'an entry naming its secret by name only',
+      '{"adoptions": [{"secret": "prod/orders", "username": "a"}]}',
+      /entry 0 must name its secret by ARN/,
+    ],
+    [
       'an entry with both a user and a key',
       `{"adoptions": [{"secret": "${ARN}", "username": "a", "keyId": "k"}]}`,
       /entry 0 needs/,

@@ -12,11 +12,13 @@
  * - [PM] MySQL 8.0 / 8.4 Reference Manual, "Password Management" (dual passwords, history, reuse,
  *   verification-required, failed-login tracking) and [AU] "ALTER USER Statement", [CU] "CREATE USER
  *   Statement"; [NP] 8.4 "Native Pluggable Authentication" (mysql_native_password off by default).
- * - [ERR] the server error list (`mysqld_error.h`): 1045, 1227, 1396, 1524, 1862, 3118, 3638, 3878,
- *   3891, 3892, 3893, 3894, 3955, 4058.
+ * - [ERR] the server error list (`mysqld_error.h`): 1045, 1064, 1227, 1396, 1524, 1827, 1862, 3118,
+ *   3638, 3878, 3891, 3892, 3893, 3894, 3955, 4058.
  *
  * Passwords are kept in clear text inside the model (it is a test double); the server keeps hashes,
- * which changes nothing the rotator can observe. Errors are raised as mysql2 raises server errors
+ * which changes nothing the rotator can observe. A password set with `IDENTIFIED WITH
+ * caching_sha2_password AS '<string>'` is the one exception: the model keeps the string it was
+ * given, as the server does, and checks logins against it with SHA-256-crypt. Errors are raised as mysql2 raises server errors
  * (`errno`, `code`) and classified by the rotator's own classify.ts, as client.ts does.
  *
  * Not modelled (rotor never relies on them): host-pattern matching beyond "exact host, else `%`",
@@ -30,6 +32,7 @@ import {
   type Account,
   nativePasswordHash,
   parseServerVersion,
+  passwordVerifies,
   type ServerInfo,
   sha256Crypt,
 } from '../../../rotators/mysql/sql.js';
@@ -263,7 +266,21 @@ function literalsOf(sql: string): string[] {
  */
 const verifiers = new Map<string, string>();
 
+/**
+ * A credential the model holds: a password in clear text, or — set by `IDENTIFIED WITH plugin AS
+ * 'string'`, where the server never sees the password — the stored string itself, marked by a
+ * leading NUL (no password rotor sets holds one). Logins and REPLACE are then checked as the server
+ * checks them, against the string ([SRC] `compare_password_with_hash`).
+ */
+const STORED = '\0';
+
+function credentialMatches(plugin: string, credential: string, password: string): boolean {
+  if (!credential.startsWith(STORED)) return credential === password;
+  return password !== '' && passwordVerifies(plugin, credential.slice(1), password) === true;
+}
+
 export function verifier(plugin: string, password: string): string {
+  if (password.startsWith(STORED)) return password.slice(1);
   const key = `${plugin}\0${password}`;
   const known = verifiers.get(key);
   if (known !== undefined) return known;
@@ -416,7 +433,11 @@ export class MysqlModel {
     // [NP] an account whose plugin is not loaded cannot log in (ER_PLUGIN_IS_NOT_LOADED).
     if (!this.pluginLoaded(account.plugin)) return new ServerError(1524, 'ER_PLUGIN_IS_NOT_LOADED');
     // [PM] dual passwords: the primary, then the secondary.
-    if (password !== account.primary && (account.secondary === undefined || password !== account.secondary)) {
+    const plugin = account.plugin;
+    if (
+      !credentialMatches(plugin, account.primary, password) &&
+      (account.secondary === undefined || !credentialMatches(plugin, account.secondary, password))
+    ) {
       return new ServerError(1045, 'ER_ACCESS_DENIED_ERROR');
     }
     // [PM] "Password Expiration Policy": expired manually or by lifetime; a client that does not
@@ -672,18 +693,41 @@ export class MysqlModel {
 
   // ------------------------------------------------------------------------------ CREATE / ALTER USER
 
-  /** `IDENTIFIED [WITH plugin] [BY 'x' [REPLACE 'y'] [RETAIN CURRENT PASSWORD] | AS 'hash']`. */
+  /**
+   * `IDENTIFIED [WITH plugin] [BY 'x' [REPLACE 'y'] [RETAIN CURRENT PASSWORD]]` or
+   * `IDENTIFIED WITH plugin AS 'string'`. [AU] grammar: AS needs WITH and takes neither REPLACE nor
+   * RETAIN CURRENT PASSWORD (a syntax error, ER_PARSE_ERROR 1064). [SRC] the plugin validates the
+   * string (`validate_authentication_string`; caching_sha2_password: `Caching_sha2_password::
+   * deserialize`, `$A$`, three hex digits, `$`, 20 bytes of salt, 43 of digest); a string it refuses
+   * is ER_PASSWORD_FORMAT (1827). `password` is then the marked stored string (see STORED).
+   */
   private identified(cursor: Cursor) {
     let plugin: string | undefined;
     let password: string | undefined;
     let replace: string | undefined;
     let retain = false;
+    let stored = false;
     if (cursor.accept('WITH')) plugin = cursor.take('word').toLowerCase();
     if (cursor.accept('BY')) password = cursor.take('string');
-    else if (cursor.accept('AS')) cursor.fail('IDENTIFIED ... AS is not modelled');
-    if (cursor.accept('REPLACE')) replace = cursor.take('string');
-    if (cursor.accept('RETAIN', 'CURRENT', 'PASSWORD')) retain = true;
-    return { plugin, password, replace, retain };
+    else if (cursor.accept('AS')) {
+      if (plugin === undefined) throw new ServerError(1064, 'ER_PARSE_ERROR');
+      const value = cursor.take('string');
+      if (plugin !== 'caching_sha2_password') cursor.fail(`IDENTIFIED WITH ${plugin} AS`);
+      if (value !== '' && passwordVerifies(plugin, value, 'x') === undefined) {
+        throw new ServerError(1827, 'ER_PASSWORD_FORMAT');
+      }
+      password = value === '' ? '' : `${STORED}${value}`;
+      stored = true;
+    }
+    if (cursor.accept('REPLACE')) {
+      if (stored) throw new ServerError(1064, 'ER_PARSE_ERROR');
+      replace = cursor.take('string');
+    }
+    if (cursor.accept('RETAIN', 'CURRENT', 'PASSWORD')) {
+      if (stored) throw new ServerError(1064, 'ER_PARSE_ERROR');
+      retain = true;
+    }
+    return { plugin, password, replace, retain, stored };
   }
 
   /** Password, lock, TLS, limit and comment options ([AU] / [CU] grammar), applied to `policy`. */
@@ -769,9 +813,14 @@ export class MysqlModel {
     const { history, reuseInterval } = this.effective(a);
     if (pluginChanged) {
       a.history = [];
-    } else if (password !== '') {
+    } else if (password !== '' && !password.startsWith(STORED)) {
+      // [SRC] only a clear-text password is compared (`cleartext_length && cleartext`): a string
+      // given with AS is never checked, though it is recorded below like any other.
       a.history.forEach((entry, i) => {
-        if ((i < history || this.day - entry.day < reuseInterval) && entry.password === password) {
+        if (
+          (i < history || this.day - entry.day < reuseInterval) &&
+          credentialMatches(a.plugin, entry.password, password)
+        ) {
           throw new ServerError(3638, 'ER_CREDENTIALS_CONTRADICT_TO_HISTORY');
         }
       });
@@ -893,7 +942,8 @@ export class MysqlModel {
         // REPLACE names the caller's own account only (ER_CURRENT_PASSWORD_NOT_REQUIRED, 3893)...
         if (!self) throw new ServerError(3893, 'ER_CURRENT_PASSWORD_NOT_REQUIRED');
         // ... and is compared with the PRIMARY password only (ER_INCORRECT_CURRENT_PASSWORD, 3891).
-        if (id.replace !== a.primary) throw new ServerError(3891, 'ER_INCORRECT_CURRENT_PASSWORD');
+        if (!credentialMatches(a.plugin, a.primary, id.replace))
+          throw new ServerError(3891, 'ER_INCORRECT_CURRENT_PASSWORD');
       } else if (self && !privileged && this.effective(a).requireCurrent) {
         throw new ServerError(3892, 'ER_MISSING_CURRENT_PASSWORD');
       }
