@@ -590,8 +590,10 @@ export class StepMachine {
    * it: AWSCURRENT's value as the pending one), within what is left of the deadline.
    * `true`: it passes; `false`: it fails as a credential or its test fails (authentication,
    * verification, a trust-boundary refusal); `undefined`: it could not be checked (another step,
-   * an invalid event, rotation turned off, a stage conflict, no AWSCURRENT value, no time left, the target
-   * unreachable). Never throws: the step's own error is what is reported.
+   * an invalid event, rotation turned off, a stage conflict, no AWSCURRENT value, no time left,
+   * the target unreachable). Never throws, never changes the step's error, which is what is
+   * reported. The check logs in once more with AWSCURRENT (one more refused login on a target that
+   * counts them) and may take what is left of the step's budget (a hanging target).
    */
   async #verifyCurrent(inv: Invocation, failure: RotorError): Promise<boolean | undefined> {
     const load = inv.current;
