@@ -130,6 +130,8 @@ interface Invocation {
    * whether it still logs in (`#verifyCurrent`).
    */
   current?: () => Promise<Loaded>;
+  /** A configuration test's testSecret: the step's own test ran on AWSCURRENT. */
+  testedCurrent?: boolean;
 }
 
 /** Small bounded map for per-container bookkeeping (attempt counts, rotation start times). */
@@ -275,6 +277,7 @@ export class StepMachine {
           // configuration to test is AWSCURRENT's, which this step tests without changing anything.
           const current = await this.#load(inv, secret.arn, currentId, CURRENT);
           anchor = current;
+          inv.testedCurrent = true;
           announce();
           this.deps.logger.warn('AWSPENDING has no value (a configuration test): testing AWSCURRENT', {
             secretArn: secret.arn,
@@ -596,6 +599,8 @@ export class StepMachine {
    * counts them) and may take what is left of the step's budget (a hanging target).
    */
   async #verifyCurrent(inv: Invocation, failure: RotorError): Promise<boolean | undefined> {
+    // A configuration test's failure is AWSCURRENT's own: testing it again would tell nothing new.
+    if (inv.testedCurrent === true) return failsAsCredential(failure) ? false : undefined;
     const load = inv.current;
     if (load === undefined || NOT_VERIFIABLE.some((type) => failure instanceof type)) return undefined;
     if (inv.signal.aborted || inv.deadline - Date.now() < MIN_VERIFY_MS) return undefined;
@@ -609,13 +614,7 @@ export class StepMachine {
       return true;
     } catch (error) {
       if (inv.signal.aborted) return undefined;
-      if (
-        error instanceof AuthenticationFailedError ||
-        error instanceof VerificationFailedError ||
-        error instanceof TrustBoundaryError
-      ) {
-        return false;
-      }
+      if (failsAsCredential(error)) return false;
       this.deps.logger.warn('could not check whether AWSCURRENT still logs in', {
         ...this.#describe(inv),
         error: asRotorError(error).name,
@@ -660,6 +659,15 @@ export function trustOf(config: Partial<TrustConfig>): TrustConfig {
 
 /** Errors after which checking AWSCURRENT means nothing: the event or the secret's state is wrong. */
 const NOT_VERIFIABLE = [InvalidEventError, RotationNotEnabledError, StageConflictError];
+
+/** Errors that say a credential does not pass its test (rather than that it could not be tested). */
+function failsAsCredential(error: unknown): boolean {
+  return (
+    error instanceof AuthenticationFailedError ||
+    error instanceof VerificationFailedError ||
+    error instanceof TrustBoundaryError
+  );
+}
 
 /** Below this much time left, the check of AWSCURRENT after a failure is not started. */
 const MIN_VERIFY_MS = 500;

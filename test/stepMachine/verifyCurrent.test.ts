@@ -4,7 +4,7 @@
  * local stack. The engines' parts run on real servers (test/postgres, test/mysql rotation suites).
  */
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { FakeTarget } from '../../rotators/fake/client.js';
 import { createFakeRotator } from '../../rotators/fake/index.js';
 import type { FakeSecret } from '../../rotators/fake/secret.js';
@@ -36,6 +36,15 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h.close();
+});
+
+// The function logs at INFO (two tests read its lines): keep them out of the test report.
+let quiet: { stop(): string } | undefined;
+beforeEach(() => {
+  quiet = captureStdout();
+});
+afterEach(() => {
+  quiet?.stop();
 });
 
 async function fixture() {
@@ -156,6 +165,41 @@ describe('currentVerified after a failed step', () => {
     expect((error as Error).name).toBe('VersionNotFoundError');
     expect(failures(arn).at(-1)?.detail).toMatchObject({ step: 'setSecret', currentVerified: true });
   });
+
+  for (const pending of ['copy-of-current', 'empty'] as const) {
+    it(`is false for a failed configuration test (AWSPENDING ${pending}); with no pending value, its own test was AWSCURRENT's and is not run again`, async () => {
+      // Prepare: a probe that fails for every credential of this secret.
+      const harness = await startRotationHarness({
+        rotators: [wrapped],
+        stack: { rotation: { configurationTestPending: pending } },
+      });
+      try {
+        const name = `target-${randomUUID()}`;
+        const target = new FakeTarget();
+        target.addAccount('app', 'initial');
+        targets.set(name, target);
+        const arn = await harness.createSecret({
+          engine: 'fake',
+          target: name,
+          username: 'app',
+          password: 'initial',
+          breakTest: true,
+        });
+        // Act
+        await harness.rotate(arn, { rotateImmediately: false });
+        // Assess
+        const tests = harness
+          .rotorEvents()
+          .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.step === 'testSecret');
+        expect(tests.length).toBeGreaterThan(0);
+        for (const failure of tests) expect(failure.detail).toMatchObject({ currentVerified: false });
+        // The fake's failing test never logs in; only the rollback after a failed pending test does.
+        expect(target.logins).toBe(pending === 'empty' ? 0 : tests.length);
+      } finally {
+        await harness.close();
+      }
+    });
+  }
 
   it('is not checked for a stage conflict', async () => {
     // Prepare: a token the secret does not have.
