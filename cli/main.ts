@@ -124,6 +124,8 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       writeErr: (text) => io.stderr.write(text),
     })
     .showHelpAfterError('(add --help for usage)')
+    // Subcommands inherit this: their help lists --region, --profile, --endpoint and --log-group too.
+    .configureHelp({ showGlobalOptions: true })
     .option('--region <region>', "AWS region (default: the SDK chain, or the local stack's)")
     .option('--profile <name>', 'AWS shared-config profile')
     .option('--endpoint <url>', 'Secrets Manager endpoint, e.g. the local stack (http://127.0.0.1:4566)')

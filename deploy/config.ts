@@ -213,7 +213,11 @@ const secretEntry = v.strictObject({
   /** Name or ARN of an existing secret. */
   id: secretReference,
   engine: v.picklist(ENGINES, `must be one of: ${ENGINES.join(', ')}`),
-  strategy: v.picklist(STRATEGIES, `must be one of: ${STRATEGIES.join(', ')}`),
+  /**
+   * Optional: the secret's own value decides how it rotates. Given, it is checked against the
+   * engine; `rds-master` is what lets an `rdsMasters` entry apply to the secret.
+   */
+  strategy: v.optional(v.picklist(STRATEGIES, `must be one of: ${STRATEGIES.join(', ')}`)),
   schedule: scheduleSchema,
   window: v.optional(windowSchema),
   rotateImmediately: v.optional(v.boolean(), false),
@@ -412,7 +416,7 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
     }
     const fn = functionFor(secret.engine);
     const allowed = allowedStrategies(fn);
-    if (!allowed.includes(secret.strategy)) {
+    if (secret.strategy !== undefined && !allowed.includes(secret.strategy)) {
       fail(
         `secrets.${index}.strategy (${secret.id})`,
         `engine ${secret.engine} supports ${allowed.join(', ')}`,
@@ -475,7 +479,7 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
       if (secret.strategy !== 'rds-master') {
         fail(
           where,
-          `secrets: lists it with strategy ${secret.strategy}; only rds-master secrets reset a master password`,
+          `secrets: lists it with strategy ${secret.strategy ?? '(none)'}; only rds-master secrets reset a master password`,
         );
       }
       if (entry.engine !== undefined && entry.engine !== secret.engine) {

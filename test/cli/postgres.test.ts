@@ -564,12 +564,16 @@ describe.skipIf(skipPostgres)('rotor CLI with PostgreSQL on the local stack', ()
     });
 
     it('says the outcome is unknown, and exits 1, when the test ended but no event tells how', async () => {
-      // Prepare: the CLI's clock runs 40 days ahead of the stack's, 10 s further each time it is
-      // read: the stack's events fall outside the window attach reads, as logs that never arrive.
+      // Prepare: the CLI's clock runs 40 days ahead of the stack's (the stack's events fall outside
+      // the window attach reads, as logs that never arrive) and, once the configuration test has
+      // had 5 s of real time to end (it takes well under one), 10 s further each time it is read,
+      // so that the minute attach allows for late events passes quickly. Ticking from the start
+      // would let a slow test look stuck while it still runs.
       const { name } = await userSecret(prefix());
       let ticks = 0;
+      const started = Date.now();
       const ahead = new CliRunner(h.stack.endpoint, {
-        now: () => Date.now() + 40 * DAY + 10_000 * ticks++,
+        now: () => Date.now() + 40 * DAY + (Date.now() - started > 5_000 ? 10_000 * ticks++ : 0),
       });
 
       // Act

@@ -77,6 +77,16 @@ describe('rotor CLI conventions', () => {
     expect(result.stdout).toContain(`Examples:\n  $ rotor ${command}`);
   });
 
+  it.each(COMMANDS)('%s --help lists --endpoint, --region and --profile', async (command) => {
+    // Act
+    const result = await offline(command, '--help');
+
+    // Assess
+    for (const option of ['--endpoint <url>', '--region <region>', '--profile <name>']) {
+      expect(result.stdout).toContain(option);
+    }
+  });
+
   it.each([
     ['rotate', '--timeout <duration>', 'a bare number is seconds (deprecated'],
     ['preflight', '--timeout <duration>', 'a bare number is seconds (deprecated'],

@@ -92,6 +92,19 @@ describe('stage configuration', () => {
     expect(refusal({ ...valid, ...change })).toMatch(message);
   });
 
+  it('takes a secret without strategy: its own value decides how it rotates', () => {
+    // Act
+    const config = parseDeployConfig(
+      {
+        region: 'eu-west-1',
+        secrets: [{ id: 'prod/app/db', engine: 'postgres', schedule: 'rate(30 days)' }],
+      },
+      'test',
+    );
+    // Assess
+    expect(config.secrets[0]?.strategy).toBeUndefined();
+  });
+
   it('refuses a missing key, saying what it needs', () => {
     // Prepare
     const { engine: _engine, ...withoutEngine } = valid.secrets[0] as Record<string, unknown>;
