@@ -40,6 +40,11 @@ export interface RotorEventRecord {
    * target and the rotation logged in with the previous one).
    */
   readonly fallback?: string;
+  /**
+   * A failed setSecret or testSecret: whether AWSCURRENT still passed the rotator's own test after
+   * the failure (absent: not checked). See README, events.
+   */
+  readonly currentVerified?: boolean;
   /** `service`: Secrets Manager's own event; otherwise rotor's. */
   readonly source?: 'service';
 }
@@ -85,7 +90,9 @@ function common(fields: Record<string, unknown>): Omit<RotorEventRecord, 'time' 
     ? fields.warnings.filter((warning): warning is string => typeof warning === 'string')
     : [];
   const fallback = str(fields.fallback);
+  const currentVerified = typeof fields.currentVerified === 'boolean' ? fields.currentVerified : undefined;
   return {
+    ...(currentVerified === undefined ? {} : { currentVerified }),
     ...(warnings.length === 0 ? {} : { warnings }),
     ...(fallback === undefined ? {} : { fallback }),
     ...(versionId === undefined ? {} : { versionId }),

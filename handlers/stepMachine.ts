@@ -10,6 +10,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { describeCause } from '../rotators/causes.js';
 import {
+  AuthenticationFailedError,
   asRotorError,
   InvalidEventError,
   RotationNotEnabledError,
@@ -17,6 +18,7 @@ import {
   StageConflictError,
   type Step,
   TrustBoundaryError,
+  VerificationFailedError,
   VersionNotFoundError,
 } from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
@@ -104,6 +106,8 @@ export interface StepOutcome {
   /** `noop`: the token was already AWSCURRENT (a finished rotation replayed). */
   result: 'done' | 'noop';
   warnings?: readonly string[];
+  /** setSecret: apply had to log in with AWSPREVIOUS (AWSCURRENT's password did not log in). */
+  fallback?: 'AWSPREVIOUS';
 }
 
 /** What one invocation knows about itself, for events, metrics and error context. */
@@ -121,6 +125,13 @@ interface Invocation {
   enricher?: ValueEnricher;
   /** Set when a failed test triggered the rotator's rollback: whether it completed. */
   rolledBack?: boolean;
+  /**
+   * setSecret and testSecret of a rotation: reads AWSCURRENT, so that a failed step can check
+   * whether it still logs in (`#verifyCurrent`).
+   */
+  current?: () => Promise<Loaded>;
+  /** A configuration test's testSecret: the step's own test ran on AWSCURRENT. */
+  testedCurrent?: boolean;
 }
 
 /** Small bounded map for per-container bookkeeping (attempt counts, rotation start times). */
@@ -229,6 +240,7 @@ export class StepMachine {
     // the pending value (setSecret already checked that both name the same engine).
     let anchor: Loaded;
     let warnings: readonly string[] | undefined;
+    let fallback: StepOutcome['fallback'];
     switch (event.Step) {
       case 'createSecret': {
         anchor = await this.#load(inv, secret.arn, currentId, CURRENT);
@@ -239,14 +251,18 @@ export class StepMachine {
       case 'setSecret': {
         const current = await this.#load(inv, secret.arn, currentId, CURRENT);
         anchor = current;
+        inv.current = async () => current;
         const pending = await inv.reader.requirePending(secret.arn, token, current);
         announce();
-        await current.rotator.apply({
+        const response = await current.rotator.apply({
           ...this.#request(inv, current),
           current: current.value,
           pending: pending.value,
           previous: () => this.#loadPrevious(inv, secret, current),
         });
+        // A rotator's report is read defensively: only the documented values reach events.
+        if (response?.fallback === 'AWSPREVIOUS') fallback = 'AWSPREVIOUS';
+        warnings = response?.warnings;
         break;
       }
       case 'testSecret': {
@@ -261,6 +277,7 @@ export class StepMachine {
           // configuration to test is AWSCURRENT's, which this step tests without changing anything.
           const current = await this.#load(inv, secret.arn, currentId, CURRENT);
           anchor = current;
+          inv.testedCurrent = true;
           announce();
           this.deps.logger.warn('AWSPENDING has no value (a configuration test): testing AWSCURRENT', {
             secretArn: secret.arn,
@@ -277,6 +294,7 @@ export class StepMachine {
         anchor = pending;
         announce();
         const current = once(() => inv.reader.loadWith(pending, secret.arn, currentId, CURRENT));
+        inv.current = current;
         let response: TestResponse | undefined;
         try {
           response = await pending.rotator.test({
@@ -311,6 +329,7 @@ export class StepMachine {
       strategy: inv.strategy ?? '',
       result: 'done',
       ...(warnings && warnings.length > 0 ? { warnings } : {}),
+      ...(fallback === undefined ? {} : { fallback }),
     };
   }
 
@@ -502,6 +521,8 @@ export class StepMachine {
       ...this.#describe(inv),
       durationMs,
       result: outcome.result,
+      ...(outcome.fallback === undefined ? {} : { fallback: outcome.fallback }),
+      ...(outcome.warnings ? { warnings: outcome.warnings } : {}),
       ...this.#discoveryCalls(inv),
     });
     for (const warning of outcome.warnings ?? []) logger.warn(warning, this.#describe(inv));
@@ -511,6 +532,7 @@ export class StepMachine {
       this.#event(inv, 'Rotation Step Succeeded', {
         durationMs,
         result: outcome.result,
+        ...(outcome.fallback === undefined ? {} : { fallback: outcome.fallback }),
         ...(outcome.warnings ? { warnings: outcome.warnings } : {}),
       }),
     ];
@@ -535,10 +557,13 @@ export class StepMachine {
   ): Promise<void> {
     const { logger, metrics } = this.deps;
     const durationMs = inv === undefined ? 0 : Math.round(performance.now() - inv.started);
+    const currentVerified = inv === undefined ? undefined : await this.#verifyCurrent(inv, error);
+    const verified = currentVerified === undefined ? {} : { currentVerified };
     logger.error('step failed', {
       ...(inv === undefined ? {} : this.#describe(inv)),
       durationMs,
       error: error.toJSON(),
+      ...verified,
       ...this.#discoveryCalls(inv),
     });
     // Somebody tried something (or a setup needs an operator's decision): its own metric and alarm.
@@ -552,6 +577,7 @@ export class StepMachine {
           durationMs,
           error: error.toJSON(),
           ...(inv.rolledBack === undefined ? {} : { rolledBack: inv.rolledBack }),
+          ...verified,
           // What on-call reads first: the class of the cause in words, and the runbook entry.
           cause: describeCause({ ...error.toJSON(), message: error.detail }),
           runbook: runbookUrl(error.name, this.deps.config.runbookUrl),
@@ -559,6 +585,42 @@ export class StepMachine {
       ],
       { keepUndelivered: true },
     );
+  }
+
+  /**
+   * After a failed setSecret or testSecret (after the rollback, when one ran): whether AWSCURRENT
+   * still passes the rotator's own test, which changes nothing (run as a configuration test runs
+   * it: AWSCURRENT's value as the pending one), within what is left of the deadline.
+   * `true`: it passes; `false`: it fails as a credential or its test fails (authentication,
+   * verification, a trust-boundary refusal); `undefined`: it could not be checked (another step,
+   * an invalid event, rotation turned off, a stage conflict, no AWSCURRENT value, no time left,
+   * the target unreachable). Never throws, never changes the step's error, which is what is
+   * reported. The check logs in once more with AWSCURRENT (one more refused login on a target that
+   * counts them) and may take what is left of the step's budget (a hanging target).
+   */
+  async #verifyCurrent(inv: Invocation, failure: RotorError): Promise<boolean | undefined> {
+    // A configuration test's failure is AWSCURRENT's own: testing it again would tell nothing new.
+    if (inv.testedCurrent === true) return failsAsCredential(failure) ? false : undefined;
+    const load = inv.current;
+    if (load === undefined || NOT_VERIFIABLE.some((type) => failure instanceof type)) return undefined;
+    if (inv.signal.aborted || inv.deadline - Date.now() < MIN_VERIFY_MS) return undefined;
+    try {
+      const current = await load();
+      await current.rotator.test({
+        ...this.#request(inv, current),
+        pending: current.value,
+        current: async () => current.value,
+      });
+      return true;
+    } catch (error) {
+      if (inv.signal.aborted) return undefined;
+      if (failsAsCredential(error)) return false;
+      this.deps.logger.warn('could not check whether AWSCURRENT still logs in', {
+        ...this.#describe(inv),
+        error: asRotorError(error).name,
+      });
+      return undefined;
+    }
   }
 
   #describe(inv: Invocation): Record<string, unknown> {
@@ -594,6 +656,21 @@ export function trustOf(config: Partial<TrustConfig>): TrustConfig {
     adoptionsSecret: config.adoptionsSecret ?? DEFAULT_ADOPTIONS_SECRET,
   };
 }
+
+/** Errors after which checking AWSCURRENT means nothing: the event or the secret's state is wrong. */
+const NOT_VERIFIABLE = [InvalidEventError, RotationNotEnabledError, StageConflictError];
+
+/** Errors that say a credential does not pass its test (rather than that it could not be tested). */
+function failsAsCredential(error: unknown): boolean {
+  return (
+    error instanceof AuthenticationFailedError ||
+    error instanceof VerificationFailedError ||
+    error instanceof TrustBoundaryError
+  );
+}
+
+/** Below this much time left, the check of AWSCURRENT after a failure is not started. */
+const MIN_VERIFY_MS = 500;
 
 /** Runs `work` at most once, on first call, and shares its promise. */
 function once<T>(work: () => Promise<T>): () => Promise<T> {

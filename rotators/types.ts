@@ -155,6 +155,20 @@ export interface ApplyRequest<S> extends RequestBase {
   readonly previous: () => Promise<S | undefined>;
 }
 
+/**
+ * What `apply` may report beside success (optional: resolving nothing stays valid). The step
+ * machine puts both into the setSecret step's event and log line.
+ */
+export interface ApplyResponse {
+  /**
+   * The stored credential apply had to log in with, when it was not AWSCURRENT's: AWSCURRENT's
+   * password did not log in on the target (it was changed elsewhere), and AWSPREVIOUS's did.
+   */
+  readonly fallback?: 'AWSPREVIOUS';
+  /** Observations worth reporting that did not stop apply (never a secret value). */
+  readonly warnings?: readonly string[];
+}
+
 export interface TestRequest<S> extends RequestBase {
   readonly pending: S;
   /** The AWSCURRENT value, read only when asked for. */
@@ -234,9 +248,11 @@ export interface Rotator<S = unknown> {
 
   /**
    * Makes the target accept the pending credential, keeping the current one working wherever
-   * the strategy allows. Must succeed when the pending credential is already in place.
+   * the strategy allows. Must succeed when the pending credential is already in place. May report
+   * a fallback login or warnings (`ApplyResponse`).
    */
-  apply(request: ApplyRequest<S>): Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: an apply that returns nothing stays valid.
+  apply(request: ApplyRequest<S>): Promise<ApplyResponse | void>;
 
   /**
    * Proves the pending credential works (logs in, checks identity, runs the configured probe).

@@ -46,6 +46,11 @@ export function historyLine(printer: Printer, event: RotorEventRecord): string {
     event.attempt === undefined ? '' : `attempt ${event.attempt}`,
     event.decision === undefined ? '' : `decision ${event.decision}`,
     event.error === undefined ? '' : errorWithCause(event.error),
+    event.currentVerified === undefined
+      ? ''
+      : event.currentVerified
+        ? 'AWSCURRENT still passes its test'
+        : printer.paint('red', 'AWSCURRENT FAILS its test too'),
     event.fallback === undefined ? '' : `WARNING: logged in with ${event.fallback}`,
     ...(event.warnings ?? []).map((warning) => `warning: ${warning}`),
     event.note ?? '',

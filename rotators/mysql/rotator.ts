@@ -46,6 +46,7 @@ import {
   UnsupportedError,
   VerificationFailedError,
 } from '../errors.js';
+import { previousFallback } from '../fallback.js';
 import {
   applyMasterPassword,
   checkGeneratedPassword,
@@ -57,7 +58,7 @@ import {
   waitForMasterPassword,
 } from '../rdsMaster.js';
 import { authorizeActingFor, bindMaster, type MasterBinding } from '../trust.js';
-import type { ApplyRequest, RequestBase, RollbackRequest, Rotator } from '../types.js';
+import type { ApplyRequest, ApplyResponse, RequestBase, RollbackRequest, Rotator } from '../types.js';
 import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';
 import { connectMysql } from './client.js';
 import { runPreflight } from './preflight.js';
@@ -324,7 +325,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
   }
 
   /** single-user: the account sets its own password. */
-  async function applySingleUser(request: ApplyRequest<MysqlSecret>): Promise<void> {
+  async function applySingleUser(request: ApplyRequest<MysqlSecret>): Promise<ApplyResponse> {
     const { current, pending } = request;
     assertSameIdentity(current, pending, 'single-user');
     const { session, used, password } = await loginAsAccount(request);
@@ -362,6 +363,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     } finally {
       await session.close();
     }
+    return used === 'AWSPREVIOUS' ? previousFallback(formatAccount(current.account)) : {};
   }
 
   /**
@@ -426,7 +428,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
   }
 
   /** dual-password: new password first, AWSCURRENT's second, the one before dropped. */
-  async function applyDualPassword(request: ApplyRequest<MysqlSecret>): Promise<void> {
+  async function applyDualPassword(request: ApplyRequest<MysqlSecret>): Promise<ApplyResponse> {
     const { current, pending } = request;
     assertSameIdentity(current, pending, 'dual-password');
     const self = current.masterarn === undefined;
@@ -442,6 +444,11 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
       await authorize(request, masterActor(master), master.binding, pair, pair, provenBy);
       session = await login(request, master);
     }
+    // AWSCURRENT's password did not log in (only AWSPREVIOUS's did): it was changed elsewhere.
+    const response =
+      used === 'AWSPREVIOUS' || provenBy === 'AWSPREVIOUS'
+        ? previousFallback(formatAccount(current.account))
+        : {};
     try {
       if (self) assertIdentity(session, current.account, used ?? 'AWSCURRENT');
       const { server } = session;
@@ -463,7 +470,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
           throw new AuthenticationFailedError(`the account ${formatAccount(current.account)} does not exist`);
         }
         const state = dualPasswordState(parseAuthMethods(priv), pending.password, current.password);
-        if (state === 'applied') return;
+        if (state === 'applied') return response;
         if (state === 'foreign') {
           throw new UnsupportedError(
             `${formatAccount(current.account)} also authenticates with a method other than mysql_native_password; dual-password would remove it`,
@@ -477,7 +484,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
           used === 'AWSCURRENT' || provenBy === 'AWSCURRENT',
           used,
         );
-        return;
+        return response;
       }
       await session.query(
         setDualPassword(server, {
@@ -491,6 +498,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
     } finally {
       await session.close();
     }
+    return response;
   }
 
   /**
@@ -734,6 +742,8 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
             throw new InvalidSecretError('accountHost', "must equal AWSCURRENT's", 'AWSPENDING');
           }
           const session = await login(request, master);
+          // Set by the authorize callback (a closure: a holder keeps the type checker honest).
+          const proof: { by?: 'AWSCURRENT' | 'AWSPREVIOUS' } = {};
           try {
             assertServerSupported(session);
             await applyAlternating({
@@ -744,6 +754,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
               loginAsTarget: () => login(request, request.pending),
               authorize: async (pair) => {
                 const provenBy = await prove(request, request.current, pair, master.tls);
+                if (provenBy !== undefined) proof.by = provenBy;
                 await authorize(request, masterActor(master), master.binding, pair, pair, provenBy);
               },
               adopted: request.adopted,
@@ -751,7 +762,9 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
           } finally {
             await session.close();
           }
-          return;
+          // rotor never changes AWSCURRENT's account here: proven only by AWSPREVIOUS, it was changed
+          // elsewhere.
+          return proof.by === 'AWSPREVIOUS' ? previousFallback(formatAccount(request.current.account)) : {};
         }
       }
     },

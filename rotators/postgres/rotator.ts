@@ -82,6 +82,7 @@ import {
   UnsupportedError,
   VerificationFailedError,
 } from '../errors.js';
+import { previousFallback } from '../fallback.js';
 import {
   applyMasterPassword,
   checkGeneratedPassword,
@@ -96,6 +97,7 @@ import type { TlsSettings } from '../tls.js';
 import { authorizeActingFor, bindMaster, type MasterBinding, matchesPattern } from '../trust.js';
 import type {
   ApplyRequest,
+  ApplyResponse,
   PreflightCheck,
   PreflightRequest,
   RequestBase,
@@ -263,14 +265,14 @@ const WRITE_CONFLICTS = new Set(['23505', '42710', 'XX000', '40001', '40P01']);
  * pass reads the catalog again and finds the other run's work (the password in place, the clone
  * created), so both runs complete.
  */
-async function onceMoreAfterWriteConflict(apply: () => Promise<void>): Promise<void> {
+async function onceMoreAfterWriteConflict<T>(apply: () => Promise<T>): Promise<T> {
   try {
-    await apply();
+    return await apply();
   } catch (error) {
     const code =
       error instanceof RotorError ? (error.cause as { code?: unknown } | undefined)?.code : undefined;
     if (typeof code !== 'string' || !WRITE_CONFLICTS.has(code)) throw error;
-    await apply();
+    return await apply();
   }
 }
 
@@ -409,7 +411,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     request: ApplyRequest<PostgresSecret>,
     master: MasterAccess,
     pair: Pair,
-  ): Promise<void> {
+  ): Promise<Proof> {
     const { current } = request;
     // The proof travels like the master: to the bound endpoint, over the master's TLS when it is
     // verified (the rotated secret's TLS keys are its writer's choice), else the secret's own.
@@ -428,6 +430,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
         actor: `the managing user of ${master.secretId}`,
       });
     }
+    return provenBy;
   }
 
   /** Whether these credentials log in (false only when the server refuses them). */
@@ -576,18 +579,20 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
    * - AWSPREVIOUS logs in: AWSCURRENT was replaced in Secrets Manager without the database: the
    *   database still has the older password, and changes from there.
    */
-  async function applySingleUser(request: ApplyRequest<PostgresSecret>): Promise<void> {
+  async function applySingleUser(request: ApplyRequest<PostgresSecret>): Promise<ApplyResponse> {
     const { current, pending } = request;
     let session = await tryLogin(loginOf(current), request);
+    let response: ApplyResponse = {};
     if (session === undefined) {
       const applied = await tryLogin(loginOf(current, pending.password), request);
       if (applied !== undefined) {
         await applied.close();
-        return;
+        return {};
       }
       const previous = await request.previous();
       if (previous !== undefined && previous.username === current.username) {
         session = await tryLogin(loginOf(current, previous.password), request);
+        if (session !== undefined) response = previousFallback(`role "${current.username}"`);
       }
       if (session === undefined) {
         throw new AuthenticationFailedError(
@@ -609,6 +614,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     } finally {
       await session.close();
     }
+    return response;
   }
 
   /**
@@ -621,11 +627,13 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
    * clone must carry rotor's marker naming the owner (ForeignAccountError), unless an operator
    * adopted it, in which case it is marked now.
    */
-  async function applyAlternating(request: ApplyRequest<PostgresSecret>): Promise<void> {
+  async function applyAlternating(request: ApplyRequest<PostgresSecret>): Promise<ApplyResponse> {
     const { current, pending } = request;
     const pair = pairOf(current.username, pending.username);
     const master = await masterLogin(current, request.fetchMaster);
-    await authorizeForPair(request, master, pair);
+    // AWSCURRENT's role never has its password changed by rotor: when only AWSPREVIOUS proved the
+    // pair, AWSCURRENT was changed elsewhere (and its users are failing), which on-call must see.
+    const provenBy = await authorizeForPair(request, master, pair);
     const session = await masterSession(master, request);
     try {
       const { version_num } = await whoami(session);
@@ -686,6 +694,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
     } finally {
       await session.close();
     }
+    return provenBy === 'AWSPREVIOUS' ? previousFallback(`role "${current.username}"`) : {};
   }
 
   /** Drift between the two roles, as the pending role sees it. Throws when the clone would not act as the owner. */
@@ -937,7 +946,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
             'AWSPENDING',
           );
         }
-        await onceMoreAfterWriteConflict(() => applySingleUser(request));
+        return await onceMoreAfterWriteConflict(() => applySingleUser(request));
       } else {
         if (pending.username === current.username) {
           throw new InvalidSecretError(
@@ -946,7 +955,7 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
             'AWSPENDING',
           );
         }
-        await onceMoreAfterWriteConflict(() => applyAlternating(request));
+        return await onceMoreAfterWriteConflict(() => applyAlternating(request));
       }
     },
 

@@ -396,9 +396,10 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
   });
 
   it('a rotation abandoned for good (its AWSPENDING cleared, as heal does) has its minted key revoked by the next rotation', async () => {
-    // Prepare: testSecret keeps being refused, so the rotation fails with its key minted.
+    // Prepare: testSecret keeps being refused, so the rotation fails with its key minted (three
+    // attempts, each probing the pending key and then, after the failure, AWSCURRENT's).
     const { arn, first } = await setup({ maxLiveKeys: 3 });
-    f.provider.faults.fail('probe', 401, 3);
+    f.provider.faults.fail('probe', 401, 6);
     await h.rotate(arn);
     const failed = await lastRotation(arn);
     const abandoned = mintedFor(f.provider, failed.token, arn);

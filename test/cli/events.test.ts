@@ -311,6 +311,26 @@ describe('events from EventBridge (the local stack)', () => {
     });
   });
 
+  it('keeps currentVerified of a failed step, and only a boolean', () => {
+    // Act
+    const [verified, notBoolean] = [true, 'yes'].map((currentVerified) =>
+      fromEventBridge(
+        {
+          source: 'rotor',
+          detailType: 'Rotation Step Failed',
+          detail: JSON.stringify({ secretArn: ARN, step: 'testSecret', currentVerified }),
+          resources: [ARN],
+          time: '2026-11-25T17:53:12.000Z',
+        },
+        'rotor',
+      ),
+    );
+
+    // Assess
+    expect(verified).toMatchObject({ currentVerified: true });
+    expect(notBoolean).not.toHaveProperty('currentVerified');
+  });
+
   it('ignores events of other sources and unknown detail types', () => {
     // Act
     const records = [

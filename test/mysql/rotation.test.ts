@@ -3,13 +3,13 @@
  * real step machine, and the machine's MariaDB 10.11 with real password logins.
  */
 import { randomUUID } from 'node:crypto';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RotationEvent } from '../../local/stack.js';
 import type { Step } from '../../rotators/errors.js';
 import { mysqlRotator } from '../../rotators/mysql/index.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
-import { logsInAsAccount, MariadbTestBed, skipMysql } from './support.js';
+import { logsInAsAccount, MariadbTestBed, newPassword, skipMysql } from './support.js';
 
 type Value = Record<string, unknown>;
 const STEPS: readonly Step[] = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
@@ -76,6 +76,109 @@ describe.skipIf(skipMysql)('MySQL rotations through Secrets Manager (MariaDB)', 
     expect(await logsInAsAccount(after)).toBe(true);
     expect(await logsInAsAccount(before)).toBe(false);
     expect(labels.AWSPENDING === undefined || labels.AWSPENDING === labels.AWSCURRENT).toBe(true);
+  });
+
+  it('single-user: AWSCURRENT wrong on the server but AWSPREVIOUS right: the rotation succeeds from AWSPREVIOUS and setSecret reports fallback AWSPREVIOUS', async () => {
+    // Prepare: the server has the first password; AWSCURRENT was replaced without the database.
+    const { value: first, arn } = await secretFor();
+    const replaced = newPassword();
+    await harness.sm.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        SecretString: JSON.stringify({ ...first, password: replaced }),
+      }),
+    );
+    // Act
+    await harness.rotate(arn);
+    // Assess
+    const after = await harness.value(arn);
+    expect([after.password === first.password, after.password === replaced]).toEqual([false, false]);
+    expect(await logsInAsAccount(after)).toBe(true);
+    expect(await logsInAsAccount(first)).toBe(false);
+    const events = harness.rotorEvents().filter((e) => e.detail.secretArn === arn);
+    const set = events.filter(
+      (e) => e.detailType === 'Rotation Step Succeeded' && e.detail.step === 'setSecret',
+    );
+    expect(set).toHaveLength(1);
+    expect(set[0]?.detail.fallback).toBe('AWSPREVIOUS');
+    expect(set[0]?.detail.warnings).toEqual([expect.stringContaining(String(first.username))]);
+    expect(events.some((e) => e.detailType === 'Rotation Succeeded')).toBe(true);
+    for (const password of [first.password, replaced, after.password]) {
+      expect(JSON.stringify(events)).not.toContain(String(password));
+    }
+  });
+
+  it('single-user: AWSCURRENT whose password is wrong on the server fails setSecret with currentVerified false', async () => {
+    // Prepare: the account's password on the server is not the one the secret holds; no AWSPREVIOUS.
+    const { value } = await secretFor();
+    const arn = await harness.createSecret({ ...value, password: newPassword() });
+    // Act
+    await harness.rotate(arn);
+    // Assess
+    const failures = harness
+      .rotorEvents()
+      .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+    expect(failures.length).toBeGreaterThan(0);
+    for (const failure of failures) {
+      expect(failure.detail).toMatchObject({ step: 'setSecret', currentVerified: false });
+      expect((failure.detail.error as { name: string }).name).toBe('AuthenticationFailedError');
+    }
+    expect(await logsInAsAccount(value)).toBe(true);
+  });
+
+  it('dual-password: AWSCURRENT replaced without the database but AWSPREVIOUS right: the managing user proves the account with AWSPREVIOUS, the rotation succeeds, and setSecret reports fallback AWSPREVIOUS', async () => {
+    // Prepare: the server has the first password; AWSCURRENT was replaced without the database.
+    const { value: first, arn } = await secretFor({ strategy: 'dual-password', masterarn: masterArn });
+    const replaced = newPassword();
+    await harness.sm.send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        SecretString: JSON.stringify({ ...first, password: replaced }),
+      }),
+    );
+    // Act
+    await harness.rotate(arn);
+    // Assess
+    const after = await harness.value(arn);
+    expect(await logsInAsAccount(after)).toBe(true);
+    const set = harness
+      .rotorEvents()
+      .filter(
+        (e) =>
+          e.detailType === 'Rotation Step Succeeded' &&
+          e.detail.secretArn === arn &&
+          e.detail.step === 'setSecret',
+      );
+    expect(set.map((e) => e.detail.fallback ?? null)).toEqual(['AWSPREVIOUS']);
+    expect(
+      harness.rotorEvents().some((e) => e.detailType === 'Rotation Succeeded' && e.detail.secretArn === arn),
+    ).toBe(true);
+  });
+
+  it('alternating-users: AWSCURRENT changed on the server by hand but AWSPREVIOUS right: setSecret reports fallback AWSPREVIOUS', async () => {
+    // Prepare: one rotation (account → clone), then the clone's password is changed by hand.
+    const { value: first, arn } = await secretFor({ masterarn: masterArn });
+    await harness.rotate(arn);
+    const second = await harness.value(arn);
+    const account = second.username as string;
+    const host = String((second as { accountHost?: unknown }).accountHost ?? '%');
+    await bed.admin.query(`ALTER USER '${account}'@'${host}' IDENTIFIED BY '${newPassword()}'`);
+    expect(await logsInAsAccount(second)).toBe(false);
+    // Act
+    await harness.rotate(arn);
+    // Assess
+    const third = await harness.value(arn);
+    expect(third.username).toBe(first.username);
+    expect(await logsInAsAccount(third)).toBe(true);
+    const set = harness
+      .rotorEvents()
+      .filter(
+        (e) =>
+          e.detailType === 'Rotation Step Succeeded' &&
+          e.detail.secretArn === arn &&
+          e.detail.step === 'setSecret',
+      );
+    expect(set.map((e) => e.detail.fallback ?? null)).toEqual([null, 'AWSPREVIOUS']);
   });
 
   it('dual-password: AWSCURRENT and AWSPREVIOUS both log in; the one before stops at the next rotation', async () => {

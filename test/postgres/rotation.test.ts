@@ -3,7 +3,7 @@
  * rotor's real step machine, and real servers (PostgreSQL 17 and 15) with SCRAM authentication.
  */
 import { randomUUID } from 'node:crypto';
-import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import { PutSecretValueCommand, RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Step } from '../../rotators/errors.js';
 import {
@@ -224,10 +224,130 @@ describe.skipIf(skipPostgres).each(FLAVORS)(
         .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
       expect(failures.length).toBeGreaterThan(0);
       for (const failure of failures) {
-        expect(failure.detail).toMatchObject({ step: 'testSecret', rolledBack: true });
+        // The rollback restored AWSCURRENT's password, but the probe fails for it too: it does not
+        // pass the rotator's test.
+        expect(failure.detail).toMatchObject({
+          step: 'testSecret',
+          rolledBack: true,
+          currentVerified: false,
+        });
         expect((failure.detail.error as { name: string }).name).toBe('VerificationFailedError');
       }
       passwords.add(String((await harness.value(arn, 'AWSPENDING')).password));
+    });
+
+    it('single-user: AWSCURRENT whose password is wrong on the server fails setSecret, and the event says AWSCURRENT was checked and does not log in (currentVerified false)', async () => {
+      // Prepare: the role's password on the server is not the one the secret holds; no AWSPREVIOUS.
+      const name = uniqueName('wrongcur');
+      const serverPassword = newPassword();
+      await db.createUser(name, serverPassword);
+      passwords.add(serverPassword);
+      const stored = newPassword();
+      passwords.add(stored);
+      const arn = await harness.createSecret(db.secret(name, stored));
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      const failures = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.detail).toMatchObject({ step: 'setSecret', currentVerified: false });
+        expect((failure.detail.error as { name: string }).name).toBe('AuthenticationFailedError');
+      }
+      expect(await db.canLogin(name, serverPassword)).toBe(true);
+    });
+
+    it('alternating-users: a probe that fails for the clone fails testSecret, and the event says AWSCURRENT still passes the test (currentVerified true)', async () => {
+      // Prepare: a wrong probe that holds for the owner only (division by zero for any other user).
+      const owner = uniqueName('probeowner');
+      const { value: before, arn } = await userSecret(
+        'probe',
+        {
+          masterarn: masterArn,
+          probeQuery: `SELECT 1 / (CASE WHEN session_user = '${owner}' THEN 1 ELSE 0 END)`,
+        },
+        owner,
+      );
+      const labelsBefore = await harness.labels(arn);
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      expect((await harness.labels(arn)).AWSCURRENT).toBe(labelsBefore.AWSCURRENT);
+      const failures = harness
+        .rotorEvents()
+        .filter((e) => e.detailType === 'Rotation Step Failed' && e.detail.secretArn === arn);
+      expect(failures.length).toBeGreaterThan(0);
+      for (const failure of failures) {
+        expect(failure.detail).toMatchObject({ step: 'testSecret', currentVerified: true });
+        expect((failure.detail.error as { name: string }).name).toBe('VerificationFailedError');
+      }
+      expect(await db.canLogin(before.username, before.password)).toBe(true);
+      passwords.add(String((await harness.value(arn, 'AWSPENDING')).password));
+    });
+
+    it('single-user: AWSCURRENT wrong on the server but AWSPREVIOUS right: the rotation succeeds from AWSPREVIOUS and setSecret reports fallback AWSPREVIOUS', async () => {
+      // Prepare: the server has the first password; AWSCURRENT was replaced without the database.
+      const { value: first, arn } = await userSecret('fallback');
+      const replaced = newPassword();
+      passwords.add(replaced);
+      await harness.sm.send(
+        new PutSecretValueCommand({
+          SecretId: arn,
+          SecretString: JSON.stringify({ ...first, password: replaced }),
+        }),
+      );
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      const after = await current(arn);
+      expect(after.password).not.toBe(first.password);
+      expect(after.password).not.toBe(replaced);
+      expect(await db.canLogin(after.username, after.password)).toBe(true);
+      expect(await db.canLogin(first.username, first.password)).toBe(false);
+      const events = harness.rotorEvents().filter((e) => e.detail.secretArn === arn);
+      const set = events.filter(
+        (e) => e.detailType === 'Rotation Step Succeeded' && e.detail.step === 'setSecret',
+      );
+      expect(set).toHaveLength(1);
+      expect(set[0]?.detail.fallback).toBe('AWSPREVIOUS');
+      expect(set[0]?.detail.warnings).toEqual([expect.stringContaining(`role "${first.username}"`)]);
+      expect(events.some((e) => e.detailType === 'Rotation Succeeded')).toBe(true);
+      expect(
+        events.filter((e) => e.detailType === 'Rotation Step Succeeded' && e.detail.step !== 'setSecret'),
+      ).not.toContainEqual(
+        expect.objectContaining({ detail: expect.objectContaining({ fallback: expect.anything() }) }),
+      );
+      for (const password of [first.password, replaced, after.password]) {
+        expect(JSON.stringify(events)).not.toContain(String(password));
+      }
+    });
+
+    it('alternating-users: AWSCURRENT changed on the server by hand but AWSPREVIOUS right: the rotation proves the pair with AWSPREVIOUS, succeeds, and setSecret reports fallback AWSPREVIOUS', async () => {
+      // Prepare: one rotation (owner → clone), then the clone's password is changed by hand.
+      const { value: first, arn } = await userSecret('altfallback', { masterarn: masterArn });
+      await harness.rotate(arn);
+      const second = await current(arn);
+      const byHand = newPassword();
+      passwords.add(byHand);
+      await db.sql(`ALTER ROLE "${second.username}" PASSWORD '${byHand}'`);
+      // Act
+      await harness.rotate(arn);
+      // Assess
+      const third = await current(arn);
+      expect(third.username).toBe(first.username);
+      expect(await db.canLogin(third.username, third.password)).toBe(true);
+      const set = harness
+        .rotorEvents()
+        .filter(
+          (e) =>
+            e.detailType === 'Rotation Step Succeeded' &&
+            e.detail.secretArn === arn &&
+            e.detail.step === 'setSecret',
+        );
+      expect(set.map((e) => e.detail.fallback ?? null)).toEqual([null, 'AWSPREVIOUS']);
+      expect(set[1]?.detail.warnings).toEqual([expect.stringContaining(`role "${second.username}"`)]);
     });
 
     it('alternating-users: wrong master credentials fail setSecret with a typed error; AWSCURRENT untouched', async () => {
