@@ -20,15 +20,14 @@ import { PENDING } from '../../handlers/secrets.js';
 import { describeCause, explainCodes } from '../../rotators/causes.js';
 import { ConfigurationError, RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, exitCodeOf, type GlobalOptions } from '../aws.js';
-import type { RotorEventRecord } from '../events.js';
 import { ENGINE_CHECK } from '../functionEngines.js';
 import { formatAge } from '../io.js';
-import { describeSecret, functionArnFor } from '../secrets.js';
+import { functionArnFor } from '../secrets.js';
 import { type Session, sleep } from '../session.js';
 import { stateFacts } from '../state.js';
 import { type AdoptionResult, adopt, printAdoptions } from './adopt.js';
 import { checksJson, passed, printChecks, runPreflight } from './preflight.js';
-import { errorWithCause, follow, type StepLine, stepLine } from './rotate.js';
+import { errorWithCause, follow, followReader, type StepLine, stepLine } from './rotate.js';
 
 export interface AttachOptions extends GlobalOptions {
   /** Required unless the command only adopts. */
@@ -394,22 +393,10 @@ async function followTest(
     ...(failure === undefined ? {} : { failure }),
   });
 
+  const reader = followReader(context, arn, since, progress);
   for (;;) {
-    const secret = await describeSecret(context, arn);
-    let events: RotorEventRecord[] = [];
-    try {
-      events = await context.events.forSecret(arn, {
-        since,
-        ...(secret.RotationLambdaARN === undefined ? {} : { functionArn: secret.RotationLambdaARN }),
-      });
-    } catch (error) {
-      if (!eventsWarned) {
-        eventsWarned = true;
-        progress(
-          `cannot read steps from ${context.events.description} (${error instanceof Error ? error.name : 'error'}): following the labels only`,
-        );
-      }
-    }
+    const { secret, events } = await reader.read();
+    eventsWarned = reader.warned;
     // This test's own events: its token's steps, and the service's test events since it began.
     const own = events.filter(
       (event) =>

@@ -243,22 +243,10 @@ export async function follow(
     ...(state === undefined ? {} : { state }),
   });
 
+  const reader = followReader(context, arn, since, progress);
   for (;;) {
-    const secret = await describeSecret(context, arn);
-    let events: RotorEventRecord[] = [];
-    try {
-      events = await context.events.forSecret(arn, {
-        since,
-        ...(secret.RotationLambdaARN === undefined ? {} : { functionArn: secret.RotationLambdaARN }),
-      });
-    } catch (error) {
-      if (!eventsWarned) {
-        eventsWarned = true;
-        progress(
-          `cannot read steps from ${context.events.description} (${error instanceof Error ? error.name : 'error'}): following the labels only`,
-        );
-      }
-    }
+    const { secret, events } = await reader.read();
+    eventsWarned = reader.warned;
     let abandoned = false;
     for (const event of events) {
       if (event.versionId !== token) {
@@ -329,4 +317,41 @@ function failureReason(state: RotationState, steps: readonly StepLine[]): string
         : errorWithCause({ name: f.error });
   const attempts = f.attempts ?? Math.max(0, ...steps.map((step) => step.attempt ?? 1));
   return `${f.step ?? failed?.step ?? 'a step'} failed${error === undefined ? '' : ` (${error})`}${attempts > 0 ? `, after ${attempts} attempt${attempts === 1 ? '' : 's'}` : ''}${f.evidence === 'service' ? '; Secrets Manager gave up' : ''}`;
+}
+
+/**
+ * One poll of a rotation being followed: the secret's description and its events since `since`.
+ * When the events cannot be read, says so once and follows the labels alone (`warned`).
+ */
+export function followReader(
+  context: AwsContext,
+  arn: string,
+  since: Date,
+  progress: (line: string) => void,
+) {
+  const reader = {
+    warned: false,
+    async read(): Promise<{
+      secret: Awaited<ReturnType<typeof describeSecret>>;
+      events: RotorEventRecord[];
+    }> {
+      const secret = await describeSecret(context, arn);
+      try {
+        const events = await context.events.forSecret(arn, {
+          since,
+          ...(secret.RotationLambdaARN === undefined ? {} : { functionArn: secret.RotationLambdaARN }),
+        });
+        return { secret, events };
+      } catch (error) {
+        if (!reader.warned) {
+          reader.warned = true;
+          progress(
+            `cannot read steps from ${context.events.description} (${error instanceof Error ? error.name : 'error'}): following the labels only`,
+          );
+        }
+        return { secret, events: [] };
+      }
+    },
+  };
+  return reader;
 }
