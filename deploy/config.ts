@@ -220,7 +220,12 @@ const secretEntry = v.strictObject({
   strategy: v.optional(v.picklist(STRATEGIES, `must be one of: ${STRATEGIES.join(', ')}`)),
   schedule: scheduleSchema,
   window: v.optional(windowSchema),
-  rotateImmediately: v.optional(v.boolean(), false),
+  /**
+   * Rotate when the schedule is created or changed (default true, as `rotor attach` and Secrets
+   * Manager's own RotationSchedule); false: Secrets Manager runs the configuration test instead
+   * (testSecret only), and the first rotation waits for the schedule.
+   */
+  rotateImmediately: v.optional(v.boolean(), true),
   /**
    * The RDS DB instance / DB cluster the secret belongs to (as its value names it, or RDS's tags):
    * the function may describe it (endpoint discovery), and, for strategy rds-master, set its

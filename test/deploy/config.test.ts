@@ -33,7 +33,8 @@ describe('stage configuration', () => {
       rdsMasters: [],
       adoptionsSecret: 'rotor/adoptions',
     });
-    expect(config.secrets[0]?.rotateImmediately).toBe(false);
+    // As rotor attach and Secrets Manager's own RotationSchedule default.
+    expect(config.secrets[0]?.rotateImmediately).toBe(true);
   });
 
   it.each([

@@ -295,6 +295,8 @@ describe('osls package (offline) for the example stage', () => {
       RotateImmediatelyOnUpdate: false,
     });
     expect(schedules[0]?.DependsOn).toEqual(['RotorPostgresInvokePermission']);
+    // Without rotateImmediately in the stage file: true, as rotor attach and Secrets Manager default.
+    expect(schedules[1]?.Properties.RotateImmediatelyOnUpdate).toBe(true);
     expect(schedules[1]?.Properties.RotationLambdaARN).toEqual({
       'Fn::GetAtt': ['MysqlLambdaFunction', 'Arn'],
     });
