@@ -95,6 +95,15 @@ export type TrustConfig = Pick<Config, 'masters' | 'rdsMasters' | 'adoptionsSecr
 
 export const DEFAULT_ADOPTIONS_SECRET = 'rotor/adoptions';
 
+/** A whole trust configuration from a partial one (absent keys: no binding, the default record). */
+export function trustOf(config: Partial<TrustConfig> = {}): TrustConfig {
+  return {
+    masters: config.masters ?? [],
+    rdsMasters: config.rdsMasters ?? [],
+    adoptionsSecret: config.adoptionsSecret ?? DEFAULT_ADOPTIONS_SECRET,
+  };
+}
+
 export type HealMode = 'report' | 'heal';
 
 /** What the `rotor` CLI takes from the environment (beside what the AWS SDK reads itself). */

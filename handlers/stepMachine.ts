@@ -23,7 +23,7 @@ import {
 } from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
 import type { RequestBase, TestResponse } from '../rotators/types.js';
-import { type Config, DEFAULT_ADOPTIONS_SECRET, type TrustConfig } from './config.js';
+import { type Config, type TrustConfig, trustOf } from './config.js';
 import type { EventPublisher, RotorDetailType, RotorEvent } from './events.js';
 import type { StepMetrics } from './observability.js';
 import { generatePassword, resolvePolicy } from './password.js';
@@ -646,15 +646,6 @@ export class StepMachine {
   async #send(events: RotorEvent[], options?: { keepUndelivered?: boolean }): Promise<void> {
     await this.deps.publisher?.publish(events, options);
   }
-}
-
-/** The trust configuration of a step machine's config (absent keys: no binding, default record). */
-export function trustOf(config: Partial<TrustConfig>): TrustConfig {
-  return {
-    masters: config.masters ?? [],
-    rdsMasters: config.rdsMasters ?? [],
-    adoptionsSecret: config.adoptionsSecret ?? DEFAULT_ADOPTIONS_SECRET,
-  };
 }
 
 /** Errors after which checking AWSCURRENT means nothing: the event or the secret's state is wrong. */

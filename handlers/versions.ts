@@ -16,7 +16,7 @@ import {
 import type { Registry } from '../rotators/registry.js';
 import type { MasterBinding, MasterCredential } from '../rotators/trust.js';
 import type { AnyRotator, ManagedDatabase } from '../rotators/types.js';
-import type { TrustConfig } from './config.js';
+import { type TrustConfig, trustOf } from './config.js';
 import {
   adoptedFor,
   boundToSecret,
@@ -91,7 +91,7 @@ export class VersionReader {
     private readonly signal: AbortSignal,
     private readonly enricher?: ValueEnricher,
     /** Read at each use: the functions' configuration (tests and the demo add bindings live). */
-    private readonly trust: TrustConfig = NO_TRUST,
+    private readonly trust: TrustConfig = trustOf(),
   ) {}
 
   readonly #bindings = new Map<string, Promise<MasterBinding | undefined>>();
@@ -310,8 +310,6 @@ export class VersionReader {
     return adoptedFor(parseAdoptions(record.value, id), { arn: secretArn });
   }
 }
-
-const NO_TRUST: TrustConfig = { masters: [], rdsMasters: [], adoptionsSecret: 'rotor/adoptions' };
 
 export function parseJson(text: string, label: string): Record<string, unknown> {
   let json: unknown;
