@@ -160,17 +160,11 @@ export class SecretsStore {
   }
 
   /**
-   * Another secret's AWSCURRENT value (master or admin credentials) for one rotation: the steps of
-   * a rotation run back to back, so the value is kept for a minute under the rotation's token. Not
-   * longer: the related secret may rotate too, and a stale value must not outlive a retry.
-   */
-  async getRelated(secretId: string, token: string, signal?: AbortSignal): Promise<string | undefined> {
-    return (await this.getRelatedSecret(secretId, token, signal))?.value;
-  }
-
-  /**
-   * Like `getRelated` (no token: read now, not kept), with the ARN and name Secrets Manager
-   * answered: what a master's binding is matched against, whatever form `secretId` had.
+   * Another secret's AWSCURRENT value (master or admin credentials), with the ARN and name Secrets
+   * Manager answered (what a master's binding is matched against, whatever form `secretId` had).
+   * With a token it is kept for a minute under the rotation's token: the steps of a rotation run
+   * back to back, and the related secret may rotate too, so a stale value must not outlive a
+   * retry. Without one it is read now and not kept.
    */
   async getRelatedSecret(
     secretId: string,
@@ -204,15 +198,10 @@ export class SecretsStore {
   }
 
   /**
-   * Another secret's AWSCURRENT value, read now. The stage is named although AWS defaults to it:
-   * an endpoint that gets the default wrong (one widely used emulator answers AWSPREVIOUS once the
-   * master itself was rotated) must not hand rotor an old master password.
+   * GetSecretValue of AWSCURRENT, asked for by label although AWS defaults to it: an endpoint that
+   * gets the default wrong (one widely used emulator answers AWSPREVIOUS once the master itself was
+   * rotated) must not hand rotor an old master password.
    */
-  async getCurrent(secretId: string, signal?: AbortSignal): Promise<string | undefined> {
-    return (await this.#getCurrentOutput(secretId, signal)).SecretString;
-  }
-
-  /** GetSecretValue of AWSCURRENT, asked for by label (never whatever version the call defaults to). */
   async #getCurrentOutput(secretId: string, signal?: AbortSignal) {
     try {
       return await this.client.send(
