@@ -649,6 +649,23 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
       ]);
       expect(checks.every((check) => check.ok || (check.fix ?? '').length > 0)).toBe(true);
     });
+
+    it('reports ownership and room as unchecked when the keys cannot be listed', async () => {
+      // Prepare
+      const f = await start();
+      const first = f.firstKey();
+      const current = f.rotator.parse({ value: f.secretFor(first), label: 'AWSCURRENT' });
+      const request = f.request('createSecret');
+      const refused = JSON.stringify({ token: 'adm_wrong' });
+      // Act
+      const checks = await f.rotator.preflight({ ...request, fetchRelated: async () => refused, current });
+      // Assess
+      expect(checks.filter((check) => !check.ok).map((check) => check.name)).toEqual([
+        'admin credential lists keys',
+        "the keys AWSCURRENT names are this secret's",
+        'room for a new key',
+      ]);
+    });
   });
 
   it('no error raised in this suite contains a key value or the admin credential', () => {
