@@ -374,12 +374,14 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     secret: ApiKeySecret,
     request: Omit<RequestBase, 'token' | 'step'>,
     waitForPropagation = false,
+    /** A management client already connected for `secret` in this step: its admin secret is not read again. */
+    connected?: Promise<ProviderClient>,
   ): Promise<void> {
     // The admin secret is read only for its public identifiers (an application id, say): the
     // client never sends its credential fields with a probe.
     const client =
       secret.provider.publicAdminFields.size > 0
-        ? await connect(secret, request)
+        ? await (connected ?? connect(secret, request))
         : clientFor(secret, request);
     const { expectStatus, propagation } = secret.provider.probe;
     // Counted in waits asked for, not by a clock: the bound holds however long each probe takes.
@@ -560,6 +562,9 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
           checks.push({ name, ok: false, detail, fix });
         }
       };
+      // One read of the admin secret serves the list and the probe.
+      const connected = connect(current, request);
+      connected.catch(() => {});
       let keys: ListedKey[] | undefined;
       let own: Ownership | undefined;
       // The checks that judge the list need one: without it they would pass on an empty list.
@@ -575,13 +580,13 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
         'admin credential lists keys',
         'check adminSecretArn and the admin credential',
         async () => {
-          const all = await (await connect(current, request)).list();
+          const all = await (await connected).list();
           keys = all;
           return `${all.length} live keys at ${current.provider.name}`;
         },
       );
       await check('current key passes the probe', 'check keyId and apiKey in AWSCURRENT', async () => {
-        await probe(current, request);
+        await probe(current, request, false, connected);
         return 'the probe accepts the current key';
       });
       await check(

@@ -650,6 +650,27 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
       expect(checks.every((check) => check.ok || (check.fix ?? '').length > 0)).toBe(true);
     });
 
+    it('reads the admin secret once when the probe needs its public identifiers', async () => {
+      // Prepare
+      const f = await start({
+        describe: (description) => ({ ...description, publicAdminFields: ['account'] }),
+        admin: { account: 'acct-1' },
+      });
+      const first = f.firstKey();
+      const current = f.rotator.parse({ value: f.secretFor(first), label: 'AWSCURRENT' });
+      const request = f.request('createSecret');
+      let reads = 0;
+      const fetchRelated = async (id: string) => {
+        reads++;
+        return request.fetchRelated(id);
+      };
+      // Act
+      const checks = await f.rotator.preflight({ ...request, fetchRelated, current });
+      // Assess
+      expect(checks.every((check) => check.ok)).toBe(true);
+      expect(reads).toBe(1);
+    });
+
     it('reports ownership and room as unchecked when the keys cannot be listed', async () => {
       // Prepare
       const f = await start();
