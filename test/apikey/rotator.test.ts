@@ -613,6 +613,33 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     });
   });
 
+  it('a listed key id that would climb out of the base URL (..) is refused; no revoke is sent', async () => {
+    // Prepare
+    const methods: string[] = [];
+    let prefix = '';
+    const f = await start({
+      rotator: {
+        fetch: async (url, init) => {
+          methods.push(init.method);
+          const response = await globalThis.fetch(url, init);
+          if (init.method !== 'GET' || !new URL(url).pathname.endsWith('/keys')) return response;
+          const listed = JSON.parse(await response.text()) as { keys: unknown[] };
+          listed.keys.push({ id: '..', name: `${prefix}${randomUUID()}` });
+          const text = JSON.stringify(listed);
+          return { status: response.status, headers: response.headers, text: async () => text };
+        },
+      },
+    });
+    prefix = f.names().prefix;
+    const first = f.firstKey();
+    // Act
+    const error = await caught(finish(f, f.secretFor(first, { gracePolicy: 'none' }), undefined));
+    // Assess
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(String(error)).toMatch(/a key id would take the request outside the base URL/);
+    expect(methods).not.toContain('DELETE');
+  });
+
   describe('preflight', () => {
     it('reports the admin credential, the current key and room for a new key, changing nothing', async () => {
       // Prepare
