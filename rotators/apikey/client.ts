@@ -385,11 +385,12 @@ export class ProviderClient {
   ): Promise<Exchange> {
     const { provider, options } = this;
     const withAdmin = this.#values(operation, values);
-    let url: URL | undefined;
+    let url: URL;
     const headers: Record<string, string> = { accept: 'application/json' };
     let body: string | undefined;
     try {
-      url = at ?? requestUrl(provider, template, withAdmin);
+      // Key ids come from the provider: one that would resolve as `..` is refused, not followed.
+      url = at ?? this.#url(operation, template, values);
       if (operation !== 'probe') {
         headers[provider.auth.header.toLowerCase()] = render(provider.auth.value, withAdmin);
       }
@@ -408,12 +409,6 @@ export class ProviderClient {
     } catch (error) {
       if (error instanceof MissingValueError) throw this.#missing(operation, error.variable);
       throw error;
-    }
-    if (url === undefined) {
-      // Key ids come from the provider: one that would resolve as `..` is refused, not followed.
-      throw new ProviderError(
-        `${this.target} ${operation}: a key id would take the request outside the base URL`,
-      );
     }
     for (const [name, value] of Object.entries(extraHeaders)) headers[name.toLowerCase()] = value;
     if (Object.values(headers).some((value) => /[\r\n\0]/.test(value))) {

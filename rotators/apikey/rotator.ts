@@ -374,12 +374,14 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     secret: ApiKeySecret,
     request: Omit<RequestBase, 'token' | 'step'>,
     waitForPropagation = false,
+    /** A management client already connected for `secret` in this step: its admin secret is not read again. */
+    connected?: Promise<ProviderClient>,
   ): Promise<void> {
     // The admin secret is read only for its public identifiers (an application id, say): the
     // client never sends its credential fields with a probe.
     const client =
       secret.provider.publicAdminFields.size > 0
-        ? await connect(secret, request)
+        ? await (connected ?? connect(secret, request))
         : clientFor(secret, request);
     const { expectStatus, propagation } = secret.provider.probe;
     // Counted in waits asked for, not by a clock: the bound holds however long each probe takes.
@@ -560,18 +562,31 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
           checks.push({ name, ok: false, detail, fix });
         }
       };
-      let keys: ListedKey[] = [];
+      // One read of the admin secret serves the list and the probe.
+      const connected = connect(current, request);
+      connected.catch(() => {});
+      let keys: ListedKey[] | undefined;
       let own: Ownership | undefined;
+      // The checks that judge the list need one: without it they would pass on an empty list.
+      const listed = (): ListedKey[] => {
+        if (keys === undefined) {
+          throw new ProviderError(
+            `the keys at ${current.provider.name} could not be listed (see "admin credential lists keys")`,
+          );
+        }
+        return keys;
+      };
       await check(
         'admin credential lists keys',
         'check adminSecretArn and the admin credential',
         async () => {
-          keys = await (await connect(current, request)).list();
-          return `${keys.length} live keys at ${current.provider.name}`;
+          const all = await (await connected).list();
+          keys = all;
+          return `${all.length} live keys at ${current.provider.name}`;
         },
       );
       await check('current key passes the probe', 'check keyId and apiKey in AWSCURRENT', async () => {
-        await probe(current, request);
+        await probe(current, request, false, connected);
         return 'the probe accepts the current key';
       });
       await check(
@@ -579,16 +594,17 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
         'adopt a hand-made or older key with rotor attach --adopt <key id>, or correct keyId, previousKeyId and keyNamePrefix',
         async () => {
           own = ownership(current, request);
-          await own.assertOwned(keys, currentClaims(current));
+          await own.assertOwned(listed(), currentClaims(current));
           return `their provider-side names carry this secret's tag "${own.names.prefix}" or an operator adopted them`;
         },
       );
       await check('room for a new key', 'revoke a key by hand or raise maxLiveKeys', async () => {
-        const room = own === undefined ? [] : evictable(own, keys, current);
-        const free = current.provider.maxLiveKeys - keys.length + room.length;
+        const all = listed();
+        const room = own === undefined ? [] : evictable(own, all, current);
+        const free = current.provider.maxLiveKeys - all.length + room.length;
         if (free < 1)
-          throw new ProviderError(`no room: ${keys.length} of ${current.provider.maxLiveKeys} live keys`);
-        return `${keys.length} of ${current.provider.maxLiveKeys} live keys`;
+          throw new ProviderError(`no room: ${all.length} of ${current.provider.maxLiveKeys} live keys`);
+        return `${all.length} of ${current.provider.maxLiveKeys} live keys`;
       });
       return checks;
     },

@@ -613,6 +613,33 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     });
   });
 
+  it('a listed key id that would climb out of the base URL (..) is refused; no revoke is sent', async () => {
+    // Prepare
+    const methods: string[] = [];
+    let prefix = '';
+    const f = await start({
+      rotator: {
+        fetch: async (url, init) => {
+          methods.push(init.method);
+          const response = await globalThis.fetch(url, init);
+          if (init.method !== 'GET' || !new URL(url).pathname.endsWith('/keys')) return response;
+          const listed = JSON.parse(await response.text()) as { keys: unknown[] };
+          listed.keys.push({ id: '..', name: `${prefix}${randomUUID()}` });
+          const text = JSON.stringify(listed);
+          return { status: response.status, headers: response.headers, text: async () => text };
+        },
+      },
+    });
+    prefix = f.names().prefix;
+    const first = f.firstKey();
+    // Act
+    const error = await caught(finish(f, f.secretFor(first, { gracePolicy: 'none' }), undefined));
+    // Assess
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(String(error)).toMatch(/a key id would take the request outside the base URL/);
+    expect(methods).not.toContain('DELETE');
+  });
+
   describe('preflight', () => {
     it('reports the admin credential, the current key and room for a new key, changing nothing', async () => {
       // Prepare
@@ -648,6 +675,44 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
         'room for a new key',
       ]);
       expect(checks.every((check) => check.ok || (check.fix ?? '').length > 0)).toBe(true);
+    });
+
+    it('reads the admin secret once when the probe needs its public identifiers', async () => {
+      // Prepare
+      const f = await start({
+        describe: (description) => ({ ...description, publicAdminFields: ['account'] }),
+        admin: { account: 'acct-1' },
+      });
+      const first = f.firstKey();
+      const current = f.rotator.parse({ value: f.secretFor(first), label: 'AWSCURRENT' });
+      const request = f.request('createSecret');
+      let reads = 0;
+      const fetchRelated = async (id: string) => {
+        reads++;
+        return request.fetchRelated(id);
+      };
+      // Act
+      const checks = await f.rotator.preflight({ ...request, fetchRelated, current });
+      // Assess
+      expect(checks.every((check) => check.ok)).toBe(true);
+      expect(reads).toBe(1);
+    });
+
+    it('reports ownership and room as unchecked when the keys cannot be listed', async () => {
+      // Prepare
+      const f = await start();
+      const first = f.firstKey();
+      const current = f.rotator.parse({ value: f.secretFor(first), label: 'AWSCURRENT' });
+      const request = f.request('createSecret');
+      const refused = JSON.stringify({ token: 'adm_wrong' });
+      // Act
+      const checks = await f.rotator.preflight({ ...request, fetchRelated: async () => refused, current });
+      // Assess
+      expect(checks.filter((check) => !check.ok).map((check) => check.name)).toEqual([
+        'admin credential lists keys',
+        "the keys AWSCURRENT names are this secret's",
+        'room for a new key',
+      ]);
     });
   });
 
