@@ -313,7 +313,7 @@ export async function applyAlternating({
     } catch (error) {
       // Error 1396: the account exists after all. The same step run twice at once: the other run
       // created it since it was read. Setting its password is what this run came to do.
-      if ((error as { cause?: { code?: unknown } }).cause?.code !== '1396') throw error;
+      if (causeCode(error) !== '1396') throw error;
       await setPassword();
     }
   } else {
