@@ -13,6 +13,7 @@ import {
   PermissionDeniedError,
   UnsupportedError,
 } from '../errors.js';
+import { causeCode } from './classify.js';
 import type { MysqlSecret } from './secret.js';
 import type { MysqlSession, Row } from './session.js';
 import {
@@ -51,6 +52,7 @@ import {
   setDefaultRoles,
   setOwnDefaultRole,
   showGrants,
+  text,
 } from './sql.js';
 
 /** The server's limit for user names: the width of mysql.user's column, else what the version implies. */
@@ -82,11 +84,6 @@ export function alternateOf(
 /** Error numbers of a catalogue that is not there yet (unknown database, unknown table). */
 const NO_CATALOGUE = new Set(['1049', '1146']);
 
-function causeCode(error: unknown): string | undefined {
-  const cause = (error as { cause?: { code?: unknown } }).cause;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
-}
-
 /** The owner rotor's catalogue records for `clone`, or undefined (no row, or no catalogue yet). */
 export async function catalogueOwner(session: MysqlSession, clone: Account): Promise<Account | undefined> {
   let rows: Row[];
@@ -102,10 +99,6 @@ export async function catalogueOwner(session: MysqlSession, clone: Account): Pro
   const row = rows[0];
   if (row === undefined) return undefined;
   return { user: text(row.ownerUser), host: text(row.ownerHost) };
-}
-
-function text(value: unknown): string {
-  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value ?? '');
 }
 
 /** Whether the pending password logs in as `target` (refusals are false; anything else throws). */
@@ -320,7 +313,7 @@ export async function applyAlternating({
     } catch (error) {
       // Error 1396: the account exists after all. The same step run twice at once: the other run
       // created it since it was read. Setting its password is what this run came to do.
-      if ((error as { cause?: { code?: unknown } }).cause?.code !== '1396') throw error;
+      if (causeCode(error) !== '1396') throw error;
       await setPassword();
     }
   } else {

@@ -125,6 +125,15 @@ const BUSY_ERRNOS = new Map<number, string>([
   [1203, 'the account has reached its connection limit'],
 ]);
 
+/**
+ * The server's error number a classified error keeps as its cause's code (see `cause` below), or
+ * undefined for an error that carries none.
+ */
+export function causeCode(error: unknown): string | undefined {
+  const cause = (error as { cause?: { code?: unknown } } | null | undefined)?.cause;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}
+
 export function classifyMysqlError(error: unknown, context: ClassifyContext): RotorError {
   if (error instanceof RotorError) return error;
   const { target, who } = context;

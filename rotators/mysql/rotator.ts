@@ -60,6 +60,7 @@ import {
 import { authorizeActingFor, bindMaster, type MasterBinding } from '../trust.js';
 import type { ApplyRequest, ApplyResponse, RequestBase, RollbackRequest, Rotator } from '../types.js';
 import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';
+import { causeCode } from './classify.js';
 import { connectMysql } from './client.js';
 import { runPreflight } from './preflight.js';
 import {
@@ -90,12 +91,6 @@ import {
   setDualPassword,
   setPrimaryPassword,
 } from './sql.js';
-
-/** The server's error number a RotorError keeps as its cause's code. */
-function errorCode(error: RotorError): string | undefined {
-  const cause = error.cause as { code?: unknown } | undefined;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
-}
 
 export interface MysqlRotatorOptions {
   /** The driver connection (tests record statements with their own). */
@@ -348,7 +343,7 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
           // MySQL compares REPLACE with the primary password only (3891, nothing changed): the
           // login used a secondary left from earlier dual-password use. Without REPLACE the
           // account may still change its own password unless password_require_current is on.
-          if (!(error instanceof RotorError) || errorCode(error) !== '3891') throw error;
+          if (!(error instanceof RotorError) || causeCode(error) !== '3891') throw error;
           await session.query(
             setPrimaryPassword(session.server, {
               account: current.account,
@@ -559,13 +554,13 @@ export function createMysqlRotator(options: MysqlRotatorOptions = {}) {
         await session.query(retain, what);
       } catch (error) {
         // 3891: REPLACE does not name the primary: C is not primary. Nothing was changed.
-        if (!(error instanceof RotorError) || errorCode(error) !== '3891') throw error;
+        if (!(error instanceof RotorError) || causeCode(error) !== '3891') throw error;
         try {
           // Logged in with C, which is not the primary: C is the secondary.
           if (used === 'AWSCURRENT') await keepSecondary();
           else await makePrimary();
         } catch (inner) {
-          if (!(inner instanceof RotorError) || errorCode(inner) !== '3892') throw inner;
+          if (!(inner instanceof RotorError) || causeCode(inner) !== '3892') throw inner;
           throw new ConfigurationError(
             `the primary password of ${formatAccount(account)} is not AWSCURRENT's (an abandoned rotation left its pending password there), and password_require_current wants that primary password to change it, which rotor no longer has; nothing was changed and AWSCURRENT still logs in: set masterarn so that a managing user runs dual-password, or reset the password to AWSCURRENT's`,
             { cause: inner },

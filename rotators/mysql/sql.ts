@@ -671,7 +671,8 @@ export function policyClauses(
   return clauses;
 }
 
-function text(value: unknown): string {
+/** A column's value as text (mysql2 hands binary columns over as Buffers); '' for NULL. */
+export function text(value: unknown): string {
   if (value === null || value === undefined) return '';
   if (Buffer.isBuffer(value)) return value.toString('utf8');
   return String(value);

@@ -448,3 +448,39 @@ describe('dual-password where no verifier tells which password is primary (sha25
     expect(rotation.logsIn(rotation.current)).toBe(true);
   });
 });
+
+describe('alternating-users: the clone appears between its read and its CREATE USER', () => {
+  it('CREATE USER refused with 1396 (another run made it): the same attempt sets its password instead', async () => {
+    // Prepare
+    const { model, rotation } = setup('alternating-users');
+    let raced = false;
+    model.faults.push({
+      when: 'before',
+      // Never picks the statement: it only lets a concurrent run create the clone just before it.
+      match: (event) => {
+        if (!raced && /^CREATE USER `app_clone`/.test(event.sql)) {
+          raced = true;
+          model.addAccount({ user: 'app_clone', password: 'the-other-run' });
+        }
+        return false;
+      },
+    });
+    // Act: one setSecret, no retry
+    await rotation.createSecret();
+    await rotation.setSecret();
+    await rotation.testSecret();
+    rotation.finishSecret();
+    // Assess
+    const changes = model.changes();
+    const created = changes.findIndex((sql) => /^CREATE USER `app_clone`/.test(sql));
+    expect(raced).toBe(true);
+    expect(created).toBeGreaterThanOrEqual(0);
+    expect(changes.slice(created + 1).some((sql) => /^ALTER USER `app_clone`@`%` IDENTIFIED/.test(sql))).toBe(
+      true,
+    );
+    expect(rotation.current.username).toBe('app_clone');
+    expect(rotation.logsIn(rotation.current)).toBe(true);
+    expect(model.accepts('app_clone', 'the-other-run')).toBe(false);
+    expect(rotation.violations).toEqual([]);
+  });
+});
