@@ -320,6 +320,37 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
   });
 
   describe('alternating-users', () => {
+    it('logs in three times a rotation (proof, master, test), and the master only catalog-only', async () => {
+      // Prepare
+      const logins: { username: string; catalogOnly: boolean }[] = [];
+      const counting: ConnectPostgres = (request) => {
+        logins.push({ username: request.login.username, catalogOnly: request.catalogOnly === true });
+        return connectPostgres(request);
+      };
+      const rotator = createPostgresRotator({ connect: counting });
+      const master = String(JSON.parse(db.masterSecret).username);
+      const first = await freshUser('logins', { masterarn: MASTER_ARN });
+      const owner = String(first.username);
+      // Act
+      const { pendingValue: second } = await rotate(first, rotator);
+      const toClone = logins.splice(0);
+      await rotate(second, rotator);
+      const toOwner = logins.splice(0);
+      // Assess: AWSCURRENT proves the pair, the master applies, AWSPENDING is tested; from the clone,
+      // createPending asks the master which role owns it as well.
+      expect(toClone).toEqual([
+        { username: owner, catalogOnly: true },
+        { username: master, catalogOnly: true },
+        { username: `${owner}_clone`, catalogOnly: false },
+      ]);
+      expect(toOwner).toEqual([
+        { username: master, catalogOnly: true },
+        { username: `${owner}_clone`, catalogOnly: true },
+        { username: master, catalogOnly: true },
+        { username: owner, catalogOnly: false },
+      ]);
+    });
+
     it('creates the clone as a member of the owner that acts as the owner', async () => {
       // Prepare
       const currentValue = await freshUser('owner', { masterarn: MASTER_ARN });
