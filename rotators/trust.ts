@@ -228,16 +228,17 @@ export function authorizeActingFor(input: ActingForInput): void {
 /** The suffix of alternate accounts. */
 export const CLONE_SUFFIX = '_clone';
 
-const utf8 = (text: string) => Buffer.byteLength(text, 'utf8');
-
-/** The longest prefix of `text` of at most `bytes` bytes of UTF-8 (never splitting a character). */
-function truncateUtf8(text: string, bytes: number): string {
-  let out = '';
+/** Cuts `text` to at most `maxBytes` bytes of UTF-8 without splitting a character. */
+export function truncateUtf8(text: string, maxBytes: number): string {
+  let bytes = 0;
+  let end = 0;
   for (const char of text) {
-    if (utf8(out + char) > bytes) break;
-    out += char;
+    const size = Buffer.byteLength(char, 'utf8');
+    if (bytes + size > maxBytes) break;
+    bytes += size;
+    end += char.length;
   }
-  return out;
+  return text.slice(0, end);
 }
 
 /**
@@ -247,7 +248,7 @@ function truncateUtf8(text: string, bytes: number): string {
  */
 export function cloneName(owner: string, maxBytes: number): string {
   const plain = `${owner}${CLONE_SUFFIX}`;
-  if (utf8(plain) <= maxBytes) return plain;
+  if (Buffer.byteLength(plain, 'utf8') <= maxBytes) return plain;
   const hash = createHash('sha256').update(owner, 'utf8').digest('hex').slice(0, 8);
   const tail = `_${hash}${CLONE_SUFFIX}`;
   return `${truncateUtf8(owner, maxBytes - tail.length)}${tail}`;

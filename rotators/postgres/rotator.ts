@@ -292,19 +292,6 @@ function isNetworkOrDeadline(error: unknown): boolean {
 export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
   const connect = options.connect ?? connectPostgres;
 
-  async function withSession<T>(
-    login: PostgresLogin,
-    request: Deadline,
-    work: (session: PgSession) => Promise<T>,
-  ): Promise<T> {
-    const session = await connect({ login, signal: request.signal, deadline: request.deadline });
-    try {
-      return await work(session);
-    } finally {
-      await session.close();
-    }
-  }
-
   /** Logs in, or returns undefined when the server refuses these credentials (and only then). */
   async function tryLogin(
     login: PostgresLogin,
@@ -968,15 +955,23 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
      */
     async test(request: TestRequest<PostgresSecret>) {
       const { pending } = request;
+      // rds-master: the wait's successful login is the test's session (no second login).
+      let waited: PgSession | undefined;
       if (pending.strategy === RDS_MASTER && request.managedDatabase !== undefined) {
         await waitForMasterPassword(
           request.managedDatabase,
-          () => logsIn(loginOf(pending), request),
+          async () => {
+            waited = await tryLogin(loginOf(pending), request);
+            return waited !== undefined;
+          },
           request,
           options.rdsWait,
         );
       }
-      return withSession(loginOf(pending), request, async (session) => {
+      const session =
+        waited ??
+        (await connect({ login: loginOf(pending), signal: request.signal, deadline: request.deadline }));
+      try {
         const who = await whoami(session);
         if (who.session_user !== pending.username) {
           throw new VerificationFailedError(
@@ -992,7 +987,9 @@ export function createPostgresRotator(options: PostgresRotatorOptions = {}) {
             : [];
         if (pending.probeQuery !== undefined) await probe(session, pending.probeQuery);
         return warnings.length > 0 ? { warnings } : undefined;
-      });
+      } finally {
+        await session.close();
+      }
     },
 
     /**

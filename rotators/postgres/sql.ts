@@ -7,7 +7,7 @@
  * to hold only base64 characters, `$` and `:` before it is written between single quotes.
  */
 
-import { CLONE_SUFFIX, cloneName } from '../trust.js';
+import { CLONE_SUFFIX, cloneName, truncateUtf8 } from '../trust.js';
 import { VERIFIER_PATTERN } from './scram.js';
 import { MAX_IDENTIFIER_BYTES } from './secret.js';
 
@@ -29,20 +29,7 @@ export function quoteVerifier(verifier: string): string {
   return `'${verifier}'`;
 }
 
-/** Cuts `text` to at most `maxBytes` bytes of UTF-8 without splitting a character. */
-export function truncateUtf8(text: string, maxBytes: number): string {
-  let bytes = 0;
-  let end = 0;
-  for (const char of text) {
-    const size = Buffer.byteLength(char, 'utf8');
-    if (bytes + size > maxBytes) break;
-    bytes += size;
-    end += char.length;
-  }
-  return text.slice(0, end);
-}
-
-export { CLONE_SUFFIX };
+export { CLONE_SUFFIX, truncateUtf8 };
 
 /**
  * The alternating partner of an owner role: `<owner>_clone` (AWS's convention) when it fits in

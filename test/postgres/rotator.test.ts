@@ -8,6 +8,7 @@ import { freePort } from '../../local/postgres.js';
 import {
   AuthenticationFailedError,
   DeadlineExceededError,
+  InternalError,
   InvalidSecretError,
   PermissionDeniedError,
   RotorError,
@@ -320,6 +321,72 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
   });
 
   describe('alternating-users', () => {
+    it('logs in three times a rotation (proof, master, test), and the master only catalog-only', async () => {
+      // Prepare
+      const logins: { username: string; catalogOnly: boolean }[] = [];
+      const counting: ConnectPostgres = (request) => {
+        logins.push({ username: request.login.username, catalogOnly: request.catalogOnly === true });
+        return connectPostgres(request);
+      };
+      const rotator = createPostgresRotator({ connect: counting });
+      const master = String(JSON.parse(db.masterSecret).username);
+      const first = await freshUser('logins', { masterarn: MASTER_ARN });
+      const owner = String(first.username);
+      // Act
+      const { pendingValue: second } = await rotate(first, rotator);
+      const toClone = logins.splice(0);
+      await rotate(second, rotator);
+      const toOwner = logins.splice(0);
+      // Assess: AWSCURRENT proves the pair, the master applies, AWSPENDING is tested; from the clone,
+      // createPending asks the master which role owns it as well.
+      expect(toClone).toEqual([
+        { username: owner, catalogOnly: true },
+        { username: master, catalogOnly: true },
+        { username: `${owner}_clone`, catalogOnly: false },
+      ]);
+      expect(toOwner).toEqual([
+        { username: master, catalogOnly: true },
+        { username: `${owner}_clone`, catalogOnly: true },
+        { username: master, catalogOnly: true },
+        { username: owner, catalogOnly: false },
+      ]);
+    });
+
+    it('apply runs once more after a write conflict with a concurrent run (the clone just created)', async () => {
+      // Prepare: the first CREATE ROLE collides (SQLSTATE 42710, as when another run of the same
+      // step created the clone a moment before); nothing else fails.
+      let collided = false;
+      const colliding: ConnectPostgres = async (request) => {
+        const session = await connectPostgres(request);
+        return {
+          ...session,
+          target: session.target,
+          query: async (sql, params, options) => {
+            if (!collided && sql.startsWith('CREATE ROLE')) {
+              collided = true;
+              throw new InternalError('could not create role (SQLSTATE 42710)', {
+                cause: { name: 'error', code: '42710' },
+              });
+            }
+            return session.query(sql, params, options);
+          },
+          close: () => session.close(),
+        } as typeof session;
+      };
+      const currentValue = await freshUser('conflict', { masterarn: MASTER_ARN });
+      const owner = String(currentValue.username);
+      // Act
+      const { pendingValue, warnings } = await rotate(
+        currentValue,
+        createPostgresRotator({ connect: colliding }),
+      );
+      // Assess
+      expect(collided).toBe(true);
+      expect(warnings).toEqual([]);
+      expect(pendingValue.username).toBe(`${owner}_clone`);
+      expect(await db.canLogin(`${owner}_clone`, String(pendingValue.password))).toBe(true);
+    });
+
     it('creates the clone as a member of the owner that acts as the owner', async () => {
       // Prepare
       const currentValue = await freshUser('owner', { masterarn: MASTER_ARN });

@@ -9,7 +9,13 @@
 import { readFile, rm } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type PostgresSecret, postgresRotator } from '../../rotators/postgres/index.js';
+import {
+  type ConnectPostgres,
+  connectPostgres,
+  createPostgresRotator,
+  type PostgresSecret,
+  postgresRotator,
+} from '../../rotators/postgres/index.js';
 import { cloneUsername, legacyCloneUsername } from '../../rotators/postgres/sql.js';
 import type { MasterBinding } from '../../rotators/trust.js';
 import type { ManagedDatabase, RequestBase } from '../../rotators/types.js';
@@ -729,6 +735,28 @@ describe.skipIf(skipPostgres)('PostgreSQL trust boundaries (embedded PostgreSQL 
         });
         // Assess
         expect(set).toEqual([master.password]);
+      });
+
+      it("testSecret logs in once when RDS has applied the change: the wait's login is the test's session", async () => {
+        // Prepare: RDS applied the pending password (done here by hand on the stand-in server).
+        const master = await user('rds_test_once');
+        const { db: port } = rds(String(master.username));
+        const value = { ...master, strategy: 'rds-master', dbInstanceIdentifier: 'orders' };
+        const pending = parse({ ...value, password: newPassword() }, 'AWSPENDING', port);
+        await db.sql(`ALTER ROLE "${master.username}" PASSWORD '${pending.password}'`);
+        let logins = 0;
+        const counting: ConnectPostgres = (login) => {
+          logins++;
+          return connectPostgres(login);
+        };
+        // Act
+        await createPostgresRotator({ connect: counting }).test({
+          ...request('testSecret', { managedDatabase: port }),
+          pending: { ...pending, probeQuery: 'SELECT 1' },
+          current: async () => parse(value, 'AWSCURRENT', port),
+        });
+        // Assess
+        expect(logins).toBe(1);
       });
 
       it('an adopted master user without proof: RDS is asked', async () => {
