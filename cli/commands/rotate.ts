@@ -71,7 +71,37 @@ const eventKey = (event: RotorEventRecord) =>
   `${event.kind}|${event.step ?? ''}|${event.attempt ?? ''}|${event.time.toISOString()}`;
 
 /** Step events are asked for from this long before the start: clocks differ a little. */
-const SKEW_MS = 60_000;
+export const SKEW_MS = 60_000;
+
+/**
+ * Records a step's outcome event once (`seen` holds the events already recorded) into `steps`,
+ * printing its line and any fallback warning when `print`: `rotate --wait` and attach's
+ * configuration test follow steps alike.
+ */
+export function recordStep(
+  printer: Printer,
+  event: RotorEventRecord,
+  seen: Set<string>,
+  steps: StepLine[],
+  print: boolean,
+): void {
+  const key = eventKey(event);
+  if (seen.has(key)) return;
+  seen.add(key);
+  steps.push({
+    step: event.step ?? '?',
+    result: event.kind === 'step-succeeded' ? 'succeeded' : 'failed',
+    ...(event.attempt === undefined ? {} : { attempt: event.attempt }),
+    ...(event.durationMs === undefined ? {} : { durationMs: event.durationMs }),
+    ...(event.error === undefined ? {} : { error: event.error }),
+  });
+  if (print) printer.line(stepLine(printer, event));
+  if (print && event.fallback !== undefined) {
+    printer.line(
+      `  ${printer.paint('yellow', 'warning')}: ${event.step ?? 'the step'} logged in with ${event.fallback}: AWSCURRENT's credential did not work on the target`,
+    );
+  }
+}
 
 export async function rotateCommand(
   session: Session,
@@ -255,25 +285,15 @@ export async function follow(
           abandoned = true;
         continue;
       }
+      if (event.kind === 'step-succeeded' || event.kind === 'step-failed') {
+        recordStep(out, event, seen, steps, target.print);
+        continue;
+      }
       const key = eventKey(event);
       if (seen.has(key)) continue;
       seen.add(key);
       if (event.kind === 'step-started') {
         if (target.print) progress(`  ${event.step ?? '?'} started (attempt ${event.attempt ?? '?'})`);
-      } else if (event.kind === 'step-succeeded' || event.kind === 'step-failed') {
-        steps.push({
-          step: event.step ?? '?',
-          result: event.kind === 'step-succeeded' ? 'succeeded' : 'failed',
-          ...(event.attempt === undefined ? {} : { attempt: event.attempt }),
-          ...(event.durationMs === undefined ? {} : { durationMs: event.durationMs }),
-          ...(event.error === undefined ? {} : { error: event.error }),
-        });
-        if (target.print) out.line(stepLine(out, event));
-        if (target.print && event.fallback !== undefined) {
-          out.line(
-            `  ${out.paint('yellow', 'warning')}: ${event.step ?? 'the step'} logged in with ${event.fallback}: AWSCURRENT's credential did not work on the target`,
-          );
-        }
       } else if (event.kind === 'rotation-succeeded') {
         succeededEvent = true;
       }
