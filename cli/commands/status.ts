@@ -22,7 +22,6 @@ import { formatAgeSeconds, formatDate, type Printer, table } from '../io.js';
 import {
   describeSecret,
   engineNamed,
-  listVersions,
   type Overdue,
   overdue,
   parseCurrent,
@@ -283,9 +282,9 @@ async function statusOf(
     }
   }
 
+  // readState lists the versions itself when a rotation is pending (the creation date matters then).
   const stuck = stuckPendingVersion(secret.VersionIdsToStages);
-  const versions = stuck === undefined ? undefined : await listVersions(context, arn);
-  const read = await readState(context, secret, session.now(), versions === undefined ? {} : { versions });
+  const read = await readState(context, secret, session.now());
   if (read.eventsNote !== undefined) warn(`last outcomes unknown: ${read.eventsNote}`);
   const { state } = read;
   status.state = state.state;
