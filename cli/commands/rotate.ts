@@ -23,7 +23,7 @@ import type { RotorEventRecord } from '../events.js';
 import { formatAge, type Printer } from '../io.js';
 import { describeSecret, listVersions } from '../secrets.js';
 import { type Session, sleep } from '../session.js';
-import { readState, stateFacts } from '../state.js';
+import { readEvents, readState, stateFacts } from '../state.js';
 
 export interface RotateOptions extends GlobalOptions {
   wait?: boolean;
@@ -356,21 +356,13 @@ export function followReader(
       events: RotorEventRecord[];
     }> {
       const secret = await describeSecret(context, arn);
-      try {
-        const events = await context.events.forSecret(arn, {
-          since,
-          ...(secret.RotationLambdaARN === undefined ? {} : { functionArn: secret.RotationLambdaARN }),
-        });
-        return { secret, events };
-      } catch (error) {
-        if (!reader.warned) {
-          reader.warned = true;
-          progress(
-            `cannot read steps from ${context.events.description} (${error instanceof Error ? error.name : 'error'}): following the labels only`,
-          );
-        }
-        return { secret, events: [] };
+      // The same reading (and note) every state is judged with (../state.ts).
+      const { events, note } = await readEvents(context, secret, since);
+      if (note !== undefined && !reader.warned) {
+        reader.warned = true;
+        progress(`${note}: following the labels only`);
       }
+      return { secret, events };
     },
   };
   return reader;
