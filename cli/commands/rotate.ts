@@ -21,7 +21,7 @@ import { StageConflictError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, type GlobalOptions } from '../aws.js';
 import type { RotorEventRecord } from '../events.js';
 import { formatAge, type Printer } from '../io.js';
-import { describeSecret, listVersions } from '../secrets.js';
+import { describeSecret, listVersions, stuckPendingVersion } from '../secrets.js';
 import { type Session, sleep } from '../session.js';
 import { readEvents, readState, stateFacts } from '../state.js';
 
@@ -125,14 +125,14 @@ export async function rotateCommand(
   let created = new Date(startedAt);
   if (options.follow) {
     // Resume watching: start nothing, follow the AWSPENDING version that is not AWSCURRENT.
-    const versions = await listVersions(context, arn);
-    const { state } = await readState(context, secret, session.now(), { versions });
-    const pending = state.pendingVersionId;
+    // The labels say which version (the state model's pendingVersionId, without reading events).
+    const pending = stuckPendingVersion(secret.VersionIdsToStages);
     if (pending === undefined) {
       if (options.json) out.json({ secret: name, arn, outcome: 'none' });
       else out.line(`no rotation of ${name} is running: AWSPENDING is absent or on AWSCURRENT`);
       return EXIT.ok;
     }
+    const versions = await listVersions(context, arn);
     token = pending;
     created = versions.find((version) => version.VersionId === pending)?.CreatedDate ?? created;
     startedAt = created.getTime();
