@@ -13,7 +13,7 @@
  * within `--timeout`.
  */
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { scheduleProblem, windowProblem } from '../../deploy/schedule.js';
+import { windowProblem } from '../../deploy/schedule.js';
 import { lastConfigurationTest, rotationState } from '../../handlers/rotationState.js';
 import { runbookUrl } from '../../handlers/runbook.js';
 import { PENDING } from '../../handlers/secrets.js';
@@ -52,14 +52,6 @@ export interface AttachOptions extends GlobalOptions {
 
 /** How long attach waits for the configuration test or first rotation without `--timeout`. */
 export const DEFAULT_WAIT_SECONDS = 600;
-
-/**
- * Why Secrets Manager would refuse a schedule, or undefined: its documented rules
- * (deploy/schedule.ts, shared with the stage file and the local stack).
- */
-export function scheduleUsageProblem(text: string): string | undefined {
-  return scheduleProblem(text);
-}
 
 /** `1h` to `24h`: Secrets Manager's rotation window (how it fits the schedule is checked with both). */
 export function validWindow(text: string): boolean {
