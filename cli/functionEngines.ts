@@ -20,8 +20,29 @@ export interface FunctionEngines {
   readonly note?: string;
 }
 
-/** Reads a function's engines (see the module comment). Throws when the function does not exist. */
-export async function functionEngines(context: AwsContext, functionArn: string): Promise<FunctionEngines> {
+/** Each invocation's answers, by function: one GetFunction per function per command, however many secrets. */
+const known = new WeakMap<AwsContext, Map<string, Promise<FunctionEngines>>>();
+
+/**
+ * Reads a function's engines (see the module comment), once per function for an AWS context (one
+ * CLI invocation): `status`, and `attach` of several secrets, ask about one function many times.
+ * Throws when the function does not exist.
+ */
+export function functionEngines(context: AwsContext, functionArn: string): Promise<FunctionEngines> {
+  let byFunction = known.get(context);
+  if (byFunction === undefined) {
+    byFunction = new Map();
+    known.set(context, byFunction);
+  }
+  let found = byFunction.get(functionArn);
+  if (found === undefined) {
+    found = readFunctionEngines(context, functionArn);
+    byFunction.set(functionArn, found);
+  }
+  return found;
+}
+
+async function readFunctionEngines(context: AwsContext, functionArn: string): Promise<FunctionEngines> {
   let note: string | undefined;
   try {
     const out = await context.lambda().send(new GetFunctionCommand({ FunctionName: functionArn }));

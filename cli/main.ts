@@ -9,9 +9,10 @@ import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { scheduleProblem } from '../deploy/schedule.js';
 import { asRotorError, RotorError } from '../rotators/errors.js';
 import { EXIT, exitCodeOf } from './aws.js';
-import { attachCommand, scheduleUsageProblem, validWindow } from './commands/attach.js';
+import { attachCommand, validWindow } from './commands/attach.js';
 import { healCommand } from './commands/heal.js';
 import { historyCommand } from './commands/history.js';
 import { type LocalOptions, localCommand } from './commands/local.js';
@@ -80,7 +81,8 @@ function timeoutSeconds(maxSeconds: number) {
 const BARE_SECONDS = '; a bare number is seconds (deprecated: add the unit)';
 
 function schedule(text: string): string {
-  const problem = scheduleUsageProblem(text.trim());
+  // Secrets Manager's documented rules (deploy/schedule.ts, shared with the stage file and the local stack).
+  const problem = scheduleProblem(text.trim());
   if (problem !== undefined) {
     throw new InvalidArgumentError(
       `expected "rate(N days)", "rate(N hours)" or "cron(...)" as Secrets Manager accepts them: ${problem}.`,

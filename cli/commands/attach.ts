@@ -13,7 +13,7 @@
  * within `--timeout`.
  */
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import { scheduleProblem, windowProblem } from '../../deploy/schedule.js';
+import { windowProblem } from '../../deploy/schedule.js';
 import { lastConfigurationTest, rotationState } from '../../handlers/rotationState.js';
 import { runbookUrl } from '../../handlers/runbook.js';
 import { PENDING } from '../../handlers/secrets.js';
@@ -27,7 +27,7 @@ import { type Session, sleep } from '../session.js';
 import { stateFacts } from '../state.js';
 import { type AdoptionResult, adopt, printAdoptions } from './adopt.js';
 import { checksJson, passed, printChecks, runPreflight } from './preflight.js';
-import { errorWithCause, follow, followReader, type StepLine, stepLine } from './rotate.js';
+import { errorWithCause, follow, followReader, recordStep, SKEW_MS, type StepLine } from './rotate.js';
 
 export interface AttachOptions extends GlobalOptions {
   /** Required unless the command only adopts. */
@@ -52,14 +52,6 @@ export interface AttachOptions extends GlobalOptions {
 
 /** How long attach waits for the configuration test or first rotation without `--timeout`. */
 export const DEFAULT_WAIT_SECONDS = 600;
-
-/**
- * Why Secrets Manager would refuse a schedule, or undefined: its documented rules
- * (deploy/schedule.ts, shared with the stage file and the local stack).
- */
-export function scheduleUsageProblem(text: string): string | undefined {
-  return scheduleProblem(text);
-}
 
 /** `1h` to `24h`: Secrets Manager's rotation window (how it fits the schedule is checked with both). */
 export function validWindow(text: string): boolean {
@@ -292,8 +284,6 @@ export async function attachCommand(
   return Math.max(EXIT.ok, ...results.map((result) => result.exitCode));
 }
 
-/** Step events are asked for from this long before RotateSecret: clocks differ a little. */
-const SKEW_MS = 60_000;
 /** How long, after the test's AWSPENDING is gone, its outcome's event may take to arrive (logs lag). */
 const OUTCOME_LAG_MS = 60_000;
 
@@ -406,23 +396,8 @@ async function followTest(
           event.time.getTime() >= created.getTime() - 1_000),
     );
     for (const event of own) {
-      if (event.kind !== 'step-succeeded' && event.kind !== 'step-failed') continue;
-      const key = `${event.kind}|${event.step ?? ''}|${event.attempt ?? ''}|${event.time.toISOString()}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-      steps.push({
-        step: event.step ?? '?',
-        result: event.kind === 'step-succeeded' ? 'succeeded' : 'failed',
-        ...(event.attempt === undefined ? {} : { attempt: event.attempt }),
-        ...(event.durationMs === undefined ? {} : { durationMs: event.durationMs }),
-        ...(event.error === undefined ? {} : { error: event.error }),
-      });
-      if (target.print) out.line(stepLine(out, event));
-      if (target.print && event.fallback !== undefined) {
-        out.line(
-          `  ${out.paint('yellow', 'warning')}: ${event.step ?? 'the step'} logged in with ${event.fallback}: AWSCURRENT's credential did not work on the target`,
-        );
-      }
+      if (event.kind === 'step-succeeded' || event.kind === 'step-failed')
+        recordStep(out, event, seen, steps, target.print);
     }
 
     const test = lastConfigurationTest(own);

@@ -21,9 +21,9 @@ import { StageConflictError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, type GlobalOptions } from '../aws.js';
 import type { RotorEventRecord } from '../events.js';
 import { formatAge, type Printer } from '../io.js';
-import { describeSecret, listVersions } from '../secrets.js';
+import { describeSecret, listVersions, stuckPendingVersion } from '../secrets.js';
 import { type Session, sleep } from '../session.js';
-import { readState, stateFacts } from '../state.js';
+import { readEvents, readState, stateFacts } from '../state.js';
 
 export interface RotateOptions extends GlobalOptions {
   wait?: boolean;
@@ -71,7 +71,37 @@ const eventKey = (event: RotorEventRecord) =>
   `${event.kind}|${event.step ?? ''}|${event.attempt ?? ''}|${event.time.toISOString()}`;
 
 /** Step events are asked for from this long before the start: clocks differ a little. */
-const SKEW_MS = 60_000;
+export const SKEW_MS = 60_000;
+
+/**
+ * Records a step's outcome event once (`seen` holds the events already recorded) into `steps`,
+ * printing its line and any fallback warning when `print`: `rotate --wait` and attach's
+ * configuration test follow steps alike.
+ */
+export function recordStep(
+  printer: Printer,
+  event: RotorEventRecord,
+  seen: Set<string>,
+  steps: StepLine[],
+  print: boolean,
+): void {
+  const key = eventKey(event);
+  if (seen.has(key)) return;
+  seen.add(key);
+  steps.push({
+    step: event.step ?? '?',
+    result: event.kind === 'step-succeeded' ? 'succeeded' : 'failed',
+    ...(event.attempt === undefined ? {} : { attempt: event.attempt }),
+    ...(event.durationMs === undefined ? {} : { durationMs: event.durationMs }),
+    ...(event.error === undefined ? {} : { error: event.error }),
+  });
+  if (print) printer.line(stepLine(printer, event));
+  if (print && event.fallback !== undefined) {
+    printer.line(
+      `  ${printer.paint('yellow', 'warning')}: ${event.step ?? 'the step'} logged in with ${event.fallback}: AWSCURRENT's credential did not work on the target`,
+    );
+  }
+}
 
 export async function rotateCommand(
   session: Session,
@@ -95,14 +125,14 @@ export async function rotateCommand(
   let created = new Date(startedAt);
   if (options.follow) {
     // Resume watching: start nothing, follow the AWSPENDING version that is not AWSCURRENT.
-    const versions = await listVersions(context, arn);
-    const { state } = await readState(context, secret, session.now(), { versions });
-    const pending = state.pendingVersionId;
+    // The labels say which version (the state model's pendingVersionId, without reading events).
+    const pending = stuckPendingVersion(secret.VersionIdsToStages);
     if (pending === undefined) {
       if (options.json) out.json({ secret: name, arn, outcome: 'none' });
       else out.line(`no rotation of ${name} is running: AWSPENDING is absent or on AWSCURRENT`);
       return EXIT.ok;
     }
+    const versions = await listVersions(context, arn);
     token = pending;
     created = versions.find((version) => version.VersionId === pending)?.CreatedDate ?? created;
     startedAt = created.getTime();
@@ -255,25 +285,15 @@ export async function follow(
           abandoned = true;
         continue;
       }
+      if (event.kind === 'step-succeeded' || event.kind === 'step-failed') {
+        recordStep(out, event, seen, steps, target.print);
+        continue;
+      }
       const key = eventKey(event);
       if (seen.has(key)) continue;
       seen.add(key);
       if (event.kind === 'step-started') {
         if (target.print) progress(`  ${event.step ?? '?'} started (attempt ${event.attempt ?? '?'})`);
-      } else if (event.kind === 'step-succeeded' || event.kind === 'step-failed') {
-        steps.push({
-          step: event.step ?? '?',
-          result: event.kind === 'step-succeeded' ? 'succeeded' : 'failed',
-          ...(event.attempt === undefined ? {} : { attempt: event.attempt }),
-          ...(event.durationMs === undefined ? {} : { durationMs: event.durationMs }),
-          ...(event.error === undefined ? {} : { error: event.error }),
-        });
-        if (target.print) out.line(stepLine(out, event));
-        if (target.print && event.fallback !== undefined) {
-          out.line(
-            `  ${out.paint('yellow', 'warning')}: ${event.step ?? 'the step'} logged in with ${event.fallback}: AWSCURRENT's credential did not work on the target`,
-          );
-        }
       } else if (event.kind === 'rotation-succeeded') {
         succeededEvent = true;
       }
@@ -336,21 +356,13 @@ export function followReader(
       events: RotorEventRecord[];
     }> {
       const secret = await describeSecret(context, arn);
-      try {
-        const events = await context.events.forSecret(arn, {
-          since,
-          ...(secret.RotationLambdaARN === undefined ? {} : { functionArn: secret.RotationLambdaARN }),
-        });
-        return { secret, events };
-      } catch (error) {
-        if (!reader.warned) {
-          reader.warned = true;
-          progress(
-            `cannot read steps from ${context.events.description} (${error instanceof Error ? error.name : 'error'}): following the labels only`,
-          );
-        }
-        return { secret, events: [] };
+      // The same reading (and note) every state is judged with (../state.ts).
+      const { events, note } = await readEvents(context, secret, since);
+      if (note !== undefined && !reader.warned) {
+        reader.warned = true;
+        progress(`${note}: following the labels only`);
       }
+      return { secret, events };
     },
   };
   return reader;

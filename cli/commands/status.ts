@@ -22,7 +22,6 @@ import { formatAgeSeconds, formatDate, type Printer, table } from '../io.js';
 import {
   describeSecret,
   engineNamed,
-  listVersions,
   type Overdue,
   overdue,
   parseCurrent,
@@ -207,18 +206,12 @@ async function listRotated(context: AwsContext, options: StatusOptions): Promise
     token = page.NextToken;
   } while (token !== undefined);
   // Only secrets rotated by rotor's functions: another rotator's secrets are not rotor's to report.
-  const rotors = new Map<string, Promise<boolean>>();
-  const isRotors = (functionArn: string) => {
-    let known = rotors.get(functionArn);
-    if (known === undefined) {
-      known = functionEngines(context, functionArn).then(
-        (found) => found.engines !== undefined,
-        () => false,
-      );
-      rotors.set(functionArn, known);
-    }
-    return known;
-  };
+  // functionEngines asks once per function, however many secrets it rotates.
+  const isRotors = (functionArn: string) =>
+    functionEngines(context, functionArn).then(
+      (found) => found.engines !== undefined,
+      () => false,
+    );
   const owned = await Promise.all(entries.map((entry) => isRotors(entry.RotationLambdaARN as string)));
   return entries
     .filter((_entry, index) => owned[index])
@@ -283,9 +276,9 @@ async function statusOf(
     }
   }
 
+  // readState lists the versions itself when a rotation is pending (the creation date matters then).
   const stuck = stuckPendingVersion(secret.VersionIdsToStages);
-  const versions = stuck === undefined ? undefined : await listVersions(context, arn);
-  const read = await readState(context, secret, session.now(), versions === undefined ? {} : { versions });
+  const read = await readState(context, secret, session.now());
   if (read.eventsNote !== undefined) warn(`last outcomes unknown: ${read.eventsNote}`);
   const { state } = read;
   status.state = state.state;

@@ -1,13 +1,14 @@
 /** The CLI's pure decisions: overdue, stuck, names to ARNs, durations, outcomes, exit codes. */
 import { describe, expect, it } from 'vitest';
 import { awsFailure, EXIT, exitCodeOf } from '../../cli/aws.js';
-import { scheduleUsageProblem, validWindow } from '../../cli/commands/attach.js';
+import { validWindow } from '../../cli/commands/attach.js';
 import { validRegion } from '../../cli/commands/replicate.js';
 import { shortError } from '../../cli/commands/rotate.js';
 import { lastOutcome } from '../../cli/commands/status.js';
 import type { RotorEventRecord } from '../../cli/events.js';
 import { parseDuration } from '../../cli/io.js';
 import { functionArnFor, overdue, rotationInterval, stuckPendingVersion } from '../../cli/secrets.js';
+import { scheduleProblem } from '../../deploy/schedule.js';
 import { isRotorFunction } from '../../handlers/healFunction.js';
 import { ConfigurationError, InvalidSecretError, StageConflictError } from '../../rotators/errors.js';
 
@@ -154,7 +155,7 @@ describe('option values', () => {
       'rate(0 days)',
       'cron(30 22 ? * SUN 2027)',
       'cron(0 22 ? * SUN 2027)',
-    ].map((text) => scheduleUsageProblem(text) === undefined);
+    ].map((text) => scheduleProblem(text) === undefined);
     const windows = ['4h', '24h', '1h', '0h', '25h', '90m'].map(validWindow);
     const regions = ['eu-west-1', 'us-gov-west-1', 'EU-WEST-1', 'mars'].map(validRegion);
     // Assess
