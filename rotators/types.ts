@@ -192,6 +192,13 @@ export interface FinishRequest<S> extends RequestBase {
   readonly previous: () => Promise<S | undefined>;
 }
 
+export interface DiscardRequest<S> extends RequestBase {
+  /** The AWSCURRENT value (it stays AWSCURRENT and must keep working). */
+  readonly current: S;
+  /** The AWSPENDING value being abandoned. */
+  readonly pending: S;
+}
+
 export interface PreflightRequest<S> extends Omit<RequestBase, 'token' | 'step'> {
   readonly current: S;
 }
@@ -276,6 +283,14 @@ export interface Rotator<S = unknown> {
    * called again if finishSecret is replayed after promotion.
    */
   finish?(request: FinishRequest<S>): Promise<void>;
+
+  /**
+   * Optional. Called when a pending value will never be promoted (the healer abandons it, or a
+   * later rotation supersedes it): retires what createPending minted for it (an API key), so that
+   * nothing it made stays live. Never touches the current credential. Must be idempotent and must
+   * succeed when nothing was minted or it is already gone.
+   */
+  discard?(request: DiscardRequest<S>): Promise<void>;
 
   /** Optional. Checks, without changing anything, what a rotation will need. */
   preflight?(request: PreflightRequest<S>): Promise<readonly PreflightCheck[]>;
