@@ -44,6 +44,8 @@ export interface StrategyResult {
   strategy: string;
   transport: 'plaintext' | 'tls';
   container: Container;
+  /** Whose function rotated: rotor's or AWS's reference function (bench/reference.ts). */
+  implementation: 'rotor' | 'aws-reference';
   /** Rotations measured (warm-up left out). */
   rotations: number;
   /** Why the run stopped early, when a rotation failed. */
@@ -190,7 +192,7 @@ async function rotateOnce(options: MeasureOptions, kase: Case): Promise<Rotation
   marks.changedAt = undefined;
   marks.promotedAt = undefined;
   const started = performance.now();
-  const record = await world.rotate(kase.arn, functionArn, token);
+  const record = await world.rotate(kase.arn, kase.functionArn ?? functionArn, token);
   const totalMs = performance.now() - started;
   if (typeof record === 'string' || record.status !== 'succeeded') return failureOf(record);
   const invocations = world.invocations.slice(first).filter((invocation) => invocation.token === token);
@@ -255,6 +257,7 @@ async function summarise(
     strategy: kase.strategy,
     transport: kase.transport,
     container: options.container,
+    implementation: kase.implementation ?? 'rotor',
     rotations: samples.length,
     ...(failure === undefined ? {} : { failure }),
     verified: problem ?? 'ok',
