@@ -210,9 +210,9 @@ export async function measureStrategy(options: MeasureOptions): Promise<Strategy
 }
 
 /**
- * Rotates several secrets (the plaintext and TLS variants of one strategy) in turn, one rotation
- * of each per round, so that every variant sees the same load on a shared machine: their ratio
- * then means something even when absolute times drift.
+ * Rotates several secrets (the plaintext and TLS variants of one strategy, and AWS's reference
+ * function's) in turn, one rotation of each per round, so that every variant sees the same load on
+ * a shared machine: their ratio then means something even when absolute times drift.
  */
 export async function measureInterleaved(
   options: Omit<MeasureOptions, 'kase'> & { kases: readonly Case[] },
@@ -223,7 +223,8 @@ export async function measureInterleaved(
     failure: undefined as string | undefined,
   }));
   for (let i = 0; i < options.warmup + options.rotations; i++) {
-    for (const run of runs) {
+    // Every other round in reverse, so that no variant always runs right after the same other one.
+    for (const run of i % 2 === 0 ? runs : [...runs].reverse()) {
       if (run.failure !== undefined) continue;
       const outcome = await rotateOnce({ ...options, kase: run.kase }, run.kase);
       if (typeof outcome === 'string') run.failure = `rotation ${i + 1}: ${outcome}`;
