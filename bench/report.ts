@@ -97,6 +97,7 @@ function callsTable(strategies: readonly StrategyResult[]): string {
       'PutEvents',
       'awaited',
       'TLS contexts',
+      'TLS handshakes (resumed)',
       'db attempts',
       'sessions',
       'statements',
@@ -113,6 +114,9 @@ function callsTable(strategies: readonly StrategyResult[]): string {
         count(sumOf(s.eventBridge)),
         count(s.target['events.awaitedPutEvents']),
         count(s.target['tls.secureContexts']),
+        s.transport === 'tls'
+          ? `${count(s.target['tls.handshakes'])} (${count(s.target['tls.resumed'])})`
+          : '-',
         count(s.target['db.connectAttempts']),
         count(s.target['db.sessions']),
         count(s.target['db.queries']),
