@@ -27,11 +27,13 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { readConfig } from '../handlers/config.js';
 import { createRotationHandler } from '../handlers/createHandler.js';
-import { createApiKeyRotator } from '../rotators/apikey/index.js';
-import { KeyNames } from '../rotators/apikey/secret.js';
-import { postgresRotator } from '../rotators/postgres/index.js';
-import { scramSha256Verifier } from '../rotators/postgres/scram.js';
-import { quoteIdentifier, quoteVerifier } from '../rotators/postgres/sql.js';
+import { createApiKeyRotator, KeyNames } from '../rotators/apikey/index.js';
+import {
+  postgresRotator,
+  quoteIdentifier,
+  quoteVerifier,
+  scramSha256Verifier,
+} from '../rotators/postgres/index.js';
 import { startApiKeyProvider } from './apiKeyProvider.js';
 import { startPostgres, superuserClient } from './postgres.js';
 import type { LocalStack } from './stack.js';
