@@ -115,7 +115,10 @@ function version(): string {
   return pkg.version ?? '0.0.0';
 }
 
-function buildProgram(session: Session, done: (code: number) => void): Command {
+/** Receives a command's exit code. */
+type Done = (code: number) => void;
+
+function buildProgram(session: Session, done: Done): Command {
   const { io } = session;
   const program = new Command('rotor')
     .description('See and steer credential rotation in AWS Secrets Manager (rotor).')
@@ -134,6 +137,20 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .option('--log-group <name>', 'where the rotation function logs (default /aws/lambda/<function>)')
     .addHelpText('after', EXIT_CODES);
 
+  addAttachCommand(program, session, done);
+  addStatusCommand(program, session, done);
+  addRotateCommand(program, session, done);
+  addPreflightCommand(program, session, done);
+  addHealCommand(program, session, done);
+  addReplicateCommand(program, session, done);
+  addHistoryCommand(program, session, done);
+  addLocalCommand(program, session, done);
+  addOutputOption(program);
+  return program;
+}
+
+/** `rotor attach`: turn rotation on, then wait for its first outcome. */
+function addAttachCommand(program: Command, session: Session, done: Done): void {
   program
     .command('attach')
     .description(
@@ -182,7 +199,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secrets: string[], _options, command: Command) => {
       done(await attachCommand(session, secrets, command.optsWithGlobals()));
     });
+}
 
+/** `rotor status`: one row per secret rotor rotates. */
+function addStatusCommand(program: Command, session: Session, done: Done): void {
   program
     .command('status')
     .description(
@@ -207,7 +227,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (_options, command: Command) => {
       done(await statusCommand(session, command.optsWithGlobals()));
     });
+}
 
+/** `rotor rotate`: rotate now, or follow a rotation already running. */
+function addRotateCommand(program: Command, session: Session, done: Done): void {
   program
     .command('rotate')
     .description(
@@ -234,7 +257,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secret: string, _options, command: Command) => {
       done(await rotateCommand(session, secret, command.optsWithGlobals()));
     });
+}
 
+/** `rotor preflight`: what a rotation will need, checked without changing anything. */
+function addPreflightCommand(program: Command, session: Session, done: Done): void {
   program
     .command('preflight')
     .description(
@@ -252,7 +278,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secret: string, _options, command: Command) => {
       done(await preflightCommand(session, secret, command.optsWithGlobals()));
     });
+}
 
+/** `rotor heal`: what to do with a failed or stuck rotation. */
+function addHealCommand(program: Command, session: Session, done: Done): void {
   program
     .command('heal')
     .description(
@@ -281,7 +310,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secret: string, _options, command: Command) => {
       done(await healCommand(session, secret, command.optsWithGlobals()));
     });
+}
 
+/** `rotor replicate`: copy a secret to other regions. */
+function addReplicateCommand(program: Command, session: Session, done: Done): void {
   program
     .command('replicate')
     .description(
@@ -296,7 +328,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secret: string, _options, command: Command) => {
       done(await replicateCommand(session, secret, command.optsWithGlobals()));
     });
+}
 
+/** `rotor history`: a secret's versions and rotor's events for each. */
+function addHistoryCommand(program: Command, session: Session, done: Done): void {
   program
     .command('history')
     .description(
@@ -308,7 +343,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secret: string, _options, command: Command) => {
       done(await historyCommand(session, secret, command.optsWithGlobals()));
     });
+}
 
+/** `rotor local`: serve the local AWS stack. */
+function addLocalCommand(program: Command, session: Session, done: Done): void {
   program
     .command('local')
     .description(
@@ -336,9 +374,6 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       const options = command.optsWithGlobals<Omit<LocalOptions, 'region'> & { region?: string }>();
       done(await localCommand(session, { ...options, region: options.region ?? 'us-east-1' }));
     });
-
-  addOutputOption(program);
-  return program;
 }
 
 /** Runs the CLI on `argv` (without the node and script paths); returns the exit code. */
