@@ -9,14 +9,14 @@ import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { scheduleProblem } from '../deploy/schedule.js';
+import { scheduleProblem, windowHours } from '../deploy/schedule.js';
 import { asRotorError, RotorError } from '../rotators/errors.js';
 import { EXIT, exitCodeOf } from './aws.js';
-import { attachCommand, validWindow } from './commands/attach.js';
+import { attachCommand } from './commands/attach.js';
 import { healCommand } from './commands/heal.js';
 import { historyCommand } from './commands/history.js';
 import { type LocalOptions, localCommand } from './commands/local.js';
-import { preflightCommand } from './commands/preflight.js';
+import { DEFAULT_PREFLIGHT_SECONDS, preflightCommand } from './commands/preflight.js';
 import { replicateCommand, validRegion } from './commands/replicate.js';
 import { rotateCommand } from './commands/rotate.js';
 import { statusCommand } from './commands/status.js';
@@ -91,8 +91,10 @@ function schedule(text: string): string {
   return text.trim();
 }
 
+/** `--window`: its form here (deploy/schedule.ts's reading); how it fits the schedule, once both are known. */
 function window(text: string): string {
-  if (!validWindow(text)) throw new InvalidArgumentError('expected a window of 1h to 24h, e.g. 4h.');
+  if (windowHours(text) === undefined)
+    throw new InvalidArgumentError('expected a window of 1h to 24h, e.g. 4h.');
   return text;
 }
 
@@ -184,7 +186,7 @@ function addAttachCommand(program: Command, session: Session, done: Done): void 
     )
     .option(
       '--timeout <duration>',
-      `time limit of the preflight checks (default 30s) and of the wait for the configuration test or first rotation (default 10m); 90s, 5m, 1h${BARE_SECONDS}`,
+      `how long to wait for the configuration test or first rotation (default 10m; the preflight checks keep their 30s limit); 90s, 5m, 1h${BARE_SECONDS}`,
       timeoutSeconds(86_400),
     )
     .option('--json', 'JSON output (with the outcome of the configuration test or first rotation)')
@@ -271,7 +273,7 @@ function addPreflightCommand(program: Command, session: Session, done: Done): vo
       '--timeout <duration>',
       `time limit of the engine checks (90s, 5m)${BARE_SECONDS}`,
       timeoutSeconds(600),
-      30,
+      DEFAULT_PREFLIGHT_SECONDS,
     )
     .option('--json', 'JSON output')
     .addHelpText('after', examples('rotor preflight prod/orders-db', 'rotor preflight prod/orders-db --json'))

@@ -9,7 +9,7 @@ import * as v from 'valibot';
 // Engines by the function that rotates them: one catalogue, shared with the CLI and the local stack.
 import { FUNCTION_ENGINES, type RotationFunctionKey } from '../handlers/functions.js';
 import { isRdsIdentifier } from '../rotators/rdsMaster.js';
-import { scheduleProblem, windowProblem } from './schedule.js';
+import { scheduleProblem, windowHours, windowProblem } from './schedule.js';
 
 export { FUNCTION_ENGINES, type RotationFunctionKey };
 
@@ -48,7 +48,7 @@ const scheduleSchema = v.pipe(
 /** Rotation window, e.g. `4h` (Secrets Manager's Duration: 1 to 24 hours; fits the schedule, checked below). */
 const windowSchema = v.pipe(
   v.string('must be 1h to 24h'),
-  v.regex(/^([1-9]|1\d|2[0-4])h$/, 'must be 1h to 24h'),
+  v.check((window) => windowHours(window) !== undefined, 'must be 1h to 24h'),
 );
 
 const rdsIdentifier = (what: string) =>

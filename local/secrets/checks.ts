@@ -4,8 +4,8 @@
  * patterns come from the API reference; `InputValidator` (../http.js) gathers the
  * `ValidationException` problems, the checks here add the service's other error types.
  */
-import { scheduleProblem, windowProblem } from '../../deploy/schedule.js';
-import { parseDuration, parseScheduleExpression } from '../cron.js';
+import { scheduleProblem, WINDOW_FORMAT, windowHours, windowProblem } from '../../deploy/schedule.js';
+import { parseScheduleExpression } from '../cron.js';
 import { AwsError, InputValidator, type JsonInput } from '../http.js';
 import type { RotationRules, StoredValue, Tag } from './state.js';
 
@@ -156,7 +156,6 @@ export function readRotationRules(v: InputValidator): RotationRules | undefined 
     throw new AwsError('InvalidParameterException', `Invalid RotationRules: ${problem}.`);
   try {
     if (rules.ScheduleExpression !== undefined) parseScheduleExpression(rules.ScheduleExpression);
-    if (rules.Duration !== undefined) parseDuration(rules.Duration);
   } catch (error) {
     throw new AwsError('InvalidParameterException', `Invalid RotationRules: ${(error as Error).message}.`);
   }
@@ -171,7 +170,9 @@ function rotationRulesProblem(rules: RotationRules): string | undefined {
     const problem = scheduleProblem(rules.ScheduleExpression);
     if (problem !== undefined) return `ScheduleExpression ${problem}`;
   }
-  if (rules.Duration === undefined || expression === undefined) return undefined;
+  if (rules.Duration === undefined) return undefined;
+  if (windowHours(rules.Duration) === undefined) return `Duration ${WINDOW_FORMAT}`;
+  if (expression === undefined) return undefined;
   const problem = windowProblem(expression, rules.Duration);
   return problem === undefined ? undefined : `Duration ${problem}`;
 }
