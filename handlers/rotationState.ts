@@ -52,6 +52,12 @@ export interface StateEvent {
   readonly error?: { readonly name: string; readonly message?: string };
   /** Free text of the service's event (its reason). */
   readonly note?: string;
+  /** A failed setSecret / testSecret: whether AWSCURRENT passed the rotator's test after the failure. */
+  readonly currentVerified?: boolean;
+  /** A failed single-user testSecret: whether the server's password was put back to AWSCURRENT's. */
+  readonly rolledBack?: boolean;
+  /** A step that had to log in with another label (`AWSPREVIOUS`). */
+  readonly fallback?: string;
 }
 
 export type RotationStateName = 'healthy' | 'rotating' | 'failed' | 'stuck' | 'never-rotated' | 'not-rotor';
@@ -112,6 +118,12 @@ export interface RotationFailure {
   readonly time: string;
   /** `service`: Secrets Manager said so; `silence`: a failed step and no retry since. */
   readonly evidence: 'service' | 'silence';
+  /** What the last failed step's event said: whether AWSCURRENT passed the rotator's test after it. */
+  readonly currentVerified?: boolean;
+  /** Whether that step put the server's password back to AWSCURRENT's (single-user). */
+  readonly rolledBack?: boolean;
+  /** A step of this rotation had to log in with this label (`AWSPREVIOUS`): AWSCURRENT's did not. */
+  readonly fallback?: string;
 }
 
 export interface TestOutcome {
@@ -179,6 +191,18 @@ function fromNote(note: string | undefined): { step?: string; attempts?: number;
     ...(step === undefined ? {} : { step }),
     ...(attempts === undefined ? {} : { attempts: Number(attempts) }),
     ...(error === undefined ? {} : { error }),
+  };
+}
+
+/** What a failed step's event said of AWSCURRENT, and a fallback a step of the rotation needed. */
+function stepFacts(
+  failed: StateEvent | undefined,
+  fallback: string | undefined,
+): Pick<RotationFailure, 'currentVerified' | 'rolledBack' | 'fallback'> {
+  return {
+    ...(failed?.currentVerified === undefined ? {} : { currentVerified: failed.currentVerified }),
+    ...(failed?.rolledBack === undefined ? {} : { rolledBack: failed.rolledBack }),
+    ...(fallback === undefined ? {} : { fallback }),
   };
 }
 
@@ -311,6 +335,7 @@ export function rotationState(facts: StateFacts): RotationState {
   const after = failedAt < 0 ? ownEvents : ownEvents.slice(failedAt + 1);
   const lastStepFailure = ownEvents.findLast((event) => event.kind === 'step-failed');
   const attempts = Math.max(0, ...ownEvents.map((event) => event.attempt ?? 0));
+  const fallback = ownEvents.findLast((event) => event.fallback !== undefined)?.fallback;
   const failure = (evidence: RotationFailure['evidence'], time: Date, note?: string): RotationFailure => {
     const fromService = fromNote(note);
     const step = lastStepFailure?.step ?? fromService.step;
@@ -323,6 +348,7 @@ export function rotationState(facts: StateFacts): RotationState {
       ...(count === undefined ? {} : { attempts: count }),
       time: time.toISOString(),
       evidence,
+      ...stepFacts(lastStepFailure, fallback),
     };
   };
   const failedWords = (f: RotationFailure) =>

@@ -55,7 +55,6 @@ export async function healCommand(session: Session, secretId: string, options: H
   const name = secret.Name ?? secretId;
   const config = session.config();
   const healer = new Healer({
-    client: context.sm,
     store: new SecretsStore(context.sm),
     registry: session.registry(),
     redactor,

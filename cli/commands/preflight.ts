@@ -170,15 +170,15 @@ export async function runPreflight(
   }
 
   const { rotator, value, managedDatabase } = parsed;
-  const reader = new VersionReader(
-    new SecretsStore(context.sm),
-    session.registry(),
-    session.scope,
+  const reader = new VersionReader({
+    store: new SecretsStore(context.sm),
+    registry: session.registry(),
+    scope: session.scope,
     signal,
-    context.discovery.forInvocation(signal),
-    session.config(),
-  );
-  reader.secretArn = arn;
+    enricher: context.discovery.forInvocation(signal),
+    trust: session.config(),
+    secretArn: arn,
+  });
   if (rotator.preflight === undefined) {
     checks.push({
       name: 'engine checks',

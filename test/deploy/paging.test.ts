@@ -371,7 +371,9 @@ describe('Rotation Heal Needed pages', () => {
     const untested = await rotorEvent('Rotation Heal Needed', report);
 
     // Act
-    const [worksText, failsText, untestedText] = [works, fails, untested].map((e) => onTopic(delivered(e)));
+    const worksText = onTopic(delivered(works));
+    const failsText = onTopic(delivered(fails));
+    const untestedText = onTopic(delivered(untested));
 
     // Assess: one page each, every sentence from the report's fields
     expect(worksText).toHaveLength(1);

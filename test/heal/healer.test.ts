@@ -30,7 +30,6 @@ afterAll(async () => {
 
 function healer(minAgeMs = 0): Healer {
   return new Healer({
-    client: h.sm,
     store: new SecretsStore(h.sm),
     registry: createRegistry([createFakeRotator(targets)]),
     redactor,
