@@ -22,7 +22,10 @@ export interface RequestContext {
 }
 
 /** The request fields every rotator method gets; `loaded` carries the RDS port when there is one. */
-export function rotatorRequest(context: RequestContext, loaded?: Loaded): RequestBase {
+export function rotatorRequest(
+  context: RequestContext,
+  loaded?: Pick<Loaded, 'managedDatabase'>,
+): RequestBase {
   const { reader, secretArn } = context;
   const managedDatabase = loaded?.managedDatabase;
   return {

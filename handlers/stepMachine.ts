@@ -368,7 +368,7 @@ export class StepMachine {
     if (existing !== undefined) {
       // A replay: the value stored by the earlier run stands. Validate it, never regenerate it.
       inv.scope.addSecretString(existing);
-      await inv.reader.parseWith(secret.arn, current, existing, PENDING);
+      await inv.reader.parse(secret.arn, existing, PENDING, current);
       return;
     }
     const policy = resolvePolicy(current.rotator.passwordPolicy, this.deps.config.passwordPolicy);
@@ -385,7 +385,7 @@ export class StepMachine {
     const serialised = JSON.stringify(pending);
     inv.scope.addSecretString(serialised);
     // The rotator's own output must pass its own validation before it is stored.
-    await inv.reader.parseWith(secret.arn, current, serialised, PENDING);
+    await inv.reader.parse(secret.arn, serialised, PENDING, current);
     const stored = await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal);
     if (!stored) {
       // Another value was stored under this token first (an earlier run, or a concurrent

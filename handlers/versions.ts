@@ -126,22 +126,12 @@ export class VersionReader {
    * GetSecretValue with the version id (AWSPENDING for the rotation's own version).
    */
   async load(arn: string, versionId: string, label: string, stage?: string): Promise<Loaded> {
-    const text = await this.#read(arn, versionId, label, stage);
-    const json = parseJson(text, label);
-    const { value, managedDatabase } = await this.#enrich(arn, json, label);
-    const { engine, rotator } = this.#registry.resolve(value, label);
-    return {
-      engine,
-      rotator,
-      raw: json,
-      value: rotator.parse({ value, label, ...(managedDatabase ? { managedDatabase } : {}) }),
-      ...(managedDatabase ? { managedDatabase } : {}),
-    };
+    return this.parse(arn, await this.#read(arn, versionId, label, stage), label);
   }
 
   /** Another version, required, parsed by `anchor`'s rotator (the engine must match). */
   async loadWith(anchor: Loaded, arn: string, versionId: string, label: string): Promise<Loaded> {
-    return this.parseWith(arn, anchor, await this.#read(arn, versionId, label), label);
+    return this.parse(arn, await this.#read(arn, versionId, label), label, anchor);
   }
 
   async #enrich(arn: string, json: Record<string, unknown>, label: string): Promise<Enriched> {
@@ -174,7 +164,6 @@ export class VersionReader {
         label,
       );
     }
-    this.#scope.addSecretString(text);
     return text;
   }
 
@@ -182,8 +171,7 @@ export class VersionReader {
   async loadPending(arn: string, token: string, current: Loaded): Promise<Loaded | undefined> {
     const text = await this.#store.getVersion(arn, token, PENDING, this.#signal);
     if (text === undefined) return undefined;
-    this.#scope.addSecretString(text);
-    return this.parseWith(arn, current, text, PENDING);
+    return this.parse(arn, text, PENDING, current);
   }
 
   /** Like `loadPending`, for steps that cannot run without it. */
@@ -209,9 +197,10 @@ export class VersionReader {
     if (versionId === undefined) return undefined;
     const text = await this.#store.getVersion(arn, versionId, undefined, this.#signal);
     if (text === undefined) return undefined;
+    // Registered for redaction even when it does not parse.
     this.#scope.addSecretString(text);
     try {
-      return (await this.parseWith(arn, current, text, label)).value;
+      return (await this.parse(arn, text, label, current)).value;
     } catch (error) {
       onUnusable(error);
       return undefined;
@@ -219,31 +208,24 @@ export class VersionReader {
   }
 
   /**
-   * Parses another version of the secret, which must name the same engine (and the same RDS
-   * database) as `current`.
+   * The one way a version is read as rotation reads it: registered for redaction, parsed as JSON,
+   * enriched (RDS discovery), then parsed by a rotator. Without `anchor`, the rotator its `engine`
+   * names; with one (another version of the same secret), the anchor's, and the value must name
+   * the same engine and the same RDS database as the anchor.
    */
-  async parseWith(arn: string, current: Loaded, text: string, label: string): Promise<Loaded> {
+  async parse(arn: string, text: string, label: string, anchor?: Loaded): Promise<Loaded> {
+    this.#scope.addSecretString(text);
     const json = parseJson(text, label);
     const { value, managedDatabase } = await this.#enrich(arn, json, label);
-    if (value.engine !== current.engine) {
-      throw new InvalidSecretError('engine', `must be "${current.engine}" as in AWSCURRENT`, label);
-    }
-    const was = current.managedDatabase;
-    if (was?.kind !== managedDatabase?.kind || was?.identifier !== managedDatabase?.identifier) {
-      const kind = (managedDatabase ?? was)?.kind;
-      throw new InvalidSecretError(
-        kind === 'cluster' ? 'dbClusterIdentifier' : 'dbInstanceIdentifier',
-        was === undefined
-          ? 'must be absent: the other version of the secret belongs to no RDS database'
-          : `must name the RDS ${was.kind === 'instance' ? 'DB instance' : 'DB cluster'} "${was.identifier}" as the other version of the secret does`,
-        label,
-      );
-    }
-    const { managedDatabase: _other, ...rest } = current;
+    const { engine, rotator } =
+      anchor === undefined
+        ? this.#registry.resolve(value, label)
+        : sameAs(anchor, value, managedDatabase, label);
     return {
-      ...rest,
+      engine,
+      rotator,
       raw: json,
-      value: current.rotator.parse({ value, label, ...(managedDatabase ? { managedDatabase } : {}) }),
+      value: rotator.parse({ value, label, ...(managedDatabase ? { managedDatabase } : {}) }),
       ...(managedDatabase ? { managedDatabase } : {}),
     };
   }
@@ -333,6 +315,30 @@ export class VersionReader {
     if (record === undefined) return [];
     return adoptedFor(parseAdoptions(record.value, id), { arn: secretArn });
   }
+}
+
+/** The anchor's engine and rotator, when `value` names the same engine and RDS database as the anchor. */
+function sameAs(
+  anchor: Loaded,
+  value: Record<string, unknown>,
+  managedDatabase: ManagedDatabase | undefined,
+  label: string,
+): Pick<Loaded, 'engine' | 'rotator'> {
+  if (value.engine !== anchor.engine) {
+    throw new InvalidSecretError('engine', `must be "${anchor.engine}" as in AWSCURRENT`, label);
+  }
+  const was = anchor.managedDatabase;
+  if (was?.kind !== managedDatabase?.kind || was?.identifier !== managedDatabase?.identifier) {
+    const kind = (managedDatabase ?? was)?.kind;
+    throw new InvalidSecretError(
+      kind === 'cluster' ? 'dbClusterIdentifier' : 'dbInstanceIdentifier',
+      was === undefined
+        ? 'must be absent: the other version of the secret belongs to no RDS database'
+        : `must name the RDS ${was.kind === 'instance' ? 'DB instance' : 'DB cluster'} "${was.identifier}" as the other version of the secret does`,
+      label,
+    );
+  }
+  return { engine: anchor.engine, rotator: anchor.rotator };
 }
 
 export function parseJson(text: string, label: string): Record<string, unknown> {

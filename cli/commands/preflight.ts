@@ -10,6 +10,7 @@
  * provider, configuration) and the codes it quotes in words.
  */
 import type { DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
+import { rotatorRequest } from '../../handlers/rotatorRequest.js';
 import { SecretsStore } from '../../handlers/secrets.js';
 import { VersionReader } from '../../handlers/versions.js';
 import {
@@ -31,7 +32,6 @@ import {
   listVersions,
   type ParsedCurrent,
   readCurrent,
-  relatedFetcher,
   stuckPendingVersion,
 } from '../secrets.js';
 import type { Session } from '../session.js';
@@ -132,16 +132,19 @@ export async function runPreflight(
   }
 
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), session.signal]);
+  // The rotation's reader: AWSCURRENT parsed, masters bound and related secrets read as the function does.
+  const reader = new VersionReader({
+    store: new SecretsStore(context.sm),
+    registry: session.registry(),
+    scope: session.scope,
+    signal,
+    enricher: context.discovery.forInvocation(signal),
+    trust: session.config(),
+    secretArn: arn,
+  });
   let parsed: ParsedCurrent;
   try {
-    parsed = await readCurrent(
-      context,
-      arn,
-      session.registry(),
-      session.scope,
-      signal,
-      session.config().rdsMasters,
-    );
+    parsed = await readCurrent(context, arn, reader, session.scope);
   } catch (error) {
     if (!(error instanceof RotorError)) throw error;
     checks.push({
@@ -170,22 +173,13 @@ export async function runPreflight(
   }
 
   const { rotator, value, managedDatabase } = parsed;
-  const reader = new VersionReader({
-    store: new SecretsStore(context.sm),
-    registry: session.registry(),
-    scope: session.scope,
-    signal,
-    enricher: context.discovery.forInvocation(signal),
-    trust: session.config(),
-    secretArn: arn,
-  });
   if (rotator.preflight === undefined) {
     checks.push({
       name: 'engine checks',
       ok: true,
       detail: `the ${parsed.engine} rotator has no preflight checks`,
     });
-    checks.push(await testCheck(parsed, arn, context, session, signal, options.timeoutMs, reader));
+    checks.push(await testCheck(parsed, arn, signal, options.timeoutMs, reader));
     return { secret, checks, parsed };
   }
   try {
@@ -194,7 +188,7 @@ export async function runPreflight(
         current: value,
         signal,
         deadline: Date.now() + options.timeoutMs,
-        fetchRelated: relatedFetcher(context, session.scope),
+        fetchRelated: reader.fetchRelated,
         // The master and its binding as the rotation function resolves them (ROTOR_MASTERS etc. in
         // the CLI's environment, RDS for a master RDS manages), and the adoption record.
         fetchMaster: reader.fetchMaster,
@@ -214,7 +208,7 @@ export async function runPreflight(
       fix: 'See the detail',
     });
   }
-  checks.push(await testCheck(parsed, arn, context, session, signal, options.timeoutMs, reader));
+  checks.push(await testCheck(parsed, arn, signal, options.timeoutMs, reader));
   return { secret, checks, parsed };
 }
 
@@ -225,28 +219,27 @@ export async function runPreflight(
 async function testCheck(
   parsed: ParsedCurrent,
   arn: string,
-  context: AwsContext,
-  session: Session,
   signal: AbortSignal,
   timeoutMs: number,
   reader: VersionReader,
 ): Promise<PreflightCheck> {
   const name = 'test (as testSecret)';
-  const { rotator, value, managedDatabase } = parsed;
+  const { rotator, value } = parsed;
   try {
-    const response = await rotator.test({
-      pending: value,
-      current: async () => value,
+    // The request the step machine builds (as the engine checks above: the master and its binding,
+    // and the adoption record, read by the rotation's reader).
+    const context = {
       signal,
       deadline: Date.now() + timeoutMs,
       token: 'rotor-preflight',
       step: 'testSecret',
-      fetchRelated: relatedFetcher(context, session.scope),
-      // As the engine checks above: the master and its binding, and the adoption record.
-      fetchMaster: reader.fetchMaster,
       secretArn: arn,
-      adopted: () => reader.adopted(arn),
-      ...(managedDatabase === undefined ? {} : { managedDatabase }),
+      reader,
+    } as const;
+    const response = await rotator.test({
+      ...rotatorRequest(context, parsed),
+      pending: value,
+      current: async () => value,
     });
     const warnings = response?.warnings ?? [];
     return {
