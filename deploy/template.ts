@@ -674,23 +674,9 @@ function centralBus(config: DeployConfig, names: ServiceNames): Json {
   };
 }
 
-function onCall(config: DeployConfig, names: ServiceNames): Json {
-  const resources: Json = {
-    [ON_CALL_TOPIC]: {
-      Type: 'AWS::SNS::Topic',
-      Properties: { TopicName: `${names.service}-${names.stage}-on-call`, DisplayName: 'rotor on-call' },
-    },
-  };
-  const subscriptions = [
-    ...config.onCall.email.map((endpoint) => ({ Protocol: 'email', Endpoint: endpoint })),
-    ...config.onCall.https.map((endpoint) => ({ Protocol: 'https', Endpoint: endpoint })),
-  ];
-  subscriptions.forEach((subscription, index) => {
-    resources[`RotorOnCallSubscription${index}`] = {
-      Type: 'AWS::SNS::Subscription',
-      Properties: { TopicArn: ref(ON_CALL_TOPIC), ...subscription },
-    };
-  });
+/** The notice topic: what on-call reads by e-mail, not a page (the refusal alarm). */
+function notices(config: DeployConfig, names: ServiceNames): Json {
+  const resources: Json = {};
   resources[NOTICE_TOPIC] = {
     Type: 'AWS::SNS::Topic',
     Properties: {
@@ -723,27 +709,12 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
       },
     },
   };
-  const paged = pages(config);
-  resources.RotorOnCallTopicPolicy = {
-    Type: 'AWS::SNS::TopicPolicy',
-    Properties: {
-      Topics: [ref(ON_CALL_TOPIC)],
-      PolicyDocument: {
-        Version: '2012-10-17',
-        Statement: [
-          {
-            Sid: 'RotorRules',
-            Effect: 'Allow',
-            Principal: { Service: 'events.amazonaws.com' },
-            Action: 'sns:Publish',
-            Resource: ref(ON_CALL_TOPIC),
-            Condition: { ArnEquals: { 'aws:SourceArn': paged.map((page) => getAtt(page.id, 'Arn')) } },
-          },
-        ],
-      },
-    },
-  };
+  return resources;
+}
 
+/** CloudWatch alarms: none pages (one incident pages once, on its event); the refusal alarm notifies. */
+function alarms(config: DeployConfig, names: ServiceNames): Json {
+  const resources: Json = {};
   // Not paging: one incident pages once, on AWS's RotationFailed (a refused rotation too). These stay
   // metrics and alarms for dashboards; the refusal alarm also notifies the notice topic.
   const notPaging =
@@ -799,6 +770,48 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
       },
     };
   }
+  return resources;
+}
+
+function onCall(config: DeployConfig, names: ServiceNames): Json {
+  const resources: Json = {
+    [ON_CALL_TOPIC]: {
+      Type: 'AWS::SNS::Topic',
+      Properties: { TopicName: `${names.service}-${names.stage}-on-call`, DisplayName: 'rotor on-call' },
+    },
+  };
+  const subscriptions = [
+    ...config.onCall.email.map((endpoint) => ({ Protocol: 'email', Endpoint: endpoint })),
+    ...config.onCall.https.map((endpoint) => ({ Protocol: 'https', Endpoint: endpoint })),
+  ];
+  subscriptions.forEach((subscription, index) => {
+    resources[`RotorOnCallSubscription${index}`] = {
+      Type: 'AWS::SNS::Subscription',
+      Properties: { TopicArn: ref(ON_CALL_TOPIC), ...subscription },
+    };
+  });
+  const paged = pages(config);
+  resources.RotorOnCallTopicPolicy = {
+    Type: 'AWS::SNS::TopicPolicy',
+    Properties: {
+      Topics: [ref(ON_CALL_TOPIC)],
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'RotorRules',
+            Effect: 'Allow',
+            Principal: { Service: 'events.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: ref(ON_CALL_TOPIC),
+            Condition: { ArnEquals: { 'aws:SourceArn': paged.map((page) => getAtt(page.id, 'Arn')) } },
+          },
+        ],
+      },
+    },
+  };
+
+  Object.assign(resources, notices(config, names), alarms(config, names));
   for (const page of paged) {
     resources[page.id] = eventRule(
       page.bus,

@@ -251,6 +251,75 @@ export function lastConfigurationTest(events: readonly StateEvent[]): TestOutcom
   return latest;
 }
 
+/** A failure: from the last failed step's event, else from the service's free-text reason. */
+function failureOf(
+  evidence: RotationFailure['evidence'],
+  time: Date,
+  note: string | undefined,
+  lastStepFailure: StateEvent | undefined,
+  attempts: number,
+  fallback: string | undefined,
+): RotationFailure {
+  const fromService = fromNote(note);
+  const step = lastStepFailure?.step ?? fromService.step;
+  const error = lastStepFailure?.error?.name ?? fromService.error;
+  const count = fromService.attempts ?? (attempts > 0 ? attempts : undefined);
+  return {
+    ...(step === undefined ? {} : { step }),
+    ...(error === undefined ? {} : { error }),
+    ...(lastStepFailure?.error?.message === undefined ? {} : { message: lastStepFailure.error.message }),
+    ...(count === undefined ? {} : { attempts: count }),
+    time: time.toISOString(),
+    evidence,
+    ...stepFacts(lastStepFailure, fallback),
+  };
+}
+
+/** `the rotation failed in setSecret (AuthenticationFailedError) after 3 attempts`. */
+function describeFailure(what: string, f: RotationFailure): string {
+  return `${what} failed${f.step === undefined ? '' : ` in ${f.step}`}${f.error === undefined ? '' : ` (${f.error})`}${f.attempts === undefined ? '' : ` after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}`}`;
+}
+
+/** The states with no rotation of its own pending: not rotor's, disabled, never rotated, healthy. */
+function settledState(
+  facts: StateFacts,
+  events: readonly StateEvent[],
+  base: Pick<RotationState, 'currentVersionId' | 'lastTest'>,
+  lastTest: TestOutcome | undefined,
+): RotationState {
+  if (facts.functionArn === undefined || facts.rotorFunction === false) {
+    return {
+      ...base,
+      state: 'not-rotor',
+      healable: false,
+      reason:
+        facts.functionArn === undefined
+          ? 'no rotation function is configured'
+          : `rotated by ${facts.functionArn}, which is not one of rotor's functions`,
+    };
+  }
+  if (!facts.rotationEnabled) {
+    return { ...base, state: 'not-rotor', healable: false, reason: 'rotation is disabled' };
+  }
+  const rotated =
+    facts.lastRotated !== undefined || events.some((event) => event.kind === 'rotation-succeeded');
+  if (!rotated) {
+    const test =
+      lastTest === undefined
+        ? ''
+        : lastTest.result === 'running'
+          ? '; a configuration test is running'
+          : `; the configuration test ${lastTest.result}${lastTest.error === undefined ? '' : ` (${lastTest.error})`}`;
+    return {
+      ...base,
+      state: 'never-rotated',
+      healable: false,
+      reason: `rotation is configured but has never completed${test}`,
+    };
+  }
+  return { ...base, state: 'healthy', healable: false, reason: 'no rotation is pending' };
+}
+
 /** The rotation state of one secret. */
 export function rotationState(facts: StateFacts): RotationState {
   const timing = { ...DEFAULT_TIMING, ...facts.timing };
@@ -264,38 +333,8 @@ export function rotationState(facts: StateFacts): RotationState {
     ...(lastTest === undefined ? {} : { lastTest }),
   };
 
-  if (facts.functionArn === undefined || facts.rotorFunction === false) {
-    return {
-      ...base,
-      state: 'not-rotor',
-      healable: false,
-      reason:
-        facts.functionArn === undefined
-          ? 'no rotation function is configured'
-          : `rotated by ${facts.functionArn}, which is not one of rotor's functions`,
-    };
-  }
-  if (pendingId === undefined) {
-    if (!facts.rotationEnabled) {
-      return { ...base, state: 'not-rotor', healable: false, reason: 'rotation is disabled' };
-    }
-    const rotated =
-      facts.lastRotated !== undefined || events.some((event) => event.kind === 'rotation-succeeded');
-    if (!rotated) {
-      const test =
-        lastTest === undefined
-          ? ''
-          : lastTest.result === 'running'
-            ? '; a configuration test is running'
-            : `; the configuration test ${lastTest.result}${lastTest.error === undefined ? '' : ` (${lastTest.error})`}`;
-      return {
-        ...base,
-        state: 'never-rotated',
-        healable: false,
-        reason: `rotation is configured but has never completed${test}`,
-      };
-    }
-    return { ...base, state: 'healthy', healable: false, reason: 'no rotation is pending' };
+  if (pendingId === undefined || facts.functionArn === undefined || facts.rotorFunction === false) {
+    return settledState(facts, events, base, lastTest);
   }
 
   // AWSPENDING sits on a version of its own: a rotation (or test) running, failed, or stuck.
@@ -336,23 +375,9 @@ export function rotationState(facts: StateFacts): RotationState {
   const lastStepFailure = ownEvents.findLast((event) => event.kind === 'step-failed');
   const attempts = Math.max(0, ...ownEvents.map((event) => event.attempt ?? 0));
   const fallback = ownEvents.findLast((event) => event.fallback !== undefined)?.fallback;
-  const failure = (evidence: RotationFailure['evidence'], time: Date, note?: string): RotationFailure => {
-    const fromService = fromNote(note);
-    const step = lastStepFailure?.step ?? fromService.step;
-    const error = lastStepFailure?.error?.name ?? fromService.error;
-    const count = fromService.attempts ?? (attempts > 0 ? attempts : undefined);
-    return {
-      ...(step === undefined ? {} : { step }),
-      ...(error === undefined ? {} : { error }),
-      ...(lastStepFailure?.error?.message === undefined ? {} : { message: lastStepFailure.error.message }),
-      ...(count === undefined ? {} : { attempts: count }),
-      time: time.toISOString(),
-      evidence,
-      ...stepFacts(lastStepFailure, fallback),
-    };
-  };
-  const failedWords = (f: RotationFailure) =>
-    `${what} failed${f.step === undefined ? '' : ` in ${f.step}`}${f.error === undefined ? '' : ` (${f.error})`}${f.attempts === undefined ? '' : ` after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}`}`;
+  const failure = (evidence: RotationFailure['evidence'], time: Date, note?: string) =>
+    failureOf(evidence, time, note, lastStepFailure, attempts, fallback);
+  const failedWords = (f: RotationFailure) => describeFailure(what, f);
 
   const stoppedBy = ownEvents[failedAt];
   if (stoppedBy !== undefined && after.length === 0) {
