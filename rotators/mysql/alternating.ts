@@ -13,9 +13,9 @@ import {
   PermissionDeniedError,
   UnsupportedError,
 } from '../errors.js';
-import { causeCode } from './classify.js';
+import type { MysqlSession, Row } from './client.js';
+import { causeCode } from './client.js';
 import type { MysqlSecret } from './secret.js';
-import type { MysqlSession, Row } from './session.js';
 import {
   type Account,
   type AccountOptions,

@@ -14,8 +14,8 @@ import {
 } from '../errors.js';
 import type { PreflightCheck, PreflightRequest } from '../types.js';
 import { alternateOf, catalogueOwner, userNameLimit } from './alternating.js';
+import type { MysqlSession } from './client.js';
 import type { MysqlLogin, MysqlSecret } from './secret.js';
-import type { MysqlSession } from './session.js';
 import {
   atLeast,
   CATALOGUE,

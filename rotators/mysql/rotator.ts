@@ -60,8 +60,8 @@ import {
 import { authorizeActingFor, bindMaster, type MasterBinding } from '../trust.js';
 import type { ApplyRequest, ApplyResponse, RequestBase, RollbackRequest, Rotator } from '../types.js';
 import { alternateOf, applyAlternating, userNameLimit } from './alternating.js';
-import { causeCode } from './classify.js';
-import { connectMysql } from './client.js';
+import type { Connect, MysqlSession } from './client.js';
+import { causeCode, connectMysql } from './client.js';
 import { runPreflight } from './preflight.js';
 import {
   DEFAULT_PORT,
@@ -71,7 +71,6 @@ import {
   parseMasterSecret,
   parseMysqlSecret,
 } from './secret.js';
-import type { Connect, MysqlSession } from './session.js';
 import {
   atLeast,
   changeOwnPassword,

@@ -12,8 +12,8 @@ import {
   PermissionDeniedError,
   type RotorError,
 } from '../../rotators/errors.js';
+import type { Connect, MysqlSession, Row } from '../../rotators/mysql/client.js';
 import { createMysqlRotator } from '../../rotators/mysql/index.js';
-import type { Connect, MysqlSession, Row } from '../../rotators/mysql/session.js';
 import { nativePasswordHash, type ServerInfo, sha256Crypt } from '../../rotators/mysql/sql.js';
 import { MASTER_ARN, rotatorRequest } from './support.js';
 

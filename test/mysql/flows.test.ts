@@ -10,9 +10,9 @@ import {
   UnsupportedError,
   VerificationFailedError,
 } from '../../rotators/errors.js';
+import type { Connect, ConnectOptions, MysqlSession, Row } from '../../rotators/mysql/client.js';
 import { createMysqlRotator } from '../../rotators/mysql/index.js';
 import type { MysqlSecret } from '../../rotators/mysql/secret.js';
-import type { Connect, ConnectOptions, MysqlSession, Row } from '../../rotators/mysql/session.js';
 import {
   type Account,
   CREATE_CATALOGUE_TABLE,
