@@ -80,170 +80,182 @@ async function readStored(
   };
 }
 
-export function dualPassword(engine: MysqlEngine): StrategyImpl<MysqlSecret> {
-  /** Whether AWSPREVIOUS (another password of the same account) logs in; false without one. */
-  async function previousLogsIn(request: ApplyRequest<MysqlSecret>): Promise<boolean> {
-    const previous = await request.previous();
-    if (
-      previous === undefined ||
-      previous.password === request.current.password ||
-      !sameAccount(previous.account, request.current.account)
-    ) {
-      return false;
-    }
-    return engine.logsIn(request, { ...request.current, password: previous.password }, 'AWSPREVIOUS');
+/** Whether AWSPREVIOUS (another password of the same account) logs in; false without one. */
+async function previousLogsIn(engine: MysqlEngine, request: ApplyRequest<MysqlSecret>): Promise<boolean> {
+  const previous = await request.previous();
+  if (
+    previous === undefined ||
+    previous.password === request.current.password ||
+    !sameAccount(previous.account, request.current.account)
+  ) {
+    return false;
   }
+  return engine.logsIn(request, { ...request.current, password: previous.password }, 'AWSPREVIOUS');
+}
 
-  /**
-   * dual-password on MySQL 8.0.14+. `RETAIN CURRENT PASSWORD` keeps whatever is *primary* and
-   * replaces the secondary, so AWSCURRENT's password must be the primary when it runs. It is not
-   * after an abandoned rotation (its pending password P1 became primary, AWSCURRENT's C secondary):
-   * retaining then would keep P1 and drop C. So:
-   * - applied already when the stored primary verifies the pending password and the secondary the
-   *   current one (managing user), or when `REPLACE C` is refused and the pending password logs in
-   *   (the account itself); only when neither can be told, when both log in;
-   * - run by the managing user: when the stored primary verifies C (read from mysql.user;
-   *   mysql_native_password and caching_sha2_password), `IDENTIFIED BY N RETAIN`; when the stored
-   *   secondary (User_attributes' additional_password) verifies C, `IDENTIFIED BY N` alone, which
-   *   keeps the secondary and never sets C again (a password history would refuse that, 3638);
-   *   when neither can be told, C is made primary first (`IDENTIFIED BY C`, which keeps the
-   *   secondary: C logs in throughout), then `IDENTIFIED BY N RETAIN`;
-   * - run by the account: `... REPLACE C RETAIN` is refused (3891) exactly when C is not the
-   *   primary, changing nothing; having logged in with C, C is then the secondary and
-   *   `IDENTIFIED BY N` alone keeps it (else C is made primary, with REPLACE of the pending
-   *   password when that is what logged in, and the statement runs again).
-   * Every step leaves C logging in. test/mysql/dualPassword.test.ts and
-   * test/mysql/mysql8Flows.test.ts drive it through models of MySQL's documented semantics.
-   */
-  async function applyMysql(
-    request: ApplyRequest<MysqlSecret>,
-    session: MysqlSession,
-    self: boolean,
-    currentKnownToLogIn: boolean,
-    used: Used | undefined,
-  ): Promise<void> {
-    const { current, pending } = request;
-    const { server } = session;
-    const account = current.account;
-    const what = `give ${formatAccount(account)} the pending and the current password`;
-    const retain = () =>
-      session.query(
-        setDualPassword(server, {
-          account,
-          newPassword: pending.password,
-          currentPassword: current.password,
-          self,
-        }),
-        what,
-      );
-    const makePrimary = () =>
-      session.query(
-        setPrimaryPassword(server, {
-          account,
-          password: current.password,
-          self,
-          ...(self && used === 'AWSPENDING' ? { replace: pending.password } : {}),
-        }),
-        `make the AWSCURRENT password the primary one of ${formatAccount(account)}`,
-      );
-    // With C the secondary, `IDENTIFIED BY N` without RETAIN gives (N, C) at once: the secondary
-    // "remains unchanged", and C is never set again (a password history or reuse interval would
-    // refuse that with 3638).
-    const keepSecondary = () =>
-      session.query(setPrimaryPassword(server, { account, password: pending.password, self }), what);
-    /** The replay check by logins, where nothing else can tell (a refused login when not applied). */
-    const appliedByLogins = async () =>
-      (currentKnownToLogIn || (await engine.logsIn(request, current, 'AWSCURRENT'))) &&
-      (used === 'AWSPENDING' || (await engine.logsIn(request, pending)));
-    if (self) {
-      if (used !== 'AWSCURRENT' && (await appliedByLogins())) return;
-      await retainAsAccount({ retain, keepSecondary, makePrimary, used, account });
-      return;
-    }
-    const stored = await readStored(session, account);
-    const primaryIsCurrent = stored?.primary(current.password);
-    if (primaryIsCurrent === undefined || stored === undefined) {
-      if (await appliedByLogins()) return;
-    } else if (!primaryIsCurrent && stored.primary(pending.password) && stored.secondary(current.password)) {
-      return;
-    }
-    if (primaryIsCurrent === true || (primaryIsCurrent === undefined && (await previousLogsIn(request)))) {
-      // Without a verifier to read (sha256_password, no SELECT on mysql.user), AWSPREVIOUS logging
-      // in shows the ordinary state (C primary, AWSPREVIOUS secondary): an abandoned rotation's
-      // RETAIN would have dropped AWSPREVIOUS. C is then not set again (a password history would
-      // refuse it, 3638).
-      await retain();
-    } else if (stored?.secondary(current.password) === true) {
-      await keepSecondary();
-    } else {
-      await makePrimary();
-      await retain();
-    }
-
-    /**
-     * Run by the account: `... REPLACE C RETAIN` is refused (3891) exactly when C is not the
-     * primary, changing nothing. Logged in with C, C is then the secondary: either this very
-     * change was made before (the pending password logs in: done), or `IDENTIFIED BY N` alone
-     * keeps C. Else C is made primary and the statement runs again.
-     */
-    async function retainAsAccount(steps: {
-      retain(): Promise<unknown>;
-      keepSecondary(): Promise<unknown>;
-      makePrimary(): Promise<unknown>;
-      used: Used | undefined;
-      account: MysqlSecret['account'];
-    }): Promise<void> {
-      try {
-        await steps.retain();
-        return;
-      } catch (error) {
-        if (!(error instanceof RotorError) || causeCode(error) !== '3891') throw error;
-      }
-      if (steps.used === 'AWSCURRENT' && (await engine.logsIn(request, pending))) return;
-      try {
-        if (steps.used === 'AWSCURRENT') await steps.keepSecondary();
-        else await steps.makePrimary();
-      } catch (inner) {
-        if (!(inner instanceof RotorError) || causeCode(inner) !== '3892') throw inner;
-        throw new ConfigurationError(
-          `the primary password of ${formatAccount(steps.account)} is not AWSCURRENT's (an abandoned rotation left its pending password there), and password_require_current wants that primary password to change it, which rotor no longer has; nothing was changed and AWSCURRENT still logs in: set masterarn so that a managing user runs dual-password, or reset the password to AWSCURRENT's`,
-          { cause: inner },
-        );
-      }
-      if (steps.used !== 'AWSCURRENT') await steps.retain();
-    }
-  }
-
-  /** MariaDB: the account's methods decide; equal to (pending, current) means a replay after the change. */
-  async function applyMariadb(request: ApplyRequest<MysqlSecret>, session: MysqlSession, self: boolean) {
-    const { current, pending } = request;
-    const { server } = session;
-    const rows = await session.query(
-      selectGlobalPriv(server, current.account),
-      `read the authentication of ${formatAccount(current.account)}`,
-    );
-    const priv = rows[0]?.Priv;
-    if (priv === undefined) {
-      throw new AuthenticationFailedError(`the account ${formatAccount(current.account)} does not exist`);
-    }
-    const state = dualPasswordState(parseAuthMethods(priv), pending.password, current.password);
-    if (state === 'applied') return;
-    if (state === 'foreign') {
-      throw new UnsupportedError(
-        `${formatAccount(current.account)} also authenticates with a method other than mysql_native_password; dual-password would remove it`,
-      );
-    }
-    await session.query(
+/**
+ * dual-password on MySQL 8.0.14+. `RETAIN CURRENT PASSWORD` keeps whatever is *primary* and
+ * replaces the secondary, so AWSCURRENT's password must be the primary when it runs. It is not
+ * after an abandoned rotation (its pending password P1 became primary, AWSCURRENT's C secondary):
+ * retaining then would keep P1 and drop C. So:
+ * - applied already when the stored primary verifies the pending password and the secondary the
+ *   current one (managing user), or when `REPLACE C` is refused and the pending password logs in
+ *   (the account itself); only when neither can be told, when both log in;
+ * - run by the managing user: when the stored primary verifies C (read from mysql.user;
+ *   mysql_native_password and caching_sha2_password), `IDENTIFIED BY N RETAIN`; when the stored
+ *   secondary (User_attributes' additional_password) verifies C, `IDENTIFIED BY N` alone, which
+ *   keeps the secondary and never sets C again (a password history would refuse that, 3638);
+ *   when neither can be told, C is made primary first (`IDENTIFIED BY C`, which keeps the
+ *   secondary: C logs in throughout), then `IDENTIFIED BY N RETAIN`;
+ * - run by the account: `... REPLACE C RETAIN` is refused (3891) exactly when C is not the
+ *   primary, changing nothing; having logged in with C, C is then the secondary and
+ *   `IDENTIFIED BY N` alone keeps it (else C is made primary, with REPLACE of the pending
+ *   password when that is what logged in, and the statement runs again).
+ * Every step leaves C logging in. test/mysql/dualPassword.test.ts and
+ * test/mysql/mysql8Flows.test.ts drive it through models of MySQL's documented semantics.
+ */
+async function applyMysql(
+  engine: MysqlEngine,
+  request: ApplyRequest<MysqlSecret>,
+  session: MysqlSession,
+  self: boolean,
+  currentKnownToLogIn: boolean,
+  used: Used | undefined,
+): Promise<void> {
+  const { current, pending } = request;
+  const { server } = session;
+  const account = current.account;
+  const what = `give ${formatAccount(account)} the pending and the current password`;
+  const retain = () =>
+    session.query(
       setDualPassword(server, {
-        account: current.account,
+        account,
         newPassword: pending.password,
         currentPassword: current.password,
         self,
       }),
-      `give ${formatAccount(current.account)} the pending and the current password`,
+      what,
     );
+  const makePrimary = () =>
+    session.query(
+      setPrimaryPassword(server, {
+        account,
+        password: current.password,
+        self,
+        ...(self && used === 'AWSPENDING' ? { replace: pending.password } : {}),
+      }),
+      `make the AWSCURRENT password the primary one of ${formatAccount(account)}`,
+    );
+  // With C the secondary, `IDENTIFIED BY N` without RETAIN gives (N, C) at once: the secondary
+  // "remains unchanged", and C is never set again (a password history or reuse interval would
+  // refuse that with 3638).
+  const keepSecondary = () =>
+    session.query(setPrimaryPassword(server, { account, password: pending.password, self }), what);
+  /** The replay check by logins, where nothing else can tell (a refused login when not applied). */
+  const appliedByLogins = async () =>
+    (currentKnownToLogIn || (await engine.logsIn(request, current, 'AWSCURRENT'))) &&
+    (used === 'AWSPENDING' || (await engine.logsIn(request, pending)));
+  if (self) {
+    if (used !== 'AWSCURRENT' && (await appliedByLogins())) return;
+    await retainAsAccount({ retain, keepSecondary, makePrimary, used, account });
+    return;
+  }
+  const stored = await readStored(session, account);
+  const primaryIsCurrent = stored?.primary(current.password);
+  if (primaryIsCurrent !== true) {
+    // Not the ordinary state (AWSCURRENT primary): a replay, or an abandoned rotation's leftover.
+    const pendingPrimary = primaryIsCurrent === false ? stored?.primary(pending.password) : undefined;
+    const currentSecondary = stored?.secondary(current.password);
+    if (pendingPrimary === true && currentSecondary === true) return;
+    // Only where the verifiers cannot tell, logins do (the replay check that may be refused).
+    const told = pendingPrimary === false || currentSecondary === false;
+    if (!told && (await appliedByLogins())) return;
+  }
+  if (
+    primaryIsCurrent === true ||
+    (primaryIsCurrent === undefined && (await previousLogsIn(engine, request)))
+  ) {
+    // Without a verifier to read (sha256_password, no SELECT on mysql.user), AWSPREVIOUS logging
+    // in shows the ordinary state (C primary, AWSPREVIOUS secondary): an abandoned rotation's
+    // RETAIN would have dropped AWSPREVIOUS. C is then not set again (a password history would
+    // refuse it, 3638).
+    await retain();
+  } else if (stored?.secondary(current.password) === true) {
+    await keepSecondary();
+  } else {
+    await makePrimary();
+    await retain();
   }
 
+  /**
+   * Run by the account: `... REPLACE C RETAIN` is refused (3891) exactly when C is not the
+   * primary, changing nothing. Logged in with C, C is then the secondary: either this very
+   * change was made before (the pending password logs in: done), or `IDENTIFIED BY N` alone
+   * keeps C. Else C is made primary and the statement runs again.
+   */
+  async function retainAsAccount(steps: {
+    retain(): Promise<unknown>;
+    keepSecondary(): Promise<unknown>;
+    makePrimary(): Promise<unknown>;
+    used: Used | undefined;
+    account: MysqlSecret['account'];
+  }): Promise<void> {
+    try {
+      await steps.retain();
+      return;
+    } catch (error) {
+      // 3891: REPLACE does not name the primary; 3638: the history holds the pending password
+      // (checked first). Either way nothing changed, and this very change may be in place.
+      const code = error instanceof RotorError ? causeCode(error) : undefined;
+      if (code !== '3891' && code !== '3638') throw error;
+      if (steps.used === 'AWSCURRENT' && (await engine.logsIn(request, pending))) return;
+      if (code !== '3891') throw error;
+    }
+    try {
+      if (steps.used === 'AWSCURRENT') await steps.keepSecondary();
+      else await steps.makePrimary();
+    } catch (inner) {
+      if (!(inner instanceof RotorError) || causeCode(inner) !== '3892') throw inner;
+      throw new ConfigurationError(
+        `the primary password of ${formatAccount(steps.account)} is not AWSCURRENT's (an abandoned rotation left its pending password there), and password_require_current wants that primary password to change it, which rotor no longer has; nothing was changed and AWSCURRENT still logs in: set masterarn so that a managing user runs dual-password, or reset the password to AWSCURRENT's`,
+        { cause: inner },
+      );
+    }
+    if (steps.used !== 'AWSCURRENT') await steps.retain();
+  }
+}
+
+/** MariaDB: the account's methods decide; equal to (pending, current) means a replay after the change. */
+async function applyMariadb(request: ApplyRequest<MysqlSecret>, session: MysqlSession, self: boolean) {
+  const { current, pending } = request;
+  const { server } = session;
+  const rows = await session.query(
+    selectGlobalPriv(server, current.account),
+    `read the authentication of ${formatAccount(current.account)}`,
+  );
+  const priv = rows[0]?.Priv;
+  if (priv === undefined) {
+    throw new AuthenticationFailedError(`the account ${formatAccount(current.account)} does not exist`);
+  }
+  const state = dualPasswordState(parseAuthMethods(priv), pending.password, current.password);
+  if (state === 'applied') return;
+  if (state === 'foreign') {
+    throw new UnsupportedError(
+      `${formatAccount(current.account)} also authenticates with a method other than mysql_native_password; dual-password would remove it`,
+    );
+  }
+  await session.query(
+    setDualPassword(server, {
+      account: current.account,
+      newPassword: pending.password,
+      currentPassword: current.password,
+      self,
+    }),
+    `give ${formatAccount(current.account)} the pending and the current password`,
+  );
+}
+
+export function dualPassword(engine: MysqlEngine): StrategyImpl<MysqlSecret> {
   /** New password first, AWSCURRENT's second, the one before dropped. */
   async function apply(request: ApplyRequest<MysqlSecret>): Promise<ApplyResponse> {
     const { current, pending } = request;
@@ -270,7 +282,15 @@ export function dualPassword(engine: MysqlEngine): StrategyImpl<MysqlSecret> {
         );
       }
       if (session.server.flavour === 'mariadb') await applyMariadb(request, session, self);
-      else await applyMysql(request, session, self, used === 'AWSCURRENT' || provenBy === 'AWSCURRENT', used);
+      else
+        await applyMysql(
+          engine,
+          request,
+          session,
+          self,
+          used === 'AWSCURRENT' || provenBy === 'AWSCURRENT',
+          used,
+        );
     } finally {
       await session.close();
     }

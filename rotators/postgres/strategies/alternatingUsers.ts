@@ -146,6 +146,62 @@ async function checkPair(
   return warnings;
 }
 
+/** The managing role's secret, login and rights, the clone's state and drift. Reads only. */
+async function preflightAlternating(
+  engine: PostgresEngine,
+  request: PreflightRequest<PostgresSecret>,
+): Promise<PreflightCheck[]> {
+  const { current } = request;
+  let access: MasterLogin;
+  try {
+    access = await engine.masterLogin(current, request.fetchMaster);
+  } catch (error) {
+    return [
+      {
+        name: 'master secret',
+        ok: false,
+        detail: errorDetail(error),
+        fix:
+          error instanceof MasterBindingError
+            ? `Name where the master logs in, outside this secret: "host" (and "port", TLS keys) in the master secret, or a "masters" entry binding ${current.masterarn} in the stage file; and give this secret that host and port`
+            : "Point masterarn at a secret whose JSON holds the managing role's username, password and host (and port, dbname, TLS keys when they differ)",
+      },
+    ];
+  }
+  const master = access.login;
+  const checks: PreflightCheck[] = [
+    {
+      name: 'master secret',
+      ok: true,
+      detail: `managing role "${master.username}" on ${describeTarget(master)} ${describeTls(master)}, as ${access.binding === undefined ? 'the master secret itself says' : `the ${access.binding.source} binds it`}`,
+    },
+  ];
+  const { check, session, who } = await loginCheck(engine, 'master login', master, request, true);
+  checks.push(check);
+  if (session === undefined || who === undefined) return checks;
+  try {
+    const pair = await engine.resolvePair(session, current.username);
+    const [rights] = await session.query<MasterRights>(MASTER_RIGHTS_SQL, [pair.owner, pair.clone], {
+      purpose: "read the managing role's privileges",
+    });
+    const state = await engine.pairState(session, who.version_num, pair);
+    checks.push(masterRightsCheck(master.username, pair, rights, state));
+    const managed = access.binding?.manages;
+    if (managed !== undefined) checks.push(managedCheck(pair, managed, matchesPattern));
+    checks.push(cloneCheck(pair, state), driftCheck(pair, state));
+  } catch (error) {
+    checks.push({
+      name: 'master privileges',
+      ok: false,
+      detail: errorDetail(error),
+      fix: 'See the detail',
+    });
+  } finally {
+    await session.close();
+  }
+  return checks;
+}
+
 export function alternatingUsers(engine: PostgresEngine): StrategyImpl<PostgresSecret> {
   /**
    * Before the master acts for the pair: both roles must be allowed by the binding's `manages`,
@@ -211,58 +267,6 @@ export function alternatingUsers(engine: PostgresEngine): StrategyImpl<PostgresS
     return provenBy === 'AWSPREVIOUS' ? previousFallback(`role "${current.username}"`) : {};
   }
 
-  async function preflight(request: PreflightRequest<PostgresSecret>): Promise<PreflightCheck[]> {
-    const { current } = request;
-    let access: MasterLogin;
-    try {
-      access = await engine.masterLogin(current, request.fetchMaster);
-    } catch (error) {
-      return [
-        {
-          name: 'master secret',
-          ok: false,
-          detail: errorDetail(error),
-          fix:
-            error instanceof MasterBindingError
-              ? `Name where the master logs in, outside this secret: "host" (and "port", TLS keys) in the master secret, or a "masters" entry binding ${current.masterarn} in the stage file; and give this secret that host and port`
-              : "Point masterarn at a secret whose JSON holds the managing role's username, password and host (and port, dbname, TLS keys when they differ)",
-        },
-      ];
-    }
-    const master = access.login;
-    const checks: PreflightCheck[] = [
-      {
-        name: 'master secret',
-        ok: true,
-        detail: `managing role "${master.username}" on ${describeTarget(master)} ${describeTls(master)}, as ${access.binding === undefined ? 'the master secret itself says' : `the ${access.binding.source} binds it`}`,
-      },
-    ];
-    const { check, session, who } = await loginCheck(engine, 'master login', master, request, true);
-    checks.push(check);
-    if (session === undefined || who === undefined) return checks;
-    try {
-      const pair = await engine.resolvePair(session, current.username);
-      const [rights] = await session.query<MasterRights>(MASTER_RIGHTS_SQL, [pair.owner, pair.clone], {
-        purpose: "read the managing role's privileges",
-      });
-      const state = await engine.pairState(session, who.version_num, pair);
-      checks.push(masterRightsCheck(master.username, pair, rights, state));
-      const managed = access.binding?.manages;
-      if (managed !== undefined) checks.push(managedCheck(pair, managed, matchesPattern));
-      checks.push(cloneCheck(pair, state), driftCheck(pair, state));
-    } catch (error) {
-      checks.push({
-        name: 'master privileges',
-        ok: false,
-        detail: errorDetail(error),
-        fix: 'See the detail',
-      });
-    } finally {
-      await session.close();
-    }
-    return checks;
-  }
-
   return {
     /**
      * The other role of the pair, which may need the server to tell a clone from an owner.
@@ -310,6 +314,6 @@ export function alternatingUsers(engine: PostgresEngine): StrategyImpl<PostgresS
     /** The credential in use is never touched: nothing to roll back. */
     rollback: notApplicable,
 
-    preflight,
+    preflight: (request) => preflightAlternating(engine, request),
   };
 }
