@@ -42,7 +42,9 @@ export interface ContractFixture {
  * it on rollback; one that never touches it says `not-applicable`. (The SQL engines share their
  * strategies' names: README "Strategies".)
  */
-export const SAME_STRATEGY_SAME_BEHAVIOUR: Readonly<Record<string, { rollback: 'restores' | 'not-applicable' }>> = {
+export const SAME_STRATEGY_SAME_BEHAVIOUR: Readonly<
+  Record<string, { rollback: 'restores' | 'not-applicable' }>
+> = {
   'single-user': { rollback: 'restores' },
   'rds-master': { rollback: 'restores' },
   'alternating-users': { rollback: 'not-applicable' },
@@ -301,7 +303,9 @@ export function describeRotatorContract(
       await capture(
         fixture.rotator.apply({ ...request('setSecret'), current, pending, previous: async () => undefined }),
       );
-      await capture(fixture.rotator.test({ ...request('testSecret'), pending, current: async () => current }));
+      await capture(
+        fixture.rotator.test({ ...request('testSecret'), pending, current: async () => current }),
+      );
       // Assess: a refused login counts towards lockout policies; only a failure may cause one.
       expect(counted() - before).toBe(0);
     });
