@@ -29,10 +29,3 @@ export interface StrategyImpl<S> {
 /** A strategy that never touches the credential in use has nothing to roll back. */
 export const notApplicable = async (): Promise<'not-applicable'> => 'not-applicable';
 
-/** The strategy table's entry for a parsed secret (parse already refused an unknown strategy). */
-export function strategyOf<S extends { strategy: K }, K extends string>(
-  table: Record<K, StrategyImpl<S>>,
-  secret: S,
-): StrategyImpl<S> {
-  return table[secret.strategy];
-}
