@@ -28,4 +28,3 @@ export interface StrategyImpl<S> {
 
 /** A strategy that never touches the credential in use has nothing to roll back. */
 export const notApplicable = async (): Promise<'not-applicable'> => 'not-applicable';
-
