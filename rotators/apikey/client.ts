@@ -286,12 +286,16 @@ export class ProviderClient {
    * Mints a key named `name`. Sent once unless the provider takes an idempotency key, since a
    * create resent after a lost response makes a second key. The caller recovers a lost one by name.
    */
-  async create(name: string, token: string): Promise<{ id: string; key: string }> {
+  async create(
+    name: string,
+    token: string,
+    params: TemplateValues['params'] = {},
+  ): Promise<{ id: string; key: string }> {
     const { idempotencyKeyHeader, response } = this.provider.create;
     // One idempotency key per mint: a later mint for the same token must make a new key, not
     // replay one whose value was lost.
     const extra = idempotencyKeyHeader === undefined ? {} : { [idempotencyKeyHeader]: randomUUID() };
-    const { status, body } = await this.#send('create', this.provider.create, { token, name }, extra);
+    const { status, body } = await this.#send('create', this.provider.create, { token, name, params }, extra);
     this.#expect('create', status, [200, 201, 202]);
     const id = scalar(readPath(body, response.id));
     const key = readPath(body, response.key);

@@ -22,7 +22,7 @@ import {
   type RateBudget,
   type Sleep,
 } from './client.js';
-import { compileProvider, type Provider } from './provider.js';
+import { checkParameters, compileProvider, type ParameterValue, type Provider } from './provider.js';
 import { ENGINE, type GracePolicy, gracePolicy, KeyNames, parseApiKeyFields } from './secret.js';
 
 /** An API-key secret, parsed, with its provider description resolved. */
@@ -41,6 +41,8 @@ export interface ApiKeySecret {
   readonly previousKeyId?: string;
   /** When rotor minted this key, epoch milliseconds (written by rotor): the start of the previous key's grace. */
   readonly keyCreatedAt?: number;
+  /** The secret's own parameters for its keys, validated against the description's declaration. */
+  readonly parameters: Readonly<Record<string, ParameterValue>>;
 }
 
 export interface ApiKeyRotatorOptions {
@@ -432,8 +434,14 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     parse({ value, label }) {
       const fields = parseApiKeyFields(value, label);
       const keyCreatedAt = fields.keyCreatedAt === undefined ? undefined : Date.parse(fields.keyCreatedAt);
+      const provider = resolveProvider(fields.provider, label);
+      const checked = checkParameters(provider, fields.parameters);
+      if (checked.issue !== undefined) {
+        throw new InvalidSecretError(checked.issue.field, checked.issue.expected, label);
+      }
       return {
-        provider: resolveProvider(fields.provider, label),
+        provider,
+        parameters: checked.values,
         adminSecretArn: fields.adminSecretArn,
         keyId: fields.keyId,
         apiKey: fields.apiKey,
@@ -489,7 +497,7 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
           await revokeAll(client, room.slice(0, excess));
         }
         try {
-          const minted = await client.create(name, token);
+          const minted = await client.create(name, token, current.parameters);
           return {
             pending: {
               ...currentValue,
