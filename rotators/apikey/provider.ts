@@ -14,6 +14,7 @@
  * loopback hosts, redirects are never followed (client.ts). Credentials never go into a URL, where
  * access logs would keep them: `{{key}}` and `{{admin...}}` are refused in paths.
  */
+import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import type { Json } from './json.js';
 import { expandPreset } from './presets.js';
@@ -136,6 +137,22 @@ export interface Provider {
    * a request goes, which keys are listed, or which are revoked.
    */
   readonly parameters: Readonly<Record<string, ParameterSpec>>;
+  /**
+   * The provider identifies a key by its value (Algolia: `DELETE /1/keys/{key}`), and the
+   * description accepts the one exception this allows (`keyInDeleteUrl: true`): the value of a key
+   * being retired goes in the revoke request's path, at the moment it is destroyed, and nowhere
+   * else. rotor then knows every key by a fingerprint (`fp-` and 16 hex digits of SHA-256 of the
+   * value): what the secret's `keyId` holds, what errors, logs and events show. Only the
+   * function's own descriptions may set it (never an inline one); the revoke must be a DELETE to
+   * `baseUrl`, which must be https (plain http only on loopback, as everywhere); no other request
+   * may name the key in its path.
+   */
+  readonly keyInDeleteUrl: boolean;
+}
+
+/** How rotor names a key whose provider-side id is its value: never the value itself. */
+export function keyFingerprint(value: string): string {
+  return `fp-${createHash('sha256').update(`rotor key fingerprint\0${value}`, 'utf8').digest('hex').slice(0, 16)}`;
 }
 
 /** A per-secret parameter as a description declares it. */
@@ -521,6 +538,7 @@ const DescriptionSchema = v.strictObject({
       okStatuses: v.optional(statusList),
     }),
   ),
+  keyInDeleteUrl: v.optional(v.literal(true, 'must be true (or left out)')),
   parameters: v.optional(
     v.record(
       v.pipe(
@@ -670,6 +688,26 @@ function checkPath(
   }
 }
 
+/**
+ * `keyInDeleteUrl`: the key's value may go only in a DELETE's path (the revoke), nowhere else a
+ * key id could be rendered (the probe, an activation), and only over https (or loopback).
+ */
+function checkKeyInDeleteUrl(d: RawDescription): void {
+  if (d.revoke.method !== 'DELETE') fail('revoke.method', 'must be DELETE with keyInDeleteUrl');
+  if (!templateVariables(d.revoke.path).includes('keyId')) {
+    fail('revoke.path', 'must name the key ({{keyId}}) with keyInDeleteUrl');
+  }
+  if (d.activate !== undefined)
+    fail('activate', 'is not allowed with keyInDeleteUrl (it would name the key)');
+  if (requestVariables(d.probe).includes('keyId')) {
+    fail('probe', 'must not use {{keyId}} with keyInDeleteUrl: the id is the key');
+  }
+  const revokeRest = [...Object.values(d.revoke.headers ?? {})];
+  if (revokeRest.some((value) => templateVariables(value).includes('keyId')) || d.revoke.body !== undefined) {
+    fail('revoke', 'must name the key in its path only with keyInDeleteUrl');
+  }
+}
+
 /** Every variable a request template names, wherever it sits. */
 function requestVariables(raw: Pick<RawRequest, 'path' | 'headers' | 'body'>): string[] {
   const strings: string[] = [raw.path, ...Object.values(raw.headers ?? {})];
@@ -756,11 +794,13 @@ export function compileProvider(
       // The name is how a retried step recognises the key it minted: without it, keys leak.
       fail('create.body', 'must send the key name ({{name}}) so a retried step can find the key it minted');
     }
-    if (d.create.response.id === d.create.response.key) {
+    const byValue = d.keyInDeleteUrl === true;
+    if (byValue) checkKeyInDeleteUrl(d);
+    else if (d.create.response.id === d.create.response.key) {
       // Algolia, for one: revoking would put the key in a URL, where access logs keep it.
       fail(
         'create.response.id',
-        'names the key itself: a provider that identifies keys by their value would need the key in a URL to revoke it, which rotor never does',
+        'names the key itself: a provider that identifies keys by their value needs the key in a URL to revoke it, which rotor does only for a description that accepts it (keyInDeleteUrl: true)',
       );
     }
     const revoke = compileRequest(d.revoke, 'revoke', publicFields);
@@ -800,6 +840,7 @@ export function compileProvider(
         ...(d.probe.propagation === undefined ? {} : { propagation: d.probe.propagation }),
       },
       parameters: d.parameters,
+      keyInDeleteUrl: byValue,
       ...(d.activate === undefined
         ? {}
         : {
@@ -886,7 +927,8 @@ function parameterProblem(spec: ParameterSpec, value: unknown): string | undefin
   const text = (item: unknown): string | undefined => {
     if (typeof item !== 'string') return 'must be a string';
     if (item.length > spec.maxLength) return `must be at most ${spec.maxLength} characters`;
-    if ([...item].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return 'must not contain control characters';
+    if ([...item].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
+      return 'must not contain control characters';
     if (spec.allowed !== undefined && !spec.allowed.includes(item)) {
       return `must be one of ${spec.allowed.slice(0, 20).join(', ')}${spec.allowed.length > 20 ? ', ...' : ''}`;
     }

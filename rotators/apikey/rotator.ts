@@ -22,7 +22,13 @@ import {
   type RateBudget,
   type Sleep,
 } from './client.js';
-import { checkParameters, compileProvider, type ParameterValue, type Provider } from './provider.js';
+import {
+  checkParameters,
+  compileProvider,
+  keyFingerprint,
+  type ParameterValue,
+  type Provider,
+} from './provider.js';
 import { ENGINE, type GracePolicy, gracePolicy, KeyNames, parseApiKeyFields } from './secret.js';
 
 /** An API-key secret, parsed, with its provider description resolved. */
@@ -146,7 +152,8 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     // decision: a writer declaring the credential "public" would have it put in URLs.
     // Which admin secrets a description pins is the operator's decision too: a writer pinning their
     // own choice would bind any admin secret to their description.
-    for (const field of ['publicAdminFields', 'adminSecret', 'adminSecrets', 'manages']) {
+    // Whether a key's value may go in a URL is the operator's trade-off too.
+    for (const field of ['publicAdminFields', 'adminSecret', 'adminSecrets', 'manages', 'keyInDeleteUrl']) {
       if (Object.hasOwn(value, field)) {
         throw new InvalidSecretError(
           `provider.${field}`,
@@ -443,7 +450,8 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
         provider,
         parameters: checked.values,
         adminSecretArn: fields.adminSecretArn,
-        keyId: fields.keyId,
+        // Where the provider's id is the value, rotor knows the key by its fingerprint only.
+        keyId: provider.keyInDeleteUrl ? keyFingerprint(fields.apiKey) : fields.keyId,
         apiKey: fields.apiKey,
         grace: gracePolicy(fields.gracePolicy),
         ...(fields.keyNamePrefix === undefined ? {} : { keyNamePrefix: fields.keyNamePrefix }),
