@@ -62,11 +62,19 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
     return f.rotator.parse({ value, label });
   }
 
-  async function createPending(f: ProviderFixture, arn: string, currentValue: Value, token = randomUUID()) {
+  async function createPending(
+    f: ProviderFixture,
+    arn: string,
+    currentValue: Value,
+    token = randomUUID(),
+    /** What the step machine says after reading AWSPENDING and finding nothing under the token. */
+    nothingStored?: true,
+  ) {
     const { pending } = await f.rotator.createPending({
       ...f.request('createSecret', { token, secretArn: arn }),
       current: parse(f, currentValue, 'AWSCURRENT'),
       currentValue,
+      ...(nothingStored ? { nothingStored } : {}),
       generatePassword: noPassword,
     });
     return pending;
@@ -408,7 +416,13 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       await createPending(f, A, f.secretFor(a, { keyNamePrefix: 'first-label' }), token);
       // Act
       // ...and the writer changed the label before the retry.
-      const pending = await createPending(f, A, f.secretFor(a, { keyNamePrefix: 'second-label' }), token);
+      const pending = await createPending(
+        f,
+        A,
+        f.secretFor(a, { keyNamePrefix: 'second-label' }),
+        token,
+        true,
+      );
       // Assess
       const minted = mintedFor(f.provider, token, A);
       expect(minted.map((key) => key.name)).toEqual([

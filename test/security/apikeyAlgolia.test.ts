@@ -44,7 +44,7 @@ describe.skipIf(skipApiKey)('API keys whose id is the key (Algolia)', () => {
   });
 
   async function setUp() {
-    fake = await startProviderFake('algolia', { propagationMs: 300 });
+    fake = await startProviderFake('algolia', { propagationMs: 1500 });
     const adminName = `algolia/admin-${randomUUID()}`;
     const rotator = createApiKeyRotator({
       providers: {
