@@ -66,7 +66,10 @@ export type Pagination = (
 ) & { readonly maxPages: number };
 
 export interface Provider {
-  /** The name it is registered under, or `inline` for a description kept in the secret. */
+  /**
+   * The name it is registered under, or `inline:<host>` (with a port other than the scheme's) for
+   * a description kept in the secret.
+   */
   readonly name: string;
   readonly baseUrl: URL;
   /**

@@ -166,7 +166,9 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     if (compiled.issue !== undefined)
       throw new InvalidSecretError(`provider.${compiled.issue.field}`, compiled.issue.expected, label);
     const { manages: _never, ...inline } = compiled.provider;
-    const provider: Provider = { ...inline, adminSecrets: [] };
+    // Named for its host (and port): an admin secret binding itself to `inline:<host>` is sent only
+    // with descriptions pointing there, never with every inline description.
+    const provider: Provider = { ...inline, name: `inline:${inline.baseUrl.host}`, adminSecrets: [] };
     const { host, hostname } = provider.baseUrl;
     if (!inlineHosts.has(hostname) && !inlineHosts.has(host)) {
       throw new InvalidSecretError(
