@@ -27,9 +27,12 @@ import { createRotationHandler, type RotationHandler } from '../handlers/createH
 import { ENGINES_TAG, enginesTagValue } from '../handlers/functions.js';
 import { createApiKeyRotator, keyTag } from '../rotators/apikey/index.js';
 import { mysqlRotator } from '../rotators/mysql/index.js';
-import { postgresRotator } from '../rotators/postgres/index.js';
-import { scramSha256Verifier } from '../rotators/postgres/scram.js';
-import { quoteIdentifier as quoteIdent, quoteVerifier } from '../rotators/postgres/sql.js';
+import {
+  postgresRotator,
+  quoteIdentifier as quoteIdent,
+  quoteVerifier,
+  scramSha256Verifier,
+} from '../rotators/postgres/index.js';
 import type { AnyRotator } from '../rotators/types.js';
 import { type ApiKeyProvider, startApiKeyProvider } from './apiKeyProvider.js';
 import { connectAdmin, MACHINE_HOST, MACHINE_PORT, type MysqlAdmin } from './mysql.js';
