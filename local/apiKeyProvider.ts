@@ -60,7 +60,8 @@ export interface ApiKeyProviderOptions {
 export interface ProviderKey {
   readonly id: string;
   name: string;
-  readonly value: string;
+  /** Changed in place by a roll (`ProviderKeys.roll`). */
+  value: string;
   readonly createdAt: Date;
   active: boolean;
   revokedAt?: Date;
@@ -192,6 +193,17 @@ export class ProviderKeys {
   /** Whether `value` is a live, active key (what the protected endpoint checks). */
   accepts(value: string): boolean {
     return this.live().some((key) => key.value === value && key.active);
+  }
+
+  /**
+   * Regenerates a live key's value in place (a provider's "roll"): the old value is refused from
+   * now on. Returns the key, or undefined when no live key has that id.
+   */
+  roll(id: string): ProviderKey | undefined {
+    const key = this.#keys.get(id);
+    if (key === undefined || key.revokedAt !== undefined) return undefined;
+    key.value = this.formats.value();
+    return key;
   }
 
   /** @internal */

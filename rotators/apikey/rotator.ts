@@ -11,7 +11,7 @@ import {
   VerificationFailedError,
 } from '../errors.js';
 import { matchesPattern, namesSecret, refersToSecret } from '../trust.js';
-import type { PreflightCheck, RequestBase, Rotator } from '../types.js';
+import type { CreatePendingRequest, PreflightCheck, RequestBase, Rotator } from '../types.js';
 import {
   type AdminCredential,
   defaultSleep,
@@ -399,6 +399,52 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
   }
 
   /**
+   * Strategy `roll-in-place` (the description declares `roll`): regenerates AWSCURRENT's key in
+   * place and returns its new value as the pending one. From the roll until finishSecret,
+   * AWSCURRENT's value is refused: there is no overlap. The step machine calls this only while no
+   * pending value is stored (`readsPendingFirst`), so a replayed createSecret never rolls again
+   * once a value is stored; a roll whose value was lost (a crash before the put, a lost response)
+   * is recovered by rolling again, since nobody holds the lost value. Only a key the provider
+   * lists and that is proven this secret's (its name carries the tag, or an operator adopted it)
+   * is rolled: the secret's writer chooses `keyId`, and a roll both kills a key's value and hands
+   * the new one to whoever reads this secret.
+   */
+  async function rollPending({ current, currentValue, ...request }: CreatePendingRequest<ApiKeySecret>) {
+    const own = ownership(current, request);
+    const client = await connect(current, request);
+    const keys = await client.list();
+    const key = keys.find((listed) => listed.id === current.keyId);
+    if (key === undefined || !(await own.owns(key))) {
+      throw new ForeignKeyError(
+        `refused to roll keyId of AWSCURRENT ${current.keyId}: the provider lists no key of that id ` +
+          `${key === undefined ? '' : "that is this secret's "}(rotor rolls only a listed key whose name starts with ` +
+          `this secret's tag "${own.names.prefix}" or that an operator adopted, rotor attach --adopt <key id>)`,
+      );
+    }
+    await own.assertOwned(keys, currentClaims(current));
+    const apiKey = await client.roll(key.id);
+    // The id does not change; a key replaced by an earlier mint is retired by this rotation's finish.
+    const { previousKeyId: _replaced, ...kept } = currentValue;
+    return { pending: { ...kept, keyId: key.id, apiKey, keyCreatedAt: new Date(now()).toISOString() } };
+  }
+
+  /**
+   * A failed test of a rolled key: says what that leaves (the pending value is the only one that
+   * can work) and what to do, in the error the step's event and log line carry.
+   */
+  function afterRoll(error: unknown): unknown {
+    if (!(error instanceof RotorError)) return error;
+    const detail =
+      `${error.detail}. The key was rolled in place by createSecret (strategy roll-in-place): AWSCURRENT's value ` +
+      "no longer works and AWSPENDING's is the only value that can; no rollback is possible. Let Secrets Manager " +
+      'retry, or run rotor heal: it rolls forward (promotes AWSPENDING) once its value passes the probe; ' +
+      'do not cancel the rotation';
+    (error as { detail: string }).detail = detail;
+    error.message = detail;
+    return error;
+  }
+
+  /**
    * Proves `secret`'s key works with the provider's probe, or throws a typed error. With
    * `waitForPropagation` (testSecret, for a key just minted) and a description that declares
    * propagation, a "not yet" answer is asked again with backoff within the declared bound and the
@@ -487,6 +533,7 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     },
 
     strategy(secret) {
+      if (secret.provider.roll !== undefined) return 'roll-in-place';
       return {
         none: 'revoke-at-finish',
         'until-next-rotation': 'keep-until-next-rotation',
@@ -495,7 +542,8 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     },
 
     /**
-     * Mints a key named `<tag>-[<label>-]<token>`. The step machine calls it without reading
+     * Rolls the current key in place where the description declares `roll` (see `rollPending`).
+     * Otherwise mints a key named `<tag>-[<label>-]<token>`. The step machine calls it without reading
      * AWSPENDING first (this rotator has `discard`): a key already named for this token may then
      * be the stored pending value's (an earlier call whose response was lost), so none is revoked
      * or evicted here, unless the step machine says nothing is stored (`nothingStored`, after a
@@ -508,7 +556,14 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
      * call: the key it may have made (named for the token, absent from the call's first list) is
      * revoked, and another is minted.
      */
-    async createPending({ current, currentValue, token, nothingStored, ...request }) {
+    /** A roll in place runs once per stored value: the step machine reads AWSPENDING first. */
+    readsPendingFirst(secret) {
+      return secret.provider.roll !== undefined;
+    },
+
+    async createPending(createRequest) {
+      if (createRequest.current.provider.roll !== undefined) return rollPending(createRequest);
+      const { current, currentValue, token, nothingStored, ...request } = createRequest;
       const own = ownership(current, request);
       const client = await connect(current, request);
       const name = own.names.nameFor(token);
@@ -575,6 +630,8 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
      * value naming another key cannot switch that key on.
      */
     async apply({ pending, current, token, ...request }) {
+      // A rolled key is the current key with its new value: the roll already applied it.
+      if (pending.provider.roll !== undefined) return;
       const own = ownership(pending, request);
       const client = await connect(pending, request);
       const keys = await client.list();
@@ -624,10 +681,25 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
       await client.revoke(key.id);
     },
 
-    /** Calls the probe with the pending key. Changes nothing (the probe must be a read). */
+    /**
+     * Calls the probe with the pending key. Changes nothing (the probe must be a read). A rolled
+     * key's failure says that AWSPENDING holds the only value that can work.
+     */
     async test({ pending, ...request }) {
-      await probe(pending, request, true);
+      try {
+        await probe(pending, request, true);
+      } catch (error) {
+        throw pending.provider.roll === undefined ? error : afterRoll(error);
+      }
       return undefined;
+    },
+
+    /**
+     * Nothing to put back: a minted key never touched the current one, and a rolled key's old
+     * value is gone for good (`not-applicable`: events report no rollback).
+     */
+    async rollback() {
+      return 'not-applicable' as const;
     },
 
     /**
