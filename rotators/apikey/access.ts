@@ -26,9 +26,10 @@ export interface ApiKeyRotatorOptions {
    */
   readonly providers: Readonly<Record<string, unknown>>;
   /**
-   * Host names a description kept inline in a secret may point at. Empty (the default): inline
-   * descriptions are refused, so whoever can write a secret cannot send its admin credential or
-   * keys to a host of their choosing.
+   * Hosts a description kept inline in a secret may point at: `host` (the scheme's default port
+   * only) or `host:port` (that port only). Empty (the default): inline descriptions are refused,
+   * so whoever can write a secret cannot send its admin credential or keys to a host of their
+   * choosing.
    */
   readonly inlineProviderHosts?: readonly string[];
   /** Defaults to Node's global fetch. */
@@ -112,8 +113,7 @@ export class ProviderAccess {
     // Named for its host (and port): an admin secret binding itself to `inline:<host>` is sent only
     // with descriptions pointing there, never with every inline description.
     const provider: Provider = { ...inline, name: `inline:${inline.baseUrl.host}`, adminSecrets: [] };
-    const { host, hostname } = provider.baseUrl;
-    if (!this.#inlineHosts.has(hostname) && !this.#inlineHosts.has(host)) {
+    if (!inlineHostAllowed(this.#inlineHosts, provider.baseUrl)) {
       throw new InvalidSecretError(
         'provider.baseUrl',
         `must point at a host this function allows for inline descriptions (${[...this.#inlineHosts].join(', ')})`,
@@ -221,4 +221,17 @@ function boundList(value: unknown): string[] | undefined {
   if (value === undefined) return undefined;
   if (typeof value === 'string') return [value];
   return Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : [];
+}
+
+/**
+ * Whether an inline description's base URL is on an allowed host. An entry with a port
+ * (`api.example.com:8443`) admits that port only; an entry without one (`api.example.com`) admits
+ * the scheme's default port only (443 for https): a writer cannot reach another service on the
+ * same host by picking a port.
+ */
+function inlineHostAllowed(allowed: ReadonlySet<string>, url: URL): boolean {
+  const { hostname, port } = url;
+  if (port !== '') return allowed.has(`${hostname}:${port}`);
+  const defaultPort = url.protocol === 'https:' ? '443' : '80';
+  return allowed.has(hostname) || allowed.has(`${hostname}:${defaultPort}`);
 }
