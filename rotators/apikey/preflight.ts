@@ -7,7 +7,10 @@ import { currentClaims, evictable, type Ownership, ownership } from './keys.js';
 import { probe } from './probe.js';
 import type { ApiKeySecret } from './secret.js';
 
-/** Checks the admin credential, the current key, and room for a new key. Changes nothing. */
+/**
+ * Checks the admin credential, the current key, and room for a new key (or, for a key rolled in
+ * place, that it may be rolled). Changes nothing.
+ */
 export async function preflight(
   access: ProviderAccess,
   { current, ...request }: PreflightRequest<ApiKeySecret>,
@@ -53,6 +56,23 @@ export async function preflight(
       return `their provider-side names carry this secret's tag "${own.names.prefix}" or an operator adopted them`;
     },
   );
+  if (current.provider.roll !== undefined) {
+    // Rolling makes no new key: what matters is that the one AWSCURRENT names may be rolled.
+    await check(
+      'the key AWSCURRENT names can be rolled',
+      "put the key under this secret's tag or adopt it with rotor attach --adopt <key id>, or correct keyId",
+      async () => {
+        const key = listed().find((listedKey) => listedKey.id === current.keyId);
+        if (key === undefined || own === undefined || !(await own.owns(key))) {
+          throw new ProviderError(
+            `the provider lists no key ${current.keyId} that is this secret's: createSecret would refuse to roll it`,
+          );
+        }
+        return `key ${key.id} is listed and this secret's: each rotation rolls it in place (no overlap)`;
+      },
+    );
+    return checks;
+  }
   await check('room for a new key', 'revoke a key by hand or raise maxLiveKeys', async () => {
     const all = listed();
     const room = own === undefined ? [] : evictable(own, all, current);

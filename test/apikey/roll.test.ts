@@ -164,6 +164,39 @@ describe.skipIf(skipApiKey)('API-key rotator: roll in place (Cloudflare Roll Tok
     expect(await fake.canLogin({ id: first.id, value: initialValue })).toBe(false);
   });
 
+  it('preflight reports whether the key AWSCURRENT names may be rolled, and rolls nothing', async () => {
+    // Prepare
+    const { fake, h, rotator, arn, first } = await setUp();
+    const adminSecretArn = String((await h.value(arn)).adminSecretArn);
+    const stranger = fake.keys.mint('another team');
+    const request = {
+      signal: AbortSignal.timeout(10_000),
+      deadline: Date.now() + 10_000,
+      secretArn: arn,
+      fetchRelated: async (id: string) => {
+        expect(id).toBe(adminSecretArn);
+        return JSON.stringify(fake.adminSecret);
+      },
+      fetchMaster: async () => {
+        throw new Error('an API-key preflight reads no master');
+      },
+      adopted: async () => [],
+    };
+    const value = await h.value(arn);
+    const verdict = async (keyId: string) => {
+      const current = rotator.parse({ value: { ...value, keyId }, label: 'AWSCURRENT' });
+      const checks = await rotator.preflight({ ...request, current });
+      return checks.find((check) => check.name === 'the key AWSCURRENT names can be rolled')?.ok;
+    };
+    // Act
+    const own = await verdict(first.id);
+    const foreign = await verdict(stranger.id);
+    // Assess
+    expect(own).toBe(true);
+    expect(foreign).toBe(false);
+    expect(rolls(fake)).toBe(0);
+  });
+
   it("refuses to roll a listed token that is not this secret's (the writer chooses keyId): nothing is rolled", async () => {
     // Prepare
     const { fake, h, arn } = await setUp();
