@@ -25,11 +25,10 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { apikeyFunction, postgresFunction } from '../handlers/catalogue/index.js';
 import { readConfig } from '../handlers/config.js';
 import { createRotationHandler } from '../handlers/createHandler.js';
-import { createApiKeyRotator } from '../rotators/apikey/index.js';
 import { KeyNames } from '../rotators/apikey/secret.js';
-import { postgresRotator } from '../rotators/postgres/index.js';
 import { scramSha256Verifier } from '../rotators/postgres/scram.js';
 import { quoteIdentifier, quoteVerifier } from '../rotators/postgres/sql.js';
 import { startApiKeyProvider } from './apiKeyProvider.js';
@@ -85,12 +84,17 @@ export async function stageRehearsal(stack: LocalStack, prefix = 'rehearse'): Pr
     };
     const postgresFn = stack.registerFunction(
       REHEARSAL_FUNCTIONS.postgres,
-      createRotationHandler({ rotators: [postgresRotator], secretsManager: sm, eventBridge: eb, config }),
+      createRotationHandler({
+        rotators: postgresFunction.rotators,
+        secretsManager: sm,
+        eventBridge: eb,
+        config,
+      }),
     );
     const apikeyFn = stack.registerFunction(
       REHEARSAL_FUNCTIONS.apikey,
       createRotationHandler({
-        rotators: [createApiKeyRotator({ providers: config.apiKeyProviders })],
+        rotators: apikeyFunction.rotators,
         secretsManager: sm,
         eventBridge: eb,
         config,

@@ -526,7 +526,7 @@ describe('osls package (offline) for the example stage', () => {
     // Assess: the function and its schedule
     const props = template.Resources.HealLambdaFunction?.Properties as Record<string, unknown>;
     expect(props).toMatchObject({
-      Handler: 'handlers/healFunction.handler',
+      Handler: 'lambda/heal.handler',
       Runtime: 'nodejs22.x',
       Timeout: 300,
     });
