@@ -13,7 +13,8 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { AwsCallError, DeadlineExceededError, type RotorError, safeCause } from '../rotators/errors.js';
+import type { RotorError } from '../rotators/errors.js';
+import { awsError as classified } from './awsErrors.js';
 
 export const CURRENT = 'AWSCURRENT';
 export const PENDING = 'AWSPENDING';
@@ -83,16 +84,7 @@ export class VersionCache {
 }
 
 function awsError(operation: string, error: unknown): RotorError {
-  const cause = safeCause(error);
-  if (cause.name === 'AbortError' || cause.name === 'TimeoutError') {
-    return new DeadlineExceededError(
-      `Secrets Manager ${operation} did not answer before the Lambda deadline`,
-    );
-  }
-  const retryable = ['ThrottlingException', 'InternalServiceError', 'TimeoutError', 'AbortError'].includes(
-    cause.name,
-  );
-  return new AwsCallError(`Secrets Manager ${operation} failed: ${cause.name}`, { cause, retryable });
+  return classified(error, { service: 'Secrets Manager', operation });
 }
 
 /** SDK call options: the abort signal when there is one. */

@@ -81,7 +81,7 @@ describe('osls package (offline) for the example stage', () => {
       expect(props, fn).toBeDefined();
       expect(props.Runtime).toBe('nodejs22.x');
       expect(props.Architectures).toEqual(['arm64']);
-      expect(props.Handler).toBe(`handlers/${fn}.handler`);
+      expect(props.Handler).toBe(`lambda/${fn}.handler`);
       expect(props.Role).toEqual({ 'Fn::GetAtt': [roleOf(fn), 'Arn'] });
       expect(props.Timeout).toBe(fn === 'apikey' ? 60 : 120);
       const vpc = props.VpcConfig as { SubnetIds?: string[] } | undefined;
