@@ -14,6 +14,7 @@ import { type Config, readConfig } from './config.js';
 import { EventPublisher } from './events.js';
 import type { FunctionWiring } from './functions.js';
 import { createLogger, StepMetrics } from './observability.js';
+import { ObservedStepMachine } from './observedMachine.js';
 import { redactor } from './redact.js';
 import { SecretsStore } from './secrets.js';
 import { StepMachine, type StepOutcome } from './stepMachine.js';
@@ -40,7 +41,8 @@ export type RotationHandler = (
   context: Pick<Context, 'getRemainingTimeInMillis'>,
 ) => Promise<StepOutcome>;
 
-export function createStepMachine(options: HandlerOptions): StepMachine {
+/** The step machine (the protocol) inside its observability wrapper (logs, metrics, events). */
+export function createStepMachine(options: HandlerOptions): ObservedStepMachine {
   const config = options.config ?? readConfig();
   const logger = createLogger(config, redactor);
   const metrics = StepMetrics.create(config);
@@ -57,17 +59,21 @@ export function createStepMachine(options: HandlerOptions): StepMachine {
       })
     : undefined;
   const secretsManager = options.secretsManager ?? new SecretsManagerClient({});
-  return new StepMachine({
+  const machine = new StepMachine({
     store: new SecretsStore(secretsManager),
     registry: createRegistry(
       typeof options.rotators === 'function' ? options.rotators(config) : options.rotators,
     ),
     config,
     redactor,
+    ...(options.discovery ? { discovery: options.discovery(secretsManager) } : {}),
+  });
+  return new ObservedStepMachine(machine, {
+    config,
+    redactor,
     logger,
     metrics,
     ...(publisher ? { publisher } : {}),
-    ...(options.discovery ? { discovery: options.discovery(secretsManager) } : {}),
   });
 }
 
@@ -83,7 +89,7 @@ export function wiringOptions(
 }
 
 export function createRotationHandler(options: HandlerOptions): RotationHandler {
-  let machine: StepMachine | undefined;
+  let machine: ObservedStepMachine | undefined;
   return async (event, context) => {
     machine ??= createStepMachine(options);
     return machine.run(event, context.getRemainingTimeInMillis());
