@@ -14,11 +14,11 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import type { RotorError } from '../rotators/errors.js';
+import { CURRENT, PENDING, PREVIOUS } from '../rotators/protocol.js';
 import { awsError as classified } from './awsErrors.js';
 
-export const CURRENT = 'AWSCURRENT';
-export const PENDING = 'AWSPENDING';
-export const PREVIOUS = 'AWSPREVIOUS';
+// The staging labels are the protocol's words (rotators/protocol.ts); re-exported for the callers here.
+export { CURRENT, PENDING, PREVIOUS };
 
 /** How long a master/admin secret read for a rotation is reused by its later steps. */
 const RELATED_TTL_MS = 60_000;
