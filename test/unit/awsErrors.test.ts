@@ -9,6 +9,7 @@ import {
   classifyAwsError,
   classifyAwsErrorCode,
 } from '../../handlers/awsErrors.js';
+import { causeClass } from '../../rotators/causes.js';
 import {
   AwsCallError,
   DeadlineExceededError,
@@ -104,6 +105,18 @@ describe('awsError', () => {
     expect(error.message).toBe(
       'RDS DescribeDBInstances on DB instance orders was denied (AccessDenied): allow it',
     );
+  });
+
+  it('gives an AWS denial the AWS cause class, and a database privilege the privilege class', () => {
+    // Prepare
+    const denial = awsError(sdkError('AccessDeniedException'), {
+      service: 'Secrets Manager',
+      operation: 'X',
+    });
+    const grant = new PermissionDeniedError('the master lacks CREATEROLE');
+    // Act / Assess
+    expect(causeClass({ name: denial.name, message: denial.message })).toBe('aws');
+    expect(causeClass({ name: grant.name, message: grant.message })).toBe('privilege');
   });
 
   it("passes rotor's own errors through", () => {
