@@ -400,12 +400,38 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
   }
   const parsed = (result as v.SafeParseResult<typeof configSchema> & { success: true }).output;
   const { region } = parsed;
-  const inRegion = (where: string, id: string) => {
-    const other = secretRegion(id);
-    if (other !== undefined && other !== region)
-      fail(where, `not in region ${region} (the ARN says ${other})`);
+  const check: Check = {
+    parsed,
+    fail,
+    inRegion: (where, id) => {
+      const other = secretRegion(id);
+      if (other !== undefined && other !== region)
+        fail(where, `not in region ${region} (the ARN says ${other})`);
+    },
+    listed: new Map(parsed.secrets.map((secret) => [secretKey(secret.id), secret])),
   };
+  checkSecrets(check);
+  const masterKeys = checkMasters(check);
+  const { rdsMasters, rdsKeys } = checkRdsMasters(check);
+  checkRelatedSecrets(check, masterKeys);
+  checkOnCall(check, rdsKeys);
+  checkApiKeyAdmins(check);
+  checkAdoptions(check, masterKeys, rdsKeys);
+  return { ...parsed, rdsMasters };
+}
 
+/** What the checks of a parsed stage file share. */
+interface Check {
+  parsed: ParsedConfig;
+  /** Throws the DeployConfigError naming the file, the entry and what was expected. */
+  fail: (where: string, message: string) => never;
+  /** Fails when a secret ARN is in another region than the stage's. */
+  inRegion: (where: string, id: string) => void;
+  /** The secrets rotor rotates, by secret key. */
+  listed: ReadonlyMap<string, ParsedConfig['secrets'][number]>;
+}
+
+function checkSecrets({ parsed, fail, inRegion }: Check): void {
   const seen = new Set<string>();
   for (const [index, secret] of parsed.secrets.entries()) {
     const where = `secrets.${index} (${secret.id})`;
@@ -433,8 +459,10 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
     const window = secret.window === undefined ? undefined : windowProblem(secret.schedule, secret.window);
     if (window !== undefined) fail(`secrets.${index}.window (${secret.id})`, window);
   }
-  const listed = new Map(parsed.secrets.map((secret) => [secretKey(secret.id), secret]));
+}
 
+/** The masters' bindings; returns each master's key and where it is listed. */
+function checkMasters({ parsed, fail, inRegion }: Check): Map<string, string> {
   const masterKeys = new Map<string, string>();
   for (const [index, master] of parsed.masters.entries()) {
     const where = `masters.${index} (${master.secret})`;
@@ -461,6 +489,14 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
     }
   }
 
+  return masterKeys;
+}
+
+/** The rds-master bindings, with each one's engine filled in. */
+function checkRdsMasters({ parsed, fail, inRegion, listed }: Check): {
+  rdsMasters: RdsMasterEntry[];
+  rdsKeys: Set<string>;
+} {
   const rdsMasters: RdsMasterEntry[] = [];
   const rdsKeys = new Set<string>();
   for (const [index, entry] of parsed.rdsMasters.entries()) {
@@ -515,6 +551,11 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
     }
   }
 
+  return { rdsMasters, rdsKeys };
+}
+
+/** Which function may read which related secret: never an admin secret and a database master both. */
+function checkRelatedSecrets({ parsed, fail, inRegion }: Check, masterKeys: Map<string, string>): void {
   for (const fn of ROTATION_FUNCTION_KEYS) {
     for (const [index, id] of parsed.relatedSecrets[fn].entries()) {
       inRegion(`relatedSecrets.${fn}.${index} (${id})`, id);
@@ -535,7 +576,9 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
       );
     }
   }
+}
 
+function checkOnCall({ parsed, fail, inRegion, listed }: Check, rdsKeys: Set<string>): void {
   const { pagerDuty, slack } = parsed.onCall;
   for (const [where, id] of [
     ['onCall.pagerDuty.routingKeySecret', pagerDuty?.routingKeySecret],
@@ -553,7 +596,9 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
   }
   if (slack !== undefined)
     inRegion(`onCall.slack.webhookSecret (${slack.webhookSecret})`, slack.webhookSecret);
+}
 
+function checkApiKeyAdmins({ parsed, fail, inRegion }: Check): void {
   // The admin secrets a provider description pins are read by the API-key function: it must be
   // allowed to read them, and they must be secret ids (the function checks them again at start).
   const adminReadable = new Set(parsed.relatedSecrets.apikey.map(secretKey));
@@ -582,7 +627,13 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
       }
     }
   }
+}
 
+function checkAdoptions(
+  { parsed, fail, inRegion, listed }: Check,
+  masterKeys: Map<string, string>,
+  rdsKeys: Set<string>,
+): void {
   const adoptions = parsed.adoptionsSecret;
   inRegion(`adoptionsSecret (${adoptions})`, adoptions);
   if (listed.has(secretKey(adoptions)) || rdsKeys.has(secretKey(adoptions))) {
@@ -601,7 +652,6 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
       'must be a secret of its own, not a master or related secret (its value is the adoption record)',
     );
   }
-  return { ...parsed, rdsMasters };
 }
 
 type Issue = v.InferIssue<typeof configSchema>;
