@@ -29,6 +29,7 @@ import {
   TargetUnreachableError,
   UnknownEngineError,
 } from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
 import { CloudWatchEvents, LocalStackEvents, probeLocalStack, type RotationEvents } from './events.js';
 
 /** Options every command takes. */
@@ -97,13 +98,13 @@ export async function connectAws(
     };
   }
   const base = {
-    ...(options.region === undefined ? {} : { region: options.region }),
-    ...(options.profile === undefined ? {} : { profile: options.profile }),
+    ...optional('region', options.region),
+    ...optional('profile', options.profile),
   };
-  const sm = new SecretsManagerClient({ ...base, ...(endpoint === undefined ? {} : { endpoint }) });
+  const sm = new SecretsManagerClient({ ...base, ...optional('endpoint', endpoint) });
   const eb = new EventBridgeClient({
     ...base,
-    ...(config.eventBridgeEndpoint === undefined ? {} : { endpoint: config.eventBridgeEndpoint }),
+    ...optional('endpoint', config.eventBridgeEndpoint),
   });
   const logs = new CloudWatchLogsClient(base);
   const rds = lazy(() => new RDSClient(base));

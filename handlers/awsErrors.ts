@@ -21,6 +21,7 @@ import {
   RotorError,
   safeCause,
 } from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
 
 export type AwsErrorKind =
   | 'deadline'
@@ -89,7 +90,7 @@ export function classifyAwsError(error: unknown): AwsErrorClass {
   const status = sdk.$metadata?.httpStatusCode;
   return classifyParts({
     name: cause.name,
-    ...(code === undefined ? {} : { code }),
+    ...optional('code', code),
     ...(typeof status === 'number' ? { status } : {}),
     server: sdk.$fault === 'server',
     sdkRetryable: sdk.$retryable !== undefined,
@@ -101,7 +102,7 @@ export function classifyAwsError(error: unknown): AwsErrorClass {
  * name and code a RotorError kept of its cause.
  */
 export function classifyAwsErrorCode(name: string, code?: string): AwsErrorClass {
-  return classifyParts({ name, ...(code === undefined ? {} : { code }), server: false, sdkRetryable: false });
+  return classifyParts({ name, ...optional('code', code), server: false, sdkRetryable: false });
 }
 
 interface Parts {

@@ -8,6 +8,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
+import { optional } from '../rotators/optional.js';
 import { createRegistry } from '../rotators/registry.js';
 import type { AnyRotator } from '../rotators/types.js';
 import { type Config, readConfig } from './config.js';
@@ -84,7 +85,7 @@ export function wiringOptions(
 ): Pick<HandlerOptions, 'rotators' | 'discovery'> {
   return {
     rotators: wiring.rotators,
-    ...(wiring.discovery === undefined ? {} : { discovery: wiring.discovery(rds) }),
+    ...optional('discovery', wiring.discovery?.(rds)),
   };
 }
 

@@ -15,6 +15,7 @@
 import type { Logger } from '@aws-lambda-powertools/logger';
 import { describeCause } from '../rotators/causes.js';
 import { type RotorError, TrustBoundaryError } from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
 import type { Config } from './config.js';
 import type { EventPublisher, RotorDetailType, RotorEvent } from './events.js';
 import type { StepMetrics } from './observability.js';
@@ -115,7 +116,7 @@ export class ObservedStepMachine {
     const { logger, metrics } = this.deps;
     this.#notes(observed);
     const reported = {
-      ...(outcome.fallback === undefined ? {} : { fallback: outcome.fallback }),
+      ...optional('fallback', outcome.fallback),
       ...(outcome.warnings ? { warnings: outcome.warnings } : {}),
     };
     logger.info('step succeeded', {
@@ -171,7 +172,7 @@ export class ObservedStepMachine {
         this.#event(observed, 'Rotation Step Failed', {
           durationMs,
           error: error.toJSON(),
-          ...(inv.rolledBack === undefined ? {} : { rolledBack: inv.rolledBack }),
+          ...optional('rolledBack', inv.rolledBack),
           ...verified,
           // What on-call reads first: the class of the cause in words, and the runbook entry.
           cause: describeCause({ ...error.toJSON(), message: error.detail }),

@@ -47,6 +47,7 @@ import {
   safeCause,
   UnsupportedError,
 } from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
 import { isRdsIdentifier, rdsIdentifierExpected } from '../rotators/rdsMaster.js';
 import { nameFromArn } from '../rotators/trust.js';
 import type { ManagedDatabase } from '../rotators/types.js';
@@ -405,7 +406,7 @@ export class RdsEnricher implements ValueEnricher, RdsEndpointSource {
         members: (cluster.DBClusterMembers ?? [])
           .map((member) => member.DBInstanceIdentifier?.toLowerCase())
           .filter((id): id is string => id !== undefined),
-        ...(suffix === undefined ? {} : { memberSuffix: suffix }),
+        ...optional('memberSuffix', suffix),
       },
       what,
       managed: this.#port(

@@ -21,6 +21,7 @@ import {
   VerificationFailedError,
   VersionNotFoundError,
 } from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
 import { CURRENT, isStep, PENDING, PREVIOUS, STEPS, type Step } from '../rotators/protocol.js';
 import type { Registry } from '../rotators/registry.js';
 import type { RequestBase, TestResponse } from '../rotators/types.js';
@@ -69,7 +70,7 @@ export function parseEvent(raw: unknown): RotationEvent {
     Step: step,
     SecretId: secretId,
     ClientRequestToken: token,
-    ...(rotationToken === undefined ? {} : { RotationToken: rotationToken }),
+    ...optional('RotationToken', rotationToken),
   };
 }
 
@@ -197,7 +198,7 @@ export class StepMachine {
         trustOf(this.deps.config),
       ),
       notes: [],
-      ...(enricher === undefined ? {} : { enricher }),
+      ...optional('enricher', enricher),
     };
   }
 
@@ -245,7 +246,7 @@ export class StepMachine {
           strategy: inv.strategy ?? '',
           result: 'done',
           ...(warnings && warnings.length > 0 ? { warnings } : {}),
-          ...(report?.fallback === undefined ? {} : { fallback: report.fallback }),
+          ...optional('fallback', report?.fallback),
         };
       },
     };
@@ -473,7 +474,7 @@ export class StepMachine {
       fetchMaster: inv.reader.fetchMaster,
       secretArn: inv.secretArn,
       adopted: () => inv.reader.adopted(inv.secretArn),
-      ...(managedDatabase === undefined ? {} : { managedDatabase }),
+      ...optional('managedDatabase', managedDatabase),
     };
   }
 
@@ -511,7 +512,7 @@ export class StepMachine {
       secretId:
         inv?.secretArn ??
         (typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 2048 ? rawId : 'unknown secret'),
-      ...(step === undefined ? {} : { step }),
+      ...optional('step', step),
       ...(inv === undefined ? {} : { versionId: inv.event.ClientRequestToken }),
     });
     // Messages are built from names, not values; scrub anyway before anything can print them.
