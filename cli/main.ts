@@ -9,14 +9,14 @@ import { realpathSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { scheduleProblem } from '../deploy/schedule.js';
+import { scheduleProblem, windowHours } from '../deploy/schedule.js';
 import { asRotorError, RotorError } from '../rotators/errors.js';
 import { EXIT, exitCodeOf } from './aws.js';
-import { attachCommand, validWindow } from './commands/attach.js';
+import { attachCommand } from './commands/attach.js';
 import { healCommand } from './commands/heal.js';
 import { historyCommand } from './commands/history.js';
 import { type LocalOptions, localCommand } from './commands/local.js';
-import { preflightCommand } from './commands/preflight.js';
+import { DEFAULT_PREFLIGHT_SECONDS, preflightCommand } from './commands/preflight.js';
 import { replicateCommand, validRegion } from './commands/replicate.js';
 import { rotateCommand } from './commands/rotate.js';
 import { statusCommand } from './commands/status.js';
@@ -91,8 +91,10 @@ function schedule(text: string): string {
   return text.trim();
 }
 
+/** `--window`: its form here (deploy/schedule.ts's reading); how it fits the schedule, once both are known. */
 function window(text: string): string {
-  if (!validWindow(text)) throw new InvalidArgumentError('expected a window of 1h to 24h, e.g. 4h.');
+  if (windowHours(text) === undefined)
+    throw new InvalidArgumentError('expected a window of 1h to 24h, e.g. 4h.');
   return text;
 }
 
@@ -115,7 +117,10 @@ function version(): string {
   return pkg.version ?? '0.0.0';
 }
 
-function buildProgram(session: Session, done: (code: number) => void): Command {
+/** Receives a command's exit code. */
+type Done = (code: number) => void;
+
+function buildProgram(session: Session, done: Done): Command {
   const { io } = session;
   const program = new Command('rotor')
     .description('See and steer credential rotation in AWS Secrets Manager (rotor).')
@@ -134,6 +139,20 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .option('--log-group <name>', 'where the rotation function logs (default /aws/lambda/<function>)')
     .addHelpText('after', EXIT_CODES);
 
+  addAttachCommand(program, session, done);
+  addStatusCommand(program, session, done);
+  addRotateCommand(program, session, done);
+  addPreflightCommand(program, session, done);
+  addHealCommand(program, session, done);
+  addReplicateCommand(program, session, done);
+  addHistoryCommand(program, session, done);
+  addLocalCommand(program, session, done);
+  addOutputOption(program);
+  return program;
+}
+
+/** `rotor attach`: turn rotation on, then wait for its first outcome. */
+function addAttachCommand(program: Command, session: Session, done: Done): void {
   program
     .command('attach')
     .description(
@@ -167,7 +186,7 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     )
     .option(
       '--timeout <duration>',
-      `time limit of the preflight checks (default 30s) and of the wait for the configuration test or first rotation (default 10m); 90s, 5m, 1h${BARE_SECONDS}`,
+      `how long to wait for the configuration test or first rotation (default 10m; the preflight checks keep their 30s limit); 90s, 5m, 1h${BARE_SECONDS}`,
       timeoutSeconds(86_400),
     )
     .option('--json', 'JSON output (with the outcome of the configuration test or first rotation)')
@@ -182,7 +201,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secrets: string[], _options, command: Command) => {
       done(await attachCommand(session, secrets, command.optsWithGlobals()));
     });
+}
 
+/** `rotor status`: one row per secret rotor rotates. */
+function addStatusCommand(program: Command, session: Session, done: Done): void {
   program
     .command('status')
     .description(
@@ -207,7 +229,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (_options, command: Command) => {
       done(await statusCommand(session, command.optsWithGlobals()));
     });
+}
 
+/** `rotor rotate`: rotate now, or follow a rotation already running. */
+function addRotateCommand(program: Command, session: Session, done: Done): void {
   program
     .command('rotate')
     .description(
@@ -234,7 +259,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secret: string, _options, command: Command) => {
       done(await rotateCommand(session, secret, command.optsWithGlobals()));
     });
+}
 
+/** `rotor preflight`: what a rotation will need, checked without changing anything. */
+function addPreflightCommand(program: Command, session: Session, done: Done): void {
   program
     .command('preflight')
     .description(
@@ -245,14 +273,17 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       '--timeout <duration>',
       `time limit of the engine checks (90s, 5m)${BARE_SECONDS}`,
       timeoutSeconds(600),
-      30,
+      DEFAULT_PREFLIGHT_SECONDS,
     )
     .option('--json', 'JSON output')
     .addHelpText('after', examples('rotor preflight prod/orders-db', 'rotor preflight prod/orders-db --json'))
     .action(async (secret: string, _options, command: Command) => {
       done(await preflightCommand(session, secret, command.optsWithGlobals()));
     });
+}
 
+/** `rotor heal`: what to do with a failed or stuck rotation. */
+function addHealCommand(program: Command, session: Session, done: Done): void {
   program
     .command('heal')
     .description(
@@ -281,7 +312,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secret: string, _options, command: Command) => {
       done(await healCommand(session, secret, command.optsWithGlobals()));
     });
+}
 
+/** `rotor replicate`: copy a secret to other regions. */
+function addReplicateCommand(program: Command, session: Session, done: Done): void {
   program
     .command('replicate')
     .description(
@@ -296,7 +330,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secret: string, _options, command: Command) => {
       done(await replicateCommand(session, secret, command.optsWithGlobals()));
     });
+}
 
+/** `rotor history`: a secret's versions and rotor's events for each. */
+function addHistoryCommand(program: Command, session: Session, done: Done): void {
   program
     .command('history')
     .description(
@@ -308,7 +345,10 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
     .action(async (secret: string, _options, command: Command) => {
       done(await historyCommand(session, secret, command.optsWithGlobals()));
     });
+}
 
+/** `rotor local`: serve the local AWS stack. */
+function addLocalCommand(program: Command, session: Session, done: Done): void {
   program
     .command('local')
     .description(
@@ -336,9 +376,6 @@ function buildProgram(session: Session, done: (code: number) => void): Command {
       const options = command.optsWithGlobals<Omit<LocalOptions, 'region'> & { region?: string }>();
       done(await localCommand(session, { ...options, region: options.region ?? 'us-east-1' }));
     });
-
-  addOutputOption(program);
-  return program;
 }
 
 /** Runs the CLI on `argv` (without the node and script paths); returns the exit code. */

@@ -15,7 +15,7 @@ import {
   STRATEGIES,
 } from '../handlers/functions.js';
 import { isRdsIdentifier } from '../rotators/rdsMaster.js';
-import { scheduleProblem, windowProblem } from './schedule.js';
+import { scheduleProblem, windowHours, windowProblem } from './schedule.js';
 
 export { FUNCTION_ENGINES, type RotationFunctionKey, STRATEGIES };
 
@@ -46,7 +46,7 @@ const scheduleSchema = v.pipe(
 /** Rotation window, e.g. `4h` (Secrets Manager's Duration: 1 to 24 hours; fits the schedule, checked below). */
 const windowSchema = v.pipe(
   v.string('must be 1h to 24h'),
-  v.regex(/^([1-9]|1\d|2[0-4])h$/, 'must be 1h to 24h'),
+  v.check((window) => windowHours(window) !== undefined, 'must be 1h to 24h'),
 );
 
 const rdsIdentifier = (what: string) =>
@@ -399,39 +399,35 @@ export function parseDeployConfig(value: unknown, source: string): DeployConfig 
     fail(`${path}${describeEntry(value, issue.path)}`, explainIssue(issue));
   }
   const parsed = (result as v.SafeParseResult<typeof configSchema> & { success: true }).output;
-  const { region } = parsed;
-  const check: Check = {
-    parsed,
+  const check: Checker = {
     fail,
-    inRegion: (where, id) => {
+    inRegion(where, id) {
       const other = secretRegion(id);
-      if (other !== undefined && other !== region)
-        fail(where, `not in region ${region} (the ARN says ${other})`);
+      if (other !== undefined && other !== parsed.region)
+        fail(where, `not in region ${parsed.region} (the ARN says ${other})`);
     },
-    listed: new Map(parsed.secrets.map((secret) => [secretKey(secret.id), secret])),
   };
-  checkSecrets(check);
-  const masterKeys = checkMasters(check);
-  const { rdsMasters, rdsKeys } = checkRdsMasters(check);
-  checkRelatedSecrets(check, masterKeys);
-  checkOnCall(check, rdsKeys);
-  checkApiKeyAdmins(check);
-  checkAdoptions(check, masterKeys, rdsKeys);
+
+  const listed = checkSecrets(parsed, check);
+  const masterKeys = checkMasters(parsed, check);
+  const { rdsMasters, rdsKeys } = checkRdsMasters(parsed, listed, check);
+  const rotated = (id: string) => listed.has(secretKey(id)) || rdsKeys.has(secretKey(id));
+  checkRelatedSecrets(parsed, masterKeys, check);
+  checkOnCall(parsed, rotated, check);
+  checkApiKeyProviders(parsed, check);
+  checkAdoptionsSecret(parsed, rotated, masterKeys, check);
   return { ...parsed, rdsMasters };
 }
 
-/** What the checks of a parsed stage file share. */
-interface Check {
-  parsed: ParsedConfig;
-  /** Throws the DeployConfigError naming the file, the entry and what was expected. */
-  fail: (where: string, message: string) => never;
-  /** Fails when a secret ARN is in another region than the stage's. */
-  inRegion: (where: string, id: string) => void;
-  /** The secrets rotor rotates, by secret key. */
-  listed: ReadonlyMap<string, ParsedConfig['secrets'][number]>;
+/** How the section checks report: a problem at a place in the file, an id outside the stage's region. */
+interface Checker {
+  fail(where: string, message: string): never;
+  inRegion(where: string, id: string): void;
 }
 
-function checkSecrets({ parsed, fail, inRegion }: Check): void {
+/** `secrets:`: each listed once, rotatable by rotor, a strategy its engine has. Returns them by key. */
+function checkSecrets(parsed: ParsedConfig, check: Checker): Map<string, SecretEntry> {
+  const { fail } = check;
   const seen = new Set<string>();
   for (const [index, secret] of parsed.secrets.entries()) {
     const where = `secrets.${index} (${secret.id})`;
@@ -455,18 +451,20 @@ function checkSecrets({ parsed, fail, inRegion }: Check): void {
     if (rds && fn === 'apikey') {
       fail(where, 'dbInstanceIdentifier / dbClusterIdentifier apply to database engines only');
     }
-    inRegion(`secrets.${index}.id (${secret.id})`, secret.id);
+    check.inRegion(`secrets.${index}.id (${secret.id})`, secret.id);
     const window = secret.window === undefined ? undefined : windowProblem(secret.schedule, secret.window);
     if (window !== undefined) fail(`secrets.${index}.window (${secret.id})`, window);
   }
+  return new Map(parsed.secrets.map((secret) => [secretKey(secret.id), secret]));
 }
 
-/** The masters' bindings; returns each master's key and where it is listed. */
-function checkMasters({ parsed, fail, inRegion }: Check): Map<string, string> {
+/** `masters:`: one binding per master, exactly one place it may log in. Returns where each is listed. */
+function checkMasters(parsed: ParsedConfig, check: Checker): Map<string, string> {
+  const { fail } = check;
   const masterKeys = new Map<string, string>();
   for (const [index, master] of parsed.masters.entries()) {
     const where = `masters.${index} (${master.secret})`;
-    inRegion(`masters.${index}.secret (${master.secret})`, master.secret);
+    check.inRegion(`masters.${index}.secret (${master.secret})`, master.secret);
     if (masterKeys.has(secretKey(master.secret))) fail(where, 'listed twice (a master has one binding)');
     masterKeys.set(secretKey(master.secret), where);
     const endpoints = (['host', 'hosts', 'dbInstanceIdentifier', 'dbClusterIdentifier'] as const).filter(
@@ -488,20 +486,24 @@ function checkMasters({ parsed, fail, inRegion }: Check): Map<string, string> {
       );
     }
   }
-
   return masterKeys;
 }
 
-/** The rds-master bindings, with each one's engine filled in. */
-function checkRdsMasters({ parsed, fail, inRegion, listed }: Check): {
-  rdsMasters: RdsMasterEntry[];
-  rdsKeys: Set<string>;
-} {
+/**
+ * `rdsMasters:`: one database per secret, agreeing with `secrets:` where it lists the secret, and
+ * every rds-master secret bound. Returns the entries with their engine resolved, and their keys.
+ */
+function checkRdsMasters(
+  parsed: ParsedConfig,
+  listed: ReadonlyMap<string, SecretEntry>,
+  check: Checker,
+): { rdsMasters: RdsMasterEntry[]; rdsKeys: Set<string> } {
+  const { fail } = check;
   const rdsMasters: RdsMasterEntry[] = [];
   const rdsKeys = new Set<string>();
   for (const [index, entry] of parsed.rdsMasters.entries()) {
     const where = `rdsMasters.${index} (${entry.secret})`;
-    inRegion(`rdsMasters.${index}.secret (${entry.secret})`, entry.secret);
+    check.inRegion(`rdsMasters.${index}.secret (${entry.secret})`, entry.secret);
     if (rdsKeys.has(secretKey(entry.secret))) fail(where, 'listed twice (a secret resets one master)');
     rdsKeys.add(secretKey(entry.secret));
     if (isServiceManaged(entry.secret)) {
@@ -514,25 +516,7 @@ function checkRdsMasters({ parsed, fail, inRegion, listed }: Check): {
       );
     }
     const secret = listed.get(secretKey(entry.secret));
-    if (secret !== undefined) {
-      if (secret.strategy !== 'rds-master') {
-        fail(
-          where,
-          `secrets: lists it with strategy ${secret.strategy ?? '(none)'}; only rds-master secrets reset a master password`,
-        );
-      }
-      if (entry.engine !== undefined && entry.engine !== secret.engine) {
-        fail(
-          `rdsMasters.${index}.engine (${entry.secret})`,
-          `secrets: lists it with engine ${secret.engine}`,
-        );
-      }
-      for (const key of ['dbInstanceIdentifier', 'dbClusterIdentifier'] as const) {
-        if (secret[key] !== undefined && entry[key] !== undefined && secret[key] !== entry[key]) {
-          fail(`rdsMasters.${index}.${key} (${entry.secret})`, `secrets: names ${secret[key]} for it`);
-        }
-      }
-    }
+    if (secret !== undefined) checkRdsMasterAgainstSecret(index, entry, secret, check);
     const engine = entry.engine ?? (secret?.engine as DatabaseEngine | undefined);
     if (engine === undefined) {
       fail(
@@ -550,15 +534,42 @@ function checkRdsMasters({ parsed, fail, inRegion, listed }: Check): {
       );
     }
   }
-
   return { rdsMasters, rdsKeys };
 }
 
-/** Which function may read which related secret: never an admin secret and a database master both. */
-function checkRelatedSecrets({ parsed, fail, inRegion }: Check, masterKeys: Map<string, string>): void {
+/** An rdsMasters entry whose secret `secrets:` lists too: strategy, engine and database agree. */
+function checkRdsMasterAgainstSecret(
+  index: number,
+  entry: ParsedConfig['rdsMasters'][number],
+  secret: SecretEntry,
+  { fail }: Checker,
+): void {
+  const where = `rdsMasters.${index} (${entry.secret})`;
+  if (secret.strategy !== 'rds-master') {
+    fail(
+      where,
+      `secrets: lists it with strategy ${secret.strategy ?? '(none)'}; only rds-master secrets reset a master password`,
+    );
+  }
+  if (entry.engine !== undefined && entry.engine !== secret.engine) {
+    fail(`rdsMasters.${index}.engine (${entry.secret})`, `secrets: lists it with engine ${secret.engine}`);
+  }
+  for (const key of ['dbInstanceIdentifier', 'dbClusterIdentifier'] as const) {
+    if (secret[key] !== undefined && entry[key] !== undefined && secret[key] !== entry[key]) {
+      fail(`rdsMasters.${index}.${key} (${entry.secret})`, `secrets: names ${secret[key]} for it`);
+    }
+  }
+}
+
+/** `relatedSecrets:`: in the region, and no secret readable by both the API-key and a database function. */
+function checkRelatedSecrets(
+  parsed: ParsedConfig,
+  masterKeys: ReadonlyMap<string, string>,
+  check: Checker,
+): void {
   for (const fn of ROTATION_FUNCTION_KEYS) {
     for (const [index, id] of parsed.relatedSecrets[fn].entries()) {
-      inRegion(`relatedSecrets.${fn}.${index} (${id})`, id);
+      check.inRegion(`relatedSecrets.${fn}.${index} (${id})`, id);
     }
   }
   const databaseSide = new Map<string, string>(masterKeys);
@@ -570,7 +581,7 @@ function checkRelatedSecrets({ parsed, fail, inRegion }: Check, masterKeys: Map<
   for (const [index, id] of parsed.relatedSecrets.apikey.entries()) {
     const other = databaseSide.get(secretKey(id));
     if (other !== undefined) {
-      fail(
+      check.fail(
         `relatedSecrets.apikey.${index} (${id})`,
         `also readable by a database function (${other}): the API-key function may not read a database master, nor a database function an admin secret`,
       );
@@ -578,29 +589,36 @@ function checkRelatedSecrets({ parsed, fail, inRegion }: Check, masterKeys: Map<
   }
 }
 
-function checkOnCall({ parsed, fail, inRegion, listed }: Check, rdsKeys: Set<string>): void {
+/** `onCall:`: the paging secrets are in the region and not rotated (CloudFormation reads them once). */
+function checkOnCall(parsed: ParsedConfig, rotated: (id: string) => boolean, check: Checker): void {
   const { pagerDuty, slack } = parsed.onCall;
   for (const [where, id] of [
     ['onCall.pagerDuty.routingKeySecret', pagerDuty?.routingKeySecret],
     ['onCall.slack.webhookSecret', slack?.webhookSecret],
   ] as const) {
-    if (id !== undefined && (listed.has(secretKey(id)) || rdsKeys.has(secretKey(id)))) {
-      fail(
+    if (id !== undefined && rotated(id)) {
+      check.fail(
         `${where} (${id})`,
         'must not be rotated by rotor: CloudFormation reads it once, at deploy, so a rotated value would stop the pages',
       );
     }
   }
   if (pagerDuty !== undefined) {
-    inRegion(`onCall.pagerDuty.routingKeySecret (${pagerDuty.routingKeySecret})`, pagerDuty.routingKeySecret);
+    check.inRegion(
+      `onCall.pagerDuty.routingKeySecret (${pagerDuty.routingKeySecret})`,
+      pagerDuty.routingKeySecret,
+    );
   }
   if (slack !== undefined)
-    inRegion(`onCall.slack.webhookSecret (${slack.webhookSecret})`, slack.webhookSecret);
+    check.inRegion(`onCall.slack.webhookSecret (${slack.webhookSecret})`, slack.webhookSecret);
 }
 
-function checkApiKeyAdmins({ parsed, fail, inRegion }: Check): void {
-  // The admin secrets a provider description pins are read by the API-key function: it must be
-  // allowed to read them, and they must be secret ids (the function checks them again at start).
+/**
+ * `apiKeyProviders:`: the admin secrets a provider description pins are read by the API-key
+ * function: it must be allowed to read them, and they must be secret ids (the function checks
+ * them again at start).
+ */
+function checkApiKeyProviders(parsed: ParsedConfig, check: Checker): void {
   const adminReadable = new Set(parsed.relatedSecrets.apikey.map(secretKey));
   for (const [name, description] of Object.entries(parsed.apiKeyProviders)) {
     if (typeof description !== 'object' || description === null) continue;
@@ -616,11 +634,11 @@ function checkApiKeyAdmins({ parsed, fail, inRegion }: Check): void {
     for (const [field, id] of pins) {
       const where = `apiKeyProviders.${name}.${field}`;
       if (typeof id !== 'string' || !isSecretReference(id)) {
-        fail(where, 'must be a secret name, partial ARN or full ARN (adminSecrets: a list of them)');
+        check.fail(where, 'must be a secret name, partial ARN or full ARN (adminSecrets: a list of them)');
       }
-      inRegion(`${where} (${id})`, id as string);
+      check.inRegion(`${where} (${id})`, id as string);
       if (!adminReadable.has(secretKey(id as string))) {
-        fail(
+        check.fail(
           `${where} (${id})`,
           'is not listed under relatedSecrets.apikey, so the apikey function could not read it: list it there',
         );
@@ -629,15 +647,17 @@ function checkApiKeyAdmins({ parsed, fail, inRegion }: Check): void {
   }
 }
 
-function checkAdoptions(
-  { parsed, fail, inRegion, listed }: Check,
-  masterKeys: Map<string, string>,
-  rdsKeys: Set<string>,
+/** `adoptionsSecret:`: in the region, a secret of its own that no rotor function rotates. */
+function checkAdoptionsSecret(
+  parsed: ParsedConfig,
+  rotated: (id: string) => boolean,
+  masterKeys: ReadonlyMap<string, string>,
+  check: Checker,
 ): void {
   const adoptions = parsed.adoptionsSecret;
-  inRegion(`adoptionsSecret (${adoptions})`, adoptions);
-  if (listed.has(secretKey(adoptions)) || rdsKeys.has(secretKey(adoptions))) {
-    fail(
+  check.inRegion(`adoptionsSecret (${adoptions})`, adoptions);
+  if (rotated(adoptions)) {
+    check.fail(
       `adoptionsSecret (${adoptions})`,
       'must not be rotated by rotor: only operators write the adoption record, and a rotation function may write the secrets it rotates',
     );
@@ -647,7 +667,7 @@ function checkAdoptions(
     ...ROTATION_FUNCTION_KEYS.flatMap((fn) => parsed.relatedSecrets[fn].map(secretKey)),
   ]);
   if (relatedKeys.has(secretKey(adoptions))) {
-    fail(
+    check.fail(
       `adoptionsSecret (${adoptions})`,
       'must be a secret of its own, not a master or related secret (its value is the adoption record)',
     );

@@ -47,14 +47,26 @@ export function scheduleShape(expression: string): ScheduleShape {
   return result;
 }
 
+/** What a window that is not `<n>h` with n from 1 to 24 is told (by the stage file, the CLI, the local stack). */
+export const WINDOW_FORMAT = 'must be 1h to 24h (the rotation window in hours)';
+
+/**
+ * The hours of a rotation window (Duration): `<n>h` with n from 1 to 24, written without a
+ * leading zero (`4h`, not `04h`); undefined for anything else. The one reading of the window's
+ * form: the stage file, `rotor attach --window` and the local Secrets Manager all use it.
+ */
+export function windowHours(window: string): number | undefined {
+  const match = /^([1-9]|1\d|2[0-4])h$/.exec(window);
+  return match === null ? undefined : Number(match[1]);
+}
+
 /**
  * A problem with a rotation window (Duration) for a schedule, or undefined. The schedule itself
  * must be valid (see scheduleProblem).
  */
 export function windowProblem(expression: string, window: string): string | undefined {
-  const match = /^(\d+)h$/.exec(window);
-  const hours = match ? Number(match[1]) : Number.NaN;
-  if (!(hours >= 1 && hours <= 24)) return 'must be 1h to 24h (the rotation window in hours)';
+  const hours = windowHours(window);
+  if (hours === undefined) return WINDOW_FORMAT;
   const shape = shapeOrProblem(expression);
   if (typeof shape === 'string') return undefined;
   if (shape.intervalHours !== undefined && hours > shape.intervalHours) {

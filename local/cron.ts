@@ -59,14 +59,6 @@ export function parseScheduleExpression(expression: string): Schedule {
   return { kind: 'cron', fields: parseCronFields(cron[1] ?? ''), expression };
 }
 
-/** Parses a `Duration` such as `3h` into milliseconds (1 to 24 hours). */
-export function parseDuration(duration: string): number {
-  const match = /^(\d+)h$/.exec(duration);
-  const hours = match === null ? Number.NaN : Number(match[1]);
-  if (!(hours >= 1 && hours <= 24)) throw new ScheduleError('Duration must be between 1h and 24h');
-  return hours * HOUR_MS;
-}
-
 /** The first due time strictly after `from`, or undefined when the schedule never fires again. */
 export function nextOccurrence(schedule: Schedule, from: Date): Date | undefined {
   if (schedule.kind === 'interval') return new Date(from.getTime() + schedule.everyMs);

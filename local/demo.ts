@@ -33,8 +33,11 @@ import {
   type RotationFunctionKey,
 } from '../handlers/functions.js';
 import { keyTag } from '../rotators/apikey/index.js';
-import { scramSha256Verifier } from '../rotators/postgres/scram.js';
-import { quoteIdentifier as quoteIdent, quoteVerifier } from '../rotators/postgres/sql.js';
+import {
+  quoteIdentifier as quoteIdent,
+  quoteVerifier,
+  scramSha256Verifier,
+} from '../rotators/postgres/index.js';
 import { type ApiKeyProvider, startApiKeyProvider } from './apiKeyProvider.js';
 import { connectAdmin, MACHINE_HOST, MACHINE_PORT, type MysqlAdmin } from './mysql.js';
 import { type LocalPostgres, startPostgres, superuserClient } from './postgres.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
-import { type Account, nativePasswordHash, quoteAccount, quoteIdentifier } from '../rotators/mysql/sql.js';
+import { type Account, nativePasswordHash, quoteAccount, quoteIdentifier } from '../rotators/mysql/index.js';
 
 const run = promisify(execFile);
 

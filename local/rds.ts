@@ -25,11 +25,11 @@
  * with `AWS_ENDPOINT_URL_RDS` (in `env`).
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pg from 'pg';
-import { type Account, nativePasswordHash, quoteAccount } from '../rotators/mysql/sql.js';
-import { scramSha256Verifier } from '../rotators/postgres/scram.js';
+import { type Account, nativePasswordHash, quoteAccount } from '../rotators/mysql/index.js';
+import { scramSha256Verifier } from '../rotators/postgres/index.js';
 import { connectAdmin, MACHINE_SOCKET } from './mysql.js';
 
 const XMLNS = 'http://rds.amazonaws.com/doc/2014-10-31/';
@@ -178,17 +178,114 @@ function passwordLimit(kind: 'instance' | 'cluster', engine: string): number {
 export async function startLocalRds(options: StartLocalRdsOptions = {}): Promise<LocalRds> {
   const region = options.region ?? 'us-east-1';
   const accountId = options.accountId ?? '123456789012';
-  const defaultDelay = options.applyDelayMs ?? 0;
-  const instances = new Map<string, Instance>();
-  const clusters = new Map<string, Cluster>();
+  const databases = new RdsDatabases(region, accountId, options.applyDelayMs ?? 0);
+  const changes = new PasswordChanges();
   const calls: RdsCall[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-  const inFlight = new Set<Promise<void>>();
+  const host = options.host ?? '127.0.0.1';
+  const server = await serveQueryApi(rdsOperations(databases, changes), calls, host, options.port ?? 0);
+  const { port } = server.address() as AddressInfo;
+  const endpoint = `http://${host}:${port}`;
 
-  const arn = (type: 'db' | 'cluster', identifier: string) =>
-    `arn:aws:rds:${region}:${accountId}:${type}:${identifier}`;
+  return {
+    endpoint,
+    region,
+    accountId,
+    clientConfig: { endpoint, region, credentials: { ...CREDENTIALS } },
+    env: { AWS_ENDPOINT_URL_RDS: endpoint },
+    registerInstance: (spec) => databases.registerInstance(spec),
+    registerCluster: (spec) => databases.registerCluster(spec),
+    setApplyMode: (identifier, mode, delayMs) => databases.setApplyMode(identifier, mode, delayMs),
+    calls,
+    count: (action, identifier) =>
+      calls.filter(
+        (call) => call.action === action && (identifier === undefined || call.identifier === identifier),
+      ).length,
+    appliedChanges: (identifier) => databases.find(identifier)?.applied ?? 0,
+    settled: () => changes.settled(),
+    async stop() {
+      changes.cancelTimers();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
 
-  function database(kind: 'instance' | 'cluster', spec: DatabaseSpec) {
+/** The registered instances and clusters, and how their modifications are applied. */
+class RdsDatabases {
+  readonly instances = new Map<string, Instance>();
+  readonly clusters = new Map<string, Cluster>();
+
+  constructor(
+    readonly region: string,
+    readonly accountId: string,
+    private readonly defaultDelay: number,
+  ) {}
+
+  arn(type: 'db' | 'cluster', identifier: string): string {
+    return `arn:aws:rds:${this.region}:${this.accountId}:${type}:${identifier}`;
+  }
+
+  instance(identifier: string | undefined): Instance {
+    const found = identifier === undefined ? undefined : this.instances.get(identifier);
+    if (found === undefined) {
+      throw new RdsError('DBInstanceNotFound', `DBInstance ${identifier ?? ''} not found.`, 404);
+    }
+    return found;
+  }
+
+  cluster(identifier: string | undefined): Cluster {
+    const found = identifier === undefined ? undefined : this.clusters.get(identifier);
+    if (found === undefined) {
+      throw new RdsError('DBClusterNotFoundFault', `DBCluster ${identifier ?? ''} not found.`, 404);
+    }
+    return found;
+  }
+
+  /** A cluster or an instance by identifier (a cluster first), or undefined. */
+  find(identifier: string): Database | undefined {
+    return this.clusters.get(identifier) ?? this.instances.get(identifier);
+  }
+
+  registerInstance(spec: LocalInstanceSpec): void {
+    this.instances.set(spec.identifier, {
+      ...this.database('instance', spec),
+      kind: 'instance',
+      endpoint: spec.endpoint,
+    });
+  }
+
+  registerCluster(spec: LocalClusterSpec): void {
+    this.clusters.set(spec.identifier, { ...this.database('cluster', spec), kind: 'cluster', spec });
+    for (const member of spec.members ?? []) {
+      this.instances.set(member.identifier, {
+        ...this.database('instance', {
+          identifier: member.identifier,
+          engine: spec.engine,
+          masterUsername: spec.masterUsername,
+          ...(spec.engineVersion === undefined ? {} : { engineVersion: spec.engineVersion }),
+        }),
+        kind: 'instance',
+        endpoint: member.endpoint,
+        clusterIdentifier: spec.identifier,
+      });
+    }
+  }
+
+  setApplyMode(identifier: string, mode: ApplyMode, delayMs?: number): void {
+    const db = this.find(identifier);
+    if (db === undefined) throw new Error(`local RDS: no instance or cluster ${identifier}`);
+    if (db.mode === 'never' && mode !== 'never') {
+      // What was requested while RDS "never" applied changes is dropped, as a failed change is.
+      db.pending -= db.stuck;
+      db.stuck = 0;
+    }
+    db.mode = mode;
+    if (delayMs !== undefined) db.delayMs = delayMs;
+  }
+
+  private database(kind: 'instance' | 'cluster', spec: DatabaseSpec) {
     return {
       kind,
       spec,
@@ -196,13 +293,19 @@ export async function startLocalRds(options: StartLocalRdsOptions = {}): Promise
       stuck: 0,
       applied: 0,
       mode: spec.applyChanges ?? 'after-delay',
-      delayMs: spec.applyDelayMs ?? defaultDelay,
+      delayMs: spec.applyDelayMs ?? this.defaultDelay,
       queue: Promise.resolve(),
     } as const;
   }
+}
+
+/** Master password changes on their way to the servers: RDS applies a modification later. */
+class PasswordChanges {
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly inFlight = new Set<Promise<void>>();
 
   /** Records a master password change and applies it the way RDS does: later. */
-  function modify(db: Database, password: string): void {
+  request(db: Database, password: string): void {
     db.pending++;
     if (db.mode === 'never') {
       db.stuck++; // Pending until the mode changes: RDS "never" applies it.
@@ -223,58 +326,58 @@ export async function startLocalRds(options: StartLocalRdsOptions = {}): Promise
     };
     const run = new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
-        timers.delete(timer);
+        this.timers.delete(timer);
         db.queue = db.queue.then(apply);
         db.queue.then(resolve, resolve);
       }, db.delayMs);
-      timers.add(timer);
+      this.timers.add(timer);
     });
-    inFlight.add(run);
-    void run.finally(() => inFlight.delete(run));
+    this.inFlight.add(run);
+    void run.finally(() => this.inFlight.delete(run));
   }
 
-  function instance(identifier: string | undefined): Instance {
-    const found = identifier === undefined ? undefined : instances.get(identifier);
-    if (found === undefined) {
-      throw new RdsError('DBInstanceNotFound', `DBInstance ${identifier ?? ''} not found.`, 404);
-    }
-    return found;
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
   }
 
-  function cluster(identifier: string | undefined): Cluster {
-    const found = identifier === undefined ? undefined : clusters.get(identifier);
-    if (found === undefined) {
-      throw new RdsError('DBClusterNotFoundFault', `DBCluster ${identifier ?? ''} not found.`, 404);
-    }
-    return found;
+  cancelTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
   }
+}
 
-  function checkPassword(db: Database, password: string): void {
-    if (db.spec.manageMasterUserPassword) {
-      throw new RdsError(
-        'InvalidParameterCombination',
-        "You can't specify MasterUserPassword for a DB that has ManageMasterUserPassword turned on.",
-      );
-    }
-    const max = passwordLimit(db.kind, db.spec.engine);
-    if (password.length < 8 || password.length > max) {
-      throw new RdsError(
-        'InvalidParameterValue',
-        `The parameter MasterUserPassword is not a valid password because it is shorter than 8 characters or longer than ${max}.`,
-      );
-    }
-    if (!/^[\x21-\x7e]+$/.test(password) || /[/"@]/.test(password)) {
-      throw new RdsError(
-        'InvalidParameterValue',
-        "The parameter MasterUserPassword is not a valid password. Only printable ASCII characters besides '/', '@', '\"', ' ' may be used.",
-      );
-    }
+/** RDS's rules for a new master password (checked before the change is accepted). */
+function checkPassword(db: Database, password: string): void {
+  if (db.spec.manageMasterUserPassword) {
+    throw new RdsError(
+      'InvalidParameterCombination',
+      "You can't specify MasterUserPassword for a DB that has ManageMasterUserPassword turned on.",
+    );
   }
+  const max = passwordLimit(db.kind, db.spec.engine);
+  if (password.length < 8 || password.length > max) {
+    throw new RdsError(
+      'InvalidParameterValue',
+      `The parameter MasterUserPassword is not a valid password because it is shorter than 8 characters or longer than ${max}.`,
+    );
+  }
+  if (!/^[\x21-\x7e]+$/.test(password) || /[/"@]/.test(password)) {
+    throw new RdsError(
+      'InvalidParameterValue',
+      "The parameter MasterUserPassword is not a valid password. Only printable ASCII characters besides '/', '@', '\"', ' ' may be used.",
+    );
+  }
+}
 
-  const operations: Record<string, (params: URLSearchParams) => string> = {
+type RdsOperation = (params: URLSearchParams) => string;
+
+/** The four actions, each answering with its result element's content. */
+function rdsOperations(databases: RdsDatabases, changes: PasswordChanges): Record<string, RdsOperation> {
+  return {
     DescribeDBInstances(params) {
       const identifier = params.get('DBInstanceIdentifier') ?? undefined;
-      let selected = identifier === undefined ? [...instances.values()] : [instance(identifier)];
+      let selected =
+        identifier === undefined ? [...databases.instances.values()] : [databases.instance(identifier)];
       for (const filter of readFilters(params)) {
         if (filter.name === 'db-cluster-id') {
           selected = selected.filter(
@@ -286,15 +389,22 @@ export async function startLocalRds(options: StartLocalRdsOptions = {}): Promise
           throw new RdsError('InvalidParameterValue', `Unrecognized filter name: ${filter.name}.`);
         }
       }
-      return element('DBInstances', selected.map((i) => element('DBInstance', instanceXml(i))).join(''));
+      return element(
+        'DBInstances',
+        selected.map((i) => element('DBInstance', instanceXml(databases, i))).join(''),
+      );
     },
     DescribeDBClusters(params) {
       const identifier = params.get('DBClusterIdentifier') ?? undefined;
-      const selected = identifier === undefined ? [...clusters.values()] : [cluster(identifier)];
-      return element('DBClusters', selected.map((c) => element('DBCluster', clusterXml(c))).join(''));
+      const selected =
+        identifier === undefined ? [...databases.clusters.values()] : [databases.cluster(identifier)];
+      return element(
+        'DBClusters',
+        selected.map((c) => element('DBCluster', clusterXml(databases, c))).join(''),
+      );
     },
     ModifyDBInstance(params) {
-      const found = instance(params.get('DBInstanceIdentifier') ?? undefined);
+      const found = databases.instance(params.get('DBInstanceIdentifier') ?? undefined);
       const password = params.get('MasterUserPassword');
       if (password !== null) {
         if (found.clusterIdentifier !== undefined) {
@@ -304,105 +414,109 @@ export async function startLocalRds(options: StartLocalRdsOptions = {}): Promise
           );
         }
         checkPassword(found, password);
-        modify(found, password);
+        changes.request(found, password);
       }
-      return element('DBInstance', instanceXml(found));
+      return element('DBInstance', instanceXml(databases, found));
     },
     ModifyDBCluster(params) {
-      const found = cluster(params.get('DBClusterIdentifier') ?? undefined);
+      const found = databases.cluster(params.get('DBClusterIdentifier') ?? undefined);
       const password = params.get('MasterUserPassword');
       if (password !== null) {
         checkPassword(found, password);
-        modify(found, password);
+        changes.request(found, password);
       }
-      return element('DBCluster', clusterXml(found));
+      return element('DBCluster', clusterXml(databases, found));
     },
   };
+}
 
-  function masterUserSecret(db: Database, type: 'db' | 'cluster'): string {
-    if (!db.spec.manageMasterUserPassword) return '';
-    const secretArn =
-      db.spec.masterUserSecretArn ??
-      `arn:aws:secretsmanager:${region}:${accountId}:secret:rds!${type}-${db.spec.identifier}-AbCdEf`;
-    return element(
-      'MasterUserSecret',
-      element('SecretArn', text(secretArn)) + element('SecretStatus', 'active'),
-    );
-  }
+// ---------------------------------------------------------------- answers
 
-  function status(db: Database): string {
-    return db.pending > 0 ? 'resetting-master-credentials' : 'available';
-  }
+function masterUserSecret(databases: RdsDatabases, db: Database, type: 'db' | 'cluster'): string {
+  if (!db.spec.manageMasterUserPassword) return '';
+  const secretArn =
+    db.spec.masterUserSecretArn ??
+    `arn:aws:secretsmanager:${databases.region}:${databases.accountId}:secret:rds!${type}-${db.spec.identifier}-AbCdEf`;
+  return element(
+    'MasterUserSecret',
+    element('SecretArn', text(secretArn)) + element('SecretStatus', 'active'),
+  );
+}
 
-  function instanceXml(i: Instance): string {
-    // An instance of a cluster reports the cluster's pending change and secret (it has no own master).
-    const owner: Database = i.clusterIdentifier === undefined ? i : cluster(i.clusterIdentifier);
-    return [
-      element('DBInstanceIdentifier', text(i.spec.identifier)),
-      element('DBInstanceClass', 'db.t4g.micro'),
-      element('Engine', text(i.spec.engine)),
-      element('EngineVersion', text(i.spec.engineVersion ?? '')),
-      element('DBInstanceStatus', status(owner)),
-      element('MasterUsername', text(i.spec.masterUsername)),
-      element(
-        'Endpoint',
-        element('Address', text(i.endpoint.address)) +
-          element('Port', String(i.endpoint.port)) +
-          element('HostedZoneId', 'Z2R2ITUGPM61AM'),
-      ),
-      i.clusterIdentifier === undefined ? '' : element('DBClusterIdentifier', text(i.clusterIdentifier)),
-      element(
-        'PendingModifiedValues',
-        owner === i && i.pending > 0 ? element('MasterUserPassword', '****') : '',
-      ),
-      element('DBInstanceArn', text(arn('db', i.spec.identifier))),
-      owner === i ? masterUserSecret(i, 'db') : '',
-    ].join('');
-  }
+function status(db: Database): string {
+  return db.pending > 0 ? 'resetting-master-credentials' : 'available';
+}
 
-  function clusterXml(c: Cluster): string {
-    const members = [...instances.values()].filter((i) => i.clusterIdentifier === c.spec.identifier);
-    const writers = new Set((c.spec.members ?? []).filter((m) => m.writer).map((m) => m.identifier));
-    return [
-      element('DBClusterIdentifier', text(c.spec.identifier)),
-      element('Status', status(c)),
-      element('Endpoint', text(c.spec.endpoint.address)),
-      c.spec.readerEndpoint === undefined ? '' : element('ReaderEndpoint', text(c.spec.readerEndpoint)),
-      element(
-        'CustomEndpoints',
-        (c.spec.customEndpoints ?? []).map((e) => element('member', text(e))).join(''),
-      ),
-      element('Engine', text(c.spec.engine)),
-      element('EngineVersion', text(c.spec.engineVersion ?? '')),
-      element('Port', String(c.spec.endpoint.port)),
-      element('MasterUsername', text(c.spec.masterUsername)),
-      element(
-        'DBClusterMembers',
-        members
-          .map((m) =>
-            element(
-              'DBClusterMember',
-              element('DBInstanceIdentifier', text(m.spec.identifier)) +
-                element('IsClusterWriter', String(writers.has(m.spec.identifier))) +
-                element('PromotionTier', '1'),
-            ),
-          )
-          .join(''),
-      ),
-      element('DBClusterArn', text(arn('cluster', c.spec.identifier))),
-      c.pending > 0 ? element('PendingModifiedValues', element('MasterUserPassword', '****')) : '',
-      masterUserSecret(c, 'cluster'),
-    ].join('');
-  }
+function instanceXml(databases: RdsDatabases, i: Instance): string {
+  // An instance of a cluster reports the cluster's pending change and secret (it has no own master).
+  const owner: Database = i.clusterIdentifier === undefined ? i : databases.cluster(i.clusterIdentifier);
+  return [
+    element('DBInstanceIdentifier', text(i.spec.identifier)),
+    element('DBInstanceClass', 'db.t4g.micro'),
+    element('Engine', text(i.spec.engine)),
+    element('EngineVersion', text(i.spec.engineVersion ?? '')),
+    element('DBInstanceStatus', status(owner)),
+    element('MasterUsername', text(i.spec.masterUsername)),
+    element(
+      'Endpoint',
+      element('Address', text(i.endpoint.address)) +
+        element('Port', String(i.endpoint.port)) +
+        element('HostedZoneId', 'Z2R2ITUGPM61AM'),
+    ),
+    i.clusterIdentifier === undefined ? '' : element('DBClusterIdentifier', text(i.clusterIdentifier)),
+    element(
+      'PendingModifiedValues',
+      owner === i && i.pending > 0 ? element('MasterUserPassword', '****') : '',
+    ),
+    element('DBInstanceArn', text(databases.arn('db', i.spec.identifier))),
+    owner === i ? masterUserSecret(databases, i, 'db') : '',
+  ].join('');
+}
 
-  const server = createServer((request, response) => {
-    handle(request, response).catch((error: unknown) => {
-      if (!response.headersSent) {
-        sendError(response, new RdsError('InternalFailure', (error as Error).name, 500, 'Receiver'));
-      }
-    });
-  });
+function clusterXml(databases: RdsDatabases, c: Cluster): string {
+  const members = [...databases.instances.values()].filter((i) => i.clusterIdentifier === c.spec.identifier);
+  const writers = new Set((c.spec.members ?? []).filter((m) => m.writer).map((m) => m.identifier));
+  return [
+    element('DBClusterIdentifier', text(c.spec.identifier)),
+    element('Status', status(c)),
+    element('Endpoint', text(c.spec.endpoint.address)),
+    c.spec.readerEndpoint === undefined ? '' : element('ReaderEndpoint', text(c.spec.readerEndpoint)),
+    element(
+      'CustomEndpoints',
+      (c.spec.customEndpoints ?? []).map((e) => element('member', text(e))).join(''),
+    ),
+    element('Engine', text(c.spec.engine)),
+    element('EngineVersion', text(c.spec.engineVersion ?? '')),
+    element('Port', String(c.spec.endpoint.port)),
+    element('MasterUsername', text(c.spec.masterUsername)),
+    element(
+      'DBClusterMembers',
+      members
+        .map((m) =>
+          element(
+            'DBClusterMember',
+            element('DBInstanceIdentifier', text(m.spec.identifier)) +
+              element('IsClusterWriter', String(writers.has(m.spec.identifier))) +
+              element('PromotionTier', '1'),
+          ),
+        )
+        .join(''),
+    ),
+    element('DBClusterArn', text(databases.arn('cluster', c.spec.identifier))),
+    c.pending > 0 ? element('PendingModifiedValues', element('MasterUserPassword', '****')) : '',
+    masterUserSecret(databases, c, 'cluster'),
+  ].join('');
+}
 
+// ---------------------------------------------------------------- the Query protocol over HTTP
+
+/** Listens for Query-protocol requests and answers them with `operations`, recording each call. */
+async function serveQueryApi(
+  operations: Readonly<Record<string, RdsOperation>>,
+  calls: RdsCall[],
+  host: string,
+  port: number,
+): Promise<Server> {
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     if (request.method !== 'POST') {
       return sendError(response, new RdsError('InvalidAction', 'RDS is served on POST /', 400));
@@ -433,74 +547,21 @@ export async function startLocalRds(options: StartLocalRdsOptions = {}): Promise
     }
   }
 
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      if (!response.headersSent) {
+        sendError(response, new RdsError('InternalFailure', (error as Error).name, 500, 'Receiver'));
+      }
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
-  const { port } = server.address() as AddressInfo;
-  const endpoint = `http://${options.host ?? '127.0.0.1'}:${port}`;
-
-  return {
-    endpoint,
-    region,
-    accountId,
-    clientConfig: { endpoint, region, credentials: { ...CREDENTIALS } },
-    env: { AWS_ENDPOINT_URL_RDS: endpoint },
-    registerInstance(spec) {
-      instances.set(spec.identifier, {
-        ...database('instance', spec),
-        kind: 'instance',
-        endpoint: spec.endpoint,
-      });
-    },
-    registerCluster(spec) {
-      clusters.set(spec.identifier, { ...database('cluster', spec), kind: 'cluster', spec });
-      for (const member of spec.members ?? []) {
-        instances.set(member.identifier, {
-          ...database('instance', {
-            identifier: member.identifier,
-            engine: spec.engine,
-            masterUsername: spec.masterUsername,
-            ...(spec.engineVersion === undefined ? {} : { engineVersion: spec.engineVersion }),
-          }),
-          kind: 'instance',
-          endpoint: member.endpoint,
-          clusterIdentifier: spec.identifier,
-        });
-      }
-    },
-    setApplyMode(identifier, mode, delayMs) {
-      const db = clusters.get(identifier) ?? instances.get(identifier);
-      if (db === undefined) throw new Error(`local RDS: no instance or cluster ${identifier}`);
-      if (db.mode === 'never' && mode !== 'never') {
-        // What was requested while RDS "never" applied changes is dropped, as a failed change is.
-        db.pending -= db.stuck;
-        db.stuck = 0;
-      }
-      db.mode = mode;
-      if (delayMs !== undefined) db.delayMs = delayMs;
-    },
-    calls,
-    count: (action, identifier) =>
-      calls.filter(
-        (call) => call.action === action && (identifier === undefined || call.identifier === identifier),
-      ).length,
-    appliedChanges: (identifier) => (clusters.get(identifier) ?? instances.get(identifier))?.applied ?? 0,
-    async settled() {
-      while (inFlight.size > 0) await Promise.all([...inFlight]);
-    },
-    async stop() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
-  };
+  return server;
 }
 
 /** `Filters.Filter.<n>.Name` / `Filters.Filter.<n>.Values.Value.<m>`, as the Query protocol flattens them. */

@@ -28,10 +28,9 @@ import {
 import { apikeyFunction, postgresFunction } from '../handlers/catalogue/index.js';
 import { readConfig } from '../handlers/config.js';
 import { createRotationHandler } from '../handlers/createHandler.js';
-import { KeyNames } from '../rotators/apikey/secret.js';
-import { scramSha256Verifier } from '../rotators/postgres/scram.js';
-import { quoteIdentifier, quoteVerifier } from '../rotators/postgres/sql.js';
-import { startApiKeyProvider } from './apiKeyProvider.js';
+import { KeyNames } from '../rotators/apikey/index.js';
+import { quoteIdentifier, quoteVerifier, scramSha256Verifier } from '../rotators/postgres/index.js';
+import { type ApiKeyProvider, startApiKeyProvider } from './apiKeyProvider.js';
 import { startPostgres, superuserClient } from './postgres.js';
 import type { LocalStack } from './stack.js';
 
@@ -77,29 +76,7 @@ export async function stageRehearsal(stack: LocalStack, prefix = 'rehearse'): Pr
   try {
     const sm = new SecretsManagerClient(stack.clientConfig);
     const eb = new EventBridgeClient(stack.clientConfig);
-    const config = {
-      ...readConfig({ ROTOR_LOG_LEVEL: 'SILENT', ROTOR_METRICS: 'off' }),
-      // The description pins its admin secret (created below), as a stage file's entry would.
-      apiKeyProviders: { reference: { ...provider.description, adminSecret: `${prefix}/provider-admin` } },
-    };
-    const postgresFn = stack.registerFunction(
-      REHEARSAL_FUNCTIONS.postgres,
-      createRotationHandler({
-        rotators: postgresFunction.rotators,
-        secretsManager: sm,
-        eventBridge: eb,
-        config,
-      }),
-    );
-    const apikeyFn = stack.registerFunction(
-      REHEARSAL_FUNCTIONS.apikey,
-      createRotationHandler({
-        rotators: apikeyFunction.rotators,
-        secretsManager: sm,
-        eventBridge: eb,
-        config,
-      }),
-    );
+    const { config, postgresFn, apikeyFn } = registerRehearsalFunctions(stack, sm, eb, provider, prefix);
 
     const admin = superuserClient(server);
     await admin.connect();
@@ -198,35 +175,81 @@ export async function stageRehearsal(stack: LocalStack, prefix = 'rehearse'): Pr
     sm.destroy();
     eb.destroy();
 
-    const secrets = [
-      { name: `${prefix}/healthy`, failure: 'none: rotates fine' },
-      {
-        name: `${prefix}/wrong-password`,
-        failure: 'password changed on the server by hand (authentication)',
-      },
-      { name: `${prefix}/probe-failure`, failure: 'probe query on a missing table (SQLSTATE 42P01)' },
-      { name: `${prefix}/unreachable`, failure: 'nothing listens at the host and port (network)' },
-      { name: `${prefix}/provider-5xx`, failure: 'the API provider answers 503 (provider)' },
-      { name: `${prefix}/stuck-pending`, failure: 'AWSPENDING staged by hand (stuck after 30 s)' },
-    ];
+    const secrets = rehearsedFailures(prefix);
     const apiKeyProviders = JSON.stringify(config.apiKeyProviders);
-    const width = Math.max(...secrets.map((s) => s.name.length));
-    const banner = [
-      'rehearsal staged (PostgreSQL with SCRAM and an API-key provider, on this machine):',
-      ...secrets.map((s) => `  ${s.name.padEnd(width)}  ${s.failure}`),
-      'for the CLI to read the API-key secret as the function does:',
-      `  export ROTOR_APIKEY_PROVIDERS='${apiKeyProviders}'`,
-      'try:',
-      `  rotor status --prefix ${prefix}/`,
-      `  rotor history ${prefix}/probe-failure`,
-      `  rotor heal ${prefix}/wrong-password`,
-      `  rotor preflight ${prefix}/unreachable`,
-      `  rotor rotate ${prefix}/healthy --wait`,
-      'each failure links its RUNBOOK.md entry.',
-    ].join('\n');
-    return { secrets, banner, apiKeyProviders, close };
+    return { secrets, banner: rehearsalBanner(prefix, secrets, apiKeyProviders), apiKeyProviders, close };
   } catch (error) {
     await close().catch(() => undefined);
     throw error;
   }
+}
+
+/** The rehearsal's two rotation functions, with rotor's real handler, registered on the stack. */
+function registerRehearsalFunctions(
+  stack: LocalStack,
+  sm: SecretsManagerClient,
+  eb: EventBridgeClient,
+  provider: ApiKeyProvider,
+  prefix: string,
+) {
+  const config = {
+    ...readConfig({ ROTOR_LOG_LEVEL: 'SILENT', ROTOR_METRICS: 'off' }),
+    // The description pins its admin secret (created by stageRehearsal), as a stage file's entry would.
+    apiKeyProviders: { reference: { ...provider.description, adminSecret: `${prefix}/provider-admin` } },
+  };
+  const postgresFn = stack.registerFunction(
+    REHEARSAL_FUNCTIONS.postgres,
+    createRotationHandler({
+      rotators: postgresFunction.rotators,
+      secretsManager: sm,
+      eventBridge: eb,
+      config,
+    }),
+  );
+  const apikeyFn = stack.registerFunction(
+    REHEARSAL_FUNCTIONS.apikey,
+    createRotationHandler({
+      rotators: apikeyFunction.rotators,
+      secretsManager: sm,
+      eventBridge: eb,
+      config,
+    }),
+  );
+  return { config, postgresFn, apikeyFn };
+}
+
+/** The secrets stageRehearsal stages, with the failure each rehearses. */
+function rehearsedFailures(prefix: string): { name: string; failure: string }[] {
+  return [
+    { name: `${prefix}/healthy`, failure: 'none: rotates fine' },
+    {
+      name: `${prefix}/wrong-password`,
+      failure: 'password changed on the server by hand (authentication)',
+    },
+    { name: `${prefix}/probe-failure`, failure: 'probe query on a missing table (SQLSTATE 42P01)' },
+    { name: `${prefix}/unreachable`, failure: 'nothing listens at the host and port (network)' },
+    { name: `${prefix}/provider-5xx`, failure: 'the API provider answers 503 (provider)' },
+    { name: `${prefix}/stuck-pending`, failure: 'AWSPENDING staged by hand (stuck after 30 s)' },
+  ];
+}
+
+function rehearsalBanner(
+  prefix: string,
+  secrets: readonly { name: string; failure: string }[],
+  apiKeyProviders: string,
+): string {
+  const width = Math.max(...secrets.map((s) => s.name.length));
+  return [
+    'rehearsal staged (PostgreSQL with SCRAM and an API-key provider, on this machine):',
+    ...secrets.map((s) => `  ${s.name.padEnd(width)}  ${s.failure}`),
+    'for the CLI to read the API-key secret as the function does:',
+    `  export ROTOR_APIKEY_PROVIDERS='${apiKeyProviders}'`,
+    'try:',
+    `  rotor status --prefix ${prefix}/`,
+    `  rotor history ${prefix}/probe-failure`,
+    `  rotor heal ${prefix}/wrong-password`,
+    `  rotor preflight ${prefix}/unreachable`,
+    `  rotor rotate ${prefix}/healthy --wait`,
+    'each failure links its RUNBOOK.md entry.',
+  ].join('\n');
 }

@@ -13,6 +13,7 @@
  */
 import {
   CreateSecretCommand,
+  type DescribeSecretResponse,
   GetSecretValueCommand,
   PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
@@ -40,6 +41,11 @@ export interface AdoptionResult {
 
 const DESCRIPTION =
   "rotor's adoption record: accounts and API keys operators adopted for rotated secrets (rotor attach --adopt). Holds no credential. Only operators may write it.";
+
+/** Refuses (InvalidSecretError) a name `checkName` refuses: checked before any secret is read. */
+export function checkAdoptedNames(names: readonly string[]): void {
+  for (const name of names) checkName(name);
+}
 
 /** A user name or key id: printable, no quotes or control characters, at most 256 characters. */
 function checkName(name: string): void {
@@ -84,27 +90,47 @@ function clean(entry: AdoptionEntry): AdoptionEntry {
   };
 }
 
-/** Records the adoption of `names` for `secretId`, creating the record when it is absent. */
-export async function adopt(
+/**
+ * A secret as adopting reads it: its description and AWSCURRENT's text (undefined for a binary
+ * value). `attach --adopt --function` hands the same read to preflight, so each secret is read once.
+ */
+export interface ReadSecret {
+  readonly secret: DescribeSecretResponse;
+  readonly arn: string;
+  readonly currentText: string | undefined;
+}
+
+/** Describes a secret and reads its AWSCURRENT (the text joins the redaction scope). */
+export async function readSecret(
   session: Session,
   context: AwsContext,
   secretId: string,
-  names: readonly string[],
-): Promise<AdoptionResult[]> {
-  for (const name of names) checkName(name);
-  const recordId = session.config().adoptionsSecret;
+): Promise<ReadSecret> {
   const secret = await describeSecret(context, secretId);
   const arn = secret.ARN ?? secretId;
-  const label = secret.Name ?? arn;
-  // Which kind of name: the secret's engine (descriptive only; nothing of the value is kept).
   const current = await aws(
     context,
     'secretsmanager:GetSecretValue',
-    label,
+    secret.Name ?? arn,
     context.sm.send(new GetSecretValueCommand({ SecretId: arn, VersionStage: 'AWSCURRENT' })),
   );
   if (current.SecretString !== undefined) session.scope.addSecretString(current.SecretString);
-  const field = engineNamed(current.SecretString ?? '') === KEY_ENGINE ? 'keyId' : 'username';
+  return { secret, arn, currentText: current.SecretString };
+}
+
+/** Records the adoption of `names` for a secret (as `readSecret` read it), creating the record when it is absent. */
+export async function adopt(
+  session: Session,
+  context: AwsContext,
+  read: ReadSecret,
+  names: readonly string[],
+): Promise<AdoptionResult[]> {
+  checkAdoptedNames(names);
+  const recordId = session.config().adoptionsSecret;
+  const { arn } = read;
+  const label = read.secret.Name ?? arn;
+  // Which kind of name: the secret's engine (descriptive only; nothing of the value is kept).
+  const field = engineNamed(read.currentText ?? '') === KEY_ENGINE ? 'keyId' : 'username';
 
   const { entries, exists } = await readRecord(context, recordId);
   const results: AdoptionResult[] = [];

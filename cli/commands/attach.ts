@@ -25,8 +25,15 @@ import { formatAge } from '../io.js';
 import { functionArnFor } from '../secrets.js';
 import { type Session, sleep } from '../session.js';
 import { stateFacts } from '../state.js';
-import { type AdoptionResult, adopt, printAdoptions } from './adopt.js';
-import { checksJson, passed, printChecks, runPreflight } from './preflight.js';
+import {
+  type AdoptionResult,
+  adopt,
+  checkAdoptedNames,
+  printAdoptions,
+  type ReadSecret,
+  readSecret,
+} from './adopt.js';
+import { checksJson, DEFAULT_PREFLIGHT_SECONDS, passed, printChecks, runPreflight } from './preflight.js';
 import { errorWithCause, follow, followReader, recordStep, SKEW_MS, type StepLine } from './rotate.js';
 
 export interface AttachOptions extends GlobalOptions {
@@ -42,8 +49,8 @@ export interface AttachOptions extends GlobalOptions {
   replace?: boolean;
   json?: boolean;
   /**
-   * Seconds: the preflight's time limit (default 30) and how long to wait for the configuration
-   * test or first rotation (default 600).
+   * Seconds: how long to wait for the configuration test or first rotation (default 600). The
+   * preflight checks keep their own limit (DEFAULT_PREFLIGHT_SECONDS).
    */
   timeout?: number;
   /** Wait for the configuration test or first rotation (default); `--no-wait` returns at once. */
@@ -52,12 +59,6 @@ export interface AttachOptions extends GlobalOptions {
 
 /** How long attach waits for the configuration test or first rotation without `--timeout`. */
 export const DEFAULT_WAIT_SECONDS = 600;
-
-/** `1h` to `24h`: Secrets Manager's rotation window (how it fits the schedule is checked with both). */
-export function validWindow(text: string): boolean {
-  const match = /^(\d{1,2})h$/.exec(text);
-  return match !== null && Number(match[1]) >= 1 && Number(match[1]) <= 24;
-}
 
 interface AttachResult {
   secret: string;
@@ -101,11 +102,14 @@ async function attachOne(
   context: AwsContext,
   secretId: string,
   options: AttachOptions,
+  /** The secret as adopting read it (`--adopt`): not read again. */
+  read: ReadSecret | undefined,
 ): Promise<AttachResult> {
   const preflight = await runPreflight(session, context, secretId, {
     withRotation: false,
-    timeoutMs: (options.timeout ?? 30) * 1000,
+    timeoutMs: DEFAULT_PREFLIGHT_SECONDS * 1000,
     function: options.function as string,
+    ...(read === undefined ? {} : { read }),
   });
   const arn = preflight.secret.ARN ?? secretId;
   const functionArn = functionArnFor(options.function as string, arn);
@@ -218,11 +222,16 @@ export async function attachCommand(
       : windowProblem(options.schedule, options.window);
   if (windowIssue !== undefined) throw new ConfigurationError(`--window ${options.window}: ${windowIssue}`);
   const context = await session.aws(options);
-  // Adoptions first: the attach's preflight and first rotation then see them.
+  // Adoptions first: the attach's preflight and first rotation then see them. Each secret is
+  // read once: preflight parses what adopting read (adopting writes only the adoption record).
   const adopted: AdoptionResult[] = [];
+  const reads = new Map<string, ReadSecret>();
   for (const secretId of adoptions.length === 0 ? [] : secretIds) {
     try {
-      adopted.push(...(await adopt(session, context, secretId, adoptions)));
+      checkAdoptedNames(adoptions);
+      const read = await readSecret(session, context, secretId);
+      reads.set(secretId, read);
+      adopted.push(...(await adopt(session, context, read, adoptions)));
     } catch (error) {
       if (!(error instanceof RotorError)) throw error;
       err.line(`${err.paint('red', 'refused')} ${secretId}: ${error.message}; nothing was adopted`);
@@ -242,7 +251,7 @@ export async function attachCommand(
       `${secretId}: ${options.skipPreflight ? 'reading the value' : 'preflight checks'}...`,
     );
     try {
-      result = await attachOne(session, context, secretId, options);
+      result = await attachOne(session, context, secretId, options, reads.get(secretId));
     } catch (error) {
       // One secret's failure (not found, denied) does not stop the others.
       if (!(error instanceof RotorError)) throw error;

@@ -30,11 +30,13 @@ import {
   functionArnFor,
   listVersions,
   type ParsedCurrent,
+  parseCurrent,
   readCurrent,
   relatedFetcher,
   stuckPendingVersion,
 } from '../secrets.js';
 import type { Session } from '../session.js';
+import type { ReadSecret } from './adopt.js';
 
 export interface PreflightOptions extends GlobalOptions {
   json?: boolean;
@@ -102,15 +104,24 @@ export function rotationCheck(secret: DescribeSecretResponse): PreflightCheck {
   };
 }
 
+/** The engine checks' time limit without `--timeout` (`rotor preflight`, and `rotor attach` always). */
+export const DEFAULT_PREFLIGHT_SECONDS = 30;
+
 /** Runs the checks; `withRotation` adds the rotation-settings check. Never changes anything. */
 export async function runPreflight(
   session: Session,
   context: AwsContext,
   secretId: string,
-  /** `function`: the rotation function (name or ARN) attach will set; else the configured one. */
-  options: { withRotation: boolean; timeoutMs: number; function?: string },
+  options: {
+    withRotation: boolean;
+    timeoutMs: number;
+    /** The rotation function (name or ARN) attach will set; else the configured one. */
+    function?: string;
+    /** The secret as already read (attach --adopt): described and AWSCURRENT read once, not twice. */
+    read?: ReadSecret;
+  },
 ): Promise<PreflightResult> {
-  const secret = await describeSecret(context, secretId);
+  const secret = options.read?.secret ?? (await describeSecret(context, secretId));
   const arn = secret.ARN ?? secretId;
   const id = secret.Name ?? arn;
   const checks: PreflightCheck[] = [];
@@ -133,15 +144,27 @@ export async function runPreflight(
 
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), session.signal]);
   let parsed: ParsedCurrent;
+  const text = options.read?.currentText;
   try {
-    parsed = await readCurrent(
-      context,
-      arn,
-      session.registry(),
-      session.scope,
-      signal,
-      session.config().rdsMasters,
-    );
+    // A value read already is parsed as readCurrent parses it; one that was not text is read
+    // again, for readCurrent's own refusal.
+    parsed =
+      text === undefined
+        ? await readCurrent(
+            context,
+            arn,
+            session.registry(),
+            session.scope,
+            signal,
+            session.config().rdsMasters,
+          )
+        : await parseCurrent(
+            text,
+            arn,
+            session.registry(),
+            context.discovery.forInvocation(signal),
+            session.config().rdsMasters,
+          );
   } catch (error) {
     if (!(error instanceof RotorError)) throw error;
     checks.push({
@@ -299,10 +322,11 @@ export async function preflightCommand(
   options: PreflightOptions,
 ): Promise<number> {
   const context = await session.aws(options);
-  session.term.progress(`checking ${secretId} (logins may take up to ${options.timeout ?? 30} s)...`);
+  const timeout = options.timeout ?? DEFAULT_PREFLIGHT_SECONDS;
+  session.term.progress(`checking ${secretId} (logins may take up to ${timeout} s)...`);
   const result = await runPreflight(session, context, secretId, {
     withRotation: true,
-    timeoutMs: (options.timeout ?? 30) * 1000,
+    timeoutMs: timeout * 1000,
   });
   const ok = passed(result.checks);
   if (options.json) {

@@ -141,6 +141,11 @@ describe('rotor CLI conventions', () => {
       /1h to 24h/,
     ],
     [
+      'a window with a leading zero (as the stage file and Secrets Manager read it)',
+      ['attach', 'x', '--function', 'f', '--schedule', 'rate(1 days)', '--window', '04h'],
+      /1h to 24h/,
+    ],
+    [
       'a schedule Secrets Manager refuses (minutes not 0, a year)',
       ['attach', 'x', '--function', 'f', '--schedule', 'cron(30 22 ? * SUN 2027)'],
       /cron minutes must be 0, not "30"/,

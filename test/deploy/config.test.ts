@@ -47,6 +47,7 @@ describe('stage configuration', () => {
       /secrets\.0\.strategy \(prod\/app\/db\): engine postgres supports/,
     ],
     ['a window out of range', { window: '30h' }, /secrets\.0\.window .*1h to 24h/],
+    ['a window with a leading zero', { window: '04h' }, /secrets\.0\.window .*1h to 24h/],
     [
       'an unknown key',
       { rotateNow: true },

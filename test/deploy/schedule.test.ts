@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { DeployConfigError, parseDeployConfig } from '../../deploy/config.js';
-import { scheduleProblem, scheduleShape, windowProblem } from '../../deploy/schedule.js';
+import { scheduleProblem, scheduleShape, windowHours, windowProblem } from '../../deploy/schedule.js';
 
 describe("Secrets Manager's schedule expressions", () => {
   it.each([
@@ -80,6 +80,26 @@ describe("Secrets Manager's schedule expressions", () => {
 
 describe("Secrets Manager's rotation windows", () => {
   it.each([
+    ['1h', 1],
+    ['4h', 4],
+    ['24h', 24],
+    ['04h', undefined],
+    ['004h', undefined],
+    ['0h', undefined],
+    ['25h', undefined],
+    ['4', undefined],
+    ['4H', undefined],
+    [' 4h', undefined],
+    ['240m', undefined],
+  ])('reads the window %s as %s hours (one form, without a leading zero)', (window, hours) => {
+    // Act
+    const read = windowHours(window);
+
+    // Assess
+    expect(read).toBe(hours);
+  });
+
+  it.each([
     ['rate(30 days)', '24h'],
     ['rate(6 hours)', '6h'],
     ['cron(0 22 ? * SUN *)', '2h'],
@@ -97,6 +117,7 @@ describe("Secrets Manager's rotation windows", () => {
     ['cron(0 4/12 * * ? *)', '13h', /longer than the 12 hours between rotations/],
     ['rate(30 days)', '25h', /must be 1h to 24h/],
     ['rate(30 days)', '0h', /must be 1h to 24h/],
+    ['rate(30 days)', '04h', /must be 1h to 24h/],
   ])('refuses %s with a window of %s', (expression, window, message) => {
     // Assess
     expect(windowProblem(expression, window)).toMatch(message);

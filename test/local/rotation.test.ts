@@ -699,6 +699,8 @@ describe('the rotation schedule', () => {
     [{ ScheduleExpression: 'cron(0 22 * * ? *)', Duration: '4h' }, /would pass midnight/],
     [{ ScheduleExpression: 'rate(6 hours)', Duration: '8h' }, /longer than the 6 hours between rotations/],
     [{ AutomaticallyAfterDays: 30, Duration: '25h' }, /1h to 24h/],
+    [{ AutomaticallyAfterDays: 30, Duration: '04h' }, /1h to 24h/],
+    [{ Duration: '04h' }, /1h to 24h/],
   ])(
     'refuses RotationRules %o as Secrets Manager does (InvalidParameterException), changing nothing',
     async (rules, why) => {
