@@ -58,6 +58,9 @@ export const COUNT = {
   retryWait: 'http.retryWaits',
   /** Secure contexts built in the process (by rotor or a driver): `tls.createSecureContext` calls. */
   secureContext: 'tls.secureContexts',
+  /** TLS handshakes completed by the process's clients, and those of them that resumed a session. */
+  tlsHandshake: 'tls.handshakes',
+  tlsResumed: 'tls.resumed',
   /** PutEvents calls that ended while no other call of the function ran: the step waited for them. */
   awaitedPutEvents: 'events.awaitedPutEvents',
 } as const;
@@ -125,13 +128,25 @@ export class Meter {
     if (PASSWORD_CHANGE.test(sql)) this.marks.changedAt = performance.now();
   }
 
-  /** Counts every secure context the process builds from now on. */
+  /**
+   * Counts every secure context the process builds from now on, and every client TLS handshake
+   * (both drivers call `tls.connect` on the module object), resumed or full.
+   */
   countSecureContexts(): void {
     const original = tls.createSecureContext;
     tls.createSecureContext = (...args) => {
       this.count(COUNT.secureContext);
       return original(...args);
     };
+    const connect = tls.connect;
+    tls.connect = ((...args: Parameters<typeof tls.connect>) => {
+      const socket = (connect as (...a: Parameters<typeof tls.connect>) => tls.TLSSocket)(...args);
+      socket.once('secureConnect', () => {
+        this.count(COUNT.tlsHandshake);
+        if (socket.isSessionReused()) this.count(COUNT.tlsResumed);
+      });
+      return socket;
+    }) as typeof tls.connect;
   }
 
   count(name: string): void {

@@ -32,6 +32,15 @@ export interface BenchOptions {
   functionLogs: boolean;
   /** Where the JSON goes; default bench/results/<date>.json. */
   out?: string;
+  /**
+   * A checkout of github.com/aws-samples/aws-secrets-manager-rotation-lambdas: its single-user
+   * PostgreSQL and MariaDB functions are rotated side by side with rotor's (bench/reference.ts).
+   */
+  reference?: string;
+  /** The Python that runs them (with boto3, PyMySQL, PyGreSQL). */
+  referencePython?: string;
+  /** Key type of the test certificates the servers present. */
+  tlsKey: 'rsa' | 'ecdsa';
 }
 
 export const USAGE = `npm run bench -- [flags]
@@ -49,6 +58,14 @@ export const USAGE = `npm run bench -- [flags]
   --scale-postgres <list> PostgreSQL secret counts (default 10,100,200)
   --function-logs <on|off> functions log and emit metrics as deployed, output swallowed (default on)
   --out <file>            JSON output (default bench/results/<date>.json)
+  --reference <dir>       a checkout of github.com/aws-samples/aws-secrets-manager-rotation-lambdas:
+                          its single-user PostgreSQL and MariaDB functions are rotated too, in turn
+                          with rotor's, on the same servers and endpoint (needs Python 3 with boto3,
+                          PyMySQL and PyGreSQL: apt-get install python3-boto3 python3-pymysql
+                          python3-pygresql)
+  --reference-python <bin> the Python for --reference (default /usr/bin/python3 when present)
+  --tls-key <rsa|ecdsa>   key type of the servers' test certificates (default rsa: RDS's default CA,
+                          rds-ca-rsa2048-g1; ecdsa: P-256)
   --help`;
 
 const FULL = {
@@ -116,6 +133,8 @@ export function parseOptions(argv: readonly string[]): BenchOptions | undefined 
   const base = quick ? QUICK : FULL;
   const logs = values['function-logs'] ?? 'on';
   if (logs !== 'on' && logs !== 'off') throw new UsageError('--function-logs must be "on" or "off"');
+  const tlsKey = values['tls-key'] ?? 'rsa';
+  if (tlsKey !== 'rsa' && tlsKey !== 'ecdsa') throw new UsageError('--tls-key must be "rsa" or "ecdsa"');
   return {
     quick,
     parts: choices('only', values.only, PARTS),
@@ -129,6 +148,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | undefined 
     scalePostgres: counts('scale-postgres', values['scale-postgres'], base.scalePostgres),
     functionLogs: logs === 'on',
     ...(values.out === undefined ? {} : { out: values.out }),
+    ...(values.reference === undefined ? {} : { reference: values.reference }),
+    ...(values['reference-python'] === undefined ? {} : { referencePython: values['reference-python'] }),
+    tlsKey,
   };
 }
 
@@ -150,6 +172,9 @@ function parse(argv: readonly string[]) {
       'scale-postgres': { type: 'string' },
       'function-logs': { type: 'string' },
       out: { type: 'string' },
+      reference: { type: 'string' },
+      'reference-python': { type: 'string' },
+      'tls-key': { type: 'string' },
       help: { type: 'boolean' },
     },
   });

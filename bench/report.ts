@@ -1,6 +1,6 @@
 /** Prints a run's results as plain-text tables. */
 import type { CountStat, CountStats, StrategyResult } from './rotations.js';
-import { type BenchResults, formatOps } from './targets.js';
+import { type BenchResults, formatOps, rotorCounterpart } from './targets.js';
 
 function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = headers.map((header, i) =>
@@ -97,6 +97,7 @@ function callsTable(strategies: readonly StrategyResult[]): string {
       'PutEvents',
       'awaited',
       'TLS contexts',
+      'TLS handshakes (resumed)',
       'db attempts',
       'sessions',
       'statements',
@@ -113,6 +114,9 @@ function callsTable(strategies: readonly StrategyResult[]): string {
         count(sumOf(s.eventBridge)),
         count(s.target['events.awaitedPutEvents']),
         count(s.target['tls.secureContexts']),
+        s.transport === 'tls'
+          ? `${count(s.target['tls.handshakes'])} (${count(s.target['tls.resumed'])})`
+          : '-',
         count(s.target['db.connectAttempts']),
         count(s.target['db.sessions']),
         count(s.target['db.queries']),
@@ -180,6 +184,47 @@ function tlsTable(strategies: readonly StrategyResult[]): string | undefined {
   return table(['engine', 'strategy', 'container', 'plaintext', 'TLS', 'TLS / plaintext'], rows);
 }
 
+/** AWS's reference functions next to rotor's single-user rotations of the same run. */
+function referenceTable(results: BenchResults): string | undefined {
+  const strategies = results.rotation?.strategies ?? [];
+  const rows = (results.reference?.strategies ?? []).map((ref) => {
+    const rotor = rotorCounterpart(strategies, ref);
+    return [
+      ref.engine,
+      ref.transport === 'tls' ? 'TLS' : 'plain',
+      String(ref.rotations),
+      rotor ? `${ms(rotor.totalMs.p50)}/${ms(rotor.totalMs.p95)}` : '-',
+      `${ms(ref.totalMs.p50)}/${ms(ref.totalMs.p95)}`,
+      rotor && ref.rotations > 0 ? (rotor.totalMs.p50 / ref.totalMs.p50).toFixed(2) : '-',
+      rotor ? count(rotor.secretsManager.total) : '-',
+      count(ref.secretsManager.total),
+      ref.windowMs === undefined ? '-' : ms(ref.windowMs.p50),
+    ];
+  });
+  if (rows.length === 0) return undefined;
+  return table(
+    [
+      'engine',
+      'transport',
+      'n',
+      'rotor p50/p95',
+      'AWS reference p50/p95',
+      'rotor / AWS',
+      'SM calls rotor',
+      'AWS',
+      'AWS window p50',
+    ],
+    rows,
+  );
+}
+
+function targetTable(results: BenchResults): string {
+  return table(
+    ['', 'subject', 'figure', 'target'],
+    results.targets.map((t) => [t.met ? 'met' : 'MISSED', t.subject, t.figure, t.target]),
+  );
+}
+
 export function formatReport(results: BenchResults): string {
   const out: string[] = [];
   const { machine } = results;
@@ -225,6 +270,20 @@ export function formatReport(results: BenchResults): string {
         '   Verified TLS against plaintext, same server, engine, strategy and container (total p50 ms)',
         tls,
       );
+    }
+    const reference = referenceTable(results);
+    if (reference !== undefined) {
+      out.push(
+        '',
+        `   AWS's reference single-user functions (${results.reference?.dir}), rotated in turn with rotor's on the same servers and endpoint, warm (total ms)`,
+        reference,
+      );
+      for (const s of results.reference?.strategies ?? []) {
+        if (s.failure !== undefined)
+          out.push(`   FAILED AWS reference ${s.engine} ${s.transport}: ${s.failure}`);
+        if (s.verified !== 'ok')
+          out.push(`   NOT VERIFIED AWS reference ${s.engine} ${s.transport}: ${s.verified}`);
+      }
     }
     out.push(
       '',
@@ -340,10 +399,15 @@ export function formatReport(results: BenchResults): string {
   }
 
   if (results.targets.length > 0) {
-    out.push('', 'TARGETS');
-    for (const t of results.targets) {
-      out.push(`  [${t.met ? 'met' : 'MISSED'}] ${t.subject}: ${t.figure} — target: ${t.target}`);
-      if (t.why !== undefined) out.push(`           why: ${t.why}`);
+    const missed = results.targets.filter((t) => !t.met);
+    out.push(
+      '',
+      `TARGETS — ${results.targets.length - missed.length} met, ${missed.length} missed (load average at start ${results.machine.loadAverageAtStart.join(' ')})`,
+      targetTable(results),
+    );
+    if (missed.length > 0) {
+      out.push('', 'Why each missed target was missed:');
+      for (const t of missed) out.push(`  ${t.subject}: ${t.target}`, `    ${t.why ?? '-'}`);
     }
   }
   return out.join('\n');

@@ -44,6 +44,8 @@ export interface StrategyResult {
   strategy: string;
   transport: 'plaintext' | 'tls';
   container: Container;
+  /** Whose function rotated: rotor's or AWS's reference function (bench/reference.ts). */
+  implementation: 'rotor' | 'aws-reference';
   /** Rotations measured (warm-up left out). */
   rotations: number;
   /** Why the run stopped early, when a rotation failed. */
@@ -190,7 +192,7 @@ async function rotateOnce(options: MeasureOptions, kase: Case): Promise<Rotation
   marks.changedAt = undefined;
   marks.promotedAt = undefined;
   const started = performance.now();
-  const record = await world.rotate(kase.arn, functionArn, token);
+  const record = await world.rotate(kase.arn, kase.functionArn ?? functionArn, token);
   const totalMs = performance.now() - started;
   if (typeof record === 'string' || record.status !== 'succeeded') return failureOf(record);
   const invocations = world.invocations.slice(first).filter((invocation) => invocation.token === token);
@@ -208,9 +210,9 @@ export async function measureStrategy(options: MeasureOptions): Promise<Strategy
 }
 
 /**
- * Rotates several secrets (the plaintext and TLS variants of one strategy) in turn, one rotation
- * of each per round, so that every variant sees the same load on a shared machine: their ratio
- * then means something even when absolute times drift.
+ * Rotates several secrets (the plaintext and TLS variants of one strategy, and AWS's reference
+ * function's) in turn, one rotation of each per round, so that every variant sees the same load on
+ * a shared machine: their ratio then means something even when absolute times drift.
  */
 export async function measureInterleaved(
   options: Omit<MeasureOptions, 'kase'> & { kases: readonly Case[] },
@@ -221,7 +223,8 @@ export async function measureInterleaved(
     failure: undefined as string | undefined,
   }));
   for (let i = 0; i < options.warmup + options.rotations; i++) {
-    for (const run of runs) {
+    // Every other round in reverse, so that no variant always runs right after the same other one.
+    for (const run of i % 2 === 0 ? runs : [...runs].reverse()) {
       if (run.failure !== undefined) continue;
       const outcome = await rotateOnce({ ...options, kase: run.kase }, run.kase);
       if (typeof outcome === 'string') run.failure = `rotation ${i + 1}: ${outcome}`;
@@ -255,6 +258,7 @@ async function summarise(
     strategy: kase.strategy,
     transport: kase.transport,
     container: options.container,
+    implementation: kase.implementation ?? 'rotor',
     rotations: samples.length,
     ...(failure === undefined ? {} : { failure }),
     verified: problem ?? 'ok',

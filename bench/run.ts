@@ -25,12 +25,19 @@ import { startPostgresFixture } from './fixtures/postgres.js';
 import { describeMachine } from './machine.js';
 import { Meter } from './meter.js';
 import { type BenchOptions, parseOptions, USAGE, UsageError } from './options.js';
+import {
+  defaultPython,
+  type ReferenceFlavour,
+  type ReferenceRuntime,
+  referenceProblem,
+  startReferenceRuntime,
+} from './reference.js';
 import { formatReport } from './report.js';
 import { measureInterleaved, type StrategyResult } from './rotations.js';
 import { runScale, type ScaleResult } from './scale.js';
 import { median } from './stats.js';
 import { type BenchResults, evaluateTargets } from './targets.js';
-import { startWorld } from './world.js';
+import { startWorld, type World } from './world.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -100,9 +107,9 @@ async function perRotation(session: Session, options: BenchOptions, meter: Meter
     try {
       const fixture =
         engine === 'postgres'
-          ? await startPostgresFixture(meter)
+          ? await startPostgresFixture(meter, options.tlsKey)
           : engine === 'mysql'
-            ? await startMysqlFixture(meter)
+            ? await startMysqlFixture(meter, options.tlsKey)
             : await startApiKeyFixture(meter);
       session.cleanups.push(() => fixture.close());
       results.servers[engine] = fixture.server;
@@ -113,7 +120,9 @@ async function perRotation(session: Session, options: BenchOptions, meter: Meter
   }
   const world = await startWorld({ meter, config, detailed: true });
   session.cleanups.push(() => world.close());
+  const reference = referenceRuntime(session, options, world);
   const strategies: StrategyResult[] = [];
+  const referenceResults: StrategyResult[] = [];
   const rotationsRun = { count: 0 };
   const output = options.functionLogs ? captureStdout() : undefined;
   try {
@@ -125,6 +134,8 @@ async function perRotation(session: Session, options: BenchOptions, meter: Meter
       for (const kase of await fixture.cases(world)) {
         groups.set(kase.strategy, [...(groups.get(kase.strategy) ?? []), kase]);
       }
+      // AWS's single-user function, in turn with rotor's single-user cases (warm container only).
+      const referenceCases = await referenceCasesOf(session, fixture, world, reference);
       for (const kases of groups.values()) {
         let failed = false;
         for (const [container, functionArn, rotations, warmup] of [
@@ -134,20 +145,27 @@ async function perRotation(session: Session, options: BenchOptions, meter: Meter
           // After a failure the secret's AWSPENDING is stuck (nothing retries it): go on with the next.
           if (rotations === 0 || failed) continue;
           const first = kases[0] as Case;
+          const measured =
+            container === 'warm' && first.strategy === 'single-user' ? [...kases, ...referenceCases] : kases;
           progress(
-            `${first.engine} ${first.strategy} (${kases.map((k) => k.transport).join(' and ')}, interleaved), ${container} container: ${warmup} + ${rotations} rotations each`,
+            `${first.engine} ${first.strategy} (${measured.map((k) => `${k.implementation === 'aws-reference' ? 'AWS reference ' : ''}${k.transport}`).join(', ')}, interleaved), ${container} container: ${warmup} + ${rotations} rotations each`,
           );
           const results = await measureInterleaved({
             world,
             meter,
             fixture,
-            kases,
+            kases: measured,
             functionArn,
             container,
             warmup,
             rotations,
           });
           for (const result of results) {
+            if (result.implementation === 'aws-reference') {
+              referenceResults.push(result);
+              if (result.failure !== undefined || result.verified !== 'ok') session.failed = true;
+              continue;
+            }
             rotationsRun.count += warmup + result.rotations;
             strategies.push(result);
             if (result.failure !== undefined) failed = true;
@@ -158,6 +176,13 @@ async function perRotation(session: Session, options: BenchOptions, meter: Meter
     }
   } finally {
     output?.restore();
+  }
+  if (options.reference !== undefined) {
+    results.reference = {
+      dir: options.reference,
+      python: options.referencePython ?? defaultPython(),
+      strategies: referenceResults,
+    };
   }
   results.rotation = {
     strategies,
@@ -171,6 +196,44 @@ async function perRotation(session: Session, options: BenchOptions, meter: Meter
           },
         }),
   };
+}
+
+/** AWS's reference functions, when `--reference` names a checkout. */
+function referenceRuntime(
+  session: Session,
+  options: BenchOptions,
+  world: World,
+): ReferenceRuntime | undefined {
+  if (options.reference === undefined) return undefined;
+  const runtime = startReferenceRuntime({
+    dir: options.reference,
+    python: options.referencePython ?? defaultPython(),
+    stack: world.stack,
+  });
+  session.cleanups.push(() => runtime.close());
+  return runtime;
+}
+
+async function referenceCasesOf(
+  session: Session,
+  fixture: EngineFixture,
+  world: World,
+  reference: ReferenceRuntime | undefined,
+): Promise<Case[]> {
+  if (reference === undefined || fixture.referenceCases === undefined) return [];
+  const flavour: ReferenceFlavour =
+    fixture.engine === 'postgres' ? 'postgres' : /mariadb/i.test(fixture.server) ? 'mariadb' : 'mysql';
+  const problem = referenceProblem(session.results.options.reference ?? '', flavour);
+  if (problem !== undefined) {
+    session.results.skipped.push(`AWS reference ${flavour}: ${problem}`);
+    return [];
+  }
+  try {
+    return await fixture.referenceCases(world, reference);
+  } catch (error) {
+    session.results.skipped.push(`AWS reference ${flavour}: could not start (${(error as Error).message})`);
+    return [];
+  }
 }
 
 async function scale(session: Session, options: BenchOptions, meter: Meter, config: Config) {
@@ -200,7 +263,7 @@ async function scale(session: Session, options: BenchOptions, meter: Meter, conf
       }
     }
     if (options.engines.includes('postgres')) {
-      const fixture = await startPostgresFixture(meter);
+      const fixture = await startPostgresFixture(meter, options.tlsKey);
       session.cleanups.push(() => fixture.close());
       results.servers.postgres ??= fixture.server;
       for (const secrets of options.scalePostgres) {
@@ -243,6 +306,12 @@ async function main(): Promise<number> {
       setup: [
         'local AWS stack (local/stack.ts) in this process, real SDK v3 clients over HTTP on 127.0.0.1; rotations are not retried (attempts: 1)',
         `functions: rotor's step machine (handlers/createHandler.ts) with events on, logs ${options.functionLogs ? 'INFO and EMF metrics on (output counted, not printed)' : 'and metrics off'}`,
+        `TLS: the servers present ${options.tlsKey === 'rsa' ? 'an RSA 2048' : 'an ECDSA P-256'} certificate from a test CA${options.tlsKey === 'rsa' ? ' (as RDS does with its default CA, rds-ca-rsa2048-g1)' : ''}`,
+        ...(options.reference === undefined
+          ? []
+          : [
+              `AWS reference functions from ${options.reference}, each in one warm Python process (bench/reference/harness.py), SECRETS_MANAGER_ENDPOINT = the local stack; their TLS trusts this machine's CA bundle plus the test CA instead of Lambda's /etc/pki/tls/cert.pem`,
+            ]),
       ],
       skipped: [],
       targets: [],

@@ -29,6 +29,8 @@ export interface BenchResults {
   };
   coldStart?: ColdStartResult;
   scale?: ScaleResult[];
+  /** AWS's reference functions, rotated in turn with rotor's single-user cases (`--reference`). */
+  reference?: { dir: string; python: string; strategies: StrategyResult[] };
   targets: TargetResult[];
 }
 
@@ -46,6 +48,9 @@ export const LIMITS = {
   /** Warm container, every other strategy. */
   secretsManagerCallsOthers: 8,
   tlsRatio: 1.15,
+  /** rotor's median / AWS's reference function's median, same server, endpoint and transport. */
+  referenceRatioTls: 0.5,
+  referenceRatioPlaintext: 0.7,
   awaitedPutEvents: 4,
   connectAttempts: 2,
   bundleBytes: 1_000_000,
@@ -153,7 +158,7 @@ function tlsTargets(strategies: readonly StrategyResult[]): TargetResult[] {
         ...(met
           ? {}
           : {
-              why: `TLS adds ${ms(tls.targetMs.p50 - plain.targetMs.p50)} of database time (handshakes of ${tls.target['db.connectAttempts']?.median ?? '?'} connections, ${tls.target['tls.secureContexts']?.median ?? '?'} secure contexts built) per rotation`,
+              why: `TLS adds ${ms(tls.targetMs.p50 - plain.targetMs.p50)} of database time per rotation: ${tls.target['tls.handshakes']?.median ?? '?'} handshakes (${tls.target['tls.resumed']?.median ?? 0} of them resumed a session) for ${tls.target['db.connectAttempts']?.median ?? '?'} connections, ${tls.target['tls.secureContexts']?.median ?? '?'} secure contexts built`,
             }),
       };
     });
@@ -317,11 +322,58 @@ function overheadTargets(results: BenchResults): TargetResult[] {
     });
 }
 
+/** The rotor run a reference run is compared with: warm, single-user, same engine and transport. */
+export function rotorCounterpart(
+  strategies: readonly StrategyResult[],
+  reference: StrategyResult,
+): StrategyResult | undefined {
+  return strategies.find(
+    (s) =>
+      s.implementation !== 'aws-reference' &&
+      s.container === 'warm' &&
+      s.strategy === reference.strategy &&
+      s.engine === reference.engine &&
+      s.transport === reference.transport,
+  );
+}
+
+function referenceTargets(results: BenchResults): TargetResult[] {
+  const strategies = results.rotation?.strategies ?? [];
+  return (results.reference?.strategies ?? []).map((ref) => {
+    const limit = ref.transport === 'tls' ? LIMITS.referenceRatioTls : LIMITS.referenceRatioPlaintext;
+    const target = `rotor median / AWS reference function median, ${ref.transport === 'tls' ? 'verified TLS' : 'plaintext'}, same server and endpoint, in turn <= ${limit}`;
+    const subject = `${ref.engine} ${ref.strategy}${ref.transport === 'tls' ? ' (TLS)' : ''}`;
+    const rotor = rotorCounterpart(strategies, ref);
+    const failed =
+      unmeasured(ref, target, `${subject}, AWS reference`) ??
+      (rotor === undefined ? undefined : unmeasured(rotor, target, subject));
+    if (failed !== undefined) return failed;
+    if (rotor === undefined) {
+      return { target, subject, figure: 'no rotor run', met: false, why: 'nothing to compare with' };
+    }
+    const ratio = rotor.totalMs.p50 / ref.totalMs.p50;
+    const met = ratio <= limit;
+    const calls = (s: StrategyResult) => s.secretsManager.total?.median ?? Number.NaN;
+    return {
+      target,
+      subject,
+      figure: `${ratio.toFixed(2)} (${ms(rotor.totalMs.p50)} / ${ms(ref.totalMs.p50)}; Secrets Manager calls ${calls(rotor)} / ${calls(ref)})`,
+      met,
+      ...(met
+        ? {}
+        : {
+            why: `rotor's rotation would have to take ${ms(rotor.totalMs.p50 - ref.totalMs.p50 * limit)} less; its database time is ${ms(rotor.targetMs.p50)}, its overhead ${ms(rotor.overheadMs.p50)} (AWS SDK calls ${ms(rotor.awsMs.p50)})`,
+          }),
+    };
+  });
+}
+
 export function evaluateTargets(results: BenchResults): TargetResult[] {
   const strategies = results.rotation?.strategies ?? [];
   return [
     ...callTargets(strategies),
     ...tlsTargets(strategies),
+    ...referenceTargets(results),
     ...contextTargets(strategies),
     ...eventTargets(strategies),
     ...windowTargets(strategies),

@@ -58,6 +58,8 @@ export interface World {
   readonly invocations: Invocation[];
   /** Registers a rotation function for `rotators`; returns its ARN. */
   register(name: string, rotators: () => readonly AnyRotator[], container: Container): string;
+  /** Registers another rotation function (AWS's reference functions), recorded the same way. */
+  registerFunction(name: string, fn: RotationFunction): string;
   createSecret(name: string, value: Record<string, unknown>): Promise<string>;
   /** AWSCURRENT of a secret, parsed. */
   current(arn: string): Promise<Record<string, unknown>>;
@@ -118,7 +120,7 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     };
   };
 
-  const recorded = (handler: RotationHandler): RotationFunction => {
+  const recorded = (handler: RotationHandler | RotationFunction): RotationFunction => {
     return async (event, context) => {
       const before = options.detailed ? snapshot() : undefined;
       const started = performance.now();
@@ -158,6 +160,9 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     invocations,
     register(name, rotators, container) {
       return stack.registerFunction(name, recorded(handlerFor(rotators, container)));
+    },
+    registerFunction(name, fn) {
+      return stack.registerFunction(name, recorded(fn));
     },
     async createSecret(name, value) {
       const out = await sm.send(new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(value) }));

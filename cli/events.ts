@@ -45,6 +45,8 @@ export interface RotorEventRecord {
    * the failure (absent: not checked). See README, events.
    */
   readonly currentVerified?: boolean;
+  /** A failed single-user testSecret: whether the server's password was put back (absent: no rollback). */
+  readonly rolledBack?: boolean;
   /** `service`: Secrets Manager's own event; otherwise rotor's. */
   readonly source?: 'service';
 }
@@ -91,8 +93,10 @@ function common(fields: Record<string, unknown>): Omit<RotorEventRecord, 'time' 
     : [];
   const fallback = str(fields.fallback);
   const currentVerified = typeof fields.currentVerified === 'boolean' ? fields.currentVerified : undefined;
+  const rolledBack = typeof fields.rolledBack === 'boolean' ? fields.rolledBack : undefined;
   return {
     ...(currentVerified === undefined ? {} : { currentVerified }),
+    ...(rolledBack === undefined ? {} : { rolledBack }),
     ...(warnings.length === 0 ? {} : { warnings }),
     ...(fallback === undefined ? {} : { fallback }),
     ...(versionId === undefined ? {} : { versionId }),

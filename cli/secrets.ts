@@ -11,13 +11,10 @@ import {
   type RotationRulesType,
   type SecretVersionsListEntry,
 } from '@aws-sdk/client-secrets-manager';
-import type { RdsMasterEntry } from '../handlers/config.js';
-import { boundToSecret } from '../handlers/masters.js';
 import type { RedactionScope } from '../handlers/redact.js';
 import { CURRENT, PENDING } from '../handlers/secrets.js';
-import { parseJson, type ValueEnricher } from '../handlers/versions.js';
-import { InvalidSecretError, VersionNotFoundError } from '../rotators/errors.js';
-import type { Registry } from '../rotators/registry.js';
+import type { VersionReader } from '../handlers/versions.js';
+import { InvalidSecretError } from '../rotators/errors.js';
 import type { AnyRotator, ManagedDatabase } from '../rotators/types.js';
 import { type AwsContext, aws } from './aws.js';
 
@@ -166,33 +163,17 @@ export interface ParsedCurrent {
 }
 
 /**
- * Parses AWSCURRENT's text as the rotation function would: enriched first (RDS discovery), then
- * parsed by the rotator its engine names. Throws InvalidSecretError (naming the field),
- * UnknownEngineError, or what discovery throws (a denied or failed RDS call).
+ * Parses AWSCURRENT's text as the rotation function would, with the rotation's own reader
+ * (handlers/versions.ts): enriched first (RDS discovery), then parsed by the rotator its engine
+ * names. Throws InvalidSecretError (naming the field), UnknownEngineError, or what discovery
+ * throws (a denied or failed RDS call).
  */
 export async function parseCurrent(
-  text: string,
+  reader: VersionReader,
   secretArn: string,
-  registry: Registry,
-  enricher?: ValueEnricher,
-  rdsMasters: readonly RdsMasterEntry[] = [],
+  text: string,
 ): Promise<ParsedCurrent> {
-  const json = parseJson(text, CURRENT);
-  const { value: enriched, managedDatabase: found } =
-    enricher === undefined
-      ? { value: json, managedDatabase: undefined }
-      : await enricher.enrich(json, { secretArn, label: CURRENT });
-  // As the function decides it: the stage file's rdsMasters (in the CLI's environment) bind it.
-  const managedDatabase =
-    found === undefined
-      ? undefined
-      : { ...found, boundToSecret: boundToSecret(rdsMasters, { arn: secretArn }, found) };
-  const { engine, rotator } = registry.resolve(enriched, CURRENT);
-  const value: unknown = rotator.parse({
-    value: enriched,
-    label: CURRENT,
-    ...(managedDatabase === undefined ? {} : { managedDatabase }),
-  });
+  const { engine, rotator, value, managedDatabase } = await reader.parse(secretArn, text, CURRENT);
   return {
     engine,
     rotator,
@@ -206,33 +187,10 @@ export async function parseCurrent(
 export async function readCurrent(
   context: AwsContext,
   secretArn: string,
-  registry: Registry,
+  reader: VersionReader,
   scope: RedactionScope,
-  signal: AbortSignal,
-  rdsMasters: readonly RdsMasterEntry[] = [],
 ): Promise<ParsedCurrent> {
-  const text = await readCurrentText(context, secretArn, scope);
-  return parseCurrent(text, secretArn, registry, context.discovery.forInvocation(signal), rdsMasters);
-}
-
-/** `fetchRelated` for preflight: another secret's AWSCURRENT through Secrets Manager. */
-export function relatedFetcher(
-  context: AwsContext,
-  scope: RedactionScope,
-): (secretId: string) => Promise<string> {
-  return async (secretId) => {
-    const out = await aws(
-      context,
-      'secretsmanager:GetSecretValue',
-      secretId,
-      context.sm.send(new GetSecretValueCommand({ SecretId: secretId })),
-    );
-    if (out.SecretString === undefined) {
-      throw new VersionNotFoundError(`related secret ${secretId} has no SecretString in AWSCURRENT`);
-    }
-    scope.addSecretString(out.SecretString);
-    return out.SecretString;
-  };
+  return parseCurrent(reader, secretArn, await readCurrentText(context, secretArn, scope));
 }
 
 /** The engine named by a value that did not parse, for display only (`engine` is descriptive). */

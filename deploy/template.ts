@@ -338,8 +338,11 @@ export function scheduleLogicalId(id: string): string {
 }
 
 const ON_CALL_TOPIC = 'RotorOnCallTopic';
-/** The error category of refused trust boundaries (rotators/errors.ts TrustBoundaryError). */
-const SECURITY = 'security';
+/**
+ * Notices: what on-call must read but that is not a page of its own (the refusal alarm: the
+ * refused rotation pages once, on RotationFailed). Its subscribers: the on-call e-mail addresses.
+ */
+export const NOTICE_TOPIC = 'RotorNoticeTopic';
 export const PAGING_ROLE = 'RotorPagingRole';
 export const PAGERDUTY_CONNECTION = 'RotorPagerDutyConnection';
 export const PAGERDUTY_DESTINATION = 'RotorPagerDutyDestination';
@@ -416,56 +419,15 @@ function pages(config: DeployConfig): Page[] {
     detail: { eventName: [eventName] },
   });
   const awsPaths = { secret: '$.detail.additionalEventData.SecretId' };
-  const refused: Page[] = (
-    [
-      ['RotorTrustBoundaryRefusedRule', [{ exists: false }], ''],
-      [
-        'RotorTrustBoundaryRefusedRolledBackRule',
-        [true],
-        " The event says rolledBack: true: after the failed test, the server's password was put back to AWSCURRENT's.",
-      ],
-      [
-        'RotorTrustBoundaryRefusedNotRolledBackRule',
-        [false],
-        " The event says rolledBack: false: putting the server's password back to AWSCURRENT's after the failed test did not complete, so AWSCURRENT may not log in.",
-      ],
-    ] as const
-  ).flatMap(([id, rollback, sentence]) =>
-    // The entry of the error when the event links it (`detail.runbook`), else the section's.
-    [false, true].map((linked) => {
-      const runbook = linked ? '<runbook>' : runbookUrl('TrustBoundaryError', base);
-      return {
-        id: linked ? id.replace(/Rule$/, 'LinkedRule') : id,
-        description: `Pages on-call when rotor refuses a trust boundary (Rotation Step Failed with error category security${sentence === '' ? '' : `, rolledBack ${id.includes('Not') ? 'false' : 'true'}`}${linked ? ', with a runbook link' : ''})`,
-        bus: config.eventBus,
-        pattern: {
-          source: [config.eventSource],
-          'detail-type': ['Rotation Step Failed'],
-          detail: { error: { category: [SECURITY] }, rolledBack: rollback, runbook: [{ exists: linked }] },
-        },
-        paths: {
-          secret: '$.resources[0]',
-          step: '$.detail.step',
-          error: '$.detail.error.name',
-          reason: '$.detail.error.message',
-          ...(linked ? { runbook: '$.detail.runbook' } : {}),
-        },
-        text: `rotor REFUSED A TRUST BOUNDARY in step <step> of the rotation of <secret>: <error>: <reason>.${sentence} Somebody may be trying to use rotor beyond this secret. Next: find who last wrote <secret> (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, bind it in the stage file (masters, rdsMasters) or adopt the user (rotor attach --adopt), then rotor rotate <secret> --wait; rotor status <secret> shows the rotation's state. Runbook: ${runbook}${linked ? '' : ' (then the entry of <error>)'}.`,
-        summary: 'rotor refused a trust boundary: <error> in step <step> of <secret>',
-        runbook,
-        severity: 'critical',
-        kind: 'trust boundary refused',
-      };
-    }),
-  );
   return [
     {
       id: 'AwsRotationFailedRule',
-      description: "Pages on-call once per failed rotation: Secrets Manager's own RotationFailed",
+      description:
+        "Pages on-call once per failed rotation, a refused trust boundary included: Secrets Manager's own RotationFailed",
       bus: 'default',
       pattern: aws('RotationFailed'),
       paths: awsPaths,
-      text: `Secrets Manager gave up the rotation of <secret> (RotationFailed): the rotation failed for good, after its retries. This event does not say whether AWSCURRENT still logs in: rotor status <secret> says, with the failing step and error; rotor history <secret> lists every attempt. Runbook: ${runbookUrl('RotationFailed', base)} (then the entry of the error rotor status names).`,
+      text: `Secrets Manager gave up the rotation of <secret> (RotationFailed): the rotation failed for good, after its retries. This event does not say whether AWSCURRENT still logs in: rotor status <secret> says, with the failing step and error; rotor history <secret> lists every attempt. When rotor status names an error of category security (a refused trust boundary), somebody may be trying to use rotor beyond this secret: find who last wrote <secret> (CloudTrail PutSecretValue / UpdateSecret) before anything is retried (${runbookUrl('TrustBoundaryError', base)}). Runbook: ${runbookUrl('RotationFailed', base)} (then the entry of the error rotor status names).`,
       summary: 'The rotation of <secret> failed for good (RotationFailed)',
       runbook: runbookUrl('RotationFailed', base),
       severity: pagerDutySeverity,
@@ -496,35 +458,57 @@ function pages(config: DeployConfig): Page[] {
       severity: 'warning',
       kind: 'rotation abandoned',
     },
-    ...refused,
-    ...(
-      [
-        ['RotorHealNeededRule', true],
-        ['RotorHealNeededNoRunbookRule', false],
-      ] as const
-    ).map(([id, linked]) => ({
-      id,
-      description: `Pages on-call when rotor's heal function finds a rotation it left for a person (Rotation Heal Needed${linked ? '' : ' without a runbook link'})`,
-      bus: config.eventBus,
-      pattern: {
-        source: [config.eventSource],
-        'detail-type': ['Rotation Heal Needed'],
-        detail: { runbook: [{ exists: linked }] },
-      },
-      paths: {
-        secret: '$.resources[0]',
-        state: '$.detail.state',
-        decision: '$.detail.decision',
-        reason: '$.detail.reason',
-        ...(linked ? { runbook: '$.detail.runbook' } : {}),
-      },
-      text: `rotor's heal function found the rotation of <secret> <state> and did not heal it (decision <decision>): <reason> Next: rotor heal <secret> says why; --yes carries the decision out. Runbook: ${linked ? '<runbook>' : runbookUrl('Rotation Heal Needed', base)}`,
-      summary: 'The rotation of <secret> is <state> and needs a person (decision <decision>)',
-      runbook: linked ? '<runbook>' : runbookUrl('Rotation Heal Needed', base),
-      severity: pagerDutySeverity,
-      kind: 'rotation heal needed',
-    })),
+    ...healNeeded(config.eventBus, config.eventSource, base, pagerDutySeverity),
   ];
+}
+
+/**
+ * `Rotation Heal Needed` pages: one rule per combination of what the report carries, since an
+ * input transformer cannot say "if". Whether AWSCURRENT passed the heal function's own test
+ * (`currentWorks`) is said only when the report says it; the report's runbook link when it has one.
+ */
+function healNeeded(bus: string, source: string, base: string | undefined, severity: string): Page[] {
+  const verdicts = [
+    ['', [{ exists: false }], ''],
+    [
+      'CurrentWorks',
+      [true],
+      " AWSCURRENT passed the rotator's test when the heal function ran (currentWorks: true).",
+    ],
+    [
+      'CurrentFails',
+      [false],
+      " AWSCURRENT did not pass the rotator's test when the heal function ran (currentWorks: false): <currentError>.",
+    ],
+  ] as const;
+  return verdicts.flatMap(([name, works, sentence]) =>
+    [true, false].map((linked) => {
+      const runbook = linked ? '<runbook>' : runbookUrl('Rotation Heal Needed', base);
+      return {
+        id: `RotorHealNeeded${name}${linked ? '' : 'NoRunbook'}Rule`,
+        description: `Pages on-call when rotor's heal function finds a rotation it left for a person (Rotation Heal Needed${name === '' ? '' : `, currentWorks ${works[0]}`}${linked ? '' : ' without a runbook link'})`,
+        bus,
+        pattern: {
+          source: [source],
+          'detail-type': ['Rotation Heal Needed'],
+          detail: { runbook: [{ exists: linked }], currentWorks: works },
+        },
+        paths: {
+          secret: '$.resources[0]',
+          state: '$.detail.state',
+          decision: '$.detail.decision',
+          reason: '$.detail.reason',
+          ...(name === 'CurrentFails' ? { currentError: '$.detail.currentError' } : {}),
+          ...(linked ? { runbook: '$.detail.runbook' } : {}),
+        },
+        text: `rotor's heal function found the rotation of <secret> <state> and did not heal it (decision <decision>): <reason>${sentence} Next: rotor heal <secret> says why; --yes carries the decision out. Runbook: ${runbook}`,
+        summary: 'The rotation of <secret> is <state> and needs a person (decision <decision>)',
+        runbook,
+        severity,
+        kind: 'rotation heal needed',
+      };
+    }),
+  );
 }
 
 function pagingTargets(config: DeployConfig, names: ServiceNames, page: Page): Json[] {
@@ -690,6 +674,105 @@ function centralBus(config: DeployConfig, names: ServiceNames): Json {
   };
 }
 
+/** The notice topic: what on-call reads by e-mail, not a page (the refusal alarm). */
+function notices(config: DeployConfig, names: ServiceNames): Json {
+  const resources: Json = {};
+  resources[NOTICE_TOPIC] = {
+    Type: 'AWS::SNS::Topic',
+    Properties: {
+      TopicName: `${names.service}-${names.stage}-notices`,
+      DisplayName: 'rotor notices (not paging)',
+    },
+  };
+  config.onCall.email.forEach((endpoint, index) => {
+    resources[`RotorNoticeSubscription${index}`] = {
+      Type: 'AWS::SNS::Subscription',
+      Properties: { TopicArn: ref(NOTICE_TOPIC), Protocol: 'email', Endpoint: endpoint },
+    };
+  });
+  resources.RotorNoticeTopicPolicy = {
+    Type: 'AWS::SNS::TopicPolicy',
+    Properties: {
+      Topics: [ref(NOTICE_TOPIC)],
+      PolicyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          {
+            Sid: 'AlarmsOfThisAccount',
+            Effect: 'Allow',
+            Principal: { Service: 'cloudwatch.amazonaws.com' },
+            Action: 'sns:Publish',
+            Resource: ref(NOTICE_TOPIC),
+            Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
+          },
+        ],
+      },
+    },
+  };
+  return resources;
+}
+
+/** CloudWatch alarms: none pages (one incident pages once, on its event); the refusal alarm notifies. */
+function alarms(config: DeployConfig, names: ServiceNames): Json {
+  const resources: Json = {};
+  // Not paging: one incident pages once, on AWS's RotationFailed (a refused rotation too). These stay
+  // metrics and alarms for dashboards; the refusal alarm also notifies the notice topic.
+  const notPaging =
+    'Not paging: a rotation that fails for good pages once, on Secrets Manager\'s RotationFailed (a refused trust boundary too). Look: "rotor status" for the state, "rotor history <secret>" for each attempt.';
+  resources.RotorTestSecretFailedAlarm = {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      AlarmName: `${names.service}-${names.stage}-test-secret-failed`,
+      AlarmDescription: `rotor: an attempt of a rotation's testSecret step failed: the new credential was not promoted (Secrets Manager may retry). ${notPaging} (metric TestSecretFailed)`,
+      Namespace: 'rotor',
+      MetricName: 'TestSecretFailed',
+      Dimensions: [{ Name: 'service', Value: `${names.service}-${names.stage}` }],
+      Statistic: 'Sum',
+      Period: 300,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+    },
+  };
+  resources.RotorTrustBoundaryRefusedAlarm = {
+    Type: 'AWS::CloudWatch::Alarm',
+    Properties: {
+      AlarmName: `${names.service}-${names.stage}-trust-boundary-refused`,
+      AlarmDescription: `rotor REFUSED A TRUST BOUNDARY: a rotation step would have sent a master or admin credential somewhere nothing trusted decided, acted for a user nobody proved to hold, or touched an account, key or database not bound to the secret; rotor refused the step. Somebody may be trying to turn rotor against credentials beyond their secret: the "Rotation Step Failed" event (error category "security") names the secret and the rule. A notice, not a page: the refused rotation pages once, on Secrets Manager's RotationFailed. Next: find who last wrote that secret (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, an operator binds it in the stage file (masters, rdsMasters) or adopts the user (rotor attach --adopt). Never retry before that. Runbook: ${runbookUrl('TrustBoundaryError', config.runbookUrl)} (metric TrustBoundaryRefused)`,
+      Namespace: 'rotor',
+      MetricName: 'TrustBoundaryRefused',
+      Dimensions: [{ Name: 'service', Value: `${names.service}-${names.stage}` }],
+      Statistic: 'Sum',
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      TreatMissingData: 'notBreaching',
+      AlarmActions: [ref(NOTICE_TOPIC)],
+    },
+  };
+  for (const fn of [...ROTATION_FUNCTIONS, HEAL_FUNCTION]) {
+    resources[`Rotor${fn.charAt(0).toUpperCase()}${fn.slice(1)}ErrorsAlarm`] = {
+      Type: 'AWS::CloudWatch::Alarm',
+      Properties: {
+        AlarmName: `${functionName(names, fn)}-errors`,
+        AlarmDescription: `rotor: the ${fn} function failed an invocation (a step raised an error, or the function crashed or timed out). ${notPaging} (function ${functionName(names, fn)})`,
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: ref(functionLogicalId(fn)) }],
+        Statistic: 'Sum',
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+      },
+    };
+  }
+  return resources;
+}
+
 function onCall(config: DeployConfig, names: ServiceNames): Json {
   const resources: Json = {
     [ON_CALL_TOPIC]: {
@@ -716,14 +799,6 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
         Version: '2012-10-17',
         Statement: [
           {
-            Sid: 'AlarmsOfThisAccount',
-            Effect: 'Allow',
-            Principal: { Service: 'cloudwatch.amazonaws.com' },
-            Action: 'sns:Publish',
-            Resource: ref(ON_CALL_TOPIC),
-            Condition: { StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') } },
-          },
-          {
             Sid: 'RotorRules',
             Effect: 'Allow',
             Principal: { Service: 'events.amazonaws.com' },
@@ -736,61 +811,7 @@ function onCall(config: DeployConfig, names: ServiceNames): Json {
     },
   };
 
-  // Not paging: one incident pages once (AWS's RotationFailed, or a refusal). These stay metrics and
-  // alarms for dashboards; the events that page name the secret.
-  const notPaging =
-    'Not paging: a rotation that fails for good pages once, on Secrets Manager\'s RotationFailed (a refused trust boundary: its own page). Look: "rotor status" for the state, "rotor history <secret>" for each attempt.';
-  resources.RotorTestSecretFailedAlarm = {
-    Type: 'AWS::CloudWatch::Alarm',
-    Properties: {
-      AlarmName: `${names.service}-${names.stage}-test-secret-failed`,
-      AlarmDescription: `rotor: an attempt of a rotation's testSecret step failed: the new credential was not promoted (Secrets Manager may retry). ${notPaging} (metric TestSecretFailed)`,
-      Namespace: 'rotor',
-      MetricName: 'TestSecretFailed',
-      Dimensions: [{ Name: 'service', Value: `${names.service}-${names.stage}` }],
-      Statistic: 'Sum',
-      Period: 300,
-      EvaluationPeriods: 1,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
-    },
-  };
-  resources.RotorTrustBoundaryRefusedAlarm = {
-    Type: 'AWS::CloudWatch::Alarm',
-    Properties: {
-      AlarmName: `${names.service}-${names.stage}-trust-boundary-refused`,
-      AlarmDescription: `rotor REFUSED A TRUST BOUNDARY: a rotation step would have sent a master or admin credential somewhere nothing trusted decided, acted for a user nobody proved to hold, or touched an account, key or database not bound to the secret; rotor refused the step. Somebody may be trying to turn rotor against credentials beyond their secret: the "Rotation Step Failed" event (error category "security") names the secret and the rule. Next: find who last wrote that secret (CloudTrail PutSecretValue / UpdateSecret); if the setup is legitimate, an operator binds it in the stage file (masters, rdsMasters) or adopts the user (rotor attach --adopt). Never retry before that. Runbook: ${runbookUrl('TrustBoundaryError', config.runbookUrl)} (metric TrustBoundaryRefused)`,
-      Namespace: 'rotor',
-      MetricName: 'TrustBoundaryRefused',
-      Dimensions: [{ Name: 'service', Value: `${names.service}-${names.stage}` }],
-      Statistic: 'Sum',
-      Period: 60,
-      EvaluationPeriods: 1,
-      Threshold: 1,
-      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-      TreatMissingData: 'notBreaching',
-      AlarmActions: [ref(ON_CALL_TOPIC)],
-    },
-  };
-  for (const fn of [...ROTATION_FUNCTIONS, HEAL_FUNCTION]) {
-    resources[`Rotor${fn.charAt(0).toUpperCase()}${fn.slice(1)}ErrorsAlarm`] = {
-      Type: 'AWS::CloudWatch::Alarm',
-      Properties: {
-        AlarmName: `${functionName(names, fn)}-errors`,
-        AlarmDescription: `rotor: the ${fn} function failed an invocation (a step raised an error, or the function crashed or timed out). ${notPaging} (function ${functionName(names, fn)})`,
-        Namespace: 'AWS/Lambda',
-        MetricName: 'Errors',
-        Dimensions: [{ Name: 'FunctionName', Value: ref(functionLogicalId(fn)) }],
-        Statistic: 'Sum',
-        Period: 300,
-        EvaluationPeriods: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        TreatMissingData: 'notBreaching',
-      },
-    };
-  }
+  Object.assign(resources, notices(config, names), alarms(config, names));
   for (const page of paged) {
     resources[page.id] = eventRule(
       page.bus,
@@ -870,5 +891,9 @@ export function buildResources(
   }
   Object.assign(resources, onCall(config, names));
   outputs.OnCallTopicArn = { Description: 'Subscribe paging tools here', Value: ref(ON_CALL_TOPIC) };
+  outputs.NoticeTopicArn = {
+    Description: 'Notices that do not page (the trust-boundary refusal alarm)',
+    Value: ref(NOTICE_TOPIC),
+  };
   return { Resources: resources, Outputs: outputs };
 }

@@ -5,72 +5,43 @@
  * it) or to abandon (the pending credential does not work but the current one does: clear the
  * label), and acts only when asked. Used by `rotor heal` and by the scheduled heal function.
  *
- * It asks the rotator's `test` — which never mutates — whether each credential works, so it makes
- * the same judgement the rotation itself would have made.
+ * Three parts: gather the facts (the state model's view, the rotator's `test` — which never
+ * mutates — of each credential, so that it makes the judgement the rotation itself would make),
+ * decide (`decideHeal`, pure: handlers/healDecision.ts), act. Every Secrets Manager call goes
+ * through `SecretsStore`; rotator requests and the finish path are the step machine's
+ * (handlers/rotatorRequest.ts).
  */
-import {
-  ListSecretVersionIdsCommand,
-  type SecretsManagerClient,
-  UpdateSecretVersionStageCommand,
-} from '@aws-sdk/client-secrets-manager';
-import { CAUSE_FIX, type CauseClass, causeClass, causeLine } from '../rotators/causes.js';
-import { asRotorError, type RotorError } from '../rotators/errors.js';
+import { causeClass, causeLine } from '../rotators/causes.js';
+import { asRotorError, type RotorError, type Step } from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
 import type { TrustConfig } from './config.js';
 import type { EventPublisher } from './events.js';
-import type { Redactor } from './redact.js';
 import {
-  type RotationFailure,
-  type RotationStateName,
-  rotationState,
-  type StateEvent,
-} from './rotationState.js';
+  type CredentialCheck,
+  decideHeal,
+  type HealFacts,
+  type HealReport,
+  isStuck,
+  needsCredentials,
+  type PendingFacts,
+} from './healDecision.js';
+import type { RedactionScope, Redactor } from './redact.js';
+import { rotationState, type StateEvent } from './rotationState.js';
+import { finishPromoted, type RequestContext, rotatorRequest } from './rotatorRequest.js';
 import { runbookUrl } from './runbook.js';
-import { CURRENT, PENDING, PREVIOUS, type SecretsStore } from './secrets.js';
+import { CURRENT, PENDING, PREVIOUS, type SecretDescription, type SecretsStore } from './secrets.js';
 import { type Discovery, type Loaded, VersionReader } from './versions.js';
 
-export type HealDecision =
-  /** No AWSPENDING, or AWSPENDING on the AWSCURRENT version: nothing is stuck. */
-  | 'healthy'
-  /** The rotation state is `rotating`: a step runs or a retry is due (or, with no events, AWSPENDING is younger than the minimum age). */
-  | 'in-progress'
-  /** The target accepts the pending credential: promote it to AWSCURRENT. */
-  | 'roll-forward'
-  /** The pending credential is empty or does not work, the current one does: clear AWSPENDING. */
-  | 'abandon'
-  /** Neither credential works: a person must look. Nothing is changed. */
-  | 'manual';
-
-export interface HealReport {
-  secretArn: string;
-  decision: HealDecision;
-  /** Why, in a sentence an operator can act on. */
-  reason: string;
-  pendingVersionId?: string;
-  currentVersionId?: string;
-  /** The rotation state the decision rests on (handlers/rotationState.ts). */
-  state: RotationStateName;
-  /** `failed`: the failing step and error. */
-  failure?: RotationFailure;
-  /** Whether the pending / current credential passed the rotator's test (when tried). */
-  pendingWorks?: boolean;
-  currentWorks?: boolean;
-  /** Why a credential failed: `<class> (<error name>): <message>`, codes in words. */
-  pendingError?: string;
-  currentError?: string;
-  /** The class of each failure's cause (network, TLS, authentication, privilege, probe query, ...). */
-  pendingCause?: CauseClass;
-  currentCause?: CauseClass;
-  /** `manual`: the cause to fix first (of the credential that got furthest), with what to do in `reason`. */
-  cause?: CauseClass;
-  /** Age of the stuck pending version, in seconds. */
-  pendingAgeSeconds?: number;
-  /** Whether the decision was carried out. */
-  acted: boolean;
-}
+export {
+  type CredentialCheck,
+  decideHeal,
+  decisiveCause,
+  type HealDecision,
+  type HealFacts,
+  type HealReport,
+} from './healDecision.js';
 
 export interface HealerDeps {
-  client: SecretsManagerClient;
   store: SecretsStore;
   registry: Registry;
   redactor: Redactor;
@@ -112,15 +83,16 @@ export interface HealOptions {
   signal?: AbortSignal;
 }
 
-/** Causes that happen after a successful login: the credential itself works. */
-const LOGGED_IN = new Set<CauseClass>(['probe-query', 'privilege']);
+/** How long one rotator call of the healer may take (a test, the finish hook, discard). */
+const CALL_MS = 30_000;
 
-/** Of two failures, the one to fix first: a failure after login beats a refused login. */
-export function decisiveCause(pending: CauseClass | undefined, current: CauseClass | undefined): CauseClass {
-  for (const cause of ['security', 'probe-query', 'privilege', 'configuration'] as const) {
-    if (pending === cause || current === cause) return cause;
-  }
-  return current ?? pending ?? 'internal';
+/** The versions the healer read, kept for acting on them. */
+interface Gathered {
+  facts: HealFacts;
+  reader?: VersionReader;
+  current?: Loaded;
+  /** The pending value, when it parsed. */
+  pending?: Loaded;
 }
 
 export class Healer {
@@ -130,9 +102,10 @@ export class Healer {
     const signal = options.signal ?? AbortSignal.timeout(60_000);
     const scope = this.deps.redactor.scope();
     try {
-      const report = await this.#decide(secretId, options, signal, scope);
+      const gathered = await this.#gather(secretId, options, signal, scope);
+      const report = decideHeal(gathered.facts);
       if (options.apply && (report.decision === 'roll-forward' || report.decision === 'abandon')) {
-        await this.#act(report, signal, scope);
+        await this.#act(report, gathered, signal);
         report.acted = true;
       }
       report.reason = this.deps.redactor.scrub(report.reason);
@@ -143,28 +116,62 @@ export class Healer {
     }
   }
 
-  async #decide(
+  /** The facts: labels, the state model's judgement, and (when the decision needs them) the credentials' tests. */
+  async #gather(
     secretId: string,
     options: HealOptions,
     signal: AbortSignal,
-    scope: ReturnType<Redactor['scope']>,
-  ): Promise<HealReport> {
-    const { store, registry, client } = this.deps;
+    scope: RedactionScope,
+  ): Promise<Gathered> {
+    const { store } = this.deps;
     const secret = await store.describe(secretId, signal);
+    const labels = {
+      secretArn: secret.arn,
+      ...optional('pendingVersionId', secret.versionOf(PENDING)),
+      ...optional('currentVersionId', secret.versionOf(CURRENT)),
+    };
+    const stuck = isStuck(labels);
+    const facts = {
+      ...labels,
+      force: options.force === true,
+      state: await this.#state(secret, stuck, signal),
+    };
+    if (!needsCredentials(facts)) return { facts };
+    const pendingId = facts.pendingVersionId as string;
+    const currentId = facts.currentVersionId as string;
+    const reader = new VersionReader({
+      store,
+      registry: this.deps.registry,
+      scope,
+      signal,
+      ...optional('enricher', this.deps.discovery?.forInvocation(signal)),
+      ...optional('trust', this.deps.trust),
+      tags: secret.tags,
+      secretArn: secret.arn,
+    });
+    const current = await reader.load(secret.arn, currentId, CURRENT);
+    const pending = await reader.loadPending(secret.arn, pendingId, current).catch(asRotorError);
+    const test = (candidate: Loaded) =>
+      this.#works(this.#context(reader, secret.arn, pendingId, 'testSecret', signal), candidate, current);
+    const currentCheck = await test(current);
+    let pendingFacts: PendingFacts;
+    if (pending === undefined) pendingFacts = { kind: 'empty' };
+    else if (!('rotator' in pending)) pendingFacts = { kind: 'unusable', message: pending.message };
+    else pendingFacts = { kind: 'tested', check: await test(pending) };
+    return {
+      facts: { ...facts, current: currentCheck, pending: pendingFacts },
+      reader,
+      current,
+      ...(pending !== undefined && 'rotator' in pending ? { pending } : {}),
+    };
+  }
+
+  /** The rotation state, from the same facts `rotor status` judges with. */
+  async #state(secret: SecretDescription, stuck: boolean, signal: AbortSignal) {
     const pendingId = secret.versionOf(PENDING);
-    const currentId = secret.versionOf(CURRENT);
-    const stuck = pendingId !== undefined && pendingId !== currentId;
     const created = stuck
-      ? (
-          await client.send(
-            new ListSecretVersionIdsCommand({
-              SecretId: secret.arn,
-              IncludeDeprecated: true,
-              MaxResults: 100,
-            }),
-            { abortSignal: signal },
-          )
-        ).Versions?.find((v) => v.VersionId === pendingId)?.CreatedDate
+      ? (await this.deps.store.listVersions(secret.arn, signal)).find((v) => v.versionId === pendingId)
+          ?.created
       : undefined;
     // Events are best effort: without them the state rests on the labels and the age.
     let eventsRead = this.deps.events !== undefined;
@@ -175,150 +182,36 @@ export class Healer {
             return [];
           })
         : [];
-    const now = this.deps.now?.() ?? Date.now();
-    const state = rotationState({
-      now,
+    return rotationState({
+      now: this.deps.now?.() ?? Date.now(),
       rotationEnabled: secret.rotationEnabled,
-      ...(secret.rotationLambdaArn === undefined ? {} : { functionArn: secret.rotationLambdaArn }),
-      ...(secret.lastRotated === undefined ? {} : { lastRotated: secret.lastRotated }),
+      functionArn: secret.rotationLambdaArn,
+      lastRotated: secret.lastRotated,
       stages: Object.fromEntries(secret.versions),
-      ...(created === undefined ? {} : { pendingCreated: created }),
+      pendingCreated: created,
       events,
       serviceEventsVisible: eventsRead && this.deps.serviceEventsVisible === true,
       timing: { quietMs: this.deps.minAgeMs ?? 3_600_000 },
     });
-    const base = {
-      secretArn: secret.arn,
-      state: state.state,
-      ...(state.failure === undefined ? {} : { failure: state.failure }),
-      ...(pendingId ? { pendingVersionId: pendingId } : {}),
-      ...(currentId ? { currentVersionId: currentId } : {}),
-      acted: false,
-    };
-    if (!stuck) {
-      return {
-        ...base,
-        decision: 'healthy',
-        reason: `no rotation is stuck: AWSPENDING is absent or on AWSCURRENT (${state.state}: ${state.reason})`,
-      };
-    }
-    const withAge = {
-      ...base,
-      ...(state.pendingAgeSeconds === undefined ? {} : { pendingAgeSeconds: state.pendingAgeSeconds }),
-    };
-    if (!options.force && state.state === 'rotating') {
-      return {
-        ...withAge,
-        decision: 'in-progress',
-        reason: `${state.reason}: a rotation is running; wait for it to end (or use --force)`,
-      };
-    }
-    const why = state.state === 'failed' || state.state === 'stuck' ? `${state.reason}. ` : '';
-    if (currentId === undefined) {
-      return { ...withAge, decision: 'manual', reason: `${why}The secret has no AWSCURRENT version` };
-    }
+  }
 
-    const reader = new VersionReader(
-      store,
-      registry,
-      scope,
-      signal,
-      this.deps.discovery?.forInvocation(signal),
-      this.deps.trust,
-    );
-    reader.tags = secret.tags;
-    const current = await reader.load(secret.arn, currentId, CURRENT);
-    const pending = await reader.loadPending(secret.arn, pendingId, current).catch((error: unknown) => {
-      return asRotorError(error);
-    });
-    const currentCheck = await this.#works(secret.arn, current, current, reader, signal, pendingId);
-    const currentFacts = {
-      currentWorks: currentCheck.ok,
-      ...(currentCheck.error ? { currentError: currentCheck.error } : {}),
-      ...(currentCheck.cause ? { currentCause: currentCheck.cause } : {}),
-    };
-    if (pending === undefined || !('rotator' in pending)) {
-      const unusable =
-        pending === undefined
-          ? 'createSecret never stored a value, so nothing was applied to the target'
-          : `the pending value is not usable (${pending.message})`;
-      return currentCheck.ok
-        ? {
-            ...withAge,
-            ...currentFacts,
-            decision: 'abandon',
-            reason: `${why}${unusable}; the current credential works`,
-          }
-        : {
-            ...withAge,
-            ...currentFacts,
-            decision: 'manual',
-            cause: currentCheck.cause ?? 'internal',
-            reason: `${why}${unusable}, and the current credential fails too: ${currentCheck.error}. What to do: ${CAUSE_FIX[currentCheck.cause ?? 'internal']}`,
-          };
-    }
-    const pendingCheck = await this.#works(secret.arn, pending, current, reader, signal, pendingId);
-    const checks = {
-      pendingWorks: pendingCheck.ok,
-      ...(pendingCheck.error ? { pendingError: pendingCheck.error } : {}),
-      ...(pendingCheck.cause ? { pendingCause: pendingCheck.cause } : {}),
-      ...currentFacts,
-    };
-    if (pendingCheck.ok) {
-      return {
-        ...withAge,
-        ...checks,
-        decision: 'roll-forward',
-        reason: `${why}The target accepts the pending credential${currentCheck.ok ? '' : ' (and no longer the current one)'}: promoting it finishes the rotation`,
-      };
-    }
-    if (currentCheck.ok) {
-      return {
-        ...withAge,
-        ...checks,
-        decision: 'abandon',
-        reason: `${why}The pending credential does not work (${pendingCheck.error}) and the current one does: clearing AWSPENDING lets rotation start afresh`,
-      };
-    }
-    // Neither passes. The credential that got furthest names what to fix first: one that logs in
-    // and then fails the probe (or a privilege) is not a password problem, whatever the other says.
-    const cause = decisiveCause(pendingCheck.cause, currentCheck.cause);
-    const holdsPending =
-      pendingCheck.cause !== undefined &&
-      LOGGED_IN.has(pendingCheck.cause) &&
-      currentCheck.cause === 'authentication'
-        ? ' The target already holds the pending password (it logs in): once that is fixed, heal rolls forward.'
-        : '';
+  /** A rotator request's context for the rotation `token` of `secretArn`, as its step would get it. */
+  #context(reader: VersionReader, secretArn: string, token: string, step: Step, signal: AbortSignal) {
     return {
-      ...withAge,
-      ...checks,
-      cause,
-      decision: 'manual',
-      reason: `${why}Neither credential passes the rotator's test (pending: ${pendingCheck.error}; current: ${currentCheck.error}); nothing was changed. What to do: ${CAUSE_FIX[cause]}.${holdsPending}`,
-    };
+      signal,
+      deadline: Date.now() + CALL_MS,
+      token,
+      step,
+      secretArn,
+      reader,
+    } satisfies RequestContext;
   }
 
   /** Whether `candidate`'s credential passes the rotator's (non-mutating) test. */
-  async #works(
-    secretArn: string,
-    candidate: Loaded,
-    current: Loaded,
-    reader: VersionReader,
-    signal: AbortSignal,
-    token: string,
-  ): Promise<{ ok: boolean; error?: string; cause?: CauseClass }> {
+  async #works(context: RequestContext, candidate: Loaded, current: Loaded): Promise<CredentialCheck> {
     try {
       await candidate.rotator.test({
-        signal,
-        deadline: Date.now() + 30_000,
-        token,
-        step: 'testSecret',
-        fetchRelated: reader.fetchRelated,
-        fetchRelatedSecret: reader.fetchRelatedSecret,
-        fetchMaster: reader.fetchMaster,
-        secretArn,
-        adopted: () => reader.adopted(secretArn),
-        ...(current.managedDatabase === undefined ? {} : { managedDatabase: current.managedDatabase }),
+        ...rotatorRequest(context, current),
         pending: candidate.value,
         current: async () => current.value,
       });
@@ -334,48 +227,34 @@ export class Healer {
     }
   }
 
-  async #act(report: HealReport, signal: AbortSignal, scope: ReturnType<Redactor['scope']>): Promise<void> {
-    const { client, store, registry } = this.deps;
+  /**
+   * Carries a roll-forward or an abandon out. Roll-forward: promote, then the step machine's finish
+   * path (the finish hook, the caches forgotten). Abandon: the rotator's `discard` for a pending
+   * value that parsed (what createPending minted for it must not stay live). Both: AWSPENDING
+   * cleared, so that rotation can start again; last, so that a failure before leaves the pending
+   * version findable by the next heal.
+   */
+  async #act(report: HealReport, gathered: Gathered, signal: AbortSignal): Promise<void> {
+    const { store } = this.deps;
     const { secretArn: arn, pendingVersionId: pendingId, currentVersionId: currentId } = report;
-    if (pendingId === undefined) return;
-    if (report.decision === 'roll-forward' && currentId !== undefined) {
+    const { reader, current, pending } = gathered;
+    if (pendingId === undefined || currentId === undefined || reader === undefined) return;
+    if (report.decision === 'roll-forward' && pending !== undefined) {
       await store.promote(arn, pendingId, currentId, signal);
-      // Run the finish hook, as finishSecret would have (it is idempotent by contract).
-      const reader = new VersionReader(
-        store,
-        registry,
-        scope,
-        signal,
-        this.deps.discovery?.forInvocation(signal),
+      const context = this.#context(reader, arn, pendingId, 'finishSecret', signal);
+      await finishPromoted(store, context, pending, () =>
+        reader.loadOptional(arn, currentId, pending, PREVIOUS, () => undefined),
       );
-      const promoted = await reader.load(arn, pendingId, CURRENT);
-      if (promoted.rotator.finish) {
-        const previousId = currentId;
-        await promoted.rotator.finish({
-          signal,
-          deadline: Date.now() + 30_000,
-          token: pendingId,
-          step: 'finishSecret',
-          fetchRelated: reader.fetchRelated,
-          fetchRelatedSecret: reader.fetchRelatedSecret,
-          fetchMaster: reader.fetchMaster,
-          secretArn: arn,
-          adopted: () => reader.adopted(arn),
-          ...(promoted.managedDatabase === undefined ? {} : { managedDatabase: promoted.managedDatabase }),
-          current: promoted.value,
-          previous: () => reader.loadOptional(arn, previousId, promoted, PREVIOUS, () => undefined),
-        });
-      }
+    } else if (report.decision === 'abandon' && pending?.rotator.discard && current !== undefined) {
+      // The heal ends the rotation: for messages, its last step.
+      const context = this.#context(reader, arn, pendingId, 'finishSecret', signal);
+      await pending.rotator.discard({
+        ...rotatorRequest(context, current),
+        current: current.value,
+        pending: pending.value,
+      });
     }
-    // In both cases AWSPENDING leaves the (formerly) pending version, so rotation can start again.
-    await client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: arn,
-        VersionStage: PENDING,
-        RemoveFromVersionId: pendingId,
-      }),
-      { abortSignal: signal },
-    );
+    await store.clearPending(arn, pendingId, signal);
     store.cache.forgetSecret(arn);
   }
 
@@ -397,4 +276,9 @@ export class Healer {
       },
     ]);
   }
+}
+
+/** `{ [key]: value }`, or nothing when the value is absent. */
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

@@ -119,7 +119,6 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
     const rotators = typeof options.rotators === 'function' ? options.rotators(config) : options.rotators;
     let rds = options.rds;
     const healer = new Healer({
-      client,
       store: new SecretsStore(client),
       registry: createRegistry(rotators),
       redactor,

@@ -52,6 +52,12 @@ export interface StateEvent {
   readonly error?: { readonly name: string; readonly message?: string };
   /** Free text of the service's event (its reason). */
   readonly note?: string;
+  /** A failed setSecret / testSecret: whether AWSCURRENT passed the rotator's test after the failure. */
+  readonly currentVerified?: boolean;
+  /** A failed single-user testSecret: whether the server's password was put back to AWSCURRENT's. */
+  readonly rolledBack?: boolean;
+  /** A step that had to log in with another label (`AWSPREVIOUS`). */
+  readonly fallback?: string;
 }
 
 export type RotationStateName = 'healthy' | 'rotating' | 'failed' | 'stuck' | 'never-rotated' | 'not-rotor';
@@ -112,6 +118,12 @@ export interface RotationFailure {
   readonly time: string;
   /** `service`: Secrets Manager said so; `silence`: a failed step and no retry since. */
   readonly evidence: 'service' | 'silence';
+  /** What the last failed step's event said: whether AWSCURRENT passed the rotator's test after it. */
+  readonly currentVerified?: boolean;
+  /** Whether that step put the server's password back to AWSCURRENT's (single-user). */
+  readonly rolledBack?: boolean;
+  /** A step of this rotation had to log in with this label (`AWSPREVIOUS`): AWSCURRENT's did not. */
+  readonly fallback?: string;
 }
 
 export interface TestOutcome {
@@ -182,6 +194,18 @@ function fromNote(note: string | undefined): { step?: string; attempts?: number;
   };
 }
 
+/** What a failed step's event said of AWSCURRENT, and a fallback a step of the rotation needed. */
+function stepFacts(
+  failed: StateEvent | undefined,
+  fallback: string | undefined,
+): Pick<RotationFailure, 'currentVerified' | 'rolledBack' | 'fallback'> {
+  return {
+    ...(failed?.currentVerified === undefined ? {} : { currentVerified: failed.currentVerified }),
+    ...(failed?.rolledBack === undefined ? {} : { rolledBack: failed.rolledBack }),
+    ...(fallback === undefined ? {} : { fallback }),
+  };
+}
+
 /** Tokens whose events are a configuration test: testSecret only, never createSecret. */
 export function testTokens(events: readonly StateEvent[]): Set<string> {
   const steps = new Map<string, Set<string>>();
@@ -227,6 +251,75 @@ export function lastConfigurationTest(events: readonly StateEvent[]): TestOutcom
   return latest;
 }
 
+/** A failure: from the last failed step's event, else from the service's free-text reason. */
+function failureOf(
+  evidence: RotationFailure['evidence'],
+  time: Date,
+  note: string | undefined,
+  lastStepFailure: StateEvent | undefined,
+  attempts: number,
+  fallback: string | undefined,
+): RotationFailure {
+  const fromService = fromNote(note);
+  const step = lastStepFailure?.step ?? fromService.step;
+  const error = lastStepFailure?.error?.name ?? fromService.error;
+  const count = fromService.attempts ?? (attempts > 0 ? attempts : undefined);
+  return {
+    ...(step === undefined ? {} : { step }),
+    ...(error === undefined ? {} : { error }),
+    ...(lastStepFailure?.error?.message === undefined ? {} : { message: lastStepFailure.error.message }),
+    ...(count === undefined ? {} : { attempts: count }),
+    time: time.toISOString(),
+    evidence,
+    ...stepFacts(lastStepFailure, fallback),
+  };
+}
+
+/** `the rotation failed in setSecret (AuthenticationFailedError) after 3 attempts`. */
+function describeFailure(what: string, f: RotationFailure): string {
+  return `${what} failed${f.step === undefined ? '' : ` in ${f.step}`}${f.error === undefined ? '' : ` (${f.error})`}${f.attempts === undefined ? '' : ` after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}`}`;
+}
+
+/** The states with no rotation of its own pending: not rotor's, disabled, never rotated, healthy. */
+function settledState(
+  facts: StateFacts,
+  events: readonly StateEvent[],
+  base: Pick<RotationState, 'currentVersionId' | 'lastTest'>,
+  lastTest: TestOutcome | undefined,
+): RotationState {
+  if (facts.functionArn === undefined || facts.rotorFunction === false) {
+    return {
+      ...base,
+      state: 'not-rotor',
+      healable: false,
+      reason:
+        facts.functionArn === undefined
+          ? 'no rotation function is configured'
+          : `rotated by ${facts.functionArn}, which is not one of rotor's functions`,
+    };
+  }
+  if (!facts.rotationEnabled) {
+    return { ...base, state: 'not-rotor', healable: false, reason: 'rotation is disabled' };
+  }
+  const rotated =
+    facts.lastRotated !== undefined || events.some((event) => event.kind === 'rotation-succeeded');
+  if (!rotated) {
+    const test =
+      lastTest === undefined
+        ? ''
+        : lastTest.result === 'running'
+          ? '; a configuration test is running'
+          : `; the configuration test ${lastTest.result}${lastTest.error === undefined ? '' : ` (${lastTest.error})`}`;
+    return {
+      ...base,
+      state: 'never-rotated',
+      healable: false,
+      reason: `rotation is configured but has never completed${test}`,
+    };
+  }
+  return { ...base, state: 'healthy', healable: false, reason: 'no rotation is pending' };
+}
+
 /** The rotation state of one secret. */
 export function rotationState(facts: StateFacts): RotationState {
   const timing = { ...DEFAULT_TIMING, ...facts.timing };
@@ -240,38 +333,8 @@ export function rotationState(facts: StateFacts): RotationState {
     ...(lastTest === undefined ? {} : { lastTest }),
   };
 
-  if (facts.functionArn === undefined || facts.rotorFunction === false) {
-    return {
-      ...base,
-      state: 'not-rotor',
-      healable: false,
-      reason:
-        facts.functionArn === undefined
-          ? 'no rotation function is configured'
-          : `rotated by ${facts.functionArn}, which is not one of rotor's functions`,
-    };
-  }
-  if (pendingId === undefined) {
-    if (!facts.rotationEnabled) {
-      return { ...base, state: 'not-rotor', healable: false, reason: 'rotation is disabled' };
-    }
-    const rotated =
-      facts.lastRotated !== undefined || events.some((event) => event.kind === 'rotation-succeeded');
-    if (!rotated) {
-      const test =
-        lastTest === undefined
-          ? ''
-          : lastTest.result === 'running'
-            ? '; a configuration test is running'
-            : `; the configuration test ${lastTest.result}${lastTest.error === undefined ? '' : ` (${lastTest.error})`}`;
-      return {
-        ...base,
-        state: 'never-rotated',
-        healable: false,
-        reason: `rotation is configured but has never completed${test}`,
-      };
-    }
-    return { ...base, state: 'healthy', healable: false, reason: 'no rotation is pending' };
+  if (pendingId === undefined || facts.functionArn === undefined || facts.rotorFunction === false) {
+    return settledState(facts, events, base, lastTest);
   }
 
   // AWSPENDING sits on a version of its own: a rotation (or test) running, failed, or stuck.
@@ -311,22 +374,10 @@ export function rotationState(facts: StateFacts): RotationState {
   const after = failedAt < 0 ? ownEvents : ownEvents.slice(failedAt + 1);
   const lastStepFailure = ownEvents.findLast((event) => event.kind === 'step-failed');
   const attempts = Math.max(0, ...ownEvents.map((event) => event.attempt ?? 0));
-  const failure = (evidence: RotationFailure['evidence'], time: Date, note?: string): RotationFailure => {
-    const fromService = fromNote(note);
-    const step = lastStepFailure?.step ?? fromService.step;
-    const error = lastStepFailure?.error?.name ?? fromService.error;
-    const count = fromService.attempts ?? (attempts > 0 ? attempts : undefined);
-    return {
-      ...(step === undefined ? {} : { step }),
-      ...(error === undefined ? {} : { error }),
-      ...(lastStepFailure?.error?.message === undefined ? {} : { message: lastStepFailure.error.message }),
-      ...(count === undefined ? {} : { attempts: count }),
-      time: time.toISOString(),
-      evidence,
-    };
-  };
-  const failedWords = (f: RotationFailure) =>
-    `${what} failed${f.step === undefined ? '' : ` in ${f.step}`}${f.error === undefined ? '' : ` (${f.error})`}${f.attempts === undefined ? '' : ` after ${f.attempts} attempt${f.attempts === 1 ? '' : 's'}`}`;
+  const fallback = ownEvents.findLast((event) => event.fallback !== undefined)?.fallback;
+  const failure = (evidence: RotationFailure['evidence'], time: Date, note?: string) =>
+    failureOf(evidence, time, note, lastStepFailure, attempts, fallback);
+  const failedWords = (f: RotationFailure) => describeFailure(what, f);
 
   const stoppedBy = ownEvents[failedAt];
   if (stoppedBy !== undefined && after.length === 0) {

@@ -9,6 +9,7 @@
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
   PutSecretValueCommand,
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
@@ -48,6 +49,13 @@ export interface SecretIdentity {
 /** Another secret's AWSCURRENT value and identity. */
 export interface RelatedSecret extends SecretIdentity {
   value: string;
+}
+
+/** One version of a secret, as ListSecretVersionIds lists it (deprecated ones included). */
+export interface VersionEntry {
+  versionId: string;
+  stages: readonly string[];
+  created?: Date;
 }
 
 /** A bounded cache of immutable version values, keyed by secret ARN and VersionId. */
@@ -250,6 +258,57 @@ export class SecretsStore {
           VersionStage: CURRENT,
           MoveToVersionId: token,
           ...(fromVersionId ? { RemoveFromVersionId: fromVersionId } : {}),
+        }),
+        opts(signal),
+      )
+      .catch((error: unknown) => {
+        throw awsError('UpdateSecretVersionStage', error);
+      });
+  }
+
+  /** Every version of a secret, deprecated ones included (up to 100 pages of 100). */
+  async listVersions(arn: string, signal?: AbortSignal): Promise<VersionEntry[]> {
+    const versions: VersionEntry[] = [];
+    let next: string | undefined;
+    for (let page = 0; page < 100; page++) {
+      const out = await this.client
+        .send(
+          new ListSecretVersionIdsCommand({
+            SecretId: arn,
+            IncludeDeprecated: true,
+            MaxResults: 100,
+            ...(next === undefined ? {} : { NextToken: next }),
+          }),
+          opts(signal),
+        )
+        .catch((error: unknown) => {
+          throw awsError('ListSecretVersionIds', error);
+        });
+      for (const version of out.Versions ?? []) {
+        if (version.VersionId === undefined) continue;
+        versions.push({
+          versionId: version.VersionId,
+          stages: version.VersionStages ?? [],
+          ...(version.CreatedDate === undefined ? {} : { created: version.CreatedDate }),
+        });
+      }
+      next = out.NextToken;
+      if (next === undefined) break;
+    }
+    return versions;
+  }
+
+  /**
+   * Takes AWSPENDING off `versionId` (a rotation that will not finish): the next RotateSecret can
+   * start. The version's value stays (unlabelled, as Secrets Manager keeps deprecated versions).
+   */
+  async clearPending(arn: string, versionId: string, signal?: AbortSignal): Promise<void> {
+    await this.client
+      .send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: arn,
+          VersionStage: PENDING,
+          RemoveFromVersionId: versionId,
         }),
         opts(signal),
       )

@@ -28,6 +28,7 @@ import type { RequestBase, TestResponse } from '../rotators/types.js';
 import { type Config, type TrustConfig, trustOf } from './config.js';
 import { generatePassword, resolvePolicy } from './password.js';
 import type { RedactionScope, Redactor } from './redact.js';
+import { finishPromoted, type RequestContext, rotatorRequest } from './rotatorRequest.js';
 import type { SecretDescription, SecretsStore } from './secrets.js';
 import { type Discovery, type Loaded, type ValueEnricher, VersionReader } from './versions.js';
 
@@ -189,14 +190,7 @@ export class StepMachine {
       signal,
       deadline: Date.now() + budget,
       scope,
-      reader: new VersionReader(
-        this.deps.store,
-        this.deps.registry,
-        scope,
-        signal,
-        enricher,
-        trustOf(this.deps.config),
-      ),
+      reader: this.#reader(signal, scope, enricher, event.ClientRequestToken),
       notes: [],
       ...optional('enricher', enricher),
     };
@@ -208,8 +202,8 @@ export class StepMachine {
     const token = event.ClientRequestToken;
     const secret = await this.deps.store.describe(event.SecretId, inv.signal);
     inv.secretArn = secret.arn;
-    inv.reader.tags = secret.tags;
-    inv.reader.rotationToken = token;
+    // Now that the secret's tags are known (tag-only RDS secrets need them), before anything is read.
+    inv.reader = this.#reader(inv.signal, inv.scope, inv.enricher, token, secret.tags);
 
     if (!secret.rotationEnabled) throw new RotationNotEnabledError();
     const stages = secret.versions.get(token);
@@ -394,7 +388,7 @@ export class StepMachine {
     if (existing !== undefined) {
       // A replay: the value stored by the earlier run stands. Validate it, never regenerate it.
       inv.scope.addSecretString(existing);
-      await inv.reader.parseWith(secret.arn, current, existing, PENDING);
+      await inv.reader.parse(secret.arn, existing, PENDING, current);
       return;
     }
     const policy = resolvePolicy(current.rotator.passwordPolicy, this.deps.config.passwordPolicy);
@@ -411,7 +405,7 @@ export class StepMachine {
     const serialised = JSON.stringify(pending);
     inv.scope.addSecretString(serialised);
     // The rotator's own output must pass its own validation before it is stored.
-    await inv.reader.parseWith(secret.arn, current, serialised, PENDING);
+    await inv.reader.parse(secret.arn, serialised, PENDING, current);
     const stored = await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal);
     if (!stored) {
       // Another value was stored under this token first (an earlier run, or a concurrent
@@ -446,36 +440,50 @@ export class StepMachine {
     }
   }
 
-  async #finishHook(
+  #finishHook(
     inv: Invocation,
     secret: SecretDescription,
     promoted: Loaded,
     previous: () => Promise<unknown> = () => this.#loadPrevious(inv, secret, promoted),
   ): Promise<void> {
-    const { rotator } = promoted;
-    if (rotator.finish !== undefined) {
-      await rotator.finish({ ...this.#request(inv, promoted), current: promoted.value, previous });
-    }
-    // The rotation is over: its versions need not stay in this container's memory.
-    this.deps.store.cache.forgetSecret(secret.arn);
-    this.deps.store.forgetRelated(inv.event.ClientRequestToken);
+    return finishPromoted(this.deps.store, this.#context(inv), promoted, previous);
   }
 
   /** The request fields every rotator method gets; `loaded` carries the RDS port when there is one. */
   #request(inv: Invocation, loaded?: Loaded): RequestBase {
-    const managedDatabase = loaded?.managedDatabase;
+    return rotatorRequest(this.#context(inv), loaded);
+  }
+
+  #context(inv: Invocation): RequestContext {
     return {
       signal: inv.signal,
       deadline: inv.deadline,
       token: inv.event.ClientRequestToken,
       step: inv.event.Step,
-      fetchRelated: inv.reader.fetchRelated,
-      fetchRelatedSecret: inv.reader.fetchRelatedSecret,
-      fetchMaster: inv.reader.fetchMaster,
       secretArn: inv.secretArn,
-      adopted: () => inv.reader.adopted(inv.secretArn),
-      ...optional('managedDatabase', managedDatabase),
+      reader: inv.reader,
     };
+  }
+
+  /** The version reader of one invocation of the rotation `token`. */
+  #reader(
+    signal: AbortSignal,
+    scope: RedactionScope,
+    enricher: ValueEnricher | undefined,
+    token: string,
+    tags?: ReadonlyMap<string, string>,
+  ): VersionReader {
+    const { store, registry, config } = this.deps;
+    return new VersionReader({
+      store,
+      registry,
+      scope,
+      signal,
+      enricher,
+      trust: trustOf(config),
+      rotationToken: token,
+      tags,
+    });
   }
 
   /** Loads a version with the invocation's reader and records its engine and strategy. */

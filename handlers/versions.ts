@@ -73,26 +73,50 @@ export interface Discovery {
   forInvocation(signal: AbortSignal): ValueEnricher;
 }
 
-export class VersionReader {
-  /** The secret's tags once the caller has described it (tag-only RDS secrets need them). */
-  tags: ReadonlyMap<string, string> | undefined;
+/** Everything a reader needs, given at construction. */
+export interface VersionReaderOptions {
+  readonly store: SecretsStore;
+  readonly registry: Registry;
+  /** Every value read is registered here for redaction. */
+  readonly scope: RedactionScope;
+  readonly signal: AbortSignal;
+  /** Adds what a stored value leaves to discovery (RDS), before it is parsed. */
+  readonly enricher?: ValueEnricher | undefined;
+  /** Read at each use: the functions' configuration (tests and the demo add bindings live). Default: the environment's. */
+  readonly trust?: TrustConfig | undefined;
+  /** The secret's tags, when the caller already described the secret (tag-only RDS secrets need them). */
+  readonly tags?: ReadonlyMap<string, string> | undefined;
   /** The rotation's token: related secrets read for it are reused by its other steps. */
-  rotationToken: string | undefined;
+  readonly rotationToken?: string | undefined;
   /**
-   * ARN of the secret being read for (set on first load, or by the caller): a binding's secret
-   * name resolves in its account and region, as Secrets Manager resolves names.
+   * ARN of the secret being read for (else the first one loaded): a binding's secret name
+   * resolves in its account and region, as Secrets Manager resolves names.
    */
-  secretArn: string | undefined;
+  readonly secretArn?: string | undefined;
+}
 
-  constructor(
-    private readonly store: SecretsStore,
-    private readonly registry: Registry,
-    private readonly scope: RedactionScope,
-    private readonly signal: AbortSignal,
-    private readonly enricher?: ValueEnricher,
-    /** Read at each use: the functions' configuration (tests and the demo add bindings live). */
-    private readonly trust: TrustConfig = trustOf(),
-  ) {}
+export class VersionReader {
+  readonly #store: SecretsStore;
+  readonly #registry: Registry;
+  readonly #scope: RedactionScope;
+  readonly #signal: AbortSignal;
+  readonly #enricher: ValueEnricher | undefined;
+  readonly #trust: TrustConfig;
+  readonly #tags: ReadonlyMap<string, string> | undefined;
+  readonly #rotationToken: string | undefined;
+  #secretArn: string | undefined;
+
+  constructor(options: VersionReaderOptions) {
+    this.#store = options.store;
+    this.#registry = options.registry;
+    this.#scope = options.scope;
+    this.#signal = options.signal;
+    this.#enricher = options.enricher;
+    this.#trust = options.trust ?? trustOf();
+    this.#tags = options.tags;
+    this.#rotationToken = options.rotationToken;
+    this.#secretArn = options.secretArn;
+  }
 
   readonly #bindings = new Map<string, Promise<MasterBinding | undefined>>();
   #adoptions: Promise<readonly string[]> | undefined;
@@ -102,31 +126,21 @@ export class VersionReader {
    * GetSecretValue with the version id (AWSPENDING for the rotation's own version).
    */
   async load(arn: string, versionId: string, label: string, stage?: string): Promise<Loaded> {
-    const text = await this.#read(arn, versionId, label, stage);
-    const json = parseJson(text, label);
-    const { value, managedDatabase } = await this.#enrich(arn, json, label);
-    const { engine, rotator } = this.registry.resolve(value, label);
-    return {
-      engine,
-      rotator,
-      raw: json,
-      value: rotator.parse({ value, label, ...(managedDatabase ? { managedDatabase } : {}) }),
-      ...(managedDatabase ? { managedDatabase } : {}),
-    };
+    return this.parse(arn, await this.#read(arn, versionId, label, stage), label);
   }
 
   /** Another version, required, parsed by `anchor`'s rotator (the engine must match). */
   async loadWith(anchor: Loaded, arn: string, versionId: string, label: string): Promise<Loaded> {
-    return this.parseWith(arn, anchor, await this.#read(arn, versionId, label), label);
+    return this.parse(arn, await this.#read(arn, versionId, label), label, anchor);
   }
 
   async #enrich(arn: string, json: Record<string, unknown>, label: string): Promise<Enriched> {
-    this.secretArn ??= arn;
-    if (this.enricher === undefined) return { value: json };
-    const enriched = await this.enricher.enrich(json, {
+    this.#secretArn ??= arn;
+    if (this.#enricher === undefined) return { value: json };
+    const enriched = await this.#enricher.enrich(json, {
       secretArn: arn,
       label,
-      ...(this.tags ? { tags: this.tags } : {}),
+      ...(this.#tags ? { tags: this.#tags } : {}),
     });
     const db = enriched.managedDatabase;
     if (db === undefined) return enriched;
@@ -134,12 +148,12 @@ export class VersionReader {
     // file's decision (ROTOR_RDS_MASTERS), never the secret's: it names the database itself.
     return {
       ...enriched,
-      managedDatabase: { ...db, boundToSecret: boundToSecret(this.trust.rdsMasters, { arn }, db) },
+      managedDatabase: { ...db, boundToSecret: boundToSecret(this.#trust.rdsMasters, { arn }, db) },
     };
   }
 
   async #read(arn: string, versionId: string, label: string, stage?: string): Promise<string> {
-    const text = await this.store.getVersion(arn, versionId, stage, this.signal);
+    const text = await this.#store.getVersion(arn, versionId, stage, this.#signal);
     if (text === undefined) {
       if (stage === PENDING) {
         throw new VersionNotFoundError('the AWSPENDING version has no value: createSecret has not completed');
@@ -150,16 +164,14 @@ export class VersionReader {
         label,
       );
     }
-    this.scope.addSecretString(text);
     return text;
   }
 
   /** The AWSPENDING value stored under `token`, or `undefined` while the version is empty. */
   async loadPending(arn: string, token: string, current: Loaded): Promise<Loaded | undefined> {
-    const text = await this.store.getVersion(arn, token, PENDING, this.signal);
+    const text = await this.#store.getVersion(arn, token, PENDING, this.#signal);
     if (text === undefined) return undefined;
-    this.scope.addSecretString(text);
-    return this.parseWith(arn, current, text, PENDING);
+    return this.parse(arn, text, PENDING, current);
   }
 
   /** Like `loadPending`, for steps that cannot run without it. */
@@ -183,11 +195,12 @@ export class VersionReader {
     onUnusable: (error: unknown) => void,
   ): Promise<unknown> {
     if (versionId === undefined) return undefined;
-    const text = await this.store.getVersion(arn, versionId, undefined, this.signal);
+    const text = await this.#store.getVersion(arn, versionId, undefined, this.#signal);
     if (text === undefined) return undefined;
-    this.scope.addSecretString(text);
+    // Registered for redaction even when it does not parse.
+    this.#scope.addSecretString(text);
     try {
-      return (await this.parseWith(arn, current, text, label)).value;
+      return (await this.parse(arn, text, label, current)).value;
     } catch (error) {
       onUnusable(error);
       return undefined;
@@ -195,31 +208,24 @@ export class VersionReader {
   }
 
   /**
-   * Parses another version of the secret, which must name the same engine (and the same RDS
-   * database) as `current`.
+   * The one way a version is read as rotation reads it: registered for redaction, parsed as JSON,
+   * enriched (RDS discovery), then parsed by a rotator. Without `anchor`, the rotator its `engine`
+   * names; with one (another version of the same secret), the anchor's, and the value must name
+   * the same engine and the same RDS database as the anchor.
    */
-  async parseWith(arn: string, current: Loaded, text: string, label: string): Promise<Loaded> {
+  async parse(arn: string, text: string, label: string, anchor?: Loaded): Promise<Loaded> {
+    this.#scope.addSecretString(text);
     const json = parseJson(text, label);
     const { value, managedDatabase } = await this.#enrich(arn, json, label);
-    if (value.engine !== current.engine) {
-      throw new InvalidSecretError('engine', `must be "${current.engine}" as in AWSCURRENT`, label);
-    }
-    const was = current.managedDatabase;
-    if (was?.kind !== managedDatabase?.kind || was?.identifier !== managedDatabase?.identifier) {
-      const kind = (managedDatabase ?? was)?.kind;
-      throw new InvalidSecretError(
-        kind === 'cluster' ? 'dbClusterIdentifier' : 'dbInstanceIdentifier',
-        was === undefined
-          ? 'must be absent: the other version of the secret belongs to no RDS database'
-          : `must name the RDS ${was.kind === 'instance' ? 'DB instance' : 'DB cluster'} "${was.identifier}" as the other version of the secret does`,
-        label,
-      );
-    }
-    const { managedDatabase: _other, ...rest } = current;
+    const { engine, rotator } =
+      anchor === undefined
+        ? this.#registry.resolve(value, label)
+        : sameAs(anchor, value, managedDatabase, label);
     return {
-      ...rest,
+      engine,
+      rotator,
       raw: json,
-      value: current.rotator.parse({ value, label, ...(managedDatabase ? { managedDatabase } : {}) }),
+      value: rotator.parse({ value, label, ...(managedDatabase ? { managedDatabase } : {}) }),
       ...(managedDatabase ? { managedDatabase } : {}),
     };
   }
@@ -242,7 +248,7 @@ export class VersionReader {
   };
 
   async #bind(master: RelatedSecret): Promise<MasterBinding | undefined> {
-    const { enricher } = this;
+    const enricher = this.#enricher;
     const rds =
       enricher?.endpointsOf !== undefined && enricher.targetOfTags !== undefined
         ? (enricher as RdsEndpointSource)
@@ -250,10 +256,10 @@ export class VersionReader {
     try {
       return await resolveMasterBinding({
         master,
-        ...(this.secretArn === undefined ? {} : { home: this.secretArn }),
-        trust: this.trust,
+        ...(this.#secretArn === undefined ? {} : { home: this.#secretArn }),
+        trust: this.#trust,
         ...(rds === undefined ? {} : { rds }),
-        tags: async () => (await this.store.describe(master.arn, this.signal)).tags,
+        tags: async () => (await this.#store.describe(master.arn, this.#signal)).tags,
       });
     } catch (error) {
       // A database the binding names that RDS does not know: nothing trusted says where to go.
@@ -271,11 +277,11 @@ export class VersionReader {
   readonly fetchRelatedSecret = async (secretId: string): Promise<RelatedSecret> => this.#related(secretId);
 
   async #related(secretId: string): Promise<RelatedSecret> {
-    const related = await this.store.getRelatedSecret(secretId, this.rotationToken, this.signal);
+    const related = await this.#store.getRelatedSecret(secretId, this.#rotationToken, this.#signal);
     if (related === undefined) {
       throw new VersionNotFoundError(`related secret ${secretId} has no SecretString in AWSCURRENT`);
     }
-    this.scope.addSecretString(related.value);
+    this.#scope.addSecretString(related.value);
     return related;
   }
 
@@ -294,10 +300,10 @@ export class VersionReader {
   }
 
   async #readAdoptions(secretArn: string): Promise<readonly string[]> {
-    const id = this.trust.adoptionsSecret;
+    const id = this.#trust.adoptionsSecret;
     let record: RelatedSecret | undefined;
     try {
-      record = await this.store.getRelatedSecret(id, this.rotationToken, this.signal);
+      record = await this.#store.getRelatedSecret(id, this.#rotationToken, this.#signal);
     } catch (error) {
       if (
         error instanceof AwsCallError &&
@@ -309,6 +315,30 @@ export class VersionReader {
     if (record === undefined) return [];
     return adoptedFor(parseAdoptions(record.value, id), { arn: secretArn });
   }
+}
+
+/** The anchor's engine and rotator, when `value` names the same engine and RDS database as the anchor. */
+function sameAs(
+  anchor: Loaded,
+  value: Record<string, unknown>,
+  managedDatabase: ManagedDatabase | undefined,
+  label: string,
+): Pick<Loaded, 'engine' | 'rotator'> {
+  if (value.engine !== anchor.engine) {
+    throw new InvalidSecretError('engine', `must be "${anchor.engine}" as in AWSCURRENT`, label);
+  }
+  const was = anchor.managedDatabase;
+  if (was?.kind !== managedDatabase?.kind || was?.identifier !== managedDatabase?.identifier) {
+    const kind = (managedDatabase ?? was)?.kind;
+    throw new InvalidSecretError(
+      kind === 'cluster' ? 'dbClusterIdentifier' : 'dbInstanceIdentifier',
+      was === undefined
+        ? 'must be absent: the other version of the secret belongs to no RDS database'
+        : `must name the RDS ${was.kind === 'instance' ? 'DB instance' : 'DB cluster'} "${was.identifier}" as the other version of the secret does`,
+      label,
+    );
+  }
+  return { engine: anchor.engine, rotator: anchor.rotator };
 }
 
 export function parseJson(text: string, label: string): Record<string, unknown> {

@@ -114,11 +114,19 @@ export interface TestCertificates {
   keyFile: string;
 }
 
+/** The key type of test certificates: RSA 2048 (the default) or ECDSA P-256 (RDS's ECC CAs sign with ECDSA). */
+export type TestKeyType = 'rsa' | 'ecdsa';
+
 /**
  * Makes a CA and a server certificate for `names` (DNS names and IP addresses as subjectAltName)
  * with openssl, in a fresh temporary directory.
  */
-export async function makeCertificates(names: readonly string[]): Promise<TestCertificates> {
+export async function makeCertificates(
+  names: readonly string[],
+  keyType: TestKeyType = 'rsa',
+): Promise<TestCertificates> {
+  const newkey =
+    keyType === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
   const dir = await mkdtemp(join(tmpdir(), 'rotor-mysql-tls-'));
   const file = (name: string) => join(dir, name);
   const san = names.map((name) => (/^[\d.]+$/.test(name) ? `IP:${name}` : `DNS:${name}`)).join(',');
@@ -126,8 +134,7 @@ export async function makeCertificates(names: readonly string[]): Promise<TestCe
   await run('openssl', [
     'req',
     '-x509',
-    '-newkey',
-    'rsa:2048',
+    ...newkey,
     '-nodes',
     '-keyout',
     file('ca.key'),
@@ -140,8 +147,7 @@ export async function makeCertificates(names: readonly string[]): Promise<TestCe
   ]);
   await run('openssl', [
     'req',
-    '-newkey',
-    'rsa:2048',
+    ...newkey,
     '-nodes',
     '-keyout',
     file('server.key'),

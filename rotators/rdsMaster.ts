@@ -34,7 +34,8 @@ import {
   UnsupportedError,
   VerificationFailedError,
 } from './errors.js';
-import type { ManagedDatabase, PreflightCheck, RequestBase } from './types.js';
+import { authorizeActingFor } from './trust.js';
+import type { ApplyRequest, ManagedDatabase, PreflightCheck, RequestBase, RollbackRequest } from './types.js';
 
 export const RDS_MASTER = 'rds-master';
 
@@ -187,6 +188,10 @@ function checkPendingPassword(password: string, db: ManagedDatabase): void {
  * decides. So a retry of setSecret issues no second ModifyDB* on top of the first, and whatever
  * was in flight has landed before rotor decides whether to ask. Still pending when time runs out:
  * a retryable VerificationFailedError, nothing asked.
+ *
+ * `facts.currentLoggedIn`: AWSCURRENT logged in during this step. With nothing pending, the
+ * pending password cannot be in place then, so it is not tried: a routine rotation makes no
+ * refused login (each counts towards the server's lockout policies).
  */
 export async function applyMasterPassword(
   db: ManagedDatabase,
@@ -194,12 +199,45 @@ export async function applyMasterPassword(
   logsIn: () => Promise<boolean>,
   request: Pick<RequestBase, 'signal' | 'deadline'>,
   options: RdsWaitOptions = {},
+  facts: { currentLoggedIn?: boolean } = {},
 ): Promise<void> {
   requireBound(db);
   checkPendingPassword(password, db);
-  await waitWhilePending(db, request, options, 'asking RDS for the AWSPENDING password');
-  if (await logsIn()) return;
+  const waited = await waitWhilePending(db, request, options, 'asking RDS for the AWSPENDING password');
+  if ((waited || facts.currentLoggedIn !== true) && (await logsIn())) return;
   await db.setMasterPassword(password);
+}
+
+/**
+ * The rds-master apply of both SQL engines. The database a secret names is its writer's choice,
+ * and its master user's name is public: RDS resets the password only for a writer who proves
+ * holding it (`prove`: AWSCURRENT, else AWSPREVIOUS, logs in as the master now) or for an adopted
+ * user. A replay after RDS applied this very change (nothing pending, the pending password logs
+ * in) asks RDS nothing, so nothing needs proving.
+ */
+export async function applyRdsMaster(
+  request: ApplyRequest<{ username: string; password: string }>,
+  engine: { prove(): Promise<'AWSCURRENT' | 'AWSPREVIOUS' | undefined>; pendingLogsIn(): Promise<boolean> },
+  options?: RdsWaitOptions,
+): Promise<void> {
+  const { current, pending } = request;
+  const db = requireManagedDatabase(request);
+  const provenBy = await engine.prove();
+  let adopted: readonly string[] = [];
+  if (provenBy === undefined) {
+    if (!(await db.masterPasswordChangePending()) && (await engine.pendingLogsIn())) return;
+    adopted = await request.adopted();
+  }
+  authorizeActingFor({
+    user: current.username,
+    own: [current.username],
+    ...(provenBy === undefined ? {} : { provenBy }),
+    adopted,
+    actor: 'the RDS API',
+  });
+  await applyMasterPassword(db, pending.password, () => engine.pendingLogsIn(), request, options, {
+    currentLoggedIn: provenBy === 'AWSCURRENT',
+  });
 }
 
 export interface RdsWaitOptions {
@@ -251,12 +289,14 @@ async function waitWhilePending(
   request: Pick<RequestBase, 'signal' | 'deadline'>,
   options: RdsWaitOptions,
   before: string,
-): Promise<void> {
+): Promise<boolean> {
   const started = Date.now();
   const giveUpAt = giveUpTime(request, started);
   const maxPoll = options.maxPollMs ?? 5_000;
   let pause = options.firstPollMs ?? 250;
+  let waited = false;
   while (await db.masterPasswordChangePending()) {
+    waited = true;
     if (Date.now() + pause > giveUpAt) {
       throw new VerificationFailedError(
         `RDS still has a master password change pending on ${describe(db)} after ${Math.round((Date.now() - started) / 1000)} s; rotor waits for it before ${before} and never asks twice. The rotation is retried: the retry waits again`,
@@ -266,6 +306,7 @@ async function waitWhilePending(
     await sleep(pause, request.signal);
     pause = Math.min(pause * 1.5, maxPoll);
   }
+  return waited;
 }
 
 /**
@@ -327,6 +368,11 @@ export async function waitForMasterPassword(
  * and fails retryably (the rotation's retry then finds the pending password in place and
  * finishes, or the next rollback restores AWSCURRENT). Idempotent; changes nothing when nothing
  * was applied.
+ *
+ * `guard`: rollback puts AWSCURRENT back right after this rotation's own change (RDS had one in
+ * flight, or the pending password logs in), never as a way to set a password the secret's writer
+ * chose: when neither holds, `guard.unchanged` decides (an adopted user only). RDS's pending flag
+ * and AWSCURRENT's login are each asked once.
  */
 export async function rollbackMasterPassword(
   db: ManagedDatabase | undefined,
@@ -334,18 +380,46 @@ export async function rollbackMasterPassword(
   currentLogsIn: () => Promise<boolean>,
   request: Pick<RequestBase, 'signal' | 'deadline'>,
   options: RdsWaitOptions = {},
+  guard?: { pendingLogsIn(): Promise<boolean>; unchanged(): Promise<void> },
 ): Promise<void> {
   if (db === undefined || db.managesMasterPassword) return;
   // A configuration test (testSecret alone) of an unbound secret would otherwise reset the
   // master password to the writer's AWSCURRENT here.
   requireBound(db);
   const problem = rdsPasswordProblem(currentPassword, db);
-  await waitWhilePending(db, request, options, 'asking RDS for the AWSCURRENT password back');
+  const waited = await waitWhilePending(db, request, options, 'asking RDS for the AWSCURRENT password back');
   if (await currentLogsIn()) return;
+  if (guard !== undefined && !waited && !(await guard.pendingLogsIn())) await guard.unchanged();
   if (problem !== undefined) {
     throw new UnsupportedError(`the AWSCURRENT password cannot be restored through RDS: it ${problem}`);
   }
   await db.setMasterPassword(currentPassword);
+}
+
+/** The rds-master rollback of both SQL engines (see `rollbackMasterPassword`). */
+export async function rollbackRdsMaster(
+  request: RollbackRequest<{ username: string; password: string }>,
+  engine: { currentLogsIn(): Promise<boolean>; pendingLogsIn(): Promise<boolean> },
+  options?: RdsWaitOptions,
+): Promise<void> {
+  const { current } = request;
+  await rollbackMasterPassword(
+    request.managedDatabase,
+    current.password,
+    () => engine.currentLogsIn(),
+    request,
+    options,
+    {
+      pendingLogsIn: () => engine.pendingLogsIn(),
+      unchanged: async () =>
+        authorizeActingFor({
+          user: current.username,
+          own: [current.username],
+          adopted: await request.adopted(),
+          actor: 'the RDS API (rollback)',
+        }),
+    },
+  );
 }
 
 /** Preflight lines of rds-master (nothing is changed). */

@@ -20,6 +20,7 @@ import { oldNote } from '../io.js';
 import { describeSecret } from '../secrets.js';
 import type { Session } from '../session.js';
 import { readEvents, STATE_EVENTS_MS } from '../state.js';
+import { failureSentences } from './status.js';
 
 export interface HealOptions extends GlobalOptions {
   yes?: boolean;
@@ -55,7 +56,6 @@ export async function healCommand(session: Session, secretId: string, options: H
   const name = secret.Name ?? secretId;
   const config = session.config();
   const healer = new Healer({
-    client: context.sm,
     store: new SecretsStore(context.sm),
     registry: session.registry(),
     redactor,
@@ -115,6 +115,11 @@ export async function healCommand(session: Session, secretId: string, options: H
     out.line(
       `  current   version ${report.currentVersionId}: ${works(report.currentWorks, report.currentError)}`,
     );
+  }
+  // What the failure's own event said (the step machine tested AWSCURRENT right after it): shown
+  // beside the heal's own test, so that neither silently overrides the other.
+  if (report.failure !== undefined && report.decision !== 'healthy') {
+    for (const { text } of failureSentences(report.failure)) out.line(`  failure   ${text}`);
   }
   if (stuck && report.acted) {
     out.line(`${out.paint('green', 'done')}: ${plan(report, true)}; rotation can run again`);

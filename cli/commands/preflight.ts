@@ -10,6 +10,7 @@
  * provider, configuration) and the codes it quotes in words.
  */
 import type { DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
+import { rotatorRequest } from '../../handlers/rotatorRequest.js';
 import { SecretsStore } from '../../handlers/secrets.js';
 import { VersionReader } from '../../handlers/versions.js';
 import {
@@ -32,7 +33,6 @@ import {
   type ParsedCurrent,
   parseCurrent,
   readCurrent,
-  relatedFetcher,
   stuckPendingVersion,
 } from '../secrets.js';
 import type { Session } from '../session.js';
@@ -143,6 +143,16 @@ export async function runPreflight(
   }
 
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), session.signal]);
+  // The rotation's reader: AWSCURRENT parsed, masters bound and related secrets read as the function does.
+  const reader = new VersionReader({
+    store: new SecretsStore(context.sm),
+    registry: session.registry(),
+    scope: session.scope,
+    signal,
+    enricher: context.discovery.forInvocation(signal),
+    trust: session.config(),
+    secretArn: arn,
+  });
   let parsed: ParsedCurrent;
   const text = options.read?.currentText;
   try {
@@ -150,21 +160,8 @@ export async function runPreflight(
     // again, for readCurrent's own refusal.
     parsed =
       text === undefined
-        ? await readCurrent(
-            context,
-            arn,
-            session.registry(),
-            session.scope,
-            signal,
-            session.config().rdsMasters,
-          )
-        : await parseCurrent(
-            text,
-            arn,
-            session.registry(),
-            context.discovery.forInvocation(signal),
-            session.config().rdsMasters,
-          );
+        ? await readCurrent(context, arn, reader, session.scope)
+        : await parseCurrent(reader, arn, text);
   } catch (error) {
     if (!(error instanceof RotorError)) throw error;
     checks.push({
@@ -193,22 +190,13 @@ export async function runPreflight(
   }
 
   const { rotator, value, managedDatabase } = parsed;
-  const reader = new VersionReader(
-    new SecretsStore(context.sm),
-    session.registry(),
-    session.scope,
-    signal,
-    context.discovery.forInvocation(signal),
-    session.config(),
-  );
-  reader.secretArn = arn;
   if (rotator.preflight === undefined) {
     checks.push({
       name: 'engine checks',
       ok: true,
       detail: `the ${parsed.engine} rotator has no preflight checks`,
     });
-    checks.push(await testCheck(parsed, arn, context, session, signal, options.timeoutMs, reader));
+    checks.push(await testCheck(parsed, arn, signal, options.timeoutMs, reader));
     return { secret, checks, parsed };
   }
   try {
@@ -217,7 +205,7 @@ export async function runPreflight(
         current: value,
         signal,
         deadline: Date.now() + options.timeoutMs,
-        fetchRelated: relatedFetcher(context, session.scope),
+        fetchRelated: reader.fetchRelated,
         // The master and its binding as the rotation function resolves them (ROTOR_MASTERS etc. in
         // the CLI's environment, RDS for a master RDS manages), and the adoption record.
         fetchMaster: reader.fetchMaster,
@@ -237,7 +225,7 @@ export async function runPreflight(
       fix: 'See the detail',
     });
   }
-  checks.push(await testCheck(parsed, arn, context, session, signal, options.timeoutMs, reader));
+  checks.push(await testCheck(parsed, arn, signal, options.timeoutMs, reader));
   return { secret, checks, parsed };
 }
 
@@ -248,28 +236,27 @@ export async function runPreflight(
 async function testCheck(
   parsed: ParsedCurrent,
   arn: string,
-  context: AwsContext,
-  session: Session,
   signal: AbortSignal,
   timeoutMs: number,
   reader: VersionReader,
 ): Promise<PreflightCheck> {
   const name = 'test (as testSecret)';
-  const { rotator, value, managedDatabase } = parsed;
+  const { rotator, value } = parsed;
   try {
-    const response = await rotator.test({
-      pending: value,
-      current: async () => value,
+    // The request the step machine builds (as the engine checks above: the master and its binding,
+    // and the adoption record, read by the rotation's reader).
+    const context = {
       signal,
       deadline: Date.now() + timeoutMs,
       token: 'rotor-preflight',
       step: 'testSecret',
-      fetchRelated: relatedFetcher(context, session.scope),
-      // As the engine checks above: the master and its binding, and the adoption record.
-      fetchMaster: reader.fetchMaster,
       secretArn: arn,
-      adopted: () => reader.adopted(arn),
-      ...(managedDatabase === undefined ? {} : { managedDatabase }),
+      reader,
+    } as const;
+    const response = await rotator.test({
+      ...rotatorRequest(context, parsed),
+      pending: value,
+      current: async () => value,
     });
     const warnings = response?.warnings ?? [];
     return {

@@ -14,6 +14,8 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { RotationFailure, RotationStateName, TestOutcome } from '../../handlers/rotationState.js';
 import { runbookUrl } from '../../handlers/runbook.js';
+import { SecretsStore } from '../../handlers/secrets.js';
+import { VersionReader } from '../../handlers/versions.js';
 import { RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, type GlobalOptions } from '../aws.js';
 import type { RotorEventRecord } from '../events.js';
@@ -54,6 +56,10 @@ export interface LastOutcome {
   readonly step?: string;
   readonly error?: string;
   readonly decision?: string;
+  /** A failed step: whether AWSCURRENT passed the rotator's test after it (absent: not checked). */
+  readonly currentVerified?: boolean;
+  /** A failed single-user test: whether the server's password was put back. */
+  readonly rolledBack?: boolean;
 }
 
 export interface SecretStatus {
@@ -105,6 +111,8 @@ export function lastOutcome(events: readonly RotorEventRecord[]): LastOutcome | 
           time,
           ...(event.step === undefined ? {} : { step: event.step }),
           ...(event.error === undefined ? {} : { error: event.error.name }),
+          ...(event.currentVerified === undefined ? {} : { currentVerified: event.currentVerified }),
+          ...(event.rolledBack === undefined ? {} : { rolledBack: event.rolledBack }),
         };
       case 'rotation-failed':
         return { result: 'failed', time, ...(event.note === undefined ? {} : { error: event.note }) };
@@ -146,6 +154,53 @@ export function hasProblem(status: SecretStatus): boolean {
     status.invalid !== undefined ||
     (status.state === 'never-rotated' && status.lastTest?.result === 'failed')
   );
+}
+
+/**
+ * What the last failure's events said, in sentences: whether AWSCURRENT passed the rotator's test
+ * after it (`currentVerified`), whether a single-user password was put back (`rolledBack`), and a
+ * fallback to AWSPREVIOUS a step of that rotation needed. Each sentence only from a field present.
+ */
+export function failureSentences(failure: {
+  readonly currentVerified?: boolean;
+  readonly rolledBack?: boolean;
+  readonly fallback?: string;
+}): { text: string; warning: boolean }[] {
+  const sentences: { text: string; warning: boolean }[] = [];
+  if (failure.currentVerified === true) {
+    sentences.push({
+      text: "after the failure, AWSCURRENT still passed the rotator's test (currentVerified: true)",
+      warning: false,
+    });
+  } else if (failure.currentVerified === false) {
+    sentences.push({
+      text: "after the failure, AWSCURRENT did NOT pass the rotator's test (currentVerified: false): applications using it may be failing",
+      warning: true,
+    });
+  } else {
+    sentences.push({
+      text: 'whether AWSCURRENT still logs in after the failure was not checked (no currentVerified): rotor heal tests it',
+      warning: false,
+    });
+  }
+  if (failure.rolledBack === true) {
+    sentences.push({
+      text: "the server's password was put back to AWSCURRENT's (rolledBack: true)",
+      warning: false,
+    });
+  } else if (failure.rolledBack === false) {
+    sentences.push({
+      text: "putting the server's password back to AWSCURRENT's did not complete (rolledBack: false)",
+      warning: true,
+    });
+  }
+  if (failure.fallback !== undefined) {
+    sentences.push({
+      text: `a step of the failed rotation logged in with ${failure.fallback}: AWSCURRENT's credential did not work on the target`,
+      warning: true,
+    });
+  }
+  return sentences;
 }
 
 /** The fallback and warnings the last completed rotation reported (its step events say so). */
@@ -262,10 +317,16 @@ async function statusOf(
   }
   if (text !== undefined) {
     try {
-      const enricher = context.discovery.forInvocation(
-        AbortSignal.any([AbortSignal.timeout(30_000), session.signal]),
-      );
-      const parsed = await parseCurrent(text, arn, session.registry(), enricher);
+      const signal = AbortSignal.any([AbortSignal.timeout(30_000), session.signal]);
+      const reader = new VersionReader({
+        store: new SecretsStore(context.sm),
+        registry: session.registry(),
+        scope: session.scope,
+        signal,
+        enricher: context.discovery.forInvocation(signal),
+        trust: session.config(),
+      });
+      const parsed = await parseCurrent(reader, arn, text);
       status.engine = parsed.engine;
       status.strategy = parsed.strategy;
     } catch (error) {
@@ -418,6 +479,13 @@ export async function statusCommand(session: Session, options: StatusOptions): P
       );
     } else if (status.state === 'rotating') {
       out.line(`${status.name}: rotating: ${status.stateReason}`);
+    }
+    const failed =
+      status.failure ?? (status.lastOutcome?.result === 'failed' ? status.lastOutcome : undefined);
+    if (failed !== undefined && status.state !== 'healthy') {
+      for (const { text, warning } of failureSentences(failed)) {
+        out.line(`${status.name}: ${warning ? `${out.paint('yellow', 'warning')}: ` : ''}${text}`);
+      }
     }
     if (status.lastTest !== undefined && status.state !== 'rotating') {
       out.line(

@@ -9,27 +9,11 @@ import {
   PermissionDeniedError,
   RotorError,
   TargetUnreachableError,
-  UnsupportedError,
-  VerificationFailedError,
 } from '../errors.js';
 import type { PreflightCheck, PreflightRequest } from '../types.js';
-import { alternateOf, catalogueOwner, userNameLimit } from './alternating.js';
+import type { MysqlSession } from './client.js';
 import type { MysqlLogin, MysqlSecret } from './secret.js';
-import type { MysqlSession } from './session.js';
-import {
-  atLeast,
-  CATALOGUE,
-  describeServer,
-  dualPasswordState,
-  dualPasswordSupport,
-  formatAccount,
-  minimumSupport,
-  parseAuthMethods,
-  sameAccount,
-  selectAccount,
-  selectGlobalPriv,
-  showGrants,
-} from './sql.js';
+import { atLeast, describeServer, formatAccount, minimumSupport, sameAccount } from './sql.js';
 
 export interface PreflightContext extends PreflightRequest<MysqlSecret> {
   connect(
@@ -41,7 +25,7 @@ export interface PreflightContext extends PreflightRequest<MysqlSecret> {
 }
 
 /** What a failure means for the operator. */
-function fixFor(error: unknown, whose: string): string {
+export function fixFor(error: unknown, whose: string): string {
   if (error instanceof InvalidSecretError) return `Correct the field "${error.field}" of the ${whose}.`;
   if (error instanceof AuthenticationFailedError) {
     return `Make the ${whose}'s username, password (and accountHost) match an account on the server, or reset that account's password to the secret's.`;
@@ -56,12 +40,12 @@ function fixFor(error: unknown, whose: string): string {
   return 'See the detail; the server refused or failed the check.';
 }
 
-function describeError(error: unknown): string {
+export function describeError(error: unknown): string {
   return error instanceof RotorError ? error.detail : 'unexpected failure';
 }
 
 /** Global privileges of the session's user and its active roles, from SHOW GRANTS. */
-async function globalPrivileges(
+export async function globalPrivileges(
   session: MysqlSession,
 ): Promise<{ has(privilege: string): boolean; grantOption: boolean; updatesMysql: boolean }> {
   const rows = await session.query('SHOW GRANTS', 'read its own grants');
@@ -85,7 +69,7 @@ async function globalPrivileges(
 }
 
 /** Whether a SELECT / SHOW works for this session (privilege probe without changing anything). */
-async function canRun(
+export async function canRun(
   session: MysqlSession,
   sql: string,
   what: string,
@@ -98,11 +82,26 @@ async function canRun(
   }
 }
 
-function tlsDetail(secret: MysqlLogin): string {
+export function tlsDetail(secret: MysqlLogin): string {
   return secret.tls.mode === 'disable' ? 'plaintext (the secret disables TLS)' : `TLS (${secret.tls.mode})`;
 }
 
-export async function runPreflight(context: PreflightContext): Promise<PreflightCheck[]> {
+/** What a strategy adds to the engine's preflight. */
+export interface PreflightParts {
+  /** False for rds-master: RDS sets the password, so hash acceptance and reuse do not matter. */
+  sendsPasswords?: boolean;
+  /** Checks on the account's own session (after login, identity and version). */
+  account?(session: MysqlSession, current: MysqlSecret, check: Check): Promise<void>;
+  /** The line to add when the secret names no managing user. */
+  withoutMaster?(check: Check): void;
+  /** Checks as the managing user, when the secret names one. */
+  master?(admin: MysqlSession, current: MysqlSecret, master: MysqlLogin, check: Check): Promise<void>;
+}
+
+export async function runPreflight(
+  context: PreflightContext,
+  parts: PreflightParts,
+): Promise<PreflightCheck[]> {
   const { current } = context;
   const checks: PreflightCheck[] = [];
   const check = (name: string, ok: boolean, detail: string, fix?: string) =>
@@ -127,7 +126,6 @@ export async function runPreflight(context: PreflightContext): Promise<Preflight
   } catch (error) {
     check('login', false, describeError(error), fixFor(error, 'secret'));
   }
-  const dualSelf = current.strategy === 'dual-password' && current.masterarn === undefined;
   try {
     if (session !== undefined) {
       const identityOk = sameAccount(session.account, current.account);
@@ -144,38 +142,25 @@ export async function runPreflight(context: PreflightContext): Promise<Preflight
         `${describeServer(session.server)}`,
         `Upgrade the server: rotor needs ${minimum.requirement}.`,
       );
-      if (current.strategy === 'dual-password') {
-        const support = dualPasswordSupport(session.server);
-        check(
-          'dual-password support',
-          support.supported,
-          support.supported
-            ? `${describeServer(session.server)} holds two passwords per account`
-            : `${describeServer(session.server)} cannot hold two passwords per account`,
-          `Upgrade to ${support.requirement}, or use strategy alternating-users.`,
-        );
-      }
       // rds-master sends no password to the server (RDS sets it): hash acceptance does not matter.
-      if (session.server.flavour === 'mariadb' && current.strategy !== 'rds-master') {
+      if (session.server.flavour === 'mariadb' && parts.sendsPasswords !== false) {
         await checkHashesAccepted(session, check);
       }
       if (
         session.server.flavour === 'mysql' &&
         atLeast(session.server, 8, 0, 3) &&
-        current.strategy !== 'rds-master'
+        parts.sendsPasswords !== false
       ) {
         await checkPasswordReuse(session, current, check);
       }
-      if (dualSelf) await checkDualPrivileges(session, current, check, 'the account itself');
+      await parts.account?.(session, current, check);
     }
   } finally {
     await session?.close();
   }
 
   if (current.masterarn === undefined) {
-    if (current.strategy === 'dual-password') {
-      check('runner', true, `dual-password's ALTER USER runs as ${account} itself (no masterarn)`);
-    }
+    parts.withoutMaster?.(check);
     return checks;
   }
 
@@ -214,85 +199,14 @@ export async function runPreflight(context: PreflightContext): Promise<Preflight
     return checks;
   }
   try {
-    if (current.strategy === 'dual-password') {
-      check(
-        'runner',
-        true,
-        `dual-password's ALTER USER runs as the masterarn user ${formatAccount(admin.account)}`,
-      );
-      await checkDualPrivileges(admin, current, check, 'the masterarn user');
-    } else if (current.strategy === 'alternating-users') {
-      await checkAlternating(admin, current, master, check);
-    }
+    await parts.master?.(admin, current, master, check);
   } finally {
     await admin.close();
   }
   return checks;
 }
 
-type Check = (name: string, ok: boolean, detail: string, fix?: string) => void;
-
-/**
- * MySQL, mysqlPasswordHash client: rotor computes only caching_sha2_password's stored string, and
- * the clone keeps the primary's plugin, so the account must use caching_sha2_password.
- */
-async function checkClientHash(admin: MysqlSession, current: MysqlSecret, check: Check): Promise<void> {
-  const account = formatAccount(current.account);
-  const fix =
-    'Move the account to caching_sha2_password (ALTER USER ... IDENTIFIED WITH caching_sha2_password BY ...), or set mysqlPasswordHash to server.';
-  try {
-    const [row] = await admin.query(selectAccount(admin.server, current.account), 'read mysql.user');
-    const plugin = row === undefined ? undefined : String(row.plugin ?? '');
-    check(
-      'client-side password hash',
-      plugin === 'caching_sha2_password',
-      plugin === 'caching_sha2_password'
-        ? `the new password reaches the server only as caching_sha2_password's stored string (IDENTIFIED WITH caching_sha2_password AS): validate_password and the password history cannot check it`
-        : plugin === undefined
-          ? `the account ${account} does not exist`
-          : `${account} authenticates with ${plugin}: mysqlPasswordHash client needs caching_sha2_password (the rotation would stop before changing anything)`,
-      fix,
-    );
-  } catch (error) {
-    check('client-side password hash', false, describeError(error), 'See the detail.');
-  }
-}
-
-/**
- * The master keeps rotor's catalogue of clones (rotor.accounts): it needs SELECT, INSERT and UPDATE
- * on it, and CREATE on the `rotor` database while the table does not exist yet.
- */
-async function checkCatalogue(admin: MysqlSession, check: Check): Promise<void> {
-  const table = `${CATALOGUE.database}.${CATALOGUE.table}`;
-  const who = formatAccount(admin.account);
-  const fix = `GRANT CREATE, SELECT, INSERT, UPDATE ON \`${CATALOGUE.database}\`.* TO ${who} (and no write privilege on it to the rotated accounts)`;
-  const read = await canRun(
-    admin,
-    `SELECT COUNT(*) AS n FROM \`${CATALOGUE.database}\`.\`${CATALOGUE.table}\``,
-    `read ${table}`,
-  );
-  const lines = await admin
-    .query('SHOW GRANTS', 'read its own grants')
-    .then((rows) => rows.map((row) => String(Object.values(row)[0] ?? '')))
-    .catch(() => [] as string[]);
-  const granted = new Set<string>();
-  for (const line of lines) {
-    const match = /^GRANT (.+?) ON (\*\.\*|`rotor`\.\*|`rotor`\.`accounts`) TO /.exec(line);
-    if (match === null) continue;
-    for (const privilege of (match[1] as string).split(',')) granted.add(privilege.trim().toUpperCase());
-  }
-  const has = (privilege: string) => granted.has('ALL PRIVILEGES') || granted.has(privilege);
-  const needed = read.ok ? ['SELECT', 'INSERT', 'UPDATE'] : ['CREATE', 'SELECT', 'INSERT', 'UPDATE'];
-  const missing = needed.filter((privilege) => !has(privilege));
-  check(
-    'clone catalogue',
-    missing.length === 0,
-    missing.length === 0
-      ? `the masterarn user can ${read.ok ? 'read and write' : 'create, read and write'} rotor's catalogue of clones (${table})`
-      : `the masterarn user lacks ${missing.join(', ')} on ${table}${read.ok ? '' : ' (which does not exist yet)'}: rotor records there which accounts are its clones`,
-    fix,
-  );
-}
+export type Check = (name: string, ok: boolean, detail: string, fix?: string) => void;
 
 /**
  * MySQL 8: the global password history and reuse interval (an account may override them; reading
@@ -350,161 +264,5 @@ async function checkHashesAccepted(session: MysqlSession, check: Check): Promise
     );
   } catch (error) {
     check('password hashes accepted', false, describeError(error), 'See the detail.');
-  }
-}
-
-async function checkDualPrivileges(
-  session: MysqlSession,
-  current: MysqlSecret,
-  check: Check,
-  who: string,
-): Promise<void> {
-  const grants = await globalPrivileges(session).catch(() => undefined);
-  const self = current.masterarn === undefined;
-  if (session.server.flavour === 'mariadb') {
-    check(
-      'privilege CREATE USER',
-      grants?.has('CREATE USER') ?? false,
-      `${who} ${grants?.has('CREATE USER') ? 'has' : 'lacks'} CREATE USER (MariaDB's ALTER USER needs it)`,
-      `GRANT CREATE USER ON *.* TO ${formatAccount(session.account)}`,
-    );
-    const read = await canRun(
-      session,
-      selectGlobalPriv(session.server, current.account),
-      'read mysql.global_priv',
-    );
-    check(
-      'read mysql.global_priv',
-      read.ok && read.rows === 1,
-      read.ok
-        ? read.rows === 1
-          ? `${who} can read how ${formatAccount(current.account)} authenticates (to make replays no-ops)`
-          : `the account ${formatAccount(current.account)} does not exist`
-        : read.detail,
-      `GRANT SELECT ON mysql.global_priv TO ${formatAccount(session.account)}`,
-    );
-    if (read.ok && read.rows === 1) {
-      const rows = await session.query(
-        selectGlobalPriv(session.server, current.account),
-        'read mysql.global_priv',
-      );
-      // The state is computed with the current password twice: only "foreign" matters here.
-      const state = dualPasswordState(
-        parseAuthMethods(rows[0]?.Priv ?? {}),
-        current.password,
-        current.password,
-      );
-      check(
-        'authentication methods',
-        state !== 'foreign',
-        state === 'foreign'
-          ? `${formatAccount(current.account)} also authenticates with a method other than mysql_native_password, which dual-password would remove`
-          : `${formatAccount(current.account)} authenticates with mysql_native_password only`,
-        'Use single-user or alternating-users for this account, or drop its other authentication methods.',
-      );
-    }
-    return;
-  }
-  // RETAIN CURRENT PASSWORD on one's own account: APPLICATION_PASSWORD_ADMIN, or what makes a user
-  // privileged for credential changes (CREATE USER, or UPDATE on the mysql schema: sql_user.cc
-  // is_privileged_user_for_credential_change); on another account: CREATE USER.
-  const privilege = self ? 'APPLICATION_PASSWORD_ADMIN' : 'CREATE USER';
-  const ok =
-    (grants?.has(privilege) ?? false) ||
-    (grants?.has('CREATE USER') ?? false) ||
-    (self && (grants?.updatesMysql ?? false));
-  check(
-    `privilege ${privilege}`,
-    ok,
-    `${who} ${ok ? 'has' : 'lacks'} ${self ? 'APPLICATION_PASSWORD_ADMIN (or CREATE USER, or UPDATE on mysql)' : privilege} (RETAIN CURRENT PASSWORD needs it)`,
-    `GRANT ${privilege} ON *.* TO ${formatAccount(session.account)}`,
-  );
-}
-
-async function checkAlternating(
-  admin: MysqlSession,
-  current: MysqlSecret,
-  master: MysqlLogin,
-  check: Check,
-): Promise<void> {
-  const grants = await globalPrivileges(admin).catch(() => undefined);
-  const who = formatAccount(admin.account);
-  check(
-    'privilege CREATE USER',
-    grants?.has('CREATE USER') ?? false,
-    `the masterarn user ${grants?.has('CREATE USER') ? 'has' : 'lacks'} CREATE USER`,
-    `GRANT CREATE USER ON *.* TO ${who}`,
-  );
-  check(
-    'privilege GRANT OPTION',
-    grants?.grantOption ?? false,
-    grants?.grantOption
-      ? 'the masterarn user holds global privileges WITH GRANT OPTION (it must also hold every privilege it copies)'
-      : 'the masterarn user has no global privilege WITH GRANT OPTION',
-    `Grant the masterarn user the application's privileges WITH GRANT OPTION (and its roles WITH ADMIN OPTION).`,
-  );
-  const grantsRead = await canRun(admin, showGrants(current.account), 'read the grants of the account');
-  check(
-    'read grants',
-    grantsRead.ok,
-    grantsRead.ok
-      ? `the masterarn user can read the grants of ${formatAccount(current.account)}`
-      : grantsRead.detail,
-    `GRANT SELECT ON mysql.* TO ${who}`,
-  );
-  const accountRead = await canRun(admin, selectAccount(admin.server, current.account), 'read mysql.user');
-  check(
-    'read mysql.user',
-    accountRead.ok && accountRead.rows === 1,
-    accountRead.ok
-      ? accountRead.rows === 1
-        ? `the masterarn user can read the TLS requirement and limits of ${formatAccount(current.account)}`
-        : `the account ${formatAccount(current.account)} does not exist`
-      : accountRead.detail,
-    `GRANT SELECT ON mysql.* TO ${who}`,
-  );
-  if (admin.server.flavour === 'mysql' && current.mysqlPasswordHash === 'client') {
-    await checkClientHash(admin, current, check);
-  }
-  await checkCatalogue(admin, check);
-  try {
-    const limit = await userNameLimit(admin);
-    const alternate = alternateOf(current, limit);
-    const other = alternate.user;
-    const clash = other === master.username;
-    check(
-      'alternate account',
-      !clash,
-      clash
-        ? `the alternate account "${other}" is the masterarn user`
-        : `rotates between ${formatAccount(current.account)} and ${formatAccount({ user: other, host: current.account.host })} (user names up to ${limit} characters)`,
-      'Use a managing user that is neither the application account nor its clone.',
-    );
-    const clone = { user: alternate.clone, host: current.account.host };
-    const owner = { user: alternate.owner, host: current.account.host };
-    const exists = await canRun(admin, selectAccount(admin.server, clone), 'read mysql.user');
-    if (exists.ok && exists.rows === 1) {
-      const recorded = await catalogueOwner(admin, clone).catch(() => undefined);
-      const ours = recorded !== undefined && sameAccount(recorded, owner);
-      check(
-        "clone is rotor's",
-        ours,
-        ours
-          ? `${formatAccount(clone)} is recorded in rotor's catalogue as the clone of ${formatAccount(owner)}`
-          : `${formatAccount(clone)} exists but rotor's catalogue does not record it as the clone of ${formatAccount(owner)}: rotation would refuse to alter it (ForeignAccountError)`,
-        `If it is this secret's clone (made before the catalogue existed), adopt it: rotor attach --adopt ${clone.user}; otherwise rename or drop that account, or rotate another user.`,
-      );
-    }
-  } catch (error) {
-    const known =
-      error instanceof InvalidSecretError ||
-      error instanceof UnsupportedError ||
-      error instanceof VerificationFailedError;
-    check(
-      'alternate account',
-      false,
-      describeError(error),
-      known ? fixFor(error, 'secret') : 'See the detail.',
-    );
   }
 }

@@ -485,17 +485,15 @@ export function cachingSha2Verifier(password: string, salt?: Buffer): string {
   return `$A$${rounds}$${bytes.toString('latin1')}${sha256Crypt(Buffer.from(password, 'utf8'), bytes, CACHING_SHA2_ROUNDS)}`;
 }
 
-/** MySQL: the account's plugin and primary authentication string (what the primary password verifies against). */
-export function selectPrimaryPassword(server: ServerInfo, account: Account): string {
-  return `SELECT plugin, authentication_string AS authenticationString FROM mysql.user WHERE ${whereAccount(server, account)}`;
+/**
+ * MySQL 8.0.14+ (dual-password): the account's plugin, its primary's stored string and its
+ * User_attributes, whose `additional_password` is the secondary's stored string, in one read.
+ */
+export function selectStoredPasswords(server: ServerInfo, account: Account): string {
+  return `SELECT plugin, authentication_string AS authenticationString, User_attributes AS userAttributes FROM mysql.user WHERE ${whereAccount(server, account)}`;
 }
 
-/** MySQL 8.0.14+: the account's plugin and User_attributes, whose `additional_password` is the secondary's stored string. */
-export function selectSecondaryPassword(server: ServerInfo, account: Account): string {
-  return `SELECT plugin, User_attributes AS userAttributes FROM mysql.user WHERE ${whereAccount(server, account)}`;
-}
-
-/** The secondary password's stored string from a `selectSecondaryPassword` row; undefined when there is none or it cannot be read. */
+/** The secondary password's stored string from a `selectStoredPasswords` row; undefined when there is none or it cannot be read. */
 export function secondaryPasswordOf(
   row: Readonly<Record<string, unknown>> | undefined,
 ): { plugin: string; value: string } | undefined {

@@ -1,8 +1,15 @@
 /** The CLI's pure on-call decisions: what is a problem, what a check's cause is, what a rotation fell back to. */
 import { describe, expect, it } from 'vitest';
 import { checkCause } from '../../cli/commands/preflight.js';
-import { hasProblem, lastOutcome, lastRotationNotes, type SecretStatus } from '../../cli/commands/status.js';
+import {
+  failureSentences,
+  hasProblem,
+  lastOutcome,
+  lastRotationNotes,
+  type SecretStatus,
+} from '../../cli/commands/status.js';
 import type { RotorEventRecord } from '../../cli/events.js';
+import { rotationState } from '../../handlers/rotationState.js';
 
 const ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:prod/db-AbCdEf';
 const NOW = Date.parse('2026-06-15T12:00:00Z');
@@ -94,6 +101,65 @@ describe('fallbacks and warnings of the last rotation', () => {
     ]);
     // Assess
     expect(notes).toBeUndefined();
+  });
+});
+
+describe('what the last failure said of AWSCURRENT', () => {
+  it('carries currentVerified, rolledBack and a fallback of the failed rotation into the state and the last outcome', () => {
+    // Prepare: setSecret fell back to AWSPREVIOUS, testSecret failed and was rolled back
+    const events = [
+      event(0, { step: 'createSecret' }),
+      event(1, { step: 'setSecret', fallback: 'AWSPREVIOUS' }),
+      event(2, {
+        kind: 'step-failed',
+        step: 'testSecret',
+        attempt: 3,
+        error: { name: 'VerificationFailedError' },
+        currentVerified: false,
+        rolledBack: true,
+      }),
+    ];
+
+    // Act
+    const state = rotationState({
+      now: NOW + 3_600_000,
+      rotationEnabled: true,
+      functionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:rotor-postgres',
+      stages: { current: ['AWSCURRENT'], [TOKEN]: ['AWSPENDING'] },
+      events,
+    });
+    const outcome = lastOutcome(events);
+
+    // Assess
+    expect(state.state).toBe('failed');
+    expect(state.failure).toMatchObject({
+      currentVerified: false,
+      rolledBack: true,
+      fallback: 'AWSPREVIOUS',
+    });
+    expect(outcome).toMatchObject({ result: 'failed', currentVerified: false, rolledBack: true });
+  });
+
+  it('says each fact only when the event carries it, and warns for what needs a person', () => {
+    // Act
+    const verified = failureSentences({ currentVerified: true });
+    const broken = failureSentences({ currentVerified: false, rolledBack: false, fallback: 'AWSPREVIOUS' });
+    const unknown = failureSentences({});
+
+    // Assess
+    expect(verified).toEqual([
+      {
+        text: "after the failure, AWSCURRENT still passed the rotator's test (currentVerified: true)",
+        warning: false,
+      },
+    ]);
+    expect(broken.map((s) => s.warning)).toEqual([true, true, true]);
+    expect(broken.map((s) => s.text).join(' | ')).toMatch(
+      /did NOT pass.*currentVerified: false.*\| .*did not complete \(rolledBack: false\) \| .*logged in with AWSPREVIOUS/,
+    );
+    expect(unknown).toHaveLength(1);
+    expect(unknown[0]?.text).toContain('was not checked');
+    expect(JSON.stringify(unknown)).not.toMatch(/rolledBack|AWSPREVIOUS/);
   });
 });
 

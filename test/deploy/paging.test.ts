@@ -1,8 +1,8 @@
 /**
  * On-call paging generated from the stage file (pure logic; serverless.test.ts checks the same in
  * the CloudFormation osls packages): one page per incident (Secrets Manager's RotationFailed, a
- * refused trust boundary, Rotation Heal Needed; never each attempt's Rotation Step Failed, nor the
- * TestSecretFailed and function-error alarms), texts built only from fields the events carry
+ * refused rotation's too, Rotation Heal Needed; never each attempt's Rotation Step Failed, a
+ * refusal's included, nor an alarm: the refusal alarm notifies the notice topic), texts built only from fields the events carry
  * (each rule's input transformer is applied to events of the shapes rotor and Secrets Manager put),
  * PagerDuty and Slack through API destinations with their credential from Secrets Manager, the
  * central event bus, and the options' validation.
@@ -159,7 +159,7 @@ describe('one page per incident', () => {
     expect(out.map((d) => d.target).sort()).toEqual(['on-call', 'pagerduty', 'slack']);
     const [text] = onTopic(out);
     expect(text).toBe(
-      `Secrets Manager gave up the rotation of ${SECRET} (RotationFailed): the rotation failed for good, after its retries. This event does not say whether AWSCURRENT still logs in: rotor status ${SECRET} says, with the failing step and error; rotor history ${SECRET} lists every attempt. Runbook: ${RUNBOOK}#rotationfailed (then the entry of the error rotor status names).`,
+      `Secrets Manager gave up the rotation of ${SECRET} (RotationFailed): the rotation failed for good, after its retries. This event does not say whether AWSCURRENT still logs in: rotor status ${SECRET} says, with the failing step and error; rotor history ${SECRET} lists every attempt. When rotor status names an error of category security (a refused trust boundary), somebody may be trying to use rotor beyond this secret: find who last wrote ${SECRET} (CloudTrail PutSecretValue / UpdateSecret) before anything is retried (${RUNBOOK}#trustboundaryerror). Runbook: ${RUNBOOK}#rotationfailed (then the entry of the error rotor status names).`,
     );
     const slack = JSON.parse(out.find((d) => d.target === 'slack')?.input ?? '{}') as Json;
     expect(slack).toEqual({ text });
@@ -199,7 +199,7 @@ describe('one page per incident', () => {
     }
   });
 
-  it('keeps the TestSecretFailed and function-error alarms off the on-call topic; the refusal alarm pages', () => {
+  it('keeps every alarm off the on-call topic: TestSecretFailed and function errors for dashboards, the refusal alarm a notice', () => {
     // Prepare
     const alarms = Object.entries(exampleResources).filter(
       ([, r]) => (r as Rule).Type === 'AWS::CloudWatch::Alarm',
@@ -210,6 +210,7 @@ describe('one page per incident', () => {
       ([, a]) => a.Properties.AlarmActions !== undefined || a.Properties.OKActions !== undefined,
     );
     expect(paging.map(([id]) => id)).toEqual(['RotorTrustBoundaryRefusedAlarm']);
+    expect(JSON.stringify(paging)).not.toContain('RotorOnCallTopic');
     expect(alarms.map(([id]) => id)).toEqual(
       expect.arrayContaining([
         'RotorTestSecretFailedAlarm',
@@ -239,102 +240,79 @@ describe('one page per incident', () => {
       .map(([id]) => ({ 'Fn::GetAtt': [id, 'Arn'] }));
 
     // Assess
-    expect(topicRules.length).toBe(11);
+    expect(topicRules.length).toBe(9);
     expect(policy.Condition.ArnEquals['aws:SourceArn']).toEqual(topicRules);
   });
 });
 
-describe('refused trust boundaries page, with what the event says about the rollback', () => {
-  it('pages a refusal once, naming step, error and reason, without claiming anything about AWSCURRENT', async () => {
-    // Prepare
-    const event = await stepFailed(
-      new MasterBindingError('the master secret names no host and no binding does'),
+describe('a refused trust boundary pages once, on the rotation that fails for good', () => {
+  it('does not page for a refusal at any attempt, whatever the event says about the rollback or the runbook', async () => {
+    for (const extra of [
+      {},
+      { rolledBack: true },
+      { rolledBack: false, currentVerified: false },
+      { runbook: `${RUNBOOK}#masterbindingerror`, currentVerified: true },
+    ]) {
+      for (const attempt of [1, 2, 3]) {
+        // Prepare
+        const event = await stepFailed(new MasterBindingError('the master secret names no host'), {
+          attempt,
+          ...extra,
+        });
+
+        // Act
+        const out = delivered(event);
+
+        // Assess
+        expect(event.detail.error).toMatchObject({ category: 'security' });
+        expect(out, `attempt ${attempt} ${JSON.stringify(extra)}`).toEqual([]);
+      }
+    }
+  });
+
+  it('pages the refused rotation once, on RotationFailed, whose text says what a refusal means and where to look', () => {
+    // Prepare: a refused rotation: three attempts' refusals, then the service gives up
+    const attempts = Promise.all(
+      [1, 2, 3].map((attempt) => stepFailed(new UnprovenUserError('app_clone is not proven'), { attempt })),
     );
 
     // Act
-    const out = delivered(event);
+    return attempts.then((refusals) => {
+      const out = [...refusals, awsEvent('RotationFailed')].flatMap((event) => delivered(event));
 
-    // Assess
-    expect(out.map((d) => `${d.rule} ${d.target}`).sort()).toEqual([
-      'RotorTrustBoundaryRefusedRule on-call',
-      'RotorTrustBoundaryRefusedRule pagerduty',
-      'RotorTrustBoundaryRefusedRule slack',
-    ]);
-    const [text] = onTopic(out);
-    expect(text).toMatch(
-      new RegExp(
-        `^rotor REFUSED A TRUST BOUNDARY in step setSecret of the rotation of ${SECRET}: MasterBindingError: .*the master secret names no host and no binding does\\. Somebody may be trying`,
-      ),
-    );
-    expect(text).not.toMatch(/AWSCURRENT (still|is unchanged|works)/);
-    expect(text).not.toMatch(/rolledBack/);
-    expect(text).toContain(`Runbook: ${RUNBOOK}#trustboundaryerror (then the entry of MasterBindingError)`);
-  });
-
-  it('says the password was put back only when the event says rolledBack: true, and warns when it says false', async () => {
-    // Prepare
-    const back = await stepFailed(new UnprovenUserError('app_clone is not proven'), { rolledBack: true });
-    const notBack = await stepFailed(new UnprovenUserError('app_clone is not proven'), { rolledBack: false });
-
-    // Act
-    const backText = onTopic(delivered(back));
-    const notBackText = onTopic(delivered(notBack));
-
-    // Assess
-    expect(backText).toHaveLength(1);
-    expect(backText[0]).toContain(
-      "The event says rolledBack: true: after the failed test, the server's password was put back to AWSCURRENT's.",
-    );
-    expect(notBackText).toHaveLength(1);
-    expect(notBackText[0]).toContain('The event says rolledBack: false');
-    expect(notBackText[0]).toContain('AWSCURRENT may not log in');
-    expect(delivered(back).map((d) => d.rule)).not.toContain('RotorTrustBoundaryRefusedRule');
-  });
-
-  it('links the entry of the error when the event carries its runbook link', async () => {
-    // Prepare
-    const event = await stepFailed(new MasterBindingError('no binding'), {
-      runbook: `${RUNBOOK}#masterbindingerror`,
+      // Assess: one delivery per target, all from RotationFailed
+      expect(out.map((d) => `${d.rule} ${d.target}`).sort()).toEqual([
+        'AwsRotationFailedRule on-call',
+        'AwsRotationFailedRule pagerduty',
+        'AwsRotationFailedRule slack',
+      ]);
+      const [text] = onTopic(out);
+      expect(text).toContain(
+        `When rotor status names an error of category security (a refused trust boundary), somebody may be trying to use rotor beyond this secret: find who last wrote ${SECRET}`,
+      );
+      expect(text).toContain(`${RUNBOOK}#trustboundaryerror`);
     });
-
-    // Act
-    const out = delivered(event);
-
-    // Assess
-    expect(out.map((d) => `${d.rule} ${d.target}`).sort()).toEqual([
-      'RotorTrustBoundaryRefusedLinkedRule on-call',
-      'RotorTrustBoundaryRefusedLinkedRule pagerduty',
-      'RotorTrustBoundaryRefusedLinkedRule slack',
-    ]);
-    expect(onTopic(out)[0]).toMatch(new RegExp(`Runbook: ${RUNBOOK}#masterbindingerror\\.$`));
-    expect(toPagerDuty(out)[0]?.links).toEqual([{ href: `${RUNBOOK}#masterbindingerror`, text: 'Runbook' }]);
   });
 
-  it('keeps the refusal alarm and rules consistent: the alarm pages the same topic and links the same entry', () => {
+  it('sends the refusal alarm to the notice topic, never the on-call topic, linking the same entry', () => {
     // Prepare
     const alarm = exampleResources.RotorTrustBoundaryRefusedAlarm as { Properties: Json };
+    const notice = exampleResources.RotorNoticeTopic as { Type: string };
+    const policy = exampleResources.RotorOnCallTopicPolicy as {
+      Properties: { PolicyDocument: { Statement: { Sid: string }[] } };
+    };
 
     // Assess
     expect(alarm.Properties).toMatchObject({
       Namespace: 'rotor',
       MetricName: 'TrustBoundaryRefused',
-      AlarmActions: [{ Ref: 'RotorOnCallTopic' }],
+      AlarmActions: [{ Ref: 'RotorNoticeTopic' }],
     });
+    expect(notice.Type).toBe('AWS::SNS::Topic');
     expect(String(alarm.Properties.AlarmDescription)).toContain(`${RUNBOOK}#trustboundaryerror`);
-    for (const id of [
-      'RotorTrustBoundaryRefusedRule',
-      'RotorTrustBoundaryRefusedLinkedRule',
-      'RotorTrustBoundaryRefusedRolledBackRule',
-      'RotorTrustBoundaryRefusedRolledBackLinkedRule',
-      'RotorTrustBoundaryRefusedNotRolledBackRule',
-      'RotorTrustBoundaryRefusedNotRolledBackLinkedRule',
-    ]) {
-      expect(rules[id]?.Properties.EventPattern, id).toMatchObject({
-        source: ['rotor'],
-        'detail-type': ['Rotation Step Failed'],
-        detail: { error: { category: ['security'] } },
-      });
-    }
+    expect(String(alarm.Properties.AlarmDescription)).toContain('A notice, not a page');
+    // CloudWatch may not publish to the on-call topic at all: no alarm pages.
+    expect(policy.Properties.PolicyDocument.Statement.map((s) => s.Sid)).toEqual(['RotorRules']);
   });
 });
 
@@ -381,6 +359,35 @@ describe('Rotation Heal Needed pages', () => {
     expect(texts[0]).toMatch(/stuck and did not heal it \(decision roll-forward\).*#rotation-heal-needed$/);
   });
 
+  it('says whether AWSCURRENT passed the heal function’s test only when the report says so', async () => {
+    // Prepare
+    const report = { secretArn: SECRET, decision: 'manual', reason: 'look.', state: 'failed', acted: false };
+    const works = await rotorEvent('Rotation Heal Needed', { ...report, currentWorks: true });
+    const fails = await rotorEvent('Rotation Heal Needed', {
+      ...report,
+      currentWorks: false,
+      currentError: 'authentication (AuthenticationFailedError): password authentication failed',
+    });
+    const untested = await rotorEvent('Rotation Heal Needed', report);
+
+    // Act
+    const worksText = onTopic(delivered(works));
+    const failsText = onTopic(delivered(fails));
+    const untestedText = onTopic(delivered(untested));
+
+    // Assess: one page each, every sentence from the report's fields
+    expect(worksText).toHaveLength(1);
+    expect(worksText[0]).toContain(
+      "look. AWSCURRENT passed the rotator's test when the heal function ran (currentWorks: true). Next:",
+    );
+    expect(failsText).toHaveLength(1);
+    expect(failsText[0]).toContain(
+      "AWSCURRENT did not pass the rotator's test when the heal function ran (currentWorks: false): authentication (AuthenticationFailedError): password authentication failed. Next:",
+    );
+    expect(untestedText).toHaveLength(1);
+    expect(untestedText[0]).not.toMatch(/currentWorks|AWSCURRENT (passed|did not)/);
+  });
+
   it('does not page for Rotation Healed', async () => {
     // Prepare
     const event = await rotorEvent('Rotation Healed', {
@@ -399,7 +406,13 @@ describe('PagerDuty through an EventBridge API destination', () => {
   it('triggers with the secret ARN as deduplication key and the stage severity, and resolves on the next success with the same key', async () => {
     // Prepare
     const failed = awsEvent('RotationFailed');
-    const refusal = await stepFailed(new MasterBindingError('no binding'));
+    const healNeeded = await rotorEvent('Rotation Heal Needed', {
+      secretArn: SECRET,
+      decision: 'manual',
+      reason: 'neither credential works.',
+      state: 'failed',
+      acted: false,
+    });
     const succeeded = await rotorEvent('Rotation Succeeded', {
       secretArn: SECRET,
       versionId: 'another-token',
@@ -407,7 +420,7 @@ describe('PagerDuty through an EventBridge API destination', () => {
     });
 
     // Act
-    const triggers = [...toPagerDuty(delivered(failed)), ...toPagerDuty(delivered(refusal))];
+    const triggers = [...toPagerDuty(delivered(failed)), ...toPagerDuty(delivered(healNeeded))];
     const resolves = toPagerDuty(delivered(succeeded));
 
     // Assess

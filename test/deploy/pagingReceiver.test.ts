@@ -24,7 +24,7 @@ import { buildResources, PAGERDUTY_CONNECTION, PAGERDUTY_DESTINATION } from '../
 import { EventPublisher } from '../../handlers/events.js';
 import { Redactor } from '../../handlers/redact.js';
 import type { StoredEvent } from '../../local/stack.js';
-import { AuthenticationFailedError } from '../../rotators/errors.js';
+import { AuthenticationFailedError, MasterBindingError } from '../../rotators/errors.js';
 import { protocolFunction, startTestStack, type TestStack } from '../local/support.js';
 import { type DeliveredEvent, matches, transform } from './eventRules.js';
 
@@ -81,8 +81,11 @@ async function resolveReference(value: string): Promise<string> {
   return out.SecretString ?? '';
 }
 
-/** Sends what each matching PagerDuty target would send, as the API destination does. */
-async function deliverToPagerDuty(resources: Json, events: readonly StoredEvent[]): Promise<void> {
+/**
+ * Sends what each matching target would send: PagerDuty's as its API destination does, the on-call
+ * topic's and Slack's to `/<target id>` (the page text as `input`).
+ */
+async function deliver(resources: Json, events: readonly StoredEvent[]): Promise<void> {
   const connection = (resources[PAGERDUTY_CONNECTION] as { Properties: { AuthParameters: Json } }).Properties
     .AuthParameters as {
     ApiKeyAuthParameters: { ApiKeyName: string; ApiKeyValue: string };
@@ -100,6 +103,15 @@ async function deliverToPagerDuty(resources: Json, events: readonly StoredEvent[
     for (const rule of rules) {
       if ((rule.Properties.EventBusName ?? 'default') !== stored.eventBusName) continue;
       if (!matches(rule.Properties.EventPattern as Json, event)) continue;
+      for (const target of rule.Properties.Targets.filter((x) => x.Id !== 'pagerduty')) {
+        // The topic's HTTPS subscriber and the Slack webhook, standing in at the receiver.
+        const input = transform(target.InputTransformer as NonNullable<Target['InputTransformer']>, event);
+        await fetch(`${receiverUrl}/${target.Id}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ input: JSON.parse(input) as unknown }),
+        });
+      }
       for (const target of rule.Properties.Targets.filter((x) => x.Id === 'pagerduty')) {
         const body = JSON.parse(
           transform(target.InputTransformer as NonNullable<Target['InputTransformer']>, event),
@@ -204,13 +216,16 @@ describe('PagerDuty end to end on the local stack (local receiver)', () => {
     const events = t.stack.eventBridge
       .find({ since })
       .filter((e) => e.resources.includes(arn) || e.detail.includes(arn));
-    await deliverToPagerDuty(resources, events);
+    await deliver(resources, events);
 
     // Assess
     expect(attempts).toBe(3);
     expect(events.filter((e) => e.detailType === 'Rotation Step Failed')).toHaveLength(3);
-    expect(received.map((r) => r.body.event_action)).toEqual(['trigger', 'resolve']);
-    const [trigger, resolve] = received;
+    expect(received.filter((r) => r.path === '/v2/enqueue').map((r) => r.body.event_action)).toEqual([
+      'trigger',
+      'resolve',
+    ]);
+    const [trigger, resolve] = received.filter((r) => r.path === '/v2/enqueue');
     expect(trigger?.path).toBe('/v2/enqueue');
     expect(trigger?.body).toMatchObject({
       routing_key: routingKey,
@@ -232,5 +247,83 @@ describe('PagerDuty end to end on the local stack (local receiver)', () => {
     });
     // The routing key travels only in the request PagerDuty receives, never in a rule.
     expect(JSON.stringify(resources)).not.toContain(routingKey);
+  });
+
+  it('pages a refused rotation once on every channel (the topic, Slack, PagerDuty), however many attempts were refused', async () => {
+    // Prepare: PagerDuty and Slack configured, a function that refuses a trust boundary at every attempt
+    received.length = 0;
+    const keyName = `rotor-paging-test/pd-${randomUUID().slice(0, 8)}`;
+    const hookName = `rotor-paging-test/slack-${randomUUID().slice(0, 8)}`;
+    await t.sm.send(new CreateSecretCommand({ Name: keyName, SecretString: `R${randomUUID()}` }));
+    await t.sm.send(new CreateSecretCommand({ Name: hookName, SecretString: `${receiverUrl}/slack` }));
+    const resources = buildResources(
+      parseDeployConfig(
+        {
+          region: t.stack.region,
+          onCall: { pagerDuty: { routingKeySecret: keyName }, slack: { webhookSecret: hookName } },
+        },
+        'receiver.yml',
+      ),
+      { service: 'rotor', stage: 'receiver' },
+    ).Resources;
+    const arn = await t.createSecret();
+    const publisher = new EventPublisher(t.eb, {
+      busName: 'default',
+      source: 'rotor',
+      redactor: new Redactor(),
+    });
+    let attempts = 0;
+    const { fn } = protocolFunction(t.sm, {
+      during: (step) => {
+        if (step === 'setSecret') throw new MasterBindingError('the master secret names no host');
+      },
+    });
+    const functionArn = t.stack.registerFunction(
+      `refusal-${randomUUID().slice(0, 8)}`,
+      async (event, context) => {
+        try {
+          await fn(event, context);
+        } catch (error) {
+          // Each refused attempt's event, as the step machine puts it (error category security).
+          attempts += 1;
+          await publisher.publish([
+            {
+              detailType: 'Rotation Step Failed',
+              secretArn: event.SecretId,
+              detail: {
+                secretArn: event.SecretId,
+                versionId: event.ClientRequestToken,
+                step: event.Step,
+                attempt: attempts,
+                error: new MasterBindingError('the master secret names no host').toJSON(),
+                currentVerified: true,
+              },
+            },
+          ]);
+          throw error;
+        }
+      },
+    );
+    const since = new Date();
+
+    // Act: the rotation is refused at each attempt until the service gives up
+    await t.sm.send(new RotateSecretCommand({ SecretId: arn, RotationLambdaARN: functionArn }));
+    await t.stack.idle();
+    const events = t.stack.eventBridge
+      .find({ since })
+      .filter((e) => e.resources.includes(arn) || e.detail.includes(arn));
+    await deliver(resources, events);
+
+    // Assess: three refusals, one page per channel
+    expect(attempts).toBe(3);
+    const refusals = events.filter((e) => e.detailType === 'Rotation Step Failed');
+    expect(refusals).toHaveLength(3);
+    expect(refusals.every((e) => e.detail.includes('"category":"security"'))).toBe(true);
+    expect(received.map((r) => r.path).sort()).toEqual(['/on-call', '/slack', '/v2/enqueue']);
+    const trigger = received.find((r) => r.path === '/v2/enqueue');
+    expect(trigger?.body).toMatchObject({ event_action: 'trigger', dedup_key: `rotor:${arn}` });
+    const text = String(received.find((r) => r.path === '/on-call')?.body.input);
+    expect(text).toContain(`Secrets Manager gave up the rotation of ${arn} (RotationFailed)`);
+    expect(text).toContain('an error of category security (a refused trust boundary)');
   });
 });

@@ -12,6 +12,7 @@ import { SecretsStore } from '../../handlers/secrets.js';
 import { FakeTarget } from '../../rotators/fake/client.js';
 import { createFakeRotator } from '../../rotators/fake/index.js';
 import { createRegistry } from '../../rotators/registry.js';
+import type { AnyRotator, DiscardRequest } from '../../rotators/types.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 
 const targets = new Map<string, FakeTarget>();
@@ -28,11 +29,10 @@ afterAll(async () => {
   await h.close();
 });
 
-function healer(minAgeMs = 0): Healer {
+function healer(minAgeMs = 0, rotator: AnyRotator = createFakeRotator(targets)): Healer {
   return new Healer({
-    client: h.sm,
     store: new SecretsStore(h.sm),
-    registry: createRegistry([createFakeRotator(targets)]),
+    registry: createRegistry([rotator]),
     redactor,
     publisher: new EventPublisher(h.eb, { busName: 'default', source: readConfig({}).eventSource, redactor }),
     minAgeMs,
@@ -51,6 +51,18 @@ async function fixture() {
     password: 'initial-password-1',
   });
   return { arn, target };
+}
+
+/** The fake rotator with a `discard` hook that records what it was asked to discard. */
+function discarding(): { rotator: AnyRotator; discarded: DiscardRequest<Record<string, unknown>>[] } {
+  const discarded: DiscardRequest<Record<string, unknown>>[] = [];
+  const rotator: AnyRotator = {
+    ...createFakeRotator(targets),
+    discard: async (request: DiscardRequest<Record<string, unknown>>) => {
+      discarded.push(request);
+    },
+  };
+  return { rotator, discarded };
 }
 
 const stuckEmpty = (arn: string) => h.stagePending(arn);
@@ -161,6 +173,57 @@ describe('healer', () => {
     expect(report.pendingError).toContain('AuthenticationFailedError');
     expect(JSON.stringify(report)).not.toContain(pending.password as string);
     expect((await h.labels(arn)).AWSPENDING).toBeUndefined();
+  });
+
+  it("calls the rotator's discard hook with the abandoned pending value before clearing AWSPENDING", async () => {
+    // Prepare
+    const { arn } = await fixture();
+    const token = await stuckAfterSet(arn);
+    const pending = await h.value(arn, 'AWSPENDING');
+    const name = (await h.value(arn)).target as string;
+    targets.get(name)?.setPassword('app', 'initial-password-1');
+    const { rotator, discarded } = discarding();
+
+    // Act
+    const report = await healer(0, rotator).heal(arn, { apply: true });
+
+    // Assess
+    expect(report).toMatchObject({ decision: 'abandon', acted: true });
+    expect(discarded).toHaveLength(1);
+    expect(discarded[0]).toMatchObject({
+      token,
+      secretArn: arn,
+      current: { password: 'initial-password-1' },
+      pending: { password: pending.password },
+    });
+    expect((await h.labels(arn)).AWSPENDING).toBeUndefined();
+  });
+
+  it('never calls discard on roll-forward, nor for a pending version with no value, nor without --yes', async () => {
+    // Prepare
+    const forward = await fixture();
+    await stuckAfterSet(forward.arn);
+    const empty = await fixture();
+    await stuckEmpty(empty.arn);
+    const looked = await fixture();
+    await stuckAfterSet(looked.arn);
+    targets.get((await h.value(looked.arn)).target as string)?.setPassword('app', 'initial-password-1');
+    const { rotator, discarded } = discarding();
+
+    // Act
+    const reports = [
+      await healer(0, rotator).heal(forward.arn, { apply: true }),
+      await healer(0, rotator).heal(empty.arn, { apply: true }),
+      await healer(0, rotator).heal(looked.arn),
+    ];
+
+    // Assess
+    expect(reports.map((r) => `${r.decision} ${r.acted}`)).toEqual([
+      'roll-forward true',
+      'abandon true',
+      'abandon false',
+    ]);
+    expect(discarded).toEqual([]);
   });
 
   it('asks for a person when neither credential works, and changes nothing', async () => {

@@ -12,7 +12,7 @@ import {
   TargetUnreachableError,
   UnsupportedError,
 } from '../../rotators/errors.js';
-import { type ClassifyContext, classifyMysqlError } from '../../rotators/mysql/classify.js';
+import { type ClassifyContext, classifyMysqlError } from '../../rotators/mysql/client.js';
 
 const LOGIN: ClassifyContext = { target: 'MariaDB at db:3306', who: "'app'@'%'", phase: 'login' };
 const STATEMENT: ClassifyContext = {

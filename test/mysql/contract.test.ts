@@ -3,8 +3,8 @@
  * twice: run by the account itself, and by the managing user), with real password logins over TCP.
  */
 import { afterAll, beforeAll, describe } from 'vitest';
-import { mysqlRotator } from '../../rotators/mysql/index.js';
-import { type ContractFixture, describeRotatorContract } from '../support/contract.js';
+import { connectMysql, createMysqlRotator } from '../../rotators/mysql/index.js';
+import { type ContractFixture, countRefusals, describeRotatorContract } from '../support/contract.js';
 import { logsInAsAccount, MASTER_ARN, MariadbTestBed, skipMysql } from './support.js';
 
 describe.skipIf(skipMysql)('mysql rotator contract (MariaDB)', () => {
@@ -44,12 +44,18 @@ describe.skipIf(skipMysql)('mysql rotator contract (MariaDB)', () => {
     },
   ];
 
+  // The contract's rotator counts the logins the server refuses (none in a routine rotation).
+  const counted = countRefusals(connectMysql);
+  const mysqlRotator = createMysqlRotator({ connect: counted.connect });
+
   function fixture(
     strategy: string,
     options: { master: boolean; grants?: readonly string[]; currentAfterApply: 'works' | 'fails' },
   ): () => ContractFixture {
     return () => ({
       rotator: mysqlRotator,
+      strategy,
+      refusedLogins: counted.refused,
       freshSecret: () =>
         bed.secret(
           { strategy, ...(options.master ? { masterarn: MASTER_ARN } : {}) },

@@ -8,13 +8,15 @@
 import { describe, expect, it } from 'vitest';
 import {
   AuthenticationFailedError,
+  DeadlineExceededError,
   InternalError,
   PermissionDeniedError,
   type RotorError,
 } from '../../rotators/errors.js';
+import type { Connect, MysqlSession, Row } from '../../rotators/mysql/client.js';
 import { createMysqlRotator } from '../../rotators/mysql/index.js';
-import type { Connect, MysqlSession, Row } from '../../rotators/mysql/session.js';
 import { nativePasswordHash, type ServerInfo, sha256Crypt } from '../../rotators/mysql/sql.js';
+import { countRefusals } from '../support/contract.js';
 import { MASTER_ARN, rotatorRequest } from './support.js';
 
 const MYSQL8: ServerInfo = { flavour: 'mysql', version: [8, 0, 36], noBackslashEscapes: false };
@@ -131,8 +133,13 @@ function secret(extra: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-async function applyDual(model: Mysql8Model, current: Record<string, unknown>, pendingPassword: string) {
-  const rotator = createMysqlRotator({ connect: model.connect });
+async function applyDual(
+  model: Mysql8Model,
+  current: Record<string, unknown>,
+  pendingPassword: string,
+  connect: Connect = model.connect,
+) {
+  const rotator = createMysqlRotator({ connect });
   const parse = (value: Record<string, unknown>, label: string) => rotator.parse({ value, label });
   await rotator.apply({
     ...rotatorRequest('setSecret', { [MASTER_ARN]: MASTER }),
@@ -235,6 +242,41 @@ describe('dual-password on MySQL 8 in the ordinary case', () => {
     expect(model.changes).toEqual([
       "ALTER USER USER() IDENTIFIED BY 'N-pw' REPLACE 'C-pw' RETAIN CURRENT PASSWORD",
     ]);
+  });
+
+  it('a routine rotation makes no refused login, on either path (each counts towards FAILED_LOGIN_ATTEMPTS)', async () => {
+    for (const extra of [{ masterarn: MASTER_ARN }, {}]) {
+      // Prepare: C primary, the previous rotation's password secondary.
+      const model = new Mysql8Model(new Account('C-pw', 'Prev-pw', 'caching_sha2_password'), 'C-pw');
+      const counted = countRefusals(model.connect);
+      // Act
+      await applyDual(model, secret(extra), 'N-pw', counted.connect);
+      // Assess
+      expect(counted.refused(), JSON.stringify(extra)).toBe(0);
+      expect([model.app.primary, model.app.secondary]).toEqual(['N-pw', 'C-pw']);
+    }
+  });
+
+  it('a failure reading the stored passwords that is not a refusal (a timeout) stops the apply: it is not taken for "cannot tell"', async () => {
+    // Prepare: the managing user's SELECT on mysql.user times out.
+    const model = new Mysql8Model(new Account('P1-pw', 'C-pw', 'caching_sha2_password'), 'C-pw');
+    const connect: Connect = async (options) => {
+      const session = await model.connect(options);
+      return {
+        ...session,
+        query: async (sql, what) => {
+          if (sql.startsWith('SELECT plugin, authentication_string')) {
+            throw new DeadlineExceededError('the statement ran out of time');
+          }
+          return session.query(sql, what);
+        },
+      };
+    };
+    // Act
+    const result = applyDual(model, secret({ masterarn: MASTER_ARN }), 'N-pw', connect);
+    // Assess
+    await expect(result).rejects.toBeInstanceOf(DeadlineExceededError);
+    expect(model.changes).toEqual([]);
   });
 
   it('replaying setSecret after it worked changes nothing, on either path', async () => {

@@ -10,9 +10,9 @@ import {
   UnsupportedError,
   VerificationFailedError,
 } from '../../rotators/errors.js';
+import type { Connect, ConnectOptions, MysqlSession, Row } from '../../rotators/mysql/client.js';
 import { createMysqlRotator } from '../../rotators/mysql/index.js';
 import type { MysqlSecret } from '../../rotators/mysql/secret.js';
-import type { Connect, ConnectOptions, MysqlSession, Row } from '../../rotators/mysql/session.js';
 import {
   type Account,
   CREATE_CATALOGUE_TABLE,
@@ -122,7 +122,7 @@ describe('dual-password on MySQL 8', () => {
     await apply(server, current, { ...current, password: 'new-pw' });
     // Assess: the primary is AWSCURRENT's already, so one statement (no re-set to trip password history).
     expect(server.statements.filter((s) => s.user === 'admin').map((s) => s.sql)).toEqual([
-      "SELECT plugin, authentication_string AS authenticationString FROM mysql.user WHERE User = 'app' AND Host = '%'",
+      "SELECT plugin, authentication_string AS authenticationString, User_attributes AS userAttributes FROM mysql.user WHERE User = 'app' AND Host = '%'",
       "ALTER USER `app`@`%` IDENTIFIED BY 'new-pw' RETAIN CURRENT PASSWORD",
     ]);
   });

@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { AuthenticationFailedError, RotorError } from '../../rotators/errors.js';
-import type { MysqlSession } from '../../rotators/mysql/session.js';
+import type { MysqlSession } from '../../rotators/mysql/client.js';
 import { cachingSha2Verifier } from '../../rotators/mysql/sql.js';
 import { type ModelAccount, type ModelOptions, MysqlModel, serverInfoOf } from './model/mysql8.js';
 

@@ -66,7 +66,7 @@ describe.each(VERSIONS)('MySQL %s', (version) => {
     await rotation.full();
     // Assess
     expect(model.log.filter((e) => e.user === 'admin').map((e) => e.sql)).toEqual([
-      "SELECT plugin, authentication_string AS authenticationString FROM mysql.user WHERE User = 'app' AND Host = '%'",
+      "SELECT plugin, authentication_string AS authenticationString, User_attributes AS userAttributes FROM mysql.user WHERE User = 'app' AND Host = '%'",
       "ALTER USER `app`@`%` IDENTIFIED BY 'Pending-1-pw' RETAIN CURRENT PASSWORD",
     ]);
   });
@@ -83,8 +83,7 @@ describe.each(VERSIONS)('MySQL %s', (version) => {
     await rotation.full();
     // Assess
     expect(model.log.filter((e) => e.user === 'admin').map((e) => e.sql)).toEqual([
-      "SELECT plugin, authentication_string AS authenticationString FROM mysql.user WHERE User = 'app' AND Host = '%'",
-      "SELECT plugin, User_attributes AS userAttributes FROM mysql.user WHERE User = 'app' AND Host = '%'",
+      "SELECT plugin, authentication_string AS authenticationString, User_attributes AS userAttributes FROM mysql.user WHERE User = 'app' AND Host = '%'",
       "ALTER USER `app`@`%` IDENTIFIED BY 'Pending-2-pw'",
     ]);
     expect([model.accepts('app', 'Pending-2-pw'), model.accepts('app', 'C')]).toEqual([true, true]);

@@ -24,7 +24,7 @@ import {
 } from '../../rotators/postgres/index.js';
 import { scramSha256Verifier } from '../../rotators/postgres/scram.js';
 import { cloneUsername } from '../../rotators/postgres/sql.js';
-import { type ContractFixture, describeRotatorContract } from '../support/contract.js';
+import { type ContractFixture, countRefusals, describeRotatorContract } from '../support/contract.js';
 import {
   FLAVORS,
   MASTER_ARN,
@@ -107,8 +107,14 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
     { name: 'dbname not a string', value: (v) => ({ ...v, dbname: 5 }), field: 'dbname' },
   ];
 
+  // The contract's rotator counts the logins the server refuses (none in a routine rotation).
+  const counted = countRefusals(connectPostgres);
+  const contractRotator = createPostgresRotator({ connect: counted.connect });
+
   describeRotatorContract(`postgres single-user (${flavor})`, () => ({
-    rotator: postgresRotator,
+    rotator: contractRotator,
+    strategy: 'single-user',
+    refusedLogins: counted.refused,
     // A string port, as some RDS secrets have it: it must stay a string in AWSPENDING.
     freshSecret: async () => freshUser('single', { port: String(db.server.port) }),
     canLogin: (value) => db.canLogin(value.username, value.password),
@@ -119,7 +125,9 @@ describe.skipIf(skipPostgres).each(FLAVORS)('PostgreSQL rotator on the %s server
   }));
 
   describeRotatorContract(`postgres alternating-users (${flavor})`, () => ({
-    rotator: postgresRotator,
+    rotator: contractRotator,
+    strategy: 'alternating-users',
+    refusedLogins: counted.refused,
     freshSecret: async () => freshUser('alt', { masterarn: MASTER_ARN }),
     fetchRelated: async (id) => related()[id] ?? '',
     canLogin: (value) => db.canLogin(value.username, value.password),

@@ -24,11 +24,20 @@ import {
   postgresMasterPassword,
   startLocalRds,
 } from '../../local/rds.js';
+import { connectMysql, createMysqlRotator } from '../../rotators/mysql/index.js';
+import { connectPostgres, createPostgresRotator } from '../../rotators/postgres/index.js';
 import type { AnyRotator, ManagedDatabase } from '../../rotators/types.js';
 import { logsInAsAccount, newPassword as mysqlPassword } from '../mysql/support.js';
 import { newPassword, TestServer, uniqueName } from '../postgres/support.js';
-import { type ContractFixture, describeRotatorContract } from '../support/contract.js';
-import { identifier, mysql, postgres, skipMariadb, skipPostgres } from './support.js';
+import { type ContractFixture, countRefusals, describeRotatorContract } from '../support/contract.js';
+import { BRISK, identifier, skipMariadb, skipPostgres } from './support.js';
+
+// The contract's rotators count the logins the servers refuse (none in a routine rotation: apply
+// knows AWSCURRENT logged in and RDS had nothing pending, so the pending password cannot be in place).
+const pgCounted = countRefusals(connectPostgres);
+const postgres = createPostgresRotator({ rdsWait: BRISK, connect: pgCounted.connect });
+const mariaCounted = countRefusals(connectMysql);
+const mysql = createMysqlRotator({ rdsWait: BRISK, connect: mariaCounted.connect });
 
 /** Ports of the fixture's instances, by instance identifier (for parse) and by username (for requests). */
 class Ports {
@@ -146,6 +155,8 @@ describe.skipIf(skipPostgres)('rds-master on PostgreSQL', () => {
 
   describeRotatorContract('postgres rds-master', () => ({
     rotator: ports.wrap(postgres),
+    strategy: 'rds-master',
+    refusedLogins: pgCounted.refused,
     async freshSecret() {
       const role = uniqueName('master');
       const password = newPassword();
@@ -193,6 +204,8 @@ describe.skipIf(skipMariadb)('rds-master on MariaDB', () => {
 
   describeRotatorContract('mariadb rds-master', () => ({
     rotator: ports.wrap(mysql),
+    strategy: 'rds-master',
+    refusedLogins: mariaCounted.refused,
     async freshSecret() {
       const account = { user: mysqlName('rt_admin_'), host: '%' };
       const password = mysqlPassword();

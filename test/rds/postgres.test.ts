@@ -365,7 +365,6 @@ describe.skipIf(skipPostgres)('RDS for PostgreSQL through the step machine', () 
     await h.rds.settled();
     const pending = await current(h, arn, 'AWSPENDING');
     const healer = new Healer({
-      client: h.sm,
       store: new SecretsStore(h.sm),
       registry: createRegistry([postgres]),
       redactor,

@@ -7,16 +7,19 @@ import { describe, expect, it } from 'vitest';
 import {
   InvalidSecretError,
   UnboundDatabaseError,
+  UnprovenUserError,
   UnsupportedError,
   VerificationFailedError,
 } from '../../rotators/errors.js';
 import {
   applyMasterPassword,
+  applyRdsMaster,
   checkRdsSecret,
   rdsMasterChecks,
   rdsPasswordProblem,
   requireManagedDatabase,
   rollbackMasterPassword,
+  rollbackRdsMaster,
   waitForMasterPassword,
 } from '../../rotators/rdsMaster.js';
 import type { ManagedDatabase } from '../../rotators/types.js';
@@ -185,7 +188,8 @@ describe("rds-master testSecret's wait", () => {
     let logins = 0;
 
     // Act
-    await waitForMasterPassword(db, async () => ++logins >= 3, soon(5_000), brisk);
+    // (A settle window wide enough that a loaded machine's slow polls do not end the wait early.)
+    await waitForMasterPassword(db, async () => ++logins >= 3, soon(5_000), { ...brisk, settleMs: 3_000 });
 
     // Assess
     expect(logins).toBe(3);
@@ -360,5 +364,115 @@ describe('rds-master rollback', () => {
 
     // Assess
     expect(set).toEqual(['Current-password-1']);
+  });
+});
+
+describe('rds-master asks each question once, and no login it expects refused', () => {
+  /** A port that also counts how often RDS is asked whether a change is pending. */
+  function countingPort(pending: boolean[] = [false]) {
+    const { db, set } = port({ pending });
+    let asked = 0;
+    const counted: ManagedDatabase = {
+      ...db,
+      masterPasswordChangePending: async () => {
+        asked++;
+        return db.masterPasswordChangePending();
+      },
+    };
+    return { db: counted, set, asked: () => asked };
+  }
+
+  const request = (adopted: readonly string[] = []) => ({
+    ...soon(5_000),
+    adopted: async () => adopted,
+    current: { username: 'postgres', password: 'Current-password-1' },
+    pending: { username: 'postgres', password: 'Pending-password-1' },
+  });
+
+  it('apply after AWSCURRENT proved itself, with nothing pending, asks RDS without trying the pending password', async () => {
+    // Prepare
+    const { db, set } = countingPort([false]);
+    let pendingLogins = 0;
+
+    // Act
+    await applyRdsMaster(
+      { ...request(), managedDatabase: db } as unknown as Parameters<typeof applyRdsMaster>[0],
+      {
+        prove: async () => 'AWSCURRENT',
+        pendingLogsIn: async () => {
+          pendingLogins++;
+          return false;
+        },
+      },
+      brisk,
+    );
+
+    // Assess: a routine rotation makes no login the server refuses (lockout policies count them).
+    expect(pendingLogins).toBe(0);
+    expect(set).toEqual(['Pending-password-1']);
+  });
+
+  it('apply still tries the pending password when a change was in flight (it may have landed)', async () => {
+    // Prepare
+    const { db, set } = countingPort([true, false]);
+
+    // Act
+    await applyRdsMaster(
+      { ...request(), managedDatabase: db } as unknown as Parameters<typeof applyRdsMaster>[0],
+      { prove: async () => 'AWSCURRENT', pendingLogsIn: async () => true },
+      brisk,
+    );
+
+    // Assess
+    expect(set).toEqual([]);
+  });
+
+  it('rollback asks RDS whether a change is pending once and logs in with AWSCURRENT once', async () => {
+    // Prepare
+    const { db, set, asked } = countingPort([false]);
+    let currentLogins = 0;
+
+    // Act
+    await rollbackRdsMaster(
+      { ...request(), managedDatabase: db } as unknown as Parameters<typeof rollbackRdsMaster>[0],
+      {
+        currentLogsIn: async () => {
+          currentLogins++;
+          return true;
+        },
+        pendingLogsIn: async () => true,
+      },
+      brisk,
+    );
+
+    // Assess
+    expect([asked(), currentLogins]).toEqual([1, 1]);
+    expect(set).toEqual([]);
+  });
+
+  it('rollback with neither password logging in and nothing pending resets only an adopted user', async () => {
+    // Prepare
+    const refused = { currentLogsIn: async () => false, pendingLogsIn: async () => false };
+    const first = countingPort([false]);
+    const second = countingPort([false]);
+
+    // Act
+    const unproven = await rollbackRdsMaster(
+      { ...request(), managedDatabase: first.db } as unknown as Parameters<typeof rollbackRdsMaster>[0],
+      refused,
+      brisk,
+    ).catch((e: unknown) => e);
+    await rollbackRdsMaster(
+      { ...request(['postgres']), managedDatabase: second.db } as unknown as Parameters<
+        typeof rollbackRdsMaster
+      >[0],
+      refused,
+      brisk,
+    );
+
+    // Assess
+    expect(unproven).toBeInstanceOf(UnprovenUserError);
+    expect(first.set).toEqual([]);
+    expect(second.set).toEqual(['Current-password-1']);
   });
 });

@@ -276,8 +276,8 @@ describe.skipIf(skipPostgres)('PostgreSQL red team (embedded PostgreSQL 17, SCRA
   });
 
   // WAS A HOLE: the master logs in to the database the ROTATED secret names (`dbname`) when its own
-  // secret has none (RDS-managed master secrets never have one): rotators/postgres/rotator.ts
-  // masterLogin, `dbname: master.dbname ?? secret.dbname`. A database owner (an ordinary, very
+  // secret has none (RDS-managed master secrets never have one): rotators/postgres/engine.ts
+  // masterLogin (then rotators/postgres/rotator.ts), `dbname: master.dbname ?? secret.dbname`. A database owner (an ordinary, very
   // common setup: the application's role owns its database) sets
   // `ALTER DATABASE <theirs> SET search_path = evil, pg_catalog`; the master's session then
   // resolves unqualified names of rotor's own SQL (current_setting in WHOAMI_SQL, pg_roles,
@@ -422,7 +422,7 @@ END $fn$`);
 
   // WAS A HOLE: the same search_path attack through preflight (`rotor preflight`, the CLI's checks before
   // attach), which an operator runs on the writer's secret: preflightAlternating logs the master in
-  // to the rotated secret's dbname with no proof of anything (rotators/postgres/rotator.ts
+  // to the rotated secret's dbname with no proof of anything (rotators/postgres/engine.ts
   // masterLogin, then MASTER_RIGHTS_SQL's unqualified current_setting / pg_has_role / pg_roles).
   // Fix as above.
   it("preflight (run by an operator) does not run the writer's function as the master: the victim's password stays unchanged", async () => {

@@ -80,16 +80,15 @@ function reader(trust: Partial<TrustConfig>, options: { rds?: boolean; token?: s
     options.rds === false
       ? undefined
       : new RdsDiscovery({ rds: () => rdsClient, secretsManager: sm }).forInvocation(signal);
-  const r = new VersionReader(
+  return new VersionReader({
     store,
-    createRegistry([createFakeRotator(new Map())]),
+    registry: createRegistry([createFakeRotator(new Map())]),
     scope,
     signal,
     enricher,
-    { masters: [], rdsMasters: [], adoptionsSecret: 'rotor/adoptions', ...trust },
-  );
-  r.rotationToken = options.token ?? randomUUID();
-  return r;
+    trust: { masters: [], rdsMasters: [], adoptionsSecret: 'rotor/adoptions', ...trust },
+    rotationToken: options.token ?? randomUUID(),
+  });
 }
 
 const masterValue = { username: 'admin', password: 'Master-password-1' };

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { InvalidSecretError, RotorError } from '../../rotators/errors.js';
+import { AuthenticationFailedError, InvalidSecretError, RotorError } from '../../rotators/errors.js';
 import type { AnyRotator, RequestBase } from '../../rotators/types.js';
 import { TEST_SECRET_ARN } from './engines.js';
 
@@ -28,6 +28,49 @@ export interface ContractFixture {
   snapshot(value: Record<string, unknown>): Promise<string>;
   /** A pending value the test step must reject (a wrong password, say). */
   wrongCredential(pending: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * The strategy, for the promises every engine keeps alike for the same strategy
+   * (`SAME_STRATEGY_SAME_BEHAVIOUR`).
+   */
+  strategy?: string;
+  /** How many logins the target refused so far (the rotator's `connect` wrapped by `countRefusals`). */
+  refusedLogins?(): number;
+}
+
+/**
+ * What every engine does for the same strategy: a strategy whose apply stops AWSCURRENT restores
+ * it on rollback; one that never touches it says `not-applicable`. (The SQL engines share their
+ * strategies' names: README "Strategies".)
+ */
+export const SAME_STRATEGY_SAME_BEHAVIOUR: Readonly<
+  Record<string, { rollback: 'restores' | 'not-applicable' }>
+> = {
+  'single-user': { rollback: 'restores' },
+  'rds-master': { rollback: 'restores' },
+  'alternating-users': { rollback: 'not-applicable' },
+  'dual-password': { rollback: 'not-applicable' },
+};
+
+/**
+ * Wraps a rotator's `connect` option to count the logins the server refused (each counts towards
+ * lockout policies: MySQL's FAILED_LOGIN_ATTEMPTS, MariaDB's max_password_errors, PAM behind
+ * PostgreSQL).
+ */
+export function countRefusals<A extends unknown[], R>(
+  connect: (...args: A) => Promise<R>,
+): { connect: (...args: A) => Promise<R>; refused(): number } {
+  let refused = 0;
+  return {
+    connect: async (...args: A) => {
+      try {
+        return await connect(...args);
+      } catch (error) {
+        if (error instanceof AuthenticationFailedError) refused++;
+        throw error;
+      }
+    },
+    refused: () => refused,
+  };
 }
 
 /** Every string a secret value holds that could be a credential. */
@@ -239,8 +282,32 @@ export function describeRotatorContract(
       await rollback();
       // Assess: only a strategy that keeps AWSCURRENT working may say it has no rollback.
       if (required) expect(first, 'single-user rollback is not optional').not.toBe('not-applicable');
+      const promised = SAME_STRATEGY_SAME_BEHAVIOUR[fixture.strategy ?? '']?.rollback;
+      if (promised !== undefined) {
+        expect(first === 'not-applicable' ? 'not-applicable' : 'restores', fixture.strategy).toBe(promised);
+      }
       if (first === 'not-applicable') return;
       expect(await fixture.canLogin(currentValue)).toBe(true);
+    });
+
+    it('a routine rotation (createPending, apply, test) makes no login the target refuses', async (context) => {
+      // Prepare
+      const counted = fixture.refusedLogins;
+      if (counted === undefined) {
+        context.skip();
+        return;
+      }
+      const { current, pending } = await rotateToPending();
+      const before = counted();
+      // Act
+      await capture(
+        fixture.rotator.apply({ ...request('setSecret'), current, pending, previous: async () => undefined }),
+      );
+      await capture(
+        fixture.rotator.test({ ...request('testSecret'), pending, current: async () => current }),
+      );
+      // Assess: a refused login counts towards lockout policies; only a failure may cause one.
+      expect(counted() - before).toBe(0);
     });
 
     it('rollback succeeds and keeps the current credential working when nothing was applied', async () => {

@@ -1,6 +1,6 @@
 /**
  * A model of a MySQL 8.0 / 8.4 server's accounts, for driving the real MySQL rotator where no
- * MySQL server runs. It implements the rotator's `Connect` / `MysqlSession` slice (../../../rotators/mysql/session.ts),
+ * MySQL server runs. It implements the rotator's `Connect` / `MysqlSession` slice (../../../rotators/mysql/client.ts),
  * interprets the statements rotor sends (and only those: anything else throws, so a new statement
  * is noticed), answers the reads rotor makes, and accepts a login by an account's primary or
  * secondary password.
@@ -26,8 +26,9 @@
  * as a client without CAN_HANDLE_EXPIRED_PASSWORDS is refused), the grantor's own privileges on
  * GRANT (the model records grants as given).
  */
-import { classifyMysqlError } from '../../../rotators/mysql/classify.js';
-import type { Connect, ConnectOptions, MysqlSession, Row } from '../../../rotators/mysql/session.js';
+
+import type { Connect, ConnectOptions, MysqlSession, Row } from '../../../rotators/mysql/client.js';
+import { classifyMysqlError } from '../../../rotators/mysql/client.js';
 import {
   type Account,
   nativePasswordHash,
