@@ -13,6 +13,7 @@
 import {
   AuthenticationFailedError,
   asRotorError,
+  DeadlineExceededError,
   InvalidEventError,
   RotationNotEnabledError,
   type RotorError,
@@ -372,50 +373,73 @@ export class StepMachine {
    * createSecret: store a pending value unless one is already stored under the token.
    *
    * A value this container stored is known without a call. Otherwise a rotator whose createPending
-   * changes nothing gets no read first: the value is built and put, and PutSecretValue itself says
-   * whether another was stored under the token before (ResourceExistsException: a crashed earlier
-   * run or a concurrent one); that value wins and is read. Other rotators (those that mint
-   * credentials elsewhere) read first and build a value only while none is stored.
+   * changes nothing, or that can discard what it made, gets no read first: the value is built and
+   * put, and PutSecretValue itself says whether another was stored under the token before
+   * (ResourceExistsException: a crashed earlier run or a concurrent one); that value wins and is
+   * read, and what our createPending made for the losing value is discarded (an API key minted for
+   * nothing is revoked, not left live). Other rotators read first and build a value only while none
+   * is stored.
    */
   async #createSecret(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<void> {
     const { store } = this.deps;
     const token = inv.event.ClientRequestToken;
-    const known = store.cache.get(secret.arn, token);
-    const existing =
-      known !== undefined || current.rotator.createPendingChangesNothing !== true
-        ? await store.getVersion(secret.arn, token, PENDING, inv.signal)
-        : undefined;
-    if (existing !== undefined) {
+    const { rotator } = current;
+    const discards = rotator.createPendingChangesNothing !== true && rotator.discard !== undefined;
+    const readFirst =
+      store.cache.get(secret.arn, token) !== undefined ||
+      (rotator.createPendingChangesNothing !== true && !discards);
+    const stored = async (): Promise<boolean> => {
+      const existing = await store.getVersion(secret.arn, token, PENDING, inv.signal);
+      if (existing === undefined) return false;
       // A replay: the value stored by the earlier run stands. Validate it, never regenerate it.
       inv.scope.addSecretString(existing);
       await inv.reader.parse(secret.arn, existing, PENDING, current);
-      return;
+      return true;
+    };
+    if (readFirst && (await stored())) return;
+    const policy = resolvePolicy(rotator.passwordPolicy, this.deps.config.passwordPolicy);
+    const create = (nothingStored: boolean) =>
+      rotator.createPending({
+        ...this.#request(inv, current),
+        current: current.value,
+        currentValue: current.raw,
+        ...(nothingStored ? { nothingStored } : {}),
+        generatePassword: () => {
+          const password = generatePassword(policy);
+          inv.scope.add(password);
+          return password;
+        },
+      });
+    let pending: Awaited<ReturnType<typeof create>>['pending'];
+    try {
+      pending = (await create(readFirst)).pending;
+    } catch (error) {
+      // Without a read, createPending could not tell a stored pending value's key from an orphan
+      // (at a provider's live-key limit, say): a retryable failure is tried once more, told.
+      const retryable = asRotorError(error).retryable && !(error instanceof DeadlineExceededError);
+      if (readFirst || !discards || !retryable) throw error;
+      if (await stored()) return;
+      pending = (await create(true)).pending;
     }
-    const policy = resolvePolicy(current.rotator.passwordPolicy, this.deps.config.passwordPolicy);
-    const { pending } = await current.rotator.createPending({
-      ...this.#request(inv, current),
-      current: current.value,
-      currentValue: current.raw,
-      generatePassword: () => {
-        const password = generatePassword(policy);
-        inv.scope.add(password);
-        return password;
-      },
-    });
     const serialised = JSON.stringify(pending);
     inv.scope.addSecretString(serialised);
     // The rotator's own output must pass its own validation before it is stored.
-    await inv.reader.parse(secret.arn, serialised, PENDING, current);
-    const stored = await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal);
-    if (!stored) {
-      // Another value was stored under this token first (an earlier run, or a concurrent
-      // invocation): that value wins. Ours is dropped, and the stored one is validated.
-      inv.notes.push({
-        message: 'a pending value was already stored under this token; keeping it',
-        fields: { secretArn: secret.arn, versionId: token },
+    const ours = await inv.reader.parse(secret.arn, serialised, PENDING, current);
+    if (await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal)) return;
+    // Another value was stored under this token first (an earlier run, or a concurrent invocation):
+    // that value wins. Ours is dropped (what was made for it discarded), and the stored one validated.
+    inv.notes.push({
+      message: 'a pending value was already stored under this token; keeping it',
+      fields: { secretArn: secret.arn, versionId: token },
+    });
+    if (discards) {
+      await rotator.discard?.({
+        ...this.#request(inv, current),
+        current: current.value,
+        pending: ours.value,
       });
-      await inv.reader.requirePending(secret.arn, token, current);
     }
+    await inv.reader.requirePending(secret.arn, token, current);
   }
 
   /**

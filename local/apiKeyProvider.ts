@@ -64,6 +64,8 @@ export interface ProviderKey {
   readonly createdAt: Date;
   active: boolean;
   revokedAt?: Date;
+  /** The create request's body as the provider read it (JSON, or a form's fields), for assertions. */
+  readonly createdWith?: unknown;
 }
 
 /** Calls the provider can fail. */
@@ -149,13 +151,14 @@ export class ProviderKeys {
   ) {}
 
   /** Mints a key directly (an application's first key, made by hand before rotor manages it). */
-  mint(name: string, options: { active?: boolean } = {}): ProviderKey {
+  mint(name: string, options: { active?: boolean; createdWith?: unknown } = {}): ProviderKey {
     const key: ProviderKey = {
       id: this.formats.id(),
       name,
       value: this.formats.value(),
       createdAt: new Date(),
       active: options.active ?? true,
+      ...(options.createdWith === undefined ? {} : { createdWith: options.createdWith }),
     };
     this.#keys.set(key.id, key);
     return key;
@@ -287,7 +290,10 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
             if (keys.live().length >= maxLiveKeys) {
               return send(409, { error: `live key limit (${maxLiveKeys}) reached` });
             }
-            const minted = keys.mint(name, { active: options.requireActivation !== true });
+            const minted = keys.mint(name, {
+              active: options.requireActivation !== true,
+              createdWith: options.form === true ? formFields(text) : parsedJson(text),
+            });
             const body = {
               id: minted.id,
               name: minted.name,
@@ -444,6 +450,24 @@ function routeOf(method: string, path: string): Route {
 function idempotencyKey(request: IncomingMessage): string | undefined {
   const value = request.headers['idempotency-key'];
   return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function parsedJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A form's fields; a repeated field becomes a list. */
+function formFields(text: string): Record<string, string | string[]> {
+  const fields: Record<string, string | string[]> = {};
+  for (const [name, value] of new URLSearchParams(text)) {
+    const had = fields[name];
+    fields[name] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
+  }
+  return fields;
 }
 
 function nameOf(text: string): string | undefined {

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { type ProviderKey, ProviderKeys } from './apiKeyProvider.js';
 
-export type FakeKind = 'datadog' | 'sendgrid' | 'cloudflare' | 'twilio';
+export type FakeKind = 'datadog' | 'sendgrid' | 'cloudflare' | 'twilio' | 'algolia';
 
 /** One request served (no values: the path holds a key id at most). */
 export interface FakeRequest {
@@ -33,6 +33,7 @@ export interface ProviderFake {
   readonly adminSecret: Record<string, string>;
   readonly keys: ProviderKeys;
   readonly requests: readonly FakeRequest[];
+  readonly faults: FakeFaults;
   /** Whether `key` authenticates at the provider's validation endpoint, over HTTP. */
   canLogin(key: ProviderKey | { id: string; value: string }): Promise<boolean>;
   stop(): Promise<void>;
@@ -380,16 +381,147 @@ function twilio(keys: ProviderKeys, admin: { accountSid: string; authToken: stri
 }
 
 // ---------------------------------------------------------------------------------------------
+// Algolia: API keys of the Search REST API.
+// https://www.algolia.com/doc/rest-api/search/ (Add API key: POST /1/keys with `{"acl", "description",
+// "indexes", "validity", ...}` (acl required), 200 `{"key", "createdAt"}`; List API keys: GET /1/keys,
+// `{"keys": [{"value", "createdAt", "acl", "description", "indexes", "validity"}]}`, all keys in one
+// response (no paging); Delete API key: DELETE /1/keys/{key}, 200 `{"deletedAt"}`; List indices:
+// GET /1/indexes, ACL `listIndexes`; Search an index: GET /1/indexes/{indexName}, ACL `search`;
+// authentication by `X-Algolia-Application-Id` and `X-Algolia-API-Key` headers; errors
+// `{"message", "status"}`, 403 "Invalid Application-ID or API key"). A new key "might not be
+// immediately visible": here it is neither listed nor accepted for `propagationMs` after it was added.
+// The key's id is its value (32 hex digits). The admin API key is not one of the listed keys.
+
+export const ALGOLIA_ACLS = [
+  'search',
+  'browse',
+  'addObject',
+  'deleteObject',
+  'listIndexes',
+  'deleteIndex',
+  'settings',
+  'editSettings',
+  'analytics',
+  'recommendation',
+  'usage',
+  'logs',
+  'seeUnretrievableAttributes',
+] as const;
+
+function algolia(
+  keys: ProviderKeys,
+  admin: { applicationId: string; apiKey: string },
+  propagationMs: number,
+) {
+  return (x: Exchange) => {
+    const { request, url } = x;
+    const appId = request.headers['x-algolia-application-id'];
+    const apiKey = request.headers['x-algolia-api-key'];
+    const invalid = () => x.send(403, { message: 'Invalid Application-ID or API key', status: 403 });
+    const visible = (key: ProviderKey) => Date.now() - key.createdAt.getTime() >= propagationMs;
+    const acl = (key: ProviderKey) => {
+      const body = key.createdWith as { acl?: unknown } | undefined;
+      return Array.isArray(body?.acl) ? (body.acl as string[]) : [];
+    };
+    const asKey = (permission: string) => {
+      x.as('probe');
+      const key = typeof apiKey === 'string' ? keys.get(apiKey) : undefined;
+      if (
+        appId !== admin.applicationId ||
+        key === undefined ||
+        key.revokedAt !== undefined ||
+        !visible(key)
+      ) {
+        return invalid();
+      }
+      return acl(key).includes(permission)
+        ? x.send(200, { items: [], nbPages: 0, hits: [], nbHits: 0 })
+        : x.send(403, { message: 'Method not allowed with this API key', status: 403 });
+    };
+    if (url.pathname === '/1/indexes' && request.method === 'GET') return asKey('listIndexes');
+    if (/^\/1\/indexes\/[^/]+$/.test(url.pathname) && request.method === 'GET') return asKey('search');
+    if (appId !== admin.applicationId || apiKey !== admin.apiKey) {
+      x.as('unauthorized');
+      return invalid();
+    }
+    if (url.pathname === '/1/keys' && request.method === 'POST') {
+      x.as('create');
+      const body = json(x.body);
+      const list = body?.acl;
+      if (!Array.isArray(list) || list.some((a) => !(ALGOLIA_ACLS as readonly unknown[]).includes(a))) {
+        return x.send(400, { message: 'Invalid ACL', status: 400 });
+      }
+      const description = typeof body?.description === 'string' ? body.description : '';
+      const key = keys.mint(description, { createdWith: body });
+      return x.send(200, { key: key.value, createdAt: key.createdAt.toISOString() });
+    }
+    if (url.pathname === '/1/keys' && request.method === 'GET') {
+      x.as('list');
+      const listed = keys
+        .live()
+        .filter(visible)
+        .map((key) => ({
+          value: key.value,
+          createdAt: Math.floor(key.createdAt.getTime() / 1000),
+          acl: acl(key),
+          description: key.name,
+          validity: 0,
+        }));
+      return x.send(200, { keys: listed });
+    }
+    const match = /^\/1\/keys\/([^/]+)$/.exec(url.pathname);
+    if (match !== null && request.method === 'DELETE') {
+      x.as('revoke');
+      return keys.revoke(decodeURIComponent(match[1] as string))
+        ? x.send(200, { deletedAt: new Date().toISOString() })
+        : x.send(404, { message: 'Key does not exist', status: 404 });
+    }
+    x.as('unknown');
+    return x.send(404, { message: 'Not found', status: 404 });
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+class InjectedFault extends Error {
+  constructor(readonly status: number) {
+    super('injected failure');
+  }
+}
+
+/** Algolia's key id is the key: the value generator hands back the id just made. */
+let algoliaLast = '';
 
 const FORMATS: Record<FakeKind, { id: () => string; value: () => string; basePath: string }> = {
   datadog: { id: () => randomUUID(), value: () => hex(16), basePath: '/api' },
   sendgrid: { id: () => alnum(22), value: () => `SG.${alnum(22)}.${alnum(43)}`, basePath: '/v3' },
   cloudflare: { id: () => hex(16), value: () => alnum(40), basePath: '/client/v4' },
   twilio: { id: () => `SK${hex(16)}`, value: () => alnum(32), basePath: '/2010-04-01' },
+  algolia: {
+    id: () => {
+      algoliaLast = hex(16);
+      return algoliaLast;
+    },
+    value: () => algoliaLast,
+    basePath: '',
+  },
 };
 
+export interface ProviderFakeOptions {
+  /** Algolia: how long a new key is neither listed nor accepted. Default 300 ms. */
+  readonly propagationMs?: number;
+}
+
+/** Armed failures: the next `count` requests of an operation answer `status` without acting. */
+export interface FakeFaults {
+  fail(operation: 'create' | 'list' | 'revoke' | 'probe', status: number, count?: number): void;
+}
+
 /** Starts a fake of `kind` on loopback, with the admin credential its preset expects. */
-export async function startProviderFake(kind: FakeKind): Promise<ProviderFake> {
+export async function startProviderFake(
+  kind: FakeKind,
+  options: ProviderFakeOptions = {},
+): Promise<ProviderFake> {
   const format = FORMATS[kind];
   const keys = new ProviderKeys(format);
   const requests: FakeRequest[] = [];
@@ -422,20 +554,38 @@ export async function startProviderFake(kind: FakeKind): Promise<ProviderFake> {
       handle = twilio(keys, admin);
       break;
     }
+    case 'algolia': {
+      const admin = { applicationId: alnum(10).toUpperCase(), apiKey: hex(16) };
+      adminSecret = admin;
+      handle = algolia(keys, admin, options.propagationMs ?? 300);
+      break;
+    }
   }
 
+  const armed: { operation: string; status: number; count: number }[] = [];
+  const faults: FakeFaults = {
+    fail: (operation, status, count = 1) => {
+      armed.push({ operation, status, count });
+    },
+  };
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       let operation: FakeRequest['operation'] = 'unknown';
-      handle({
+      const exchange: Exchange = {
         request,
         url,
         body: Buffer.concat(chunks).toString('utf8'),
         as: (what) => {
           operation = what;
+          const armedFault = armed.find((a) => a.operation === what && a.count > 0);
+          if (armedFault !== undefined) {
+            // Answered before the handler acts: an injected failure changes nothing.
+            armedFault.count -= 1;
+            throw new InjectedFault(armedFault.status);
+          }
         },
         send: (status, body, headers = {}) => {
           requests.push({
@@ -453,7 +603,13 @@ export async function startProviderFake(kind: FakeKind): Promise<ProviderFake> {
           });
           response.end(text);
         },
-      });
+      };
+      try {
+        handle(exchange);
+      } catch (error) {
+        if (!(error instanceof InjectedFault)) throw error;
+        exchange.send(error.status, { message: 'injected failure', status: error.status });
+      }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -467,6 +623,10 @@ export async function startProviderFake(kind: FakeKind): Promise<ProviderFake> {
       `/2010-04-01/Accounts/${adminSecret.accountSid}/Messages.json`,
       { authorization: `Basic ${Buffer.from(`${key.id}:${key.value}`).toString('base64')}` },
     ],
+    algolia: (key) => [
+      '/1/indexes',
+      { 'x-algolia-application-id': String(adminSecret.applicationId), 'x-algolia-api-key': key.value },
+    ],
   };
 
   return {
@@ -476,6 +636,7 @@ export async function startProviderFake(kind: FakeKind): Promise<ProviderFake> {
     adminSecret,
     keys,
     requests,
+    faults,
     async canLogin(key) {
       const [path, headers] = probes[kind](key);
       const response = await fetch(`${url}${path}`, { headers });

@@ -141,6 +141,12 @@ export interface CreatePendingRequest<S> extends RequestBase {
   readonly currentValue: Readonly<Record<string, unknown>>;
   /** A fresh password from the policy. Call it only if the new credential is a password. */
   readonly generatePassword: () => string;
+  /**
+   * `true` when the step machine read AWSPENDING and found no value under the token: whatever an
+   * earlier call minted for `token` is an orphan (its value was lost) and may be retired. Absent
+   * for a rotator called without that read (see `createPendingChangesNothing`).
+   */
+  readonly nothingStored?: boolean;
 }
 
 export interface CreatePendingResponse {
@@ -238,18 +244,23 @@ export interface Rotator<S = unknown> {
    * `true` when createPending changes nothing anywhere (it may read: a master login to choose a
    * user name): the step machine may then call it before knowing whether a value is already
    * stored under the token, and learn that from PutSecretValue itself (a different value stored
-   * earlier is refused, and that value wins), saving a read. Absent: the stored value is read
-   * first and createPending runs only while there is none.
+   * earlier is refused, and that value wins), saving a read. A rotator that implements `discard`
+   * gets the same treatment though its createPending mints something: when the put is refused,
+   * the step machine calls `discard` with the losing value, and createPending must then never
+   * retire a credential minted for this token (it may be the stored pending value's). Neither:
+   * the stored value is read first and createPending runs only while there is none.
    */
   readonly createPendingChangesNothing?: boolean;
 
   /**
    * Builds the pending value from the current one.
    *
-   * Called only while no pending value is stored, unless `createPendingChangesNothing` (its
-   * result is then dropped when one was). It may be called again for the same token if the step
-   * died before the value was stored: a rotator that mints credentials elsewhere must find what
-   * it minted for `token` and revoke it (its value is lost) rather than leak it.
+   * Called only while no pending value is stored, unless `createPendingChangesNothing` or
+   * `discard` (its result is then dropped when one was, and discarded). It may be called again for
+   * the same token if the step died before the value was stored, or after (its response lost): a
+   * rotator that mints credentials elsewhere must not leak what an earlier call minted for `token`
+   * (revoke it once the stored value is known, in apply or finish) nor, when it has `discard`,
+   * retire it here, since it may be the stored pending value's.
    */
   createPending(request: CreatePendingRequest<S>): Promise<CreatePendingResponse>;
 

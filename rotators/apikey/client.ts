@@ -22,6 +22,7 @@ import {
 import { classifyNetworkError } from '../network.js';
 import {
   type Json,
+  keyFingerprint,
   MissingValueError,
   type Provider,
   type RequestTemplate,
@@ -111,6 +112,11 @@ interface Exchange {
 
 export class ProviderClient {
   readonly #budget: RateBudget;
+  /**
+   * For a provider whose key id is the key's value (`keyInDeleteUrl`): the values of the keys
+   * listed or minted by this client, by fingerprint. Read only to render a revoke's path.
+   */
+  readonly #byFingerprint = new Map<string, string>();
 
   constructor(
     private readonly provider: Provider,
@@ -167,7 +173,7 @@ export class ProviderClient {
     if (!Array.isArray(items))
       throw this.#shape('list', `no array at list.response.items ("${paths.items}")`);
     return items.map((item: unknown) => {
-      const id = scalar(readPath(item, paths.id));
+      const id = this.#idOf(scalar(readPath(item, paths.id)));
       if (id === undefined)
         throw this.#shape('list', `an item has no id at list.response.id ("${paths.id}")`);
       const name = scalar(readPath(item, paths.name));
@@ -179,6 +185,14 @@ export class ProviderClient {
         ...(createdAt === undefined ? {} : { createdAt }),
       };
     });
+  }
+
+  /** A provider's key id as rotor names it: a fingerprint when the id is the key's value. */
+  #idOf(id: string | undefined): string | undefined {
+    if (id === undefined || !this.provider.keyInDeleteUrl) return id;
+    const fingerprint = keyFingerprint(id);
+    this.#byFingerprint.set(fingerprint, id);
+    return fingerprint;
   }
 
   /** The next page's URL, or undefined on the last page. Throws when there is more that cannot be followed. */
@@ -286,15 +300,23 @@ export class ProviderClient {
    * Mints a key named `name`. Sent once unless the provider takes an idempotency key, since a
    * create resent after a lost response makes a second key. The caller recovers a lost one by name.
    */
-  async create(name: string, token: string): Promise<{ id: string; key: string }> {
+  async create(
+    name: string,
+    token: string,
+    params: TemplateValues['params'] = {},
+  ): Promise<{ id: string; key: string }> {
     const { idempotencyKeyHeader, response } = this.provider.create;
     // One idempotency key per mint: a later mint for the same token must make a new key, not
     // replay one whose value was lost.
     const extra = idempotencyKeyHeader === undefined ? {} : { [idempotencyKeyHeader]: randomUUID() };
-    const { status, body } = await this.#send('create', this.provider.create, { token, name }, extra);
+    const { status, body } = await this.#send('create', this.provider.create, { token, name, params }, extra);
     this.#expect('create', status, [200, 201, 202]);
-    const id = scalar(readPath(body, response.id));
     const key = readPath(body, response.key);
+    const id = this.#idOf(
+      this.provider.keyInDeleteUrl && typeof key === 'string' && key !== ''
+        ? key
+        : scalar(readPath(body, response.id)),
+    );
     if (id === undefined) throw this.#shape('create', `no key id at create.response.id ("${response.id}")`);
     if (typeof key !== 'string' || key === '') {
       // A key whose value cannot be read is of no use to anyone: retire it now rather than leak it.
@@ -309,7 +331,16 @@ export class ProviderClient {
 
   /** Revokes a key. A key already gone (404, 410 by default) counts as revoked. */
   async revoke(keyId: string): Promise<void> {
-    const { status } = await this.#send('revoke', this.provider.revoke, { keyId });
+    let id = keyId;
+    if (this.provider.keyInDeleteUrl) {
+      // Only a key this client listed or minted can be revoked: its value is known by fingerprint.
+      const value = this.#byFingerprint.get(keyId);
+      if (value === undefined) {
+        throw new ProviderError(`${this.target} revoke: key ${keyId} was not listed by this client`);
+      }
+      id = value;
+    }
+    const { status } = await this.#send('revoke', this.provider.revoke, { keyId: id });
     this.#expect('revoke', status, this.provider.revoke.okStatuses);
   }
 

@@ -10,6 +10,7 @@
  * | `sendgrid`   | `apiKey` (a key allowed to manage API keys)            | `region` (`global`, `eu`), `scopes`       |
  * | `cloudflare` | `token` (a user API token with "API Tokens Write")    | `policies` (required: the new tokens')    |
  * | `twilio`     | `accountSid` (public: used in paths), `authToken`      | none                                      |
+ * | `algolia`    | `apiKey` (the admin API key, or a key with `admin` ACL) | `applicationId` (required), `probeIndex` |
  *
  * Every preset also takes `baseUrl` (another region or a proxy; still https, checked like any
  * base URL), `maxLiveKeys`, `adminSecret` / `adminSecrets` (the admin secrets it pins) and
@@ -43,6 +44,7 @@ function common(options: Options, baseUrl: string): Record<string, unknown> {
 }
 
 const PRESETS: Readonly<Record<string, Preset>> = {
+  algolia: { options: [...COMMON, 'applicationId', 'probeIndex'], build: algoliaPreset },
   /**
    * Datadog API keys v2: https://docs.datadoghq.com/api/latest/key-management/ (both admin keys on
    * every management call; JSON:API bodies; `page[number]` from 0, `page[size]` at most 100;
@@ -229,6 +231,77 @@ const PRESETS: Readonly<Record<string, Preset>> = {
     },
   },
 };
+
+const ALGOLIA_ACLS = [
+  'search',
+  'browse',
+  'addObject',
+  'deleteObject',
+  'listIndexes',
+  'deleteIndex',
+  'settings',
+  'editSettings',
+  'analytics',
+  'recommendation',
+  'usage',
+  'logs',
+  'seeUnretrievableAttributes',
+];
+
+/**
+ * Algolia Search API keys: https://www.algolia.com/doc/rest-api/search/ (POST /1/keys with `acl`
+ * (required) and `description`, answering `{key, createdAt}`; GET /1/keys, every key in one
+ * answer; DELETE /1/keys/{key}; `X-Algolia-Application-Id` + `X-Algolia-API-Key`). A key's id is
+ * its value: the preset accepts `keyInDeleteUrl` (the retiring key goes in its DELETE request line,
+ * over https to `<applicationId>.algolia.net`, and nowhere else), and rotor finds its keys by the
+ * `description` it gives them. A new key "might not be immediately visible": testSecret waits up to
+ * 60 s for it. Each secret sets its key's `acl` (required) and `indexes` as `parameters`. The probe
+ * lists indices (ACL `listIndexes`), or searches `probeIndex` (ACL `search`) when set.
+ */
+function algoliaPreset(options: Options): Record<string, unknown> | PresetIssue {
+  const app = options.applicationId;
+  if (typeof app !== 'string' || !/^[A-Za-z0-9]{1,32}$/.test(app)) {
+    return {
+      field: 'applicationId',
+      expected: 'is required: the Algolia application id (letters and digits)',
+    };
+  }
+  const index = options.probeIndex;
+  if (index !== undefined && (typeof index !== 'string' || !/^[A-Za-z0-9_.-]{1,128}$/.test(index))) {
+    return { field: 'probeIndex', expected: 'must be an index name of letters, digits or _.-' };
+  }
+  const headers = { 'X-Algolia-Application-Id': app };
+  return {
+    ...common(options, `https://${app.toLowerCase()}.algolia.net`),
+    keyInDeleteUrl: true,
+    auth: { header: 'X-Algolia-API-Key', value: '{{admin.apiKey}}' },
+    maxLiveKeys: options.maxLiveKeys ?? 1000,
+    parameters: {
+      acl: { type: 'strings', allowed: ALGOLIA_ACLS, required: true, maxItems: ALGOLIA_ACLS.length },
+      indexes: { type: 'strings', maxLength: 256, maxItems: 100 },
+    },
+    create: {
+      method: 'POST',
+      path: '/1/keys',
+      headers,
+      body: { acl: '{{params.acl}}', description: '{{name}}', indexes: '{{params.indexes}}' },
+      response: { id: 'key', key: 'key' },
+    },
+    list: {
+      method: 'GET',
+      path: '/1/keys',
+      headers,
+      response: { items: 'keys', id: 'value', name: 'description', createdAt: 'createdAt' },
+    },
+    revoke: { method: 'DELETE', path: '/1/keys/{{keyId}}', headers },
+    probe: {
+      method: 'GET',
+      path: index === undefined ? '/1/indexes' : `/1/indexes/${index}?hitsPerPage=0`,
+      headers: { ...headers, 'X-Algolia-API-Key': '{{key}}' },
+      propagation: { maxWaitMs: 60_000, notYetStatuses: [403], baseDelayMs: 250 },
+    },
+  };
+}
 
 /** The names `preset` may take. */
 export const PRESET_NAMES: readonly string[] = Object.keys(PRESETS);

@@ -14,6 +14,7 @@
  * loopback hosts, redirects are never followed (client.ts). Credentials never go into a URL, where
  * access logs would keep them: `{{key}}` and `{{admin...}}` are refused in paths.
  */
+import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import type { Json } from './json.js';
 import { expandPreset } from './presets.js';
@@ -65,7 +66,10 @@ export type Pagination = (
 ) & { readonly maxPages: number };
 
 export interface Provider {
-  /** The name it is registered under, or `inline` for a description kept in the secret. */
+  /**
+   * The name it is registered under, or `inline:<host>` (with a port other than the scheme's) for
+   * a description kept in the secret.
+   */
   readonly name: string;
   readonly baseUrl: URL;
   /**
@@ -128,13 +132,54 @@ export interface Provider {
       | undefined;
   };
   readonly activate?: RequestTemplate & { readonly okStatuses: readonly number[] };
+  /**
+   * Values a secret may set for its own key (`parameters` in the secret: scopes, ACLs, a
+   * description), declared here with their type and limits, and usable only in the create
+   * request's body and headers as `{{params.<name>}}`. Never in a path, in the string that sends
+   * the key's name, or in any other request: nothing a secret's writer sets this way decides where
+   * a request goes, which keys are listed, or which are revoked.
+   */
+  readonly parameters: Readonly<Record<string, ParameterSpec>>;
+  /**
+   * The provider identifies a key by its value (Algolia: `DELETE /1/keys/{key}`), and the
+   * description accepts the one exception this allows (`keyInDeleteUrl: true`): the value of a key
+   * being retired goes in the revoke request's path, at the moment it is destroyed, and nowhere
+   * else. rotor then knows every key by a fingerprint (`fp-` and 16 hex digits of SHA-256 of the
+   * value): what the secret's `keyId` holds, what errors, logs and events show. Only the
+   * function's own descriptions may set it (never an inline one); the revoke must be a DELETE to
+   * `baseUrl`, which must be https (plain http only on loopback, as everywhere); no other request
+   * may name the key in its path.
+   */
+  readonly keyInDeleteUrl: boolean;
 }
+
+/** How rotor names a key whose provider-side id is its value: never the value itself. */
+export function keyFingerprint(value: string): string {
+  return `fp-${createHash('sha256').update(`rotor key fingerprint\0${value}`, 'utf8').digest('hex').slice(0, 16)}`;
+}
+
+/** A per-secret parameter as a description declares it. */
+export interface ParameterSpec {
+  /** `string`, `strings` (a list of strings), `integer` or `boolean`. */
+  readonly type: 'string' | 'strings' | 'integer' | 'boolean';
+  /** The values a string (or each string of a list) may take; absent: any within `maxLength`. */
+  readonly allowed?: readonly string[] | undefined;
+  /** Most characters of a string (each string of a list). Default 256. */
+  readonly maxLength: number;
+  /** Most entries of a list. Default 64. */
+  readonly maxItems: number;
+  /** Whether a secret must set it (otherwise a body field holding only it is left out when unset). */
+  readonly required: boolean;
+}
+
+/** A parameter value a secret set, as validated against its spec. */
+export type ParameterValue = string | number | boolean | readonly string[];
 
 /**
  * Variables a template may use; `admin.*` stands for every credential field `admin.<field>`,
  * `admin.public` for the fields the description declares public (identifiers).
  */
-type Variable = 'token' | 'name' | 'keyId' | 'key' | 'admin' | 'admin.*' | 'admin.public';
+type Variable = 'token' | 'name' | 'keyId' | 'key' | 'admin' | 'admin.*' | 'admin.public' | 'params';
 
 /**
  * What each request may refer to. The probe proves the key alone, so it never sees the admin
@@ -142,7 +187,7 @@ type Variable = 'token' | 'name' | 'keyId' | 'key' | 'admin' | 'admin.*' | 'admi
  */
 const ALLOWED: Readonly<Record<string, readonly Variable[]>> = {
   auth: ['admin', 'admin.*', 'admin.public'],
-  create: ['token', 'name', 'admin', 'admin.*', 'admin.public'],
+  create: ['token', 'name', 'admin', 'admin.*', 'admin.public', 'params'],
   list: ['admin', 'admin.*', 'admin.public'],
   revoke: ['keyId', 'admin', 'admin.*', 'admin.public'],
   activate: ['keyId', 'admin', 'admin.*', 'admin.public'],
@@ -150,7 +195,7 @@ const ALLOWED: Readonly<Record<string, readonly Variable[]>> = {
 };
 
 /** Credentials never go into a URL: proxies and access logs keep URLs. */
-const NEVER_IN_PATH: readonly Variable[] = ['key', 'admin', 'admin.*'];
+const NEVER_IN_PATH: readonly Variable[] = ['key', 'admin', 'admin.*', 'params'];
 
 /** One `{{...}}`: a variable, or `base64(` operands `)` where operands are variables and quoted literals. */
 const EXPRESSION = /\{\{([^{}]*)\}\}/g;
@@ -197,6 +242,7 @@ function templateVariables(template: string): string[] {
 class TemplateSyntaxError extends Error {}
 
 function variableKind(name: string, publicFields: ReadonlySet<string>): Variable | undefined {
+  if (name.startsWith('params.')) return 'params';
   if (name.startsWith('admin.'))
     return publicFields.has(name.slice('admin.'.length)) ? 'admin.public' : 'admin.*';
   return (['token', 'name', 'keyId', 'key', 'admin'] as const).find((known) => known === name);
@@ -209,6 +255,8 @@ export interface TemplateValues {
   readonly keyId?: string;
   readonly key?: string;
   readonly admin?: string | Readonly<Record<string, unknown>>;
+  /** The secret's own parameters (already validated against the description's specs). */
+  readonly params?: Readonly<Record<string, ParameterValue>>;
 }
 
 /** A template names something the values cannot provide (a missing admin field, say). */
@@ -232,6 +280,12 @@ export function render(template: string, values: TemplateValues, encode = (s: st
 
 function lookup(name: string, values: TemplateValues): string {
   let value: unknown;
+  if (name.startsWith('params.')) {
+    // A parameter inside a longer string: an unset optional one renders as nothing.
+    const param = values.params?.[name.slice('params.'.length)];
+    if (param === undefined) return '';
+    return Array.isArray(param) ? param.join(',') : String(param);
+  }
   if (name.startsWith('admin.')) {
     const admin = values.admin;
     value = typeof admin === 'object' ? admin[name.slice('admin.'.length)] : undefined;
@@ -241,12 +295,34 @@ function lookup(name: string, values: TemplateValues): string {
   return value;
 }
 
-/** Renders every string leaf of a JSON body template. */
+/** A string leaf that is one parameter and nothing else: it takes the parameter's own JSON type. */
+const WHOLE_PARAMETER = /^\{\{\s*params\.([A-Za-z0-9_-]+)\s*\}\}$/;
+
+/** Marks a field whose only content is an unset optional parameter: the field is left out. */
+const UNSET = Symbol('unset');
+
+/**
+ * Renders every string leaf of a JSON body template. A leaf that is exactly `{{params.<name>}}`
+ * becomes the parameter's value with its type (a list stays a list), or is left out when unset.
+ */
 export function renderJson(template: Json, values: TemplateValues): Json {
-  if (typeof template === 'string') return render(template, values);
-  if (Array.isArray(template)) return template.map((item: Json) => renderJson(item, values));
+  const rendered = renderNode(template, values);
+  return rendered === UNSET ? null : rendered;
+}
+
+function renderNode(template: Json, values: TemplateValues): Json | typeof UNSET {
+  if (typeof template === 'string') {
+    const whole = WHOLE_PARAMETER.exec(template);
+    if (whole === null) return render(template, values);
+    const param = values.params?.[whole[1] as string];
+    return param === undefined ? UNSET : (param as Json);
+  }
+  if (Array.isArray(template)) {
+    return template.map((item: Json) => renderNode(item, values)).filter((item) => item !== UNSET) as Json;
+  }
   if (typeof template === 'object' && template !== null) {
-    return Object.fromEntries(Object.entries(template).map(([k, item]) => [k, renderJson(item, values)]));
+    const entries = Object.entries(template).map(([k, item]) => [k, renderNode(item, values)] as const);
+    return Object.fromEntries(entries.filter(([, item]) => item !== UNSET)) as Json;
   }
   return template;
 }
@@ -465,6 +541,32 @@ const DescriptionSchema = v.strictObject({
       okStatuses: v.optional(statusList),
     }),
   ),
+  keyInDeleteUrl: v.optional(v.literal(true, 'must be true (or left out)')),
+  parameters: v.optional(
+    v.record(
+      v.pipe(
+        v.string(),
+        v.regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be parameter names of 1 to 64 letters, digits or _-'),
+      ),
+      v.strictObject({
+        type: v.picklist(
+          ['string', 'strings', 'integer', 'boolean'],
+          'must be "string", "strings", "integer" or "boolean"',
+        ),
+        allowed: v.optional(
+          v.pipe(
+            v.array(v.pipe(v.string(), v.maxLength(1024, 'must be values of at most 1024 characters'))),
+            v.minLength(1, 'must list at least one value when present'),
+            v.maxLength(1000, 'must list at most 1000 values'),
+          ),
+        ),
+        maxLength: v.optional(int(1, 4096), 256),
+        maxItems: v.optional(int(1, 1000), 64),
+        required: v.optional(v.boolean(), false),
+      }),
+    ),
+    {},
+  ),
 });
 
 type RawDescription = v.InferOutput<typeof DescriptionSchema>;
@@ -494,6 +596,9 @@ function fail(field: string, expected: string): never {
   throw new Invalid({ field, expected });
 }
 
+/** The parameters the description being compiled declares (set by compileProvider). */
+let declared: ReadonlySet<string> = new Set();
+
 function checkTemplate(
   template: string,
   field: string,
@@ -516,9 +621,19 @@ function checkTemplate(
     if (kind === undefined || !allowed.includes(kind)) {
       fail(field, `uses {{${name}}}; ${request} templates may use ${allowed.map(shown).join(', ')}`);
     }
+    if (inPath && kind === 'params') {
+      fail(field, `uses {{${name}}} in a path: a secret's parameters never choose where a request goes`);
+    }
     if (inPath && NEVER_IN_PATH.includes(kind)) {
       fail(field, `uses {{${name}}} in a URL, where logs would keep it; send it in a header or the body`);
     }
+    if (kind === 'params' && !declared.has(name.slice('params.'.length))) {
+      fail(field, `uses {{${name}}}, which "parameters" does not declare`);
+    }
+  }
+  if (names.includes('name') && names.some((name) => name.startsWith('params.'))) {
+    // The key's name proves whose it is: a writer's value next to it could forge or hide the tag.
+    fail(field, "mixes {{name}} with a parameter: the key name is rotor's alone");
   }
 }
 
@@ -573,6 +688,26 @@ function checkPath(
   const pathOnly = template.split('?')[0] ?? '';
   if (pathOnly.split('/').some((segment) => segment === '.' || segment === '..' || /^%2e/i.test(segment))) {
     fail(field, 'must not contain . or .. segments');
+  }
+}
+
+/**
+ * `keyInDeleteUrl`: the key's value may go only in a DELETE's path (the revoke), nowhere else a
+ * key id could be rendered (the probe, an activation), and only over https (or loopback).
+ */
+function checkKeyInDeleteUrl(d: RawDescription): void {
+  if (d.revoke.method !== 'DELETE') fail('revoke.method', 'must be DELETE with keyInDeleteUrl');
+  if (!templateVariables(d.revoke.path).includes('keyId')) {
+    fail('revoke.path', 'must name the key ({{keyId}}) with keyInDeleteUrl');
+  }
+  if (d.activate !== undefined)
+    fail('activate', 'is not allowed with keyInDeleteUrl (it would name the key)');
+  if (requestVariables(d.probe).includes('keyId')) {
+    fail('probe', 'must not use {{keyId}} with keyInDeleteUrl: the id is the key');
+  }
+  const revokeRest = [...Object.values(d.revoke.headers ?? {})];
+  if (revokeRest.some((value) => templateVariables(value).includes('keyId')) || d.revoke.body !== undefined) {
+    fail('revoke', 'must name the key in its path only with keyInDeleteUrl');
   }
 }
 
@@ -645,6 +780,7 @@ export function compileProvider(
   const result = v.safeParse(DescriptionSchema, expanded.description, { abortEarly: true });
   if (!result.success) return { issue: schemaIssue(result.issues[0]) };
   const d = result.output;
+  declared = new Set(Object.keys(d.parameters));
   try {
     const baseUrl = checkBaseUrl(d.baseUrl);
     const publicFields: ReadonlySet<string> = new Set(d.publicAdminFields);
@@ -661,11 +797,13 @@ export function compileProvider(
       // The name is how a retried step recognises the key it minted: without it, keys leak.
       fail('create.body', 'must send the key name ({{name}}) so a retried step can find the key it minted');
     }
-    if (d.create.response.id === d.create.response.key) {
+    const byValue = d.keyInDeleteUrl === true;
+    if (byValue) checkKeyInDeleteUrl(d);
+    else if (d.create.response.id === d.create.response.key) {
       // Algolia, for one: revoking would put the key in a URL, where access logs keep it.
       fail(
         'create.response.id',
-        'names the key itself: a provider that identifies keys by their value would need the key in a URL to revoke it, which rotor never does',
+        'names the key itself: a provider that identifies keys by their value needs the key in a URL to revoke it, which rotor does only for a description that accepts it (keyInDeleteUrl: true)',
       );
     }
     const revoke = compileRequest(d.revoke, 'revoke', publicFields);
@@ -704,6 +842,8 @@ export function compileProvider(
         expectStatus: d.probe.expectStatus ?? [200],
         ...(d.probe.propagation === undefined ? {} : { propagation: d.probe.propagation }),
       },
+      parameters: d.parameters,
+      keyInDeleteUrl: byValue,
       ...(d.activate === undefined
         ? {}
         : {
@@ -717,6 +857,8 @@ export function compileProvider(
   } catch (error) {
     if (error instanceof Invalid) return { issue: error.issue };
     throw error;
+  } finally {
+    declared = new Set();
   }
 }
 
@@ -741,4 +883,75 @@ export function requestUrl(
   const url = new URL(`${base.origin}${basePath}${path}`);
   if (url.origin !== base.origin || !url.pathname.startsWith(`${basePath}/`)) return undefined;
   return url;
+}
+
+/**
+ * Validates the parameters a secret sets (`parameters`) against what its provider description
+ * declares: an undeclared name, a wrong type, a value not allowed or too long, a required one
+ * missing. Returns the values, or the first problem (field and what was expected, never the value).
+ */
+export function checkParameters(
+  provider: Provider,
+  raw: unknown,
+): { values: Readonly<Record<string, ParameterValue>>; issue?: undefined } | { issue: DescriptionIssue } {
+  const given = raw === undefined ? {} : raw;
+  if (typeof given !== 'object' || given === null || Array.isArray(given)) {
+    return { issue: { field: 'parameters', expected: 'must be an object of parameter values' } };
+  }
+  const values: Record<string, ParameterValue> = {};
+  for (const [name, value] of Object.entries(given)) {
+    const spec = Object.hasOwn(provider.parameters, name) ? provider.parameters[name] : undefined;
+    // A name the writer chose is shown only when it is a plain identifier.
+    const field = /^[A-Za-z0-9_-]{1,64}$/.test(name) ? `parameters.${name}` : 'parameters';
+    if (spec === undefined) {
+      const known = Object.keys(provider.parameters);
+      return {
+        issue: {
+          field,
+          expected: `is not a parameter provider "${provider.name}" declares (${known.length === 0 ? 'none' : known.join(', ')})`,
+        },
+      };
+    }
+    const problem = parameterProblem(spec, value);
+    if (problem !== undefined) return { issue: { field, expected: problem } };
+    values[name] = value as ParameterValue;
+  }
+  for (const [name, spec] of Object.entries(provider.parameters)) {
+    if (spec.required && values[name] === undefined) {
+      return {
+        issue: { field: `parameters.${name}`, expected: `is required by provider "${provider.name}"` },
+      };
+    }
+  }
+  return { values };
+}
+
+function parameterProblem(spec: ParameterSpec, value: unknown): string | undefined {
+  const text = (item: unknown): string | undefined => {
+    if (typeof item !== 'string') return 'must be a string';
+    if (item.length > spec.maxLength) return `must be at most ${spec.maxLength} characters`;
+    if ([...item].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f))
+      return 'must not contain control characters';
+    if (spec.allowed !== undefined && !spec.allowed.includes(item)) {
+      return `must be one of ${spec.allowed.slice(0, 20).join(', ')}${spec.allowed.length > 20 ? ', ...' : ''}`;
+    }
+    return undefined;
+  };
+  switch (spec.type) {
+    case 'string':
+      return text(value);
+    case 'strings': {
+      if (!Array.isArray(value)) return 'must be a list of strings';
+      if (value.length > spec.maxItems) return `must list at most ${spec.maxItems} values`;
+      for (const item of value) {
+        const problem = text(item);
+        if (problem !== undefined) return `entries ${problem.replace(/^must be /, 'must each be ')}`;
+      }
+      return undefined;
+    }
+    case 'integer':
+      return typeof value === 'number' && Number.isSafeInteger(value) ? undefined : 'must be an integer';
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : 'must be true or false';
+  }
 }

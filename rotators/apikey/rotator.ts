@@ -22,7 +22,13 @@ import {
   type RateBudget,
   type Sleep,
 } from './client.js';
-import { compileProvider, type Provider } from './provider.js';
+import {
+  checkParameters,
+  compileProvider,
+  keyFingerprint,
+  type ParameterValue,
+  type Provider,
+} from './provider.js';
 import { ENGINE, type GracePolicy, gracePolicy, KeyNames, parseApiKeyFields } from './secret.js';
 
 /** An API-key secret, parsed, with its provider description resolved. */
@@ -41,6 +47,8 @@ export interface ApiKeySecret {
   readonly previousKeyId?: string;
   /** When rotor minted this key, epoch milliseconds (written by rotor): the start of the previous key's grace. */
   readonly keyCreatedAt?: number;
+  /** The secret's own parameters for its keys, validated against the description's declaration. */
+  readonly parameters: Readonly<Record<string, ParameterValue>>;
 }
 
 export interface ApiKeyRotatorOptions {
@@ -144,7 +152,8 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     // decision: a writer declaring the credential "public" would have it put in URLs.
     // Which admin secrets a description pins is the operator's decision too: a writer pinning their
     // own choice would bind any admin secret to their description.
-    for (const field of ['publicAdminFields', 'adminSecret', 'adminSecrets', 'manages']) {
+    // Whether a key's value may go in a URL is the operator's trade-off too.
+    for (const field of ['publicAdminFields', 'adminSecret', 'adminSecrets', 'manages', 'keyInDeleteUrl']) {
       if (Object.hasOwn(value, field)) {
         throw new InvalidSecretError(
           `provider.${field}`,
@@ -157,7 +166,9 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     if (compiled.issue !== undefined)
       throw new InvalidSecretError(`provider.${compiled.issue.field}`, compiled.issue.expected, label);
     const { manages: _never, ...inline } = compiled.provider;
-    const provider: Provider = { ...inline, adminSecrets: [] };
+    // Named for its host (and port): an admin secret binding itself to `inline:<host>` is sent only
+    // with descriptions pointing there, never with every inline description.
+    const provider: Provider = { ...inline, name: `inline:${inline.baseUrl.host}`, adminSecrets: [] };
     const { host, hostname } = provider.baseUrl;
     if (!inlineHosts.has(hostname) && !inlineHosts.has(host)) {
       throw new InvalidSecretError(
@@ -359,6 +370,30 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     ];
   }
 
+  /**
+   * The listed key of id `keyId`, listing again with backoff while the provider may not show a new
+   * key yet (`probe.propagation`, within its bound and the deadline); undefined if never listed.
+   */
+  async function findListed(
+    client: ProviderClient,
+    secret: ApiKeySecret,
+    keyId: string,
+    /** When the key was minted (epoch ms), if known: past the propagation bound, one list decides. */
+    mintedAt: number | undefined,
+    request: Pick<RequestBase, 'deadline' | 'signal'>,
+  ): Promise<ListedKey | undefined> {
+    const propagation = secret.provider.probe.propagation;
+    for (let attempt = 1; ; attempt++) {
+      const key = (await client.list()).find((listed) => listed.id === keyId);
+      if (key !== undefined || propagation === undefined || mintedAt === undefined) return key;
+      const wait = Math.min(5_000, propagation.baseDelayMs * 2 ** (attempt - 1));
+      if (now() + wait > mintedAt + propagation.maxWaitMs || Date.now() + wait >= request.deadline) {
+        return undefined;
+      }
+      await sleep(wait, request.signal);
+    }
+  }
+
   async function revokeAll(client: ProviderClient, keys: readonly ListedKey[]): Promise<void> {
     for (const key of keys) await client.revoke(key.id);
   }
@@ -432,10 +467,17 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     parse({ value, label }) {
       const fields = parseApiKeyFields(value, label);
       const keyCreatedAt = fields.keyCreatedAt === undefined ? undefined : Date.parse(fields.keyCreatedAt);
+      const provider = resolveProvider(fields.provider, label);
+      const checked = checkParameters(provider, fields.parameters);
+      if (checked.issue !== undefined) {
+        throw new InvalidSecretError(checked.issue.field, checked.issue.expected, label);
+      }
       return {
-        provider: resolveProvider(fields.provider, label),
+        provider,
+        parameters: checked.values,
         adminSecretArn: fields.adminSecretArn,
-        keyId: fields.keyId,
+        // Where the provider's id is the value, rotor knows the key by its fingerprint only.
+        keyId: provider.keyInDeleteUrl ? keyFingerprint(fields.apiKey) : fields.keyId,
         apiKey: fields.apiKey,
         grace: gracePolicy(fields.gracePolicy),
         ...(fields.keyNamePrefix === undefined ? {} : { keyNamePrefix: fields.keyNamePrefix }),
@@ -453,43 +495,61 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
     },
 
     /**
-     * Mints a key named `<tag>-[<label>-]<token>`. Runs only while no pending value is stored, so
-     * any key already named for this token was minted by an attempt whose value was lost (the
-     * response dropped, or the Lambda died before PutSecretValue): it is revoked, never reused or
-     * left live. First proves that the keys AWSCURRENT names are this secret's (ForeignKeyError
-     * otherwise, nothing minted or revoked), then reconciles (expired grace, orphans of abandoned
-     * rotations), then makes room at the live-key limit. A create whose outcome is unknown
-     * (network error, 5xx) is recovered once in the same call: the key it may have made is found by
-     * name and revoked, and another is minted.
+     * Mints a key named `<tag>-[<label>-]<token>`. The step machine calls it without reading
+     * AWSPENDING first (this rotator has `discard`): a key already named for this token may then
+     * be the stored pending value's (an earlier call whose response was lost), so none is revoked
+     * or evicted here, unless the step machine says nothing is stored (`nothingStored`, after a
+     * read it makes when this call failed, at the live-key limit say): then they are orphans and
+     * go. The step machine discards ours if the put is refused, and apply revokes the other keys
+     * named for the token once the stored one is known. First proves that the keys AWSCURRENT
+     * names are this secret's (ForeignKeyError otherwise, nothing minted or revoked), then
+     * reconciles (expired grace, orphans of abandoned rotations), then makes room at the live-key
+     * limit. A create whose outcome is unknown (network error, 5xx) is recovered once in the same
+     * call: the key it may have made (named for the token, absent from the call's first list) is
+     * revoked, and another is minted.
      */
-    async createPending({ current, currentValue, token, ...request }) {
+    async createPending({ current, currentValue, token, nothingStored, ...request }) {
       const own = ownership(current, request);
       const client = await connect(current, request);
       const name = own.names.nameFor(token);
+      /** Keys named for this token that may be the stored pending value's: never retired here. */
+      let guarded: ReadonlySet<string> | undefined;
       for (let attempt = 1; ; attempt++) {
         let keys = await client.list();
         await own.assertOwned(keys, currentClaims(current));
-        const stale = await retirable(own, keys, current);
-        // Named for this token under this secret's tag: minted by an attempt whose value was lost
-        // (the name check covers tokens that are not UUIDs, which `minted` leaves alone).
-        const retire = keys.filter(
-          (key) => key.id !== current.keyId && (own.names.mintedFor(key.name, token) || stale.includes(key)),
+        // Told nothing is stored, every key named for this token is an orphan (its value lost).
+        // Otherwise only those this call's own lost create made (absent from its first list) are.
+        guarded ??= new Set(
+          nothingStored === true
+            ? []
+            : keys.filter((key) => own.names.mintedFor(key.name, token)).map((key) => key.id),
         );
+        const mayGo = (key: ListedKey) =>
+          key.id !== current.keyId && !(guarded as ReadonlySet<string>).has(key.id);
+        const retire = [
+          ...(await retirable(own, keys, current)),
+          ...keys.filter((key) => own.names.mintedFor(key.name, token)),
+        ].filter((key, index, all) => mayGo(key) && all.indexOf(key) === index);
         await revokeAll(client, retire);
         keys = keys.filter((key) => !retire.includes(key));
         const excess = keys.length + 1 - current.provider.maxLiveKeys;
         if (excess > 0) {
-          const room = evictable(own, keys, current);
+          const room = evictable(own, keys, current).filter(mayGo);
           if (room.length < excess) {
+            // Keys named for this token kept in case one is the stored pending value's: told that
+            // nothing is stored (the step machine reads and calls again), they go.
+            const blocked = evictable(own, keys, current).length >= excess;
             throw new ProviderError(
               `${client.target} allows ${current.provider.maxLiveKeys} live keys and has ${keys.length}, of which ` +
                 `${room.length} rotor may revoke (the current key never): revoke one by hand or raise maxLiveKeys`,
+              undefined,
+              { retryable: blocked },
             );
           }
           await revokeAll(client, room.slice(0, excess));
         }
         try {
-          const minted = await client.create(name, token);
+          const minted = await client.create(name, token, current.parameters);
           return {
             pending: {
               ...currentValue,
@@ -514,11 +574,24 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
      * minted for this secret in this rotation is activated (ForeignKeyError otherwise): a pending
      * value naming another key cannot switch that key on.
      */
-    async apply({ pending, token, ...request }) {
-      if (pending.provider.activate === undefined) return;
+    async apply({ pending, current, token, ...request }) {
       const own = ownership(pending, request);
       const client = await connect(pending, request);
-      const key = (await client.list()).find((listed) => listed.id === pending.keyId);
+      const keys = await client.list();
+      // The stored pending value is known now: other keys named for this token were minted by
+      // calls whose value lost (a lost response, a refused put) and are revoked.
+      await revokeAll(
+        client,
+        keys.filter(
+          (listed) =>
+            own.names.mintedFor(listed.name, token) &&
+            listed.id !== pending.keyId &&
+            listed.id !== current.keyId &&
+            listed.id !== current.previousKeyId,
+        ),
+      );
+      if (pending.provider.activate === undefined) return;
+      const key = keys.find((listed) => listed.id === pending.keyId);
       if (key === undefined || !own.names.mintedFor(key.name, token)) {
         throw new ForeignKeyError(
           `refused to activate keyId of AWSPENDING ${pending.keyId}: the provider lists no key of that id named ` +
@@ -526,6 +599,29 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
         );
       }
       await client.activate(key.id);
+    },
+
+    /**
+     * Revokes the key `pending` names when it was minted for this rotation (its provider-side name
+     * carries this secret's tag and the token): a pending value that will never be promoted, or
+     * one that lost the put to another. Never AWSCURRENT's key nor the one it replaced; a listed
+     * key that is not this secret's, or not this rotation's, is refused (ForeignKeyError) and left
+     * alone. Idempotent: a key already gone, or never listed, is done. Where new keys take a while
+     * to be listed (`probe.propagation`), the list is read again within that bound.
+     */
+    async discard({ current, pending, token, ...request }) {
+      const own = ownership(current, request);
+      const client = await connect(current, request);
+      if (pending.keyId === current.keyId || pending.keyId === current.previousKeyId) return;
+      const key = await findListed(client, current, pending.keyId, pending.keyCreatedAt, request);
+      if (key === undefined) return;
+      if (!(await own.owns(key)) || !own.names.mintedFor(key.name, token)) {
+        throw new ForeignKeyError(
+          `refused to discard keyId of AWSPENDING ${key.id}: the provider lists it under a name that is not this ` +
+            `rotation's under this secret's tag "${own.names.prefix}"`,
+        );
+      }
+      await client.revoke(key.id);
     },
 
     /** Calls the probe with the pending key. Changes nothing (the probe must be a read). */

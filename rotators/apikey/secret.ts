@@ -71,6 +71,16 @@ const ApiKeySecretSchema = v.looseObject({
     ),
   ),
   keyCreatedAt: v.optional(v.pipe(v.string(), v.isoTimestamp('must be an ISO 8601 timestamp'))),
+  /** Values for the secret's own key, as the provider description declares them (checked there). */
+  parameters: v.optional(
+    v.pipe(
+      v.unknown(),
+      v.check(
+        (input) => typeof input === 'object' && input !== null && !Array.isArray(input),
+        'must be an object of the parameters the provider description declares',
+      ),
+    ),
+  ),
 });
 
 type ApiKeySecretFields = v.InferOutput<typeof ApiKeySecretSchema>;

@@ -14,7 +14,25 @@ import { type RotationHarness, startRotationHarness } from '../support/rotation.
 import { skipApiKey } from './support.js';
 
 /** Options each preset needs, and how many keys make more than one of its pages. */
-const CASES: Record<FakeKind, { options: Record<string, unknown>; strangers: number; pageSize?: number }> = {
+const CASES: Record<
+  FakeKind,
+  {
+    options: Record<string, unknown>;
+    strangers: number;
+    pageSize?: number;
+    /** Options taken from the running fake. */
+    fromFake?: (fake: ProviderFake) => Record<string, unknown>;
+    /** Fields of the secret beyond the key (per-secret parameters). */
+    secret?: Record<string, unknown>;
+  }
+> = {
+  // Algolia lists every key in one answer (no paging), and its new keys take a while to be visible.
+  algolia: {
+    options: {},
+    strangers: 20,
+    fromFake: (fake) => ({ applicationId: fake.adminSecret.applicationId }),
+    secret: { parameters: { acl: ['search', 'listIndexes'] } },
+  },
   datadog: { options: {}, strangers: 120, pageSize: 100 },
   sendgrid: { options: { scopes: ['mail.send'] }, strangers: 20 },
   cloudflare: {
@@ -44,8 +62,9 @@ describe.skipIf(skipApiKey)('API-key presets', () => {
     fake = undefined;
   });
 
-  async function setUp(kind: FakeKind, options: Record<string, unknown> = CASES[kind].options) {
+  async function setUp(kind: FakeKind, given: Record<string, unknown> = CASES[kind].options) {
     fake = await startProviderFake(kind);
+    const options = { ...given, ...CASES[kind].fromFake?.(fake) };
     // The operator pins the admin secret in the preset entry, by name.
     const adminName = `${kind}/admin-${randomUUID()}`;
     const rotator = createApiKeyRotator({
@@ -56,18 +75,23 @@ describe.skipIf(skipApiKey)('API-key presets', () => {
     return { fake, h, adminSecretArn };
   }
 
-  for (const kind of ['datadog', 'sendgrid', 'cloudflare', 'twilio'] as const) {
+  /** The provider's own id of the key a secret value holds (Algolia's is the key itself). */
+  const providerId = (kind: FakeKind, value: Record<string, unknown>) =>
+    String(kind === 'algolia' ? value.apiKey : value.keyId);
+
+  for (const kind of ['datadog', 'sendgrid', 'cloudflare', 'twilio', 'algolia'] as const) {
     it(`${kind}: rotates twice through RotateSecret with more keys than a page; old keys revoked on schedule, nothing else touched`, async () => {
       // Prepare
       const { fake, h, adminSecretArn } = await setUp(kind);
       const strangers = Array.from({ length: CASES[kind].strangers }, (_, i) => fake.keys.mint(`team-${i}`));
-      const first = fake.keys.mint('app');
+      const first = fake.keys.mint('app', { createdWith: { acl: ['search', 'listIndexes'] } });
       const arn = await h.createSecret({
         engine: 'apikey',
         provider: kind,
         adminSecretArn,
         keyId: first.id,
         apiKey: first.value,
+        ...CASES[kind].secret,
       });
       // The operator puts the hand-made key under the secret's tag; an abandoned rotation left a key last.
       fake.keys.rename(first.id, `${keyTag(arn)}-app`);
@@ -90,11 +114,14 @@ describe.skipIf(skipApiKey)('API-key presets', () => {
           .live()
           .map((key) => key.id)
           .sort(),
-      ).toEqual([...untouched.map((key) => key.id), String(second.keyId), String(third.keyId)].sort());
-      // Every admin credential but Twilio's (AccountSid and AuthToken) is itself a key of the account.
-      expect(untouched.length).toBe(strangers.length + (kind === 'twilio' ? 0 : 1));
+      ).toEqual(
+        [...untouched.map((key) => key.id), providerId(kind, second), providerId(kind, third)].sort(),
+      );
+      // Every admin credential but Twilio's (AccountSid and AuthToken) and Algolia's admin API key
+      // is itself a key of the account.
+      expect(untouched.length).toBe(strangers.length + (kind === 'twilio' || kind === 'algolia' ? 0 : 1));
       for (const value of [second, third]) {
-        expect(fake.keys.get(String(value.keyId))?.name.startsWith(`${keyTag(arn)}-`)).toBe(true);
+        expect(fake.keys.get(providerId(kind, value))?.name.startsWith(`${keyTag(arn)}-`)).toBe(true);
       }
       const pageSize = CASES[kind].pageSize;
       if (pageSize !== undefined) {

@@ -10,6 +10,8 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { readConfig } from '../../handlers/config.js';
+import { createRotationHandler } from '../../handlers/createHandler.js';
 import type { ProviderKey } from '../../local/apiKeyProvider.js';
 import type { RotationRecord } from '../../local/stack.js';
 import type { ApiKeyRotatorOptions } from '../../rotators/apikey/index.js';
@@ -126,7 +128,7 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     expect(live()).toEqual([first.id, current.keyId]);
   });
 
-  it('reads the admin secret once per rotation: 9 Secrets Manager calls in a warm container', async () => {
+  it('reads the admin secret once per rotation and AWSPENDING never: 8 Secrets Manager calls in a warm container', async () => {
     // Prepare
     const { arn } = await setup();
     h.stack.secretsManager.resetCalls();
@@ -136,7 +138,9 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     const { RotateSecret: _, ...calls } = h.stack.secretsManager.calls;
     expect(calls).toEqual({
       DescribeSecret: 4,
-      GetSecretValue: 3, // AWSCURRENT, the empty AWSPENDING, the admin secret (reused by finishSecret)
+      // AWSCURRENT and the admin secret (reused by finishSecret): createSecret mints and puts
+      // without reading the empty AWSPENDING (a refused put would discard the key it minted).
+      GetSecretValue: 2,
       PutSecretValue: 1,
       UpdateSecretVersionStage: 1,
     });
@@ -456,6 +460,64 @@ describe.skipIf(skipApiKey)('API-key rotation through Secrets Manager', () => {
     expect(refused?.status).toBe('failed');
     expect(refused?.attempts[0]?.error?.name).toBe('ForeignKeyError');
     expect(await f.canLogin(other.value)).toBe(true);
+  });
+
+  /** A handler of its own (a fresh container: no cache), on the same stack and rotator. */
+  function container() {
+    const config = { ...readConfig({ ROTOR_LOG_LEVEL: 'SILENT', ROTOR_METRICS: 'off' }) };
+    const handler = createRotationHandler({
+      rotators: [f.rotator],
+      secretsManager: h.sm,
+      eventBridge: h.eb,
+      config,
+    });
+    return (step: 'createSecret', arn: string, token: string) =>
+      handler(
+        { Step: step, SecretId: arn, ClientRequestToken: token },
+        { getRemainingTimeInMillis: () => 30_000 },
+      );
+  }
+
+  it('createSecret replayed after its response was lost keeps the stored pending key and revokes the one it minted again', async () => {
+    // Prepare: createSecret stored a value, and its answer never reached Secrets Manager.
+    const { arn, first } = await setup({ maxLiveKeys: 4 });
+    const token = await h.stagePending(arn);
+    await container()('createSecret', arn, token);
+    const stored = await h.value(arn, 'AWSPENDING');
+    h.stack.secretsManager.resetCalls();
+    // Act: the replay runs in another container (nothing cached), then the rotation goes on.
+    await container()('createSecret', arn, token);
+    const afterReplay = mintedFor(f.provider, token, arn).map((key) => [key.id, key.revokedAt === undefined]);
+    for (const step of ['setSecret', 'testSecret', 'finishSecret'] as const) await h.invoke(step, arn, token);
+    // Assess: the key minted again was revoked by createSecret itself (discard), not left to a later step.
+    expect(afterReplay).toEqual([
+      [stored.keyId, true],
+      [expect.any(String), false],
+    ]);
+    expect(await h.value(arn, 'AWSCURRENT')).toEqual(stored);
+    expect(await f.canLogin(String(stored.apiKey))).toBe(true);
+    expect(await f.canLogin(first.value)).toBe(true);
+    // The replay read AWSPENDING only after its put was refused.
+    expect(h.stack.secretsManager.calls).toMatchObject({ PutSecretValue: 1 });
+  });
+
+  it('two concurrent createSecret calls for one token: one value is stored, the other call revokes the key it minted', async () => {
+    // Prepare
+    const { arn } = await setup({ maxLiveKeys: 4 });
+    const token = await h.stagePending(arn);
+    // Act
+    await Promise.all([container()('createSecret', arn, token), container()('createSecret', arn, token)]);
+    const pending = await h.value(arn, 'AWSPENDING');
+    const liveAfterCreate = mintedFor(f.provider, token, arn)
+      .filter((key) => key.revokedAt === undefined)
+      .map((key) => key.id);
+    for (const step of ['setSecret', 'testSecret', 'finishSecret'] as const) await h.invoke(step, arn, token);
+    // Assess
+    const current = await h.value(arn);
+    expect(mintedFor(f.provider, token, arn)).toHaveLength(2);
+    expect(liveAfterCreate).toEqual([pending.keyId]);
+    expect(current.keyId).toBe(pending.keyId);
+    expect(await f.canLogin(String(current.apiKey))).toBe(true);
   });
 
   it('no key value or admin credential appears in logs, events or errors', () => {

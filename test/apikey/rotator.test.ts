@@ -50,12 +50,15 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
     f: ProviderFixture,
     currentValue: Record<string, unknown>,
     token = randomUUID(),
+    /** What the step machine says after reading AWSPENDING and finding nothing under the token. */
+    nothingStored?: true,
   ) {
     const current = f.rotator.parse({ value: currentValue, label: 'AWSCURRENT' });
     const { pending } = await f.rotator.createPending({
       ...f.request('createSecret', { token }),
       current,
       currentValue,
+      ...(nothingStored ? { nothingStored } : {}),
       generatePassword: noPassword,
     });
     return pending;
@@ -118,14 +121,14 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
       expect(await f.canLogin(first.value)).toBe(true);
     });
 
-    it('called again for the token (the value was never stored) revokes the key it minted and mints another', async () => {
+    it('called again for the token, told nothing is stored, revokes the key it minted and mints another', async () => {
       // Prepare
       const f = await start();
       const first = f.firstKey();
       const token = randomUUID();
       const lost = await createPending(f, f.secretFor(first), token);
       // Act
-      const pending = await createPending(f, f.secretFor(first), token);
+      const pending = await createPending(f, f.secretFor(first), token, true);
       // Assess
       expect(pending.keyId).not.toBe(lost.keyId);
       expect(mintedFor(f.provider, token).map((key) => key.revokedAt === undefined)).toEqual([false, true]);
@@ -155,7 +158,7 @@ describe.skipIf(skipApiKey)('API-key rotator', () => {
       f.provider.faults.loseCreateResponse(2);
       // Act
       const error = await caught(createPending(f, f.secretFor(first), token));
-      const pending = await createPending(f, f.secretFor(first), token);
+      const pending = await createPending(f, f.secretFor(first), token, true);
       // Assess
       expect(error).toBeInstanceOf(TargetUnreachableError);
       expect((error as TargetUnreachableError).retryable).toBe(true);

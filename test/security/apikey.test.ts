@@ -9,6 +9,8 @@
  * (category `security`) before anything changes, and the key it aimed at stays live.
  */
 import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ProviderKey } from '../../local/apiKeyProvider.js';
 import { type ApiKeyProvider, startApiKeyProvider } from '../../local/apiKeyProvider.js';
@@ -62,11 +64,19 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
     return f.rotator.parse({ value, label });
   }
 
-  async function createPending(f: ProviderFixture, arn: string, currentValue: Value, token = randomUUID()) {
+  async function createPending(
+    f: ProviderFixture,
+    arn: string,
+    currentValue: Value,
+    token = randomUUID(),
+    /** What the step machine says after reading AWSPENDING and finding nothing under the token. */
+    nothingStored?: true,
+  ) {
     const { pending } = await f.rotator.createPending({
       ...f.request('createSecret', { token, secretArn: arn }),
       current: parse(f, currentValue, 'AWSCURRENT'),
       currentValue,
+      ...(nothingStored ? { nothingStored } : {}),
       generatePassword: noPassword,
     });
     return pending;
@@ -408,7 +418,13 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       await createPending(f, A, f.secretFor(a, { keyNamePrefix: 'first-label' }), token);
       // Act
       // ...and the writer changed the label before the retry.
-      const pending = await createPending(f, A, f.secretFor(a, { keyNamePrefix: 'second-label' }), token);
+      const pending = await createPending(
+        f,
+        A,
+        f.secretFor(a, { keyNamePrefix: 'second-label' }),
+        token,
+        true,
+      );
       // Assess
       const minted = mintedFor(f.provider, token, A);
       expect(minted.map((key) => key.name)).toEqual([
@@ -582,6 +598,46 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       expect((error as Error).message).toMatch(/bound to provider "local" .* "elsewhere"/);
       expect(f.provider.requests.slice(requests, requests + 1).map((r) => r.operation)).toEqual(['list']);
       expect(isLive(f, allowed.pending.keyId)).toBe(true);
+    });
+
+    it('an admin secret self-bound to an inline description is sent only with inline descriptions of that host and port', async () => {
+      // Prepare: admin secrets bind themselves to inline descriptions: bare, another port, this one.
+      const freePort = await new Promise<number>((resolve) => {
+        const server = createServer().listen(0, '127.0.0.1', () => {
+          const { port } = server.address() as AddressInfo;
+          server.close(() => resolve(port));
+        });
+      });
+      const attempt = async (provider: string) => {
+        const f = await start({
+          admin: { provider, manages: ['*'] },
+          rotator: { inlineProviderHosts: ['127.0.0.1'] },
+          provider: { maxLiveKeys: 20, port: freePort },
+        });
+        const a = f.firstKey('team-a-app', A);
+        const value = { ...f.secretFor(a), provider: f.provider.description };
+        const result = await f.rotator
+          .createPending({
+            ...f.request('createSecret', { secretArn: A }),
+            current: f.rotator.parse({ value, label: 'AWSCURRENT' }),
+            currentValue: value,
+            generatePassword: noPassword,
+          })
+          .catch((error: unknown) => error);
+        const requests = f.provider.requests.length;
+        await f.stop();
+        fixture = undefined;
+        return { result, requests };
+      };
+      // Act
+      const bare = await attempt('inline');
+      const otherPort = await attempt(`inline:127.0.0.1:${freePort === 1 ? 2 : 1}`);
+      const own = await attempt(`inline:127.0.0.1:${freePort}`);
+      // Assess
+      expect(bare.result).toBeInstanceOf(MasterBindingError);
+      expect(otherPort.result).toBeInstanceOf(MasterBindingError);
+      expect([bare.requests, otherPort.requests]).toEqual([0, 0]);
+      expect(own.result).toMatchObject({ pending: { keyId: expect.any(String) } });
     });
 
     it('an admin secret that manages other secrets (ARN patterns) refuses this one before any call', async () => {
@@ -889,7 +945,7 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       expect(refusals[0]).toMatchObject({ field: 'provider.adminSecret' });
       expect(refusals[1]).toMatchObject({ field: 'provider.adminSecrets' });
       expect(refusals[2]).toMatchObject({ field: 'provider.manages' });
-      expectBinding(unpinned, /bound neither by provider description "inline"/);
+      expectBinding(unpinned, /bound neither by provider description "inline:127\.0\.0\.1:\d+"/);
       expect(w.sent).toEqual([]);
     });
   });
