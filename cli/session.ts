@@ -3,8 +3,9 @@
  * needs AWS, a region or the rotators: the terminal, the configuration, the AWS clients, the
  * registry of rotators, and the redaction scope every secret value read is registered in.
  */
+
+import { allRotators } from '../handlers/catalogue/index.js';
 import { type CliConfig, type Config, readCliConfig, readConfig } from '../handlers/config.js';
-import { allRotators } from '../handlers/healFunction.js';
 import { type RedactionScope, redactor } from '../handlers/redact.js';
 import { createRegistry, type Registry } from '../rotators/registry.js';
 import { type AwsContext, connectAws, type GlobalOptions } from './aws.js';
