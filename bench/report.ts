@@ -226,6 +226,17 @@ function targetTable(results: BenchResults): string {
 }
 
 export function formatReport(results: BenchResults): string {
+  return [
+    ...headerSection(results),
+    ...rotationSection(results),
+    ...coldStartSection(results),
+    ...scaleSection(results),
+    ...targetsSection(results),
+  ].join('\n');
+}
+
+/** What ran where: the machine, the commit, the servers. */
+function headerSection(results: BenchResults): string[] {
   const out: string[] = [];
   const { machine } = results;
   out.push(
@@ -239,7 +250,12 @@ export function formatReport(results: BenchResults): string {
   for (const [engine, server] of Object.entries(results.servers)) out.push(`${engine}: ${server}`);
   for (const line of results.setup) out.push(`setup: ${line}`);
   for (const line of results.skipped) out.push(`skipped: ${line}`);
+  return out;
+}
 
+/** Part 1: one rotation at a time, warm and cold, with TLS and reference comparisons. */
+function rotationSection(results: BenchResults): string[] {
+  const out: string[] = [];
   const rotation = results.rotation;
   if (rotation !== undefined) {
     const warm = rotation.strategies.filter((s) => s.container === 'warm');
@@ -310,7 +326,12 @@ export function formatReport(results: BenchResults): string {
         out.push(`   NOT VERIFIED ${s.engine} ${s.strategy} ${s.transport} (${s.container}): ${s.verified}`);
     }
   }
+  return out;
+}
 
+/** Part 2: bundle sizes and import times per function. */
+function coldStartSection(results: BenchResults): string[] {
+  const out: string[] = [];
   const coldStart = results.coldStart;
   if (coldStart !== undefined) {
     out.push(
@@ -339,7 +360,12 @@ export function formatReport(results: BenchResults): string {
       ),
     );
   }
+  return out;
+}
 
+/** Part 3: many secrets through one warm function. */
+function scaleSection(results: BenchResults): string[] {
+  const out: string[] = [];
   const scale = results.scale;
   if (scale !== undefined && scale.length > 0) {
     out.push(
@@ -397,7 +423,12 @@ export function formatReport(results: BenchResults): string {
         out.push(`   NOT VERIFIED ${r.engine} x${r.secrets}: ${r.notVerified} secret(s)`);
     }
   }
+  return out;
+}
 
+/** Every target, met or missed, and why the missed ones were. */
+function targetsSection(results: BenchResults): string[] {
+  const out: string[] = [];
   if (results.targets.length > 0) {
     const missed = results.targets.filter((t) => !t.met);
     out.push(
@@ -410,5 +441,5 @@ export function formatReport(results: BenchResults): string {
       for (const t of missed) out.push(`  ${t.subject}: ${t.target}`, `    ${t.why ?? '-'}`);
     }
   }
-  return out.join('\n');
+  return out;
 }

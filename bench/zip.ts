@@ -5,7 +5,7 @@
 import { crc32, deflateRawSync } from 'node:zlib';
 
 export interface ZipEntry {
-  /** Path inside the archive, e.g. `handlers/postgres.js`. */
+  /** Path inside the archive, e.g. `lambda/postgres.js`. */
   name: string;
   data: Buffer;
   /** Unix mode bits stored in the external attributes. Default 0o644. */

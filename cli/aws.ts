@@ -12,6 +12,7 @@ import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import { LambdaClient } from '@aws-sdk/client-lambda';
 import { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { type AwsErrorClass, classifyAwsError, classifyAwsErrorCode } from '../handlers/awsErrors.js';
 import type { CliConfig } from '../handlers/config.js';
 import { RdsDiscovery } from '../handlers/rds.js';
 import { redactor } from '../handlers/redact.js';
@@ -21,12 +22,14 @@ import {
   ConfigurationError,
   InvalidEventError,
   InvalidSecretError,
+  PermissionDeniedError,
   RotorError,
   StageConflictError,
   safeCause,
   TargetUnreachableError,
   UnknownEngineError,
 } from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
 import { CloudWatchEvents, LocalStackEvents, probeLocalStack, type RotationEvents } from './events.js';
 
 /** Options every command takes. */
@@ -95,13 +98,13 @@ export async function connectAws(
     };
   }
   const base = {
-    ...(options.region === undefined ? {} : { region: options.region }),
-    ...(options.profile === undefined ? {} : { profile: options.profile }),
+    ...optional('region', options.region),
+    ...optional('profile', options.profile),
   };
-  const sm = new SecretsManagerClient({ ...base, ...(endpoint === undefined ? {} : { endpoint }) });
+  const sm = new SecretsManagerClient({ ...base, ...optional('endpoint', endpoint) });
   const eb = new EventBridgeClient({
     ...base,
-    ...(config.eventBridgeEndpoint === undefined ? {} : { endpoint: config.eventBridgeEndpoint }),
+    ...optional('endpoint', config.eventBridgeEndpoint),
   });
   const logs = new CloudWatchLogsClient(base);
   const rds = lazy(() => new RDSClient(base));
@@ -140,39 +143,6 @@ function lazy<T>(build: () => T): { get: () => T; readonly built: T | undefined 
 
 // ---------------------------------------------------------------- errors
 
-const DENIED = new Set([
-  'AccessDeniedException',
-  'AccessDenied',
-  'UnauthorizedOperation',
-  'AuthorizationError',
-  'KMSAccessDeniedException',
-]);
-const CREDENTIALS = new Set([
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'ExpiredTokenException',
-  'ExpiredToken',
-  'CredentialsProviderError',
-  'InvalidClientTokenId',
-  'TokenRefreshRequired',
-]);
-const BAD_INPUT = new Set([
-  'ResourceNotFoundException',
-  'InvalidParameterException',
-  'ValidationException',
-  'InvalidRequestException',
-  'ResourceExistsException',
-  'MalformedPolicyDocumentException',
-]);
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ENOTFOUND',
-  'ETIMEDOUT',
-  'ECONNRESET',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-]);
-
 /** AWS's own message for the errors where it helps (which parameter, which state), scrubbed. */
 function awsMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : '';
@@ -191,36 +161,42 @@ export function awsFailure(
 ): RotorError {
   if (error instanceof RotorError) return error;
   const cause = safeCause(error);
-  const name = cause.name;
-  const code = 'code' in cause ? cause.code : undefined;
+  const found = classifyAwsError(error);
+  const { name, code } = found;
   const on = target === undefined ? '' : ` on ${target}`;
   const message = awsMessage(error);
-  if (DENIED.has(name)) {
-    if (permission === 'secretsmanager:RotateSecret' && /invoke/i.test(message)) {
-      return new AwsCallError(
-        `Secrets Manager cannot invoke the rotation function${on}: the function's resource policy must allow lambda:InvokeFunction to the principal secretsmanager.amazonaws.com (and the function must exist)`,
+  switch (found.kind) {
+    case 'denied':
+      if (permission === 'secretsmanager:RotateSecret' && /invoke/i.test(message)) {
+        // Secrets Manager's own call was denied: the caller's permissions are not at fault.
+        return new AwsCallError(
+          `Secrets Manager cannot invoke the rotation function${on}: the function's resource policy must allow lambda:InvokeFunction to the principal secretsmanager.amazonaws.com (and the function must exist)`,
+          { cause },
+        );
+      }
+      return new PermissionDeniedError(
+        `AWS denied ${permission}${on} (${name}): allow ${permission} in the caller's IAM policy${permission === 'secretsmanager:GetSecretValue' ? ", and kms:Decrypt on the secret's KMS key" : ''}`,
         { cause },
       );
-    }
-    const kms =
-      permission === 'secretsmanager:GetSecretValue' ? ", and kms:Decrypt on the secret's KMS key" : '';
-    return new AwsCallError(
-      `AWS denied ${permission}${on} (${name}): allow ${permission} in the caller's IAM policy${kms}`,
-      { cause },
-    );
-  }
-  if (CREDENTIALS.has(name) || /credential/i.test(name)) {
-    return new AwsCallError(
-      `AWS did not accept the credentials (${name}): refresh them (e.g. aws sso login) or pick another with --profile`,
-      { cause },
-    );
+    case 'credentials':
+      return new AwsCallError(
+        `AWS did not accept the credentials (${name}): refresh them (e.g. aws sso login) or pick another with --profile`,
+        { cause },
+      );
+    case 'deadline':
+    case 'network':
+      return new TargetUnreachableError(
+        'network',
+        `cannot reach ${where} (${code ?? name}): check the network, --endpoint and --region`,
+        { cause },
+      );
   }
   if (/region is missing/i.test(message)) {
     return new ConfigurationError(
       'no AWS region: pass --region, set AWS_REGION, or use a profile that has one',
     );
   }
-  if (name === 'ResourceNotFoundException') {
+  if (found.kind === 'not-found' && name === 'ResourceNotFoundException') {
     return new AwsCallError(
       `${target === undefined ? 'the resource' : `secret ${target}`} was not found in ${where} (${permission}): check the name or ARN, and --region`,
       { cause },
@@ -231,19 +207,12 @@ export function awsFailure(
       `a previous rotation${on} isn't complete: AWSPENDING is stuck on an older version. Run \`rotor heal ${target ?? '<secret>'}\` to see why and clear it`,
     );
   }
-  if (BAD_INPUT.has(name)) {
+  if (found.kind === 'bad-request' || found.kind === 'not-found') {
     return new AwsCallError(`${permission}${on} was refused (${name}): ${message}`, { cause });
-  }
-  if ((code !== undefined && NETWORK_CODES.has(code)) || name === 'TimeoutError' || name === 'AbortError') {
-    return new TargetUnreachableError(
-      'network',
-      `cannot reach ${where} (${code ?? name}): check the network, --endpoint and --region`,
-      { cause },
-    );
   }
   return new AwsCallError(`${permission}${on} failed (${name}${code === undefined ? '' : ` ${code}`})`, {
     cause,
-    retryable: true,
+    retryable: found.retryable,
   });
 }
 
@@ -261,7 +230,11 @@ export async function aws<T>(
   }
 }
 
-/** The exit code an error ends the CLI with (the codes `rotor --help` documents). */
+/**
+ * The exit code an error ends the CLI with (the codes `rotor --help` documents). What an AWS
+ * failure means is the classifier's (handlers/awsErrors.ts): a request AWS refused as wrong is a
+ * usage error, any other AWS failure exits 3.
+ */
 export function exitCodeOf(error: unknown): number {
   if (
     error instanceof InvalidSecretError ||
@@ -271,12 +244,20 @@ export function exitCodeOf(error: unknown): number {
   ) {
     return EXIT.usage;
   }
-  if (error instanceof AwsCallError) {
-    const cause = error.cause as { name?: string } | undefined;
-    return cause?.name !== undefined && BAD_INPUT.has(cause.name) ? EXIT.usage : EXIT.aws;
-  }
-  if (error instanceof TargetUnreachableError) return EXIT.aws;
+  const aws = awsCause(error);
+  if (aws !== undefined)
+    return aws.kind === 'bad-request' || aws.kind === 'not-found' ? EXIT.usage : EXIT.aws;
+  if (error instanceof AwsCallError || error instanceof TargetUnreachableError) return EXIT.aws;
   return EXIT.failure;
+}
+
+/** The class of the AWS failure behind an error awsFailure made, if it made it. */
+function awsCause(error: unknown): AwsErrorClass | undefined {
+  if (!(error instanceof AwsCallError || error instanceof PermissionDeniedError)) return undefined;
+  const cause = error.cause as { name?: unknown; code?: unknown } | undefined;
+  if (typeof cause?.name !== 'string') return undefined;
+  const found = classifyAwsErrorCode(cause.name, typeof cause.code === 'string' ? cause.code : undefined);
+  return error instanceof PermissionDeniedError && found.kind !== 'denied' ? undefined : found;
 }
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, aws: 3 } as const;

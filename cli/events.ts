@@ -11,7 +11,7 @@
  */
 import { type CloudWatchLogsClient, FilterLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import type { RotationEventKind } from '../handlers/rotationState.js';
-import type { Step } from '../rotators/errors.js';
+import { STEPS as PROTOCOL_STEPS, type Step } from '../rotators/protocol.js';
 
 export type RotorEventKind = RotationEventKind;
 
@@ -60,7 +60,7 @@ export interface RotationEvents {
   forSecret(secretArn: string, options?: { since?: Date; functionArn?: string }): Promise<RotorEventRecord[]>;
 }
 
-const STEPS = new Set<string>(['createSecret', 'setSecret', 'testSecret', 'finishSecret']);
+const STEPS = new Set<string>(PROTOCOL_STEPS);
 
 function str(value: unknown): string | undefined {
   return typeof value === 'string' && value !== '' ? value : undefined;

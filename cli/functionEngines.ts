@@ -8,6 +8,7 @@
 import { GetFunctionCommand } from '@aws-sdk/client-lambda';
 import { ENGINES_TAG, enginesByName, parseEnginesTag } from '../handlers/functions.js';
 import { AwsCallError, safeCause } from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
 import type { PreflightCheck } from '../rotators/types.js';
 import { type AwsContext, awsFailure } from './aws.js';
 
@@ -62,8 +63,8 @@ async function readFunctionEngines(context: AwsContext, functionArn: string): Pr
   }
   const byName = enginesByName(functionArn);
   return byName === undefined
-    ? { engines: undefined, source: 'unknown', ...(note === undefined ? {} : { note }) }
-    : { engines: byName, source: 'name', ...(note === undefined ? {} : { note }) };
+    ? { engines: undefined, source: 'unknown', ...optional('note', note) }
+    : { engines: byName, source: 'name', ...optional('note', note) };
 }
 
 /** The name of the check below: attach refuses a secret that fails it, whatever the flags. */

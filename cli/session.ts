@@ -3,9 +3,12 @@
  * needs AWS, a region or the rotators: the terminal, the configuration, the AWS clients, the
  * registry of rotators, and the redaction scope every secret value read is registered in.
  */
+
+import { allRotators } from '../handlers/catalogue/index.js';
 import { type CliConfig, type Config, readCliConfig, readConfig } from '../handlers/config.js';
-import { allRotators } from '../handlers/healFunction.js';
 import { type RedactionScope, redactor } from '../handlers/redact.js';
+import { SecretsStore } from '../handlers/secrets.js';
+import { VersionReader } from '../handlers/versions.js';
 import { createRegistry, type Registry } from '../rotators/registry.js';
 import { type AwsContext, connectAws, type GlobalOptions } from './aws.js';
 import { createTerminal, type Io, type Terminal } from './io.js';
@@ -45,6 +48,22 @@ export class Session {
   aws(options: GlobalOptions): Promise<AwsContext> {
     this.#aws ??= connectAws(options, this.cli, this.config().eventSource);
     return this.#aws;
+  }
+
+  /**
+   * A reader that reads versions the way a rotation does: AWSCURRENT parsed, masters bound and
+   * related secrets read as the function would, every value in this session's redaction scope.
+   */
+  reader(context: AwsContext, signal: AbortSignal, secretArn?: string): VersionReader {
+    return new VersionReader({
+      store: new SecretsStore(context.sm),
+      registry: this.registry(),
+      scope: this.scope,
+      signal,
+      enricher: context.discovery.forInvocation(signal),
+      trust: this.config(),
+      ...(secretArn === undefined ? {} : { secretArn }),
+    });
   }
 
   async close(): Promise<void> {

@@ -41,7 +41,7 @@ export interface ServerlessFunctions {
   runtime: string;
   /** The esbuild options serverless-esbuild passes on. */
   esbuildOptions: BuildOptions;
-  /** Function name → its source entry (relative to the root), e.g. `handlers/postgres.ts`. */
+  /** Function name → its source entry (relative to the root), e.g. `lambda/postgres.ts`. */
   functions: Record<string, string>;
 }
 

@@ -6,20 +6,18 @@
  * what was expected.
  */
 import * as v from 'valibot';
-// Engines by the function that rotates them: one catalogue, shared with the CLI and the local stack.
-import { FUNCTION_ENGINES, type RotationFunctionKey } from '../handlers/functions.js';
+// The function catalogue (engines and strategies by function), shared with the CLI and the local stack.
+import {
+  FUNCTION_ENGINES,
+  ROTATION_FUNCTION_KEYS,
+  ROTATION_FUNCTIONS,
+  type RotationFunctionKey,
+  STRATEGIES,
+} from '../handlers/functions.js';
 import { isRdsIdentifier } from '../rotators/rdsMaster.js';
 import { scheduleProblem, windowHours, windowProblem } from './schedule.js';
 
-export { FUNCTION_ENGINES, type RotationFunctionKey };
-
-export const STRATEGIES = [
-  'single-user',
-  'alternating-users',
-  'dual-password',
-  'rds-master',
-  'api-key',
-] as const;
+export { FUNCTION_ENGINES, type RotationFunctionKey, STRATEGIES };
 
 const ENGINES = Object.values(FUNCTION_ENGINES).flat();
 
@@ -762,8 +760,6 @@ function describeEntry(value: unknown, path: readonly { key: unknown }[] | undef
   return typeof id === 'string' ? ` (${id})` : '';
 }
 
-const ROTATION_FUNCTION_KEYS = Object.keys(FUNCTION_ENGINES) as RotationFunctionKey[];
-
 export function functionFor(engine: string): RotationFunctionKey {
   for (const [fn, engines] of Object.entries(FUNCTION_ENGINES)) {
     if ((engines as readonly string[]).includes(engine)) return fn as RotationFunctionKey;
@@ -772,7 +768,5 @@ export function functionFor(engine: string): RotationFunctionKey {
 }
 
 function allowedStrategies(fn: RotationFunctionKey): readonly string[] {
-  if (fn === 'apikey') return ['api-key'];
-  if (fn === 'postgres') return ['single-user', 'alternating-users', 'rds-master'];
-  return ['single-user', 'alternating-users', 'dual-password', 'rds-master'];
+  return ROTATION_FUNCTIONS[fn].strategies;
 }

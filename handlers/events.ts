@@ -2,15 +2,17 @@
  * Publishes rotor's events to EventBridge.
  *
  * Publishing must never break a rotation: failures are retried where EventBridge says it is worth
- * it (per-entry `InternalFailure` / `ThrottlingException`, which the SDK does not retry because
- * the HTTP call itself succeeded), then reported to `onFailure` and swallowed.
+ * it (per-entry error codes the classifier in ./awsErrors.ts calls retryable, `InternalFailure` /
+ * `ThrottlingException`, which the SDK does not retry because the HTTP call itself succeeded;
+ * whole requests that failed after the SDK's own retries), then reported to `onFailure` and
+ * swallowed.
  */
 import {
   type EventBridgeClient,
   PutEventsCommand,
   type PutEventsRequestEntry,
 } from '@aws-sdk/client-eventbridge';
-import { safeCause } from '../rotators/errors.js';
+import { classifyAwsError, classifyAwsErrorCode } from './awsErrors.js';
 import type { Redactor } from './redact.js';
 
 /** The detail types rotor emits. The README's event catalogue documents each. */
@@ -34,7 +36,6 @@ export interface PublishOutcome {
   failed: number;
 }
 
-const RETRYABLE = new Set(['InternalFailure', 'ThrottlingException']);
 const BACKOFF_MS = [50, 200, 800];
 /** Undelivered failure events kept for the next publish, at most (the newest). */
 const MAX_KEPT = 20;
@@ -98,7 +99,7 @@ export class EventPublisher {
             const entry = batch[index];
             if (result.ErrorCode === undefined || entry === undefined) return;
             lastReason = result.ErrorCode;
-            if (RETRYABLE.has(result.ErrorCode)) retry.push(entry);
+            if (classifyAwsErrorCode(result.ErrorCode).retryable) retry.push(entry);
             else {
               // Refused for good (malformed, too large): keeping it would only fail again.
               failed++;
@@ -107,7 +108,7 @@ export class EventPublisher {
           });
         } catch (error) {
           // The whole call failed after the SDK's own retries: the batch is worth another try.
-          lastReason = safeCause(error).name;
+          lastReason = classifyAwsError(error).name;
           retry.push(...batch);
         }
       }

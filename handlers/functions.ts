@@ -9,15 +9,78 @@
  * convention, `<service>-<stage>-<function key>` (`rotor-prod-postgres`): the last `-` part names
  * the function key below. A name that follows neither leaves the engines unknown.
  */
+import type { RDSClient } from '@aws-sdk/client-rds';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { AnyRotator } from '../rotators/types.js';
+import type { Config } from './config.js';
+import type { Discovery } from './versions.js';
+
+/** Every rotation strategy a secret may name (the stage schema's list, in this order). */
+export const STRATEGIES = [
+  'single-user',
+  'alternating-users',
+  'dual-password',
+  'rds-master',
+  'api-key',
+] as const;
+
+export type StrategyName = (typeof STRATEGIES)[number];
+
+/** What one rotation function is, as data (no driver is imported here: deploy and the CLI read it). */
+export interface RotationFunctionEntry {
+  /** The engines its rotators claim (the contract test checks them against the rotators). */
+  readonly engines: readonly string[];
+  /** The strategies its engines implement (the stage schema refuses the others). */
+  readonly strategies: readonly StrategyName[];
+  /** `rds`: secret values are enriched by RDS endpoint discovery before they are parsed. */
+  readonly discovery: 'rds' | 'none';
+}
+
+/**
+ * The function catalogue: rotor's rotation functions by key, what they rotate and how. The wiring
+ * (which rotator objects, which discovery) is in handlers/catalogue/, one file per function, so
+ * each Lambda bundle carries only its own driver.
+ */
+export const ROTATION_FUNCTIONS = {
+  postgres: {
+    engines: ['postgres', 'aurora-postgresql'],
+    strategies: ['single-user', 'alternating-users', 'rds-master'],
+    discovery: 'rds',
+  },
+  mysql: {
+    engines: ['mysql', 'aurora-mysql', 'mariadb'],
+    strategies: ['single-user', 'alternating-users', 'dual-password', 'rds-master'],
+    discovery: 'rds',
+  },
+  apikey: { engines: ['apikey'], strategies: ['api-key'], discovery: 'none' },
+} as const satisfies Record<string, RotationFunctionEntry>;
+
+export type RotationFunctionKey = keyof typeof ROTATION_FUNCTIONS;
+
+/** The rotation functions' keys, in the catalogue's order. */
+export const ROTATION_FUNCTION_KEYS = Object.keys(ROTATION_FUNCTIONS) as RotationFunctionKey[];
 
 /** Engines by the function that rotates them (deploy/config.ts, the stage schema, uses this too). */
-export const FUNCTION_ENGINES = {
-  postgres: ['postgres', 'aurora-postgresql'],
-  mysql: ['mysql', 'aurora-mysql', 'mariadb'],
-  apikey: ['apikey'],
-} as const;
+export const FUNCTION_ENGINES: {
+  readonly [K in RotationFunctionKey]: (typeof ROTATION_FUNCTIONS)[K]['engines'];
+} = {
+  postgres: ROTATION_FUNCTIONS.postgres.engines,
+  mysql: ROTATION_FUNCTIONS.mysql.engines,
+  apikey: ROTATION_FUNCTIONS.apikey.engines,
+};
 
-export type RotationFunctionKey = keyof typeof FUNCTION_ENGINES;
+/**
+ * How one rotation function is composed: its rotators and its discovery. One module per function
+ * (handlers/catalogue/<key>.ts) builds it; the Lambda entries (lambda/), the heal function, the
+ * CLI, the local stack and the demo all take it from there.
+ */
+export interface FunctionWiring {
+  readonly key: RotationFunctionKey;
+  /** Its rotators, built from the configuration (the API-key providers come from it). */
+  readonly rotators: (config: Pick<Config, 'apiKeyProviders' | 'apiKeyInlineHosts'>) => readonly AnyRotator[];
+  /** Its endpoint discovery, given the RDS client to use (built on first use otherwise). */
+  readonly discovery?: (rds?: RDSClient) => (secretsManager: SecretsManagerClient) => Discovery;
+}
 
 /** The Lambda tag naming a function's engines. */
 export const ENGINES_TAG = 'rotor:engines';

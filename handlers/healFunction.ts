@@ -1,5 +1,5 @@
 /**
- * The scheduled heal function: an EventBridge schedule invokes it (hourly, say); it finds the
+ * The scheduled heal function (its Lambda entry is lambda/heal.ts): an EventBridge schedule invokes it (hourly, say); it finds the
  * secrets whose rotation by one of rotor's functions is stuck (AWSPENDING on a version that is not
  * AWSCURRENT, which blocks every later rotation), asks the Healer what to do with each, and — in
  * `heal` mode only — does it. Every decision is published as a rotor event (`Rotation Heal
@@ -17,11 +17,8 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import type { Context } from 'aws-lambda';
-import { createApiKeyRotator } from '../rotators/apikey/index.js';
 import type { CauseClass } from '../rotators/causes.js';
 import { asRotorError, ConfigurationError } from '../rotators/errors.js';
-import { mysqlRotator } from '../rotators/mysql/index.js';
-import { postgresRotator } from '../rotators/postgres/index.js';
 import { createRegistry } from '../rotators/registry.js';
 import type { AnyRotator } from '../rotators/types.js';
 import { type Config, type HealMode, readConfig } from './config.js';
@@ -32,15 +29,6 @@ import { RdsDiscovery } from './rds.js';
 import { redactor } from './redact.js';
 import type { RotationStateName } from './rotationState.js';
 import { CURRENT, PENDING, SecretsStore } from './secrets.js';
-
-/** Every engine rotor ships, configured from the function's configuration. */
-export function allRotators(config: Pick<Config, 'apiKeyProviders' | 'apiKeyInlineHosts'>): AnyRotator[] {
-  return [
-    postgresRotator,
-    mysqlRotator,
-    createApiKeyRotator({ providers: config.apiKeyProviders, inlineProviderHosts: config.apiKeyInlineHosts }),
-  ];
-}
 
 export interface HealHandlerOptions {
   /** The rotators, or how to build them from the configuration (on the first invocation). */
@@ -240,6 +228,3 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
     return summary;
   };
 }
-
-/** The Lambda entry: every engine, clients and configuration from the function's environment. */
-export const handler = createHealHandler({ rotators: allRotators });

@@ -42,16 +42,16 @@ import {
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import {
   AwsCallError,
-  DeadlineExceededError,
   InvalidSecretError,
-  PermissionDeniedError,
   type RotorError,
   safeCause,
   UnsupportedError,
 } from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
 import { isRdsIdentifier, rdsIdentifierExpected } from '../rotators/rdsMaster.js';
 import { nameFromArn } from '../rotators/trust.js';
 import type { ManagedDatabase } from '../rotators/types.js';
+import { awsError } from './awsErrors.js';
 import type { RdsEndpointSource, RdsEndpoints, RdsTarget } from './masters.js';
 import type { Discovery, EnrichContext, Enriched, ValueEnricher } from './versions.js';
 
@@ -137,24 +137,15 @@ function describeTarget(kind: Kind, identifier: string): string {
   return `RDS ${kind === 'instance' ? 'DB instance' : 'DB cluster'} "${identifier}"`;
 }
 
-/** A foreign RDS / Secrets Manager failure as a RotorError, quoting nothing but its name. */
+/** A foreign RDS / Secrets Manager failure as a RotorError, quoting nothing but its name (./awsErrors.ts). */
 function awsFailure(service: string, operation: string, what: string, error: unknown): RotorError {
-  const cause = safeCause(error);
-  const name = cause.name;
-  if (name === 'AbortError' || name === 'TimeoutError') {
-    return new DeadlineExceededError(`${service} ${operation} did not answer before the Lambda deadline`);
-  }
-  if (/AccessDenied|UnauthorizedOperation|NotAuthorized/.test(name)) {
-    return new PermissionDeniedError(
-      `${service} ${operation} on ${what} was denied (${name}): the function's role must allow it (the stage file grants it for the databases its secrets name)`,
-      { cause },
-    );
-  }
-  const retryable =
-    /Throttl|RequestLimitExceeded|ServiceUnavailable|InternalFailure|InternalError|TooManyRequests/.test(
-      name,
-    ) || (error as { $retryable?: unknown } | null)?.$retryable !== undefined;
-  return new AwsCallError(`${service} ${operation} on ${what} failed: ${name}`, { cause, retryable });
+  return awsError(error, {
+    service,
+    operation,
+    target: what,
+    deniedFix:
+      "the function's role must allow it (the stage file grants it for the databases its secrets name)",
+  });
 }
 
 function errorName(error: unknown): string | undefined {
@@ -415,7 +406,7 @@ export class RdsEnricher implements ValueEnricher, RdsEndpointSource {
         members: (cluster.DBClusterMembers ?? [])
           .map((member) => member.DBInstanceIdentifier?.toLowerCase())
           .filter((id): id is string => id !== undefined),
-        ...(suffix === undefined ? {} : { memberSuffix: suffix }),
+        ...optional('memberSuffix', suffix),
       },
       what,
       managed: this.#port(

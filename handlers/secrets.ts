@@ -14,11 +14,12 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { AwsCallError, DeadlineExceededError, type RotorError, safeCause } from '../rotators/errors.js';
+import type { RotorError } from '../rotators/errors.js';
+import { CURRENT, PENDING, PREVIOUS } from '../rotators/protocol.js';
+import { awsError as classified } from './awsErrors.js';
 
-export const CURRENT = 'AWSCURRENT';
-export const PENDING = 'AWSPENDING';
-export const PREVIOUS = 'AWSPREVIOUS';
+// The staging labels are the protocol's words (rotators/protocol.ts); re-exported for the callers here.
+export { CURRENT, PENDING, PREVIOUS };
 
 /** How long a master/admin secret read for a rotation is reused by its later steps. */
 const RELATED_TTL_MS = 60_000;
@@ -91,16 +92,7 @@ export class VersionCache {
 }
 
 function awsError(operation: string, error: unknown): RotorError {
-  const cause = safeCause(error);
-  if (cause.name === 'AbortError' || cause.name === 'TimeoutError') {
-    return new DeadlineExceededError(
-      `Secrets Manager ${operation} did not answer before the Lambda deadline`,
-    );
-  }
-  const retryable = ['ThrottlingException', 'InternalServiceError', 'TimeoutError', 'AbortError'].includes(
-    cause.name,
-  );
-  return new AwsCallError(`Secrets Manager ${operation} failed: ${cause.name}`, { cause, retryable });
+  return classified(error, { service: 'Secrets Manager', operation });
 }
 
 /** SDK call options: the abort signal when there is one. */

@@ -1,5 +1,8 @@
 /**
- * The step machine: runs one step of the Secrets Manager rotation protocol per invocation.
+ * The step machine: the Secrets Manager rotation protocol, one step per invocation, as a table of
+ * step functions. Each reads what it needs (`prepare`: the engine and strategy are then known,
+ * nothing has changed yet) and then acts, recording what happened in the invocation (rollback,
+ * notes); it logs, counts and publishes nothing: handlers/observedMachine.ts wraps it for that.
  *
  * It owns every Secrets Manager call and every protocol check (../shared/PROTOCOL.md) and hands
  * rotators parsed values. Each step can be replayed after a crash at any instruction and finishes
@@ -7,8 +10,6 @@
  * rely on the rotators' idempotency promises, finishSecret re-runs the finish hook when replayed
  * after promotion.
  */
-import type { Logger } from '@aws-lambda-powertools/logger';
-import { describeCause } from '../rotators/causes.js';
 import {
   AuthenticationFailedError,
   asRotorError,
@@ -17,21 +18,19 @@ import {
   RotationNotEnabledError,
   type RotorError,
   StageConflictError,
-  type Step,
   TrustBoundaryError,
   VerificationFailedError,
   VersionNotFoundError,
 } from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
+import { CURRENT, isStep, PENDING, PREVIOUS, STEPS, type Step } from '../rotators/protocol.js';
 import type { Registry } from '../rotators/registry.js';
 import type { RequestBase, TestResponse } from '../rotators/types.js';
 import { type Config, type TrustConfig, trustOf } from './config.js';
-import type { EventPublisher, RotorDetailType, RotorEvent } from './events.js';
-import type { StepMetrics } from './observability.js';
 import { generatePassword, resolvePolicy } from './password.js';
 import type { RedactionScope, Redactor } from './redact.js';
 import { finishPromoted, type RequestContext, rotatorRequest } from './rotatorRequest.js';
-import { runbookUrl } from './runbook.js';
-import { CURRENT, PENDING, PREVIOUS, type SecretDescription, type SecretsStore } from './secrets.js';
+import type { SecretDescription, SecretsStore } from './secrets.js';
 import { type Discovery, type Loaded, type ValueEnricher, VersionReader } from './versions.js';
 
 /** The event Secrets Manager invokes the rotation function with. */
@@ -43,14 +42,14 @@ export interface RotationEvent {
   RotationToken?: string;
 }
 
-export const STEPS: readonly Step[] = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
+export { STEPS };
 
 /** Validates the raw Lambda event. */
 export function parseEvent(raw: unknown): RotationEvent {
   if (typeof raw !== 'object' || raw === null) throw new InvalidEventError('(event)', 'must be an object');
   const event = raw as Record<string, unknown>;
   const step = event.Step;
-  if (typeof step !== 'string' || !(STEPS as readonly string[]).includes(step)) {
+  if (!isStep(step)) {
     throw new InvalidEventError('Step', `must be one of ${STEPS.join(', ')}`);
   }
   const secretId = event.SecretId;
@@ -70,28 +69,19 @@ export function parseEvent(raw: unknown): RotationEvent {
     throw new InvalidEventError('RotationToken', 'must be a string when present');
   }
   return {
-    Step: step as Step,
+    Step: step,
     SecretId: secretId,
     ClientRequestToken: token,
-    ...(rotationToken === undefined ? {} : { RotationToken: rotationToken }),
+    ...optional('RotationToken', rotationToken),
   };
 }
 
 export interface StepMachineDeps {
   store: SecretsStore;
   registry: Registry;
-  /**
-   * The trust keys (master bindings, rds-master bindings, adoption record) default to none;
-   * `stepStartedEvents` to off.
-   */
-  config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'> &
-    Partial<TrustConfig> &
-    Partial<Pick<Config, 'stepStartedEvents' | 'runbookUrl'>>;
+  /** The trust keys (master bindings, rds-master bindings, adoption record) default to none. */
+  config: Pick<Config, 'passwordPolicy' | 'deadlineMarginMs'> & Partial<TrustConfig>;
   redactor: Redactor;
-  logger: Logger;
-  metrics: StepMetrics;
-  /** Absent when events are turned off. */
-  publisher?: EventPublisher;
   /**
    * Enriches every version before it is parsed (RDS endpoint discovery, handlers/rds.ts). Absent:
    * values are parsed as stored.
@@ -112,13 +102,22 @@ export interface StepOutcome {
   fallback?: 'AWSPREVIOUS';
 }
 
-/** What one invocation knows about itself, for events, metrics and error context. */
-interface Invocation {
+/** Something the step noticed and went on from, for the log (the wrapper writes it). */
+export interface StepNote {
+  message: string;
+  fields: Record<string, unknown>;
+}
+
+/**
+ * What one invocation knows about itself and what happened in it: the wrapper
+ * (handlers/observedMachine.ts) reads it for logs, metrics, events and error context.
+ */
+export interface Invocation {
   event: RotationEvent;
   secretArn: string;
   engine?: string;
   strategy?: string;
-  attempt: number;
+  /** `performance.now()` when the invocation began. */
   started: number;
   signal: AbortSignal;
   deadline: number;
@@ -127,91 +126,86 @@ interface Invocation {
   enricher?: ValueEnricher;
   /** Set when a failed test triggered the rotator's rollback: whether it completed. */
   rolledBack?: boolean;
+  /** The rollback's own failure, when it did not complete (the test's error is what is reported). */
+  rollbackError?: RotorError;
   /**
    * setSecret and testSecret of a rotation: reads AWSCURRENT, so that a failed step can check
-   * whether it still logs in (`#verifyCurrent`).
+   * whether it still logs in (`verifyCurrent`).
    */
   current?: () => Promise<Loaded>;
   /** A configuration test's testSecret: the step's own test ran on AWSCURRENT. */
   testedCurrent?: boolean;
+  /** What the step noticed and went on from, in order. */
+  notes: StepNote[];
 }
 
-/** Small bounded map for per-container bookkeeping (attempt counts, rotation start times). */
-class BoundedMap<V> extends Map<string, V> {
-  constructor(private readonly limit: number) {
-    super();
-  }
-  override set(key: string, value: V): this {
-    if (!this.has(key) && this.size >= this.limit) {
-      const oldest = this.keys().next().value;
-      if (oldest !== undefined) this.delete(oldest);
-    }
-    return super.set(key, value);
-  }
+/**
+ * A step ready to act: everything it reads first is read (the engine and strategy are known), and
+ * nothing has changed yet. `act` is undefined when there is nothing to do (`outcome` says so).
+ */
+export type PreparedStep =
+  | { readonly act: () => Promise<StepOutcome>; readonly outcome?: undefined }
+  | { readonly act?: undefined; readonly outcome: StepOutcome };
+
+/** What a step function's work reports, besides its error. */
+interface StepReport {
+  warnings?: readonly string[] | undefined;
+  fallback?: StepOutcome['fallback'];
 }
+
+/** A step function's first part: what it read; its second: the work, reporting what happened. */
+interface Ready {
+  anchor: Loaded;
+  act: () => Promise<StepReport | undefined>;
+}
+
+type StepFunction = (inv: Invocation, secret: SecretDescription, currentId: string) => Promise<Ready>;
 
 export class StepMachine {
-  readonly #attempts = new BoundedMap<number>(1000);
-  readonly #rotationStarts = new BoundedMap<number>(1000);
+  /** The protocol, one function per step. */
+  readonly #steps: Readonly<Record<Step, StepFunction>> = {
+    createSecret: (inv, secret, currentId) => this.#createStep(inv, secret, currentId),
+    setSecret: (inv, secret, currentId) => this.#setStep(inv, secret, currentId),
+    testSecret: (inv, secret, currentId) => this.#testStep(inv, secret, currentId),
+    finishSecret: (inv, secret, currentId) => this.#finishStep(inv, secret, currentId),
+  };
 
   constructor(private readonly deps: StepMachineDeps) {}
 
-  /** Runs one step. `remainingMs` is the Lambda's remaining time. Throws a RotorError on failure. */
-  async run(raw: unknown, remainingMs: number): Promise<StepOutcome> {
-    const started = performance.now();
-    const scope = this.deps.redactor.scope();
+  /**
+   * Checks the raw event and sets up the invocation (`remainingMs`: the Lambda's remaining time).
+   * Throws InvalidEventError; the caller closes `scope` when the invocation is over.
+   */
+  open(raw: unknown, remainingMs: number, started: number, scope: RedactionScope): Invocation {
     const budget = Math.max(remainingMs - this.deps.config.deadlineMarginMs, 1);
-    let invocation: Invocation | undefined;
-    let startedEvent: Promise<unknown> = Promise.resolve();
-    try {
-      const event = parseEvent(raw);
-      scope.add(event.RotationToken);
-      const signal = AbortSignal.timeout(budget);
-      const attemptKey = `${event.ClientRequestToken}:${event.Step}`;
-      const attempt = (this.#attempts.get(attemptKey) ?? 0) + 1;
-      this.#attempts.set(attemptKey, attempt);
-      // One enricher per invocation: discovery is cached for this step only (a database can change
-      // between steps), and every version the step reads goes through it.
-      const enricher = this.deps.discovery?.forInvocation(signal);
-      invocation = {
-        event,
-        secretArn: event.SecretId,
-        attempt,
-        started,
-        signal,
-        deadline: Date.now() + budget,
-        scope,
-        reader: this.#reader(signal, scope, enricher, event.ClientRequestToken),
-        ...(enricher === undefined ? {} : { enricher }),
-      };
-      const outcome = await this.#dispatch(invocation, () => {
-        // Optional, and never awaited here: it is sent while the step works. The outcome waits
-        // for it, so that Started always arrives before the step's outcome.
-        if (this.deps.config.stepStartedEvents === true) {
-          startedEvent = this.#publish(invocation as Invocation, 'Rotation Step Started', {});
-        }
-      });
-      await this.#succeeded(invocation, outcome, startedEvent);
-      return outcome;
-    } catch (error) {
-      const rotorError = this.#contextualise(error, invocation, raw);
-      await this.#failed(invocation, rotorError, startedEvent);
-      throw rotorError;
-    } finally {
-      scope.close();
-    }
+    const event = parseEvent(raw);
+    scope.add(event.RotationToken);
+    const signal = AbortSignal.timeout(budget);
+    // One enricher per invocation: discovery is cached for this step only (a database can change
+    // between steps), and every version the step reads goes through it.
+    const enricher = this.deps.discovery?.forInvocation(signal);
+    return {
+      event,
+      secretArn: event.SecretId,
+      started,
+      signal,
+      deadline: Date.now() + budget,
+      scope,
+      reader: this.#reader(signal, scope, enricher, event.ClientRequestToken),
+      notes: [],
+      ...optional('enricher', enricher),
+    };
   }
 
-  async #dispatch(inv: Invocation, announce: () => void): Promise<StepOutcome> {
-    const { store } = this.deps;
+  /** The protocol's checks, in the reference order, then the step's reads. Changes nothing. */
+  async prepare(inv: Invocation): Promise<PreparedStep> {
     const { event } = inv;
     const token = event.ClientRequestToken;
-    const secret = await store.describe(event.SecretId, inv.signal);
+    const secret = await this.deps.store.describe(event.SecretId, inv.signal);
     inv.secretArn = secret.arn;
     // Now that the secret's tags are known (tag-only RDS secrets need them), before anything is read.
     inv.reader = this.#reader(inv.signal, inv.scope, inv.enricher, token, secret.tags);
 
-    // The protocol's checks, in the reference order.
     if (!secret.rotationEnabled) throw new RotationNotEnabledError();
     const stages = secret.versions.get(token);
     if (stages === undefined) throw new StageConflictError('version has no stage for rotation');
@@ -219,11 +213,14 @@ export class StepMachine {
     if (stages.includes(CURRENT)) {
       // A finished rotation replayed. Only finishSecret has work left: the finish hook, in case the
       // previous run died between promotion and retirement. The hook is idempotent by contract.
-      if (event.Step !== 'finishSecret') return { ...base, result: 'noop' };
+      if (event.Step !== 'finishSecret') return { outcome: { ...base, result: 'noop' } };
       const current = await this.#load(inv, secret.arn, token, CURRENT);
-      announce();
-      await this.#finishHook(inv, secret, current);
-      return { ...base, engine: current.engine, strategy: inv.strategy ?? '', result: 'noop' };
+      return {
+        act: async () => {
+          await this.#finishHook(inv, secret, current);
+          return { ...base, engine: current.engine, strategy: inv.strategy ?? '', result: 'noop' };
+        },
+      };
     }
     if (!stages.includes(PENDING)) throw new StageConflictError('version not set as AWSPENDING');
 
@@ -233,22 +230,42 @@ export class StepMachine {
     // Each step reads only the versions it needs, so that a cold container makes as few calls as
     // possible: createSecret and setSecret start from AWSCURRENT, testSecret and finishSecret from
     // the pending value (setSecret already checked that both name the same engine).
-    let anchor: Loaded;
-    let warnings: readonly string[] | undefined;
-    let fallback: StepOutcome['fallback'];
-    switch (event.Step) {
-      case 'createSecret': {
-        anchor = await this.#load(inv, secret.arn, currentId, CURRENT);
-        announce();
+    const ready = await this.#steps[event.Step](inv, secret, currentId);
+    return {
+      act: async () => {
+        const report = await ready.act();
+        const warnings = report?.warnings;
+        return {
+          ...base,
+          engine: ready.anchor.engine,
+          strategy: inv.strategy ?? '',
+          result: 'done',
+          ...(warnings && warnings.length > 0 ? { warnings } : {}),
+          ...optional('fallback', report?.fallback),
+        };
+      },
+    };
+  }
+
+  async #createStep(inv: Invocation, secret: SecretDescription, currentId: string): Promise<Ready> {
+    const anchor = await this.#load(inv, secret.arn, currentId, CURRENT);
+    return {
+      anchor,
+      act: async () => {
         await this.#createSecret(inv, secret, anchor);
-        break;
-      }
-      case 'setSecret': {
-        const current = await this.#load(inv, secret.arn, currentId, CURRENT);
-        anchor = current;
-        inv.current = async () => current;
-        const pending = await inv.reader.requirePending(secret.arn, token, current);
-        announce();
+        return undefined;
+      },
+    };
+  }
+
+  async #setStep(inv: Invocation, secret: SecretDescription, currentId: string): Promise<Ready> {
+    const token = inv.event.ClientRequestToken;
+    const current = await this.#load(inv, secret.arn, currentId, CURRENT);
+    inv.current = async () => current;
+    const pending = await inv.reader.requirePending(secret.arn, token, current);
+    return {
+      anchor: current,
+      act: async () => {
         const response = await current.rotator.apply({
           ...this.#request(inv, current),
           current: current.value,
@@ -256,39 +273,47 @@ export class StepMachine {
           previous: () => this.#loadPrevious(inv, secret, current),
         });
         // A rotator's report is read defensively: only the documented values reach events.
-        if (response?.fallback === 'AWSPREVIOUS') fallback = 'AWSPREVIOUS';
-        warnings = response?.warnings;
-        break;
-      }
-      case 'testSecret': {
-        const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING).catch((error: unknown) => {
-          if (error instanceof VersionNotFoundError) return undefined;
-          throw error;
-        });
-        if (pending === undefined) {
-          // Only a configuration test (RotateImmediately: false) runs testSecret on an AWSPENDING
-          // version createSecret never filled (a rotation's attempt starts with createSecret). What
-          // that temporary version holds is not documented: when it holds nothing, the
-          // configuration to test is AWSCURRENT's, which this step tests without changing anything.
-          const current = await this.#load(inv, secret.arn, currentId, CURRENT);
-          anchor = current;
-          inv.testedCurrent = true;
-          announce();
-          this.deps.logger.warn('AWSPENDING has no value (a configuration test): testing AWSCURRENT', {
-            secretArn: secret.arn,
-            versionId: token,
+        return {
+          warnings: response?.warnings,
+          ...(response?.fallback === 'AWSPREVIOUS' ? { fallback: 'AWSPREVIOUS' as const } : {}),
+        };
+      },
+    };
+  }
+
+  async #testStep(inv: Invocation, secret: SecretDescription, currentId: string): Promise<Ready> {
+    const token = inv.event.ClientRequestToken;
+    const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING).catch((error: unknown) => {
+      if (error instanceof VersionNotFoundError) return undefined;
+      throw error;
+    });
+    if (pending === undefined) {
+      // Only a configuration test (RotateImmediately: false) runs testSecret on an AWSPENDING
+      // version createSecret never filled (a rotation's attempt starts with createSecret). What
+      // that temporary version holds is not documented: when it holds nothing, the
+      // configuration to test is AWSCURRENT's, which this step tests without changing anything.
+      const current = await this.#load(inv, secret.arn, currentId, CURRENT);
+      inv.testedCurrent = true;
+      return {
+        anchor: current,
+        act: async () => {
+          inv.notes.push({
+            message: 'AWSPENDING has no value (a configuration test): testing AWSCURRENT',
+            fields: { secretArn: secret.arn, versionId: token },
           });
           const response = await current.rotator.test({
             ...this.#request(inv, current),
             pending: current.value,
             current: async () => current.value,
           });
-          warnings = response?.warnings;
-          break;
-        }
-        anchor = pending;
-        announce();
-        const current = once(() => inv.reader.loadWith(pending, secret.arn, currentId, CURRENT));
+          return { warnings: response?.warnings };
+        },
+      };
+    }
+    const current = once(() => inv.reader.loadWith(pending, secret.arn, currentId, CURRENT));
+    return {
+      anchor: pending,
+      act: async () => {
         inv.current = current;
         let response: TestResponse | undefined;
         try {
@@ -298,16 +323,20 @@ export class StepMachine {
             current: async () => (await current()).value,
           });
         } catch (error) {
-          await this.#rollback(inv, current, pending, error);
+          await this.#rollback(inv, current, pending);
           throw error;
         }
-        warnings = response?.warnings;
-        break;
-      }
-      case 'finishSecret': {
-        const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING);
-        anchor = pending;
-        announce();
+        return { warnings: response?.warnings };
+      },
+    };
+  }
+
+  async #finishStep(inv: Invocation, secret: SecretDescription, currentId: string): Promise<Ready> {
+    const token = inv.event.ClientRequestToken;
+    const pending = await this.#load(inv, secret.arn, token, PENDING, PENDING);
+    return {
+      anchor: pending,
+      act: async () => {
         await this.#promote(inv, secret.arn, token, currentId);
         await this.#finishHook(
           inv,
@@ -315,16 +344,8 @@ export class StepMachine {
           pending,
           async () => (await inv.reader.loadWith(pending, secret.arn, currentId, PREVIOUS)).value,
         );
-        break;
-      }
-    }
-    return {
-      ...base,
-      engine: anchor.engine,
-      strategy: inv.strategy ?? '',
-      result: 'done',
-      ...(warnings && warnings.length > 0 ? { warnings } : {}),
-      ...(fallback === undefined ? {} : { fallback }),
+        return undefined;
+      },
     };
   }
 
@@ -335,15 +356,15 @@ export class StepMachine {
    * answer was lost) promoted the token first: the step's goal is reached, so it goes on.
    */
   async #promote(inv: Invocation, arn: string, token: string, currentId: string): Promise<void> {
-    const { store, logger } = this.deps;
+    const { store } = this.deps;
     try {
       await store.promote(arn, token, currentId, inv.signal);
     } catch (error) {
       const now = await store.describe(arn, inv.signal).catch(() => undefined);
       if (now?.versions.get(token)?.includes(CURRENT) !== true) throw error;
-      logger.warn('the pending version was already promoted (a concurrent or resent call); going on', {
-        secretArn: arn,
-        versionId: token,
+      inv.notes.push({
+        message: 'the pending version was already promoted (a concurrent or resent call); going on',
+        fields: { secretArn: arn, versionId: token },
       });
     }
   }
@@ -363,7 +384,6 @@ export class StepMachine {
   async #createSecret(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<void> {
     const { store } = this.deps;
     const token = inv.event.ClientRequestToken;
-    this.#rotationStarts.set(token, inv.started);
     const { rotator } = current;
     // A rotator may ask for the read per secret: a roll in place must never run twice.
     const mustRead = rotator.readsPendingFirst?.(current.value) === true;
@@ -413,9 +433,9 @@ export class StepMachine {
     if (await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal)) return;
     // Another value was stored under this token first (an earlier run, or a concurrent invocation):
     // that value wins. Ours is dropped (what was made for it discarded), and the stored one validated.
-    this.deps.logger.warn('a pending value was already stored under this token; keeping it', {
-      secretArn: secret.arn,
-      versionId: token,
+    inv.notes.push({
+      message: 'a pending value was already stored under this token; keeping it',
+      fields: { secretArn: secret.arn, versionId: token },
     });
     if (discards) {
       await rotator.discard?.({
@@ -429,14 +449,10 @@ export class StepMachine {
 
   /**
    * The test failed: where apply replaced the only working credential (single-user), put it back so
-   * that AWSCURRENT logs in while the failure is investigated. The test's error is what is reported.
+   * that AWSCURRENT logs in while the failure is investigated. The test's error is what is reported;
+   * the rollback's own failure is recorded in `inv.rollbackError`.
    */
-  async #rollback(
-    inv: Invocation,
-    current: () => Promise<Loaded>,
-    pending: Loaded,
-    failure: unknown,
-  ): Promise<void> {
+  async #rollback(inv: Invocation, current: () => Promise<Loaded>, pending: Loaded): Promise<void> {
     const { rotator } = pending;
     if (rotator.rollback === undefined) return;
     try {
@@ -449,12 +465,7 @@ export class StepMachine {
       if (result !== 'not-applicable') inv.rolledBack = true;
     } catch (error) {
       inv.rolledBack = false;
-      if (error instanceof TrustBoundaryError) this.deps.metrics.trustBoundaryRefused();
-      this.deps.logger.error('rollback after a failed test did not complete', {
-        ...this.#describe(inv),
-        error: asRotorError(error).toJSON(),
-        testError: asRotorError(failure).name,
-      });
+      inv.rollbackError = asRotorError(error);
     }
   }
 
@@ -483,36 +494,6 @@ export class StepMachine {
     };
   }
 
-  /** The AWS calls discovery made in this invocation (for the step's log line), when it made any. */
-  #discoveryCalls(inv: Invocation | undefined): Record<string, unknown> {
-    const calls = inv?.enricher?.calls;
-    if (calls === undefined || Object.keys(calls).length === 0) return {};
-    return { discoveryCalls: { ...calls } };
-  }
-
-  /** Loads a version with the invocation's reader and records its engine and strategy. */
-  async #load(
-    inv: Invocation,
-    arn: string,
-    versionId: string,
-    label: string,
-    stage?: string,
-  ): Promise<Loaded> {
-    const loaded = await inv.reader.load(arn, versionId, label, stage);
-    inv.engine = loaded.engine;
-    inv.strategy = loaded.rotator.strategy(loaded.value);
-    return loaded;
-  }
-
-  #loadPrevious(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<unknown> {
-    return inv.reader.loadOptional(secret.arn, secret.versionOf(PREVIOUS), current, PREVIOUS, (error) =>
-      this.deps.logger.warn('AWSPREVIOUS is not usable; ignoring it', {
-        secretArn: secret.arn,
-        error: asRotorError(error).toJSON(),
-      }),
-    );
-  }
-
   /** The version reader of one invocation of the rotation `token`. */
   #reader(
     signal: AbortSignal,
@@ -534,7 +515,31 @@ export class StepMachine {
     });
   }
 
-  #contextualise(error: unknown, inv: Invocation | undefined, raw: unknown): RotorError {
+  /** Loads a version with the invocation's reader and records its engine and strategy. */
+  async #load(
+    inv: Invocation,
+    arn: string,
+    versionId: string,
+    label: string,
+    stage?: string,
+  ): Promise<Loaded> {
+    const loaded = await inv.reader.load(arn, versionId, label, stage);
+    inv.engine = loaded.engine;
+    inv.strategy = loaded.rotator.strategy(loaded.value);
+    return loaded;
+  }
+
+  #loadPrevious(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<unknown> {
+    return inv.reader.loadOptional(secret.arn, secret.versionOf(PREVIOUS), current, PREVIOUS, (error) =>
+      inv.notes.push({
+        message: 'AWSPREVIOUS is not usable; ignoring it',
+        fields: { secretArn: secret.arn, error: asRotorError(error).toJSON() },
+      }),
+    );
+  }
+
+  /** The error as the step reports it: a RotorError with the invocation's context, scrubbed. */
+  contextualise(error: unknown, inv: Invocation | undefined, raw: unknown): RotorError {
     const rotorError = asRotorError(error);
     const step = inv?.event.Step;
     // A SecretId the event check refused is named only when it could be one (a megabyte of input
@@ -544,84 +549,11 @@ export class StepMachine {
       secretId:
         inv?.secretArn ??
         (typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 2048 ? rawId : 'unknown secret'),
-      ...(step === undefined ? {} : { step }),
+      ...optional('step', step),
       ...(inv === undefined ? {} : { versionId: inv.event.ClientRequestToken }),
     });
     // Messages are built from names, not values; scrub anyway before anything can print them.
     return rotorError.scrubbed((text) => this.deps.redactor.scrub(text));
-  }
-
-  async #succeeded(inv: Invocation, outcome: StepOutcome, startedEvent: Promise<unknown>): Promise<void> {
-    const durationMs = Math.round(performance.now() - inv.started);
-    const { logger, metrics } = this.deps;
-    logger.info('step succeeded', {
-      ...this.#describe(inv),
-      durationMs,
-      result: outcome.result,
-      ...(outcome.fallback === undefined ? {} : { fallback: outcome.fallback }),
-      ...(outcome.warnings ? { warnings: outcome.warnings } : {}),
-      ...this.#discoveryCalls(inv),
-    });
-    for (const warning of outcome.warnings ?? []) logger.warn(warning, this.#describe(inv));
-    metrics.step(inv.engine ?? 'unknown', inv.event.Step, true, durationMs);
-    await startedEvent;
-    const events: RotorEvent[] = [
-      this.#event(inv, 'Rotation Step Succeeded', {
-        durationMs,
-        result: outcome.result,
-        ...(outcome.fallback === undefined ? {} : { fallback: outcome.fallback }),
-        ...(outcome.warnings ? { warnings: outcome.warnings } : {}),
-      }),
-    ];
-    if (inv.event.Step === 'finishSecret' && outcome.result === 'done') {
-      const startedAt = this.#rotationStarts.get(inv.event.ClientRequestToken);
-      this.#rotationStarts.delete(inv.event.ClientRequestToken);
-      events.push(
-        this.#event(inv, 'Rotation Succeeded', {
-          ...(startedAt === undefined
-            ? {}
-            : { rotationDurationMs: Math.round(performance.now() - startedAt) }),
-        }),
-      );
-    }
-    await this.#send(events);
-  }
-
-  async #failed(
-    inv: Invocation | undefined,
-    error: RotorError,
-    startedEvent: Promise<unknown>,
-  ): Promise<void> {
-    const { logger, metrics } = this.deps;
-    const durationMs = inv === undefined ? 0 : Math.round(performance.now() - inv.started);
-    const currentVerified = inv === undefined ? undefined : await this.#verifyCurrent(inv, error);
-    const verified = currentVerified === undefined ? {} : { currentVerified };
-    logger.error('step failed', {
-      ...(inv === undefined ? {} : this.#describe(inv)),
-      durationMs,
-      error: error.toJSON(),
-      ...verified,
-      ...this.#discoveryCalls(inv),
-    });
-    // Somebody tried something (or a setup needs an operator's decision): its own metric and alarm.
-    if (error instanceof TrustBoundaryError) metrics.trustBoundaryRefused();
-    if (inv === undefined) return; // Not a rotation event: nothing to attribute an event to.
-    metrics.step(inv.engine ?? 'unknown', inv.event.Step, false, durationMs);
-    await startedEvent;
-    await this.#send(
-      [
-        this.#event(inv, 'Rotation Step Failed', {
-          durationMs,
-          error: error.toJSON(),
-          ...(inv.rolledBack === undefined ? {} : { rolledBack: inv.rolledBack }),
-          ...verified,
-          // What on-call reads first: the class of the cause in words, and the runbook entry.
-          cause: describeCause({ ...error.toJSON(), message: error.detail }),
-          runbook: runbookUrl(error.name, this.deps.config.runbookUrl),
-        }),
-      ],
-      { keepUndelivered: true },
-    );
   }
 
   /**
@@ -631,11 +563,11 @@ export class StepMachine {
    * `true`: it passes; `false`: it fails as a credential or its test fails (authentication,
    * verification, a trust-boundary refusal); `undefined`: it could not be checked (another step,
    * an invalid event, rotation turned off, a stage conflict, no AWSCURRENT value, no time left,
-   * the target unreachable). Never throws, never changes the step's error, which is what is
-   * reported. The check logs in once more with AWSCURRENT (one more refused login on a target that
-   * counts them) and may take what is left of the step's budget (a hanging target).
+   * the target unreachable: a note says why). Never throws, never changes the step's error, which
+   * is what is reported. The check logs in once more with AWSCURRENT (one more refused login on a
+   * target that counts them) and may take what is left of the step's budget (a hanging target).
    */
-  async #verifyCurrent(inv: Invocation, failure: RotorError): Promise<boolean | undefined> {
+  async verifyCurrent(inv: Invocation, failure: RotorError): Promise<boolean | undefined> {
     // A configuration test's failure is AWSCURRENT's own: testing it again would tell nothing new.
     if (inv.testedCurrent === true) return failsAsCredential(failure) ? false : undefined;
     const load = inv.current;
@@ -652,36 +584,12 @@ export class StepMachine {
     } catch (error) {
       if (inv.signal.aborted) return undefined;
       if (failsAsCredential(error)) return false;
-      this.deps.logger.warn('could not check whether AWSCURRENT still logs in', {
-        ...this.#describe(inv),
-        error: asRotorError(error).name,
+      inv.notes.push({
+        message: 'could not check whether AWSCURRENT still logs in',
+        fields: { error: asRotorError(error).name },
       });
       return undefined;
     }
-  }
-
-  #describe(inv: Invocation): Record<string, unknown> {
-    return {
-      secretArn: inv.secretArn,
-      versionId: inv.event.ClientRequestToken,
-      step: inv.event.Step,
-      engine: inv.engine ?? null,
-      strategy: inv.strategy ?? null,
-      attempt: inv.attempt,
-    };
-  }
-
-  #event(inv: Invocation, detailType: RotorDetailType, extra: Record<string, unknown>): RotorEvent {
-    return { detailType, secretArn: inv.secretArn, detail: { ...this.#describe(inv), ...extra } };
-  }
-
-  #publish(inv: Invocation, detailType: RotorDetailType, extra: Record<string, unknown>): Promise<unknown> {
-    return this.#send([this.#event(inv, detailType, extra)]);
-  }
-
-  /** One PutEvents (the publisher splits only past 10 entries; a step sends at most 2). */
-  async #send(events: RotorEvent[], options?: { keepUndelivered?: boolean }): Promise<void> {
-    await this.deps.publisher?.publish(events, options);
   }
 }
 

@@ -22,18 +22,22 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { createConnection } from 'mysql2/promise';
 import pg from 'pg';
+import { CATALOGUE } from '../handlers/catalogue/index.js';
 import { type Config, type MasterEntry, readConfig } from '../handlers/config.js';
 import { createRotationHandler, type RotationHandler } from '../handlers/createHandler.js';
-import { ENGINES_TAG, enginesTagValue } from '../handlers/functions.js';
-import { createApiKeyRotator, keyTag } from '../rotators/apikey/index.js';
-import { mysqlRotator } from '../rotators/mysql/index.js';
 import {
-  postgresRotator,
+  ENGINES_TAG,
+  enginesTagValue,
+  FUNCTION_ENGINES,
+  ROTATION_FUNCTION_KEYS,
+  type RotationFunctionKey,
+} from '../handlers/functions.js';
+import { keyTag } from '../rotators/apikey/index.js';
+import {
   quoteIdentifier as quoteIdent,
   quoteVerifier,
   scramSha256Verifier,
 } from '../rotators/postgres/index.js';
-import type { AnyRotator } from '../rotators/types.js';
 import { type ApiKeyProvider, startApiKeyProvider } from './apiKeyProvider.js';
 import { connectAdmin, MACHINE_HOST, MACHINE_PORT, type MysqlAdmin } from './mysql.js';
 import { type LocalPostgres, startPostgres, superuserClient } from './postgres.js';
@@ -99,22 +103,26 @@ async function setUp(providers: Record<string, unknown>): Promise<Demo> {
     ...readConfig({ ROTOR_LOG_LEVEL: 'SILENT', ROTOR_METRICS: 'off' }),
     apiKeyProviders: providers,
   };
-  const register = (name: string, rotators: readonly AnyRotator[]) =>
+  // The catalogue's rotators (no RDS discovery: the demo's databases are not RDS's).
+  const register = (key: RotationFunctionKey) =>
     stack.registerFunction(
-      name,
-      narrated(createRotationHandler({ rotators, secretsManager: sm, eventBridge: eb, config })),
+      `rotor-demo-${key}`,
+      narrated(
+        createRotationHandler({
+          rotators: CATALOGUE[key].rotators,
+          secretsManager: sm,
+          eventBridge: eb,
+          config,
+        }),
+      ),
       // As deploy tags rotor's functions: the engines it rotates.
-      { [ENGINES_TAG]: enginesTagValue(rotators.flatMap((rotator) => rotator.engines)) },
+      { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES[key]) },
     );
   return {
     stack,
     sm,
     config,
-    functions: {
-      postgres: register('rotor-demo-postgres', [postgresRotator]),
-      mysql: register('rotor-demo-mysql', [mysqlRotator]),
-      apikey: register('rotor-demo-apikey', [createApiKeyRotator({ providers })]),
-    },
+    functions: Object.fromEntries(ROTATION_FUNCTION_KEYS.map((key) => [key, register(key)])),
   };
 }
 

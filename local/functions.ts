@@ -1,5 +1,5 @@
 /**
- * rotor's rotation functions as the local stack runs them: the real Lambda handlers of handlers/,
+ * rotor's rotation functions as the local stack runs them: the catalogue's functions (handlers/catalogue/),
  * with SDK clients pointed at the stack, keyed by the function names serverless.yml deploys
  * (`rotor-local-postgres`, ...). A secret whose `RotationLambdaARN` names one of them rotates
  * against the local stack exactly as it would in AWS.
@@ -7,14 +7,16 @@
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { CATALOGUE } from '../handlers/catalogue/index.js';
 import { type Config, readConfig } from '../handlers/config.js';
-import { createRotationHandler } from '../handlers/createHandler.js';
-import { ENGINES_TAG, enginesTagValue, FUNCTION_ENGINES } from '../handlers/functions.js';
-import { rdsDiscovery } from '../handlers/rds.js';
-import { createApiKeyRotator } from '../rotators/apikey/index.js';
-import { mysqlRotator } from '../rotators/mysql/index.js';
-import { postgresRotator } from '../rotators/postgres/index.js';
-import type { AnyRotator } from '../rotators/types.js';
+import { createRotationHandler, wiringOptions } from '../handlers/createHandler.js';
+import {
+  ENGINES_TAG,
+  enginesTagValue,
+  FUNCTION_ENGINES,
+  ROTATION_FUNCTION_KEYS,
+  type RotationFunctionKey,
+} from '../handlers/functions.js';
 import type { LocalStack, RotationFunction } from './stack.js';
 
 /** Function names, as `serverless deploy --stage local` would name them. */
@@ -22,14 +24,16 @@ export const LOCAL_FUNCTIONS = {
   postgres: 'rotor-local-postgres',
   mysql: 'rotor-local-mysql',
   apikey: 'rotor-local-apikey',
-} as const;
+} as const satisfies Record<RotationFunctionKey, string>;
 
 /** Each local function's Lambda tags, as deploy sets them: `rotor:engines` (register with these). */
-export const LOCAL_FUNCTION_TAGS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
-  [LOCAL_FUNCTIONS.postgres]: { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES.postgres) },
-  [LOCAL_FUNCTIONS.mysql]: { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES.mysql) },
-  [LOCAL_FUNCTIONS.apikey]: { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES.apikey) },
-};
+export const LOCAL_FUNCTION_TAGS: Readonly<Record<string, Readonly<Record<string, string>>>> =
+  Object.fromEntries(
+    ROTATION_FUNCTION_KEYS.map((key) => [
+      LOCAL_FUNCTIONS[key],
+      { [ENGINES_TAG]: enginesTagValue(FUNCTION_ENGINES[key]) },
+    ]),
+  );
 
 export interface LocalFunctionOptions {
   /**
@@ -50,19 +54,15 @@ export async function defaultFunctions(
   const config: Config = { ...readConfig(), ...options.config };
   const secretsManager = new SecretsManagerClient(stack.clientConfig);
   const eventBridge = new EventBridgeClient(stack.clientConfig);
-  const make = (rotators: (config: Config) => readonly AnyRotator[], databases = false): RotationFunction =>
-    createRotationHandler({
-      rotators,
-      secretsManager,
-      eventBridge,
-      config,
-      ...(databases ? { discovery: rdsDiscovery(options.rds) } : {}),
-    });
-  return {
-    [LOCAL_FUNCTIONS.postgres]: make(() => [postgresRotator], true),
-    [LOCAL_FUNCTIONS.mysql]: make(() => [mysqlRotator], true),
-    [LOCAL_FUNCTIONS.apikey]: make((c) => [
-      createApiKeyRotator({ providers: c.apiKeyProviders, inlineProviderHosts: c.apiKeyInlineHosts }),
+  return Object.fromEntries(
+    ROTATION_FUNCTION_KEYS.map((key): [string, RotationFunction] => [
+      LOCAL_FUNCTIONS[key],
+      createRotationHandler({
+        ...wiringOptions(CATALOGUE[key], options.rds),
+        secretsManager,
+        eventBridge,
+        config,
+      }),
     ]),
-  };
+  );
 }

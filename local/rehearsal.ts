@@ -25,15 +25,11 @@ import {
   RotateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import { apikeyFunction, postgresFunction } from '../handlers/catalogue/index.js';
 import { readConfig } from '../handlers/config.js';
 import { createRotationHandler } from '../handlers/createHandler.js';
-import { createApiKeyRotator, KeyNames } from '../rotators/apikey/index.js';
-import {
-  postgresRotator,
-  quoteIdentifier,
-  quoteVerifier,
-  scramSha256Verifier,
-} from '../rotators/postgres/index.js';
+import { KeyNames } from '../rotators/apikey/index.js';
+import { quoteIdentifier, quoteVerifier, scramSha256Verifier } from '../rotators/postgres/index.js';
 import { type ApiKeyProvider, startApiKeyProvider } from './apiKeyProvider.js';
 import { startPostgres, superuserClient } from './postgres.js';
 import type { LocalStack } from './stack.js';
@@ -203,12 +199,17 @@ function registerRehearsalFunctions(
   };
   const postgresFn = stack.registerFunction(
     REHEARSAL_FUNCTIONS.postgres,
-    createRotationHandler({ rotators: [postgresRotator], secretsManager: sm, eventBridge: eb, config }),
+    createRotationHandler({
+      rotators: postgresFunction.rotators,
+      secretsManager: sm,
+      eventBridge: eb,
+      config,
+    }),
   );
   const apikeyFn = stack.registerFunction(
     REHEARSAL_FUNCTIONS.apikey,
     createRotationHandler({
-      rotators: [createApiKeyRotator({ providers: config.apiKeyProviders })],
+      rotators: apikeyFunction.rotators,
       secretsManager: sm,
       eventBridge: eb,
       config,

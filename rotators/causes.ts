@@ -75,6 +75,9 @@ const CONFIGURATION = new Set([
   'ResourceNotFoundException',
 ]);
 
+/** The AWS error name an AWS denial's message quotes, e.g. `(AccessDeniedException)`. */
+const AWS_DENIAL = /\(\w*(?:AccessDenied|UnauthorizedOperation|AuthorizationError|NotAuthorized)\w*\)/;
+
 /** The fields of an error (a RotorError, its JSON in an event, or a name alone) that decide its class. */
 export interface CauseInput {
   readonly name: string;
@@ -101,7 +104,8 @@ export function causeClass(error: CauseInput): CauseClass {
     case 'AuthenticationFailedError':
       return 'authentication';
     case 'PermissionDeniedError':
-      return 'privilege';
+      // AWS said no (handlers/awsErrors.ts quotes its error name): an IAM or KMS policy, not a grant.
+      return AWS_DENIAL.test(message) ? 'aws' : 'privilege';
     case 'VerificationFailedError':
       return /probe/i.test(message) ? 'probe-query' : 'configuration';
     case 'ProviderError':

@@ -9,8 +9,10 @@
  * its name and code only.
  */
 
-/** A step of the Secrets Manager rotation protocol. */
-export type Step = 'createSecret' | 'setSecret' | 'testSecret' | 'finishSecret';
+import type { Step } from './protocol.js';
+
+/** A step of the Secrets Manager rotation protocol (./protocol.ts holds the protocol's words). */
+export type { Step };
 
 /** Where an error happened, filled in by whoever knows it (the step machine knows the secret). */
 export interface ErrorContext {

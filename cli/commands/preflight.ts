@@ -11,8 +11,7 @@
  */
 import type { DescribeSecretResponse } from '@aws-sdk/client-secrets-manager';
 import { rotatorRequest } from '../../handlers/rotatorRequest.js';
-import { SecretsStore } from '../../handlers/secrets.js';
-import { VersionReader } from '../../handlers/versions.js';
+import type { VersionReader } from '../../handlers/versions.js';
 import {
   CAUSE_FIX,
   CAUSE_WORDS,
@@ -144,15 +143,7 @@ export async function runPreflight(
 
   const signal = AbortSignal.any([AbortSignal.timeout(options.timeoutMs), session.signal]);
   // The rotation's reader: AWSCURRENT parsed, masters bound and related secrets read as the function does.
-  const reader = new VersionReader({
-    store: new SecretsStore(context.sm),
-    registry: session.registry(),
-    scope: session.scope,
-    signal,
-    enricher: context.discovery.forInvocation(signal),
-    trust: session.config(),
-    secretArn: arn,
-  });
+  const reader = session.reader(context, signal, arn);
   let parsed: ParsedCurrent;
   const text = options.read?.currentText;
   try {

@@ -14,8 +14,6 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import type { RotationFailure, RotationStateName, TestOutcome } from '../../handlers/rotationState.js';
 import { runbookUrl } from '../../handlers/runbook.js';
-import { SecretsStore } from '../../handlers/secrets.js';
-import { VersionReader } from '../../handlers/versions.js';
 import { RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, type GlobalOptions } from '../aws.js';
 import type { RotorEventRecord } from '../events.js';
@@ -318,14 +316,7 @@ async function statusOf(
   if (text !== undefined) {
     try {
       const signal = AbortSignal.any([AbortSignal.timeout(30_000), session.signal]);
-      const reader = new VersionReader({
-        store: new SecretsStore(context.sm),
-        registry: session.registry(),
-        scope: session.scope,
-        signal,
-        enricher: context.discovery.forInvocation(signal),
-        trust: session.config(),
-      });
+      const reader = session.reader(context, signal);
       const parsed = await parseCurrent(reader, arn, text);
       status.engine = parsed.engine;
       status.strategy = parsed.strategy;

@@ -6,8 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { RotateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { allRotators } from '../../handlers/catalogue/index.js';
 import { type Config, readConfig } from '../../handlers/config.js';
-import { allRotators, createHealHandler, type HealOutcome } from '../../handlers/healFunction.js';
+import { createHealHandler, type HealOutcome } from '../../handlers/healFunction.js';
 import type { RotationEvent } from '../../local/stack.js';
 import { ConfigurationError } from '../../rotators/errors.js';
 import { FakeTarget } from '../../rotators/fake/client.js';

@@ -81,7 +81,7 @@ describe('osls package (offline) for the example stage', () => {
       expect(props, fn).toBeDefined();
       expect(props.Runtime).toBe('nodejs22.x');
       expect(props.Architectures).toEqual(['arm64']);
-      expect(props.Handler).toBe(`handlers/${fn}.handler`);
+      expect(props.Handler).toBe(`lambda/${fn}.handler`);
       expect(props.Role).toEqual({ 'Fn::GetAtt': [roleOf(fn), 'Arn'] });
       expect(props.Timeout).toBe(fn === 'apikey' ? 60 : 120);
       const vpc = props.VpcConfig as { SubnetIds?: string[] } | undefined;
@@ -511,7 +511,7 @@ describe('osls package (offline) for the example stage', () => {
     // Assess: the function and its schedule
     const props = template.Resources.HealLambdaFunction?.Properties as Record<string, unknown>;
     expect(props).toMatchObject({
-      Handler: 'handlers/healFunction.handler',
+      Handler: 'lambda/heal.handler',
       Runtime: 'nodejs22.x',
       Timeout: 300,
     });
