@@ -377,15 +377,20 @@ export class StepMachine {
    * put, and PutSecretValue itself says whether another was stored under the token before
    * (ResourceExistsException: a crashed earlier run or a concurrent one); that value wins and is
    * read, and what our createPending made for the losing value is discarded (an API key minted for
-   * nothing is revoked, not left live). Other rotators read first and build a value only while none
-   * is stored.
+   * nothing is revoked, not left live). Other rotators, and secrets whose rotator asks for it
+   * (`readsPendingFirst`: a key rolled in place), read first and build a value only while none is
+   * stored.
    */
   async #createSecret(inv: Invocation, secret: SecretDescription, current: Loaded): Promise<void> {
     const { store } = this.deps;
     const token = inv.event.ClientRequestToken;
     const { rotator } = current;
-    const discards = rotator.createPendingChangesNothing !== true && rotator.discard !== undefined;
+    // A rotator may ask for the read per secret: a roll in place must never run twice.
+    const mustRead = rotator.readsPendingFirst?.(current.value) === true;
+    const discards =
+      !mustRead && rotator.createPendingChangesNothing !== true && rotator.discard !== undefined;
     const readFirst =
+      mustRead ||
       store.cache.get(secret.arn, token) !== undefined ||
       (rotator.createPendingChangesNothing !== true && !discards);
     const stored = async (): Promise<boolean> => {

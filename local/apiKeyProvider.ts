@@ -16,7 +16,7 @@
  * case. Nothing is logged: a provider's logs are a place keys must not reach.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface ApiKeyProviderOptions {
@@ -60,7 +60,8 @@ export interface ApiKeyProviderOptions {
 export interface ProviderKey {
   readonly id: string;
   name: string;
-  readonly value: string;
+  /** Changed in place by a roll (`ProviderKeys.roll`). */
+  value: string;
   readonly createdAt: Date;
   active: boolean;
   revokedAt?: Date;
@@ -194,6 +195,17 @@ export class ProviderKeys {
     return this.live().some((key) => key.value === value && key.active);
   }
 
+  /**
+   * Regenerates a live key's value in place (a provider's "roll"): the old value is refused from
+   * now on. Returns the key, or undefined when no live key has that id.
+   */
+  roll(id: string): ProviderKey | undefined {
+    const key = this.#keys.get(id);
+    if (key === undefined || key.revokedAt !== undefined) return undefined;
+    key.value = this.formats.value();
+    return key;
+  }
+
   /** @internal */
   revoke(id: string): boolean {
     const key = this.#keys.get(id);
@@ -221,16 +233,71 @@ export interface ApiKeyProvider {
 }
 
 export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): Promise<ApiKeyProvider> {
-  const maxLiveKeys = options.maxLiveKeys ?? 2;
-  const adminToken = options.adminToken ?? `adm_${randomBytes(24).toString('base64url')}`;
-  const keys = new ProviderKeys();
-  const faults = new ProviderFaults();
-  const requests: ServedRequest[] = [];
-  const idempotent = new Map<string, { status: number; body: unknown }>();
-  const window = { start: Date.now(), used: 0 };
+  const state: ProviderState = {
+    options,
+    maxLiveKeys: options.maxLiveKeys ?? 2,
+    adminToken: options.adminToken ?? `adm_${randomBytes(24).toString('base64url')}`,
+    keys: new ProviderKeys(),
+    faults: new ProviderFaults(),
+    requests: [],
+    idempotent: new Map(),
+    limit: rateLimiter(options.rateLimit),
+  };
+  const server = createServer((request, response) => serve(state, request, response));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host ?? '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return {
+    url,
+    description: describeProvider(url, state.maxLiveKeys, options),
+    adminToken: state.adminToken,
+    keys: state.keys,
+    faults: state.faults,
+    requests: state.requests,
+    async stop() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** What the provider keeps between requests. */
+interface ProviderState {
+  readonly options: ApiKeyProviderOptions;
+  readonly maxLiveKeys: number;
+  readonly adminToken: string;
+  readonly keys: ProviderKeys;
+  readonly faults: ProviderFaults;
+  readonly requests: ServedRequest[];
+  /** Create answers by idempotency key. */
+  readonly idempotent: Map<string, { status: number; body: unknown }>;
   /** Counts a request against the rate limit; the headers to announce, and whether it is over. */
-  const limit = (): { headers: Record<string, string>; over: boolean } => {
-    const rate = options.rateLimit;
+  readonly limit: () => { headers: Record<string, string>; over: boolean };
+}
+
+/** One request being answered. */
+interface Exchange {
+  readonly request: IncomingMessage;
+  readonly url: URL;
+  readonly route: Route;
+  readonly text: string;
+  send(status: number, body?: unknown, headers?: Record<string, string>): void;
+  record(status: number | 'dropped'): void;
+}
+
+/** The rate limit's counter (a fixed window), when there is one. */
+function rateLimiter(rate: ApiKeyProviderOptions['rateLimit']) {
+  const window = { start: Date.now(), used: 0 };
+  return (): { headers: Record<string, string>; over: boolean } => {
     if (rate === undefined) return { headers: {}, over: false };
     if (Date.now() - window.start >= rate.windowMs) Object.assign(window, { start: Date.now(), used: 0 });
     const over = window.used >= rate.limit;
@@ -245,138 +312,149 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
       },
     };
   };
+}
 
-  const server = createServer((request, response) => {
-    const rate = limit();
-    const url = new URL(request.url ?? '/', 'http://localhost');
-    const route = routeOf(request.method ?? 'GET', url.pathname);
-    const record = (status: number | 'dropped') =>
-      requests.push({ operation: route.operation, method: request.method ?? '', path: url.pathname, status });
-    const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
-      record(status);
-      const text = body === undefined ? '' : JSON.stringify(body);
-      response.writeHead(status, {
-        ...rate.headers,
-        ...headers,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        'content-length': Buffer.byteLength(text),
-      });
-      response.end(text);
-    };
-    readBody(request)
-      .then(async (text) => {
-        if (route.operation === 'unknown') return send(404, { error: 'no such route' });
-        if (rate.over) return send(429, { error: 'rate limit exceeded' });
-        const fault = faults.take(route.operation);
-        if (fault?.kind === 'status') {
-          return send(
-            fault.status,
-            { error: 'injected failure' },
-            fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter },
-          );
-        }
-        if (fault?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-        if (route.operation !== 'probe' && request.headers.authorization !== `Bearer ${adminToken}`) {
-          return send(401, { error: 'admin token required' });
-        }
-        switch (route.operation) {
-          case 'create': {
-            const key = idempotencyKey(request);
-            const replay = key === undefined ? undefined : idempotent.get(key);
-            if (replay !== undefined) return send(replay.status, replay.body);
-            const name =
-              options.form === true ? new URLSearchParams(text).get('name') || undefined : nameOf(text);
-            if (name === undefined) return send(400, { error: 'body must be {"name": "..."}' });
-            if (keys.live().length >= maxLiveKeys) {
-              return send(409, { error: `live key limit (${maxLiveKeys}) reached` });
-            }
-            const minted = keys.mint(name, {
-              active: options.requireActivation !== true,
-              createdWith: options.form === true ? formFields(text) : parsedJson(text),
-            });
-            const body = {
-              id: minted.id,
-              name: minted.name,
-              key: minted.value,
-              createdAt: minted.createdAt.toISOString(),
-            };
-            if (key !== undefined) idempotent.set(key, { status: 201, body });
-            if (fault?.kind === 'lose-response') {
-              // Made, never answered: the client cannot know the key exists, let alone its value.
-              record('dropped');
-              request.socket.destroy();
-              return;
-            }
-            return send(201, body);
-          }
-          case 'list': {
-            const all = keys.live().map((key) => ({
-              id: key.id,
-              name: options.listName?.(key.name) ?? key.name,
-              createdAt: key.createdAt.toISOString(),
-              active: key.active,
-            }));
-            const pages = options.pages;
-            if (pages === undefined) return send(200, { keys: all });
-            const page = pageOf(pages, url, all.length);
-            const slice = all.slice(page.start, page.start + page.size);
-            const after = page.start + page.size < all.length ? String(page.start + page.size) : undefined;
-            const nextUrl = after === undefined ? undefined : `/v1/keys?after=${after}`;
-            switch (pages.style) {
-              case 'page':
-                return send(200, { keys: slice, total: all.length });
-              case 'cursor':
-                return send(200, { keys: slice, next_cursor: after === undefined ? null : cursorOf(after) });
-              case 'next-link':
-                return send(200, { keys: slice, links: { next: nextUrl ?? null } });
-              case 'link-header':
-                return send(
-                  200,
-                  { keys: slice },
-                  nextUrl === undefined ? {} : { link: `<${baseOf(request)}${nextUrl}>; rel="next"` },
-                );
-            }
-            return send(500, { error: 'unknown paging' });
-          }
-          case 'revoke':
-            return keys.revoke(route.id) ? send(204) : send(404, { error: 'no live key with this id' });
-          case 'activate': {
-            const key = keys.get(route.id);
-            if (key === undefined || key.revokedAt !== undefined) return send(404, { error: 'no live key' });
-            key.active = true;
-            return send(204);
-          }
-          case 'probe': {
-            const presented =
-              options.basicProbe === true ? basicKey(request, keys) : request.headers['x-api-key'];
-            const key =
-              typeof presented === 'string'
-                ? keys.live().find((live) => live.value === presented)
-                : undefined;
-            const propagated =
-              key !== undefined && Date.now() - key.createdAt.getTime() >= (options.propagationMs ?? 0);
-            const ok = typeof presented === 'string' && keys.accepts(presented) && propagated;
-            return ok ? send(200, { ok: true }) : send(401, { error: 'invalid API key' });
-          }
-        }
-      })
-      .catch(() => {
-        if (!response.headersSent) send(500, { error: 'internal error' });
-      });
-  });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
-      server.off('error', reject);
-      resolve();
+function serve(state: ProviderState, request: IncomingMessage, response: ServerResponse): void {
+  const rate = state.limit();
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const route = routeOf(request.method ?? 'GET', url.pathname);
+  const record = (status: number | 'dropped') =>
+    state.requests.push({
+      operation: route.operation,
+      method: request.method ?? '',
+      path: url.pathname,
+      status,
     });
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = options.host ?? '127.0.0.1';
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const send = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+    record(status);
+    const text = body === undefined ? '' : JSON.stringify(body);
+    response.writeHead(status, {
+      ...rate.headers,
+      ...headers,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      'content-length': Buffer.byteLength(text),
+    });
+    response.end(text);
+  };
+  readBody(request)
+    .then((text) => answer(state, { request, url, route, text, send, record }, rate.over))
+    .catch(() => {
+      if (!response.headersSent) send(500, { error: 'internal error' });
+    });
+}
 
-  const description: ProviderDescriptionJson = {
+async function answer(state: ProviderState, x: Exchange, overLimit: boolean) {
+  const { route, request } = x;
+  if (route.operation === 'unknown') return x.send(404, { error: 'no such route' });
+  if (overLimit) return x.send(429, { error: 'rate limit exceeded' });
+  const fault = state.faults.take(route.operation);
+  if (fault?.kind === 'status') {
+    return x.send(
+      fault.status,
+      { error: 'injected failure' },
+      fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter },
+    );
+  }
+  if (fault?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+  if (route.operation !== 'probe' && request.headers.authorization !== `Bearer ${state.adminToken}`) {
+    return x.send(401, { error: 'admin token required' });
+  }
+  switch (route.operation) {
+    case 'create':
+      return create(state, x, fault?.kind === 'lose-response');
+    case 'list':
+      return list(state, x);
+    case 'revoke':
+      return state.keys.revoke(route.id) ? x.send(204) : x.send(404, { error: 'no live key with this id' });
+    case 'activate': {
+      const key = state.keys.get(route.id);
+      if (key === undefined || key.revokedAt !== undefined) return x.send(404, { error: 'no live key' });
+      key.active = true;
+      return x.send(204);
+    }
+    case 'probe':
+      return probe(state, x);
+  }
+}
+
+function create(state: ProviderState, x: Exchange, loseResponse: boolean) {
+  const key = idempotencyKey(x.request);
+  const replay = key === undefined ? undefined : state.idempotent.get(key);
+  if (replay !== undefined) return x.send(replay.status, replay.body);
+  const name =
+    state.options.form === true ? new URLSearchParams(x.text).get('name') || undefined : nameOf(x.text);
+  if (name === undefined) return x.send(400, { error: 'body must be {"name": "..."}' });
+  if (state.keys.live().length >= state.maxLiveKeys) {
+    return x.send(409, { error: `live key limit (${state.maxLiveKeys}) reached` });
+  }
+  const minted = state.keys.mint(name, {
+    active: state.options.requireActivation !== true,
+    createdWith: state.options.form === true ? formFields(x.text) : parsedJson(x.text),
+  });
+  const body = {
+    id: minted.id,
+    name: minted.name,
+    key: minted.value,
+    createdAt: minted.createdAt.toISOString(),
+  };
+  if (key !== undefined) state.idempotent.set(key, { status: 201, body });
+  if (loseResponse) {
+    // Made, never answered: the client cannot know the key exists, let alone its value.
+    x.record('dropped');
+    x.request.socket.destroy();
+    return;
+  }
+  return x.send(201, body);
+}
+
+function list(state: ProviderState, x: Exchange) {
+  const all = state.keys.live().map((key) => ({
+    id: key.id,
+    name: state.options.listName?.(key.name) ?? key.name,
+    createdAt: key.createdAt.toISOString(),
+    active: key.active,
+  }));
+  const pages = state.options.pages;
+  if (pages === undefined) return x.send(200, { keys: all });
+  const page = pageOf(pages, x.url, all.length);
+  const slice = all.slice(page.start, page.start + page.size);
+  const after = page.start + page.size < all.length ? String(page.start + page.size) : undefined;
+  const nextUrl = after === undefined ? undefined : `/v1/keys?after=${after}`;
+  switch (pages.style) {
+    case 'page':
+      return x.send(200, { keys: slice, total: all.length });
+    case 'cursor':
+      return x.send(200, { keys: slice, next_cursor: after === undefined ? null : cursorOf(after) });
+    case 'next-link':
+      return x.send(200, { keys: slice, links: { next: nextUrl ?? null } });
+    case 'link-header':
+      return x.send(
+        200,
+        { keys: slice },
+        nextUrl === undefined ? {} : { link: `<${baseOf(x.request)}${nextUrl}>; rel="next"` },
+      );
+  }
+  return x.send(500, { error: 'unknown paging' });
+}
+
+function probe(state: ProviderState, x: Exchange) {
+  const presented =
+    state.options.basicProbe === true ? basicKey(x.request, state.keys) : x.request.headers['x-api-key'];
+  const key =
+    typeof presented === 'string' ? state.keys.live().find((live) => live.value === presented) : undefined;
+  const propagated =
+    key !== undefined && Date.now() - key.createdAt.getTime() >= (state.options.propagationMs ?? 0);
+  const ok = typeof presented === 'string' && state.keys.accepts(presented) && propagated;
+  return ok ? x.send(200, { ok: true }) : x.send(401, { error: 'invalid API key' });
+}
+
+/** A provider description for this provider, to register with `createApiKeyRotator`. */
+function describeProvider(
+  url: string,
+  maxLiveKeys: number,
+  options: ApiKeyProviderOptions,
+): ProviderDescriptionJson {
+  return {
     baseUrl: `${url}/v1`,
     auth: { header: 'Authorization', value: 'Bearer {{admin.token}}' },
     maxLiveKeys,
@@ -414,21 +492,6 @@ export async function startApiKeyProvider(options: ApiKeyProviderOptions = {}): 
     ...(options.requireActivation === true
       ? { activate: { method: 'POST', path: '/keys/{{keyId}}/activate', idempotent: true } }
       : {}),
-  };
-
-  return {
-    url,
-    description,
-    adminToken,
-    keys,
-    faults,
-    requests,
-    async stop() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
   };
 }
 

@@ -16,7 +16,7 @@ export type FakeKind = 'datadog' | 'sendgrid' | 'cloudflare' | 'twilio' | 'algol
 
 /** One request served (no values: the path holds a key id at most). */
 export interface FakeRequest {
-  readonly operation: 'create' | 'list' | 'revoke' | 'probe' | 'unknown' | 'unauthorized';
+  readonly operation: 'create' | 'list' | 'revoke' | 'roll' | 'probe' | 'unknown' | 'unauthorized';
   readonly method: string;
   readonly path: string;
   readonly query: string;
@@ -211,7 +211,10 @@ function sendgrid(keys: ProviderKeys, admin: { apiKey: string }) {
 // https://developers.cloudflare.com/api/resources/user/subresources/tokens/ (POST /user/tokens with
 // `{"name", "policies"}` (policies required), GET /user/tokens?page=&per_page= (per_page 5 to 50,
 // default 20) with `result_info {page, per_page, count, total_count, total_pages}`, DELETE
-// /user/tokens/{token_id}, GET /user/tokens/verify with the token itself), the v4 envelope
+// /user/tokens/{token_id}, GET /user/tokens/verify with the token itself), "Roll Token"
+// (https://developers.cloudflare.com/api/resources/user/subresources/tokens/subresources/value/methods/update:
+// PUT /user/tokens/{token_id}/value with body `{}`, "API Tokens Write", the new value (40 to 80
+// characters) as `result`; the old value stops working at once), the v4 envelope
 // `{"success", "errors", "messages", "result"}`, Bearer authentication; the token's secret is
 // `result.value`, shown only at creation.
 
@@ -278,6 +281,12 @@ function cloudflare(keys: ProviderKeys, admin: { token: string }) {
           },
         ),
       );
+    }
+    const rolled = /^\/client\/v4\/user\/tokens\/([^/]+)\/value$/.exec(url.pathname);
+    if (rolled !== null && request.method === 'PUT') {
+      x.as('roll');
+      const key = keys.roll(decodeURIComponent(rolled[1] as string));
+      return key === undefined ? failure(404, 1003, 'Token not found') : x.send(200, envelope(key.value));
     }
     const match = /^\/client\/v4\/user\/tokens\/([^/]+)$/.exec(url.pathname);
     if (match !== null && request.method === 'DELETE') {
@@ -514,7 +523,9 @@ export interface ProviderFakeOptions {
 
 /** Armed failures: the next `count` requests of an operation answer `status` without acting. */
 export interface FakeFaults {
-  fail(operation: 'create' | 'list' | 'revoke' | 'probe', status: number, count?: number): void;
+  fail(operation: 'create' | 'list' | 'revoke' | 'roll' | 'probe', status: number, count?: number): void;
+  /** Disarms every failure not yet served. */
+  clear(): void;
 }
 
 /** Starts a fake of `kind` on loopback, with the admin credential its preset expects. */
@@ -566,6 +577,9 @@ export async function startProviderFake(
   const faults: FakeFaults = {
     fail: (operation, status, count = 1) => {
       armed.push({ operation, status, count });
+    },
+    clear: () => {
+      armed.length = 0;
     },
   };
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {

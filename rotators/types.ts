@@ -253,6 +253,16 @@ export interface Rotator<S = unknown> {
   readonly createPendingChangesNothing?: boolean;
 
   /**
+   * Optional, per secret: `true` when createPending for `secret` changes the target irreversibly
+   * (an API key rolled in place: its old value dies at once, and a second roll would kill the
+   * stored one). The step machine then reads AWSPENDING first and calls createPending only while
+   * no value is stored under the token (`nothingStored: true`), whatever `discard` and
+   * `createPendingChangesNothing` say: a replayed createSecret never changes the target again
+   * once a value is stored.
+   */
+  readsPendingFirst?(secret: S): boolean;
+
+  /**
    * Builds the pending value from the current one.
    *
    * Called only while no pending value is stored, unless `createPendingChangesNothing` or

@@ -102,7 +102,7 @@ const TRANSIENT = new Set([408, 429, 500, 502, 503, 504]);
 const MAX_BODY = 1 << 20;
 const MAX_BACKOFF_MS = 5_000;
 
-type Operation = 'create' | 'list' | 'revoke' | 'activate' | 'probe';
+type Operation = 'create' | 'list' | 'revoke' | 'activate' | 'roll' | 'probe';
 
 interface Exchange {
   readonly status: number;
@@ -350,6 +350,23 @@ export class ProviderClient {
     if (activate === undefined) return;
     const { status } = await this.#send('activate', activate, { keyId });
     this.#expect('activate', status, activate.okStatuses);
+  }
+
+  /**
+   * Regenerates key `keyId`'s value in place (`roll`) and returns the new value: from this moment
+   * the old value is refused. Sent once, never resent (the request is not idempotent): after a
+   * lost response the value is lost, and only another roll makes a usable one.
+   */
+  async roll(keyId: string): Promise<string> {
+    const roll = this.provider.roll;
+    if (roll === undefined) throw new ConfigurationError(`${this.target} has no roll request`);
+    const { status, body } = await this.#send('roll', roll, { keyId });
+    this.#expect('roll', status, [200, 201]);
+    const key = readPath(body, roll.response.key);
+    if (typeof key !== 'string' || key === '') {
+      throw this.#shape('roll', `no key value at roll.response.key ("${roll.response.key}")`);
+    }
+    return key;
   }
 
   /** Calls the probe with `key` and returns the HTTP status; interpreting it is the caller's job. */

@@ -8,7 +8,7 @@
  * |--------------|--------------------------------------------------------|-------------------------------------------|
  * | `datadog`    | `apiKey`, `appKey` (with `api_keys_read`/`_write`)     | `site` (default `datadoghq.com`)          |
  * | `sendgrid`   | `apiKey` (a key allowed to manage API keys)            | `region` (`global`, `eu`), `scopes`       |
- * | `cloudflare` | `token` (a user API token with "API Tokens Write")    | `policies` (required: the new tokens')    |
+ * | `cloudflare` | `token` (a user API token with "API Tokens Write")    | `policies` (required unless `roll`), `roll` |
  * | `twilio`     | `accountSid` (public: used in paths), `authToken`      | none                                      |
  * | `algolia`    | `apiKey` (the admin API key, or a key with `admin` ACL) | `applicationId` (required), `probeIndex` |
  *
@@ -151,9 +151,13 @@ const PRESETS: Readonly<Record<string, Preset>> = {
    * the secret is `result.value`), GET /user/tokens/verify with the token for the probe.
    */
   cloudflare: {
-    options: [...COMMON, 'policies'],
+    options: [...COMMON, 'policies', 'roll'],
     build(options) {
-      const { policies } = options;
+      const { policies, roll } = options;
+      if (roll !== undefined && roll !== true)
+        return { field: 'roll', expected: 'must be true (or left out)' };
+      // Rolling never mints: the policies of minted tokens are then not needed.
+      if (roll === true && policies === undefined) return cloudflarePreset(options, undefined);
       if (
         !Array.isArray(policies) ||
         policies.length === 0 ||
@@ -165,31 +169,7 @@ const PRESETS: Readonly<Record<string, Preset>> = {
             'is required: the Cloudflare policies of the tokens rotor mints (a non-empty list of objects)',
         };
       }
-      return {
-        ...common(options, 'https://api.cloudflare.com/client/v4'),
-        auth: { header: 'Authorization', value: 'Bearer {{admin.token}}' },
-        maxLiveKeys: options.maxLiveKeys ?? 1000,
-        create: {
-          method: 'POST',
-          path: '/user/tokens',
-          body: { name: '{{name}}', policies: policies as Json },
-          response: { id: 'result.id', key: 'result.value' },
-        },
-        list: {
-          method: 'GET',
-          path: '/user/tokens',
-          response: {
-            items: 'result',
-            id: 'id',
-            name: 'name',
-            createdAt: 'issued_on',
-            total: 'result_info.total_count',
-          },
-          pagination: { style: 'page', pageParam: 'page', sizeParam: 'per_page', size: 50, firstPage: 1 },
-        },
-        revoke: { method: 'DELETE', path: '/user/tokens/{{keyId}}' },
-        probe: { method: 'GET', path: '/user/tokens/verify', headers: { Authorization: 'Bearer {{key}}' } },
-      };
+      return cloudflarePreset(options, policies as Json);
     },
   },
 
@@ -332,4 +312,47 @@ export function expandPreset(
   }
   const built = preset.build(options);
   return 'expected' in built ? { issue: built as PresetIssue } : { description: built };
+}
+
+/**
+ * Cloudflare's description; with `roll: true`, also "Roll Token" (PUT
+ * /user/tokens/{token_id}/value, https://developers.cloudflare.com/api/resources/user/subresources/tokens/subresources/value/methods/update:
+ * body `{}`, the new secret in `result`), which makes its secrets rotate by rolling.
+ */
+function cloudflarePreset(options: Options, policies: Json | undefined): Record<string, unknown> {
+  return {
+    ...common(options, 'https://api.cloudflare.com/client/v4'),
+    auth: { header: 'Authorization', value: 'Bearer {{admin.token}}' },
+    maxLiveKeys: options.maxLiveKeys ?? 1000,
+    create: {
+      method: 'POST',
+      path: '/user/tokens',
+      body: { name: '{{name}}', ...(policies === undefined ? {} : { policies }) },
+      response: { id: 'result.id', key: 'result.value' },
+    },
+    list: {
+      method: 'GET',
+      path: '/user/tokens',
+      response: {
+        items: 'result',
+        id: 'id',
+        name: 'name',
+        createdAt: 'issued_on',
+        total: 'result_info.total_count',
+      },
+      pagination: { style: 'page', pageParam: 'page', sizeParam: 'per_page', size: 50, firstPage: 1 },
+    },
+    revoke: { method: 'DELETE', path: '/user/tokens/{{keyId}}' },
+    probe: { method: 'GET', path: '/user/tokens/verify', headers: { Authorization: 'Bearer {{key}}' } },
+    ...(options.roll === true
+      ? {
+          roll: {
+            method: 'PUT',
+            path: '/user/tokens/{{keyId}}/value',
+            body: {},
+            response: { key: 'result' },
+          },
+        }
+      : {}),
+  };
 }

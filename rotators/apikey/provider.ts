@@ -3,7 +3,7 @@
  *
  * A description says where the provider is (`baseUrl`), how management calls authenticate (one
  * header whose value is a template over the admin credential), the four requests rotor needs
- * (create, list, revoke, probe) plus an optional activate, how each body is encoded (JSON or
+ * (create, list, revoke, probe) plus an optional activate and an optional roll, how each body is encoded (JSON or
  * form), how the list pages, where the interesting fields sit in responses, and how many keys may
  * be live at once. Nothing in a description is code: templates substitute named variables or the
  * base64 of a concatenation (`{{base64(keyId ":" key)}}`), and paths are dot paths or JSON pointers.
@@ -133,6 +133,14 @@ export interface Provider {
   };
   readonly activate?: RequestTemplate & { readonly okStatuses: readonly number[] };
   /**
+   * The provider regenerates a key's value in place and answers with the new one (Cloudflare
+   * `PUT /user/tokens/{id}/value`): declaring it makes every secret of this description rotate by
+   * rolling (strategy `roll-in-place`) instead of minting a new key. The old value dies at the
+   * roll, in createSecret: there is no overlap and no rollback (README, "Rolling a key in place").
+   * Never resent by the client: a second roll would kill the value the first one returned.
+   */
+  readonly roll?: RequestTemplate & { readonly response: { readonly key: string } };
+  /**
    * Values a secret may set for its own key (`parameters` in the secret: scopes, ACLs, a
    * description), declared here with their type and limits, and usable only in the create
    * request's body and headers as `{{params.<name>}}`. Never in a path, in the string that sends
@@ -191,6 +199,7 @@ const ALLOWED: Readonly<Record<string, readonly Variable[]>> = {
   list: ['admin', 'admin.*', 'admin.public'],
   revoke: ['keyId', 'admin', 'admin.*', 'admin.public'],
   activate: ['keyId', 'admin', 'admin.*', 'admin.public'],
+  roll: ['keyId', 'admin', 'admin.*', 'admin.public'],
   probe: ['key', 'keyId', 'admin.public'],
 };
 
@@ -541,6 +550,12 @@ const DescriptionSchema = v.strictObject({
       okStatuses: v.optional(statusList),
     }),
   ),
+  roll: v.optional(
+    v.strictObject({
+      ...requestEntries(),
+      response: v.strictObject({ key: pathSyntax }),
+    }),
+  ),
   keyInDeleteUrl: v.optional(v.literal(true, 'must be true (or left out)')),
   parameters: v.optional(
     v.record(
@@ -702,6 +717,7 @@ function checkKeyInDeleteUrl(d: RawDescription): void {
   }
   if (d.activate !== undefined)
     fail('activate', 'is not allowed with keyInDeleteUrl (it would name the key)');
+  if (d.roll !== undefined) fail('roll', 'is not allowed with keyInDeleteUrl (it would name the key)');
   if (requestVariables(d.probe).includes('keyId')) {
     fail('probe', 'must not use {{keyId}} with keyInDeleteUrl: the id is the key');
   }
@@ -814,6 +830,14 @@ export function compileProvider(
     if (!requestVariables(d.probe).includes('key')) {
       fail('probe.headers', 'must send the key ({{key}}) in a header or the body');
     }
+    // Never resent: a second roll kills the value the first one answered with.
+    const roll =
+      d.roll === undefined
+        ? undefined
+        : { ...compileRequest(d.roll, 'roll', publicFields), idempotent: false, response: d.roll.response };
+    if (d.roll !== undefined && !requestVariables(d.roll).includes('keyId')) {
+      fail('roll.path', 'must name the key to roll ({{keyId}})');
+    }
     const provider: Provider = {
       name,
       baseUrl,
@@ -852,6 +876,7 @@ export function compileProvider(
               okStatuses: d.activate.okStatuses ?? [200, 201, 202, 204],
             },
           }),
+      ...(roll === undefined ? {} : { roll }),
     };
     return { provider };
   } catch (error) {

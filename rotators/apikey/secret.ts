@@ -2,6 +2,27 @@ import { createHash } from 'node:crypto';
 import * as v from 'valibot';
 import { ForeignKeyError } from '../errors.js';
 import { parseSecret, secretRefSchema } from '../schema.js';
+import type { ParameterValue, Provider } from './provider.js';
+
+/** An API-key secret, parsed, with its provider description resolved. */
+export interface ApiKeySecret {
+  readonly provider: Provider;
+  readonly adminSecretArn: string;
+  readonly keyId: string;
+  readonly apiKey: string;
+  readonly grace: GracePolicy;
+  /**
+   * A human-readable label for the keys rotor mints for this secret, added after the tag derived
+   * from the secret's ARN (see `KeyNames`); it never replaces the tag.
+   */
+  readonly keyNamePrefix?: string;
+  /** The key this one replaced (written by rotor; trusted only as far as the provider's list proves it). */
+  readonly previousKeyId?: string;
+  /** When rotor minted this key, epoch milliseconds (written by rotor): the start of the previous key's grace. */
+  readonly keyCreatedAt?: number;
+  /** The secret's own parameters for its keys, validated against the description's declaration. */
+  readonly parameters: Readonly<Record<string, ParameterValue>>;
+}
 
 /** The value of the secret's `engine` field for API keys. */
 export const ENGINE = 'apikey';

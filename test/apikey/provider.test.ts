@@ -278,6 +278,47 @@ describe('descriptions that would send credentials elsewhere', () => {
     expect(act).toThrow(/field "provider.baseUrl" must point at a host this function allows/);
   });
 
+  it('an allowed host without a port admits only the default port; with a port, only that port', () => {
+    // Prepare
+    const bare = createApiKeyRotator({ providers: {}, inlineProviderHosts: ['api.example.com'] });
+    const ported = createApiKeyRotator({ providers: {}, inlineProviderHosts: ['api.example.com:8443'] });
+    const explicitDefault = createApiKeyRotator({
+      providers: {},
+      inlineProviderHosts: ['api.example.com:443'],
+    });
+    const at = (baseUrl: string) => ({ ...secret, provider: { ...valid(), baseUrl } });
+    const verdict = (rotator: typeof bare, baseUrl: string) => {
+      try {
+        rotator.parse({ value: at(baseUrl), label: 'AWSCURRENT' });
+        return 'accepted';
+      } catch (error) {
+        return error instanceof Error && /provider\.baseUrl/.test(error.message) ? 'refused' : String(error);
+      }
+    };
+    // Act
+    const verdicts = {
+      bareDefault: verdict(bare, 'https://api.example.com/v1'),
+      bareExplicit443: verdict(bare, 'https://api.example.com:443/v1'),
+      bareOtherPort: verdict(bare, 'https://api.example.com:8443/v1'),
+      portedThatPort: verdict(ported, 'https://api.example.com:8443/v1'),
+      portedDefault: verdict(ported, 'https://api.example.com/v1'),
+      portedOtherPort: verdict(ported, 'https://api.example.com:9443/v1'),
+      explicitDefaultDefault: verdict(explicitDefault, 'https://api.example.com/v1'),
+      explicitDefaultOther: verdict(explicitDefault, 'https://api.example.com:8443/v1'),
+    };
+    // Assess
+    expect(verdicts).toEqual({
+      bareDefault: 'accepted',
+      bareExplicit443: 'accepted',
+      bareOtherPort: 'refused',
+      portedThatPort: 'accepted',
+      portedDefault: 'refused',
+      portedOtherPort: 'refused',
+      explicitDefaultDefault: 'accepted',
+      explicitDefaultOther: 'refused',
+    });
+  });
+
   it('accepts an inline description on an allowed host, and validates it like any other', () => {
     // Prepare
     const rotator = createApiKeyRotator({ providers: {}, inlineProviderHosts: ['api.example.com'] });

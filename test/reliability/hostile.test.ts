@@ -595,12 +595,17 @@ function inline(change: (description: Record<string, unknown>) => Record<string,
   });
 }
 
-/** Lets this function accept inline descriptions for api.example.com (and the local provider). */
+/**
+ * Lets this function accept inline descriptions for api.example.com (port 443) and the local
+ * provider (its host and port: an entry without a port admits only the scheme's default).
+ */
 async function allowInline({ lab, instance }: CaseContext): Promise<void> {
+  const local =
+    instance.provider === undefined ? [] : [new URL(String(instance.provider.description.baseUrl)).host];
   lab.keys?.use(
     createApiKeyRotator({
       providers: { local: lab.keys?.registered(instance.provider) ?? {} },
-      inlineProviderHosts: ['api.example.com', '127.0.0.1'],
+      inlineProviderHosts: ['api.example.com', ...local],
       fetch: lab.injector.fetch((url, init) => globalThis.fetch(url, init)),
       sleep: async () => undefined,
     }),
@@ -665,6 +670,13 @@ const APIKEY_VALUES: readonly ValueCase[] = [
     subject: keyGrace,
     prepare: allowInline,
     current: inline((d) => ({ ...d, baseUrl: 'https://evil.example.net/v1' })),
+    refusal: { error: 'InvalidSecretError', field: 'provider.baseUrl' },
+  },
+  {
+    name: 'API key: an inline description on an allowed host but another port',
+    subject: keyGrace,
+    prepare: allowInline,
+    current: inline((d) => ({ ...d, baseUrl: 'https://api.example.com:8443/v1' })),
     refusal: { error: 'InvalidSecretError', field: 'provider.baseUrl' },
   },
   {

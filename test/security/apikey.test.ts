@@ -611,7 +611,7 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       const attempt = async (provider: string) => {
         const f = await start({
           admin: { provider, manages: ['*'] },
-          rotator: { inlineProviderHosts: ['127.0.0.1'] },
+          rotator: { inlineProviderHosts: [`127.0.0.1:${freePort}`] },
           provider: { maxLiveKeys: 20, port: freePort },
         });
         const a = f.firstKey('team-a-app', A);
@@ -679,7 +679,8 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       options: {
         describe?: (description: Value, admin: string) => Value;
         admins?: { a?: Value; b?: Value };
-        inlineProviderHosts?: string[];
+        /** Hosts for inline descriptions, given team A's provider (its URL carries its port). */
+        inlineProviderHosts?: (teamA: { url: string }) => string[];
       } = {},
     ) {
       const teamA = await startApiKeyProvider({ maxLiveKeys: 20 });
@@ -698,7 +699,7 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
         },
         ...(options.inlineProviderHosts === undefined
           ? {}
-          : { inlineProviderHosts: options.inlineProviderHosts }),
+          : { inlineProviderHosts: options.inlineProviderHosts(teamA) }),
       });
       const admins = [
         { arn: A_ADMIN, value: JSON.stringify({ token: teamA.adminToken, ...options.admins?.a }) },
@@ -912,7 +913,7 @@ describe.skipIf(skipApiKey)('API keys belong to their secret', () => {
       // Prepare
       const w = await twoAccounts({
         describe: (description) => description,
-        inlineProviderHosts: ['127.0.0.1'],
+        inlineProviderHosts: (teamA) => [new URL(teamA.url).host],
       });
       const inline = (pin: Value) => w.value({ provider: { ...w.teamA.description, ...pin } });
       // Act
