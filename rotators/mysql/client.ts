@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { isIP, connect as netConnect } from 'node:net';
-import { type AuthPlugin, type Connection, createConnection } from 'mysql2';
+import type { AuthPlugin, Connection } from 'mysql2';
 import {
   AuthenticationFailedError,
   ConfigurationError,
@@ -158,6 +158,16 @@ function remaining(deadline: number): number {
   return deadline - Date.now();
 }
 
+/**
+ * mysql2 is loaded on the first connection rather than at import: the heal function carries every
+ * engine, and a cold start should not evaluate a driver the invocation may never use.
+ */
+let driver: Promise<typeof import('mysql2')> | undefined;
+const loadDriver = () => {
+  driver ??= import('mysql2');
+  return driver;
+};
+
 export const connectMysql: Connect = async (options: ConnectOptions): Promise<MysqlSession> => {
   const { host, port, signal, deadline } = options;
   // The flavour is known once logged in; until then the target is named neutrally.
@@ -182,6 +192,7 @@ export const connectMysql: Connect = async (options: ConnectOptions): Promise<My
     if (nameHost === undefined && isIP(host) !== 0) (socket as unknown as { _host: string })._host = host;
     return socket;
   };
+  const { createConnection } = await loadDriver();
   let connection: Connection;
   try {
     connection = createConnection({

@@ -15,7 +15,6 @@
  * node-postgres's own notes the method, and the password function refuses.
  */
 import type { ConnectionOptions } from 'node:tls';
-import pg from 'pg';
 import {
   AuthenticationFailedError,
   DeadlineExceededError,
@@ -108,6 +107,16 @@ export function describeTarget(login: Pick<PostgresLogin, 'host' | 'port'>): str
   return `PostgreSQL at ${login.host}:${login.port}`;
 }
 
+/**
+ * node-postgres is loaded on the first connection rather than at import: the heal function carries
+ * every engine, and a cold start should not evaluate a driver the invocation may never use.
+ */
+let driver: Promise<typeof import('pg')> | undefined;
+const loadDriver = () => {
+  driver ??= import('pg');
+  return driver;
+};
+
 export const connectPostgres: ConnectPostgres = async ({ login, signal, deadline, catalogOnly }) => {
   const target = describeTarget(login);
   const remaining = deadline - Date.now();
@@ -118,6 +127,7 @@ export const connectPostgres: ConnectPostgres = async ({ login, signal, deadline
   // Both modes other than disable verify the certificate chain (tls.ts): rejectUnauthorized.
   const verifiedTls = tls !== undefined && tls.rejectUnauthorized === true;
   let authentication: PgAuthentication = 'none';
+  const { default: pg } = await loadDriver();
   const client = new pg.Client({
     host: login.host,
     port: login.port,
