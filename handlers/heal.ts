@@ -12,7 +12,14 @@
  * (handlers/rotatorRequest.ts).
  */
 import { causeClass, causeLine } from '../rotators/causes.js';
-import { asRotorError, type RotorError, type Step } from '../rotators/errors.js';
+import {
+  AwsCallError,
+  asRotorError,
+  DeadlineExceededError,
+  PermissionDeniedError,
+  type RotorError,
+  type Step,
+} from '../rotators/errors.js';
 import type { Registry } from '../rotators/registry.js';
 import type { TrustConfig } from './config.js';
 import type { EventPublisher } from './events.js';
@@ -150,7 +157,17 @@ export class Healer {
       secretArn: secret.arn,
     });
     const current = await reader.load(secret.arn, currentId, CURRENT);
-    const pending = await reader.loadPending(secret.arn, pendingId, current).catch(asRotorError);
+    // A value that does not parse is unusable; a read that failed (throttled, denied, out of time)
+    // says nothing of the value: deciding on it could abandon a pending credential that works.
+    const pending = await reader.loadPending(secret.arn, pendingId, current).catch((error: unknown) => {
+      if (
+        error instanceof AwsCallError ||
+        error instanceof PermissionDeniedError ||
+        error instanceof DeadlineExceededError
+      )
+        throw error;
+      return asRotorError(error);
+    });
     const test = (candidate: Loaded) =>
       this.#works(this.#context(reader, secret.arn, pendingId, 'testSecret', signal), candidate, current);
     const currentCheck = await test(current);
