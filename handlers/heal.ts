@@ -20,6 +20,7 @@ import {
   type RotorError,
   type Step,
 } from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
 import type { Registry } from '../rotators/registry.js';
 import type { TrustConfig } from './config.js';
 import type { EventPublisher } from './events.js';
@@ -293,9 +294,4 @@ export class Healer {
       },
     ]);
   }
-}
-
-/** `{ [key]: value }`, or nothing when the value is absent. */
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
