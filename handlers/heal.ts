@@ -17,7 +17,7 @@ import {
   asRotorError,
   DeadlineExceededError,
   PermissionDeniedError,
-  type RotorError,
+  RotorError,
   type Step,
 } from '../rotators/errors.js';
 import { optional } from '../rotators/optional.js';
@@ -119,6 +119,10 @@ export class Healer {
       report.reason = this.deps.redactor.scrub(report.reason);
       if (report.acted || options.announceNeeded !== false) await this.#publish(report);
       return report;
+    } catch (error) {
+      // Scrubbed while this heal's values are still registered: the caller's scrub comes too late.
+      if (error instanceof RotorError) throw error.scrubbed((text) => this.deps.redactor.scrub(text));
+      throw error;
     } finally {
       scope.close();
     }

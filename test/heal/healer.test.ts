@@ -9,7 +9,7 @@ import { EventPublisher } from '../../handlers/events.js';
 import { Healer } from '../../handlers/heal.js';
 import { redactor } from '../../handlers/redact.js';
 import { SecretsStore } from '../../handlers/secrets.js';
-import { AwsCallError } from '../../rotators/errors.js';
+import { AwsCallError, ProviderError } from '../../rotators/errors.js';
 import { FakeTarget } from '../../rotators/fake/client.js';
 import { createFakeRotator } from '../../rotators/fake/index.js';
 import { createRegistry } from '../../rotators/registry.js';
@@ -203,6 +203,30 @@ describe('healer', () => {
     // Assess
     await expect(heal).rejects.toBeInstanceOf(AwsCallError);
     expect((await h.labels(arn)).AWSPENDING).toBeDefined();
+  });
+
+  it('scrubs an error that leaves the heal of the values it read (its caller scrubs too late)', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    await stuckAfterSet(arn);
+    const pending = await h.value(arn, 'AWSPENDING');
+    targets.get((await h.value(arn)).target as string)?.setPassword('app', 'initial-password-1');
+    const rotator: AnyRotator = {
+      ...createFakeRotator(targets),
+      discard: async (request: DiscardRequest<Record<string, unknown>>) => {
+        throw new ProviderError(`revoke refused for ${String(request.pending.password)}`);
+      },
+    };
+
+    // Act
+    const error = await healer(0, rotator)
+      .heal(arn, { apply: true })
+      .catch((thrown: unknown) => thrown);
+
+    // Assess
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(String((error as Error).message)).not.toContain(pending.password as string);
+    expect(String((error as Error).stack)).not.toContain(pending.password as string);
   });
 
   it("calls the rotator's discard hook with the abandoned pending value before clearing AWSPENDING", async () => {
