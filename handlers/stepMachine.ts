@@ -432,14 +432,23 @@ export class StepMachine {
       message: 'a pending value was already stored under this token; keeping it',
       fields: { secretArn: secret.arn, versionId: token },
     });
-    if (discards) {
+    await inv.reader.requirePending(secret.arn, token, current);
+    if (!discards) return;
+    try {
       await rotator.discard?.({
         ...this.#request(inv, current),
         current: current.value,
         pending: ours.value,
       });
+    } catch (error) {
+      // The stored value stands and the step's goal is reached: a discard that failed is reported,
+      // not retried by failing the step (each retry would mint and discard again). What it left is
+      // named for this token, so setSecret's clean-up of other keys for the token retires it.
+      inv.notes.push({
+        message: 'could not discard what this attempt made for its refused value; setSecret retires it',
+        fields: { secretArn: secret.arn, versionId: token, error: asRotorError(error).name },
+      });
     }
-    await inv.reader.requirePending(secret.arn, token, current);
   }
 
   /**

@@ -557,3 +557,45 @@ describe('step machine: a failing testSecret', () => {
     await loud.close();
   });
 });
+
+describe('step machine: createSecret without a read first', () => {
+  it('a value stored first wins; a discard that fails is noted, not a failed step, and the stored value is kept', async () => {
+    // Prepare: a rotator that mints elsewhere (no createPendingChangesNothing) and whose discard
+    // fails; a value is already stored under the token (a concurrent or lost-response attempt).
+    const discardTargets = new Map<string, FakeTarget>();
+    const discarded: unknown[] = [];
+    const { createPendingChangesNothing: _reads, ...fake } = createFakeRotator(discardTargets);
+    const rotator = {
+      ...fake,
+      discard: async (request: unknown) => {
+        discarded.push(request);
+        throw new Error('provider unreachable (injected)');
+      },
+    };
+    const harness = await startRotationHarness({ rotators: [rotator] });
+    try {
+      const { arn, value } = await fixture({}, harness);
+      discardTargets.set(value.target as string, targets.get(value.target as string) as FakeTarget);
+      const token = await harness.stagePending(arn);
+      const stored = { ...value, password: 'stored-first-password-1' };
+      await harness.sm.send(
+        new PutSecretValueCommand({
+          SecretId: arn,
+          ClientRequestToken: token,
+          SecretString: JSON.stringify(stored),
+          VersionStages: ['AWSPENDING'],
+        }),
+      );
+
+      // Act
+      const outcome = await harness.invoke('createSecret', arn, token);
+
+      // Assess: the step succeeded, ours was offered to discard, the stored value stands.
+      expect(outcome.result).not.toBe('failed');
+      expect(discarded).toHaveLength(1);
+      expect((await harness.value(arn, 'AWSPENDING')).password).toBe('stored-first-password-1');
+    } finally {
+      await harness.close();
+    }
+  });
+});
