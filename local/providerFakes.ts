@@ -401,7 +401,7 @@ function twilio(keys: ProviderKeys, admin: { accountSid: string; authToken: stri
 // immediately visible": here it is neither listed nor accepted for `propagationMs` after it was added.
 // The key's id is its value (32 hex digits). The admin API key is not one of the listed keys.
 
-export const ALGOLIA_ACLS = [
+const ALGOLIA_ACLS = [
   'search',
   'browse',
   'addObject',
