@@ -79,6 +79,30 @@ describe.skipIf(skipApiKey)('API-key rotator: discard', () => {
     expect(await f.canLogin(first.value)).toBe(true);
   });
 
+  it("a pending value naming AWSCURRENT's key (a key rolled in place) is done at once: no admin secret read, no request", async () => {
+    // Prepare
+    const f = await start();
+    const first = f.firstKey();
+    const current = f.secretFor(first);
+    const requestsBefore = f.provider.requests.length;
+    let adminReads = 0;
+    const request = f.request('createSecret');
+    // Act
+    await f.rotator.discard({
+      ...request,
+      fetchRelated: async (id) => {
+        adminReads++;
+        return request.fetchRelated(id);
+      },
+      current: f.rotator.parse({ value: current, label: 'AWSCURRENT' }),
+      pending: f.rotator.parse({ value: { ...current, apiKey: 'the-rolled-value' }, label: 'AWSPENDING' }),
+    });
+    // Assess
+    expect(adminReads).toBe(0);
+    expect(f.provider.requests.length).toBe(requestsBefore);
+    expect(await f.canLogin(first.value)).toBe(true);
+  });
+
   it("refuses a key that is not this secret's, or not this rotation's: ForeignKeyError, and it stays live", async () => {
     // Prepare
     const f = await start();
