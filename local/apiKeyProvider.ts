@@ -69,8 +69,8 @@ export interface ProviderKey {
   readonly createdWith?: unknown;
 }
 
-/** Calls the provider can fail. */
-export type ProviderOperation = 'create' | 'list' | 'revoke' | 'activate' | 'probe';
+/** Calls the provider can fail (`roll`: the provider fakes' Roll Token, local/providerFakes.ts). */
+export type ProviderOperation = 'create' | 'list' | 'revoke' | 'activate' | 'roll' | 'probe';
 
 /** One request served, for assertions (no values: the path holds a key id at most). */
 export interface ServedRequest {
@@ -81,7 +81,7 @@ export interface ServedRequest {
   readonly status: number | 'dropped';
 }
 
-type Fault =
+export type Fault =
   | { kind: 'status'; status: number; retryAfter?: string }
   | { kind: 'slow'; delayMs: number }
   | { kind: 'lose-response' };

@@ -10,7 +10,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ProviderKey, ProviderKeys } from './apiKeyProvider.js';
+import { ProviderFaults, type ProviderKey, ProviderKeys } from './apiKeyProvider.js';
 
 export type FakeKind = 'datadog' | 'sendgrid' | 'cloudflare' | 'twilio' | 'algolia';
 
@@ -33,7 +33,8 @@ export interface ProviderFake {
   readonly adminSecret: Record<string, string>;
   readonly keys: ProviderKeys;
   readonly requests: readonly FakeRequest[];
-  readonly faults: FakeFaults;
+  /** Armed failures (`fail`, `throttle`): the next calls of an operation answer without acting. */
+  readonly faults: ProviderFaults;
   /** Whether `key` authenticates at the provider's validation endpoint, over HTTP. */
   canLogin(key: ProviderKey | { id: string; value: string }): Promise<boolean>;
   stop(): Promise<void>;
@@ -401,7 +402,7 @@ function twilio(keys: ProviderKeys, admin: { accountSid: string; authToken: stri
 // immediately visible": here it is neither listed nor accepted for `propagationMs` after it was added.
 // The key's id is its value (32 hex digits). The admin API key is not one of the listed keys.
 
-export const ALGOLIA_ACLS = [
+const ALGOLIA_ACLS = [
   'search',
   'browse',
   'addObject',
@@ -493,7 +494,10 @@ function algolia(
 // ---------------------------------------------------------------------------------------------
 
 class InjectedFault extends Error {
-  constructor(readonly status: number) {
+  constructor(
+    readonly status: number,
+    readonly retryAfter?: string,
+  ) {
     super('injected failure');
   }
 }
@@ -519,13 +523,6 @@ const FORMATS: Record<FakeKind, { id: () => string; value: () => string; basePat
 export interface ProviderFakeOptions {
   /** Algolia: how long a new key is neither listed nor accepted. Default 300 ms. */
   readonly propagationMs?: number;
-}
-
-/** Armed failures: the next `count` requests of an operation answer `status` without acting. */
-export interface FakeFaults {
-  fail(operation: 'create' | 'list' | 'revoke' | 'roll' | 'probe', status: number, count?: number): void;
-  /** Disarms every failure not yet served. */
-  clear(): void;
 }
 
 /** Starts a fake of `kind` on loopback, with the admin credential its preset expects. */
@@ -573,15 +570,7 @@ export async function startProviderFake(
     }
   }
 
-  const armed: { operation: string; status: number; count: number }[] = [];
-  const faults: FakeFaults = {
-    fail: (operation, status, count = 1) => {
-      armed.push({ operation, status, count });
-    },
-    clear: () => {
-      armed.length = 0;
-    },
-  };
+  const faults = new ProviderFaults();
   const server = createServer((request: IncomingMessage, response: ServerResponse) => {
     const url = new URL(request.url ?? '/', 'http://localhost');
     const chunks: Buffer[] = [];
@@ -594,12 +583,13 @@ export async function startProviderFake(
         body: Buffer.concat(chunks).toString('utf8'),
         as: (what) => {
           operation = what;
-          const armedFault = armed.find((a) => a.operation === what && a.count > 0);
-          if (armedFault !== undefined) {
-            // Answered before the handler acts: an injected failure changes nothing.
-            armedFault.count -= 1;
-            throw new InjectedFault(armedFault.status);
-          }
+          if (what === 'unknown' || what === 'unauthorized') return;
+          const fault = faults.take(what);
+          if (fault === undefined) return;
+          // Answered before the handler acts: an injected failure changes nothing.
+          if (fault.kind !== 'status')
+            throw new Error(`the provider fakes inject statuses only, not ${fault.kind}`);
+          throw new InjectedFault(fault.status, fault.retryAfter);
         },
         send: (status, body, headers = {}) => {
           requests.push({
@@ -622,7 +612,11 @@ export async function startProviderFake(
         handle(exchange);
       } catch (error) {
         if (!(error instanceof InjectedFault)) throw error;
-        exchange.send(error.status, { message: 'injected failure', status: error.status });
+        exchange.send(
+          error.status,
+          { message: 'injected failure', status: error.status },
+          error.retryAfter === undefined ? {} : { 'retry-after': error.retryAfter },
+        );
       }
     });
   });

@@ -126,11 +126,13 @@ export async function findListed(
   request: Pick<RequestBase, 'deadline' | 'signal'>,
 ): Promise<ListedKey | undefined> {
   const propagation = secret.provider.probe.propagation;
+  // `keyCreatedAt` is the secret's writer's to set: one in the future must not stretch the bound.
+  const since = mintedAt === undefined ? undefined : Math.min(mintedAt, access.now());
   for (let attempt = 1; ; attempt++) {
     const key = (await client.list()).find((listed) => listed.id === keyId);
-    if (key !== undefined || propagation === undefined || mintedAt === undefined) return key;
+    if (key !== undefined || propagation === undefined || since === undefined) return key;
     const wait = Math.min(5_000, propagation.baseDelayMs * 2 ** (attempt - 1));
-    if (access.now() + wait > mintedAt + propagation.maxWaitMs || Date.now() + wait >= request.deadline) {
+    if (access.now() + wait > since + propagation.maxWaitMs || Date.now() + wait >= request.deadline) {
       return undefined;
     }
     await access.sleep(wait, request.signal);

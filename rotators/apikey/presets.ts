@@ -284,7 +284,7 @@ function algoliaPreset(options: Options): Record<string, unknown> | PresetIssue 
 }
 
 /** The names `preset` may take. */
-export const PRESET_NAMES: readonly string[] = Object.keys(PRESETS);
+const PRESET_NAMES: readonly string[] = Object.keys(PRESETS);
 
 /**
  * Expands `{"preset": name, ...options}` into a full description, or says what is wrong. A value

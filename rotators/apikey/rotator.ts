@@ -110,8 +110,9 @@ export function createApiKeyRotator(options: ApiKeyRotatorOptions) {
      */
     async discard({ current, pending, token, ...request }) {
       const own = ownership(current, request);
-      const client = await access.connect(current, request);
+      // A rolled value (or one naming AWSCURRENT's keys) has nothing to discard: no admin secret read.
       if (pending.keyId === current.keyId || pending.keyId === current.previousKeyId) return;
+      const client = await access.connect(current, request);
       const key = await findListed(access, client, current, pending.keyId, pending.keyCreatedAt, request);
       if (key === undefined) return;
       if (!(await own.owns(key)) || !own.names.mintedFor(key.name, token)) {

@@ -5,6 +5,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ProviderClient } from '../../rotators/apikey/client.js';
+import { findListed } from '../../rotators/apikey/keys.js';
+import type { ApiKeySecret } from '../../rotators/apikey/secret.js';
 import { ForeignKeyError } from '../../rotators/errors.js';
 import { type ProviderFixture, skipApiKey, startProviderFixture } from './support.js';
 
@@ -79,6 +82,30 @@ describe.skipIf(skipApiKey)('API-key rotator: discard', () => {
     expect(await f.canLogin(first.value)).toBe(true);
   });
 
+  it("a pending value naming AWSCURRENT's key (a key rolled in place) is done at once: no admin secret read, no request", async () => {
+    // Prepare
+    const f = await start();
+    const first = f.firstKey();
+    const current = f.secretFor(first);
+    const requestsBefore = f.provider.requests.length;
+    let adminReads = 0;
+    const request = f.request('createSecret');
+    // Act
+    await f.rotator.discard({
+      ...request,
+      fetchRelated: async (id) => {
+        adminReads++;
+        return request.fetchRelated(id);
+      },
+      current: f.rotator.parse({ value: current, label: 'AWSCURRENT' }),
+      pending: f.rotator.parse({ value: { ...current, apiKey: 'the-rolled-value' }, label: 'AWSPENDING' }),
+    });
+    // Assess
+    expect(adminReads).toBe(0);
+    expect(f.provider.requests.length).toBe(requestsBefore);
+    expect(await f.canLogin(first.value)).toBe(true);
+  });
+
   it("refuses a key that is not this secret's, or not this rotation's: ForeignKeyError, and it stays live", async () => {
     // Prepare
     const f = await start();
@@ -110,5 +137,37 @@ describe.skipIf(skipApiKey)('API-key rotator: discard', () => {
     // Assess
     expect(revokes(f)).toBe(0);
     expect(await f.canLogin(first.value)).toBe(true);
+  });
+});
+
+describe('API-key rotator: discard, looking for a key that may not be listed yet', () => {
+  it("a keyCreatedAt in the future (the writer's to set) waits no longer than the propagation bound from now", async () => {
+    // Prepare: the key is never listed; the clock moves only by the waits asked for.
+    let clock = Date.UTC(2026, 0, 1);
+    let lists = 0;
+    let sleeps = 0;
+    const client = {
+      list: async () => {
+        lists++;
+        return [];
+      },
+    } as unknown as ProviderClient;
+    const secret = {
+      provider: { probe: { propagation: { baseDelayMs: 100, maxWaitMs: 2_000, notYetStatuses: [403] } } },
+    } as unknown as ApiKeySecret;
+    const access = {
+      now: () => clock,
+      sleep: async (ms: number) => {
+        if (++sleeps > 100) throw new Error('still waiting after 100 sleeps');
+        clock += ms;
+      },
+    };
+    const request = { deadline: Date.now() + 60_000, signal: new AbortController().signal };
+    // Act
+    const found = await findListed(access, client, secret, 'key_pending', clock + 365 * 86_400_000, request);
+    // Assess
+    expect(found).toBeUndefined();
+    expect(clock - Date.UTC(2026, 0, 1)).toBeLessThanOrEqual(2_000);
+    expect(lists).toBeLessThanOrEqual(6);
   });
 });

@@ -6,12 +6,13 @@
  * DELETE, at the moment the key dies. rotor knows every such key by its fingerprint.
  */
 import { randomUUID } from 'node:crypto';
-import { format } from 'node:util';
+import { format, inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { type ProviderFake, startProviderFake } from '../../local/providerFakes.js';
+import { type FetchResponse, ProviderClient } from '../../rotators/apikey/client.js';
 import { createApiKeyRotator, keyTag } from '../../rotators/apikey/index.js';
 import { compileProvider, keyFingerprint } from '../../rotators/apikey/provider.js';
-import { InvalidSecretError } from '../../rotators/errors.js';
+import { InvalidSecretError, TargetUnreachableError } from '../../rotators/errors.js';
 import { skipApiKey } from '../apikey/support.js';
 import { type RotationHarness, startRotationHarness } from '../support/rotation.js';
 
@@ -116,6 +117,59 @@ describe.skipIf(skipApiKey)('API keys whose id is the key (Algolia)', () => {
     }
     const paths = fake.requests.map((r) => `${r.path}${r.query}`).join('\n');
     expect(paths).not.toContain(String(third.apiKey));
+  });
+
+  it("a revoke whose fetch throws with the DELETE's URL in its message or cause never carries the key value on", async () => {
+    // Prepare: a list naming one key; every DELETE fails the way fetch and its proxies report a
+    // network failure, quoting the URL (the key value is in its path).
+    const { provider } = compileProvider('algolia', { preset: 'algolia', applicationId: 'APP1' });
+    if (provider === undefined) throw new Error('the preset compiles');
+    const value = 'a3f1c0de5b7a49e2a3f1c0de5b7a49e2';
+    const thrown = [
+      (url: string) =>
+        new TypeError('fetch failed', {
+          cause: Object.assign(new Error(`connect ECONNRESET ${url}`), { code: 'ECONNRESET' }),
+        }),
+      (url: string) => new TypeError('fetch failed', { cause: new Error(`socket hang up at ${url}`) }),
+      (url: string) => new Error(`request to ${url} failed`),
+    ];
+    const errors: unknown[] = [];
+    for (const fail of thrown) {
+      const client = new ProviderClient(
+        provider,
+        {
+          fetch: async (url, init): Promise<FetchResponse> => {
+            if (init.method === 'DELETE') throw fail(url);
+            const body = JSON.stringify({ keys: [{ value, description: 'rotor-x-app' }] });
+            return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+          },
+          sleep: async () => {},
+          signal: new AbortController().signal,
+          deadline: Date.now() + 30_000,
+        },
+        { apiKey: 'admin-key-value' },
+      );
+      const [listed] = await client.list();
+      // Act
+      try {
+        await client.revoke(String(listed?.id));
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    // Assess
+    expect(errors).toHaveLength(thrown.length);
+    for (const error of errors) {
+      expect(error).toBeInstanceOf(TargetUnreachableError);
+      const rendered = [
+        inspect(error, { depth: 10 }),
+        JSON.stringify(error),
+        JSON.stringify((error as Error).cause),
+        String(error),
+      ].join('\n');
+      expect(rendered).not.toContain(value);
+      expect(rendered).not.toContain('admin-key-value');
+    }
   });
 
   it('only the function may accept a key in a DELETE path: an inline description cannot, and the revoke must be a DELETE naming nothing else', async () => {
