@@ -188,7 +188,6 @@ function trustKey(settings: TlsSettings): string {
 
 const caLists = new Map<string, string[]>();
 const contexts = new Map<string, SecureContext>();
-let contextsCreated = 0;
 
 /**
  * The CAs a connection trusts, as one array per trust configuration and container. The same array
@@ -217,15 +216,9 @@ export function secureContextFor(settings: TlsSettings): SecureContext {
     // Looked up on the module object, not imported by name, so that a test counting
     // `tls.createSecureContext` sees this call too.
     context = tls.createSecureContext({ ca: trustedCas(settings) });
-    contextsCreated++;
     contexts.set(key, context);
   }
   return context;
-}
-
-/** How many secure contexts this module built in this container (tests, the benchmark). */
-export function secureContextsCreated(): number {
-  return contextsCreated;
 }
 
 /** TLS options in the shape mysql2 takes (`ssl`). */

@@ -28,6 +28,7 @@ import {
   UnsupportedError,
 } from '../errors.js';
 import { classifyNetworkError } from '../network.js';
+import { lazyDriver } from '../sql/kit.js';
 import { driverSslOptions, type TlsSettings } from '../tls.js';
 import {
   type Account,
@@ -158,15 +159,8 @@ function remaining(deadline: number): number {
   return deadline - Date.now();
 }
 
-/**
- * mysql2 is loaded on the first connection rather than at import: the heal function carries every
- * engine, and a cold start should not evaluate a driver the invocation may never use.
- */
-let driver: Promise<typeof import('mysql2')> | undefined;
-const loadDriver = () => {
-  driver ??= import('mysql2');
-  return driver;
-};
+/** mysql2, loaded on the first connection (../sql/kit.ts `lazyDriver`). */
+const loadDriver = lazyDriver('mysql2', () => import('mysql2'));
 
 export const connectMysql: Connect = async (options: ConnectOptions): Promise<MysqlSession> => {
   const { host, port, signal, deadline } = options;

@@ -27,6 +27,7 @@ import {
   TargetUnreachableError,
 } from '../errors.js';
 import { classifyNetworkError } from '../network.js';
+import { lazyDriver } from '../sql/kit.js';
 import { nodeTlsOptions } from '../tls.js';
 import type { PostgresLogin } from './secret.js';
 
@@ -107,15 +108,8 @@ export function describeTarget(login: Pick<PostgresLogin, 'host' | 'port'>): str
   return `PostgreSQL at ${login.host}:${login.port}`;
 }
 
-/**
- * node-postgres is loaded on the first connection rather than at import: the heal function carries
- * every engine, and a cold start should not evaluate a driver the invocation may never use.
- */
-let driver: Promise<typeof import('pg')> | undefined;
-const loadDriver = () => {
-  driver ??= import('pg');
-  return driver;
-};
+/** node-postgres, loaded on the first connection (../sql/kit.ts `lazyDriver`). */
+const loadDriver = lazyDriver('pg', () => import('pg'));
 
 export const connectPostgres: ConnectPostgres = async ({ login, signal, deadline, catalogOnly }) => {
   const target = describeTarget(login);

@@ -12,8 +12,10 @@
 import {
   AuthenticationFailedError,
   DeadlineExceededError,
+  InternalError,
   InvalidSecretError,
   RotorError,
+  safeCause,
   TargetUnreachableError,
   VerificationFailedError,
 } from '../errors.js';
@@ -37,6 +39,24 @@ export type Used = 'AWSCURRENT' | 'AWSPENDING' | 'AWSPREVIOUS';
 
 export interface Closable {
   close(): Promise<void>;
+}
+
+/**
+ * A driver loaded on its first use rather than at import: the heal function carries every engine,
+ * and a cold start should not evaluate a driver the invocation may never use. A failed load is an
+ * InternalError naming the driver (its cause reduced to name and code), and is not kept: the next
+ * connection loads again.
+ */
+export function lazyDriver<T>(name: string, load: () => Promise<T>): () => Promise<T> {
+  let driver: Promise<T> | undefined;
+  return () => {
+    driver ??= load().catch((error: unknown) => {
+      driver = undefined;
+      const cause = safeCause(error);
+      throw new InternalError(`the database driver ${name} could not be loaded (${cause.name})`, { cause });
+    });
+    return driver;
+  };
 }
 
 /** Opens a session, or returns undefined when the server refuses the credentials (and only then). */

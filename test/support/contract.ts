@@ -246,6 +246,7 @@ export function describeRotatorContract(
       const wrongValue = fixture.wrongCredential(pendingValue);
       seen.push(...secretsOf(wrongValue));
       const wrong = fixture.rotator.parse({ value: wrongValue, label: 'AWSPENDING' });
+      const refusedBefore = fixture.refusedLogins?.();
       // Act
       const result = fixture.rotator.test({
         ...request('testSecret'),
@@ -255,6 +256,10 @@ export function describeRotatorContract(
       // Assess
       await expect(result).rejects.toBeInstanceOf(RotorError);
       await result.catch((error: unknown) => errors.push(error));
+      // The refusal counter is live (else "makes no login the target refuses" below could not fail).
+      if (refusedBefore !== undefined) {
+        expect((fixture.refusedLogins as () => number)() - refusedBefore).toBeGreaterThan(0);
+      }
     });
 
     it('rollback makes the current credential log in again after apply, and is idempotent; a strategy whose apply stops AWSCURRENT must have one', async () => {

@@ -73,10 +73,20 @@ async function readStored(
   if (row === undefined) return undefined;
   const text = (value: unknown) => (Buffer.isBuffer(value) ? value.toString('latin1') : String(value ?? ''));
   const secondary = secondaryPasswordOf(row);
+  // Each verification of a caching_sha2_password string is 5000 rounds of SHA-256-crypt (~10 ms):
+  // each (verifier, password) pair is computed once.
+  const once = (verify: (password: string) => boolean | undefined) => {
+    const known = new Map<string, boolean | undefined>();
+    return (password: string) => {
+      if (!known.has(password)) known.set(password, verify(password));
+      return known.get(password);
+    };
+  };
   return {
-    primary: (password) => passwordVerifies(text(row.plugin), text(row.authenticationString), password),
-    secondary: (password) =>
+    primary: once((password) => passwordVerifies(text(row.plugin), text(row.authenticationString), password)),
+    secondary: once((password) =>
       secondary === undefined ? undefined : passwordVerifies(secondary.plugin, secondary.value, password),
+    ),
   };
 }
 
