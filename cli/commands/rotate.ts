@@ -48,8 +48,13 @@ export interface StepLine {
  * both), with the SQLSTATE or MySQL error number it quotes in words.
  */
 export function shortError(error: { name: string; message?: string }): string {
-  const message = explainCodes((error.message ?? '').replace(/^\w+ of \S+: /, ''));
+  const message = shortMessage(error.message ?? '');
   return message === '' ? error.name : `${error.name}: ${message}`;
+}
+
+/** A step machine error message without its `<step> of <arn>: ` prefix, its codes in words. */
+export function shortMessage(message: string): string {
+  return explainCodes(message.replace(/^\w+ of \S+: /, ''));
 }
 
 /** `<class of the cause>: <short error>`, e.g. `probe query: VerificationFailedError: ...`. */
