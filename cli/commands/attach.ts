@@ -352,7 +352,7 @@ async function waitForStart(
   return {
     for: 'rotation',
     versionId: token,
-    outcome: followed.outcome === 'started' ? 'timed-out' : followed.outcome,
+    outcome: followed.outcome,
     durationMs: followed.durationMs,
     steps: followed.steps,
     ...(followed.outcome === 'failed'

@@ -238,7 +238,8 @@ export async function rotateCommand(
 }
 
 export interface Followed {
-  outcome: Outcome;
+  /** How following ended (never `started`: that is `rotate` without `--wait`). */
+  outcome: Exclude<Outcome, 'started'>;
   durationMs: number;
   steps: StepLine[];
   reason?: string;
@@ -270,7 +271,7 @@ export async function follow(
   let eventsWarned = false;
   let currentPolls = 0;
   let succeededEvent = false;
-  const result = (outcome: Outcome, reason?: string, state?: RotationState): Followed => ({
+  const result = (outcome: Followed['outcome'], reason?: string, state?: RotationState): Followed => ({
     outcome,
     durationMs: session.now() - startedAt,
     steps,
