@@ -113,10 +113,22 @@ export function startReferenceRuntime(options: {
       );
       child.once('error', reject);
     });
+    // A process that dies after it was ready fails the calls it still owed (instead of leaving
+    // the benchmark waiting for answers that never come).
+    child.once('exit', (code) => {
+      for (const settle of pending.values()) {
+        settle({ ok: false, error: `${REFERENCE_FUNCTIONS[flavour]} exited (${code})` });
+      }
+      pending.clear();
+    });
     let next = 0;
     return (event, context) => {
       const id = next++;
       return new Promise((resolveCall, reject) => {
+        if (child.exitCode !== null || child.signalCode !== null) {
+          reject(new Error(`${REFERENCE_FUNCTIONS[flavour]} has exited`));
+          return;
+        }
         pending.set(id, (answer) =>
           answer.ok ? resolveCall(undefined) : reject(new Error(answer.error ?? 'the function failed')),
         );

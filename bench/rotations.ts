@@ -9,7 +9,6 @@ import { addCounts, type Counts, diffCounts, median, type Summary, summarize } f
 import type { Container, Invocation, World } from './world.js';
 
 export const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
-export type StepName = (typeof STEPS)[number];
 
 interface StepSample {
   step: string;
@@ -201,12 +200,6 @@ async function rotateOnce(options: MeasureOptions, kase: Case): Promise<Rotation
     sample.windowMs = marks.promotedAt - marks.changedAt;
   }
   return sample;
-}
-
-/** Rotates one secret `warmup + rotations` times and summarises the measured rotations. */
-export async function measureStrategy(options: MeasureOptions): Promise<StrategyResult> {
-  const [result] = await measureInterleaved({ ...options, kases: [options.kase] });
-  return result as StrategyResult;
 }
 
 /**

@@ -12,7 +12,15 @@
  * (handlers/rotatorRequest.ts).
  */
 import { causeClass, causeLine } from '../rotators/causes.js';
-import { asRotorError, type RotorError, type Step } from '../rotators/errors.js';
+import {
+  AwsCallError,
+  asRotorError,
+  DeadlineExceededError,
+  PermissionDeniedError,
+  RotorError,
+  type Step,
+} from '../rotators/errors.js';
+import { optional } from '../rotators/optional.js';
 import type { Registry } from '../rotators/registry.js';
 import type { TrustConfig } from './config.js';
 import type { EventPublisher } from './events.js';
@@ -111,6 +119,10 @@ export class Healer {
       report.reason = this.deps.redactor.scrub(report.reason);
       if (report.acted || options.announceNeeded !== false) await this.#publish(report);
       return report;
+    } catch (error) {
+      // Scrubbed while this heal's values are still registered: the caller's scrub comes too late.
+      if (error instanceof RotorError) throw error.scrubbed((text) => this.deps.redactor.scrub(text));
+      throw error;
     } finally {
       scope.close();
     }
@@ -150,7 +162,17 @@ export class Healer {
       secretArn: secret.arn,
     });
     const current = await reader.load(secret.arn, currentId, CURRENT);
-    const pending = await reader.loadPending(secret.arn, pendingId, current).catch(asRotorError);
+    // A value that does not parse is unusable; a read that failed (throttled, denied, out of time)
+    // says nothing of the value: deciding on it could abandon a pending credential that works.
+    const pending = await reader.loadPending(secret.arn, pendingId, current).catch((error: unknown) => {
+      if (
+        error instanceof AwsCallError ||
+        error instanceof PermissionDeniedError ||
+        error instanceof DeadlineExceededError
+      )
+        throw error;
+      return asRotorError(error);
+    });
     const test = (candidate: Loaded) =>
       this.#works(this.#context(reader, secret.arn, pendingId, 'testSecret', signal), candidate, current);
     const currentCheck = await test(current);
@@ -276,9 +298,4 @@ export class Healer {
       },
     ]);
   }
-}
-
-/** `{ [key]: value }`, or nothing when the value is absent. */
-function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
-  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }

@@ -10,7 +10,7 @@
  * minimum age is left alone: its rotation may still be running.
  */
 import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
-import { RDSClient } from '@aws-sdk/client-rds';
+import type { RDSClient } from '@aws-sdk/client-rds';
 import {
   ListSecretsCommand,
   type SecretListEntry,
@@ -25,7 +25,7 @@ import { type Config, type HealMode, readConfig } from './config.js';
 import { EventPublisher } from './events.js';
 import { type HealDecision, Healer } from './heal.js';
 import { createLogger } from './observability.js';
-import { RdsDiscovery } from './rds.js';
+import { rdsDiscovery } from './rds.js';
 import { redactor } from './redact.js';
 import type { RotationStateName } from './rotationState.js';
 import { CURRENT, PENDING, SecretsStore } from './secrets.js';
@@ -117,7 +117,6 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
         })
       : undefined;
     const rotators = typeof options.rotators === 'function' ? options.rotators(config) : options.rotators;
-    let rds = options.rds;
     const healer = new Healer({
       store: new SecretsStore(client),
       registry: createRegistry(rotators),
@@ -126,13 +125,7 @@ export function createHealHandler(options: HealHandlerOptions): HealHandler {
       trust: config,
       ...(config.runbookUrl === undefined ? {} : { runbookBaseUrl: config.runbookUrl }),
       // Judged as their rotation judges them: RDS secrets get their database's endpoint first.
-      discovery: new RdsDiscovery({
-        rds: () => {
-          rds ??= new RDSClient({});
-          return rds;
-        },
-        secretsManager: client,
-      }),
+      discovery: rdsDiscovery(options.rds)(client),
       ...(publisher === undefined ? {} : { publisher }),
       ...(options.now === undefined ? {} : { now: options.now }),
     });

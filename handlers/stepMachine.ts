@@ -393,14 +393,9 @@ export class StepMachine {
       mustRead ||
       store.cache.get(secret.arn, token) !== undefined ||
       (rotator.createPendingChangesNothing !== true && !discards);
-    const stored = async (): Promise<boolean> => {
-      const existing = await store.getVersion(secret.arn, token, PENDING, inv.signal);
-      if (existing === undefined) return false;
-      // A replay: the value stored by the earlier run stands. Validate it, never regenerate it.
-      inv.scope.addSecretString(existing);
-      await inv.reader.parse(secret.arn, existing, PENDING, current);
-      return true;
-    };
+    // A replay: the value stored by the earlier run stands. Validate it, never regenerate it.
+    const stored = async (): Promise<boolean> =>
+      (await inv.reader.loadPending(secret.arn, token, current)) !== undefined;
     if (readFirst && (await stored())) return;
     const policy = resolvePolicy(rotator.passwordPolicy, this.deps.config.passwordPolicy);
     const create = (nothingStored: boolean) =>
@@ -427,8 +422,8 @@ export class StepMachine {
       pending = (await create(true)).pending;
     }
     const serialised = JSON.stringify(pending);
-    inv.scope.addSecretString(serialised);
-    // The rotator's own output must pass its own validation before it is stored.
+    // The rotator's own output must pass its own validation before it is stored (parse registers
+    // it for redaction first).
     const ours = await inv.reader.parse(secret.arn, serialised, PENDING, current);
     if (await store.putPending(secret.arn, token, serialised, inv.event.RotationToken, inv.signal)) return;
     // Another value was stored under this token first (an earlier run, or a concurrent invocation):

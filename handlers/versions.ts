@@ -197,8 +197,7 @@ export class VersionReader {
     if (versionId === undefined) return undefined;
     const text = await this.#store.getVersion(arn, versionId, undefined, this.#signal);
     if (text === undefined) return undefined;
-    // Registered for redaction even when it does not parse.
-    this.#scope.addSecretString(text);
+    // parse registers it for redaction first, so even a value that does not parse is redacted.
     try {
       return (await this.parse(arn, text, label, current)).value;
     } catch (error) {

@@ -205,6 +205,9 @@ function sendJson(response: ServerResponse, status: number, value: unknown): voi
  * in one `ValidationException` worded like AWS's: "1 validation error detected: Value null at
  * 'secretId' failed to satisfy constraint: Member must not be null".
  */
+/** Stands for a sensitive member's value in `InputValidator.problem`: the message omits it. */
+const SENSITIVE = Symbol('sensitive');
+
 export class InputValidator {
   private readonly problems: string[] = [];
 
@@ -213,7 +216,7 @@ export class InputValidator {
   /** A string member. Returns undefined when absent (and records a problem when required). */
   string(
     member: string,
-    rules: { required?: boolean; min?: number; max?: number; pattern?: RegExp } = {},
+    rules: { required?: boolean; min?: number; max?: number; pattern?: RegExp; sensitive?: boolean } = {},
   ): string | undefined {
     const value = this.input[member];
     if (value === undefined || value === null) {
@@ -223,9 +226,11 @@ export class InputValidator {
     if (typeof value !== 'string') {
       throw new AwsError('SerializationException', `Member ${member} must be a string`);
     }
-    this.checkLength(member, value, value.length, rules);
+    // A sensitive member (a secret value) is never echoed: AWS writes "Value at '...'" for those.
+    const shown = rules.sensitive === true ? SENSITIVE : value;
+    this.checkLength(member, shown, value.length, rules);
     if (rules.pattern !== undefined && !rules.pattern.test(value)) {
-      this.problem(member, value, `Member must satisfy regular expression pattern: ${rules.pattern.source}`);
+      this.problem(member, shown, `Member must satisfy regular expression pattern: ${rules.pattern.source}`);
     }
     return value;
   }
@@ -288,9 +293,14 @@ export class InputValidator {
 
   /** Records a constraint violation found by the caller (nested members, cross-field rules). */
   problem(member: string, value: unknown, constraint: string): void {
-    const shown = value === null ? 'null' : `'${typeof value === 'string' ? value : JSON.stringify(value)}'`;
+    const shown =
+      value === SENSITIVE
+        ? ''
+        : value === null
+          ? ' null'
+          : ` '${typeof value === 'string' ? value : JSON.stringify(value)}'`;
     this.problems.push(
-      `Value ${shown} at '${memberPath(member)}' failed to satisfy constraint: ${constraint}`,
+      `Value${shown} at '${memberPath(member)}' failed to satisfy constraint: ${constraint}`,
     );
   }
 

@@ -54,8 +54,8 @@ export function isServiceName(name: string): boolean {
 
 /** SecretString / SecretBinary: at most one of them. */
 export function readValue(v: InputValidator): StoredValue | undefined {
-  const string = v.string('SecretString', { max: 65536 });
-  const binary = v.string('SecretBinary', { max: 87384 });
+  const string = v.string('SecretString', { max: 65536, sensitive: true });
+  const binary = v.string('SecretBinary', { max: 87384, sensitive: true });
   if (string !== undefined && binary !== undefined)
     throw new AwsError('InvalidParameterException', BOTH_VALUES);
   if (string !== undefined) return { string };

@@ -151,21 +151,14 @@ export class SecretRotation {
     const driver = this.driver;
     if (driver === undefined || secret.rotationLambdaArn === undefined) return;
     if (secret.rotationEnabled === false || driver.isRunning(secret.arn)) return;
-    driver.start({
-      secretArn: secret.arn,
-      secretName: secret.name,
-      token: stuck.id,
-      lambdaArn: secret.rotationLambdaArn,
-      kind: 'rotation',
-      trigger: 'reattempt',
-    });
+    this.startJob(secret, stuck.id, 'rotation', 'reattempt');
   }
 
   private startJob(
     secret: Secret,
     token: string,
-    kind: 'rotation' | 'test',
-    trigger: 'api' | 'schedule',
+    kind: RotationJobRequest['kind'],
+    trigger: RotationJobRequest['trigger'],
   ): void {
     if (secret.rotationLambdaArn === undefined) return;
     this.driver?.start({

@@ -9,6 +9,7 @@ import { EventPublisher } from '../../handlers/events.js';
 import { Healer } from '../../handlers/heal.js';
 import { redactor } from '../../handlers/redact.js';
 import { SecretsStore } from '../../handlers/secrets.js';
+import { AwsCallError, ProviderError } from '../../rotators/errors.js';
 import { FakeTarget } from '../../rotators/fake/client.js';
 import { createFakeRotator } from '../../rotators/fake/index.js';
 import { createRegistry } from '../../rotators/registry.js';
@@ -173,6 +174,59 @@ describe('healer', () => {
     expect(report.pendingError).toContain('AuthenticationFailedError');
     expect(JSON.stringify(report)).not.toContain(pending.password as string);
     expect((await h.labels(arn)).AWSPENDING).toBeUndefined();
+  });
+
+  it('fails, changing nothing, when reading the pending value fails (not an unusable value to abandon)', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    const token = await stuckAfterSet(arn);
+    const store = new SecretsStore(h.sm);
+    const read = store.getVersion.bind(store);
+    store.getVersion = async (secretArn, versionId, stage, signal) => {
+      if (versionId === token) {
+        throw new AwsCallError('Secrets Manager GetSecretValue failed: ThrottlingException', {
+          retryable: true,
+        });
+      }
+      return read(secretArn, versionId, stage, signal);
+    };
+    const throttled = new Healer({
+      store,
+      registry: createRegistry([createFakeRotator(targets)]),
+      redactor,
+      minAgeMs: 0,
+    });
+
+    // Act
+    const heal = throttled.heal(arn, { apply: true });
+
+    // Assess
+    await expect(heal).rejects.toBeInstanceOf(AwsCallError);
+    expect((await h.labels(arn)).AWSPENDING).toBeDefined();
+  });
+
+  it('scrubs an error that leaves the heal of the values it read (its caller scrubs too late)', async () => {
+    // Prepare
+    const { arn } = await fixture();
+    await stuckAfterSet(arn);
+    const pending = await h.value(arn, 'AWSPENDING');
+    targets.get((await h.value(arn)).target as string)?.setPassword('app', 'initial-password-1');
+    const rotator: AnyRotator = {
+      ...createFakeRotator(targets),
+      discard: async (request: DiscardRequest<Record<string, unknown>>) => {
+        throw new ProviderError(`revoke refused for ${String(request.pending.password)}`);
+      },
+    };
+
+    // Act
+    const error = await healer(0, rotator)
+      .heal(arn, { apply: true })
+      .catch((thrown: unknown) => thrown);
+
+    // Assess
+    expect(error).toBeInstanceOf(ProviderError);
+    expect(String((error as Error).message)).not.toContain(pending.password as string);
+    expect(String((error as Error).stack)).not.toContain(pending.password as string);
   });
 
   it("calls the rotator's discard hook with the abandoned pending value before clearing AWSPENDING", async () => {

@@ -93,4 +93,23 @@ describe('wire protocol', () => {
     expect(typeof json.CreatedDate).toBe('number');
     expect(Math.abs((json.CreatedDate as number) - Date.now() / 1000)).toBeLessThan(60);
   });
+
+  it('never echoes a secret value in a ValidationException', async () => {
+    // Prepare
+    const value = `hunter2-${'x'.repeat(65536)}`;
+
+    // Act
+    const { status, json } = await call(
+      'secretsmanager.CreateSecret',
+      JSON.stringify({ Name: 'too-long', ClientRequestToken: 'a'.repeat(32), SecretString: value }),
+    );
+
+    // Assess
+    expect(status).toBe(400);
+    expect(json).toEqual({
+      __type: 'ValidationException',
+      message:
+        "1 validation error detected: Value at 'secretString' failed to satisfy constraint: Member must have length less than or equal to 65536",
+    });
+  });
 });
