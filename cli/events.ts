@@ -348,10 +348,3 @@ export class CloudWatchEvents implements RotationEvents {
     return records.sort((a, b) => a.time.getTime() - b.time.getTime());
   }
 }
-
-/** A source that knows nothing (events unavailable): every outcome shows as `unknown`. */
-export const NO_EVENTS: RotationEvents = {
-  description: 'no event source',
-  includesServiceEvents: false,
-  forSecret: async () => [],
-};

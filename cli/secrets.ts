@@ -129,27 +129,41 @@ export async function listVersions(
   return versions;
 }
 
-/** AWSCURRENT of a secret as text, registered for redaction before anything can print it. */
+/**
+ * AWSCURRENT's SecretString (undefined for a binary value), registered for redaction before
+ * anything can print it. `label` names the secret in an error.
+ */
+export async function readCurrentString(
+  context: AwsContext,
+  secretId: string,
+  scope: RedactionScope,
+  label = secretId,
+): Promise<string | undefined> {
+  const out = await aws(
+    context,
+    'secretsmanager:GetSecretValue',
+    label,
+    context.sm.send(new GetSecretValueCommand({ SecretId: secretId, VersionStage: CURRENT })),
+  );
+  if (out.SecretString !== undefined) scope.addSecretString(out.SecretString);
+  return out.SecretString;
+}
+
+/** AWSCURRENT of a secret as text (readCurrentString), refused when it is not text. */
 export async function readCurrentText(
   context: AwsContext,
   secretId: string,
   scope: RedactionScope,
 ): Promise<string> {
-  const out = await aws(
-    context,
-    'secretsmanager:GetSecretValue',
-    secretId,
-    context.sm.send(new GetSecretValueCommand({ SecretId: secretId })),
-  );
-  if (out.SecretString === undefined) {
+  const text = await readCurrentString(context, secretId, scope);
+  if (text === undefined) {
     throw new InvalidSecretError(
       '(value)',
       'is missing: AWSCURRENT must hold a SecretString with JSON',
       CURRENT,
     );
   }
-  scope.addSecretString(out.SecretString);
-  return out.SecretString;
+  return text;
 }
 
 /** A secret's AWSCURRENT, parsed by its engine's rotator. */

@@ -78,6 +78,8 @@ export async function readState(
   now: number,
   options: {
     events?: RotorEventRecord[];
+    /** Why the given events are missing, when readEvents could not read them. */
+    eventsNote?: string | undefined;
     versions?: readonly SecretVersionsListEntry[];
     quietMs?: number;
   } = {},
@@ -86,7 +88,7 @@ export async function readState(
   const read =
     options.events === undefined
       ? await readEvents(context, secret, new Date(now - STATE_EVENTS_MS))
-      : { events: options.events };
+      : { events: options.events, note: options.eventsNote };
   const versions =
     options.versions ??
     (stuckPendingVersion(secret.VersionIdsToStages) === undefined

@@ -224,7 +224,8 @@ function sharedStatements(config: DeployConfig, fn: RotationFunctionKey | typeof
     statements.push({
       Sid: 'SecretKeysViaSecretsManager',
       Effect: 'Allow',
-      Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+      // GenerateDataKey encrypts a new version (PutSecretValue): the heal function puts none.
+      Action: fn === HEAL_FUNCTION ? 'kms:Decrypt' : ['kms:Decrypt', 'kms:GenerateDataKey'],
       Resource: config.kmsKeyArns,
       Condition: { StringEquals: { 'kms:ViaService': sub('secretsmanager.${AWS::Region}.amazonaws.com') } },
     });

@@ -20,7 +20,7 @@ import {
 import { type AdoptionEntry, parseAdoptions } from '../../handlers/masters.js';
 import { ConfigurationError, InvalidSecretError } from '../../rotators/errors.js';
 import { type AwsContext, aws } from '../aws.js';
-import { describeSecret, engineNamed } from '../secrets.js';
+import { describeSecret, engineNamed, readCurrentString } from '../secrets.js';
 import type { Session } from '../session.js';
 
 /** The engine whose adopted names are API key ids rather than user names. */
@@ -108,14 +108,8 @@ export async function readSecret(
 ): Promise<ReadSecret> {
   const secret = await describeSecret(context, secretId);
   const arn = secret.ARN ?? secretId;
-  const current = await aws(
-    context,
-    'secretsmanager:GetSecretValue',
-    secret.Name ?? arn,
-    context.sm.send(new GetSecretValueCommand({ SecretId: arn, VersionStage: 'AWSCURRENT' })),
-  );
-  if (current.SecretString !== undefined) session.scope.addSecretString(current.SecretString);
-  return { secret, arn, currentText: current.SecretString };
+  const currentText = await readCurrentString(context, arn, session.scope, secret.Name ?? arn);
+  return { secret, arn, currentText };
 }
 
 /** Records the adoption of `names` for a secret (as `readSecret` read it), creating the record when it is absent. */

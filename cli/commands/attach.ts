@@ -17,7 +17,7 @@ import { windowProblem } from '../../deploy/schedule.js';
 import { lastConfigurationTest, rotationState } from '../../handlers/rotationState.js';
 import { runbookUrl } from '../../handlers/runbook.js';
 import { PENDING } from '../../handlers/secrets.js';
-import { describeCause, explainCodes } from '../../rotators/causes.js';
+import { describeCause } from '../../rotators/causes.js';
 import { ConfigurationError, RotorError } from '../../rotators/errors.js';
 import { type AwsContext, aws, EXIT, exitCodeOf, type GlobalOptions } from '../aws.js';
 import { ENGINE_CHECK } from '../functionEngines.js';
@@ -34,7 +34,15 @@ import {
   readSecret,
 } from './adopt.js';
 import { checksJson, DEFAULT_PREFLIGHT_SECONDS, passed, printChecks, runPreflight } from './preflight.js';
-import { errorWithCause, follow, followReader, recordStep, SKEW_MS, type StepLine } from './rotate.js';
+import {
+  errorWithCause,
+  follow,
+  followReader,
+  recordStep,
+  SKEW_MS,
+  type StepLine,
+  shortMessage,
+} from './rotate.js';
 
 export interface AttachOptions extends GlobalOptions {
   /** Required unless the command only adopts. */
@@ -313,10 +321,7 @@ function failureOf(
   return {
     ...(step === undefined ? {} : { step }),
     error: error.name,
-    // The step machine's `<step> of <arn>: ` prefix dropped; SQLSTATE and MySQL codes in words.
-    ...(error.message === undefined
-      ? {}
-      : { message: explainCodes(error.message.replace(/^\w+ of \S+: /, '')) }),
+    ...(error.message === undefined ? {} : { message: shortMessage(error.message) }),
     cause: cause.words,
     fix: cause.fix,
     // A bare `Error` (a function that died outside rotor's handler) has no entry: the service's event has.
@@ -347,7 +352,7 @@ async function waitForStart(
   return {
     for: 'rotation',
     versionId: token,
-    outcome: followed.outcome === 'started' ? 'timed-out' : followed.outcome,
+    outcome: followed.outcome,
     durationMs: followed.durationMs,
     steps: followed.steps,
     ...(followed.outcome === 'failed'

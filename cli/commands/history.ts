@@ -97,7 +97,12 @@ export async function historyCommand(
   const events = read.events;
   const eventsNote = read.note === undefined ? undefined : `events unavailable: ${read.note}`;
   if (eventsNote !== undefined) session.term.progress(eventsNote);
-  const { state } = await readState(context, secret, session.now(), { events, versions });
+  // Events that could not be read say nothing about the service: readState must know they were not.
+  const { state } = await readState(context, secret, session.now(), {
+    events,
+    eventsNote: read.note,
+    versions,
+  });
   const known = new Set(versions.map((version) => version.VersionId));
   const tests = testTokens(events);
   const byVersion = new Map<string, RotorEventRecord[]>();

@@ -48,8 +48,13 @@ export interface StepLine {
  * both), with the SQLSTATE or MySQL error number it quotes in words.
  */
 export function shortError(error: { name: string; message?: string }): string {
-  const message = explainCodes((error.message ?? '').replace(/^\w+ of \S+: /, ''));
+  const message = shortMessage(error.message ?? '');
   return message === '' ? error.name : `${error.name}: ${message}`;
+}
+
+/** A step machine error message without its `<step> of <arn>: ` prefix, its codes in words. */
+export function shortMessage(message: string): string {
+  return explainCodes(message.replace(/^\w+ of \S+: /, ''));
 }
 
 /** `<class of the cause>: <short error>`, e.g. `probe query: VerificationFailedError: ...`. */
@@ -233,7 +238,8 @@ export async function rotateCommand(
 }
 
 export interface Followed {
-  outcome: Outcome;
+  /** How following ended (never `started`: that is `rotate` without `--wait`). */
+  outcome: Exclude<Outcome, 'started'>;
   durationMs: number;
   steps: StepLine[];
   reason?: string;
@@ -265,7 +271,7 @@ export async function follow(
   let eventsWarned = false;
   let currentPolls = 0;
   let succeededEvent = false;
-  const result = (outcome: Outcome, reason?: string, state?: RotationState): Followed => ({
+  const result = (outcome: Followed['outcome'], reason?: string, state?: RotationState): Followed => ({
     outcome,
     durationMs: session.now() - startedAt,
     steps,

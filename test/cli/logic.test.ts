@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { awsFailure, EXIT, exitCodeOf } from '../../cli/aws.js';
 import { validRegion } from '../../cli/commands/replicate.js';
-import { shortError } from '../../cli/commands/rotate.js';
+import { shortError, shortMessage } from '../../cli/commands/rotate.js';
 import { lastOutcome } from '../../cli/commands/status.js';
 import type { RotorEventRecord } from '../../cli/events.js';
 import { parseDuration } from '../../cli/io.js';
@@ -216,6 +216,8 @@ describe('last outcome', () => {
     });
     // Assess
     expect(text).toBe('VerificationFailedError: probe failed');
+    // attach's failure message drops the same prefix
+    expect(shortMessage(`setSecret of ${ARN}: probe failed`)).toBe('probe failed');
   });
 });
 

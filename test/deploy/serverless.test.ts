@@ -195,6 +195,10 @@ describe('osls package (offline) for the example stage', () => {
       expect(kms.Condition).toEqual({
         StringEquals: { 'kms:ViaService': { 'Fn::Sub': 'secretsmanager.${AWS::Region}.amazonaws.com' } },
       });
+      // Only a function that puts a new version (PutSecretValue) encrypts one.
+      expect(actions(kms), role).toEqual(
+        role === 'RotorHealRole' ? ['kms:Decrypt'] : ['kms:Decrypt', 'kms:GenerateDataKey'],
+      );
     }
   });
 
